@@ -1,0 +1,121 @@
+/* allhands: the engine, i.e. all of the plugin's state and rules without Janus.
+ *
+ * The engine owns tenants, rooms, participants, admission and persistence. It includes no Janus
+ * header, never reads the clock (every entry point takes `now`, monotonic microseconds) and never
+ * logs. It is not thread-safe: only the control thread calls it (plugin/glue/control.c).
+ *
+ * The glue talks to it in connection ids (`conn`): one non-zero id per Janus plugin handle, chosen
+ * by the glue. Every entry point appends what the glue must do to `outs` (a GPtrArray of ah_out*,
+ * created with g_ptr_array_new_with_free_func(ah_out_free)), in order. The public API that these
+ * implement is documented in docs/api.md.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ALLHANDS_ENGINE_H
+#define ALLHANDS_ENGINE_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "allhands/admission.h"
+#include "allhands/errors.h"
+
+typedef struct ah_engine ah_engine;
+
+typedef struct {
+	const char *state_path; /* JSON state file for tenants and rooms; NULL: nothing persists */
+	const char *admin_key;  /* enables operator requests through plugin handles; NULL: disabled */
+	ah_admission_config admission;
+} ah_engine_config;
+
+typedef enum { AH_MEDIA_AUDIO = 0, AH_MEDIA_VIDEO = 1 } ah_media_kind;
+
+#define AH_CODEC_LEN 16
+#define AH_FMTP_LEN 256
+
+/* One stream a presenter publishes, as the glue read it from the presenter's SDP offer. */
+typedef struct {
+	ah_media_kind kind;
+	int mindex;                 /* m-line index in the presenter's PeerConnection */
+	char codec[AH_CODEC_LEN];   /* "opus", "vp8", "h264" (lower case) */
+	char fmtp[AH_FMTP_LEN];     /* fmtp to offer attendees (e.g. H.264 profile), may be "" */
+} ah_stream_desc;
+
+/* One m-line of an attendee's PeerConnection. mindex == index in the attendee's slot array. */
+typedef struct {
+	int mindex;
+	ah_media_kind kind;
+	gboolean active;            /* FALSE: m-line kept but inactive (its presenter left) */
+	guint64 presenter;          /* presenter participant id, 0 when inactive */
+	guint64 presenter_conn;     /* the presenter's conn, 0 when inactive */
+	int presenter_mindex;       /* the presenter's m-line this slot carries */
+	char codec[AH_CODEC_LEN];
+	char fmtp[AH_FMTP_LEN];
+} ah_slot;
+
+/* Where one presenter stream goes: used by the glue to build the presenter's fan-out. */
+typedef struct {
+	guint64 attendee_conn;
+	int attendee_mindex;
+	int presenter_mindex;
+	ah_media_kind kind;
+} ah_route;
+
+typedef enum {
+	AH_OUT_REPLY,    /* the answer to the handle message being processed (use its transaction) */
+	AH_OUT_EVENT,    /* an asynchronous event for `conn` */
+	AH_OUT_CLOSE_PC, /* hang up `conn`'s PeerConnection (kick, timeout, room destroyed...) */
+	AH_OUT_ROUTES,   /* the fan-out of presenter `conn` changed: rebuild it from ah_engine_routes() */
+	AH_OUT_KEYFRAME, /* ask presenter `conn` for a keyframe on its video streams */
+	AH_OUT_NOTIFY,   /* an event for Janus event handlers (`conn` may be 0) */
+} ah_out_kind;
+
+typedef enum {
+	AH_JSEP_NONE = 0,
+	AH_JSEP_OFFER,  /* attach an offer built from ah_engine_slots(conn) */
+	AH_JSEP_ANSWER, /* attach the answer to the publisher offer the glue is holding for `conn` */
+} ah_jsep_kind;
+
+typedef struct {
+	ah_out_kind kind;
+	guint64 conn;
+	json_t *body;       /* owned; REPLY/EVENT/NOTIFY: the JSON to send, else NULL */
+	ah_jsep_kind jsep;  /* REPLY/EVENT only */
+} ah_out;
+
+void ah_out_free(gpointer out);
+
+/* Load the state file (if any) and build the engine. On a missing state file: empty state. On an
+ * unreadable or corrupt one: NULL, *err and *errmsg (g_free) set, and the file left untouched. */
+ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **errmsg);
+void ah_engine_free(ah_engine *engine);
+
+/* A message from plugin handle `conn`. `jsep_type` is NULL, "offer" or "answer". When it is an
+ * offer, `streams` are the usable streams the glue found in it (n_streams may be 0). Always appends
+ * exactly one AH_OUT_REPLY (success or error) plus any side effects. */
+void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, const char *jsep_type,
+	const ah_stream_desc *streams, guint n_streams, gint64 now, GPtrArray *outs);
+/* A request from Janus's Admin API (`message_plugin`; Janus already checked admin_secret), with
+ * operator rights. Returns the response (caller owns it); side effects go to `outs`. */
+json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, GPtrArray *outs);
+
+/* The handle's PeerConnection is up (Janus setup_media). */
+void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
+/* The handle's PeerConnection went down (Janus hangup_media). */
+void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
+/* The handle is gone (Janus destroy_session: detach, session timeout, transport gone). */
+void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
+
+/* Timers: admission waves and timeouts. Call when now >= ah_engine_next_deadline(). */
+void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
+gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now);
+
+/* The attendee's m-lines, valid until the next call into the engine. NULL/0 if not an attendee. */
+const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_slots);
+/* Append (ah_route) where presenter `conn`'s streams go now. */
+void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);
+
+/* The node's current admission config (for logging). */
+const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
+
+#endif

@@ -1,0 +1,53 @@
+/* allhands: the error table.
+ *
+ * Every error the plugin can answer with is one row here: its enum, its stable wire code, its
+ * stable name and its default message. Nothing else in the project writes an error number.
+ * The wire codes are part of the public API (docs/api.md): never renumber a row, only add.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ALLHANDS_ERRORS_H
+#define ALLHANDS_ERRORS_H
+
+#define AH_ERROR_MAP(X) \
+	X(OK,                 0, "ok",                  "Success") \
+	X(NO_MESSAGE,       600, "no_message",          "Missing message body") \
+	X(INVALID_JSON,     601, "invalid_json",        "The message is not a JSON object") \
+	X(MISSING_REQUEST,  602, "missing_request",     "Missing \"request\"") \
+	X(UNKNOWN_REQUEST,  603, "unknown_request",     "Unknown request") \
+	X(MISSING_ELEMENT,  604, "missing_element",     "A required element is missing") \
+	X(INVALID_ELEMENT,  605, "invalid_element",     "An element has the wrong type or value") \
+	X(UNAUTHORIZED,     606, "unauthorized",        "Missing or wrong admin_key or tenant secret") \
+	X(FORBIDDEN,        607, "forbidden",           "The credentials do not allow this request") \
+	X(NO_SUCH_TENANT,   608, "no_such_tenant",      "No such tenant") \
+	X(TENANT_EXISTS,    609, "tenant_exists",       "A tenant with this id already exists") \
+	X(NO_SUCH_ROOM,     610, "no_such_room",        "No such room") \
+	X(ROOM_EXISTS,      611, "room_exists",         "A room with this id already exists for this tenant") \
+	X(WRONG_PIN,        612, "wrong_pin",           "Wrong or missing room pin") \
+	X(WRONG_SECRET,     613, "wrong_secret",        "Wrong or missing presenter secret") \
+	X(WRONG_STATE,      614, "wrong_state",         "The request is not valid in the participant's current state") \
+	X(NO_SUCH_PARTICIPANT, 615, "no_such_participant", "No such participant") \
+	X(INVALID_JSEP,     616, "invalid_jsep",        "Missing, unexpected or invalid JSEP/SDP") \
+	X(TENANT_FULL,      617, "tenant_full",         "The tenant is at its participant cap") \
+	X(NOT_PRESENTER,    618, "not_presenter",       "Only presenters can publish") \
+	X(PERSIST_FAILED,   619, "persist_failed",      "The change was applied but could not be saved") \
+	X(UNAVAILABLE,      620, "unavailable",         "The plugin is shutting down or not ready") \
+	X(INTERNAL,         699, "internal",            "Internal error")
+
+typedef enum {
+#define AH_ERROR_ENUM(sym, code, name, msg) AH_ERR_##sym,
+	AH_ERROR_MAP(AH_ERROR_ENUM)
+#undef AH_ERROR_ENUM
+	AH_ERR__COUNT
+} ah_error;
+
+/* The stable wire code of an error (0 for AH_ERR_OK). */
+int ah_error_code(ah_error err);
+/* The stable snake_case name, e.g. "no_such_room". */
+const char *ah_error_name(ah_error err);
+/* The default human-readable message. */
+const char *ah_error_message(ah_error err);
+/* Reverse lookup by wire code; returns AH_ERR__COUNT when unknown. */
+ah_error ah_error_from_code(int code);
+
+#endif

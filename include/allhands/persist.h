@@ -1,0 +1,67 @@
+/* allhands: the state file (tenants and rooms that survive restarts).
+ *
+ * Format (JSON, written by this module only):
+ *   {"version": 1,
+ *    "tenants": [{"tenant", "name", "max_participants", "secret"}],
+ *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret"}]}
+ * Every row is checked with the same rules as the requests that create it (validate.h), ids are
+ * unique and every room's tenant exists; a file that fails any check is refused whole.
+ * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
+ * disk never leaves a half-written state file behind.
+ *
+ * Pure apart from file I/O: no Janus, no clock, no logging. Control thread only.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ALLHANDS_PERSIST_H
+#define ALLHANDS_PERSIST_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "allhands/errors.h"
+
+#define AH_PERSIST_VERSION 1
+
+typedef struct {
+	char *tenant;
+	char *name;             /* never NULL ("" when unset) */
+	guint max_participants;
+	char *secret;
+} ah_persist_tenant;
+
+typedef struct {
+	char *tenant;
+	char *room;
+	char *description;      /* never NULL ("" when unset) */
+	guint max_attendees;
+	char *pin;              /* NULL: no pin */
+	char *presenter_secret;
+} ah_persist_room;
+
+typedef struct {
+	GPtrArray *tenants;     /* ah_persist_tenant*, owned */
+	GPtrArray *rooms;       /* ah_persist_room*, owned */
+} ah_persist_state;
+
+ah_persist_state *ah_persist_state_new(void);
+void ah_persist_state_free(ah_persist_state *state);
+/* Append rows (strings are copied; NULL name/description become ""). */
+void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
+	guint max_participants, const char *secret);
+void ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
+	const char *description, guint max_attendees, const char *pin, const char *presenter_secret);
+
+/* The file's JSON for a state, and back (with every check; NULL with *err and *message on failure). */
+json_t *ah_persist_to_json(const ah_persist_state *state);
+ah_persist_state *ah_persist_from_json(const json_t *root, ah_error *err, char **message);
+
+/* Read the state file. A missing file is an empty state. Otherwise NULL on any error, with *err
+ * (AH_ERR_PERSIST_FAILED: cannot read; AH_ERR_INVALID_JSON: truncated or not JSON; the validation
+ * error of the first bad element otherwise) and *message (g_free) naming the path and the problem. */
+ah_persist_state *ah_persist_load(const char *path, ah_error *err, char **message);
+/* Write the state file atomically (mode 0600). FALSE with *message (g_free) on failure, in which
+ * case the previous file is left as it was. */
+gboolean ah_persist_save(const char *path, const ah_persist_state *state, char **message);
+
+#endif

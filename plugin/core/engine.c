@@ -1,0 +1,747 @@
+/* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
+ * participants, media negotiation state (slots and routes), the media and timer entry points.
+ * The request table and its handlers live in requests.c; both share engine-private.h.
+ *
+ * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
+ * control thread calls it. Everything the glue must do is appended to `outs`, in order.
+ *
+ * DESIGN
+ * An attendee's m-lines ("slots") change only when an offer is sent to it: the new slots keep the
+ * m-line of every presenter stream it already carries, turn the m-lines of streams that stopped
+ * inactive, give new streams an inactive m-line of the same kind if there is one and append
+ * otherwise. So an m-line never changes kind, indexes stay stable for the attendee's browser, and
+ * a republishing presenter lands on the same m-lines. An offer never has zero m-lines: with nobody
+ * publishing, the first one carries an inactive audio and video m-line that later streams reuse, so
+ * the attendee's PeerConnection comes up while it waits. At most one offer is outstanding per
+ * attendee: a change while one is out sets `renegotiate`, and `start` sends the next offer.
+ * Fan-outs (ah_engine_routes) are derived on demand from the slots; entry points only record
+ * which rooms (and which presenters that stopped) need a ROUTES out and emit them once at the end
+ * (ah_engine_flush), after every offer of that entry point, so the glue has the attendees'
+ * m-lines before it builds a fan-out that points at them.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "engine-private.h"
+#include "allhands/persist.h"
+
+/* --- outs and notifications */
+
+void ah_out_free(gpointer data)
+{
+	ah_out *out = data;
+	if (out == NULL)
+		return;
+	if (out->body != NULL)
+		json_decref(out->body);
+	g_free(out);
+}
+
+void ah_engine_push(GPtrArray *outs, ah_out_kind kind, guint64 conn, json_t *body, ah_jsep_kind jsep)
+{
+	ah_out *out = g_new0(ah_out, 1);
+	out->kind = kind;
+	out->conn = conn;
+	out->body = body;
+	out->jsep = jsep;
+	g_ptr_array_add(outs, out);
+}
+
+json_t *ah_engine_notify(GPtrArray *outs, guint64 conn, const char *event, const char *tenant,
+	const char *room, guint64 id)
+{
+	json_t *body = json_pack("{s:s}", "event", event);
+	if (tenant != NULL)
+		json_object_set_new(body, "tenant", json_string(tenant));
+	if (room != NULL)
+		json_object_set_new(body, "room", json_string(room));
+	if (id != 0)
+		json_object_set_new(body, "id", json_integer((json_int_t)id));
+	ah_engine_push(outs, AH_OUT_NOTIFY, conn, body, AH_JSEP_NONE);
+	return body;
+}
+
+static void touch_room(ah_engine *engine, ah_room *room)
+{
+	if (!g_ptr_array_find(engine->dirty_rooms, room, NULL))
+		g_ptr_array_add(engine->dirty_rooms, room);
+}
+
+static void touch_conn(ah_engine *engine, guint64 conn)
+{
+	for (guint i = 0; i < engine->dirty_conns->len; i++)
+		if (g_array_index(engine->dirty_conns, guint64, i) == conn)
+			return;
+	g_array_append_val(engine->dirty_conns, conn);
+}
+
+static gboolean publishing(const ah_participant *p)
+{
+	return p->presenter && p->streams->len > 0;
+}
+
+void ah_engine_flush(ah_engine *engine, GPtrArray *outs)
+{
+	for (guint i = 0; i < engine->dirty_rooms->len; i++) {
+		ah_room *room = g_ptr_array_index(engine->dirty_rooms, i);
+		for (guint j = 0; j < room->members->len; j++) {
+			ah_participant *p = g_ptr_array_index(room->members, j);
+			if (publishing(p))
+				touch_conn(engine, p->conn);
+		}
+	}
+	for (guint i = 0; i < engine->dirty_conns->len; i++)
+		ah_engine_push(outs, AH_OUT_ROUTES, g_array_index(engine->dirty_conns, guint64, i), NULL, AH_JSEP_NONE);
+	g_ptr_array_set_size(engine->dirty_rooms, 0);
+	g_array_set_size(engine->dirty_conns, 0);
+}
+
+/* --- tenants and rooms */
+
+static void participant_free(gpointer data)
+{
+	ah_participant *p = data;
+	g_free(p->display);
+	g_array_unref(p->streams);
+	g_array_unref(p->slots);
+	g_free(p);
+}
+
+static void room_free(gpointer data)
+{
+	ah_room *room = data;
+	g_free(room->id);
+	g_free(room->description);
+	g_free(room->pin);
+	g_free(room->presenter_secret);
+	g_ptr_array_unref(room->members);
+	g_free(room);
+}
+
+static void tenant_free(gpointer data)
+{
+	ah_tenant *tenant = data;
+	g_hash_table_destroy(tenant->rooms);
+	g_free(tenant->id);
+	g_free(tenant->name);
+	g_free(tenant->secret);
+	g_free(tenant);
+}
+
+ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id)
+{
+	return id != NULL ? g_hash_table_lookup(engine->tenants, id) : NULL;
+}
+
+ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room)
+{
+	ah_tenant *t = ah_engine_tenant(engine, tenant);
+	return t != NULL && room != NULL ? g_hash_table_lookup(t->rooms, room) : NULL;
+}
+
+ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
+	guint max_participants, const char *secret)
+{
+	ah_tenant *t = g_new0(ah_tenant, 1);
+	t->id = g_strdup(id);
+	t->name = g_strdup(name != NULL ? name : "");
+	t->secret = g_strdup(secret);
+	t->max_participants = max_participants;
+	t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
+	g_hash_table_insert(engine->tenants, t->id, t);
+	ah_admission_set_tenant(engine->adm, id, max_participants);
+	return t;
+}
+
+ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id, const char *description,
+	guint max_attendees, const char *pin, const char *presenter_secret)
+{
+	ah_room *r = g_new0(ah_room, 1);
+	r->tenant = tenant;
+	r->id = g_strdup(id);
+	r->description = g_strdup(description != NULL ? description : "");
+	r->pin = (pin != NULL && *pin != '\0') ? g_strdup(pin) : NULL;
+	r->presenter_secret = g_strdup(presenter_secret);
+	r->max_attendees = max_attendees;
+	r->members = g_ptr_array_new();
+	g_hash_table_insert(tenant->rooms, r->id, r);
+	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
+	return r;
+}
+
+/* Take every participant out; the room itself stays (its admission entry too). */
+static void empty_room(ah_engine *engine, ah_room *room, ah_exit how, gint64 now, GPtrArray *outs)
+{
+	while (room->members->len > 0)
+		ah_engine_remove(engine, g_ptr_array_index(room->members, 0), how, now, outs);
+	g_ptr_array_remove(engine->dirty_rooms, room);
+}
+
+void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
+{
+	empty_room(engine, room, AH_EXIT_ROOM, now, outs);
+	/* Queue positions behind the removed attendees are reported by the next tick
+	 * (ah_admission_next_deadline() returns `now` until then). */
+	ah_admission_remove_room(engine->adm, room->tenant->id, room->id, NULL);
+	g_hash_table_remove(room->tenant->rooms, room->id);
+}
+
+void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, GPtrArray *outs)
+{
+	GPtrArray *rooms = ah_engine_sorted_rooms(tenant);
+	for (guint i = 0; i < rooms->len; i++)
+		empty_room(engine, g_ptr_array_index(rooms, i), AH_EXIT_TENANT, now, outs);
+	g_ptr_array_unref(rooms);
+	ah_admission_remove_tenant(engine->adm, tenant->id, NULL);
+	g_hash_table_remove(engine->tenants, tenant->id);
+}
+
+static gint compare_tenants(gconstpointer a, gconstpointer b)
+{
+	return strcmp((*(ah_tenant *const *)a)->id, (*(ah_tenant *const *)b)->id);
+}
+
+static gint compare_rooms(gconstpointer a, gconstpointer b)
+{
+	return strcmp((*(ah_room *const *)a)->id, (*(ah_room *const *)b)->id);
+}
+
+static GPtrArray *sorted_values(GHashTable *table, GCompareFunc compare)
+{
+	GPtrArray *array = g_ptr_array_sized_new(g_hash_table_size(table));
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, table);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		g_ptr_array_add(array, value);
+	g_ptr_array_sort(array, compare);
+	return array;
+}
+
+GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine)
+{
+	return sorted_values(engine->tenants, compare_tenants);
+}
+
+GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant)
+{
+	return sorted_values(tenant->rooms, compare_rooms);
+}
+
+gboolean ah_engine_save(const ah_engine *engine, char **message)
+{
+	ah_persist_state *state;
+	GPtrArray *tenants;
+	gboolean ok;
+	*message = NULL;
+	if (engine->state_path == NULL)
+		return TRUE;
+	state = ah_persist_state_new();
+	tenants = ah_engine_sorted_tenants(engine);
+	for (guint i = 0; i < tenants->len; i++) {
+		ah_tenant *t = g_ptr_array_index(tenants, i);
+		GPtrArray *rooms = ah_engine_sorted_rooms(t);
+		ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
+		for (guint j = 0; j < rooms->len; j++) {
+			ah_room *r = g_ptr_array_index(rooms, j);
+			ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees, r->pin,
+				r->presenter_secret);
+		}
+		g_ptr_array_unref(rooms);
+	}
+	g_ptr_array_unref(tenants);
+	ok = ah_persist_save(engine->state_path, state, message);
+	ah_persist_state_free(state);
+	return ok;
+}
+
+/* --- lifecycle */
+
+/* The admission settings the engine accepts: the same bounds as set_capacity. */
+static gboolean config_valid(const ah_admission_config *c, char **message)
+{
+	const char *bad = NULL;
+	if (c->capacity > AH_CAP_MAX)
+		bad = "capacity";
+	else if (c->wave_size < 1 || c->wave_size > AH_WAVE_SIZE_MAX)
+		bad = "wave_size";
+	else if (c->wave_interval_us < 0 || c->wave_interval_us > (gint64)AH_WAVE_INTERVAL_MS_MAX * 1000)
+		bad = "wave_interval";
+	else if (c->admit_timeout_us < (gint64)AH_ADMIT_TIMEOUT_MS_MIN * 1000 ||
+			c->admit_timeout_us > (gint64)AH_ADMIT_TIMEOUT_MS_MAX * 1000)
+		bad = "admit_timeout";
+	if (bad != NULL)
+		*message = g_strdup_printf("invalid element (admission config: %s out of range)", bad);
+	return bad == NULL;
+}
+
+static gboolean load_state(ah_engine *engine, const ah_persist_state *state)
+{
+	for (guint i = 0; i < state->tenants->len; i++) {
+		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
+		ah_engine_add_tenant(engine, t->tenant, t->name, t->max_participants, t->secret);
+	}
+	for (guint i = 0; i < state->rooms->len; i++) {
+		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
+		ah_tenant *t = ah_engine_tenant(engine, r->tenant);
+		if (t == NULL)
+			return FALSE;
+		ah_engine_add_room(engine, t, r->room, r->description, r->max_attendees, r->pin, r->presenter_secret);
+	}
+	return TRUE;
+}
+
+ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **errmsg)
+{
+	ah_engine *engine;
+	ah_persist_state *state = NULL;
+	*err = AH_ERR_OK;
+	*errmsg = NULL;
+	if (!config_valid(&config->admission, errmsg)) {
+		*err = AH_ERR_INVALID_ELEMENT;
+		return NULL;
+	}
+	if (config->state_path != NULL && (state = ah_persist_load(config->state_path, err, errmsg)) == NULL)
+		return NULL;
+	engine = g_new0(ah_engine, 1);
+	engine->state_path = g_strdup(config->state_path);
+	/* An empty key would let an empty admin_key in: treat it as no key. */
+	engine->admin_key = (config->admin_key != NULL && *config->admin_key != '\0') ? g_strdup(config->admin_key) : NULL;
+	engine->adm = ah_admission_new(&config->admission);
+	engine->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, tenant_free);
+	engine->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, participant_free);
+	engine->pids = g_hash_table_new(g_int64_hash, g_int64_equal);
+	engine->next_pid = 1;
+	engine->dirty_rooms = g_ptr_array_new();
+	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
+	if (state != NULL && !load_state(engine, state)) {
+		*err = AH_ERR_INTERNAL;
+		*errmsg = g_strdup_printf("state file %s: a room without its tenant", config->state_path);
+		ah_engine_free(engine);
+		engine = NULL;
+	}
+	ah_persist_state_free(state);
+	return engine;
+}
+
+void ah_engine_free(ah_engine *engine)
+{
+	if (engine == NULL)
+		return;
+	/* Rooms point at participants without owning them: drop the participants first. */
+	g_hash_table_destroy(engine->pids);
+	g_hash_table_destroy(engine->conns);
+	g_hash_table_destroy(engine->tenants);
+	ah_admission_free(engine->adm);
+	g_ptr_array_unref(engine->dirty_rooms);
+	g_array_unref(engine->dirty_conns);
+	g_free(engine->state_path);
+	g_free(engine->admin_key);
+	g_free(engine);
+}
+
+const ah_admission_config *ah_engine_admission_config(const ah_engine *engine)
+{
+	return ah_admission_get_config(engine->adm);
+}
+
+/* --- participants */
+
+ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn)
+{
+	return g_hash_table_lookup(engine->conns, &conn);
+}
+
+ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id)
+{
+	return g_hash_table_lookup(engine->pids, &id);
+}
+
+guint64 ah_engine_next_id(const ah_engine *engine)
+{
+	return engine->next_pid;
+}
+
+ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
+	gboolean presenter, const char *display)
+{
+	ah_participant *p = g_new0(ah_participant, 1);
+	p->id = engine->next_pid++;
+	p->conn = conn;
+	p->presenter = presenter;
+	p->room = room;
+	p->display = g_strdup(display != NULL ? display : "");
+	p->streams = g_array_new(FALSE, TRUE, sizeof(ah_stream_desc));
+	p->slots = g_array_new(FALSE, TRUE, sizeof(ah_slot));
+	g_ptr_array_add(room->members, p);
+	g_hash_table_insert(engine->conns, &p->conn, p);
+	g_hash_table_insert(engine->pids, &p->id, p);
+	return p;
+}
+
+gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p)
+{
+	ah_adm_state state;
+	if (p->presenter)
+		return FALSE;
+	state = ah_admission_state(engine->adm, p->id);
+	return state == AH_ADM_CONNECTING || state == AH_ADM_ACTIVE;
+}
+
+/* What each way out tells the participant and the event handlers. */
+enum { CLOSE_NEVER, CLOSE_IF_MEDIA, CLOSE_ALWAYS };
+static const struct {
+	const char *event;      /* to the participant and to the event handlers */
+	const char *reason;
+	gboolean tell;          /* EVENT to the participant (else it learns otherwise or is gone) */
+	int close_pc;
+	gboolean adm_leave;     /* free the seat through ah_admission_leave */
+	gboolean room_stays;    /* renegotiate and rebuild the room's fan-outs */
+} exits[] = {
+	[AH_EXIT_LEAVE] = { "left", "leave", FALSE, CLOSE_IF_MEDIA, TRUE, TRUE },
+	[AH_EXIT_HANGUP] = { "left", "hangup", TRUE, CLOSE_NEVER, TRUE, TRUE },
+	[AH_EXIT_GONE] = { "left", "gone", FALSE, CLOSE_NEVER, TRUE, TRUE },
+	[AH_EXIT_KICKED] = { "removed", "kicked", TRUE, CLOSE_ALWAYS, TRUE, TRUE },
+	[AH_EXIT_TIMEOUT] = { "removed", "admit_timeout", TRUE, CLOSE_ALWAYS, FALSE, TRUE },
+	[AH_EXIT_ROOM] = { "removed", "room_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
+	[AH_EXIT_TENANT] = { "removed", "tenant_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
+};
+
+/* The participant has (or is setting up) a PeerConnection with us. */
+static gboolean has_pc(const ah_participant *p)
+{
+	return p->media || p->slots->len > 0 || p->streams->len > 0;
+}
+
+static void forget(ah_engine *engine, ah_participant *p)
+{
+	g_ptr_array_remove(p->room->members, p);
+	g_hash_table_remove(engine->pids, &p->id);
+	g_hash_table_remove(engine->conns, &p->conn); /* frees p */
+}
+
+void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs)
+{
+	ah_room *room = p->room;
+	guint64 id = p->id, conn = p->conn;
+	gboolean was_publishing = publishing(p), was_seated = ah_engine_seated(engine, p) || how == AH_EXIT_TIMEOUT;
+	json_t *note;
+	if (exits[how].tell)
+		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
+			"event", exits[how].event, "reason", exits[how].reason), AH_JSEP_NONE);
+	if (exits[how].close_pc == CLOSE_ALWAYS || (exits[how].close_pc == CLOSE_IF_MEDIA && has_pc(p)))
+		ah_engine_push(outs, AH_OUT_CLOSE_PC, conn, NULL, AH_JSEP_NONE);
+	note = ah_engine_notify(outs, conn, exits[how].event, room->tenant->id, room->id, id);
+	json_object_set_new(note, "reason", json_string(exits[how].reason));
+	forget(engine, p);
+	if (was_publishing)
+		touch_conn(engine, conn);
+	if (exits[how].room_stays) {
+		if (was_publishing)
+			ah_engine_renegotiate(engine, room, outs);
+		if (was_seated)
+			touch_room(engine, room);
+	}
+	if (exits[how].adm_leave) {
+		GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+		ah_admission_leave(engine->adm, id, now, events);
+		ah_engine_adm_events(engine, events, now, outs);
+		g_array_unref(events);
+	}
+}
+
+/* --- admission events */
+
+static void on_admitted(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_engine_offer(engine, p, "admitted", outs);
+	ah_engine_notify(outs, p->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
+}
+
+static void on_position(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_engine_push(outs, AH_OUT_EVENT, p->conn, json_pack("{s:s, s:s, s:I, s:I}", "allhands", "event",
+		"event", "position", "position", (json_int_t)ev->position, "queue_length", (json_int_t)ev->queue_length),
+		AH_JSEP_NONE);
+}
+
+static void on_timed_out(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_engine_remove(engine, p, AH_EXIT_TIMEOUT, now, outs);
+}
+
+static void (*const adm_handlers[])(ah_engine *, ah_participant *, const ah_adm_event *, gint64, GPtrArray *) = {
+	[AH_ADM_EV_ADMITTED] = on_admitted,
+	[AH_ADM_EV_POSITION] = on_position,
+	[AH_ADM_EV_TIMED_OUT] = on_timed_out,
+};
+
+void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs)
+{
+	for (guint i = 0; i < events->len; i++) {
+		const ah_adm_event *ev = &g_array_index(events, ah_adm_event, i);
+		ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+		if (p != NULL && (guint)ev->kind < G_N_ELEMENTS(adm_handlers))
+			adm_handlers[ev->kind](engine, p, ev, now, outs);
+	}
+	g_array_set_size(events, 0);
+}
+
+/* --- slots: an attendee's m-lines (see DESIGN) */
+
+typedef struct {
+	const ah_participant *presenter;
+	const ah_stream_desc *stream;
+	gint slot; /* -1 until placed */
+} wanted_stream;
+
+static gboolean slot_carries(const ah_slot *s, const wanted_stream *w, gboolean same_mindex)
+{
+	return s->active && s->presenter == w->presenter->id && s->kind == w->stream->kind &&
+		(!same_mindex || s->presenter_mindex == w->stream->mindex);
+}
+
+/* Give each wanted stream the first unclaimed slot that satisfies `fits`, if any. */
+static void place(GArray *slots, gboolean *claimed, GArray *wanted, int pass)
+{
+	for (guint i = 0; i < wanted->len; i++) {
+		wanted_stream *w = &g_array_index(wanted, wanted_stream, i);
+		for (guint j = 0; w->slot < 0 && j < slots->len; j++) {
+			const ah_slot *s = &g_array_index(slots, ah_slot, j);
+			gboolean fits = pass == 2 ? (!s->active && s->kind == w->stream->kind) : slot_carries(s, w, pass == 0);
+			if (!claimed[j] && fits) {
+				claimed[j] = TRUE;
+				w->slot = j;
+			}
+		}
+	}
+}
+
+static const ah_slot placeholders[] = {
+	{ .mindex = 0, .kind = AH_MEDIA_AUDIO, .presenter_mindex = -1, .codec = "opus" },
+	{ .mindex = 1, .kind = AH_MEDIA_VIDEO, .presenter_mindex = -1, .codec = "vp8" },
+};
+
+static void compute_slots(const ah_room *room, ah_participant *a)
+{
+	GArray *wanted = g_array_new(FALSE, FALSE, sizeof(wanted_stream));
+	GArray *slots = a->slots;
+	guint total;
+	gboolean *claimed;
+	for (guint i = 0; i < room->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->members, i);
+		for (guint j = 0; p->presenter && j < p->streams->len; j++) {
+			wanted_stream w = { p, &g_array_index(p->streams, ah_stream_desc, j), -1 };
+			g_array_append_val(wanted, w);
+		}
+	}
+	claimed = g_new0(gboolean, slots->len + wanted->len);
+	/* Pass 0: same presenter stream; pass 1: same presenter and kind (a republish that moved
+	 * m-lines); then whatever is left of the old streams goes inactive; pass 2: reuse. */
+	place(slots, claimed, wanted, 0);
+	place(slots, claimed, wanted, 1);
+	for (guint j = 0; j < slots->len; j++) {
+		ah_slot *s = &g_array_index(slots, ah_slot, j);
+		if (!claimed[j]) {
+			s->active = FALSE;
+			s->presenter = 0;
+			s->presenter_conn = 0;
+			s->presenter_mindex = -1;
+		}
+	}
+	place(slots, claimed, wanted, 2);
+	total = slots->len;
+	for (guint i = 0; i < wanted->len; i++) {
+		wanted_stream *w = &g_array_index(wanted, wanted_stream, i);
+		ah_slot *s;
+		if (w->slot < 0)
+			w->slot = total++;
+		if ((guint)w->slot >= slots->len)
+			g_array_set_size(slots, w->slot + 1);
+		s = &g_array_index(slots, ah_slot, w->slot);
+		s->mindex = w->slot;
+		s->kind = w->stream->kind;
+		s->active = TRUE;
+		s->presenter = w->presenter->id;
+		s->presenter_conn = w->presenter->conn;
+		s->presenter_mindex = w->stream->mindex;
+		g_strlcpy(s->codec, w->stream->codec, sizeof(s->codec));
+		g_strlcpy(s->fmtp, w->stream->fmtp, sizeof(s->fmtp));
+	}
+	/* A PeerConnection needs an m-line: with nobody publishing yet, offer an inactive audio and
+	 * video m-line, so ICE and DTLS complete now and the first streams reuse them. */
+	if (slots->len == 0)
+		g_array_append_vals(slots, placeholders, G_N_ELEMENTS(placeholders));
+	g_free(claimed);
+	g_array_unref(wanted);
+}
+
+/* --- offers, renegotiation, fan-outs */
+
+static const char *const kind_names[] = { [AH_MEDIA_AUDIO] = "audio", [AH_MEDIA_VIDEO] = "video" };
+
+json_t *ah_engine_streams_json(const GArray *streams)
+{
+	json_t *array = json_array();
+	for (guint i = 0; i < streams->len; i++) {
+		const ah_stream_desc *s = &g_array_index(streams, ah_stream_desc, i);
+		json_array_append_new(array, json_pack("{s:s, s:s}", "kind", kind_names[s->kind], "codec", s->codec));
+	}
+	return array;
+}
+
+json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room)
+{
+	json_t *array = json_array();
+	for (guint i = 0; i < room->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->members, i);
+		if (publishing(p))
+			json_array_append_new(array, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)p->id,
+				"display", p->display, "streams", ah_engine_streams_json(p->streams)));
+	}
+	return array;
+}
+
+json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event)
+{
+	compute_slots(a->room, a);
+	a->offer_pending = TRUE;
+	a->renegotiate = FALSE;
+	touch_room(engine, a->room);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", event,
+		"tenant", a->room->tenant->id, "room", a->room->id, "id", (json_int_t)a->id,
+		"presenters", ah_engine_presenters_json(engine, a->room));
+}
+
+void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GPtrArray *outs)
+{
+	ah_engine_push(outs, AH_OUT_EVENT, a->conn, ah_engine_offer_body(engine, a, event), AH_JSEP_OFFER);
+}
+
+void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs)
+{
+	for (guint i = 0; i < room->members->len; i++) {
+		ah_participant *a = g_ptr_array_index(room->members, i);
+		if (!ah_engine_seated(engine, a))
+			continue;
+		if (a->offer_pending)
+			a->renegotiate = TRUE;
+		else
+			ah_engine_offer(engine, a, "updated", outs);
+	}
+	touch_room(engine, room);
+}
+
+void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs)
+{
+	if (!publishing(p))
+		return;
+	g_array_set_size(p->streams, 0);
+	touch_conn(engine, p->conn);
+	ah_engine_renegotiate(engine, p->room, outs);
+	ah_engine_notify(outs, p->conn, "unpublished", p->room->tenant->id, p->room->id, p->id);
+}
+
+void ah_engine_keyframes(const ah_engine *engine, const ah_room *room, GPtrArray *outs)
+{
+	for (guint i = 0; i < room->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->members, i);
+		if (publishing(p))
+			ah_engine_push(outs, AH_OUT_KEYFRAME, p->conn, NULL, AH_JSEP_NONE);
+	}
+}
+
+const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_slots)
+{
+	const ah_participant *p = ah_engine_participant(engine, conn);
+	*n_slots = 0;
+	if (p == NULL || p->presenter || p->slots->len == 0)
+		return NULL;
+	*n_slots = p->slots->len;
+	return (const ah_slot *)p->slots->data;
+}
+
+static gboolean has_stream(const ah_participant *p, ah_media_kind kind, int mindex)
+{
+	for (guint i = 0; i < p->streams->len; i++) {
+		const ah_stream_desc *s = &g_array_index(p->streams, ah_stream_desc, i);
+		if (s->kind == kind && s->mindex == mindex)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
+{
+	const ah_participant *p = ah_engine_participant(engine, conn);
+	if (p == NULL || !publishing(p))
+		return;
+	for (guint i = 0; i < p->room->members->len; i++) {
+		const ah_participant *a = g_ptr_array_index(p->room->members, i);
+		if (!ah_engine_seated(engine, a))
+			continue;
+		for (guint j = 0; j < a->slots->len; j++) {
+			const ah_slot *s = &g_array_index(a->slots, ah_slot, j);
+			/* An offer made before a republish may name an m-line the presenter no longer has. */
+			if (s->active && s->presenter == p->id && has_stream(p, s->kind, s->presenter_mindex)) {
+				ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind };
+				g_array_append_val(routes, r);
+			}
+		}
+	}
+}
+
+/* --- media and time */
+
+void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant(engine, conn);
+	if (p == NULL)
+		return;
+	p->media = TRUE;
+	if (!p->presenter && ah_admission_state(engine->adm, p->id) == AH_ADM_CONNECTING &&
+			ah_admission_connected(engine->adm, p->id, now)) {
+		ah_engine_keyframes(engine, p->room, outs);
+		ah_engine_notify(outs, conn, "active", p->room->tenant->id, p->room->id, p->id);
+	}
+	ah_engine_flush(engine, outs);
+}
+
+void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant(engine, conn);
+	/* Without media_up first this is the late hangup of a PeerConnection we already closed
+	 * (leave, unpublish) or one that never came up: the admit timeout covers the latter. */
+	if (p == NULL || !p->media)
+		return;
+	p->media = FALSE;
+	if (p->presenter)
+		ah_engine_unpublish(engine, p, outs);
+	else
+		ah_engine_remove(engine, p, AH_EXIT_HANGUP, now, outs);
+	ah_engine_flush(engine, outs);
+}
+
+void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant(engine, conn);
+	if (p == NULL)
+		return;
+	ah_engine_remove(engine, p, AH_EXIT_GONE, now, outs);
+	ah_engine_flush(engine, outs);
+}
+
+void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
+{
+	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	ah_admission_tick(engine->adm, now, events);
+	ah_engine_adm_events(engine, events, now, outs);
+	g_array_unref(events);
+	ah_engine_flush(engine, outs);
+}
+
+gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
+{
+	return ah_admission_next_deadline(engine->adm, now);
+}

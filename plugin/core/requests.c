@@ -1,0 +1,789 @@
+/* allhands: the request table (docs/api.md) and its handlers.
+ *
+ * Owns dispatch (one row per request: name, parameter spec, handler, flags), authorization
+ * (operator, tenant, participant), reply and error bodies, and saving the state file after a
+ * change of tenants or rooms. The participants' state machine it drives lives in engine.c.
+ * Pure: no Janus, no clock, no logging; control thread only.
+ *
+ * Every handler checks everything it needs before it changes anything, so a request that fails
+ * changes nothing; dispatch also drops any out a failing handler may have appended.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "engine-private.h"
+
+enum {
+	REQ_PARTICIPANT = 1 << 0, /* plugin handles only, no credentials */
+	REQ_OPERATOR = 1 << 1,    /* admin request: operator rights */
+	REQ_TENANT = 1 << 2,      /* admin request a tenant may send for its own tenant */
+	REQ_JSEP = 1 << 3,        /* may carry a JSEP */
+};
+
+typedef ah_error (*req_handler)(ah_req *req);
+
+static ah_error fail(ah_req *req, ah_error err, char *message)
+{
+	g_free(req->error);
+	req->error = message;
+	return err;
+}
+
+static const char *string_of(const ah_req *req, const char *name)
+{
+	return json_string_value(json_object_get(req->message, name));
+}
+
+static gboolean has(const ah_req *req, const char *name)
+{
+	return json_object_get(req->message, name) != NULL;
+}
+
+static guint uint_of(const ah_req *req, const char *name)
+{
+	return (guint)json_integer_value(json_object_get(req->message, name));
+}
+
+/* A tenant caller may only name its own tenant (the `tenant` element also names the caller, so
+ * this holds by construction today; kept so a new request cannot get it wrong). */
+static ah_error in_scope(ah_req *req, const char *tenant)
+{
+	if (req->scope != NULL && g_strcmp0(req->scope, tenant) != 0)
+		return fail(req, AH_ERR_FORBIDDEN, g_strdup("forbidden (another tenant's objects)"));
+	return AH_ERR_OK;
+}
+
+static json_t *success(void)
+{
+	return json_pack("{s:s}", "allhands", "success");
+}
+
+static json_t *event(const char *name)
+{
+	return json_pack("{s:s, s:s}", "allhands", "event", "event", name);
+}
+
+/* After a change of tenants or rooms: save, and on failure keep the change but say so. */
+static void save_state(ah_req *req)
+{
+	char *why = NULL;
+	json_t *note;
+	if (ah_engine_save(req->engine, &why))
+		return;
+	json_object_set_new(req->reply, "warning", json_pack("{s:i, s:s, s:s}",
+		"error_code", ah_error_code(AH_ERR_PERSIST_FAILED), "error_name", ah_error_name(AH_ERR_PERSIST_FAILED),
+		"error", ah_error_message(AH_ERR_PERSIST_FAILED)));
+	note = ah_engine_notify(req->outs, 0, "persist_failed", NULL, NULL, 0);
+	json_object_set_new(note, "error", json_string(why != NULL ? why : "unknown"));
+	g_free(why);
+}
+
+/* --- objects in replies */
+
+static json_t *counts_json(ah_adm_counts c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
+		"connecting", (json_int_t)c.connecting, "admitted", (json_int_t)(c.active + c.connecting),
+		"queued", (json_int_t)c.queued, "presenters", (json_int_t)c.presenters);
+}
+
+static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
+		"max_participants", (json_int_t)t->max_participants, "rooms", (json_int_t)g_hash_table_size(t->rooms),
+		"counts", counts_json(ah_admission_counts(e->adm, t->id, NULL)));
+}
+
+static json_t *room_json(const ah_engine *e, const ah_room *r)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
+		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
+		"pin_required", r->pin != NULL, "counts", counts_json(ah_admission_counts(e->adm, r->tenant->id, r->id)));
+}
+
+static json_t *node_json(const ah_engine *e)
+{
+	const ah_admission_config *c = ah_admission_get_config(e->adm);
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "capacity", (json_int_t)c->capacity,
+		"wave_size", (json_int_t)c->wave_size, "wave_interval_ms", (json_int_t)(c->wave_interval_us / 1000),
+		"admit_timeout_ms", (json_int_t)(c->admit_timeout_us / 1000),
+		"counts", counts_json(ah_admission_counts(e->adm, NULL, NULL)));
+}
+
+/* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
+static json_t *rooms_json(const ah_engine *e, const ah_tenant *tenant)
+{
+	json_t *array = json_array();
+	GPtrArray *tenants = ah_engine_sorted_tenants(e);
+	for (guint i = 0; i < tenants->len; i++) {
+		const ah_tenant *t = g_ptr_array_index(tenants, i);
+		GPtrArray *rooms;
+		if (tenant != NULL && t != tenant)
+			continue;
+		rooms = ah_engine_sorted_rooms(t);
+		for (guint j = 0; j < rooms->len; j++)
+			json_array_append_new(array, room_json(e, g_ptr_array_index(rooms, j)));
+		g_ptr_array_unref(rooms);
+	}
+	g_ptr_array_unref(tenants);
+	return array;
+}
+
+static json_t *tenants_json(const ah_engine *e, const ah_tenant *tenant)
+{
+	json_t *array = json_array();
+	GPtrArray *tenants = ah_engine_sorted_tenants(e);
+	for (guint i = 0; i < tenants->len; i++) {
+		const ah_tenant *t = g_ptr_array_index(tenants, i);
+		if (tenant == NULL || t == tenant)
+			json_array_append_new(array, tenant_json(e, t));
+	}
+	g_ptr_array_unref(tenants);
+	return array;
+}
+
+static const char *const state_names[] = {
+	[AH_ADM_NONE] = "none", [AH_ADM_QUEUED] = "queued", [AH_ADM_CONNECTING] = "connecting", [AH_ADM_ACTIVE] = "active",
+};
+
+/* room_info: the room plus who is in it. */
+static json_t *room_info_json(const ah_engine *e, const ah_room *r)
+{
+	json_t *room = room_json(e, r), *presenters = json_array(), *attendees = json_array(), *queue = json_array();
+	GArray *queued = ah_admission_queue(e->adm, r->tenant->id, r->id);
+	for (guint i = 0; i < r->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(r->members, i);
+		if (p->presenter)
+			json_array_append_new(presenters, json_pack("{s:I, s:s, s:b, s:o}", "id", (json_int_t)p->id,
+				"display", p->display, "publishing", p->streams->len > 0,
+				"streams", ah_engine_streams_json(p->streams)));
+		else if (ah_engine_seated(e, p))
+			json_array_append_new(attendees, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
+				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)]));
+	}
+	for (guint i = 0; queued != NULL && i < queued->len; i++) {
+		guint64 pid = g_array_index(queued, guint64, i);
+		const ah_participant *p = ah_engine_participant_by_id(e, pid);
+		json_array_append_new(queue, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)pid,
+			"display", p != NULL ? p->display : "", "position", (json_int_t)ah_admission_position(e->adm, pid)));
+	}
+	if (queued != NULL)
+		g_array_unref(queued);
+	json_object_set_new(room, "presenters", presenters);
+	json_object_set_new(room, "attendees", attendees);
+	json_object_set_new(room, "queue", queue);
+	return room;
+}
+
+/* --- participant requests */
+
+static const struct {
+	const char *name;
+	gboolean presenter;
+} ptypes[] = {
+	{ "attendee", FALSE },
+	{ "presenter", TRUE },
+};
+
+static ah_error join_presenter(ah_req *req, ah_room *room)
+{
+	ah_engine *e = req->engine;
+	ah_participant *p;
+	if (!ah_validate_secret_equal(string_of(req, "presenter_secret"), room->presenter_secret))
+		return AH_ERR_WRONG_SECRET;
+	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
+		return AH_ERR_TENANT_FULL;
+	p = ah_engine_add_participant(e, req->conn, room, TRUE, string_of(req, "display"));
+	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
+		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
+		"presenters", ah_engine_presenters_json(e, room));
+	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
+		"ptype", json_string("presenter"));
+	return AH_ERR_OK;
+}
+
+static ah_error join_attendee(ah_req *req, ah_room *room)
+{
+	ah_engine *e = req->engine;
+	GArray *events;
+	ah_participant *p;
+	ah_adm_state state;
+	guint position = 0;
+	if (room->pin != NULL && !ah_validate_secret_equal(string_of(req, "pin"), room->pin))
+		return AH_ERR_WRONG_PIN;
+	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	state = ah_admission_join(e->adm, ah_engine_next_id(e), room->tenant->id, room->id, req->now, &position, events);
+	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
+		g_array_unref(events);
+		return fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
+	}
+	p = ah_engine_add_participant(e, req->conn, room, FALSE, string_of(req, "display"));
+	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
+		"ptype", json_string("attendee"));
+	if (state == AH_ADM_CONNECTING) {
+		req->reply = ah_engine_offer_body(e, p, "admitted");
+		req->jsep = AH_JSEP_OFFER;
+		ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
+	} else {
+		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "allhands", "event", "event", "queued",
+			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)position,
+			"queue_length", (json_int_t)ah_admission_counts(e->adm, NULL, NULL).queued);
+	}
+	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
+	ah_engine_adm_events(e, events, req->now, req->outs);
+	g_array_unref(events);
+	return AH_ERR_OK;
+}
+
+static ah_error req_join(ah_req *req)
+{
+	const char *ptype = string_of(req, "ptype");
+	ah_room *room;
+	int kind = ptype == NULL ? 0 : -1;
+	if (ah_engine_participant(req->engine, req->conn) != NULL)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (this handle already joined)"));
+	for (guint i = 0; kind < 0 && i < G_N_ELEMENTS(ptypes); i++)
+		if (strcmp(ptype, ptypes[i].name) == 0)
+			kind = i;
+	if (kind < 0)
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (ptype: must be attendee or presenter)"));
+	if (ah_engine_tenant(req->engine, string_of(req, "tenant")) == NULL)
+		return AH_ERR_NO_SUCH_TENANT;
+	room = ah_engine_room(req->engine, string_of(req, "tenant"), string_of(req, "room"));
+	if (room == NULL)
+		return AH_ERR_NO_SUCH_ROOM;
+	return ptypes[kind].presenter ? join_presenter(req, room) : join_attendee(req, room);
+}
+
+static ah_error req_start(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	if (p == NULL || p->presenter || !p->offer_pending)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (no offer is waiting for an answer)"));
+	if (g_strcmp0(req->jsep_type, "answer") != 0)
+		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (start needs the answer to our offer)"));
+	p->offer_pending = FALSE;
+	req->reply = event("started");
+	ah_engine_keyframes(req->engine, p->room, req->outs);
+	if (p->renegotiate)
+		ah_engine_offer(req->engine, p, "updated", req->outs);
+	return AH_ERR_OK;
+}
+
+#define AH_MAX_STREAMS 8
+
+static gboolean stream_valid(const ah_stream_desc *s)
+{
+	return (s->kind == AH_MEDIA_AUDIO || s->kind == AH_MEDIA_VIDEO) && s->mindex >= 0 &&
+		memchr(s->codec, '\0', sizeof(s->codec)) != NULL && s->codec[0] != '\0' &&
+		g_utf8_validate(s->codec, -1, NULL) && memchr(s->fmtp, '\0', sizeof(s->fmtp)) != NULL;
+}
+
+static ah_error req_publish(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	if (p == NULL)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
+	if (!p->presenter)
+		return AH_ERR_NOT_PRESENTER;
+	if (g_strcmp0(req->jsep_type, "offer") != 0)
+		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (publish needs an offer)"));
+	if (req->n_streams == 0 || req->n_streams > AH_MAX_STREAMS || req->streams == NULL)
+		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (no usable audio or video stream)"));
+	for (guint i = 0; i < req->n_streams; i++)
+		if (!stream_valid(&req->streams[i]))
+			return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (unusable stream)"));
+	g_array_set_size(p->streams, 0);
+	g_array_append_vals(p->streams, req->streams, req->n_streams);
+	req->reply = event("published");
+	json_object_set_new(req->reply, "streams", ah_engine_streams_json(p->streams));
+	req->jsep = AH_JSEP_ANSWER;
+	ah_engine_renegotiate(req->engine, p->room, req->outs);
+	ah_engine_notify(req->outs, p->conn, "published", p->room->tenant->id, p->room->id, p->id);
+	return AH_ERR_OK;
+}
+
+static ah_error req_unpublish(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	if (p == NULL)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
+	if (!p->presenter)
+		return AH_ERR_NOT_PRESENTER;
+	if (p->streams->len == 0)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not publishing)"));
+	req->reply = event("unpublished");
+	/* The PeerConnection goes with the streams; publishing again starts a new one. */
+	ah_engine_push(req->outs, AH_OUT_CLOSE_PC, p->conn, NULL, AH_JSEP_NONE);
+	p->media = FALSE;
+	ah_engine_unpublish(req->engine, p, req->outs);
+	return AH_ERR_OK;
+}
+
+static ah_error req_leave(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	if (p == NULL)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
+	req->reply = event("left");
+	ah_engine_remove(req->engine, p, AH_EXIT_LEAVE, req->now, req->outs);
+	return AH_ERR_OK;
+}
+
+/* --- tenants */
+
+static ah_error req_create_tenant(ah_req *req)
+{
+	const char *id = string_of(req, "tenant");
+	ah_tenant *t;
+	if (ah_engine_tenant(req->engine, id) != NULL)
+		return AH_ERR_TENANT_EXISTS;
+	t = ah_engine_add_tenant(req->engine, id, string_of(req, "name"), uint_of(req, "max_participants"),
+		string_of(req, "secret"));
+	req->reply = success();
+	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
+	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
+	save_state(req);
+	return AH_ERR_OK;
+}
+
+static ah_error req_edit_tenant(ah_req *req)
+{
+	ah_tenant *t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
+	if (t == NULL)
+		return AH_ERR_NO_SUCH_TENANT;
+	if (has(req, "name")) {
+		g_free(t->name);
+		t->name = g_strdup(string_of(req, "name"));
+	}
+	if (has(req, "secret")) {
+		g_free(t->secret);
+		t->secret = g_strdup(string_of(req, "secret"));
+	}
+	if (has(req, "max_participants")) {
+		t->max_participants = uint_of(req, "max_participants");
+		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
+	}
+	req->reply = success();
+	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
+	ah_engine_notify(req->outs, 0, "tenant_edited", t->id, NULL, 0);
+	save_state(req);
+	return AH_ERR_OK;
+}
+
+static ah_error req_destroy_tenant(ah_req *req)
+{
+	ah_tenant *t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
+	if (t == NULL)
+		return AH_ERR_NO_SUCH_TENANT;
+	req->reply = success();
+	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
+	ah_engine_notify(req->outs, 0, "tenant_destroyed", t->id, NULL, 0);
+	ah_engine_destroy_tenant(req->engine, t, req->now, req->outs);
+	save_state(req);
+	return AH_ERR_OK;
+}
+
+static ah_error req_list_tenants(ah_req *req)
+{
+	req->reply = success();
+	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, NULL));
+	return AH_ERR_OK;
+}
+
+/* --- rooms */
+
+/* The room named by the request, within the caller's rights. */
+static ah_error find_room(ah_req *req, ah_room **room)
+{
+	const char *tenant = string_of(req, "tenant");
+	ah_error err = in_scope(req, tenant);
+	if (err != AH_ERR_OK)
+		return err;
+	if (ah_engine_tenant(req->engine, tenant) == NULL)
+		return AH_ERR_NO_SUCH_TENANT;
+	*room = ah_engine_room(req->engine, tenant, string_of(req, "room"));
+	return *room != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_ROOM;
+}
+
+static ah_error room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save)
+{
+	req->reply = success();
+	json_object_set_new(req->reply, "room", room_json(req->engine, room));
+	ah_engine_notify(req->outs, 0, note, room->tenant->id, room->id, 0);
+	if (save)
+		save_state(req);
+	return AH_ERR_OK;
+}
+
+static ah_error req_create_room(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = find_room(req, &room);
+	ah_tenant *t;
+	if (err != AH_ERR_NO_SUCH_ROOM)
+		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
+	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
+	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
+		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
+	return room_reply(req, room, "room_created", TRUE);
+}
+
+static void replace(char **field, const char *value)
+{
+	g_free(*field);
+	*field = g_strdup(value);
+}
+
+static ah_error req_edit_room(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = find_room(req, &room);
+	if (err != AH_ERR_OK)
+		return err;
+	if (has(req, "description"))
+		replace(&room->description, string_of(req, "description"));
+	if (has(req, "presenter_secret"))
+		replace(&room->presenter_secret, string_of(req, "presenter_secret"));
+	if (has(req, "pin"))
+		replace(&room->pin, *string_of(req, "pin") != '\0' ? string_of(req, "pin") : NULL);
+	if (has(req, "max_attendees")) {
+		room->max_attendees = uint_of(req, "max_attendees");
+		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
+	}
+	return room_reply(req, room, "room_edited", TRUE);
+}
+
+static ah_error req_destroy_room(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = find_room(req, &room);
+	if (err != AH_ERR_OK)
+		return err;
+	room_reply(req, room, "room_destroyed", FALSE);
+	ah_engine_destroy_room(req->engine, room, req->now, req->outs);
+	save_state(req);
+	return AH_ERR_OK;
+}
+
+/* The tenant a list or status is about: the one named, else the caller's own, else all (NULL). */
+static ah_error filter_tenant(ah_req *req, ah_tenant **tenant)
+{
+	const char *id = has(req, "tenant") ? string_of(req, "tenant") : req->scope;
+	ah_error err = in_scope(req, id);
+	*tenant = NULL;
+	if (err != AH_ERR_OK || id == NULL)
+		return err;
+	*tenant = ah_engine_tenant(req->engine, id);
+	return *tenant != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_TENANT;
+}
+
+static ah_error req_list_rooms(ah_req *req)
+{
+	ah_tenant *tenant;
+	ah_error err = filter_tenant(req, &tenant);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = success();
+	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
+	return AH_ERR_OK;
+}
+
+static ah_error req_room_info(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = find_room(req, &room);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = success();
+	json_object_set_new(req->reply, "room", room_info_json(req->engine, room));
+	return AH_ERR_OK;
+}
+
+static ah_error req_kick(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = find_room(req, &room);
+	guint64 id = (guint64)json_integer_value(json_object_get(req->message, "id"));
+	ah_participant *p = ah_engine_participant_by_id(req->engine, id);
+	if (err != AH_ERR_OK)
+		return err;
+	if (p == NULL || p->room != room)
+		return AH_ERR_NO_SUCH_PARTICIPANT;
+	req->reply = success();
+	json_object_set_new(req->reply, "id", json_integer((json_int_t)id));
+	ah_engine_remove(req->engine, p, AH_EXIT_KICKED, req->now, req->outs);
+	return AH_ERR_OK;
+}
+
+/* --- node */
+
+static ah_error req_set_capacity(ah_req *req)
+{
+	ah_admission_config c = *ah_admission_get_config(req->engine->adm);
+	if (has(req, "capacity"))
+		c.capacity = uint_of(req, "capacity");
+	if (has(req, "wave_size"))
+		c.wave_size = uint_of(req, "wave_size");
+	if (has(req, "wave_interval_ms"))
+		c.wave_interval_us = (gint64)uint_of(req, "wave_interval_ms") * 1000;
+	if (has(req, "admit_timeout_ms"))
+		c.admit_timeout_us = (gint64)uint_of(req, "admit_timeout_ms") * 1000;
+	ah_admission_set_config(req->engine->adm, &c);
+	req->reply = success();
+	json_object_set_new(req->reply, "node", node_json(req->engine));
+	ah_engine_notify(req->outs, 0, "capacity_changed", NULL, NULL, 0);
+	return AH_ERR_OK;
+}
+
+static ah_error req_status(ah_req *req)
+{
+	ah_tenant *tenant;
+	ah_error err = filter_tenant(req, &tenant);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = success();
+	/* The node's load is the operator's business, not one tenant's. */
+	if (req->scope == NULL)
+		json_object_set_new(req->reply, "node", node_json(req->engine));
+	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, tenant));
+	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
+	return AH_ERR_OK;
+}
+
+/* --- the table */
+
+static const ah_param no_params[] = { AH_PARAM_END };
+
+static const ah_param join_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_STR("ptype", FALSE, 0, 16),
+	AH_PARAM_STR("display", FALSE, 0, AH_NAME_MAX_LEN),
+	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", FALSE, 0, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const ah_param create_tenant_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
+	AH_PARAM_UINT("max_participants", TRUE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const ah_param edit_tenant_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
+	AH_PARAM_UINT("max_participants", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const ah_param tenant_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_END
+};
+
+static const ah_param optional_tenant_params[] = {
+	AH_PARAM_ID("tenant", FALSE),
+	AH_PARAM_END
+};
+
+static const ah_param create_room_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
+	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const ah_param edit_room_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
+	AH_PARAM_UINT("max_attendees", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const ah_param room_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_END
+};
+
+static const ah_param kick_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_UINT("id", TRUE, 1, AH_PID_MAX),
+	AH_PARAM_END
+};
+
+static const ah_param set_capacity_params[] = {
+	AH_PARAM_UINT("capacity", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_UINT("wave_size", FALSE, 1, AH_WAVE_SIZE_MAX),
+	AH_PARAM_UINT("wave_interval_ms", FALSE, 0, AH_WAVE_INTERVAL_MS_MAX),
+	AH_PARAM_UINT("admit_timeout_ms", FALSE, AH_ADMIT_TIMEOUT_MS_MIN, AH_ADMIT_TIMEOUT_MS_MAX),
+	AH_PARAM_END
+};
+
+/* Credentials of admin requests sent over a plugin handle. */
+static const ah_param auth_params[] = {
+	AH_PARAM_STR("admin_key", FALSE, 0, AH_SECRET_MAX_LEN),
+	AH_PARAM_ID("tenant", FALSE),
+	AH_PARAM_STR("tenant_secret", FALSE, 0, AH_SECRET_MAX_LEN),
+	AH_PARAM_END
+};
+
+static const struct request_row {
+	const char *name;
+	const ah_param *params;
+	req_handler handler;
+	guint flags;
+} requests[] = {
+	{ "join", join_params, req_join, REQ_PARTICIPANT },
+	{ "start", no_params, req_start, REQ_PARTICIPANT | REQ_JSEP },
+	{ "publish", no_params, req_publish, REQ_PARTICIPANT | REQ_JSEP },
+	{ "unpublish", no_params, req_unpublish, REQ_PARTICIPANT },
+	{ "leave", no_params, req_leave, REQ_PARTICIPANT },
+	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
+	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
+	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },
+	{ "list_tenants", no_params, req_list_tenants, REQ_OPERATOR },
+	{ "create_room", create_room_params, req_create_room, REQ_OPERATOR | REQ_TENANT },
+	{ "edit_room", edit_room_params, req_edit_room, REQ_OPERATOR | REQ_TENANT },
+	{ "destroy_room", room_params, req_destroy_room, REQ_OPERATOR | REQ_TENANT },
+	{ "list_rooms", optional_tenant_params, req_list_rooms, REQ_OPERATOR | REQ_TENANT },
+	{ "room_info", room_params, req_room_info, REQ_OPERATOR | REQ_TENANT },
+	{ "kick", kick_params, req_kick, REQ_OPERATOR | REQ_TENANT },
+	{ "set_capacity", set_capacity_params, req_set_capacity, REQ_OPERATOR },
+	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
+};
+
+static const struct request_row *find_request(const char *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(requests); i++)
+		if (strcmp(requests[i].name, name) == 0)
+			return &requests[i];
+	return NULL;
+}
+
+/* Who sends an admin request over a plugin handle: the operator (admin_key) or a tenant
+ * (tenant + tenant_secret). Through the Admin API it is always the operator. */
+static ah_error authorize(ah_req *req, const struct request_row *row)
+{
+	const ah_engine *e = req->engine;
+	const char *key, *secret;
+	const ah_tenant *t;
+	gboolean match;
+	ah_error err;
+	if (req->admin_api)
+		return AH_ERR_OK;
+	err = ah_validate_params(req->message, auth_params, &req->error);
+	if (err != AH_ERR_OK)
+		return err;
+	key = string_of(req, "admin_key");
+	if (key != NULL)
+		return e->admin_key != NULL && ah_validate_secret_equal(key, e->admin_key) ? AH_ERR_OK : AH_ERR_UNAUTHORIZED;
+	secret = string_of(req, "tenant_secret");
+	if (secret == NULL)
+		return fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
+	t = ah_engine_tenant(e, string_of(req, "tenant"));
+	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist. */
+	match = ah_validate_secret_equal(secret, t != NULL ? t->secret : "-");
+	if (t == NULL || !match)
+		return AH_ERR_UNAUTHORIZED;
+	if (!(row->flags & REQ_TENANT))
+		return fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (%s is an operator request)", row->name));
+	req->scope = t->id;
+	return AH_ERR_OK;
+}
+
+static ah_error dispatch(ah_req *req)
+{
+	const json_t *name;
+	const struct request_row *row;
+	ah_error err;
+	if (req->message == NULL)
+		return AH_ERR_NO_MESSAGE;
+	if (!json_is_object(req->message))
+		return AH_ERR_INVALID_JSON;
+	name = json_object_get(req->message, "request");
+	if (name == NULL)
+		return AH_ERR_MISSING_REQUEST;
+	if (!json_is_string(name))
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (request: must be a string)"));
+	row = find_request(json_string_value(name));
+	if (row == NULL)
+		return fail(req, AH_ERR_UNKNOWN_REQUEST, ah_validate_identifier(json_string_value(name)) ?
+			g_strdup_printf("unknown request (%s)", json_string_value(name)) : NULL);
+	if (req->admin_api && (row->flags & REQ_PARTICIPANT))
+		return fail(req, AH_ERR_UNKNOWN_REQUEST,
+			g_strdup_printf("unknown request (%s is a plugin handle request)", row->name));
+	if (req->jsep_type != NULL && !(row->flags & REQ_JSEP))
+		return fail(req, AH_ERR_INVALID_JSEP, g_strdup_printf("invalid jsep (unexpected with %s)", row->name));
+	if (!(row->flags & REQ_PARTICIPANT) && (err = authorize(req, row)) != AH_ERR_OK)
+		return err;
+	if ((err = ah_validate_params(req->message, row->params, &req->error)) != AH_ERR_OK)
+		return err;
+	return row->handler(req);
+}
+
+static json_t *error_json(ah_error err, const char *message)
+{
+	return json_pack("{s:s, s:i, s:s, s:s}", "allhands", "event", "error_code", ah_error_code(err),
+		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
+}
+
+/* Run a request; returns the reply body. Outs of a failed request are dropped. */
+static json_t *run(ah_req *req)
+{
+	guint start = req->outs->len;
+	ah_error err = dispatch(req);
+	json_t *reply = req->reply;
+	if (err != AH_ERR_OK) {
+		g_ptr_array_set_size(req->outs, start);
+		if (reply != NULL)
+			json_decref(reply);
+		reply = error_json(err, req->error);
+		req->jsep = AH_JSEP_NONE;
+	} else if (reply == NULL) {
+		reply = success();
+	}
+	g_free(req->error);
+	req->error = NULL;
+	return reply;
+}
+
+void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, const char *jsep_type,
+	const ah_stream_desc *streams, guint n_streams, gint64 now, GPtrArray *outs)
+{
+	ah_req req = {
+		.engine = engine, .conn = conn, .message = message, .jsep_type = jsep_type,
+		.streams = streams, .n_streams = n_streams, .now = now, .outs = outs,
+	};
+	guint start = outs->len;
+	json_t *reply = run(&req);
+	ah_out *out = g_new0(ah_out, 1);
+	/* The reply goes before the side effects: the glue must send an offer before it routes. */
+	out->kind = AH_OUT_REPLY;
+	out->conn = conn;
+	out->body = reply;
+	out->jsep = req.jsep;
+	g_ptr_array_insert(outs, start, out);
+	ah_engine_flush(engine, outs);
+}
+
+json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, GPtrArray *outs)
+{
+	ah_req req = { .engine = engine, .admin_api = TRUE, .message = message, .now = now, .outs = outs };
+	json_t *reply = run(&req);
+	ah_engine_flush(engine, outs);
+	return reply;
+}

@@ -1,0 +1,469 @@
+/* allhands glue: the control thread.
+ *
+ * Owns: the engine (all mutable plugin state) and the work queue that feeds it. Every engine call
+ * happens on this one thread, so the engine needs no locks. Janus threads post work items and
+ * return at once; the Admin API thread is the only caller that waits (for its answer), and the
+ * control thread never waits for anybody. After each engine call this thread executes the outs:
+ * push_event, close_pc, fan-out swaps, keyframe requests, event-handler notifications. No lock is
+ * held while calling into Janus.
+ *
+ * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
+ * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "ah-config.h"
+
+#include <string.h>
+
+#include "debug.h"
+#include "utils.h"
+
+#include "glue.h"
+
+#define AH_MAX_STREAMS 8
+/* How long the Admin API thread waits for the control thread before giving up. */
+#define AH_ADMIN_WAIT_US (10 * G_USEC_PER_SEC)
+
+typedef enum {
+	ITEM_MESSAGE,
+	ITEM_ADMIN,
+	ITEM_MEDIA_UP,
+	ITEM_MEDIA_DOWN,
+	ITEM_GONE,
+	ITEM_ATTENDEE_PLI,
+	ITEM_STOP,
+} item_kind;
+
+/* An Admin API request waiting for its answer. */
+typedef struct {
+	GMutex lock;
+	GCond cond;
+	json_t *response;
+	gboolean done, abandoned;
+} admin_wait;
+
+typedef struct {
+	item_kind kind;
+	ah_session *session; /* reference held, NULL for ADMIN/STOP */
+	char *transaction;
+	json_t *message, *jsep;
+	int mindex;
+	admin_wait *wait;
+} work_item;
+
+/* What the control thread knows while executing the outs of one engine call. */
+typedef struct {
+	ah_session *caller;     /* the handle whose message is being answered, or NULL */
+	const char *transaction;
+	const ah_stream_desc *streams; /* the publisher offer's streams (publish only) */
+	const int *in_pt;
+	int n_streams;
+} out_context;
+
+static GAsyncQueue *queue = NULL;
+static GThread *thread = NULL;
+static ah_engine *engine = NULL;
+
+static void admin_wait_release(admin_wait *wait);
+
+static void item_free(work_item *item)
+{
+	if (item->session != NULL)
+		ah_session_unref(item->session);
+	g_free(item->transaction);
+	json_decref(item->message);
+	json_decref(item->jsep);
+	g_free(item);
+}
+
+static void post(item_kind kind, ah_session *session, char *transaction, json_t *message, json_t *jsep, int mindex)
+{
+	work_item *item = g_malloc0(sizeof(work_item));
+	item->kind = kind;
+	item->session = session;
+	item->transaction = transaction;
+	item->message = message;
+	item->jsep = jsep;
+	item->mindex = mindex;
+	g_async_queue_push(queue, item);
+}
+
+/* ---- executing outs ---- */
+
+/* Make the attendee's substreams match the m-lines it was last offered. A substream is only ever
+ * fed by one presenter: when a slot passes to another presenter it gets a fresh substream that
+ * continues the old one's sequence numbers and timestamps (the old one may still be in a fan-out
+ * that is about to be rebuilt, so it is never shared). */
+static void sync_substreams(ah_session *attendee)
+{
+	guint n = 0;
+	const ah_slot *slots = ah_engine_slots(engine, attendee->conn, &n);
+	if (attendee->substreams == NULL)
+		attendee->substreams = g_ptr_array_new_with_free_func((GDestroyNotify)ah_substream_unref);
+	if (attendee->substreams->len < n)
+		g_ptr_array_set_size(attendee->substreams, n);
+	for (guint i = 0; i < n; i++) {
+		const ah_slot *slot = &slots[i];
+		ah_substream *sub = g_ptr_array_index(attendee->substreams, i);
+		if (!slot->active)
+			continue;
+		gboolean video = slot->kind == AH_MEDIA_VIDEO;
+		gboolean same_codec = sub != NULL && sub->video == video && sub->out_pt == ah_sdp_payload_type(slot->codec);
+		if (same_codec && sub->presenter_conn == slot->presenter_conn)
+			continue;
+		ah_substream *fresh = ah_substream_new(attendee, slot->mindex, slot->kind, slot->codec);
+		if (fresh == NULL)
+			continue;
+		fresh->presenter_conn = slot->presenter_conn;
+		if (same_codec)
+			fresh->context = sub->context;
+		/* The old one, if any, lives on in fan-outs until they are rebuilt. */
+		g_ptr_array_index(attendee->substreams, i) = fresh;
+		ah_substream_unref(sub);
+	}
+}
+
+static json_t *attendee_offer(ah_session *attendee)
+{
+	guint n = 0;
+	const ah_slot *slots = ah_engine_slots(engine, attendee->conn, &n);
+	char *error = NULL;
+	char *sdp = ah_sdp_attendee_offer(slots, n, ++attendee->sdp_version, &error);
+	if (sdp == NULL) {
+		JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": cannot build offer: %s\n", attendee->conn,
+			error ? error : "?");
+		g_free(error);
+		return NULL;
+	}
+	sync_substreams(attendee);
+	json_t *jsep = json_pack("{ssss}", "type", "offer", "sdp", sdp);
+	g_free(sdp);
+	return jsep;
+}
+
+static json_t *publisher_answer(ah_session *presenter, const out_context *ctx)
+{
+	char *error = NULL;
+	if (presenter->pending_offer == NULL || ctx->n_streams <= 0)
+		return NULL;
+	char *sdp = ah_sdp_answer_offer(presenter->pending_offer, ctx->streams, ctx->n_streams, &error);
+	if (sdp == NULL) {
+		JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": cannot build answer: %s\n", presenter->conn,
+			error ? error : "?");
+		g_free(error);
+		return NULL;
+	}
+	if (presenter->pub == NULL)
+		g_atomic_pointer_set(&presenter->pub, ah_pubmedia_new());
+	ah_pubmedia_set_streams(presenter->pub, ctx->streams, ctx->in_pt, ctx->n_streams);
+	json_t *jsep = json_pack("{ssss}", "type", "answer", "sdp", sdp);
+	g_free(sdp);
+	return jsep;
+}
+
+static void send_event(ah_session *session, const char *transaction, const ah_out *out, const out_context *ctx)
+{
+	json_t *jsep = NULL;
+	if (out->jsep == AH_JSEP_OFFER)
+		jsep = attendee_offer(session);
+	else if (out->jsep == AH_JSEP_ANSWER)
+		jsep = publisher_answer(session, ctx);
+	int res = ah_gateway->push_event(session->handle, &ah_plugin, transaction, out->body, jsep);
+	if (res != 0)
+		JANUS_LOG(LOG_VERB, "allhands: conn %" G_GUINT64_FORMAT ": push_event failed (%d)\n", session->conn, res);
+	json_decref(jsep);
+}
+
+static void rebuild_routes(ah_session *presenter)
+{
+	if (presenter->pub == NULL)
+		return;
+	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
+	ah_engine_routes(engine, presenter->conn, routes);
+	for (guint i = 0; i < routes->len; i++) {
+		ah_session *attendee = ah_session_lookup(g_array_index(routes, ah_route, i).attendee_conn);
+		if (attendee == NULL)
+			continue;
+		sync_substreams(attendee);
+		ah_session_unref(attendee);
+	}
+	ah_pubmedia_set_routes(presenter->pub, routes);
+	g_array_free(routes, TRUE);
+}
+
+static void execute_out(const ah_out *out, const out_context *ctx)
+{
+	gboolean is_caller = ctx->caller != NULL && ctx->caller->conn == out->conn;
+	ah_session *session = is_caller ? ctx->caller : (out->conn ? ah_session_lookup(out->conn) : NULL);
+	if (is_caller)
+		ah_session_ref(session);
+	switch (out->kind) {
+	case AH_OUT_REPLY:
+		if (session != NULL)
+			send_event(session, is_caller ? ctx->transaction : NULL, out, ctx);
+		break;
+	case AH_OUT_EVENT:
+		if (session != NULL)
+			send_event(session, NULL, out, ctx);
+		break;
+	case AH_OUT_CLOSE_PC:
+		if (session != NULL && !g_atomic_int_get(&session->destroyed))
+			ah_gateway->close_pc(session->handle);
+		break;
+	case AH_OUT_ROUTES:
+		if (session != NULL)
+			rebuild_routes(session);
+		break;
+	case AH_OUT_KEYFRAME:
+		if (session != NULL && session->pub != NULL)
+			ah_pubmedia_want_keyframe(session->pub);
+		break;
+	case AH_OUT_NOTIFY:
+		if (ah_events_enabled && out->body != NULL) {
+			json_incref(out->body);
+			ah_gateway->notify_event(&ah_plugin, session ? session->handle : NULL, out->body);
+		}
+		break;
+	}
+	if (session != NULL)
+		ah_session_unref(session);
+}
+
+static void execute_outs(GPtrArray *outs, const out_context *ctx)
+{
+	for (guint i = 0; i < outs->len; i++)
+		execute_out(g_ptr_array_index(outs, i), ctx);
+	g_ptr_array_set_size(outs, 0);
+}
+
+/* ---- work items ---- */
+
+static void handle_message_item(work_item *item, GPtrArray *outs)
+{
+	ah_session *session = item->session;
+	ah_stream_desc streams[AH_MAX_STREAMS];
+	int in_pt[AH_MAX_STREAMS];
+	int n = 0;
+	const char *jsep_type = NULL;
+	if (json_is_object(item->jsep)) {
+		jsep_type = json_string_value(json_object_get(item->jsep, "type"));
+		const char *sdp = json_string_value(json_object_get(item->jsep, "sdp"));
+		if (jsep_type != NULL && strcmp(jsep_type, "offer") == 0 && sdp != NULL) {
+			char *error = NULL;
+			n = ah_sdp_read_offer(sdp, streams, in_pt, AH_MAX_STREAMS, &error);
+			if (n < 0) {
+				JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": unusable offer: %s\n", session->conn,
+					error ? error : "?");
+				g_free(error);
+				n = 0;
+			} else {
+				g_free(session->pending_offer);
+				session->pending_offer = g_strdup(sdp);
+			}
+		}
+	}
+	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n,
+		janus_get_monotonic_time(), outs);
+	out_context ctx = { session, item->transaction, streams, in_pt, n };
+	execute_outs(outs, &ctx);
+}
+
+static void handle_item(work_item *item, GPtrArray *outs)
+{
+	const out_context none = { 0 };
+	gint64 now = janus_get_monotonic_time();
+	switch (item->kind) {
+	case ITEM_MESSAGE:
+		handle_message_item(item, outs);
+		return;
+	case ITEM_ADMIN: {
+		json_t *response = ah_engine_admin_message(engine, item->message, now, outs);
+		admin_wait *wait = item->wait;
+		g_mutex_lock(&wait->lock);
+		wait->response = response;
+		wait->done = TRUE;
+		g_cond_signal(&wait->cond);
+		g_mutex_unlock(&wait->lock);
+		admin_wait_release(wait);
+		break;
+	}
+	case ITEM_MEDIA_UP:
+		ah_engine_media_up(engine, item->session->conn, now, outs);
+		break;
+	case ITEM_MEDIA_DOWN:
+		ah_engine_media_down(engine, item->session->conn, now, outs);
+		break;
+	case ITEM_GONE:
+		ah_engine_conn_gone(engine, item->session->conn, now, outs);
+		/* Break the session <-> substream cycle and release the fan-out's attendees. */
+		if (item->session->substreams != NULL)
+			g_ptr_array_set_size(item->session->substreams, 0);
+		if (item->session->pub != NULL)
+			ah_pubmedia_set_routes(item->session->pub, NULL);
+		break;
+	case ITEM_ATTENDEE_PLI: {
+		guint n = 0;
+		const ah_slot *slots = ah_engine_slots(engine, item->session->conn, &n);
+		if (item->mindex >= 0 && (guint)item->mindex < n && slots[item->mindex].active) {
+			ah_session *presenter = ah_session_lookup(slots[item->mindex].presenter_conn);
+			if (presenter != NULL && presenter->pub != NULL)
+				ah_pubmedia_want_keyframe(presenter->pub);
+			if (presenter != NULL)
+				ah_session_unref(presenter);
+		}
+		break;
+	}
+	case ITEM_STOP:
+		break;
+	}
+	execute_outs(outs, &none);
+}
+
+static gpointer control_thread(gpointer data)
+{
+	GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
+	const out_context none = { 0 };
+	for (;;) {
+		gint64 now = janus_get_monotonic_time();
+		gint64 deadline = ah_engine_next_deadline(engine, now);
+		if (deadline <= now) {
+			ah_engine_tick(engine, now, outs);
+			execute_outs(outs, &none);
+			continue;
+		}
+		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
+		work_item *item = g_async_queue_timeout_pop(queue, wait_us);
+		if (item == NULL)
+			continue;
+		gboolean stop = item->kind == ITEM_STOP;
+		handle_item(item, outs);
+		item_free(item);
+		if (stop)
+			break;
+	}
+	g_ptr_array_free(outs, TRUE);
+	return NULL;
+}
+
+/* ---- public ---- */
+
+gboolean ah_control_start(const ah_engine_config *config, char **error)
+{
+	ah_error err = AH_ERR_OK;
+	engine = ah_engine_new(config, &err, error);
+	if (engine == NULL)
+		return FALSE;
+	queue = g_async_queue_new();
+	GError *gerr = NULL;
+	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
+	if (thread == NULL) {
+		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
+		g_clear_error(&gerr);
+		ah_engine_free(engine);
+		engine = NULL;
+		g_async_queue_unref(queue);
+		queue = NULL;
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void ah_control_stop(void)
+{
+	if (thread == NULL)
+		return;
+	post(ITEM_STOP, NULL, NULL, NULL, NULL, 0);
+	g_thread_join(thread);
+	thread = NULL;
+	/* Whatever was posted after STOP is dropped (answered admin waits get an error). */
+	work_item *item;
+	while ((item = g_async_queue_try_pop(queue)) != NULL) {
+		if (item->wait != NULL) {
+			g_mutex_lock(&item->wait->lock);
+			item->wait->done = TRUE; /* response stays NULL: the waiter answers "unavailable" */
+			g_cond_signal(&item->wait->cond);
+			g_mutex_unlock(&item->wait->lock);
+			admin_wait_release(item->wait);
+		}
+		item_free(item);
+	}
+	g_async_queue_unref(queue);
+	queue = NULL;
+	ah_engine_free(engine);
+	engine = NULL;
+}
+
+void ah_control_post_message(ah_session *session, char *transaction, json_t *message, json_t *jsep)
+{
+	post(ITEM_MESSAGE, session, transaction, message, jsep, 0);
+}
+
+void ah_control_post_media_up(ah_session *session)
+{
+	post(ITEM_MEDIA_UP, session, NULL, NULL, NULL, 0);
+}
+
+void ah_control_post_media_down(ah_session *session)
+{
+	post(ITEM_MEDIA_DOWN, session, NULL, NULL, NULL, 0);
+}
+
+void ah_control_post_gone(ah_session *session)
+{
+	post(ITEM_GONE, session, NULL, NULL, NULL, 0);
+}
+
+void ah_control_post_attendee_pli(ah_session *session, int mindex)
+{
+	post(ITEM_ATTENDEE_PLI, session, NULL, NULL, NULL, mindex);
+}
+
+/* The waiter and the control thread each hold the wait; the last to let go frees it. */
+static void admin_wait_release(admin_wait *wait)
+{
+	g_mutex_lock(&wait->lock);
+	gboolean last = wait->abandoned;
+	wait->abandoned = TRUE;
+	g_mutex_unlock(&wait->lock);
+	if (!last)
+		return;
+	json_decref(wait->response);
+	g_mutex_clear(&wait->lock);
+	g_cond_clear(&wait->cond);
+	g_free(wait);
+}
+
+static json_t *error_response(ah_error err, const char *message)
+{
+	return json_pack("{sssissss}", "allhands", "event", "error_code", ah_error_code(err), "error_name",
+		ah_error_name(err), "error", message ? message : ah_error_message(err));
+}
+
+json_t *ah_control_admin_message(json_t *message)
+{
+	if (queue == NULL) {
+		json_decref(message);
+		return error_response(AH_ERR_UNAVAILABLE, NULL);
+	}
+	admin_wait *wait = g_malloc0(sizeof(admin_wait));
+	g_mutex_init(&wait->lock);
+	g_cond_init(&wait->cond);
+	work_item *item = g_malloc0(sizeof(work_item));
+	item->kind = ITEM_ADMIN;
+	item->message = message;
+	item->wait = wait;
+	g_async_queue_push(queue, item);
+	gint64 until = g_get_monotonic_time() + AH_ADMIN_WAIT_US;
+	json_t *response = NULL;
+	g_mutex_lock(&wait->lock);
+	while (!wait->done && g_cond_wait_until(&wait->cond, &wait->lock, until))
+		;
+	if (wait->done) {
+		response = wait->response;
+		wait->response = NULL;
+	}
+	g_mutex_unlock(&wait->lock);
+	admin_wait_release(wait);
+	return response ? response : error_response(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
+}

@@ -1,0 +1,122 @@
+/* allhands glue: the only folder that knows about Janus.
+ *
+ * Threads
+ * - Janus's threads call plugin.c's callbacks. They never touch engine state: handle_message and
+ *   the media callbacks post work to the control thread (control.c), which alone calls the engine.
+ * - Each handle's loop thread runs incoming_rtp/rtcp. A presenter's loop thread relays its packets
+ *   by reading its current fan-out, an immutable ref-counted snapshot swapped in by the control
+ *   thread (relay.c). It never waits for the control thread.
+ *
+ * Lock order (innermost last; never hold one across push_event or while taking another):
+ *   sessions_lock (plugin.c: conn -> session registry)  |  ah_pubmedia.lock (relay.c: fan-out pointer)
+ *   They are never nested.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ALLHANDS_GLUE_H
+#define ALLHANDS_GLUE_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "plugins/plugin.h"
+#include "refcount.h"
+#include "rtp.h"
+#include "sdp-utils.h"
+
+#include "allhands/engine.h"
+
+#define AH_PLUGIN_PACKAGE "janus.plugin.allhands"
+
+extern janus_callbacks *ah_gateway;
+extern janus_plugin ah_plugin;
+/* Janus event handlers are on and the config did not turn our events off. */
+extern gboolean ah_events_enabled;
+
+typedef struct ah_pubmedia ah_pubmedia;
+typedef struct ah_substream ah_substream;
+
+/* One Janus plugin handle. Ref-counted: the registry holds one reference until destroy_session;
+ * fan-outs and queued control work hold their own. */
+typedef struct ah_session {
+	janus_plugin_session *handle; /* we hold a reference on handle->ref */
+	guint64 conn;                 /* engine connection id, unique for the plugin's lifetime */
+	volatile gint destroyed;
+	volatile gint media_up;
+	/* Presenter media: created on first publish by the control thread, then only swapped
+	 * under its own lock (relay.c). NULL for others. */
+	ah_pubmedia *pub;
+	/* Attendee media, control thread only: ah_substream* per m-line index (NULL holes). */
+	GPtrArray *substreams;
+	/* Control thread only: the presenter's latest SDP offer, kept to build the answer. */
+	char *pending_offer;
+	/* Control thread only: o= version of the last offer sent to this attendee. */
+	guint64 sdp_version;
+	/* The handle's loop thread only: when this attendee's last keyframe request went through. */
+	gint64 last_pli_us;
+	janus_refcount ref;
+} ah_session;
+
+void ah_session_ref(ah_session *session);
+void ah_session_unref(ah_session *session);
+/* Registry lookup; returns a new reference or NULL. Any thread. */
+ah_session *ah_session_lookup(guint64 conn);
+
+/* ---- sdp.c: SDP in and out. Pure functions over strings; any thread. ---- */
+
+/* RTP payload types we offer attendees; relay.c rewrites presenters' packets to these. */
+int ah_sdp_payload_type(const char *codec);
+
+/* Read a presenter's offer: fill up to `max` usable streams (first audio m-line with Opus, first
+ * video m-line with VP8 or H.264, preferring VP8, then H.264). Returns the number found, or -1
+ * with *error (g_free) when the SDP does not parse. `in_pt` receives, per stream, the
+ * presenter's payload type for the chosen codec. */
+int ah_sdp_read_offer(const char *offer, ah_stream_desc *streams, int *in_pt, int max, char **error);
+/* Build the answer to that offer: chosen streams recvonly with their codec, every other m-line
+ * rejected. Returns a newly allocated SDP or NULL with *error. */
+char *ah_sdp_answer_offer(const char *offer, const ah_stream_desc *streams, int n_streams, char **error);
+/* Build an attendee's offer: one sendonly m-line per active slot, inactive m-lines for inactive
+ * slots, in slot order (mid = "a<mindex>" / "v<mindex>"). `version` must grow with each offer. */
+char *ah_sdp_attendee_offer(const ah_slot *slots, guint n_slots, guint64 version, char **error);
+
+/* ---- relay.c: the media path. ---- */
+
+/* Per (attendee, m-line) relay state; touched only by the one presenter thread feeding it. */
+struct ah_substream {
+	ah_session *attendee;         /* reference held */
+	int mindex;
+	int out_pt;
+	gboolean video;
+	guint64 presenter_conn;       /* control thread only: whose stream this carries */
+	janus_rtp_switching_context context;
+	janus_refcount ref;
+};
+ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec);
+void ah_substream_unref(ah_substream *sub);
+
+/* Create the presenter media state (control thread). */
+ah_pubmedia *ah_pubmedia_new(void);
+void ah_pubmedia_free(ah_pubmedia *pm);
+/* Control thread: record the presenter's streams (their m-line and incoming payload type). */
+void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, const int *in_pt, int n);
+/* Control thread: replace the fan-out with one built from `routes` (GArray of ah_route) and the
+ * attendees' substreams (looked up with ah_session_lookup + session->substreams). */
+void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes);
+/* Any thread: ask for a keyframe; coalesced to at most one PLI per stream per interval. */
+void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
+/* Presenter's loop thread: relay one incoming packet to its fan-out. */
+void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
+
+/* ---- control.c: the control thread. ---- */
+gboolean ah_control_start(const ah_engine_config *config, char **error);
+void ah_control_stop(void);
+/* Posting work; all take ownership of their arguments and return at once. */
+void ah_control_post_message(ah_session *session, char *transaction, json_t *message, json_t *jsep);
+void ah_control_post_media_up(ah_session *session);
+void ah_control_post_media_down(ah_session *session);
+void ah_control_post_gone(ah_session *session);
+void ah_control_post_attendee_pli(ah_session *session, int mindex);
+/* The Admin API thread waits for the answer (the control thread never waits for it). */
+json_t *ah_control_admin_message(json_t *message);
+
+#endif

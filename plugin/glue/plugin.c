@@ -1,0 +1,340 @@
+/* allhands glue: the janus_plugin struct, the plugin's lifecycle and its per-handle sessions.
+ *
+ * Owns: the configuration read at init, the conn -> session registry (sessions_lock), and the
+ * callbacks Janus calls. Must not: touch engine state (only control.c does) or block a Janus
+ * thread. handle_message/handle_admin_message run on Janus's request threads (concurrently);
+ * setup_media, incoming_rtp/rtcp, hangup_media and destroy_session on the handle's loop thread.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "ah-config.h"
+
+#include <string.h>
+
+#include "debug.h"
+#include "config.h"
+#include "rtcp.h"
+#include "utils.h"
+
+#include "glue.h"
+
+#define AH_VERSION 1
+#define AH_VERSION_STRING "0.1.0"
+#define AH_CONFIG_FILE AH_PLUGIN_PACKAGE ".jcfg"
+/* An attendee asking for keyframes more often than this is coalesced before the control thread. */
+#define AH_ATTENDEE_PLI_INTERVAL_US (250 * G_USEC_PER_SEC / 1000)
+
+janus_callbacks *ah_gateway = NULL;
+
+static volatile gint initialized = 0, stopping = 0;
+static GHashTable *sessions = NULL; /* guint64 conn -> ah_session* (one reference) */
+static GMutex sessions_lock;
+static guint64 next_conn = 1;       /* under sessions_lock */
+
+/* ---- sessions ---- */
+
+static void session_free(const janus_refcount *ref)
+{
+	ah_session *session = janus_refcount_containerof(ref, ah_session, ref);
+	if (session->substreams != NULL)
+		g_ptr_array_free(session->substreams, TRUE);
+	if (session->pub != NULL)
+		ah_pubmedia_free(session->pub);
+	g_free(session->pending_offer);
+	if (session->handle != NULL)
+		janus_refcount_decrease(&session->handle->ref);
+	g_free(session);
+}
+
+void ah_session_ref(ah_session *session)
+{
+	janus_refcount_increase(&session->ref);
+}
+
+void ah_session_unref(ah_session *session)
+{
+	janus_refcount_decrease(&session->ref);
+}
+
+ah_session *ah_session_lookup(guint64 conn)
+{
+	g_mutex_lock(&sessions_lock);
+	ah_session *session = sessions ? g_hash_table_lookup(sessions, &conn) : NULL;
+	if (session != NULL)
+		ah_session_ref(session);
+	g_mutex_unlock(&sessions_lock);
+	return session;
+}
+
+static ah_session *session_of(janus_plugin_session *handle)
+{
+	if (handle == NULL || g_atomic_int_get(&handle->stopped))
+		return NULL;
+	ah_session *session = handle->plugin_handle;
+	if (session == NULL || g_atomic_int_get(&session->destroyed))
+		return NULL;
+	return session;
+}
+
+/* ---- configuration ---- */
+
+typedef struct {
+	const char *name;
+	gint64 *target;
+	gint64 min, max;
+} int_setting;
+
+static char *config_string(janus_config *config, janus_config_category *general, const char *name)
+{
+	janus_config_item *item = janus_config_get(config, general, janus_config_type_item, name);
+	return (item && item->value && *item->value) ? g_strdup(item->value) : NULL;
+}
+
+/* Read janus.plugin.allhands.jcfg into `out` (the strings it sets are g_strdup copies). */
+static gboolean read_config(const char *folder, ah_engine_config *out, char **admin_key, char **state_path,
+	gboolean *events)
+{
+	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000;
+	const int_setting ints[] = {
+		{ "capacity", &capacity, 0, 1000000 },
+		{ "wave_size", &wave_size, 1, 100000 },
+		{ "wave_interval_ms", &wave_interval_ms, 0, 3600000 },
+		{ "admit_timeout_ms", &admit_timeout_ms, 100, 3600000 },
+	};
+	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
+	janus_config *config = janus_config_parse(path);
+	if (config == NULL) {
+		JANUS_LOG(LOG_WARN, "allhands: no %s, using defaults (no state file: nothing persists)\n", path);
+	} else {
+		janus_config_print(config);
+		janus_config_category *general = janus_config_get_create(config, NULL, janus_config_type_category, "general");
+		for (guint i = 0; i < G_N_ELEMENTS(ints); i++) {
+			janus_config_item *item = janus_config_get(config, general, janus_config_type_item, ints[i].name);
+			if (item == NULL || item->value == NULL)
+				continue;
+			gint64 v = 0;
+			if (!g_ascii_string_to_signed(item->value, 10, ints[i].min, ints[i].max, &v, NULL)) {
+				JANUS_LOG(LOG_ERR, "allhands: %s = %s is not an integer in %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT "\n",
+					ints[i].name, item->value, ints[i].min, ints[i].max);
+				janus_config_destroy(config);
+				g_free(path);
+				return FALSE;
+			}
+			*ints[i].target = v;
+		}
+		*admin_key = config_string(config, general, "admin_key");
+		*state_path = config_string(config, general, "state_file");
+		janus_config_item *ev = janus_config_get(config, general, janus_config_type_item, "events");
+		*events = ev == NULL || ev->value == NULL || janus_is_true(ev->value);
+		janus_config_destroy(config);
+	}
+	g_free(path);
+	out->admin_key = *admin_key;
+	out->state_path = *state_path;
+	out->admission.capacity = (guint)capacity;
+	out->admission.wave_size = (guint)wave_size;
+	out->admission.wave_interval_us = wave_interval_ms * 1000;
+	out->admission.admit_timeout_us = admit_timeout_ms * 1000;
+	return TRUE;
+}
+
+/* ---- plugin callbacks ---- */
+
+gboolean ah_events_enabled = FALSE;
+
+static int ah_init(janus_callbacks *callback, const char *config_path)
+{
+	if (callback == NULL)
+		return -1;
+	ah_engine_config config = { 0 };
+	char *admin_key = NULL, *state_path = NULL;
+	gboolean events = TRUE;
+	if (!read_config(config_path, &config, &admin_key, &state_path, &events))
+		return -1;
+	ah_gateway = callback;
+	ah_events_enabled = events && ah_gateway->events_is_enabled();
+	sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
+	char *error = NULL;
+	gboolean ok = ah_control_start(&config, &error);
+	g_free(admin_key);
+	g_free(state_path);
+	if (!ok) {
+		JANUS_LOG(LOG_FATAL, "allhands: cannot start: %s\n", error ? error : "unknown error");
+		g_free(error);
+		g_hash_table_destroy(sessions);
+		sessions = NULL;
+		return -1;
+	}
+	g_atomic_int_set(&initialized, 1);
+	JANUS_LOG(LOG_INFO, "%s initialized: capacity %u, waves of %u every %" G_GINT64_FORMAT " ms\n",
+		AH_PLUGIN_PACKAGE, config.admission.capacity, config.admission.wave_size,
+		config.admission.wave_interval_us / 1000);
+	return 0;
+}
+
+static void ah_destroy(void)
+{
+	if (!g_atomic_int_get(&initialized))
+		return;
+	g_atomic_int_set(&stopping, 1);
+	ah_control_stop();
+	g_mutex_lock(&sessions_lock);
+	GHashTable *old = sessions;
+	sessions = NULL;
+	g_mutex_unlock(&sessions_lock);
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, old);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		ah_session_unref(value);
+	g_hash_table_destroy(old);
+	g_atomic_int_set(&initialized, 0);
+	JANUS_LOG(LOG_INFO, "%s destroyed\n", AH_PLUGIN_PACKAGE);
+}
+
+static int ah_get_api_compatibility(void) { return JANUS_PLUGIN_API_VERSION; }
+static int ah_get_version(void) { return AH_VERSION; }
+static const char *ah_get_version_string(void) { return AH_VERSION_STRING; }
+static const char *ah_get_description(void) { return "All-hands rooms: tenants with caps, wave admission of attendees."; }
+static const char *ah_get_name(void) { return "allhands"; }
+static const char *ah_get_author(void) { return "The allhands developers"; }
+static const char *ah_get_package(void) { return AH_PLUGIN_PACKAGE; }
+
+static void ah_create_session(janus_plugin_session *handle, int *error)
+{
+	if (!g_atomic_int_get(&initialized) || g_atomic_int_get(&stopping)) {
+		*error = -1;
+		return;
+	}
+	ah_session *session = g_malloc0(sizeof(ah_session));
+	janus_refcount_init(&session->ref, session_free);
+	janus_refcount_increase(&handle->ref);
+	session->handle = handle;
+	g_mutex_lock(&sessions_lock);
+	session->conn = next_conn++;
+	g_hash_table_insert(sessions, &session->conn, session);
+	g_mutex_unlock(&sessions_lock);
+	handle->plugin_handle = session;
+}
+
+static struct janus_plugin_result *ah_handle_message(janus_plugin_session *handle, char *transaction,
+	json_t *message, json_t *jsep)
+{
+	ah_session *session = session_of(handle);
+	if (session == NULL || g_atomic_int_get(&stopping)) {
+		g_free(transaction);
+		json_decref(message);
+		json_decref(jsep);
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No session or plugin stopping", NULL);
+	}
+	/* Everything, including validation, happens on the control thread: one place answers. */
+	ah_session_ref(session);
+	ah_control_post_message(session, transaction, message, jsep);
+	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
+}
+
+static json_t *ah_handle_admin_message(json_t *message)
+{
+	json_incref(message);
+	return ah_control_admin_message(message);
+}
+
+static void ah_setup_media(janus_plugin_session *handle)
+{
+	ah_session *session = session_of(handle);
+	if (session == NULL)
+		return;
+	g_atomic_int_set(&session->media_up, 1);
+	ah_session_ref(session);
+	ah_control_post_media_up(session);
+}
+
+static void ah_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet)
+{
+	ah_session *session = session_of(handle);
+	/* Attendees are receive-only: whatever they send is dropped here. */
+	if (session == NULL || packet == NULL || g_atomic_pointer_get(&session->pub) == NULL)
+		return;
+	ah_relay_rtp(session, packet);
+}
+
+static void ah_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet)
+{
+	ah_session *session = session_of(handle);
+	if (session == NULL || packet == NULL || !packet->video)
+		return;
+	if (!janus_rtcp_has_pli(packet->buffer, packet->length) && !janus_rtcp_has_fir(packet->buffer, packet->length))
+		return;
+	gint64 now = janus_get_monotonic_time();
+	if (now - session->last_pli_us < AH_ATTENDEE_PLI_INTERVAL_US)
+		return;
+	session->last_pli_us = now;
+	ah_session_ref(session);
+	ah_control_post_attendee_pli(session, packet->mindex);
+}
+
+static void ah_hangup_media(janus_plugin_session *handle)
+{
+	ah_session *session = session_of(handle);
+	if (session == NULL)
+		return;
+	g_atomic_int_set(&session->media_up, 0);
+	ah_session_ref(session);
+	ah_control_post_media_down(session);
+}
+
+static void ah_destroy_session(janus_plugin_session *handle, int *error)
+{
+	ah_session *session = handle ? handle->plugin_handle : NULL;
+	if (session == NULL || !g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1)) {
+		*error = -1;
+		return;
+	}
+	g_atomic_int_set(&session->media_up, 0);
+	g_mutex_lock(&sessions_lock);
+	gboolean registered = sessions != NULL && g_hash_table_remove(sessions, &session->conn);
+	g_mutex_unlock(&sessions_lock);
+	handle->plugin_handle = NULL;
+	/* The control thread takes over the registry's reference. */
+	if (registered)
+		ah_control_post_gone(session);
+}
+
+static json_t *ah_query_session(janus_plugin_session *handle)
+{
+	ah_session *session = handle ? handle->plugin_handle : NULL;
+	if (session == NULL)
+		return NULL;
+	return json_pack("{sIsbsbsb}", "conn", (json_int_t)session->conn,
+		"destroyed", g_atomic_int_get(&session->destroyed) != 0,
+		"media_up", g_atomic_int_get(&session->media_up) != 0,
+		"publishing", g_atomic_pointer_get(&session->pub) != NULL);
+}
+
+janus_plugin ah_plugin = {
+	.init = ah_init,
+	.destroy = ah_destroy,
+	.get_api_compatibility = ah_get_api_compatibility,
+	.get_version = ah_get_version,
+	.get_version_string = ah_get_version_string,
+	.get_description = ah_get_description,
+	.get_name = ah_get_name,
+	.get_author = ah_get_author,
+	.get_package = ah_get_package,
+	.create_session = ah_create_session,
+	.handle_message = ah_handle_message,
+	.handle_admin_message = ah_handle_admin_message,
+	.setup_media = ah_setup_media,
+	.incoming_rtp = ah_incoming_rtp,
+	.incoming_rtcp = ah_incoming_rtcp,
+	.hangup_media = ah_hangup_media,
+	.destroy_session = ah_destroy_session,
+	.query_session = ah_query_session,
+};
+
+/* The one symbol the plugin exports. */
+__attribute__((visibility("default"))) janus_plugin *create(void);
+janus_plugin *create(void)
+{
+	return &ah_plugin;
+}

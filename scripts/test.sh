@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The project's test command: installs what it needs (scripts/setup.sh), builds, runs the C unit
+# tests (`make check`, automake TAP) and the integration suite (Node's test runner against a real
+# Janus inside a private network namespace: needs root), then prints `N passed, N failed`.
+# Exits non-zero when anything failed.
+#
+# Usage: bash scripts/test.sh [integration test files...]
+#   AH_SKIP_UNIT=1         skip `make check`
+#   AH_SKIP_INTEGRATION=1  skip the integration suite
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+ART="$ROOT/test-artifacts"
+mkdir -p "$ART"
+
+passed=0 failed=0 skipped=0
+stage_fail() { echo "test.sh: FAILED: $*" >&2; failed=$((failed + 1)); }
+t0=$(date +%s)
+
+echo "=== setup (packages, npm, build)"
+if ! bash scripts/setup.sh --no-build; then
+	stage_fail "setup (packages/npm)"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+build_ok=1
+if ! bash scripts/setup.sh --no-apt --no-npm 2>&1 | tee "$ART/build.log"; then
+	build_ok=0
+	stage_fail "build (see test-artifacts/build.log)"
+fi
+
+if [ "${AH_SKIP_UNIT:-0}" != 1 ]; then
+	echo "=== unit tests (make check)"
+	if [ "$build_ok" = 1 ] || [ -f Makefile ]; then
+		find tests -name '*.trs' -delete 2>/dev/null
+		make -j2 check >"$ART/make-check.out" 2>&1
+		check_rc=$?
+		tail -n 25 "$ART/make-check.out"
+		[ -f tests/test-suite.log ] && cp tests/test-suite.log "$ART/" 2>/dev/null
+		[ -f test-suite.log ] && cp test-suite.log "$ART/" 2>/dev/null
+		read -r u_pass u_fail u_skip < <(find . -path ./node_modules -prune -o -name '*.trs' -print0 |
+			xargs -0 -r cat | awk '
+				/^:test-result: (PASS|XFAIL)/ { p++ }
+				/^:test-result: (FAIL|XPASS|ERROR)/ { f++ }
+				/^:test-result: SKIP/ { s++ }
+				END { printf "%d %d %d\n", p, f, s }')
+		echo "unit: $u_pass passed, $u_fail failed, $u_skip skipped"
+		passed=$((passed + u_pass)); failed=$((failed + u_fail)); skipped=$((skipped + u_skip))
+		if [ "$check_rc" != 0 ] && [ "$u_fail" = 0 ]; then
+			stage_fail "make check exited $check_rc without a failing test result (see test-artifacts/make-check.out)"
+		fi
+	else
+		stage_fail "make check not run: no build"
+	fi
+fi
+
+if [ "${AH_SKIP_INTEGRATION:-0}" != 1 ]; then
+	echo "=== integration tests (Janus in a network namespace)"
+	tap="$ART/integration.tap"
+	rm -f "$tap"
+	runner=(node tests/integration/run.mjs "$@")
+	if [ "$(id -u)" != 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then runner=(sudo -E "${runner[@]}"); else
+			echo "test.sh: the integration tests need root (network namespaces)" >&2
+		fi
+	fi
+	AH_TAP_FILE="$tap" "${runner[@]}"
+	int_rc=$?
+	if [ -f "$tap" ]; then
+		read -r i_pass i_fail i_skip < <(awk '
+			/^# pass / { p += $3 }
+			/^# (fail|cancelled) / { f += $3 }
+			/^# (skipped|todo) / { s += $3 }
+			END { printf "%d %d %d\n", p, f, s }' "$tap")
+	else
+		i_pass=0 i_fail=0 i_skip=0
+	fi
+	echo "integration: $i_pass passed, $i_fail failed, $i_skip skipped"
+	passed=$((passed + i_pass)); failed=$((failed + i_fail)); skipped=$((skipped + i_skip))
+	if [ "$int_rc" != 0 ] && [ "$i_fail" = 0 ]; then
+		stage_fail "integration runner exited $int_rc without a failing test result"
+	fi
+fi
+
+echo "=== done in $(( $(date +%s) - t0 )) s; logs in test-artifacts/"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]

@@ -1,0 +1,121 @@
+// (f) Persistence: tenants and rooms (with their settings and credentials) survive a Janus restart;
+// set_capacity lasts only until the restart. Also: a state file that cannot be written gives
+// persist_failed (619) with the change applied in memory.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  Bag, assertError, assertEvent, assertSuccess, attendee, createRoom, createTenant, handle, joinBody, startJanus,
+  status, safeJson,
+} from './lib/allhands.mjs';
+
+const CONFIG = { capacity: 7, wave_size: 3, wave_interval_ms: 700, admit_timeout_ms: 9000 };
+let janus;
+const bag = new Bag();
+
+before(async () => {
+  janus = await startJanus('restart', CONFIG);
+});
+
+after(async () => {
+  await bag.closeAll();
+  if (janus) await janus.dispose();
+});
+
+const byKey = (k) => (x, y) => String(x[k]).localeCompare(String(y[k])) || String(x.room ?? '').localeCompare(String(y.room ?? ''));
+const noCounts = (o) => { const { counts, ...rest } = o; return rest; };
+
+async function snapshot() {
+  const tenants = await janus.admin({ request: 'list_tenants' });
+  assertSuccess(tenants, 'list_tenants');
+  const rooms = await janus.admin({ request: 'list_rooms' });
+  assertSuccess(rooms, 'list_rooms');
+  const infos = [];
+  for (const r of [...rooms.rooms].sort(byKey('tenant'))) {
+    const ri = await janus.admin({ request: 'room_info', tenant: r.tenant, room: r.room });
+    assertSuccess(ri, 'room_info');
+    infos.push(noCounts(ri.room));
+  }
+  return {
+    tenants: tenants.tenants.map(noCounts).sort(byKey('tenant')),
+    rooms: rooms.rooms.map(noCounts).sort(byKey('tenant')),
+    infos,
+  };
+}
+
+test('tenants and rooms survive a restart; set_capacity does not', async () => {
+  await createTenant(janus, { tenant: 'p1', name: 'Tenant One', max_participants: 10, secret: 'p1-secret-old' });
+  await createTenant(janus, { tenant: 'p2', max_participants: 5, secret: 'p2-secret' });
+  await createTenant(janus, { tenant: 'p3', max_participants: 5, secret: 'p3-secret' });
+  await createRoom(janus, { tenant: 'p1', room: 'main', description: 'Main stage', max_attendees: 4, pin: '4321', presenter_secret: 'stage' });
+  await createRoom(janus, { tenant: 'p1', room: 'side', max_attendees: 2, presenter_secret: 'side' });
+  await createRoom(janus, { tenant: 'p1', room: 'gone', max_attendees: 2, presenter_secret: 'gone' });
+  await createRoom(janus, { tenant: 'p2', room: 'main', description: 'Same name, other tenant', max_attendees: 3, presenter_secret: 'p2main' });
+  assertSuccess(await janus.admin({ request: 'edit_room', tenant: 'p1', room: 'side', description: 'edited', max_attendees: 6, pin: 'side-pin' }), 'edit_room');
+  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p2', name: 'Two', max_participants: 20 }), 'edit_tenant');
+  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p1', secret: 'p1-secret-new' }), 'edit_tenant secret');
+  assertSuccess(await janus.admin({ request: 'destroy_room', tenant: 'p1', room: 'gone' }), 'destroy_room');
+  assertSuccess(await janus.admin({ request: 'destroy_tenant', tenant: 'p3' }), 'destroy_tenant');
+  const sc = await janus.admin({ request: 'set_capacity', capacity: 3, wave_size: 1 });
+  assertSuccess(sc, 'set_capacity');
+  assert.equal(sc.node.capacity, 3);
+
+  const beforeSnap = await snapshot();
+  assert.deepEqual(beforeSnap.tenants.map((t) => t.tenant), ['p1', 'p2']);
+  assert.equal(beforeSnap.rooms.length, 3);
+  assert.ok(fs.existsSync(janus.stateFile), `state file ${janus.stateFile} written`);
+
+  const exit = await janus.stop();
+  assert.ok(!exit.forced, `Janus stopped on SIGTERM: ${safeJson(exit)}`);
+  assert.equal(exit.signal ?? null, null, `Janus exited by itself, not by a signal/crash: ${safeJson(exit)}`);
+  await janus.start();
+
+  const afterSnap = await snapshot();
+  assert.deepEqual(afterSnap, beforeSnap, 'tenants, rooms and room_info identical after the restart');
+  const t1 = afterSnap.tenants.find((t) => t.tenant === 'p1');
+  assert.equal(t1.name, 'Tenant One');
+  assert.equal(t1.max_participants, 10);
+  assert.equal(t1.rooms, 2);
+  const t2 = afterSnap.tenants.find((t) => t.tenant === 'p2');
+  assert.equal(t2.name, 'Two');
+  assert.equal(t2.max_participants, 20);
+  const side = afterSnap.rooms.find((r) => r.tenant === 'p1' && r.room === 'side');
+  assert.equal(side.description, 'edited');
+  assert.equal(side.max_attendees, 6);
+  assert.equal(side.pin_required, true);
+
+  // set_capacity lasted until the restart: the config file is the source of truth.
+  const st = await status(janus);
+  for (const [k, v] of Object.entries(CONFIG)) assert.equal(st.node[k], v, `node.${k} after restart: ${safeJson(st.node)}`);
+
+  // Credentials survived: pins, presenter secrets, the edited tenant secret.
+  const a = await attendee(janus, bag, { autoStart: false });
+  assertError((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '0000' }))).data, 612, 'wrong_pin', 'wrong pin after restart');
+  assertEvent((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '4321' }))).data, 'admitted', 'right pin after restart');
+  const p = await handle(janus, bag);
+  assertError((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'stage' }))).data, 613, 'wrong_secret', 'p1 secret on p2 room');
+  assertEvent((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'p2main' }))).data, 'joined', 'presenter after restart');
+  const th = await handle(janus, bag);
+  assertError((await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-old' })).data, 606, 'unauthorized', 'old tenant secret');
+  const lr = await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-new' });
+  assertSuccess(lr.data, 'list_rooms with the new tenant secret');
+  assert.deepEqual(lr.data.rooms.map((r) => r.room).sort(), ['main', 'side']);
+  assert.ok(lr.data.rooms.every((r) => r.tenant === 'p1'));
+});
+
+test('an unwritable state file gives persist_failed (619), the change stays in memory', async () => {
+  const dir = path.dirname(janus.stateFile);
+  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret' });
+    assertError(r, 619, 'persist_failed', 'create_tenant with the state folder gone');
+    const lt = await janus.admin({ request: 'list_tenants' });
+    assert.ok(lt.tenants.some((t) => t.tenant === 'volatile'), `tenant applied in memory: ${safeJson(lt.tenants)}`);
+  } finally {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  const st = await status(janus);
+  assertSuccess(st, 'status after persist_failed');
+});

@@ -1,0 +1,120 @@
+// Shared helpers for the allhands demo pages: query parameters, janus.js set-up, promises around
+// janus.js callbacks, and status messages. janus.js and webrtc-adapter are classic scripts loaded
+// by each page before this module (from vendor/, filled by the demo script).
+
+export const PLUGIN = 'janus.plugin.allhands';
+export const params = new URLSearchParams(location.search);
+
+// Janus WebSocket URL: ?server=..., else port 8188 on the host that served the page.
+export function defaultServer() {
+  if (params.get('server')) return params.get('server');
+  const host = location.hostname || 'localhost';
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${host}:8188/`;
+}
+
+// Fill the form's named fields from the query string (?tenant=...&room=...&server=...).
+export function prefill(form) {
+  form.elements.server.value = defaultServer();
+  for (const el of form.elements) {
+    if (el.name && el.name !== 'server' && params.has(el.name)) el.value = params.get(el.name);
+  }
+}
+
+// Status line (role=status) and error line (role=alert).
+export function status(text) {
+  document.getElementById('status').textContent = text;
+}
+export function showError(text) {
+  const el = document.getElementById('error');
+  el.textContent = !text || /^error/i.test(text) ? text : `Error: ${text}`;
+  el.hidden = !text;
+}
+
+// Disabling the focused button drops keyboard focus: put it on the first usable candidate.
+export function keepFocus(...candidates) {
+  const el = document.activeElement;
+  if (el && el !== document.body && !el.disabled) return;
+  const next = candidates.find((c) => !c.disabled);
+  if (next) next.focus();
+}
+
+// Plugin errors look like {error_code, error_name, error}; janus.js errors are strings or Errors.
+export function errorText(err) {
+  if (err && typeof err === 'object' && 'error_code' in err) {
+    return `${err.error || err.error_name} (${err.error_name || 'error'} ${err.error_code})`;
+  }
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object') return err.message || err.name || JSON.stringify(err);
+  return String(err);
+}
+
+let initPromise = null;
+function initJanus() {
+  if (!initPromise) {
+    initPromise = new Promise((resolve, reject) => {
+      if (typeof window.Janus === 'undefined' || typeof window.adapter === 'undefined') {
+        reject(new Error('vendor/janus.js or vendor/adapter.min.js is missing: start the pages with the demo script'));
+        return;
+      }
+      const debug = params.has('debug') ? 'all' : ['warn', 'error'];
+      window.Janus.init({ debug, callback: resolve });
+    });
+  }
+  return initPromise;
+}
+
+// Connect to Janus and attach one allhands handle. `callbacks` are janus.js attach callbacks
+// (onmessage, onremotetrack, webrtcState, iceState, oncleanup...); `onLost` runs when the
+// connection to Janus drops after it was established.
+export async function connect(server, callbacks, onLost) {
+  await initJanus();
+  if (!window.Janus.isWebrtcSupported()) throw new Error('this browser does not support WebRTC');
+  let up = false;
+  const janus = await new Promise((resolve, reject) => {
+    const j = new window.Janus({
+      server,
+      iceServers: [], // Janus's own candidates are enough for the demo (no STUN lookups)
+      success: () => { up = true; resolve(j); },
+      error: (cause) => (up ? onLost(cause) : reject(new Error(`${cause} (${server})`))),
+    });
+  });
+  try {
+    const handle = await new Promise((resolve, reject) => {
+      janus.attach({ plugin: PLUGIN, success: resolve, error: (e) => reject(new Error(e)), ...callbacks });
+    });
+    return { janus, handle };
+  } catch (err) {
+    janus.destroy();
+    throw err;
+  }
+}
+
+// Close the session: handles and PeerConnections here, and the session on the server (which
+// frees the participant's seat or queue place).
+export function disconnect({ janus }) {
+  janus.destroy({ cleanupHandles: true, notifyDestroyed: false });
+}
+
+// Send a request. The plugin answers asynchronously (onmessage), but a synchronous answer
+// comes back here; the promise resolves with it (or undefined) and rejects on transport errors.
+export function send(handle, message, jsep) {
+  return new Promise((resolve, reject) => {
+    handle.send({ message, jsep, success: resolve, error: (e) => reject(new Error(e)) });
+  });
+}
+
+// createOffer / createAnswer as promises that resolve with the local JSEP.
+export function createOffer(handle, options) {
+  return new Promise((resolve, reject) => handle.createOffer({ ...options, success: resolve, error: reject }));
+}
+export function createAnswer(handle, jsep, options) {
+  return new Promise((resolve, reject) => handle.createAnswer({ ...options, jsep, success: resolve, error: reject }));
+}
+export function handleRemoteJsep(handle, jsep) {
+  return new Promise((resolve, reject) => handle.handleRemoteJsep({ jsep, success: resolve, error: reject }));
+}
+
+// Display names of the presenters listed in an event ("presenters": [{id, display, streams}]).
+export function presenterNames(presenters) {
+  return (presenters || []).map((p) => p.display || `Presenter ${p.id}`);
+}
