@@ -603,6 +603,36 @@ json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room)
 	return array;
 }
 
+/* The attendee's m-line carrying presenter `id`'s stream `presenter_mindex`, or -1. */
+static int slot_of(const ah_participant *a, guint64 id, int presenter_mindex)
+{
+	for (guint i = 0; i < a->slots->len; i++) {
+		const ah_slot *s = &g_array_index(a->slots, ah_slot, i);
+		if (s->active && s->presenter == id && s->presenter_mindex == presenter_mindex)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The presenters list for one attendee: each stream also says which of its m-lines carries it. */
+static json_t *attendee_presenters_json(const ah_participant *a)
+{
+	json_t *array = json_array();
+	for (guint i = 0; i < a->room->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(a->room->members, i);
+		if (!publishing(p))
+			continue;
+		json_t *streams = ah_engine_streams_json(p->streams);
+		for (guint k = 0; k < p->streams->len; k++) {
+			const ah_stream_desc *d = &g_array_index(p->streams, ah_stream_desc, k);
+			json_object_set_new(json_array_get(streams, k), "mindex", json_integer(slot_of(a, p->id, d->mindex)));
+		}
+		json_array_append_new(array, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)p->id, "display", p->display,
+			"streams", streams));
+	}
+	return array;
+}
+
 json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event)
 {
 	compute_slots(a->room, a);
@@ -611,7 +641,7 @@ json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *e
 	touch_room(engine, a->room);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", event,
 		"tenant", a->room->tenant->id, "room", a->room->id, "id", (json_int_t)a->id,
-		"presenters", ah_engine_presenters_json(engine, a->room));
+		"presenters", attendee_presenters_json(a));
 }
 
 void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GPtrArray *outs)

@@ -92,9 +92,9 @@ static void post(item_kind kind, ah_session *session, char *transaction, json_t 
 /* ---- executing outs ---- */
 
 /* Make the attendee's substreams match the m-lines it was last offered. A substream is only ever
- * fed by one presenter: when a slot passes to another presenter it gets a fresh substream that
- * continues the old one's sequence numbers and timestamps (the old one may still be in a fan-out
- * that is about to be rebuilt, so it is never shared). */
+ * fed by one presenter and one codec: when a slot passes to another presenter or codec it gets a
+ * fresh substream that continues the old one's sequence numbers and timestamps (the old one may
+ * still be in a fan-out that is about to be rebuilt, so it is never shared). */
 static void sync_substreams(ah_session *attendee)
 {
 	guint n = 0;
@@ -109,14 +109,16 @@ static void sync_substreams(ah_session *attendee)
 		if (!slot->active)
 			continue;
 		gboolean video = slot->kind == AH_MEDIA_VIDEO;
-		gboolean same_codec = sub != NULL && sub->video == video && sub->out_pt == ah_sdp_payload_type(slot->codec);
-		if (same_codec && sub->presenter_conn == slot->presenter_conn)
+		gboolean same_kind = sub != NULL && sub->video == video;
+		if (same_kind && sub->out_pt == ah_sdp_payload_type(slot->codec) && sub->presenter_conn == slot->presenter_conn)
 			continue;
 		ah_substream *fresh = ah_substream_new(attendee, slot->mindex, slot->kind, slot->codec);
 		if (fresh == NULL)
 			continue;
 		fresh->presenter_conn = slot->presenter_conn;
-		if (same_codec)
+		/* Same m-line, same SSRC towards the attendee: numbering must go on (a restart at 1 would
+		 * be dropped as SRTP replays until it passed the old highest sequence number). */
+		if (same_kind)
 			fresh->context = sub->context;
 		/* The old one, if any, lives on in fan-outs until they are rebuilt. */
 		g_ptr_array_index(attendee->substreams, i) = fresh;

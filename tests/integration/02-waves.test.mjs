@@ -28,7 +28,7 @@ after(async () => {
 
 const admittedAt = (a) => a.h.events.find((e) => e.data.event === 'admitted');
 
-test('12 attendees at once: 5 admitted, 7 queued, then admitted in waves of <= 2 as seats free', async () => {
+test('12 attendees at once: 5 admitted, 7 queued, then admitted in waves of <= 2 as seats free', async (t) => {
   const pres = await presenter(janus, bag, { tenant: 'wave', room: 'r1', presenter_secret: 'p', display: 'host' });
   const atts = [];
   for (let i = 0; i < 12; i++) atts.push(await attendee(janus, bag));
@@ -93,6 +93,7 @@ test('12 attendees at once: 5 admitted, 7 queued, then admitted in waves of <= 2
 
   // Waves: at most WAVE admissions within any half interval (generous: event delivery jitter).
   const times = queued.map((a) => admittedAt(a).at).sort((x, y) => x - y);
+  t.diagnostic(`admitted events (ms after the first): ${times.map((x) => x - times[0]).join(', ')}`);
   for (let i = 0; i + WAVE < times.length; i++) {
     assert.ok(times[i + WAVE] - times[i] >= INTERVAL / 2,
       `more than ${WAVE} admissions within ${INTERVAL / 2} ms: ${safeJson(times.map((t) => t - times[0]))}`);

@@ -72,6 +72,7 @@ test('tenant cap across two rooms; a leave in room A admits the one queued in ro
   assert.equal(riB.counts.admitted, 1);
   const riA = await roomInfo(janus, 'T', 'A');
   assert.deepEqual(riA.queue.map((q) => q.id), [a3.id], `room A queue: ${safeJson(riA.queue)}`);
+  assert.equal(riA.queue[0].position, 2, 'room_info queue positions are node-wide');
   assert.deepEqual(riA.attendees.map((x) => x.id).sort(), [a1.id, a2.id].sort());
   for (const x of riA.attendees) assert.equal(x.state, 'connecting');
 

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertError, assertEvent, attendee, createRoom, createTenant, joinBody, presenter, roomInfo, startJanus,
+  Bag, assertError, assertEvent, assertSuccess, attendee, createRoom, createTenant, joinBody, presenter, roomInfo, startJanus,
   waitCounts, waitFor, safeJson,
 } from './lib/allhands.mjs';
 
@@ -54,3 +54,31 @@ test('a silent attendee is removed after admit_timeout_ms and the next in line i
   assert.equal(next.h.eventsNamed('removed').length, 0, 'active attendee kept its seat');
   await next.waitMedia();
 });
+
+test('a hangup before the PeerConnection came up keeps the seat until admit_timeout_ms; then the handle may join again', async () => {
+  await waitCounts(janus, { admitted: 1, queued: 0 });
+  const ri0 = await roomInfo(janus, 'tt', 'r');
+  const [holder] = ri0.attendees.map((x) => x.id);
+  // Free the node's only seat: kick whoever holds it from the first test.
+  assertSuccess(await janus.admin({ request: 'kick', tenant: 'tt', room: 'r', id: holder }), 'kick');
+  await waitCounts(janus, { admitted: 0 });
+
+  const h = await attendee(janus, bag, { autoStart: false });
+  const r1 = await h.join(joinBody({ tenant: 'tt', room: 'r', display: 'hangs up early' }));
+  assertEvent(r1.data, 'admitted');
+  await h.h.hangup().catch(() => {});
+  const q = await attendee(janus, bag, { autoStart: false });
+  const rq = await q.join(joinBody({ tenant: 'tt', room: 'r', display: 'waits' }));
+  assertEvent(rq.data, 'queued', 'the early hangup still holds the seat');
+  await waitCounts(janus, { connecting: 1, queued: 1 });
+  const removed = await h.h.waitEvent('removed', { timeout: ADMIT_TIMEOUT + 15000, what: '`removed` admit_timeout after an early hangup' });
+  assert.equal(removed.data.reason, 'admit_timeout');
+  assert.equal(h.h.eventsNamed('left').length, 0, 'no `left` for a hangup before the PeerConnection came up');
+  await q.h.waitEvent('admitted', { what: 'the queued attendee admitted' });
+
+  // After `removed`, the handle may join again (it queues behind the one now seated).
+  const again = await h.h.request(joinBody({ tenant: 'tt', room: 'r', display: 'back' }));
+  assertEvent(again.data, 'queued', 'join again after removed');
+  assert.equal(again.data.position, 1);
+});
+

@@ -105,17 +105,30 @@ test('tenants and rooms survive a restart; set_capacity does not', async () => {
   assert.ok(lr.data.rooms.every((r) => r.tenant === 'p1'));
 });
 
-test('an unwritable state file gives persist_failed (619), the change stays in memory', async () => {
+test('an unwritable state file: success with a persist_failed (619) warning, the change stays in memory', async () => {
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
     const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret' });
-    assertError(r, 619, 'persist_failed', 'create_tenant with the state folder gone');
+    assertSuccess(r, 'create_tenant with the state folder gone');
+    assert.equal(r.tenant?.tenant, 'volatile');
+    assert.ok(r.warning, `a warning in the reply: ${safeJson(r)}`);
+    assert.equal(r.warning.error_code, 619, safeJson(r.warning));
+    assert.equal(r.warning.error_name, 'persist_failed');
+    assert.equal(typeof r.warning.error, 'string');
     const lt = await janus.admin({ request: 'list_tenants' });
     assert.ok(lt.tenants.some((t) => t.tenant === 'volatile'), `tenant applied in memory: ${safeJson(lt.tenants)}`);
   } finally {
     fs.mkdirSync(dir, { recursive: true });
   }
+  // The next successful save writes the whole state, the tenant created while saving failed included.
+  const r2 = await janus.admin({ request: 'create_room', tenant: 'volatile', room: 'r', max_attendees: 1, presenter_secret: 'x' });
+  assertSuccess(r2, 'create_room after the folder is back');
+  assert.equal(r2.warning, undefined, `no warning once saving works: ${safeJson(r2)}`);
+  const saved = JSON.parse(fs.readFileSync(janus.stateFile, 'utf8'));
+  assert.ok(JSON.stringify(saved).includes('volatile'), 'the state file has the tenant created while saving failed');
+  const mode = fs.statSync(janus.stateFile).mode & 0o777;
+  assert.equal(mode, 0o600, `state file mode 0600, got ${mode.toString(8)}`);
   const st = await status(janus);
   assertSuccess(st, 'status after persist_failed');
 });

@@ -1,8 +1,9 @@
 // (g) Every error of docs/api.md's table that a client or operator can provoke gets its code and
 // name, changes nothing, and Janus stays up.
-// Not provokable through Janus: 600 no_message and 601 invalid_json (Janus's core rejects a
-// "message" without an object body before the plugin sees it: checked below as a Janus error),
-// 620 unavailable (shutdown) and 699 internal. 617 is covered in 03-tenant-cap, 619 in 06-restart.
+// 600 no_message is reachable only as an Admin API message_plugin without "request". Not
+// provokable through Janus: 601 invalid_json (Janus's core rejects a non-object "body" or
+// "request" before the plugin sees it: checked below as a Janus error), 620 unavailable
+// (shutdown) and 699 internal. 617 is covered in 03-tenant-cap, 619 in 06-restart.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,6 +108,22 @@ test('malformed requests: missing/unknown request, missing and mistyped elements
     const r2 = await send(h, { ...body, admin_key: key });
     assertError(r2.data, code, name, `handle+admin_key ${safeJson(body)}`);
   }
+  // set_capacity bounds (docs/api.md): capacity 0..1000000, wave_size 1..100000,
+  // wave_interval_ms 0..3600000, admit_timeout_ms 100..3600000.
+  for (const [k, bad] of [['capacity', 1000001], ['wave_size', 0], ['wave_size', 100001], ['wave_interval_ms', 3600001],
+    ['admit_timeout_ms', 99], ['admit_timeout_ms', 3600001]]) {
+    const r = await adminSend({ request: 'set_capacity', [k]: bad });
+    assertError(r, 605, 'invalid_element', `set_capacity ${k}=${bad}`);
+    expectNames(r, k);
+  }
+  const edge = await adminSend({ request: 'set_capacity', capacity: 1000000, wave_size: 100000, wave_interval_ms: 0, admit_timeout_ms: 100 });
+  assertSuccess(edge, 'set_capacity at the bounds');
+  const restored = await adminSend({ request: 'set_capacity', capacity: 20, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 60000 });
+  assert.equal(restored.node.capacity, 20);
+  // Participant requests exist only on plugin handles.
+  for (const request of ['join', 'start', 'publish', 'unpublish', 'leave']) {
+    assertError(await adminSend({ request, tenant: 'ta', room: 'room1', pin: PIN }), 603, 'unknown_request', `Admin API ${request}`);
+  }
   // Nothing was created by the failed requests.
   const lt = await adminSend({ request: 'list_tenants' });
   assert.deepEqual(lt.tenants.map((t) => t.tenant).sort(), ['ta', 'tb']);
@@ -158,6 +175,16 @@ test('wrong_state and invalid_jsep: start while queued, start without JSEP, publ
   assertError((await send(h, { request: 'publish' })).data, 614, 'wrong_state', 'publish before join');
   assertError((await send(h, { request: 'unpublish' })).data, 614, 'wrong_state', 'unpublish before join');
   assertError((await send(h, { request: 'leave' })).data, 614, 'wrong_state', 'leave before join');
+  // A JSEP sent with join is invalid_jsep, and changes nothing (the handle can still join).
+  const pc = new wrtc.RTCPeerConnection();
+  bag.add(() => pc.close());
+  pc.createDataChannel('x');
+  const offer = await pc.createOffer();
+  assertError((await send(h, joinBody({ tenant: 'tb', room: 'room1' }), { type: 'offer', sdp: offer.sdp })).data, 616, 'invalid_jsep', 'join with a JSEP');
+  await h.hangup().catch(() => {});
+  const ok = await send(h, joinBody({ tenant: 'tb', room: 'room1', display: 'after jsep' }));
+  assertEvent(ok.data, 'admitted', 'join after the rejected join');
+  assertEvent((await send(h, { request: 'leave' })).data, 'left');
 
   // Queued (room with max_attendees 0): start is wrong_state.
   const q = await attendee(janus, bag, { autoStart: false });
@@ -193,8 +220,16 @@ test('publish: not_presenter for attendees, invalid_jsep without an offer or wit
   assertError((await send(q.h, { request: 'publish' }, { type: 'offer', sdp: offer.sdp })).data, 618, 'not_presenter', 'attendee publishes');
   assertEvent((await send(q.h, { request: 'leave' })).data, 'left');
 
+  // A joined attendee: publish and unpublish are not_presenter.
+  const att = await attendee(janus, bag, { autoStart: false });
+  assertEvent((await att.join(joinBody({ tenant: 'ta', room: 'room1', pin: PIN }))).data, 'admitted');
+  assertError((await send(att.h, { request: 'unpublish' })).data, 618, 'not_presenter', 'attendee unpublishes');
+  assertError((await send(att.h, { request: 'publish' })).data, 618, 'not_presenter', 'admitted attendee publishes (no JSEP)');
+  assertEvent((await send(att.h, { request: 'leave' })).data, 'left');
+
   // A presenter without a JSEP, and with an offer that has no audio/video (data channel only).
   const p = await presenter(janus, bag, { tenant: 'ta', room: 'room1', presenter_secret: PS, publish: false });
+  assertError((await send(p.h, { request: 'unpublish' })).data, 614, 'wrong_state', 'unpublish when not publishing');
   assertError((await send(p.h, { request: 'publish' })).data, 616, 'invalid_jsep', 'publish without JSEP');
   const dc = new wrtc.RTCPeerConnection();
   bag.add(() => dc.close());
@@ -223,6 +258,15 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
   assertError((await send(h, { request: 'room_info', tenant: 'tb', room: 'room1', tenant_secret: SA })).data, 606, 'unauthorized', "tenant A's secret on tenant B");
   assertError((await send(h, { request: 'destroy_room', tenant: 'tb', room: 'room1', tenant_secret: SA })).data, 606, 'unauthorized', "tenant A's secret destroying B's room");
 
+  // Credentials are checked before the request's other elements.
+  assertError((await send(h, { request: 'create_tenant' })).data, 606, 'unauthorized', 'no credentials, missing elements');
+  assertError((await send(h, { request: 'kick', tenant: 'ta', room: 'room1', id: 'x' })).data, 606, 'unauthorized', 'no credentials, mistyped id');
+  // A wrong admin_key is unauthorized even with a valid tenant_secret.
+  assertError((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: SA, admin_key: 'wrong' })).data, 606, 'unauthorized', 'wrong admin_key + valid tenant_secret');
+  // tenant_secret without tenant, or for an unknown tenant.
+  assertError((await send(h, { request: 'list_rooms', tenant_secret: SA })).data, 606, 'unauthorized', 'tenant_secret without tenant');
+  assertError((await send(h, { request: 'list_rooms', tenant: 'nobody', tenant_secret: SA })).data, 606, 'unauthorized', 'tenant_secret of an unknown tenant');
+
   // Tenant credentials on operator-only requests: forbidden.
   const tcred = { tenant: 'ta', tenant_secret: SA };
   for (const body of [
@@ -247,6 +291,7 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
   const st = await send(h, { request: 'status', ...tcred });
   assertSuccess(st.data, 'tenant status');
   assert.deepEqual(st.data.tenants.map((t) => t.tenant), ['ta'], `a tenant's status shows only itself: ${safeJson(st.data.tenants)}`);
+  assert.ok(!('node' in st.data), `a tenant's status has no node (operator only): ${safeJson(st.data)}`);
   assert.ok(st.data.rooms.every((r) => r.tenant === 'ta'), `a tenant's status shows only its rooms: ${safeJson(st.data.rooms)}`);
   assertSuccess((await send(h, { request: 'destroy_room', ...tcred, room: 'own' })).data, 'tenant destroy_room');
   // Nothing changed by the forbidden requests.
@@ -258,14 +303,20 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
   assert.equal(node.capacity, 20);
 });
 
-test('600/601 cannot reach the plugin: Janus rejects a message without an object body; Janus stays up', async () => {
+test('600 no_message via message_plugin without request; 601 is unreachable (Janus rejects non-object bodies); Janus stays up', async () => {
+  // Admin API message_plugin without "request": Janus passes no message to the plugin.
+  const adminNoReq = await janus.adminRaw({ janus: 'message_plugin', plugin: 'janus.plugin.allhands' });
+  assert.equal(adminNoReq.janus, 'success', `message_plugin without request reaches the plugin: ${safeJson(adminNoReq)}`);
+  seen.push(adminNoReq.response);
+  assertError(adminNoReq.response, 600, 'no_message', 'message_plugin without request');
+  // Non-object bodies never reach the plugin: Janus's core answers with its own error.
   const h = await handle(janus, bag);
   const noBody = await h.raw({ janus: 'message' });
   assert.equal(noBody.janus, 'error', `Janus core rejects a message without body: ${safeJson(noBody)}`);
   const arrBody = await h.raw({ janus: 'message', body: [1, 2] });
   assert.equal(arrBody.janus, 'error', `Janus core rejects a non-object body: ${safeJson(arrBody)}`);
-  const adminNoReq = await janus.adminRaw({ janus: 'message_plugin', plugin: 'janus.plugin.allhands' });
-  assert.equal(adminNoReq.janus, 'error', `Admin API rejects message_plugin without request: ${safeJson(adminNoReq)}`);
+  const strReq = await janus.adminRaw({ janus: 'message_plugin', plugin: 'janus.plugin.allhands', request: 'status' });
+  assert.equal(strReq.janus, 'error', `Janus core rejects a non-object message_plugin request: ${safeJson(strReq)}`);
   assertSuccess((await send(h, { request: 'status', admin_key: key })).data, 'status after malformed messages');
 });
 

@@ -112,7 +112,21 @@ test('the documented Admin API envelope and every admin request with its reply o
   hr = (await h.request({ request: 'create_room', ...k, tenant: 'globex', room: 'allhands', max_attendees: 2, presenter_secret: 'g' })).data;
   checkRoom(hr.room, { tenant: 'globex', room: 'allhands' });
   hr = (await h.request({ request: 'list_tenants', ...k })).data;
-  assert.deepEqual(hr.tenants.map((t) => t.tenant).sort(), ['acme', 'globex']);
+  assert.deepEqual(hr.tenants.map((t) => t.tenant), ['acme', 'globex'], 'list_tenants sorted by tenant');
+  // Lists are sorted by tenant, then room, whatever the creation order.
+  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'zeta', max_attendees: 1, presenter_secret: 'g' });
+  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'alpha', max_attendees: 1, presenter_secret: 'g' });
+  await janus.admin({ request: 'create_tenant', tenant: 'aaa', max_participants: 1, secret: 'aaa-secret' });
+  await janus.admin({ request: 'create_room', tenant: 'aaa', room: 'zz', max_attendees: 1, presenter_secret: 'g' });
+  const sorted = (await janus.admin({ request: 'list_rooms' })).rooms.map((x) => `${x.tenant}/${x.room}`);
+  assert.deepEqual(sorted, ['aaa/zz', 'acme/allhands', 'acme/standup', 'globex/allhands', 'globex/alpha', 'globex/zeta'], 'list_rooms sorted');
+  const stRooms = (await janus.admin({ request: 'status' })).rooms.map((x) => `${x.tenant}/${x.room}`);
+  assert.deepEqual(stRooms, sorted, 'status rooms sorted');
+  assert.deepEqual((await janus.admin({ request: 'list_tenants' })).tenants.map((t) => t.tenant), ['aaa', 'acme', 'globex']);
+  for (const [tenant, room] of [['globex', 'zeta'], ['globex', 'alpha'], ['aaa', 'zz']]) {
+    assertSuccess(await janus.admin({ request: 'destroy_room', tenant, room }), 'cleanup');
+  }
+  assertSuccess(await janus.admin({ request: 'destroy_tenant', tenant: 'aaa' }), 'cleanup');
   hr = (await h.request({ request: 'status', ...k })).data;
   checkNode(hr.node, { capacity: 30 });
   hr = (await h.request({ request: 'destroy_room', ...k, tenant: 'globex', room: 'allhands' })).data;
@@ -153,15 +167,20 @@ test('kick, destroy_room and destroy_tenant remove participants with their reaso
   assert.equal(kicked.data.reason, 'kicked');
   await waitCounts(janus, { admitted: 1, presenters: 1 }, { tenant: 'initech', room: 'a' });
 
-  // destroy_room: everyone in it is removed with room_destroyed.
+  // destroy_room: everyone in it is removed with room_destroyed; the reply is the room as it was.
   const dr = await janus.admin({ request: 'destroy_room', tenant: 'initech', room: 'a' });
   assertSuccess(dr, 'destroy_room');
+  checkRoom(dr.room, { tenant: 'initech', room: 'a' });
+  assert.equal(dr.room.counts.presenters, 1, `destroy_room reply: the room just before: ${safeJson(dr.room)}`);
+  assert.equal(dr.room.counts.admitted, 1, `destroy_room reply: the room just before: ${safeJson(dr.room)}`);
   assert.equal((await a2.h.waitEvent('removed', { what: 'attendee removed by destroy_room' })).data.reason, 'room_destroyed');
   assert.equal((await pres.h.waitEvent('removed', { what: 'presenter removed by destroy_room' })).data.reason, 'room_destroyed');
 
   // destroy_tenant: rooms destroyed, participants removed with tenant_destroyed.
   const dt = await janus.admin({ request: 'destroy_tenant', tenant: 'initech' });
   assertSuccess(dt, 'destroy_tenant');
+  checkTenant(dt.tenant, { tenant: 'initech', rooms: 1 });
+  assert.equal(dt.tenant.counts.admitted, 1, `destroy_tenant reply: the tenant just before: ${safeJson(dt.tenant)}`);
   assert.equal((await b1.h.waitEvent('removed', { what: 'attendee removed by destroy_tenant' })).data.reason, 'tenant_destroyed');
   const lr = await janus.admin({ request: 'list_rooms' });
   assert.ok(!lr.rooms.some((r) => r.tenant === 'initech'), 'rooms of the destroyed tenant are gone');

@@ -180,4 +180,45 @@ export async function spawnAttendeeChild(janus, body, { autoStart = true, name =
   return child;
 }
 
+// The m-lines of an SDP: [{index, kind, port, direction, mid}].
+export function sdpMlines(sdp) {
+  const out = [];
+  let cur = null;
+  for (const line of String(sdp || '').split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      const [kind, port] = line.slice(2).split(' ');
+      cur = { index: out.length, kind, port: Number(port), direction: 'sendrecv', mid: null };
+      out.push(cur);
+    } else if (cur) {
+      const m = /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(line);
+      if (m) cur.direction = m[1];
+      const mid = /^a=mid:(.*)$/.exec(line);
+      if (mid) cur.mid = mid[1];
+    }
+  }
+  return out;
+}
+
+// Check a presenters list of an `admitted`/`updated` event against its offer: every stream names,
+// with `mindex`, an m-line of the offer of its kind that sends media. Returns {presenterId: [mindex...]}.
+export function checkMindex(presenters, offerSdp, context = '') {
+  const mlines = sdpMlines(offerSdp);
+  const map = {};
+  for (const p of presenters || []) {
+    map[p.id] = [];
+    for (const s of p.streams || []) {
+      assert.ok(Number.isInteger(s.mindex) && s.mindex >= 0 && s.mindex < mlines.length,
+        `stream mindex within the offer's ${mlines.length} m-lines (${context}): ${safeJson(s)}`);
+      const m = mlines[s.mindex];
+      assert.equal(m.kind, s.kind, `m-line ${s.mindex} is ${s.kind} (${context}): ${safeJson(mlines)}`);
+      assert.ok(m.port !== 0 && (m.direction === 'sendonly' || m.direction === 'sendrecv'),
+        `m-line ${s.mindex} carries media (${context}): ${safeJson(m)}`);
+      map[p.id].push(s.mindex);
+    }
+  }
+  const all = Object.values(map).flat();
+  assert.equal(new Set(all).size, all.length, `no two streams share an m-line (${context}): ${safeJson(map)}`);
+  return map;
+}
+
 export { Attendee, Presenter, waitFor, safeJson };

@@ -8,6 +8,12 @@ import { safeJson, sleep, waitFor, withTimeout } from './util.mjs';
 
 const { RTCPeerConnection, nonstandard } = wrtc;
 
+// @roamhq/wrtc 0.10 crashes (SIGSEGV in RTCVideoSource's finalizer) when Node tears its
+// environment down after a natural exit, which would turn a passing test file into a failed one.
+// Once everything else has run (beforeExit), add a last `exit` listener that leaves through
+// process.exit() with the same code: that path skips the environment teardown.
+process.once('beforeExit', () => process.on('exit', (code) => process.exit(code)));
+
 // Wait until ICE gathering is complete so the SDP carries every candidate (no trickle needed).
 async function gathered(pc, timeout = 5000) {
   if (pc.iceGatheringState === 'complete') return;
@@ -121,6 +127,21 @@ export class Presenter {
 
   async waitConnected(timeout = 20000) {
     await waitFor(() => this.pc && this.pc.connectionState === 'connected', { timeout, what: 'presenter PeerConnection connected' });
+  }
+
+  // `unpublish`: the plugin closes the presenter's PeerConnection (docs/api.md), so drop ours too;
+  // the next publish() uses a new PeerConnection. Returns the reply.
+  async unpublish() {
+    const reply = await this.handle.request({ request: 'unpublish' });
+    if (reply.data && reply.data.event === 'unpublished') this.dropPc();
+    return reply;
+  }
+
+  // Close our PeerConnection (keep the synthetic sources for a later publish).
+  dropPc() {
+    if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
+    this.pc = null;
+    this.handle.pc = null;
   }
 
   // Outbound packets sent so far, per kind.
@@ -264,6 +285,14 @@ export class Attendee {
 
   async waitConnected(timeout = 20000) {
     await waitFor(() => this.pc && this.pc.connectionState === 'connected', { timeout, what: 'attendee PeerConnection connected' });
+  }
+
+  // Close the PeerConnection (as a browser tab losing its connection would); the next offer
+  // answered uses a new one.
+  dropPc() {
+    if (this.pc) { try { this.pc.close(); } catch { /* ignore */ } }
+    this.pc = null;
+    this.handle.pc = null;
   }
 
   close() {
