@@ -22,6 +22,14 @@
 #include "glue.h"
 
 #define AH_MAX_STREAMS 8
+/* After hangup_media, Janus frees the old PeerConnection on the handle's loop thread: give it this
+ * long before sending an offer that sets up a new one. */
+#define AH_HANGUP_SETTLE_US (100 * G_TIME_SPAN_MILLISECOND)
+/* If no hangup_media follows a close_pc, send what was held back after this anyway. */
+#define AH_HANGUP_WAIT_US (3 * G_USEC_PER_SEC)
+/* A push_event with an offer that Janus refused is tried again this often, at most this many times. */
+#define AH_OFFER_RETRY_US (200 * G_TIME_SPAN_MILLISECOND)
+#define AH_OFFER_ATTEMPTS 5
 /* How long the Admin API thread waits for the control thread before giving up. */
 #define AH_ADMIN_WAIT_US (10 * G_USEC_PER_SEC)
 
@@ -61,9 +69,20 @@ typedef struct {
 	int n_streams;
 } out_context;
 
+/* A message to a handle that had to wait (see "held signalling" below). */
+typedef struct {
+	ah_out_kind kind;
+	json_t *body;
+	ah_jsep_kind jsep;
+	char *transaction;
+	int attempts;
+} held_out;
+
 static GAsyncQueue *queue = NULL;
 static GThread *thread = NULL;
 static ah_engine *engine = NULL;
+/* conn -> ah_session* (a reference): sessions that are closing or hold signalling back. */
+static GHashTable *gated = NULL;
 
 static void admin_wait_release(admin_wait *wait);
 
@@ -164,17 +183,68 @@ static json_t *publisher_answer(ah_session *presenter, const out_context *ctx)
 	return jsep;
 }
 
-static void send_event(ah_session *session, const char *transaction, const ah_out *out, const out_context *ctx)
+/* Push one message; FALSE when Janus refused an offer (the caller may try again later). */
+static gboolean send_event(ah_session *session, const char *transaction, json_t *body, ah_jsep_kind kind,
+	const out_context *ctx)
 {
 	json_t *jsep = NULL;
-	if (out->jsep == AH_JSEP_OFFER)
+	if (kind == AH_JSEP_OFFER)
 		jsep = attendee_offer(session);
-	else if (out->jsep == AH_JSEP_ANSWER)
+	else if (kind == AH_JSEP_ANSWER)
 		jsep = publisher_answer(session, ctx);
-	int res = ah_gateway->push_event(session->handle, &ah_plugin, transaction, out->body, jsep);
+	int res = ah_gateway->push_event(session->handle, &ah_plugin, transaction, body, jsep);
 	if (res != 0)
-		JANUS_LOG(LOG_VERB, "allhands: conn %" G_GUINT64_FORMAT ": push_event failed (%d)\n", session->conn, res);
+		JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": push_event%s failed (%d)\n", session->conn,
+			jsep ? " with JSEP" : "", res);
 	json_decref(jsep);
+	return res == 0 || kind != AH_JSEP_OFFER || g_atomic_int_get(&session->destroyed);
+}
+
+/* ---- held signalling ----
+ * close_pc is asynchronous: Janus hangs the PeerConnection up on its own threads, calls
+ * hangup_media, then frees it. An offer pushed to the same handle meanwhile (an attendee who
+ * leaves and joins again at once, or is kicked while being admitted) is either refused or set up
+ * and then torn down with the old one. So from close_pc until hangup_media has settled, a
+ * session's offers, and everything after them in order, are held back and sent afterwards. */
+
+void ah_held_out_free(gpointer data)
+{
+	held_out *h = data;
+	json_decref(h->body);
+	g_free(h->transaction);
+	g_free(h);
+}
+
+static void gate(ah_session *session, gint64 flush_at)
+{
+	session->flush_at = flush_at;
+	if (!g_hash_table_contains(gated, &session->conn)) {
+		ah_session_ref(session);
+		g_hash_table_insert(gated, &session->conn, session);
+	}
+}
+
+static void hold(ah_session *session, const ah_out *out, const char *transaction, int attempts)
+{
+	held_out *h = g_malloc0(sizeof(held_out));
+	h->kind = out->kind;
+	h->body = out->body ? json_incref(out->body) : NULL;
+	h->jsep = out->jsep;
+	h->transaction = g_strdup(transaction);
+	h->attempts = attempts;
+	if (session->held == NULL)
+		session->held = g_queue_new();
+	g_queue_push_tail(session->held, h);
+	if (!session->closing && session->flush_at == 0)
+		gate(session, janus_get_monotonic_time() + AH_OFFER_RETRY_US);
+}
+
+static gboolean must_hold(const ah_session *session, const ah_out *out)
+{
+	gboolean signalling = out->kind == AH_OUT_REPLY || out->kind == AH_OUT_EVENT || out->kind == AH_OUT_CLOSE_PC;
+	if (session->held != NULL && !g_queue_is_empty(session->held))
+		return signalling;
+	return session->closing && signalling && out->jsep == AH_JSEP_OFFER;
 }
 
 static void rebuild_routes(ah_session *presenter)
@@ -194,6 +264,82 @@ static void rebuild_routes(ah_session *presenter)
 	g_array_free(routes, TRUE);
 }
 
+static void close_pc(ah_session *session)
+{
+	if (g_atomic_int_get(&session->destroyed))
+		return;
+	ah_gateway->close_pc(session->handle);
+	session->closing = TRUE;
+	gate(session, janus_get_monotonic_time() + AH_HANGUP_WAIT_US);
+}
+
+/* Deliver one REPLY/EVENT/CLOSE_PC to a live session, holding it back when it must wait. */
+static void signal_session(ah_session *session, const ah_out *out, const char *transaction, int attempts,
+	const out_context *ctx)
+{
+	if (must_hold(session, out)) {
+		hold(session, out, transaction, attempts);
+		return;
+	}
+	if (out->kind == AH_OUT_CLOSE_PC) {
+		close_pc(session);
+	} else if (!send_event(session, transaction, out->body, out->jsep, ctx)) {
+		if (attempts + 1 < AH_OFFER_ATTEMPTS)
+			hold(session, out, transaction, attempts + 1);
+		else
+			JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": offer refused %d times, giving up\n",
+				session->conn, AH_OFFER_ATTEMPTS);
+	}
+}
+
+/* Send what a session held back, in order (some of it may be held again). */
+static void flush_held(ah_session *session)
+{
+	const out_context none = { 0 };
+	GQueue *held = session->held;
+	session->held = NULL;
+	session->closing = FALSE;
+	session->flush_at = 0;
+	held_out *h;
+	while (held != NULL && (h = g_queue_pop_head(held)) != NULL) {
+		ah_out out = { h->kind, 0, h->body, h->jsep };
+		if (!g_atomic_int_get(&session->destroyed))
+			signal_session(session, &out, h->transaction, h->attempts, &none);
+		ah_held_out_free(h);
+	}
+	if (held != NULL)
+		g_queue_free(held);
+	if (!session->closing && session->held == NULL)
+		g_hash_table_remove(gated, &session->conn);
+}
+
+/* Control loop: flush the sessions whose time came; returns the next time one is due. */
+static gint64 flush_due(gint64 now)
+{
+	GPtrArray *due = g_ptr_array_new();
+	gint64 next = G_MAXINT64;
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, gated);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		ah_session *session = value;
+		if (session->flush_at <= now)
+			g_ptr_array_add(due, session);
+		else
+			next = MIN(next, session->flush_at);
+	}
+	for (guint i = 0; i < due->len; i++) {
+		ah_session *session = g_ptr_array_index(due, i);
+		ah_session_ref(session);
+		flush_held(session);
+		if (session->flush_at != 0)
+			next = MIN(next, session->flush_at);
+		ah_session_unref(session);
+	}
+	g_ptr_array_free(due, TRUE);
+	return next;
+}
+
 static void execute_out(const ah_out *out, const out_context *ctx)
 {
 	gboolean is_caller = ctx->caller != NULL && ctx->caller->conn == out->conn;
@@ -202,16 +348,10 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 		ah_session_ref(session);
 	switch (out->kind) {
 	case AH_OUT_REPLY:
-		if (session != NULL)
-			send_event(session, is_caller ? ctx->transaction : NULL, out, ctx);
-		break;
 	case AH_OUT_EVENT:
-		if (session != NULL)
-			send_event(session, NULL, out, ctx);
-		break;
 	case AH_OUT_CLOSE_PC:
-		if (session != NULL && !g_atomic_int_get(&session->destroyed))
-			ah_gateway->close_pc(session->handle);
+		if (session != NULL)
+			signal_session(session, out, out->kind == AH_OUT_REPLY && is_caller ? ctx->transaction : NULL, 0, ctx);
 		break;
 	case AH_OUT_ROUTES:
 		if (session != NULL)
@@ -295,9 +435,14 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		break;
 	case ITEM_MEDIA_DOWN:
 		ah_engine_media_down(engine, item->session->conn, now, outs);
+		/* The PeerConnection we closed is going: what waited for it may follow shortly. */
+		if (item->session->closing)
+			gate(item->session, now + AH_HANGUP_SETTLE_US);
 		break;
 	case ITEM_GONE:
 		ah_engine_conn_gone(engine, item->session->conn, now, outs);
+		if (g_hash_table_remove(gated, &item->session->conn))
+			item->session->closing = FALSE;
 		/* Break the session <-> substream cycle and release the fan-out's attendees. */
 		if (item->session->substreams != NULL)
 			g_ptr_array_set_size(item->session->substreams, 0);
@@ -328,9 +473,10 @@ static gpointer control_thread(gpointer data)
 	const out_context none = { 0 };
 	for (;;) {
 		gint64 now = janus_get_monotonic_time();
-		gint64 deadline = ah_engine_next_deadline(engine, now);
+		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
 		if (deadline <= now) {
-			ah_engine_tick(engine, now, outs);
+			if (ah_engine_next_deadline(engine, now) <= now)
+				ah_engine_tick(engine, now, outs);
 			execute_outs(outs, &none);
 			continue;
 		}
@@ -357,6 +503,7 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 	if (engine == NULL)
 		return FALSE;
 	queue = g_async_queue_new();
+	gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)ah_session_unref);
 	GError *gerr = NULL;
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
@@ -366,6 +513,8 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 		engine = NULL;
 		g_async_queue_unref(queue);
 		queue = NULL;
+		g_hash_table_destroy(gated);
+		gated = NULL;
 		return FALSE;
 	}
 	return TRUE;
@@ -392,6 +541,8 @@ void ah_control_stop(void)
 	}
 	g_async_queue_unref(queue);
 	queue = NULL;
+	g_hash_table_destroy(gated);
+	gated = NULL;
 	ah_engine_free(engine);
 	engine = NULL;
 }

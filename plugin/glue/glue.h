@@ -52,6 +52,11 @@ typedef struct ah_session {
 	char *pending_offer;
 	/* Control thread only: o= version of the last offer sent to this attendee. */
 	guint64 sdp_version;
+	/* Control thread only: signalling held back while Janus tears the PeerConnection down
+	 * (control.c: after close_pc, until hangup_media has settled), in order. */
+	gboolean closing;
+	gint64 flush_at;   /* when to send what was held back (0: not scheduled) */
+	GQueue *held;      /* held_out* */
 	/* The handle's loop thread only: when this attendee's last keyframe request went through. */
 	gint64 last_pli_us;
 	janus_refcount ref;
@@ -116,6 +121,8 @@ void ah_control_post_media_up(ah_session *session);
 void ah_control_post_media_down(ah_session *session);
 void ah_control_post_gone(ah_session *session);
 void ah_control_post_attendee_pli(ah_session *session, int mindex);
+/* Free one held-back signalling message (a session's `held` queue). */
+void ah_held_out_free(gpointer held);
 /* The Admin API thread waits for the answer (the control thread never waits for it). */
 json_t *ah_control_admin_message(json_t *message);
 

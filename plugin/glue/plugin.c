@@ -41,6 +41,8 @@ static void session_free(const janus_refcount *ref)
 	if (session->pub != NULL)
 		ah_pubmedia_free(session->pub);
 	g_free(session->pending_offer);
+	if (session->held != NULL)
+		g_queue_free_full(session->held, ah_held_out_free);
 	if (session->handle != NULL)
 		janus_refcount_decrease(&session->handle->ref);
 	g_free(session);

@@ -64,3 +64,39 @@ test('SIGKILL of client processes frees their queue place and their seat', async
   assert.deepEqual(ri.queue, []);
   assert.ok(janus.alive, 'Janus still running');
 });
+
+test('a client that goes silent (no keepalives) loses its seat when Janus times its session out', async () => {
+  const { default: WebSocket } = await import('ws');
+  await waitCounts(janus, { admitted: 2, queued: 0 });
+  // Free one seat for the silent client (admit_timeout_ms is 30 s here, longer than the session timeout).
+  const seated = (await roomInfo(janus, 'tk', 'r')).attendees;
+  assert.equal((await janus.admin({ request: 'kick', tenant: 'tk', room: 'r', id: seated[0].id })).allhands, 'success');
+  await waitCounts(janus, { admitted: 1, queued: 0 });
+  const ws = new WebSocket(janus.wsUrl, 'janus-protocol');
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const pending = new Map();
+  const pushed = [];
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString());
+    if (msg.janus === 'ack') return;
+    const p = msg.transaction && pending.get(msg.transaction);
+    if (p) { pending.delete(msg.transaction); p(msg); } else pushed.push(msg);
+  });
+  let n = 0;
+  const call = (req) => new Promise((resolve) => {
+    const transaction = `silent-${++n}`;
+    pending.set(transaction, resolve);
+    ws.send(JSON.stringify({ ...req, transaction }));
+  });
+  const created = await call({ janus: 'create' });
+  const session_id = created.data.id;
+  const attached = await call({ janus: 'attach', session_id, plugin: 'janus.plugin.allhands' });
+  const handle_id = attached.data.id;
+  const joined = await call({ janus: 'message', session_id, handle_id, body: joinBody({ tenant: 'tk', room: 'r', display: 'silent' }) });
+  assertEvent(joined.plugindata?.data, 'admitted', 'the silent client gets the free seat');
+  await waitCounts(janus, { admitted: 2, connecting: 1 });
+  // No keepalive from now on: Janus's session_timeout (15 s in these tests) removes the session.
+  await waitCounts(janus, { admitted: 1, connecting: 0 }, { timeout: 60000 });
+  assert.ok(pushed.some((m) => m.janus === 'timeout'), `Janus told the silent client its session timed out: ${safeJson(pushed)}`);
+  ws.close();
+});

@@ -187,3 +187,40 @@ test('kick, destroy_room and destroy_tenant remove participants with their reaso
   const node = (await janus.admin({ request: 'status' })).node;
   assert.equal(node.counts.admitted, 0, `node counts after destroy: ${safeJson(node.counts)}`);
 });
+
+test('kick and destroy_room reach queued attendees too; a presenter leaving renegotiates attendees', async () => {
+  await janus.admin({ request: 'create_tenant', tenant: 'umbrella', max_participants: 10, secret: 'umbrella-secret' });
+  await janus.admin({ request: 'create_room', tenant: 'umbrella', room: 'one', max_attendees: 1, presenter_secret: 'pu' });
+  const pres = await presenter(janus, bag, { tenant: 'umbrella', room: 'one', presenter_secret: 'pu', display: 'lead' });
+  const a = await attendee(janus, bag);
+  const ja = (await a.join(joinBody({ tenant: 'umbrella', room: 'one', display: 'seated' }))).data;
+  assertEvent(ja, 'admitted');
+  const q1 = await attendee(janus, bag);
+  const q2 = await attendee(janus, bag);
+  const j1 = (await q1.join(joinBody({ tenant: 'umbrella', room: 'one', display: 'q1' }))).data;
+  const j2 = (await q2.join(joinBody({ tenant: 'umbrella', room: 'one', display: 'q2' }))).data;
+  assertEvent(j1, 'queued');
+  assertEvent(j2, 'queued');
+  assert.equal(j2.position, j1.position + 1);
+
+  // Kick a queued attendee: removed (kicked), the one behind moves up.
+  assertSuccess(await janus.admin({ request: 'kick', tenant: 'umbrella', room: 'one', id: j1.id }), 'kick queued');
+  assert.equal((await q1.h.waitEvent('removed', { what: 'queued attendee kicked' })).data.reason, 'kicked');
+  await q2.h.waitEvent((e) => e.data.event === 'position' && e.data.position === j1.position, { what: 'q2 moves up' });
+  const ri = (await janus.admin({ request: 'room_info', tenant: 'umbrella', room: 'one' })).room;
+  assert.deepEqual(ri.queue.map((x) => [x.id, x.position]), [[j2.id, j1.position]], `queue after the kick: ${safeJson(ri.queue)}`);
+
+  // The presenter leaves: the seated attendee is renegotiated without it.
+  await a.waitMedia();
+  const from = a.h.events.length;
+  assertEvent((await pres.h.request({ request: 'leave' })).data, 'left', 'presenter leave');
+  await a.h.waitEvent((e) => e.data.event === 'updated' && !(e.data.presenters || []).some((p) => p.id === pres.id),
+    { from, what: '`updated` after the presenter left' });
+  await waitCounts(janus, { presenters: 0, admitted: 1, queued: 1 }, { tenant: 'umbrella', room: 'one' });
+
+  // destroy_room: the seated and the queued attendee are both removed.
+  assertSuccess(await janus.admin({ request: 'destroy_room', tenant: 'umbrella', room: 'one' }), 'destroy_room');
+  assert.equal((await a.h.waitEvent('removed', { what: 'seated attendee removed' })).data.reason, 'room_destroyed');
+  assert.equal((await q2.h.waitEvent('removed', { what: 'queued attendee removed' })).data.reason, 'room_destroyed');
+  await waitCounts(janus, { admitted: 0, queued: 0 });
+});

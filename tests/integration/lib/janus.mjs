@@ -75,6 +75,9 @@ export class JanusServer {
       events: true,
       ...(opts.allhands || {}),
     };
+    // opts.eventsBackend: URL; enables Janus's sample event handler (plugin events only) posting there.
+    this.eventsBackend = opts.eventsBackend || null;
+    this.eventsDir = mkdirp(path.join(this.dir, 'events'));
     this.proc = null;
     this.exit = null;
     this.starts = 0;
@@ -103,7 +106,7 @@ export class JanusServer {
         configs_folder: this.confDir,
         plugins_folder: this.pluginDir,
         transports_folder: this.transportDir,
-        events_folder: this.emptyDir,
+        events_folder: this.eventsBackend ? this.eventsDir : this.emptyDir,
         loggers_folder: this.emptyDir,
         debug_level: Number(process.env.AH_JANUS_DEBUG_LEVEL || 4),
         debug_timestamps: true,
@@ -118,7 +121,14 @@ export class JanusServer {
       jsection('media', { no_media_timer: 1 }) +
       jsection('nat', { nice_debug: false, ignore_mdns: true, full_trickle: false, ice_enforce_list: iface }) +
       'plugins: {\n}\ntransports: {\n}\nloggers: {\n}\n' +
-      jsection('events', { broadcast: false }));
+      jsection('events', { broadcast: !!this.eventsBackend }));
+    if (this.eventsBackend) {
+      fs.writeFileSync(path.join(this.confDir, 'janus.eventhandler.sampleevh.jcfg'),
+        jsection('general', { enabled: true, events: 'plugins', grouping: false, json: 'compact', backend: this.eventsBackend }));
+      const evh = path.join(this.eventsDir, 'libjanus_sampleevh.so');
+      try { fs.unlinkSync(evh); } catch { /* none */ }
+      fs.symlinkSync(path.join(JANUS_LIBDIR, 'events', 'libjanus_sampleevh.so'), evh);
+    }
     fs.writeFileSync(path.join(this.confDir, 'janus.transport.http.jcfg'),
       jsection('general', { json: 'compact', base_path: '/janus', http: true, port: this.httpPort, ip: '127.0.0.1', https: false }) +
       jsection('admin', { admin_base_path: '/admin', admin_http: true, admin_port: this.adminPort, admin_ip: '127.0.0.1', admin_https: false }) +
