@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Runs integration scenarios with Janus under valgrind memcheck and reports every memory error and
+# leak whose stacks touch the allhands plugin (libjanus_allhands.so).
+#
+# How it works: for each scenario it runs `node tests/integration/run.mjs <file>` (as root: the
+# runner makes a network namespace) with AH_JANUS_BIN pointing at a small wrapper that starts
+# `valgrind --tool=memcheck ... /usr/bin/janus "$@"`. The wrapper forwards SIGTERM/SIGINT from the
+# harness to valgrind's Janus (so Janus shuts down cleanly and valgrind prints its leak summary)
+# and waits for it; if the harness loses patience (lib/janus.mjs SIGKILLs after 15 s) only the
+# wrapper dies and valgrind finishes on its own. The script then waits for every valgrind to exit
+# and extracts the reports that matter.
+#
+# Usage (as root, after `make`; the build in .libs/ is tested unless AH_PLUGIN_SO says otherwise):
+#   bash scripts/memcheck.sh                      # 01-media 02-waves 04-admit-timeout 05-client-kill
+#                                                 # 08-admin-api 11-rejoin
+#   bash scripts/memcheck.sh 08-admin-api 11-rejoin   # some scenarios (name or file name)
+#   MEMCHECK_O0=1 bash scripts/memcheck.sh        # test an -O0 build made in a scratch copy of
+#                                                 # the tree (exact line numbers, no inlining)
+# Environment:
+#   MEMCHECK_OUT=dir        where everything goes (default test-artifacts/memcheck)
+#   MEMCHECK_TOOL=memcheck  or helgrind / drd (race detectors; noisy with GLib, read with care)
+#   MEMCHECK_VG_OPTS="..."  extra valgrind options
+#   MEMCHECK_SUPP=file      a suppressions file (default scripts/memcheck.supp if it exists)
+#   AH_TEST_TIMEOUT=ms      per-test timeout handed to the runner (default here 900000: valgrind
+#                           makes Janus 10-50x slower)
+#   AH_PLUGIN_SO=path       plugin to test
+#
+# Reading the result (MEMCHECK_OUT):
+#   summary.txt             per scenario: test pass/fail counts, valgrind's ERROR SUMMARY and
+#                           LEAK SUMMARY per Janus process, and the number of plugin reports
+#   plugin-reports.txt      every valgrind record (invalid read/write, uninitialised value,
+#                           invalid free, definitely/indirectly lost block, ...) whose stacks
+#                           (including "Address ... was alloc'd/free'd at" stacks) contain a frame
+#                           of libjanus_allhands.so. THIS is the file to read: empty means clean.
+#   other-reports.txt       the same for records without a plugin frame (Janus, libnice, GLib,
+#                           libsrtp, ... noise; a glance is enough, but an invalid read in Janus
+#                           on a plugin-owned buffer shows up here).
+#   vg/<scenario>-<pid>.log the raw valgrind logs (one per Janus process)
+#   <scenario>.out          the test runner's output; janus/ holds Janus's own logs
+# Test failures are expected (valgrind makes Janus slow): look at the valgrind reports, not at the
+# test results. Exit status: 0 when plugin-reports.txt is empty, 1 otherwise, 2 on a setup error.
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "memcheck.sh: run as root (the integration runner makes a network namespace)" >&2
+	exit 2
+fi
+command -v valgrind >/dev/null || { echo "memcheck.sh: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
+
+OUT=${MEMCHECK_OUT:-$ROOT/test-artifacts/memcheck}
+TOOL=${MEMCHECK_TOOL:-memcheck}
+JANUS=${MEMCHECK_JANUS:-/usr/bin/janus}
+SUPP=${MEMCHECK_SUPP:-$ROOT/scripts/memcheck.supp}
+export AH_TEST_TIMEOUT=${AH_TEST_TIMEOUT:-900000}
+
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(01-media 02-waves 04-admit-timeout 05-client-kill 08-admin-api 11-rejoin)
+
+rm -rf "$OUT"
+mkdir -p "$OUT/vg" "$OUT/bin"
+
+# An optional -O0 build in a scratch copy (the working tree's build is left alone).
+if [ "${MEMCHECK_O0:-0}" = 1 ] && [ -z "${AH_PLUGIN_SO:-}" ]; then
+	B="$OUT/build"
+	mkdir -p "$B"
+	tar --exclude=./node_modules --exclude=./test-artifacts --exclude=./.git -cf - . | (cd "$B" && tar xf -)
+	if ! (cd "$B" && make clean >/dev/null 2>&1; make -j2 CFLAGS="-g -O0 -fno-omit-frame-pointer") >"$OUT/build.log" 2>&1; then
+		echo "memcheck.sh: the -O0 build failed (see $OUT/build.log)" >&2
+		exit 2
+	fi
+	export AH_PLUGIN_SO="$B/.libs/libjanus_allhands.so"
+fi
+PLUGIN=${AH_PLUGIN_SO:-$ROOT/.libs/libjanus_allhands.so}
+[ -f "$PLUGIN" ] || { echo "memcheck.sh: $PLUGIN is missing: build first (make)" >&2; exit 2; }
+export AH_PLUGIN_SO="$PLUGIN"
+
+vgopts=(--tool="$TOOL" --num-callers=30 --error-limit=no --fair-sched=yes --vgdb=no --child-silent-after-fork=yes)
+if [ "$TOOL" = memcheck ]; then
+	vgopts+=(--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+		--track-origins=no)
+fi
+[ -f "$SUPP" ] && vgopts+=(--suppressions="$SUPP")
+# shellcheck disable=SC2206
+[ -n "${MEMCHECK_VG_OPTS:-}" ] && vgopts+=(${MEMCHECK_VG_OPTS})
+
+# The wrapper lib/janus.mjs runs as "janus". MEMCHECK_TAG (set per scenario below) names the logs.
+WRAP="$OUT/bin/janus-valgrind"
+{
+	echo '#!/usr/bin/env bash'
+	printf 'vg=(valgrind'; printf ' %q' "${vgopts[@]}"; printf ')\n'
+	printf 'log=%q/vg/"${MEMCHECK_TAG:-janus}"-%%p.log\n' "$OUT"
+	printf 'janus=%q\n' "$JANUS"
+	cat <<'EOF'
+"${vg[@]}" --log-file="$log" "$janus" "$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null' TERM
+trap 'kill -INT "$child" 2>/dev/null' INT
+while :; do
+	wait "$child"
+	rc=$?
+	kill -0 "$child" 2>/dev/null || exit "$rc"
+done
+EOF
+} >"$WRAP"
+chmod +x "$WRAP"
+
+export AH_JANUS_BIN="$WRAP"
+export AH_ARTIFACTS="$OUT"
+# Janus logs at its default level 4 (the harness's default): enough to correlate, not too slow.
+
+for s in "${scenarios[@]}"; do
+	s=${s%.test.mjs}
+	s=${s##*/}
+	file="tests/integration/$s.test.mjs"
+	if [ ! -f "$file" ]; then
+		echo "memcheck.sh: no scenario $file" >&2
+		continue
+	fi
+	echo "=== $s (valgrind $TOOL; log $OUT/$s.out)"
+	t0=$(date +%s)
+	MEMCHECK_TAG="$s" AH_TAP_FILE="$OUT/$s.tap" node tests/integration/run.mjs "$file" >"$OUT/$s.out" 2>&1
+	rc=$?
+	# The runner SIGKILLs what is still in its namespace 5 s after its end: valgrind normally has
+	# finished by then (the harness waits for Janus in after()); wait for stragglers anyway.
+	for _ in $(seq 1 120); do
+		pgrep -f "$WRAP|valgrind.*--log-file=$OUT/vg/$s-" >/dev/null || break
+		sleep 1
+	done
+	echo "    runner exit $rc after $(( $(date +%s) - t0 )) s; $(grep -cE '^# pass' "$OUT/$s.tap" >/dev/null 2>&1 && grep -E '^# (pass|fail)' "$OUT/$s.tap" | tr '\n' ' ')"
+done
+
+# ---- extract the reports ----
+python3 - "$OUT" <<'EOF'
+import glob, os, re, sys
+out = sys.argv[1]
+plugin, other, summary = [], [], []
+kinds = re.compile(r'Invalid (read|write|free)|uninitialised|Mismatched free|'
+                   r'definitely lost|indirectly lost|overlap|fishy|'
+                   r'Possible data race|Lock order|lock order|unlocked|conflicting|'
+                   r'Syscall param|Jump to the invalid address|Process terminating')
+ours = re.compile(r'libjanus_allhands\.so|\bah_[a-z_]+ \(|plugin/(glue|core)/')
+for log in sorted(glob.glob(os.path.join(out, 'vg', '*.log'))):
+    name = os.path.basename(log)[:-4]
+    with open(log, errors='replace') as f:
+        lines = [re.sub(r'^==\d+== ?', '', l.rstrip('\n')) for l in f]
+    # records are separated by blank lines
+    recs, cur = [], []
+    for l in lines:
+        if l.strip() == '':
+            if cur: recs.append(cur); cur = []
+        else:
+            cur.append(l)
+    if cur: recs.append(cur)
+    err = next((l for l in lines if 'ERROR SUMMARY' in l), 'ERROR SUMMARY: (missing: valgrind did not finish)')
+    leak = [l.strip() for l in lines if re.match(r'\s*(definitely|indirectly) lost:', l)]
+    n = 0
+    for r in recs:
+        text = '\n'.join(r)
+        if not kinds.search(r[0]) and not kinds.search(text[:300]):
+            continue
+        if 'LEAK SUMMARY' in text or 'ERROR SUMMARY' in text or r[0].startswith('HEAP SUMMARY'):
+            continue
+        block = f'--- {name}\n{text}\n'
+        if ours.search(text):
+            plugin.append(block); n += 1
+        else:
+            other.append(block)
+    summary.append(f'{name}: {err.strip()} | {"; ".join(leak) or "no leak summary"} | plugin records: {n}')
+open(os.path.join(out, 'plugin-reports.txt'), 'w').write('\n'.join(plugin))
+open(os.path.join(out, 'other-reports.txt'), 'w').write('\n'.join(other))
+with open(os.path.join(out, 'summary.txt'), 'a') as f:
+    f.write('\n'.join(summary) + '\n')
+print('\n'.join(summary))
+print(f'plugin records: {len(plugin)} (see {out}/plugin-reports.txt); other records: {len(other)}')
+sys.exit(1 if plugin else 0)
+EOF
