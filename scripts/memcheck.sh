@@ -77,7 +77,7 @@ PLUGIN=${AH_PLUGIN_SO:-$ROOT/.libs/libjanus_allhands.so}
 [ -f "$PLUGIN" ] || { echo "memcheck.sh: $PLUGIN is missing: build first (make)" >&2; exit 2; }
 export AH_PLUGIN_SO="$PLUGIN"
 
-vgopts=(--tool="$TOOL" --num-callers=30 --error-limit=no --fair-sched=yes --vgdb=no --child-silent-after-fork=yes)
+vgopts=(--tool="$TOOL" --num-callers=30 --fullpath-after= --error-limit=no --fair-sched=yes --vgdb=no --child-silent-after-fork=yes)
 if [ "$TOOL" = memcheck ]; then
 	vgopts+=(--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 		--track-origins=no)
@@ -129,11 +129,15 @@ for s in "${scenarios[@]}"; do
 		pgrep -f "$WRAP|valgrind.*--log-file=$OUT/vg/$s-" >/dev/null || break
 		sleep 1
 	done
-	echo "    runner exit $rc after $(( $(date +%s) - t0 )) s; $(grep -cE '^# pass' "$OUT/$s.tap" >/dev/null 2>&1 && grep -E '^# (pass|fail)' "$OUT/$s.tap" | tr '\n' ' ')"
+	tests=$(grep -E '^# (pass|fail|cancelled) ' "$OUT/$s.tap" 2>/dev/null | tr '\n' ' ')
+	echo "    runner exit $rc after $(( $(date +%s) - t0 )) s; tests: ${tests:-no TAP}"
+	echo "$s: runner exit $rc, $(( $(date +%s) - t0 )) s, tests: ${tests:-no TAP}" >>"$OUT/summary.txt"
 done
 
 # ---- extract the reports ----
-python3 - "$OUT" <<'EOF'
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" - "$OUT" <<'EOF'
 import glob, os, re, sys
 out = sys.argv[1]
 plugin, other, summary = [], [], []

@@ -194,6 +194,8 @@ static void ah_destroy(void)
 	JANUS_LOG(LOG_INFO, "%s destroyed\n", AH_PLUGIN_PACKAGE);
 }
 
+/* configure read the version from the installed plugin.h; the build must use that same header. */
+G_STATIC_ASSERT(AH_JANUS_API_VERSION == JANUS_PLUGIN_API_VERSION);
 static int ah_get_api_compatibility(void) { return JANUS_PLUGIN_API_VERSION; }
 static int ah_get_version(void) { return AH_VERSION; }
 static const char *ah_get_version_string(void) { return AH_VERSION_STRING; }
