@@ -14,6 +14,7 @@
 #   bash scripts/memcheck.sh                      # 01-media 02-waves 04-admit-timeout 05-client-kill
 #                                                 # 08-admin-api 11-rejoin
 #   bash scripts/memcheck.sh 08-admin-api 11-rejoin   # some scenarios (name or file name)
+#   bash scripts/memcheck.sh /tmp/load.test.mjs   # any test file that uses tests/integration/lib
 #   MEMCHECK_O0=1 bash scripts/memcheck.sh        # test an -O0 build made in a scratch copy of
 #                                                 # the tree (exact line numbers, no inlining)
 # Environment:
@@ -112,9 +113,12 @@ export AH_ARTIFACTS="$OUT"
 # Janus logs at its default level 4 (the harness's default): enough to correlate, not too slow.
 
 for s in "${scenarios[@]}"; do
-	s=${s%.test.mjs}
-	s=${s##*/}
-	file="tests/integration/$s.test.mjs"
+	if [ -f "$s" ]; then
+		file=$(realpath "$s")   # any test file (e.g. an ad hoc load scenario)
+	else
+		file="tests/integration/${s%.test.mjs}.test.mjs"
+	fi
+	s=$(basename "$s" .test.mjs)
 	if [ ! -f "$file" ]; then
 		echo "memcheck.sh: no scenario $file" >&2
 		continue

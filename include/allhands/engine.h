@@ -85,6 +85,13 @@ typedef struct {
 
 void ah_out_free(gpointer out);
 
+/* At most this many streams per presenter (the glue reads no more from an offer). */
+#define AH_MAX_STREAMS 8
+
+/* The wire body of an error: {"allhands":"event","error_code","error_name","error"}; `message`
+ * NULL gives the table's default message. */
+json_t *ah_engine_error_body(ah_error err, const char *message);
+
 /* Load the state file (if any) and build the engine. On a missing state file: empty state. On an
  * unreadable or corrupt one: NULL, *err and *errmsg (g_free) set, and the file left untouched. */
 ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **errmsg);

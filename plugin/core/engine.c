@@ -741,15 +741,23 @@ void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *
 void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant(engine, conn);
-	/* Without media_up first this is the late hangup of a PeerConnection we already closed
-	 * (leave, unpublish) or one that never came up: the admit timeout covers the latter. */
-	if (p == NULL || !p->media)
+	if (p == NULL)
+		return;
+	/* A presenter's PeerConnection going down, even one that never came up (ICE failed), ends
+	 * its publishing (a no-op after unpublish). Janus only hands the plugin a new offer once the
+	 * old PeerConnection is cleaned up, so this never hits a republish. */
+	if (p->presenter) {
+		p->media = FALSE;
+		ah_engine_unpublish(engine, p, outs);
+		ah_engine_flush(engine, outs);
+		return;
+	}
+	/* An attendee without media_up first: the late hangup of a PeerConnection we already closed
+	 * (leave) or one that never came up, which the admit timeout covers. */
+	if (!p->media)
 		return;
 	p->media = FALSE;
-	if (p->presenter)
-		ah_engine_unpublish(engine, p, outs);
-	else
-		ah_engine_remove(engine, p, AH_EXIT_HANGUP, now, outs);
+	ah_engine_remove(engine, p, AH_EXIT_HANGUP, now, outs);
 	ah_engine_flush(engine, outs);
 }
 

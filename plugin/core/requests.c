@@ -271,7 +271,6 @@ static ah_error req_start(ah_req *req)
 	return AH_ERR_OK;
 }
 
-#define AH_MAX_STREAMS 8
 
 static gboolean stream_valid(const ah_stream_desc *s)
 {
@@ -726,16 +725,16 @@ static ah_error dispatch(ah_req *req)
 	if (req->admin_api && (row->flags & REQ_PARTICIPANT))
 		return fail(req, AH_ERR_UNKNOWN_REQUEST,
 			g_strdup_printf("unknown request (%s is a plugin handle request)", row->name));
-	if (req->jsep_type != NULL && !(row->flags & REQ_JSEP))
-		return fail(req, AH_ERR_INVALID_JSEP, g_strdup_printf("invalid jsep (unexpected with %s)", row->name));
 	if (!(row->flags & REQ_PARTICIPANT) && (err = authorize(req, row)) != AH_ERR_OK)
 		return err;
+	if (req->jsep_type != NULL && !(row->flags & REQ_JSEP))
+		return fail(req, AH_ERR_INVALID_JSEP, g_strdup_printf("invalid jsep (unexpected with %s)", row->name));
 	if ((err = ah_validate_params(req->message, row->params, &req->error)) != AH_ERR_OK)
 		return err;
 	return row->handler(req);
 }
 
-static json_t *error_json(ah_error err, const char *message)
+json_t *ah_engine_error_body(ah_error err, const char *message)
 {
 	return json_pack("{s:s, s:i, s:s, s:s}", "allhands", "event", "error_code", ah_error_code(err),
 		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
@@ -751,7 +750,7 @@ static json_t *run(ah_req *req)
 		g_ptr_array_set_size(req->outs, start);
 		if (reply != NULL)
 			json_decref(reply);
-		reply = error_json(err, req->error);
+		reply = ah_engine_error_body(err, req->error);
 		req->jsep = AH_JSEP_NONE;
 	} else if (reply == NULL) {
 		reply = success();

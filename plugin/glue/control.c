@@ -2,10 +2,12 @@
  *
  * Owns: the engine (all mutable plugin state) and the work queue that feeds it. Every engine call
  * happens on this one thread, so the engine needs no locks. Janus threads post work items and
- * return at once; the Admin API thread is the only caller that waits (for its answer), and the
- * control thread never waits for anybody. After each engine call this thread executes the outs:
- * push_event, close_pc, fan-out swaps, keyframe requests, event-handler notifications. No lock is
- * held while calling into Janus.
+ * return at once; the Admin API thread is the only caller that waits (for its answer). The control
+ * thread waits for no other plugin thread, but two of its calls can block for a while: push_event
+ * with an offer (Janus waits there for its ICE candidates when half-trickle gathering is slow, e.g.
+ * with a STUN server) and the fsync of the state file. After each engine call this thread executes
+ * the outs: push_event, close_pc, fan-out swaps, keyframe requests, event-handler notifications.
+ * No lock is held while calling into Janus.
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
@@ -31,7 +33,7 @@
 #define AH_OFFER_RETRY_US (200 * G_TIME_SPAN_MILLISECOND)
 #define AH_OFFER_ATTEMPTS 5
 /* How long the Admin API thread waits for the control thread before giving up. */
-#define AH_ADMIN_WAIT_US (10 * G_USEC_PER_SEC)
+#define AH_ADMIN_WAIT_US (30 * G_USEC_PER_SEC)
 
 typedef enum {
 	ITEM_MESSAGE,
@@ -67,6 +69,7 @@ typedef struct {
 	const ah_stream_desc *streams; /* the publisher offer's streams (publish only) */
 	const int *in_pt;
 	int n_streams;
+	json_t *answer;         /* the answer to that offer, built before the engine saw it */
 } out_context;
 
 /* A message to a handle that had to wait (see "held signalling" below). */
@@ -74,11 +77,14 @@ typedef struct {
 	ah_out_kind kind;
 	json_t *body;
 	ah_jsep_kind jsep;
+	json_t *answer;   /* AH_JSEP_ANSWER: the prepared answer */
 	char *transaction;
 	int attempts;
 } held_out;
 
 static GAsyncQueue *queue = NULL;
+static GMutex post_lock;        /* guards `accepting` (and so the life of `queue` for posters) */
+static gboolean accepting = FALSE;
 static GThread *thread = NULL;
 static ah_engine *engine = NULL;
 /* conn -> ah_session* (a reference): sessions that are closing or hold signalling back. */
@@ -96,6 +102,17 @@ static void item_free(work_item *item)
 	g_free(item);
 }
 
+/* Queue an item; FALSE (and the item untouched) once the control thread is stopping. */
+static gboolean push_item(work_item *item)
+{
+	g_mutex_lock(&post_lock);
+	gboolean ok = accepting;
+	if (ok)
+		g_async_queue_push(queue, item);
+	g_mutex_unlock(&post_lock);
+	return ok;
+}
+
 static void post(item_kind kind, ah_session *session, char *transaction, json_t *message, json_t *jsep, int mindex)
 {
 	work_item *item = g_malloc0(sizeof(work_item));
@@ -105,7 +122,8 @@ static void post(item_kind kind, ah_session *session, char *transaction, json_t 
 	item->message = message;
 	item->jsep = jsep;
 	item->mindex = mindex;
-	g_async_queue_push(queue, item);
+	if (!push_item(item))
+		item_free(item);
 }
 
 /* ---- executing outs ---- */
@@ -138,7 +156,7 @@ static void sync_substreams(ah_session *attendee)
 		/* Same m-line, same SSRC towards the attendee: numbering must go on (a restart at 1 would
 		 * be dropped as SRTP replays until it passed the old highest sequence number). */
 		if (same_kind)
-			fresh->context = sub->context;
+			ah_substream_continue(fresh, sub);
 		/* The old one, if any, lives on in fan-outs until they are rebuilt. */
 		g_ptr_array_index(attendee->substreams, i) = fresh;
 		ah_substream_unref(sub);
@@ -163,35 +181,40 @@ static json_t *attendee_offer(ah_session *attendee)
 	return jsep;
 }
 
-static json_t *publisher_answer(ah_session *presenter, const out_context *ctx)
+/* Build the answer to a presenter's offer (before the engine sees it: if this fails, the engine is
+ * told the offer had no usable stream and answers invalid_jsep). */
+static json_t *publisher_answer(ah_session *presenter, const char *offer, const ah_stream_desc *streams, int n)
 {
 	char *error = NULL;
-	if (presenter->pending_offer == NULL || ctx->n_streams <= 0)
-		return NULL;
-	char *sdp = ah_sdp_answer_offer(presenter->pending_offer, ctx->streams, ctx->n_streams, &error);
+	char *sdp = ah_sdp_answer_offer(offer, streams, n, &error);
 	if (sdp == NULL) {
-		JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": cannot build answer: %s\n", presenter->conn,
+		JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": cannot answer the offer: %s\n", presenter->conn,
 			error ? error : "?");
 		g_free(error);
 		return NULL;
 	}
-	if (presenter->pub == NULL)
-		g_atomic_pointer_set(&presenter->pub, ah_pubmedia_new());
-	ah_pubmedia_set_streams(presenter->pub, ctx->streams, ctx->in_pt, ctx->n_streams);
 	json_t *jsep = json_pack("{ssss}", "type", "answer", "sdp", sdp);
 	g_free(sdp);
 	return jsep;
 }
 
+/* The engine accepted a publish: the presenter's media path learns its streams. */
+static void publisher_accepted(ah_session *presenter, const out_context *ctx)
+{
+	if (presenter->pub == NULL)
+		g_atomic_pointer_set(&presenter->pub, ah_pubmedia_new());
+	ah_pubmedia_set_streams(presenter->pub, ctx->streams, ctx->in_pt, ctx->n_streams);
+}
+
 /* Push one message; FALSE when Janus refused an offer (the caller may try again later). */
 static gboolean send_event(ah_session *session, const char *transaction, json_t *body, ah_jsep_kind kind,
-	const out_context *ctx)
+	json_t *answer)
 {
 	json_t *jsep = NULL;
 	if (kind == AH_JSEP_OFFER)
 		jsep = attendee_offer(session);
-	else if (kind == AH_JSEP_ANSWER)
-		jsep = publisher_answer(session, ctx);
+	else if (kind == AH_JSEP_ANSWER && answer != NULL)
+		jsep = json_incref(answer);
 	int res = ah_gateway->push_event(session->handle, &ah_plugin, transaction, body, jsep);
 	if (res != 0)
 		JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": push_event%s failed (%d)\n", session->conn,
@@ -211,6 +234,7 @@ void ah_held_out_free(gpointer data)
 {
 	held_out *h = data;
 	json_decref(h->body);
+	json_decref(h->answer);
 	g_free(h->transaction);
 	g_free(h);
 }
@@ -224,12 +248,13 @@ static void gate(ah_session *session, gint64 flush_at)
 	}
 }
 
-static void hold(ah_session *session, const ah_out *out, const char *transaction, int attempts)
+static void hold(ah_session *session, const ah_out *out, const char *transaction, int attempts, json_t *answer)
 {
 	held_out *h = g_malloc0(sizeof(held_out));
 	h->kind = out->kind;
 	h->body = out->body ? json_incref(out->body) : NULL;
 	h->jsep = out->jsep;
+	h->answer = answer ? json_incref(answer) : NULL;
 	h->transaction = g_strdup(transaction);
 	h->attempts = attempts;
 	if (session->held == NULL)
@@ -275,27 +300,30 @@ static void close_pc(ah_session *session)
 
 /* Deliver one REPLY/EVENT/CLOSE_PC to a live session, holding it back when it must wait. */
 static void signal_session(ah_session *session, const ah_out *out, const char *transaction, int attempts,
-	const out_context *ctx)
+	json_t *answer)
 {
 	if (must_hold(session, out)) {
-		hold(session, out, transaction, attempts);
+		hold(session, out, transaction, attempts, answer);
 		return;
 	}
 	if (out->kind == AH_OUT_CLOSE_PC) {
 		close_pc(session);
-	} else if (!send_event(session, transaction, out->body, out->jsep, ctx)) {
-		if (attempts + 1 < AH_OFFER_ATTEMPTS)
-			hold(session, out, transaction, attempts + 1);
-		else
-			JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": offer refused %d times, giving up\n",
+	} else if (!send_event(session, transaction, out->body, out->jsep, answer)) {
+		if (attempts + 1 < AH_OFFER_ATTEMPTS) {
+			hold(session, out, transaction, attempts + 1, answer);
+		} else {
+			/* Janus keeps refusing: hang up, so the seat is freed (hangup, or the admit timeout)
+			 * instead of waiting for an answer to an offer that never went out. */
+			JANUS_LOG(LOG_ERR, "allhands: conn %" G_GUINT64_FORMAT ": offer refused %d times, closing\n",
 				session->conn, AH_OFFER_ATTEMPTS);
+			close_pc(session);
+		}
 	}
 }
 
 /* Send what a session held back, in order (some of it may be held again). */
 static void flush_held(ah_session *session)
 {
-	const out_context none = { 0 };
 	GQueue *held = session->held;
 	session->held = NULL;
 	session->closing = FALSE;
@@ -304,7 +332,7 @@ static void flush_held(ah_session *session)
 	while (held != NULL && (h = g_queue_pop_head(held)) != NULL) {
 		ah_out out = { h->kind, 0, h->body, h->jsep };
 		if (!g_atomic_int_get(&session->destroyed))
-			signal_session(session, &out, h->transaction, h->attempts, &none);
+			signal_session(session, &out, h->transaction, h->attempts, h->answer);
 		ah_held_out_free(h);
 	}
 	if (held != NULL)
@@ -350,8 +378,12 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 	case AH_OUT_REPLY:
 	case AH_OUT_EVENT:
 	case AH_OUT_CLOSE_PC:
-		if (session != NULL)
-			signal_session(session, out, out->kind == AH_OUT_REPLY && is_caller ? ctx->transaction : NULL, 0, ctx);
+		if (session == NULL)
+			break;
+		if (out->jsep == AH_JSEP_ANSWER && is_caller)
+			publisher_accepted(session, ctx);
+		signal_session(session, out, out->kind == AH_OUT_REPLY && is_caller ? ctx->transaction : NULL, 0,
+			is_caller ? ctx->answer : NULL);
 		break;
 	case AH_OUT_ROUTES:
 		if (session != NULL)
@@ -388,6 +420,7 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	int in_pt[AH_MAX_STREAMS];
 	int n = 0;
 	const char *jsep_type = NULL;
+	json_t *answer = NULL;
 	if (json_is_object(item->jsep)) {
 		jsep_type = json_string_value(json_object_get(item->jsep, "type"));
 		const char *sdp = json_string_value(json_object_get(item->jsep, "sdp"));
@@ -399,29 +432,36 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 					error ? error : "?");
 				g_free(error);
 				n = 0;
-			} else {
-				g_free(session->pending_offer);
-				session->pending_offer = g_strdup(sdp);
 			}
+			if (n > 0 && (answer = publisher_answer(session, sdp, streams, n)) == NULL)
+				n = 0;
 		}
 	}
 	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n,
 		janus_get_monotonic_time(), outs);
-	out_context ctx = { session, item->transaction, streams, in_pt, n };
+	out_context ctx = { session, item->transaction, streams, in_pt, n, answer };
 	execute_outs(outs, &ctx);
+	json_decref(answer);
 }
 
 static void handle_item(work_item *item, GPtrArray *outs)
 {
 	const out_context none = { 0 };
 	gint64 now = janus_get_monotonic_time();
+	/* Work a handle posted just before it was destroyed: ITEM_GONE takes care of everything. */
+	if (item->session != NULL && item->kind != ITEM_GONE && g_atomic_int_get(&item->session->destroyed))
+		return;
 	switch (item->kind) {
 	case ITEM_MESSAGE:
 		handle_message_item(item, outs);
 		return;
 	case ITEM_ADMIN: {
-		json_t *response = ah_engine_admin_message(engine, item->message, now, outs);
 		admin_wait *wait = item->wait;
+		g_mutex_lock(&wait->lock);
+		gboolean gave_up = wait->abandoned;
+		g_mutex_unlock(&wait->lock);
+		/* A request whose caller was already told `unavailable` must not be applied. */
+		json_t *response = gave_up ? NULL : ah_engine_admin_message(engine, item->message, now, outs);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -504,10 +544,12 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 		return FALSE;
 	queue = g_async_queue_new();
 	gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)ah_session_unref);
+	accepting = TRUE;
 	GError *gerr = NULL;
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
+		accepting = FALSE;
 		g_clear_error(&gerr);
 		ah_engine_free(engine);
 		engine = NULL;
@@ -524,10 +566,16 @@ void ah_control_stop(void)
 {
 	if (thread == NULL)
 		return;
-	post(ITEM_STOP, NULL, NULL, NULL, NULL, 0);
+	/* From here on posts are dropped; STOP is the last item the thread sees. */
+	work_item *stop = g_malloc0(sizeof(work_item));
+	stop->kind = ITEM_STOP;
+	g_mutex_lock(&post_lock);
+	accepting = FALSE;
+	g_async_queue_push(queue, stop);
+	g_mutex_unlock(&post_lock);
 	g_thread_join(thread);
 	thread = NULL;
-	/* Whatever was posted after STOP is dropped (answered admin waits get an error). */
+	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;
 	while ((item = g_async_queue_try_pop(queue)) != NULL) {
 		if (item->wait != NULL) {
@@ -587,18 +635,8 @@ static void admin_wait_release(admin_wait *wait)
 	g_free(wait);
 }
 
-static json_t *error_response(ah_error err, const char *message)
-{
-	return json_pack("{sssissss}", "allhands", "event", "error_code", ah_error_code(err), "error_name",
-		ah_error_name(err), "error", message ? message : ah_error_message(err));
-}
-
 json_t *ah_control_admin_message(json_t *message)
 {
-	if (queue == NULL) {
-		json_decref(message);
-		return error_response(AH_ERR_UNAVAILABLE, NULL);
-	}
 	admin_wait *wait = g_malloc0(sizeof(admin_wait));
 	g_mutex_init(&wait->lock);
 	g_cond_init(&wait->cond);
@@ -606,7 +644,13 @@ json_t *ah_control_admin_message(json_t *message)
 	item->kind = ITEM_ADMIN;
 	item->message = message;
 	item->wait = wait;
-	g_async_queue_push(queue, item);
+	if (!push_item(item)) {
+		item_free(item);
+		g_mutex_clear(&wait->lock);
+		g_cond_clear(&wait->cond);
+		g_free(wait);
+		return ah_engine_error_body(AH_ERR_UNAVAILABLE, NULL);
+	}
 	gint64 until = g_get_monotonic_time() + AH_ADMIN_WAIT_US;
 	json_t *response = NULL;
 	g_mutex_lock(&wait->lock);
@@ -618,5 +662,5 @@ json_t *ah_control_admin_message(json_t *message)
 	}
 	g_mutex_unlock(&wait->lock);
 	admin_wait_release(wait);
-	return response ? response : error_response(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
+	return response ? response : ah_engine_error_body(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
 }

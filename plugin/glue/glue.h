@@ -7,9 +7,10 @@
  *   by reading its current fan-out, an immutable ref-counted snapshot swapped in by the control
  *   thread (relay.c). It never waits for the control thread.
  *
- * Lock order (innermost last; never hold one across push_event or while taking another):
- *   sessions_lock (plugin.c: conn -> session registry)  |  ah_pubmedia.lock (relay.c: fan-out pointer)
- *   They are never nested.
+ * Locks (never held across a call into Janus, and never nested):
+ *   sessions_lock (plugin.c: conn -> session registry, handle -> session), ah_pubmedia.lock (relay.c:
+ *   the fan-out pointer), ah_substream.context_lock (relay.c: one substream's RTP numbering),
+ *   post_lock (control.c: whether the work queue still takes items).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -86,18 +87,22 @@ char *ah_sdp_attendee_offer(const ah_slot *slots, guint n_slots, guint64 version
 
 /* ---- relay.c: the media path. ---- */
 
-/* Per (attendee, m-line) relay state; touched only by the one presenter thread feeding it. */
+/* Per (attendee, m-line) relay state. One presenter thread feeds it; the control thread only reads
+ * its context once, under context_lock, to hand the numbering over to a successor. */
 struct ah_substream {
 	ah_session *attendee;         /* reference held */
 	int mindex;
 	int out_pt;
 	gboolean video;
 	guint64 presenter_conn;       /* control thread only: whose stream this carries */
+	GMutex context_lock;          /* innermost: guards `context` only */
 	janus_rtp_switching_context context;
 	janus_refcount ref;
 };
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec);
 void ah_substream_unref(ah_substream *sub);
+/* Control thread: `fresh` (not yet in any fan-out) continues `old`'s sequence numbers and timestamps. */
+void ah_substream_continue(ah_substream *fresh, ah_substream *old);
 
 /* Create the presenter media state (control thread). */
 ah_pubmedia *ah_pubmedia_new(void);

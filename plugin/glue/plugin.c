@@ -68,13 +68,36 @@ ah_session *ah_session_lookup(guint64 conn)
 	return session;
 }
 
+static gboolean running(void)
+{
+	return g_atomic_int_get(&initialized) && !g_atomic_int_get(&stopping);
+}
+
+/* For the handle's loop thread (setup_media, incoming_rtp/rtcp, hangup_media): destroy_session runs
+ * on that same thread, so the session cannot go away under it. No reference taken. */
 static ah_session *session_of(janus_plugin_session *handle)
 {
-	if (handle == NULL || g_atomic_int_get(&handle->stopped))
+	if (!running() || handle == NULL || g_atomic_int_get(&handle->stopped))
 		return NULL;
 	ah_session *session = handle->plugin_handle;
 	if (session == NULL || g_atomic_int_get(&session->destroyed))
 		return NULL;
+	return session;
+}
+
+/* For other threads (handle_message, query_session): a new reference, taken under sessions_lock so
+ * that a concurrent destroy_session cannot free the session in between. */
+static ah_session *session_ref_of(janus_plugin_session *handle)
+{
+	if (!running() || handle == NULL)
+		return NULL;
+	g_mutex_lock(&sessions_lock);
+	ah_session *session = handle->plugin_handle;
+	if (session != NULL && !g_atomic_int_get(&session->destroyed))
+		ah_session_ref(session);
+	else
+		session = NULL;
+	g_mutex_unlock(&sessions_lock);
 	return session;
 }
 
@@ -97,18 +120,20 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 	gboolean *events)
 {
 	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000;
+	/* Only the syntax is checked here; ah_engine_new checks the values against the same bounds as
+	 * set_capacity and refuses to start otherwise. */
 	const int_setting ints[] = {
-		{ "capacity", &capacity, 0, 1000000 },
-		{ "wave_size", &wave_size, 1, 100000 },
-		{ "wave_interval_ms", &wave_interval_ms, 0, 3600000 },
-		{ "admit_timeout_ms", &admit_timeout_ms, 100, 3600000 },
+		{ "capacity", &capacity, 0, G_MAXINT32 },
+		{ "wave_size", &wave_size, 0, G_MAXINT32 },
+		{ "wave_interval_ms", &wave_interval_ms, 0, G_MAXINT32 / 1000 },
+		{ "admit_timeout_ms", &admit_timeout_ms, 0, G_MAXINT32 / 1000 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
 	janus_config *config = janus_config_parse(path);
 	if (config == NULL) {
 		JANUS_LOG(LOG_WARN, "allhands: no %s, using defaults (no state file: nothing persists)\n", path);
 	} else {
-		janus_config_print(config);
+		/* Not janus_config_print: it would log admin_key. */
 		janus_config_category *general = janus_config_get_create(config, NULL, janus_config_type_category, "general");
 		for (guint i = 0; i < G_N_ELEMENTS(ints); i++) {
 			janus_config_item *item = janus_config_get(config, general, janus_config_type_item, ints[i].name);
@@ -180,16 +205,15 @@ static void ah_destroy(void)
 		return;
 	g_atomic_int_set(&stopping, 1);
 	ah_control_stop();
+	/* Janus does not detach handles at shutdown and its loop threads may still be running: the
+	 * sessions stay allocated (the process is ending), marked destroyed so nothing uses them. */
 	g_mutex_lock(&sessions_lock);
-	GHashTable *old = sessions;
-	sessions = NULL;
-	g_mutex_unlock(&sessions_lock);
 	GHashTableIter iter;
 	gpointer value;
-	g_hash_table_iter_init(&iter, old);
+	g_hash_table_iter_init(&iter, sessions);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
-		ah_session_unref(value);
-	g_hash_table_destroy(old);
+		g_atomic_int_set(&((ah_session *)value)->destroyed, 1);
+	g_mutex_unlock(&sessions_lock);
 	g_atomic_int_set(&initialized, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed\n", AH_PLUGIN_PACKAGE);
 }
@@ -206,7 +230,7 @@ static const char *ah_get_package(void) { return AH_PLUGIN_PACKAGE; }
 
 static void ah_create_session(janus_plugin_session *handle, int *error)
 {
-	if (!g_atomic_int_get(&initialized) || g_atomic_int_get(&stopping)) {
+	if (!running()) {
 		*error = -1;
 		return;
 	}
@@ -217,28 +241,31 @@ static void ah_create_session(janus_plugin_session *handle, int *error)
 	g_mutex_lock(&sessions_lock);
 	session->conn = next_conn++;
 	g_hash_table_insert(sessions, &session->conn, session);
-	g_mutex_unlock(&sessions_lock);
 	handle->plugin_handle = session;
+	g_mutex_unlock(&sessions_lock);
 }
 
 static struct janus_plugin_result *ah_handle_message(janus_plugin_session *handle, char *transaction,
 	json_t *message, json_t *jsep)
 {
-	ah_session *session = session_of(handle);
-	if (session == NULL || g_atomic_int_get(&stopping)) {
+	ah_session *session = session_ref_of(handle);
+	if (session == NULL) {
 		g_free(transaction);
 		json_decref(message);
 		json_decref(jsep);
-		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No session or plugin stopping", NULL);
+		if (!running())
+			return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, ah_engine_error_body(AH_ERR_UNAVAILABLE, NULL));
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No such session", NULL);
 	}
 	/* Everything, including validation, happens on the control thread: one place answers. */
-	ah_session_ref(session);
 	ah_control_post_message(session, transaction, message, jsep);
 	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
 }
 
 static json_t *ah_handle_admin_message(json_t *message)
 {
+	if (!running())
+		return ah_engine_error_body(AH_ERR_UNAVAILABLE, NULL);
 	json_incref(message);
 	return ah_control_admin_message(message);
 }
@@ -289,16 +316,21 @@ static void ah_hangup_media(janus_plugin_session *handle)
 
 static void ah_destroy_session(janus_plugin_session *handle, int *error)
 {
-	ah_session *session = handle ? handle->plugin_handle : NULL;
-	if (session == NULL || !g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1)) {
+	if (!running() || handle == NULL) {
+		*error = -1;
+		return;
+	}
+	g_mutex_lock(&sessions_lock);
+	ah_session *session = handle->plugin_handle;
+	gboolean registered = session != NULL && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1) &&
+		g_hash_table_remove(sessions, &session->conn);
+	handle->plugin_handle = NULL;
+	g_mutex_unlock(&sessions_lock);
+	if (session == NULL) {
 		*error = -1;
 		return;
 	}
 	g_atomic_int_set(&session->media_up, 0);
-	g_mutex_lock(&sessions_lock);
-	gboolean registered = sessions != NULL && g_hash_table_remove(sessions, &session->conn);
-	g_mutex_unlock(&sessions_lock);
-	handle->plugin_handle = NULL;
 	/* The control thread takes over the registry's reference. */
 	if (registered)
 		ah_control_post_gone(session);
@@ -306,13 +338,14 @@ static void ah_destroy_session(janus_plugin_session *handle, int *error)
 
 static json_t *ah_query_session(janus_plugin_session *handle)
 {
-	ah_session *session = handle ? handle->plugin_handle : NULL;
+	ah_session *session = session_ref_of(handle);
 	if (session == NULL)
 		return NULL;
-	return json_pack("{sIsbsbsb}", "conn", (json_int_t)session->conn,
-		"destroyed", g_atomic_int_get(&session->destroyed) != 0,
+	json_t *info = json_pack("{sIsbsb}", "conn", (json_int_t)session->conn,
 		"media_up", g_atomic_int_get(&session->media_up) != 0,
 		"publishing", g_atomic_pointer_get(&session->pub) != NULL);
+	ah_session_unref(session);
+	return info;
 }
 
 janus_plugin ah_plugin = {

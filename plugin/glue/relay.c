@@ -69,7 +69,15 @@ static void substream_free(const janus_refcount *ref)
 {
 	ah_substream *sub = janus_refcount_containerof(ref, ah_substream, ref);
 	ah_session_unref(sub->attendee);
+	g_mutex_clear(&sub->context_lock);
 	g_free(sub);
+}
+
+void ah_substream_continue(ah_substream *fresh, ah_substream *old)
+{
+	g_mutex_lock(&old->context_lock);
+	fresh->context = old->context;
+	g_mutex_unlock(&old->context_lock);
 }
 
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec)
@@ -83,6 +91,7 @@ ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind k
 	sub->mindex = mindex;
 	sub->out_pt = pt;
 	sub->video = kind == AH_MEDIA_VIDEO;
+	g_mutex_init(&sub->context_lock);
 	janus_rtp_switching_context_reset(&sub->context);
 	janus_refcount_init(&sub->ref, substream_free);
 	return sub;
@@ -298,7 +307,9 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 		header->type = sub->out_pt;
 		/* `step` is ignored since Janus 1.0 (the gap is measured in wall-clock time on an SSRC
 		 * change); Janus's own plugins pass 0. */
+		g_mutex_lock(&sub->context_lock);
 		janus_rtp_header_update(header, &sub->context, video, 0);
+		g_mutex_unlock(&sub->context_lock);
 		out.mindex = sub->mindex;
 		ah_gateway->relay_rtp(attendee->handle, &out);
 		header->seq_number = seq;

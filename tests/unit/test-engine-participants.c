@@ -275,6 +275,16 @@ static void test_publish_unpublish(fixture *f, gconstpointer data)
 	g_assert_nonnull(find(f, AH_OUT_ROUTES, 10, NULL));
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 10, "unpublished"));
 	g_assert_cmpuint(n_routes(f, 10, 0), ==, 0);
+	/* So does one whose PeerConnection never came up (ICE failed): no media_up, then a hangup. */
+	start(f, 1);
+	publish(f, 10, av, 2);
+	start(f, 1);
+	clear(f);
+	ah_engine_media_down(f->engine, 10, f->now, f->outs);
+	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 10, "unpublished"));
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 1, "updated"));
+	g_assert_cmpuint(json_array_size(json_object_get(find(f, AH_OUT_EVENT, 1, "updated")->body, "presenters")), ==, 0);
+	g_assert_cmpuint(n_routes(f, 10, 0), ==, 0);
 }
 
 static void test_slots_reuse(fixture *f, gconstpointer data)
