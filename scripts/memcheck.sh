@@ -141,47 +141,79 @@ done
 # ---- extract the reports ----
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-"$PY" - "$OUT" <<'EOF'
+"$PY" - "$OUT" <<'PYEOF'
 import glob, os, re, sys
 out = sys.argv[1]
-plugin, other, summary = [], [], []
 kinds = re.compile(r'Invalid (read|write|free)|uninitialised|Mismatched free|'
                    r'definitely lost|indirectly lost|overlap|fishy|'
-                   r'Possible data race|Lock order|lock order|unlocked|conflicting|'
+                   r'Possible data race|Lock order|lock order|unlocked|Conflicting (load|store)|'
                    r'Syscall param|Jump to the invalid address|Process terminating')
 ours = re.compile(r'libjanus_allhands\.so|\bah_[a-z_]+ \(|plugin/(glue|core)/')
+# Known reports that are not the plugin's own bug (see the header): (pattern, note).
+known = [
+    (re.compile(r'definitely lost(.|\n)*g_list_append(.|\n)*janus_sdp_get_codec_pt_full'),
+     'KNOWN (Janus 1.1.2): janus_sdp_get_codec_pt_full() leaks its `pts` list when it returns a payload '
+     'type found by profile (fixed upstream in 1.2.3, commit fdd90a5d): one GList node per H.264 '
+     'payload type of the offer, per call with a profile. The plugin makes such calls (sdp.c '
+     'choose_h264, and JANUS_SDP_OA_H264_PROFILE in answer_stream) for presenters whose offer has '
+     'H.264 but no VP8.'),
+    (re.compile(r'^[\d,]+ \(40 direct, [\d,]+ indirect\) bytes in \d+ blocks are definitely lost(.|\n)*'
+                r'janus_ice_handle_attach_plugin'),
+     'KNOWN (Janus 1.1.2): janus_plugin_session (40 bytes) + its janus_ice_handle: close_pc was called '
+     'on the handle less than ~1 s before Janus stopped, and Janus drops its pending close_pc GSource '
+     '(which holds a reference on the plugin session) unrun at shutdown. Not a plugin leak.'),
+]
+plugin, other, summary = [], [], []
+unknown_plugin = 0
 for log in sorted(glob.glob(os.path.join(out, 'vg', '*.log'))):
     name = os.path.basename(log)[:-4]
     with open(log, errors='replace') as f:
         lines = [re.sub(r'^==\d+== ?', '', l.rstrip('\n')) for l in f]
-    # records are separated by blank lines
+    # Records: memcheck and DRD separate them with blank lines; helgrind with "-----" rules (its
+    # records contain blank lines).
+    rules = any(l.startswith('--------------------') for l in lines)
     recs, cur = [], []
     for l in lines:
-        if l.strip() == '':
-            if cur: recs.append(cur); cur = []
+        if (l.startswith('---') if rules else l.strip() == ''):
+            if cur:
+                recs.append(cur)
+            cur = []
         else:
             cur.append(l)
-    if cur: recs.append(cur)
+    if cur:
+        recs.append(cur)
     err = next((l for l in lines if 'ERROR SUMMARY' in l), 'ERROR SUMMARY: (missing: valgrind did not finish)')
     leak = [l.strip() for l in lines if re.match(r'\s*(definitely|indirectly) lost:', l)]
-    n = 0
+    n = k = 0
+    # Janus's shutdown leak of a plugin session (see `known`): its indirect blocks are listed first.
+    attach_leak = any(known[1][0].search('\n'.join(r).strip('\n')) for r in recs)
     for r in recs:
-        text = '\n'.join(r)
-        if not kinds.search(r[0]) and not kinds.search(text[:300]):
+        text = '\n'.join(r).strip('\n')
+        if not text or not kinds.search(text[:400]):
             continue
-        if 'LEAK SUMMARY' in text or 'ERROR SUMMARY' in text or r[0].startswith('HEAP SUMMARY'):
+        if 'LEAK SUMMARY' in text or 'ERROR SUMMARY' in text or text.startswith('HEAP SUMMARY'):
             continue
-        block = f'--- {name}\n{text}\n'
+        note = next((msg for pat, msg in known if pat.search(text)), None)
+        if note is None and attach_leak and 'indirectly lost' in text.splitlines()[0] and not ours.search(text):
+            note = 'KNOWN: part of a janus_plugin_session/janus_ice_handle leak of Janus at shutdown (see above).'
+        block = f'--- {name}\n' + (f'NOTE: {note}\n' if note else '') + text + '\n'
         if ours.search(text):
-            plugin.append(block); n += 1
+            plugin.append(block)
+            n += 1
+            if note:
+                k += 1
+            else:
+                unknown_plugin += 1
         else:
             other.append(block)
-    summary.append(f'{name}: {err.strip()} | {"; ".join(leak) or "no leak summary"} | plugin records: {n}')
+    summary.append(f'{name}: {err.strip()} | {"; ".join(leak) or "no leak summary"} | '
+                   f'plugin records: {n} ({k} known Janus issues)')
 open(os.path.join(out, 'plugin-reports.txt'), 'w').write('\n'.join(plugin))
 open(os.path.join(out, 'other-reports.txt'), 'w').write('\n'.join(other))
 with open(os.path.join(out, 'summary.txt'), 'a') as f:
     f.write('\n'.join(summary) + '\n')
 print('\n'.join(summary))
-print(f'plugin records: {len(plugin)} (see {out}/plugin-reports.txt); other records: {len(other)}')
-sys.exit(1 if plugin else 0)
-EOF
+print(f'plugin records: {len(plugin)}, not known: {unknown_plugin} (see {out}/plugin-reports.txt); '
+      f'other records: {len(other)} ({out}/other-reports.txt)')
+sys.exit(1 if unknown_plugin else 0)
+PYEOF
