@@ -26,6 +26,7 @@
 #   AH_TEST_TIMEOUT=ms      per-test timeout handed to the runner (default here 900000: valgrind
 #                           makes Janus 10-50x slower)
 #   AH_PLUGIN_SO=path       plugin to test
+#   MEMCHECK_JANUS=path     the Janus binary valgrind runs (default /usr/bin/janus)
 #
 # Reading the result (MEMCHECK_OUT):
 #   summary.txt             per scenario: test pass/fail counts, and per Janus process valgrind's
@@ -77,7 +78,9 @@ export AH_TEST_TIMEOUT=${AH_TEST_TIMEOUT:-900000}
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=(01-media 02-waves 04-admit-timeout 05-client-kill 08-admin-api 11-rejoin)
 
-rm -rf "$OUT"
+# Start from a clean output folder (only what this script writes there is removed).
+rm -rf "$OUT/vg" "$OUT/bin" "$OUT/build" "$OUT/janus" "$OUT"/*.out "$OUT"/*.tap "$OUT/build.log" \
+	"$OUT/summary.txt" "$OUT/plugin-reports.txt" "$OUT/other-reports.txt"
 mkdir -p "$OUT/vg" "$OUT/bin"
 
 # An optional -O0 build in a scratch copy (the working tree's build is left alone).

@@ -40,7 +40,7 @@ typedef struct ah_substream ah_substream;
 /* One Janus plugin handle. Ref-counted: the registry holds one reference until destroy_session;
  * fan-outs and queued control work hold their own. */
 typedef struct ah_session {
-	janus_plugin_session *handle; /* we hold a reference on handle->ref */
+	janus_plugin_session *handle; /* the plugin's reference on handle->ref, released when freed */
 	guint64 conn;                 /* engine connection id, unique for the plugin's lifetime */
 	volatile gint destroyed;
 	volatile gint media_up;

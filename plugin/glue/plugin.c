@@ -236,7 +236,8 @@ static void ah_create_session(janus_plugin_session *handle, int *error)
 	}
 	ah_session *session = g_malloc0(sizeof(ah_session));
 	janus_refcount_init(&session->ref, session_free);
-	janus_refcount_increase(&handle->ref);
+	/* Janus initializes handle->ref only after this returns, with one of its two references meant
+	 * for the plugin: session_free releases that one (so no increase here). */
 	session->handle = handle;
 	g_mutex_lock(&sessions_lock);
 	session->conn = next_conn++;
