@@ -29,6 +29,11 @@ if ! bash scripts/setup.sh --no-apt --no-npm 2>&1 | tee "$ART/build.log"; then
 	build_ok=0
 	stage_fail "build (see test-artifacts/build.log)"
 fi
+# The plugin builds with -Wall -Wextra and no warnings (a fresh clone compiles every file).
+if grep -q 'warning:' "$ART/build.log"; then
+	stage_fail "compiler warnings (see test-artifacts/build.log)"
+	grep 'warning:' "$ART/build.log" >&2
+fi
 
 if [ "${AH_SKIP_UNIT:-0}" != 1 ]; then
 	echo "=== unit tests (make check)"
