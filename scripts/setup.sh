@@ -21,7 +21,7 @@ done
 
 say() { printf '[setup] %s\n' "$*"; }
 
-APT_PKGS=(janus janus-dev libjs-janus-gateway libglib2.0-dev libjansson-dev autoconf automake libtool
+APT_PKGS=(janus janus-dev libjs-janus-gateway libglib2.0-dev libjansson-dev libical-dev tzdata autoconf automake libtool
 	pkg-config iproute2 make gcc)
 
 apt_missing() {

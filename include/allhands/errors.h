@@ -32,6 +32,8 @@
 	X(NOT_PRESENTER,    618, "not_presenter",       "Only presenters can publish") \
 	X(PERSIST_FAILED,   619, "persist_failed",      "The change was applied but could not be saved") \
 	X(UNAVAILABLE,      620, "unavailable",         "The plugin is shutting down or not ready") \
+	X(INVALID_SCHEDULE, 621, "invalid_schedule",    "Invalid schedule") \
+	X(UNKNOWN_TIMEZONE, 622, "unknown_timezone",    "Unknown time zone") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

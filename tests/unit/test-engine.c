@@ -223,9 +223,11 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 	}
 	/* Every error a request can produce, except the two that the engine never answers with:
 	 * unavailable (the glue, while shutting down) and internal (a bug), and persist_failed, which
-	 * comes as a warning (test_persist_failure_warns). */
+	 * comes as a warning (test_persist_failure_warns). The schedule errors come from schedule.c,
+	 * which no request reaches yet: drop them from this list when rooms take schedules (issue 3). */
 	for (int err = AH_ERR_NO_MESSAGE; err < AH_ERR__COUNT; err++)
-		if (err != AH_ERR_UNAVAILABLE && err != AH_ERR_INTERNAL && err != AH_ERR_PERSIST_FAILED)
+		if (err != AH_ERR_UNAVAILABLE && err != AH_ERR_INTERNAL && err != AH_ERR_PERSIST_FAILED &&
+			err != AH_ERR_INVALID_SCHEDULE && err != AH_ERR_UNKNOWN_TIMEZONE)
 			g_assert_cmpstr((seen & (G_GUINT64_CONSTANT(1) << err)) ? "seen" : ah_error_name(err), ==, "seen");
 	g_assert_true(g_file_get_contents(f->path, &file_after, NULL, NULL));
 	g_assert_cmpstr(file_after, ==, file_before);

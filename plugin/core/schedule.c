@@ -1,0 +1,642 @@
+/* allhands: schedules (include/allhands/schedule.h).
+ *
+ * Owns a room's calendar: parsing one-off, recurring and iCalendar schedules, expanding their
+ * occurrences and deciding the phase at a given time. Pure: no Janus, no clock, no logging; time
+ * always comes in as an argument. Control thread only (libical's zone cache is process-global).
+ *
+ * DESIGN. libical does all recurrence and time-zone work; this file never computes a weekday or a
+ * UTC offset. A recurring schedule keeps its inputs as text (local DTSTART, TZID, RRULE, EXDATEs),
+ * which is also what the state file holds, and looks its zone up by name on every query, so no
+ * pointer into libical's cache outlives a call. Expansion walks libical's iterator in local time,
+ * drops EXDATEs by comparing local fields (as RFC 5545 matches EXDATE to DTSTART values), and
+ * converts each start to UTC with icaltime_as_timet_with_zone; the end is start + duration in real
+ * seconds. For rules without COUNT the iterator is started a day before the window wanted
+ * (icalrecur_iterator_set_start), so "the next meeting in 2045" does not walk twenty years of
+ * weekdays; COUNT rules must be walked from DTSTART, and every walk is capped at MAX_STEPS.
+ * The phase is a pure function of time; next_change is found by evaluating it at the few
+ * candidate boundaries (lobby start, start, warning, end, end + grace of the nearby occurrences)
+ * and taking the first one where it differs.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libical/ical.h>
+
+#include "allhands/schedule.h"
+
+/* Iterator steps per query: ~4 us each, so a runaway rule costs well under a second. */
+#define MAX_STEPS 200000
+/* How many occurrences before `now` may still be in their grace period when looking for one. */
+#define GRACE_LOOKBACK 8
+
+struct ah_schedule {
+	gboolean recurring; /* FALSE: one-off [start, end) in UTC */
+	gint64 start, end;
+	char *dtstart;		/* local "YYYY-MM-DDTHH:MM:SS" */
+	char *tzid;			/* IANA name or "UTC" */
+	gint64 duration;	/* seconds */
+	char *rrule;		/* NULL: a single occurrence at dtstart */
+	GPtrArray *exdates; /* char *: local date-times or dates, as given */
+	char *summary;
+};
+
+static ah_error fail(char **message, ah_error err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static ah_error fail(char **message, ah_error err, const char *fmt, ...)
+{
+	if (message) {
+		va_list ap;
+		va_start(ap, fmt);
+		*message = g_strdup_vprintf(fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* --- Zones and local times. */
+
+static icaltimezone *zone_lookup(const char *tzid)
+{
+	if (tzid == NULL || *tzid == '\0')
+		return NULL;
+	if (strcmp(tzid, "UTC") == 0)
+		return icaltimezone_get_utc_timezone();
+	return icaltimezone_get_builtin_timezone(tzid);
+}
+
+/* Windows zone names as Outlook and Exchange write them in TZID, to IANA (CLDR windowsZones,
+ * territory 001). Only names; the offsets and DST rules come from tzdata. */
+static const char *const windows_zones[][2] = {
+	{"UTC", "UTC"},
+	{"GMT Standard Time", "Europe/London"},
+	{"Greenwich Standard Time", "Atlantic/Reykjavik"},
+	{"W. Europe Standard Time", "Europe/Berlin"},
+	{"Romance Standard Time", "Europe/Paris"},
+	{"Central Europe Standard Time", "Europe/Budapest"},
+	{"Central European Standard Time", "Europe/Warsaw"},
+	{"GTB Standard Time", "Europe/Bucharest"},
+	{"FLE Standard Time", "Europe/Kiev"},
+	{"E. Europe Standard Time", "Europe/Chisinau"},
+	{"Russian Standard Time", "Europe/Moscow"},
+	{"Turkey Standard Time", "Europe/Istanbul"},
+	{"Israel Standard Time", "Asia/Jerusalem"},
+	{"South Africa Standard Time", "Africa/Johannesburg"},
+	{"Arabian Standard Time", "Asia/Dubai"},
+	{"India Standard Time", "Asia/Kolkata"},
+	{"China Standard Time", "Asia/Shanghai"},
+	{"Singapore Standard Time", "Asia/Singapore"},
+	{"Tokyo Standard Time", "Asia/Tokyo"},
+	{"Korea Standard Time", "Asia/Seoul"},
+	{"AUS Eastern Standard Time", "Australia/Sydney"},
+	{"New Zealand Standard Time", "Pacific/Auckland"},
+	{"Eastern Standard Time", "America/New_York"},
+	{"Central Standard Time", "America/Chicago"},
+	{"Mountain Standard Time", "America/Denver"},
+	{"US Mountain Standard Time", "America/Phoenix"},
+	{"Pacific Standard Time", "America/Los_Angeles"},
+	{"Alaskan Standard Time", "America/Anchorage"},
+	{"Hawaiian Standard Time", "Pacific/Honolulu"},
+	{"Atlantic Standard Time", "America/Halifax"},
+	{"E. South America Standard Time", "America/Sao_Paulo"},
+};
+
+/* The IANA name for a TZID as calendars write it: IANA itself, a Windows name, or an IANA name
+ * behind a vendor prefix ("/freeassociation.sourceforge.net/Europe/Berlin"). NULL if unknown. */
+static const char *canonical_tzid(const char *tzid)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(windows_zones); i++)
+		if (strcmp(tzid, windows_zones[i][0]) == 0)
+			return windows_zones[i][1];
+	if (zone_lookup(tzid))
+		return tzid;
+	for (const char *p = strchr(tzid, '/'); p; p = strchr(p + 1, '/'))
+		if (zone_lookup(p + 1))
+			return p + 1;
+	return NULL;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS", or "YYYY-MM-DD" when allow_date. */
+static gboolean parse_local(const char *s, gboolean allow_date, struct icaltimetype *out)
+{
+	int y, mo, d, h = 0, mi = 0, se = 0, n = -1;
+	struct icaltimetype t = icaltime_null_time();
+	if (s == NULL)
+		return FALSE;
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return FALSE;
+	if (s[10] == '\0') {
+		if (!allow_date)
+			return FALSE;
+		t.is_date = 1;
+	} else {
+		n = -1;
+		if (sscanf(s + 10, "T%2d:%2d:%2d%n", &h, &mi, &se, &n) != 3 || n != 9 || s[19] != '\0')
+			return FALSE;
+	}
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > icaltime_days_in_month(mo, y) || h > 23 || mi > 59 ||
+		se > 59 || h < 0 || mi < 0 || se < 0)
+		return FALSE;
+	t.year = y, t.month = mo, t.day = d, t.hour = h, t.minute = mi, t.second = se;
+	*out = t;
+	return TRUE;
+}
+
+static char *format_local(struct icaltimetype t)
+{
+	if (t.is_date)
+		return g_strdup_printf("%04d-%02d-%02d", t.year, t.month, t.day);
+	return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute, t.second);
+}
+
+static struct icaltimetype utc_to_local(gint64 u, icaltimezone *zone)
+{
+	struct icaltimetype t = icaltime_from_timet_with_zone((time_t)u, 0, zone);
+	t.zone = zone;
+	return t;
+}
+
+/* The wall-clock fields of t as if they were UTC: only for differences between two wall times. */
+static gint64 naive_seconds(struct icaltimetype t)
+{
+	t.zone = NULL;
+	t.is_date = 0;
+	return (gint64)icaltime_as_timet(t);
+}
+
+/* Local wall time in `zone` to UTC seconds. A time repeated when clocks go back is its second
+ * (standard-time) instance, as libical resolves it. For a time skipped when clocks go forward
+ * libical uses the offset after the change, which lands an hour early (02:30 -> 01:30 CET); RFC
+ * 5545 3.3.5 wants the offset before it (02:30 -> 03:30 CEST), as calendars show it. The round trip
+ * finds the gap without knowing any zone rule: a skipped time does not come back as itself, and
+ * the difference is the length of the gap. */
+static gint64 local_to_utc(struct icaltimetype t, icaltimezone *zone)
+{
+	t.is_date = 0;
+	t.zone = zone;
+	gint64 u = (gint64)icaltime_as_timet_with_zone(t, zone);
+	return u + naive_seconds(t) - naive_seconds(utc_to_local(u, zone));
+}
+
+/* --- Expansion. */
+
+static gboolean excluded(const ah_schedule *s, struct icaltimetype t)
+{
+	for (guint i = 0; s->exdates && i < s->exdates->len; i++) {
+		struct icaltimetype e;
+		if (!parse_local(g_ptr_array_index(s->exdates, i), TRUE, &e))
+			continue;
+		if (e.year != t.year || e.month != t.month || e.day != t.day)
+			continue;
+		if (e.is_date || (e.hour == t.hour && e.minute == t.minute && e.second == t.second))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Occurrences ending after `from`, at most n, in order. */
+static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out)
+{
+	if (n == 0)
+		return 0;
+	if (!s->recurring) {
+		if (s->end <= from)
+			return 0;
+		out[0] = (ah_occurrence){s->start, s->end};
+		return 1;
+	}
+	icaltimezone *zone = zone_lookup(s->tzid);
+	struct icaltimetype dt;
+	if (zone == NULL || !parse_local(s->dtstart, FALSE, &dt))
+		return 0;
+	dt.zone = zone;
+	gint64 first = local_to_utc(dt, zone);
+	if (s->rrule == NULL) {
+		if (first + s->duration <= from || excluded(s, dt))
+			return 0;
+		out[0] = (ah_occurrence){first, first + s->duration};
+		return 1;
+	}
+	struct icalrecurrencetype rule = icalrecurrencetype_from_string(s->rrule);
+	icalrecur_iterator *it = icalrecur_iterator_new(rule, dt);
+	if (it == NULL)
+		return 0;
+	/* Start a day early: local time and UTC differ by less than that. */
+	gint64 skip_to = from - s->duration - 86400;
+	if (rule.count == 0 && from > G_MININT64 / 2 && skip_to > first)
+		icalrecur_iterator_set_start(it, utc_to_local(skip_to, zone));
+	/* libical 3.0's iterator moves a wall time that a DST change skips (02:30 -> 03:30) and then
+	 * keeps the moved time for every later occurrence. The time of day of a daily or coarser rule
+	 * without BYHOUR, BYMINUTE or BYSECOND is DTSTART's (RFC 5545 3.3.10): put it back. */
+	gboolean keep_time = rule.freq >= ICAL_DAILY_RECURRENCE && rule.by_hour[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+						 rule.by_minute[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+						 rule.by_second[0] == ICAL_RECURRENCE_ARRAY_MAX;
+	guint got = 0;
+	for (int steps = 0; got < n && steps < MAX_STEPS; steps++) {
+		struct icaltimetype t = icalrecur_iterator_next(it);
+		if (icaltime_is_null_time(t))
+			break;
+		if (keep_time)
+			t.hour = dt.hour, t.minute = dt.minute, t.second = dt.second;
+		if (excluded(s, t))
+			continue;
+		gint64 start = local_to_utc(t, zone);
+		if (start + s->duration > from)
+			out[got++] = (ah_occurrence){start, start + s->duration};
+	}
+	icalrecur_iterator_free(it);
+	return got;
+}
+
+/* --- Creating. */
+
+static ah_error check_rrule(const char *rrule, char **message)
+{
+	icalerror_clear_errno();
+	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
+	if (r.freq == ICAL_NO_RECURRENCE || icalerrno != ICAL_NO_ERROR) {
+		icalerror_clear_errno();
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (rrule: cannot parse \"%s\")", rrule);
+	}
+	if (r.freq == ICAL_SECONDLY_RECURRENCE || r.freq == ICAL_MINUTELY_RECURRENCE)
+		return fail(message, AH_ERR_INVALID_SCHEDULE,
+					"invalid schedule (rrule: FREQ=SECONDLY and MINUTELY are not supported)");
+	return AH_ERR_OK;
+}
+
+static ah_error check_duration(gint64 duration, char **message)
+{
+	if (duration <= 0)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (the end must be after the start)");
+	if (duration > AH_SCHEDULE_MAX_DURATION_S)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (longer than %d hours)",
+					AH_SCHEDULE_MAX_DURATION_S / 3600);
+	return AH_ERR_OK;
+}
+
+ah_error ah_schedule_new_once(gint64 start, gint64 end, ah_schedule **out, char **message)
+{
+	/* Years 1970..9999, so that arithmetic on these times never overflows. */
+	if (start < 0 || start > G_GINT64_CONSTANT(253402300799))
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (start out of range)");
+	ah_error err = check_duration(end - start, message);
+	if (err != AH_ERR_OK)
+		return err;
+	ah_schedule *s = g_new0(ah_schedule, 1);
+	s->start = start;
+	s->end = end;
+	*out = s;
+	return AH_ERR_OK;
+}
+
+ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64 duration_s, const char *rrule,
+								   const char *const *exdates, ah_schedule **out, char **message)
+{
+	struct icaltimetype t;
+	ah_error err;
+	if (dtstart == NULL)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (no dtstart)");
+	if (!parse_local(dtstart, FALSE, &t))
+		return fail(message, AH_ERR_INVALID_SCHEDULE,
+					"invalid schedule (dtstart: want a local date-time like 2026-01-05T09:00:00)");
+	if (zone_lookup(tzid) == NULL)
+		return fail(message, AH_ERR_UNKNOWN_TIMEZONE, "unknown time zone (%s)", tzid ? tzid : "none");
+	if ((err = check_duration(duration_s, message)) != AH_ERR_OK)
+		return err;
+	if (rrule && *rrule && (err = check_rrule(rrule, message)) != AH_ERR_OK)
+		return err;
+	ah_schedule *s = g_new0(ah_schedule, 1);
+	s->recurring = TRUE;
+	s->dtstart = g_strdup(dtstart);
+	s->tzid = g_strdup(tzid);
+	s->duration = duration_s;
+	s->rrule = rrule && *rrule ? g_strdup(rrule) : NULL;
+	s->exdates = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; exdates && exdates[i]; i++) {
+		if (i >= AH_SCHEDULE_MAX_EXDATES || !parse_local(exdates[i], TRUE, &t)) {
+			ah_schedule_free(s);
+			return fail(message, AH_ERR_INVALID_SCHEDULE,
+						i >= AH_SCHEDULE_MAX_EXDATES
+							? "invalid schedule (too many exdates)"
+							: "invalid schedule (exdate: want 2026-01-07T09:00:00 or 2026-01-07)");
+		}
+		g_ptr_array_add(s->exdates, g_strdup(exdates[i]));
+	}
+	ah_occurrence o;
+	if (expand(s, G_MININT64 / 2, 1, &o) == 0) {
+		ah_schedule_free(s);
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (it has no occurrence)");
+	}
+	*out = s;
+	return AH_ERR_OK;
+}
+
+void ah_schedule_free(ah_schedule *s)
+{
+	if (s == NULL)
+		return;
+	g_free(s->dtstart);
+	g_free(s->tzid);
+	g_free(s->rrule);
+	if (s->exdates)
+		g_ptr_array_unref(s->exdates);
+	g_free(s->summary);
+	g_free(s);
+}
+
+const char *ah_schedule_summary(const ah_schedule *s)
+{
+	return s->summary;
+}
+
+void ah_schedule_release_caches(void)
+{
+	icaltimezone_free_builtin_timezones();
+	/* The calling thread's ring of temporary strings (icalrecur_iterator_new uses it). */
+	icalmemory_free_ring();
+}
+
+/* --- Queries. */
+
+gboolean ah_schedule_current_or_next(const ah_schedule *s, gint64 now, ah_occurrence *out)
+{
+	return expand(s, now, 1, out) == 1;
+}
+
+guint ah_schedule_next_n(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out)
+{
+	return expand(s, from, n, out);
+}
+
+const char *ah_phase_name(ah_phase phase)
+{
+	static const char *const names[] = {"closed", "lobby", "live", "ending"};
+	return (guint)phase < G_N_ELEMENTS(names) ? names[phase] : "closed";
+}
+
+/* The phase at `now`, without next_change. */
+static void phase_at(const ah_schedule *s, gint64 now, const ah_phase_params *p, ah_schedule_status *st)
+{
+	ah_occurrence next, recent[GRACE_LOOKBACK];
+	gboolean has_next = expand(s, now, 1, &next) == 1;
+	*st = (ah_schedule_status){.phase = AH_PHASE_CLOSED, .next_change = -1};
+	if (has_next && next.start <= now) {
+		st->phase = now >= next.end - p->ending_warning_s ? AH_PHASE_ENDING : AH_PHASE_LIVE;
+		st->has_occurrence = TRUE;
+		st->occurrence = next;
+		return;
+	}
+	if (p->grace_s > 0) {
+		guint k = expand(s, now - p->grace_s, GRACE_LOOKBACK, recent);
+		for (guint i = k; i-- > 0;)
+			if (recent[i].end <= now) {
+				st->phase = AH_PHASE_ENDING;
+				st->has_occurrence = TRUE;
+				st->occurrence = recent[i];
+				return;
+			}
+	}
+	if (has_next) {
+		st->has_occurrence = TRUE;
+		st->occurrence = next;
+		if (now >= next.start - p->lobby_s)
+			st->phase = AH_PHASE_LOBBY;
+	}
+}
+
+static gboolean same_status(const ah_schedule_status *a, const ah_schedule_status *b)
+{
+	return a->phase == b->phase && a->has_occurrence == b->has_occurrence &&
+		   (!a->has_occurrence || a->occurrence.start == b->occurrence.start);
+}
+
+static gint compare_times(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+	return x < y ? -1 : x > y;
+}
+
+void ah_schedule_status_at(const ah_schedule *s, gint64 now, const ah_phase_params *p, ah_schedule_status *out)
+{
+	ah_occurrence near[2 + GRACE_LOOKBACK];
+	gint64 cand[5 * G_N_ELEMENTS(near)];
+	guint nc = 0;
+	phase_at(s, now, p, out);
+	/* Boundaries of the occurrences still in grace, the current or next one, and the one after. */
+	guint k = expand(s, now - p->grace_s, G_N_ELEMENTS(near), near);
+	for (guint i = 0; i < k; i++) {
+		const ah_occurrence *o = &near[i];
+		gint64 b[5] = {o->start - p->lobby_s, o->start, o->end - p->ending_warning_s, o->end, o->end + p->grace_s};
+		for (guint j = 0; j < 5; j++)
+			if (b[j] > now)
+				cand[nc++] = b[j];
+	}
+	qsort(cand, nc, sizeof cand[0], compare_times);
+	for (guint i = 0; i < nc; i++) {
+		ah_schedule_status later;
+		if (i > 0 && cand[i] == cand[i - 1])
+			continue;
+		phase_at(s, cand[i], p, &later);
+		if (!same_status(out, &later)) {
+			out->next_change = cand[i];
+			return;
+		}
+	}
+}
+
+/* --- iCalendar import. */
+
+/* The IANA zone of a DTSTART/DTEND/EXDATE property, "UTC" for a UTC time, NULL for floating.
+ * *unknown is set when the property names a zone we cannot map. */
+static const char *property_zone(icalproperty *prop, struct icaltimetype t, const char **unknown)
+{
+	icalparameter *param = icalproperty_get_first_parameter(prop, ICAL_TZID_PARAMETER);
+	if (param) {
+		const char *tzid = icalparameter_get_tzid(param);
+		const char *name = tzid ? canonical_tzid(tzid) : NULL;
+		if (name == NULL)
+			*unknown = tzid ? tzid : "";
+		return name;
+	}
+	return icaltime_is_utc(t) ? "UTC" : NULL;
+}
+
+static icalcomponent *master_event(icalcomponent *root)
+{
+	if (icalcomponent_isa(root) == ICAL_VEVENT_COMPONENT)
+		return root;
+	for (icalcomponent *ev = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ev;
+		 ev = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT))
+		if (icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY) == NULL)
+			return ev;
+	return NULL;
+}
+
+/* EXDATEs of `ev` as local strings in `zone`. */
+static ah_error collect_exdates(icalcomponent *ev, const char *tzid, GPtrArray *out, char **message)
+{
+	icaltimezone *zone = zone_lookup(tzid);
+	for (icalproperty *p = icalcomponent_get_first_property(ev, ICAL_EXDATE_PROPERTY); p;
+		 p = icalcomponent_get_next_property(ev, ICAL_EXDATE_PROPERTY)) {
+		struct icaltimetype t = icalproperty_get_exdate(p);
+		const char *unknown = NULL, *ez = property_zone(p, t, &unknown);
+		if (unknown)
+			return fail(message, AH_ERR_UNKNOWN_TIMEZONE, "unknown time zone (EXDATE TZID %s)", unknown);
+		/* A date, a floating time or one in the event's own zone is already local to it. */
+		if (!t.is_date && ez && strcmp(ez, tzid) != 0)
+			t = utc_to_local(local_to_utc(t, zone_lookup(ez)), zone);
+		g_ptr_array_add(out, format_local(t));
+	}
+	g_ptr_array_add(out, NULL);
+	return AH_ERR_OK;
+}
+
+/* Duration from DTEND (in any zone) or DURATION; 0 when neither. */
+static ah_error event_duration(icalcomponent *ev, gint64 start_utc, gint64 *duration, char **message)
+{
+	icalproperty *p = icalcomponent_get_first_property(ev, ICAL_DTEND_PROPERTY);
+	*duration = 0;
+	if (p) {
+		struct icaltimetype t = icalproperty_get_dtend(p);
+		const char *unknown = NULL, *z = property_zone(p, t, &unknown);
+		if (unknown)
+			return fail(message, AH_ERR_UNKNOWN_TIMEZONE, "unknown time zone (DTEND TZID %s)", unknown);
+		if (z == NULL || t.is_date)
+			return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (DTEND: want a date-time with a zone)");
+		*duration = local_to_utc(t, zone_lookup(z)) - start_utc;
+	} else if ((p = icalcomponent_get_first_property(ev, ICAL_DURATION_PROPERTY)) != NULL) {
+		*duration = icaldurationtype_as_int(icalproperty_get_duration(p));
+	}
+	return AH_ERR_OK;
+}
+
+/* libical drops a property it cannot parse and leaves an X-LIC-ERROR naming it. Exports carry
+ * harmless ones (Google writes an empty LOCATION): only those about the properties we read count. */
+static icalproperty *unusable_property(icalcomponent *ev)
+{
+	static const char *const used[] = {"DTSTART property", "DTEND property",  "DURATION property",
+									   "RRULE property",   "EXDATE property", "RDATE property"};
+	for (icalproperty *p = icalcomponent_get_first_property(ev, ICAL_XLICERROR_PROPERTY); p;
+		 p = icalcomponent_get_next_property(ev, ICAL_XLICERROR_PROPERTY)) {
+		const char *text = icalproperty_get_xlicerror(p);
+		for (gsize i = 0; text && i < G_N_ELEMENTS(used); i++)
+			if (strstr(text, used[i]))
+				return p;
+	}
+	return NULL;
+}
+
+static ah_error import_event(icalcomponent *ev, ah_schedule **out, char **message)
+{
+	icalproperty *p;
+	if ((p = unusable_property(ev)) != NULL)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (%s)", icalproperty_get_xlicerror(p));
+	if (icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY))
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (RDATE is not supported)");
+	if ((p = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY)) == NULL)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (no DTSTART)");
+	struct icaltimetype start = icalproperty_get_dtstart(p);
+	const char *unknown = NULL, *tzid = property_zone(p, start, &unknown);
+	if (unknown)
+		return fail(message, AH_ERR_UNKNOWN_TIMEZONE, "unknown time zone (%s)", unknown);
+	if (start.is_date || tzid == NULL)
+		return fail(message, AH_ERR_INVALID_SCHEDULE,
+					"invalid schedule (DTSTART: want a date-time with TZID or in UTC, not %s)",
+					start.is_date ? "an all-day date" : "a floating time");
+	gint64 duration;
+	ah_error err = event_duration(ev, local_to_utc(start, zone_lookup(tzid)), &duration, message);
+	if (err != AH_ERR_OK)
+		return err;
+	char *rrule = NULL;
+	if ((p = icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY)) != NULL) {
+		if (icalcomponent_get_next_property(ev, ICAL_RRULE_PROPERTY))
+			return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (more than one RRULE)");
+		struct icalrecurrencetype r = icalproperty_get_rrule(p);
+		char *text = icalrecurrencetype_as_string_r(&r);
+		rrule = g_strdup(text);
+		free(text);
+	}
+	GPtrArray *exdates = g_ptr_array_new_with_free_func(g_free);
+	char *dtstart = format_local(start);
+	err = collect_exdates(ev, tzid, exdates, message);
+	if (err == AH_ERR_OK)
+		err = ah_schedule_new_recurring(dtstart, tzid, duration, rrule, (const char *const *)exdates->pdata, out,
+										message);
+	if (err == AH_ERR_OK && icalcomponent_get_summary(ev))
+		(*out)->summary = g_strdup(icalcomponent_get_summary(ev));
+	g_free(dtstart);
+	g_free(rrule);
+	g_ptr_array_unref(exdates);
+	return err;
+}
+
+ah_error ah_schedule_new_from_ical(const char *text, ah_schedule **out, char **message)
+{
+	icalcomponent *root = text ? icalparser_parse_string(text) : NULL;
+	icalcomponent *ev = root ? master_event(root) : NULL;
+	ah_error err =
+		ev ? import_event(ev, out, message) : fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (no VEVENT)");
+	if (root)
+		icalcomponent_free(root);
+	return err;
+}
+
+/* --- The state file. */
+
+json_t *ah_schedule_to_json(const ah_schedule *s)
+{
+	if (!s->recurring)
+		return json_pack("{s:I, s:I}", "start", (json_int_t)s->start, "end", (json_int_t)s->end);
+	json_t *o =
+		json_pack("{s:s, s:s, s:I}", "dtstart", s->dtstart, "tzid", s->tzid, "duration_s", (json_int_t)s->duration);
+	if (s->rrule)
+		json_object_set_new(o, "rrule", json_string(s->rrule));
+	if (s->exdates->len > 0) {
+		json_t *a = json_array();
+		for (guint i = 0; i < s->exdates->len; i++)
+			json_array_append_new(a, json_string(g_ptr_array_index(s->exdates, i)));
+		json_object_set_new(o, "exdates", a);
+	}
+	if (s->summary)
+		json_object_set_new(o, "summary", json_string(s->summary));
+	return o;
+}
+
+static const char *opt_string(const json_t *o, const char *key, gboolean *bad)
+{
+	const json_t *v = json_object_get(o, key);
+	if (v && !json_is_string(v))
+		*bad = TRUE;
+	return json_string_value(v);
+}
+
+ah_error ah_schedule_from_json(const json_t *o, ah_schedule **out, char **message)
+{
+	const json_t *start = json_object_get(o, "start"), *end = json_object_get(o, "end");
+	if (!json_is_object(o))
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (not an object)");
+	if (start || end) {
+		if (!json_is_integer(start) || !json_is_integer(end))
+			return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (start and end: want integers)");
+		return ah_schedule_new_once(json_integer_value(start), json_integer_value(end), out, message);
+	}
+	gboolean bad = FALSE;
+	const char *dtstart = opt_string(o, "dtstart", &bad), *tzid = opt_string(o, "tzid", &bad);
+	const char *rrule = opt_string(o, "rrule", &bad), *summary = opt_string(o, "summary", &bad);
+	const json_t *duration = json_object_get(o, "duration_s"), *ex = json_object_get(o, "exdates");
+	if (bad || !json_is_integer(duration) || (ex && !json_is_array(ex)) ||
+		json_array_size(ex) > AH_SCHEDULE_MAX_EXDATES)
+		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (malformed object)");
+	const char **exdates = g_new0(const char *, json_array_size(ex) + 1);
+	for (size_t i = 0; i < json_array_size(ex); i++)
+		if ((exdates[i] = json_string_value(json_array_get(ex, i))) == NULL)
+			bad = TRUE;
+	ah_error err =
+		bad ? fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (exdates: want strings)")
+			: ah_schedule_new_recurring(dtstart, tzid, json_integer_value(duration), rrule, exdates, out, message);
+	if (err == AH_ERR_OK && summary)
+		(*out)->summary = g_strdup(summary);
+	g_free(exdates);
+	return err;
+}
