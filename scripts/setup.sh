@@ -65,6 +65,7 @@ fi
 if [ "$do_build" = 1 ]; then
 	if [ ! -x configure ] || [ ! -f Makefile ] || [ configure.ac -nt configure ]; then
 		say "autoreconf -fi && ./configure"
+		mkdir -p m4
 		autoreconf -fi
 		./configure --quiet
 	fi

@@ -30,9 +30,10 @@ if ! bash scripts/setup.sh --no-apt --no-npm 2>&1 | tee "$ART/build.log"; then
 	stage_fail "build (see test-artifacts/build.log)"
 fi
 # The plugin builds with -Wall -Wextra and no warnings (a fresh clone compiles every file).
-if grep -q 'warning:' "$ART/build.log"; then
+cc_warning='\.[ch]:[0-9]+(:[0-9]+)?: warning:'
+if grep -Eq "$cc_warning" "$ART/build.log"; then
 	stage_fail "compiler warnings (see test-artifacts/build.log)"
-	grep 'warning:' "$ART/build.log" >&2
+	grep -E "$cc_warning" "$ART/build.log" >&2
 fi
 
 if [ "${AH_SKIP_UNIT:-0}" != 1 ]; then
