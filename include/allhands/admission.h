@@ -80,6 +80,22 @@ gboolean ah_admission_remove_tenant(ah_admission *adm, const char *tenant, GArra
 gboolean ah_admission_set_room(ah_admission *adm, const char *tenant, const char *room, guint max_attendees);
 gboolean ah_admission_remove_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed /* guint64 */);
 
+/* Scheduled rooms (issue 3). A room is open by default. While a room is closed, its attendees
+ * join the queue as usual (the pre-queue: they get positions) but no wave and no immediate
+ * admission seats anyone of that room; other rooms are not held up by them. Opening a room makes
+ * its queued attendees admissible in the usual waves, in their queue order. FALSE: unknown room. */
+gboolean ah_admission_set_room_open(ah_admission *adm, const char *tenant, const char *room, gboolean open);
+/* Randomly permute the queue places held by this room's queued attendees among themselves (the
+ * places of other rooms' attendees do not move), with a deterministic PRNG seeded by `seed`.
+ * POSITION events for every attendee whose position changed. FALSE: unknown room. */
+gboolean ah_admission_shuffle_room(ah_admission *adm, const char *tenant, const char *room, guint32 seed,
+	GArray *events);
+/* Take every attendee of the room out (queued and seated; presenters stay), freeing their seats and
+ * queue places; their pids are appended to `removed` in queue order, then seat order. The room
+ * stays. POSITION events for attendees of other rooms that moved up. FALSE: unknown room. */
+gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed,
+	gint64 now, GArray *events);
+
 /* An attendee asks for a seat. Returns AH_ADM_CONNECTING (admitted now) or AH_ADM_QUEUED (then
  * *position is set), or AH_ADM_NONE when the pid is already known or the room is unknown.
  * Events for other attendees may be appended to `events` (GArray of ah_adm_event). */

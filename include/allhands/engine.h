@@ -122,6 +122,11 @@ const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_s
 /* Append (ah_route) where presenter `conn`'s streams go now. */
 void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);
 
+/* Wall clock (issue 3: schedules are in real time). The glue sets the offset between the real-time
+ * clock and the monotonic `now` (g_get_real_time() - g_get_monotonic_time(), microseconds) before
+ * each entry point; tests set it by hand. Schedules see real time = now + offset. Default 0. */
+void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monotonic_us);
+
 /* The node's current admission config (for logging). */
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 

@@ -34,6 +34,7 @@
 	X(UNAVAILABLE,      620, "unavailable",         "The plugin is shutting down or not ready") \
 	X(INVALID_SCHEDULE, 621, "invalid_schedule",    "Invalid schedule") \
 	X(UNKNOWN_TIMEZONE, 622, "unknown_timezone",    "Unknown time zone") \
+	X(ROOM_CLOSED,      623, "room_closed",         "The room is closed: it is outside its scheduled windows") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

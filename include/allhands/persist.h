@@ -3,7 +3,10 @@
  * Format (JSON, written by this module only):
  *   {"version": 1,
  *    "tenants": [{"tenant", "name", "max_participants", "secret"}],
- *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret"}]}
+ *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
+ *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?}]}
+ * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
+ * room options may be missing (files written before schedules), which means their defaults.
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
@@ -23,6 +26,13 @@
 
 #define AH_PERSIST_VERSION 1
 
+/* A room's schedule options (issue 3): defaults and bounds, shared with the request table. */
+#define AH_LOBBY_MINUTES_DEFAULT 10
+#define AH_LOBBY_MINUTES_MAX 1440
+#define AH_ENDING_WARNING_S_DEFAULT 60
+#define AH_GRACE_S_DEFAULT 30
+#define AH_ROOM_SECONDS_MAX 86400 /* ending_warning_s, grace_s */
+
 typedef struct {
 	char *tenant;
 	char *name;             /* never NULL ("" when unset) */
@@ -37,6 +47,11 @@ typedef struct {
 	guint max_attendees;
 	char *pin;              /* NULL: no pin */
 	char *presenter_secret;
+	json_t *schedule;       /* owned; NULL: no schedule (always open) */
+	guint lobby_minutes;
+	guint ending_warning_s;
+	guint grace_s;
+	gboolean shuffle;       /* prequeue_order "shuffle" (else "fifo") */
 } ah_persist_room;
 
 typedef struct {
@@ -46,10 +61,11 @@ typedef struct {
 
 ah_persist_state *ah_persist_state_new(void);
 void ah_persist_state_free(ah_persist_state *state);
-/* Append rows (strings are copied; NULL name/description become ""). */
+/* Append rows (strings are copied; NULL name/description become ""). A room row starts without a
+ * schedule and with the default options: the caller may set them in the row returned. */
 void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
 	guint max_participants, const char *secret);
-void ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
+ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
 	const char *description, guint max_attendees, const char *pin, const char *presenter_secret);
 
 /* The file's JSON for a state, and back (with every check; NULL with *err and *message on failure). */

@@ -20,9 +20,14 @@
  * the end of every call that has an `events` array walks the queue once, reporting only the
  * entries that moved. remove_room/remove_tenant have no `events` array: they leave the positions
  * dirty and next_deadline() then returns `now`, so the caller's next tick() reports them.
- * join(), leave() and tick() first run the work due at `now` (timeouts, then at most one wave), so
- * every decision is taken on the state at `now`; events come out as TIMED_OUT, ADMITTED (in
- * admission order), then POSITION (in queue order).
+ * A closed room (issue 3) keeps its attendees queued in their places: room_admissible() is the one
+ * test that joins, waves and queue_has_admissible() share, so a closed room's entries are skipped
+ * like cap-blocked ones and never make next_deadline() report a wave. shuffle_room() swaps the
+ * participants held by the room's queue links (the links, i.e. the places, stay where they are)
+ * and points each record at its new link, so removal stays O(1).
+ * join(), leave(), clear_room() and tick() run the work due at `now` (timeouts, then at most one
+ * wave), so every decision is taken on the state at `now`; events come out as TIMED_OUT, ADMITTED
+ * (in admission order), then POSITION (in queue order).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -34,6 +39,7 @@ typedef struct {
 	char *id;
 	adm_tenant *tenant;
 	guint max_attendees;
+	gboolean closed; /* set_room_open(FALSE): its queued attendees wait, seated ones stay */
 	ah_adm_counts counts;
 	GQueue members; /* adm_participant*, in join order */
 } adm_room;
@@ -179,13 +185,19 @@ static gboolean room_has_seat(const adm_room *r)
 	return seats(&r->counts) < r->max_attendees && tenant_seats(r->tenant) < r->tenant->max_participants;
 }
 
+/* Whether the room may seat one more attendee now, leaving the node aside. */
+static gboolean room_admissible(const adm_room *r)
+{
+	return !r->closed && room_has_seat(r);
+}
+
 static gboolean queue_has_admissible(const ah_admission *adm)
 {
 	if (!node_has_seat(adm))
 		return FALSE;
 	for (GList *l = adm->queue.head; l != NULL; l = l->next) {
 		const adm_participant *p = l->data;
-		if (room_has_seat(p->room))
+		if (room_admissible(p->room))
 			return TRUE;
 	}
 	return FALSE;
@@ -292,7 +304,7 @@ static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 		next = l->next;
 		if (!node_has_seat(adm))
 			break;
-		if (!room_has_seat(p->room))
+		if (!room_admissible(p->room))
 			continue;
 		admit(adm, p, now);
 		push_event(events, AH_ADM_EV_ADMITTED, p->pid, 0, 0);
@@ -439,6 +451,83 @@ gboolean ah_admission_remove_room(ah_admission *adm, const char *tenant, const c
 	return TRUE;
 }
 
+/* --- scheduled rooms */
+
+gboolean ah_admission_set_room_open(ah_admission *adm, const char *tenant, const char *room, gboolean open)
+{
+	adm_room *r = find_room(adm, tenant, room);
+	if (r == NULL)
+		return FALSE;
+	/* Nothing to do now: opening shows in next_deadline() and the next wave; closing never evicts. */
+	r->closed = !open;
+	return TRUE;
+}
+
+gboolean ah_admission_shuffle_room(ah_admission *adm, const char *tenant, const char *room, guint32 seed,
+								   GArray *events)
+{
+	adm_room *r = find_room(adm, tenant, room);
+	GPtrArray *places;
+	GRand *rand;
+	if (r == NULL)
+		return FALSE;
+	places = g_ptr_array_new();
+	for (GList *l = adm->queue.head; l != NULL; l = l->next)
+		if (((adm_participant *)l->data)->room == r)
+			g_ptr_array_add(places, l);
+	/* Fisher-Yates over the records held by the room's places, in queue order. */
+	rand = g_rand_new_with_seed(seed);
+	for (guint i = places->len; i > 1; i--) {
+		GList *a = g_ptr_array_index(places, i - 1);
+		GList *b = g_ptr_array_index(places, (guint)g_rand_int_range(rand, 0, (gint32)i));
+		gpointer held = a->data;
+		a->data = b->data;
+		b->data = held;
+	}
+	g_rand_free(rand);
+	for (guint i = 0; i < places->len; i++) {
+		GList *l = g_ptr_array_index(places, i);
+		((adm_participant *)l->data)->link = l;
+	}
+	if (places->len > 1)
+		adm->positions_dirty = TRUE;
+	g_ptr_array_free(places, TRUE);
+	report_positions(adm, events);
+	return TRUE;
+}
+
+gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed, gint64 now,
+								 GArray *events)
+{
+	adm_room *r = find_room(adm, tenant, room);
+	GList *l, *next;
+	if (r == NULL)
+		return FALSE;
+	for (l = adm->queue.head; l != NULL; l = next) {
+		adm_participant *p = l->data;
+		next = l->next;
+		if (p->room != r)
+			continue;
+		if (removed != NULL)
+			g_array_append_val(removed, p->pid);
+		forget(adm, p);
+	}
+	/* Only seated attendees and presenters are left; "seat order" is join order, as in remove_room. */
+	for (l = r->members.head; l != NULL; l = next) {
+		adm_participant *p = l->data;
+		next = l->next;
+		if (p->presenter)
+			continue;
+		if (removed != NULL)
+			g_array_append_val(removed, p->pid);
+		forget(adm, p);
+	}
+	/* Like leave(): the freed seats go to the queue at once if a wave is due. */
+	run_due(adm, now, events);
+	report_positions(adm, events);
+	return TRUE;
+}
+
 /* --- participants */
 
 ah_adm_state ah_admission_join(ah_admission *adm, guint64 pid, const char *tenant, const char *room, gint64 now,
@@ -453,7 +542,7 @@ ah_adm_state ah_admission_join(ah_admission *adm, guint64 pid, const char *tenan
 		return AH_ADM_NONE;
 	run_due(adm, now, events);
 	p = participant_new(adm, pid, r);
-	if (node_has_seat(adm) && room_has_seat(r) && !queue_has_admissible(adm)) {
+	if (node_has_seat(adm) && room_admissible(r) && !queue_has_admissible(adm)) {
 		admit(adm, p, now);
 	} else {
 		enqueue(adm, p);

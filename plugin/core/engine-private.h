@@ -1,5 +1,6 @@
-/* allhands: the engine's state, shared by engine.c (participants, offers, slots, routes, time)
- * and requests.c (the request table and its handlers). Not a public header: nothing outside
+/* allhands: the engine's state, shared by engine.c (participants, offers, slots, routes, time),
+ * engine-schedule.c (scheduled rooms: phases, transitions, schedule requests) and requests.c
+ * (the request table and its handlers). Not a public header: nothing outside
  * plugin/core includes it. Control thread only, like the whole engine.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -8,6 +9,8 @@
 #define ALLHANDS_ENGINE_PRIVATE_H
 
 #include "allhands/engine.h"
+#include "allhands/persist.h"
+#include "allhands/schedule.h"
 #include "allhands/validate.h"
 
 /* Limits of the admission settings (set_capacity and the engine config). */
@@ -17,6 +20,18 @@
 #define AH_ADMIT_TIMEOUT_MS_MAX 3600000
 
 typedef struct ah_room ah_room;
+
+/* An operator's start_now / end_now, until the window it is about has passed. */
+typedef enum {
+	AH_OVERRIDE_NONE = 0,
+	AH_OVERRIDE_LIVE,       /* live in `window` (then ending, grace), whatever the schedule says */
+	AH_OVERRIDE_ENDED,      /* closed until `window.end` (the ended window's end + grace) */
+} ah_override_kind;
+
+typedef struct {
+	ah_override_kind kind;
+	ah_occurrence window;
+} ah_room_override;
 
 typedef struct {
 	char *id;
@@ -34,6 +49,15 @@ struct ah_room {
 	char *presenter_secret;
 	guint max_attendees;
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
+	/* Schedule (engine-schedule.c). No schedule: always live, nothing below is used. */
+	ah_schedule *schedule;
+	guint lobby_minutes;
+	guint ending_warning_s;
+	guint grace_s;
+	gboolean shuffle;       /* prequeue_order "shuffle" */
+	ah_room_override override;
+	/* What the engine last acted on: the phase, its window and when to look again. */
+	ah_schedule_status status;
 };
 
 typedef struct {
@@ -60,6 +84,7 @@ struct ah_engine {
 	/* ROUTES owed at the end of the current entry point (see ah_engine_flush). */
 	GPtrArray *dirty_rooms; /* ah_room*: every publishing presenter's fan-out may have changed */
 	GArray *dirty_conns;    /* guint64: presenters that stopped publishing */
+	gint64 clock_offset;    /* real time - monotonic, microseconds (ah_engine_set_clock_offset) */
 };
 
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
@@ -71,6 +96,9 @@ typedef enum {
 	AH_EXIT_TIMEOUT,        /* admission already forgot it */
 	AH_EXIT_ROOM,           /* room destroyed (the caller removes the room from admission) */
 	AH_EXIT_TENANT,         /* tenant destroyed (likewise) */
+	AH_EXIT_ENDED,          /* the room's window ended: a seated attendee (admission cleared it) */
+	AH_EXIT_ENDED_QUEUED,   /* likewise, a queued attendee */
+	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter (frees its tenant seat) */
 } ah_exit;
 
 /* A request being processed (requests.c fills it, handlers read and answer it). */
@@ -89,6 +117,7 @@ typedef struct {
 	json_t *reply;          /* success body (complete, with "allhands") */
 	ah_jsep_kind jsep;      /* JSEP to attach to the reply */
 	char *error;            /* error message (g_free); NULL: the table's default */
+	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
 } ah_req;
 
 /* --- engine.c: outs and notifications */
@@ -146,5 +175,49 @@ void ah_engine_keyframes(const ah_engine *engine, const ah_room *room, GPtrArray
 json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room);
 /* [{"kind","codec"}] */
 json_t *ah_engine_streams_json(const GArray *streams);
+
+/* --- engine-schedule.c: scheduled rooms */
+/* Real time in UTC seconds at monotonic `now`. */
+gint64 ah_engine_real_s(const ah_engine *engine, gint64 now);
+/* A room starts unscheduled with the default options (ah_engine_add_room). */
+void ah_room_schedule_init(ah_room *room);
+void ah_room_schedule_clear(ah_room *room);
+/* Bring the room to its phase at `now`, acting on a change (events, admission, end of a window). */
+void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs);
+/* Sync every scheduled room whose next change is due. */
+void ah_engine_schedule_due(ah_engine *engine, gint64 now, GPtrArray *outs);
+/* The earliest monotonic time a scheduled room changes phase, G_MAXINT64 when none. */
+gint64 ah_engine_schedule_deadline(const ah_engine *engine);
+/* The persisted form of a room's schedule and options, into its state-file row, and back. */
+void ah_room_schedule_save(const ah_room *room, ah_persist_room *row);
+ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message);
+/* Add "state", "schedule", options, "next_start", "next_end" to a room object. */
+void ah_room_schedule_json(const ah_room *room, json_t *object);
+/* The schedule and options a create_room/edit_room/set_schedule request carries (only those
+ * present): parse checks them all (nothing changes on failure); apply sets them on the room,
+ * syncs it (a change of phase acts at once) and clears the input. */
+typedef struct {
+	gboolean has_schedule;
+	ah_schedule *schedule;  /* owned; NULL with has_schedule: "schedule": null clears it */
+	gboolean has_lobby, has_warning, has_grace, has_order;
+	guint lobby_minutes, ending_warning_s, grace_s;
+	gboolean shuffle;
+} ah_schedule_input;
+ah_error ah_req_schedule_parse(ah_req *req, ah_schedule_input *in);
+void ah_req_schedule_apply(ah_req *req, ah_room *room, ah_schedule_input *in);
+void ah_schedule_input_clear(ah_schedule_input *in);
+/* join: room_closed (with next_start in req->error_extra) while the room is closed. */
+ah_error ah_req_join_allowed(ah_req *req, const ah_room *room);
+/* The schedule requests (requests.c's table). */
+ah_error ah_req_set_schedule(ah_req *req);
+ah_error ah_req_occurrences(ah_req *req);
+ah_error ah_req_start_now(ah_req *req);
+ah_error ah_req_end_now(ah_req *req);
+
+/* --- requests.c: helpers the schedule requests share */
+ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
+ah_error ah_req_find_room(ah_req *req, ah_room **room);
+/* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
+ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);
 
 #endif

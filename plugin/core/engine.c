@@ -1,6 +1,7 @@
 /* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
  * participants, media negotiation state (slots and routes), the media and timer entry points.
- * The request table and its handlers live in requests.c; both share engine-private.h.
+ * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c; all
+ * share engine-private.h.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.
@@ -116,6 +117,7 @@ static void room_free(gpointer data)
 	g_free(room->pin);
 	g_free(room->presenter_secret);
 	g_ptr_array_unref(room->members);
+	ah_room_schedule_clear(room);
 	g_free(room);
 }
 
@@ -165,6 +167,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->presenter_secret = g_strdup(presenter_secret);
 	r->max_attendees = max_attendees;
 	r->members = g_ptr_array_new();
+	ah_room_schedule_init(r);
 	g_hash_table_insert(tenant->rooms, r->id, r);
 	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
 	return r;
@@ -245,8 +248,8 @@ gboolean ah_engine_save(const ah_engine *engine, char **message)
 		ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
 		for (guint j = 0; j < rooms->len; j++) {
 			ah_room *r = g_ptr_array_index(rooms, j);
-			ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees, r->pin,
-				r->presenter_secret);
+			ah_room_schedule_save(r, ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
+				r->pin, r->presenter_secret));
 		}
 		g_ptr_array_unref(rooms);
 	}
@@ -276,7 +279,7 @@ static gboolean config_valid(const ah_admission_config *c, char **message)
 	return bad == NULL;
 }
 
-static gboolean load_state(ah_engine *engine, const ah_persist_state *state)
+static gboolean load_state(ah_engine *engine, const ah_persist_state *state, char **message)
 {
 	for (guint i = 0; i < state->tenants->len; i++) {
 		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
@@ -285,9 +288,22 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state)
 	for (guint i = 0; i < state->rooms->len; i++) {
 		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
 		ah_tenant *t = ah_engine_tenant(engine, r->tenant);
-		if (t == NULL)
+		ah_room *room;
+		char *why = NULL;
+		if (t == NULL) {
+			*message = g_strdup_printf("room %s/%s without its tenant", r->tenant, r->room);
 			return FALSE;
-		ah_engine_add_room(engine, t, r->room, r->description, r->max_attendees, r->pin, r->presenter_secret);
+		}
+		room = ah_engine_add_room(engine, t, r->room, r->description, r->max_attendees, r->pin,
+			r->presenter_secret);
+		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
+			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
+			g_free(why);
+			return FALSE;
+		}
+		/* Closed in admission until the first sync says otherwise. */
+		if (room->schedule != NULL)
+			ah_admission_set_room_open(engine->adm, t->id, room->id, FALSE);
 	}
 	return TRUE;
 }
@@ -296,6 +312,7 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 {
 	ah_engine *engine;
 	ah_persist_state *state = NULL;
+	char *why = NULL;
 	*err = AH_ERR_OK;
 	*errmsg = NULL;
 	if (!config_valid(&config->admission, errmsg)) {
@@ -315,9 +332,10 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->next_pid = 1;
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
-	if (state != NULL && !load_state(engine, state)) {
+	if (state != NULL && !load_state(engine, state, &why)) {
 		*err = AH_ERR_INTERNAL;
-		*errmsg = g_strdup_printf("state file %s: a room without its tenant", config->state_path);
+		*errmsg = g_strdup_printf("state file %s: %s", config->state_path, why);
+		g_free(why);
 		ah_engine_free(engine);
 		engine = NULL;
 	}
@@ -406,6 +424,9 @@ static const struct {
 	[AH_EXIT_TIMEOUT] = { "removed", "admit_timeout", TRUE, CLOSE_ALWAYS, FALSE, TRUE },
 	[AH_EXIT_ROOM] = { "removed", "room_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
 	[AH_EXIT_TENANT] = { "removed", "tenant_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
+	[AH_EXIT_ENDED] = { "ended", "ended", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
+	[AH_EXIT_ENDED_QUEUED] = { "removed", "ended", TRUE, CLOSE_IF_MEDIA, FALSE, FALSE },
+	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE },
 };
 
 /* The participant has (or is setting up) a PeerConnection with us. */
@@ -773,6 +794,8 @@ void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray 
 void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 {
 	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	/* Schedules first, so a room that goes live now gets its first wave in this tick. */
+	ah_engine_schedule_due(engine, now, outs);
 	ah_admission_tick(engine->adm, now, events);
 	ah_engine_adm_events(engine, events, now, outs);
 	g_array_unref(events);
@@ -781,5 +804,5 @@ void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
 {
-	return ah_admission_next_deadline(engine->adm, now);
+	return MIN(ah_admission_next_deadline(engine->adm, now), ah_engine_schedule_deadline(engine));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "allhands/persist.h"
+#include "allhands/schedule.h"
 #include "allhands/validate.h"
 
 /* The same rules as create_tenant / create_room (requests.c), element for element. */
@@ -36,6 +37,10 @@ static const ah_param room_spec[] = {
 	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_UINT("lobby_minutes", FALSE, 0, AH_LOBBY_MINUTES_MAX),
+	AH_PARAM_UINT("ending_warning_s", FALSE, 0, AH_ROOM_SECONDS_MAX),
+	AH_PARAM_UINT("grace_s", FALSE, 0, AH_ROOM_SECONDS_MAX),
+	AH_PARAM_STR("prequeue_order", FALSE, 0, 16),
 	AH_PARAM_END
 };
 
@@ -56,6 +61,8 @@ static void room_free(gpointer data)
 	g_free(r->description);
 	g_free(r->pin);
 	g_free(r->presenter_secret);
+	if (r->schedule != NULL)
+		json_decref(r->schedule);
 	g_free(r);
 }
 
@@ -87,7 +94,7 @@ void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const ch
 	g_ptr_array_add(state->tenants, t);
 }
 
-void ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
+ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
 	const char *description, guint max_attendees, const char *pin, const char *presenter_secret)
 {
 	ah_persist_room *r = g_new0(ah_persist_room, 1);
@@ -97,7 +104,11 @@ void ah_persist_add_room(ah_persist_state *state, const char *tenant, const char
 	r->max_attendees = max_attendees;
 	r->pin = (pin != NULL && *pin != '\0') ? g_strdup(pin) : NULL;
 	r->presenter_secret = g_strdup(presenter_secret);
+	r->lobby_minutes = AH_LOBBY_MINUTES_DEFAULT;
+	r->ending_warning_s = AH_ENDING_WARNING_S_DEFAULT;
+	r->grace_s = AH_GRACE_S_DEFAULT;
 	g_ptr_array_add(state->rooms, r);
+	return r;
 }
 
 json_t *ah_persist_to_json(const ah_persist_state *state)
@@ -115,6 +126,12 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 			"presenter_secret", r->presenter_secret);
 		if (r->pin != NULL)
 			json_object_set_new(row, "pin", json_string(r->pin));
+		if (r->schedule != NULL)
+			json_object_set(row, "schedule", r->schedule);
+		json_object_set_new(row, "lobby_minutes", json_integer(r->lobby_minutes));
+		json_object_set_new(row, "ending_warning_s", json_integer(r->ending_warning_s));
+		json_object_set_new(row, "grace_s", json_integer(r->grace_s));
+		json_object_set_new(row, "prequeue_order", json_string(r->shuffle ? "shuffle" : "fifo"));
 		json_array_append_new(rooms, row);
 	}
 	return json_pack("{s:i, s:o, s:o}", "version", AH_PERSIST_VERSION, "tenants", tenants, "rooms", rooms);
@@ -150,6 +167,33 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 	return AH_ERR_OK;
 }
 
+/* The schedule options of a room row that passed room_spec; missing ones keep their defaults. */
+static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **why)
+{
+	const json_t *schedule = json_object_get(row, "schedule");
+	const char *order = json_string_value(json_object_get(row, "prequeue_order"));
+	if (json_object_get(row, "lobby_minutes") != NULL)
+		r->lobby_minutes = json_integer_value(json_object_get(row, "lobby_minutes"));
+	if (json_object_get(row, "ending_warning_s") != NULL)
+		r->ending_warning_s = json_integer_value(json_object_get(row, "ending_warning_s"));
+	if (json_object_get(row, "grace_s") != NULL)
+		r->grace_s = json_integer_value(json_object_get(row, "grace_s"));
+	if (order != NULL && strcmp(order, "fifo") != 0 && strcmp(order, "shuffle") != 0) {
+		*why = g_strdup("invalid element (prequeue_order: must be fifo or shuffle)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	r->shuffle = g_strcmp0(order, "shuffle") == 0;
+	if (schedule != NULL && !json_is_null(schedule)) {
+		ah_schedule *s = NULL;
+		ah_error err = ah_schedule_from_json(schedule, &s, why);
+		if (err != AH_ERR_OK)
+			return err;
+		ah_schedule_free(s);
+		r->schedule = json_deep_copy(schedule);
+	}
+	return AH_ERR_OK;
+}
+
 static ah_error read_rooms(ah_persist_state *state, const json_t *array, GHashTable *tenants, char **message)
 {
 	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -159,6 +203,7 @@ static ah_error read_rooms(ah_persist_state *state, const json_t *array, GHashTa
 	json_array_foreach(array, i, row) {
 		char *why = NULL, *key;
 		const char *tenant, *room;
+		ah_persist_room *r;
 		err = ah_validate_params(row, room_spec, &why);
 		if (err != AH_ERR_OK) {
 			row_error(err, "rooms", i, why, message);
@@ -178,10 +223,15 @@ static ah_error read_rooms(ah_persist_state *state, const json_t *array, GHashTa
 				g_strdup_printf("room %s/%s appears twice", tenant, room), message);
 			break;
 		}
-		ah_persist_add_room(state, tenant, room, json_string_value(json_object_get(row, "description")),
+		r = ah_persist_add_room(state, tenant, room, json_string_value(json_object_get(row, "description")),
 			json_integer_value(json_object_get(row, "max_attendees")),
 			json_string_value(json_object_get(row, "pin")),
 			json_string_value(json_object_get(row, "presenter_secret")));
+		err = read_room_options(r, row, &why);
+		if (err != AH_ERR_OK) {
+			row_error(err, "rooms", i, why != NULL ? why : g_strdup("invalid schedule"), message);
+			break;
+		}
 	}
 	g_hash_table_destroy(seen);
 	return err;

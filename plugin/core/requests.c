@@ -30,6 +30,11 @@ static ah_error fail(ah_req *req, ah_error err, char *message)
 	return err;
 }
 
+ah_error ah_req_fail(ah_req *req, ah_error err, char *message)
+{
+	return fail(req, err, message);
+}
+
 static const char *string_of(const ah_req *req, const char *name)
 {
 	return json_string_value(json_object_get(req->message, name));
@@ -97,9 +102,11 @@ static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 
 static json_t *room_json(const ah_engine *e, const ah_room *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
+	json_t *room = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
 		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
 		"pin_required", r->pin != NULL, "counts", counts_json(ah_admission_counts(e->adm, r->tenant->id, r->id)));
+	ah_room_schedule_json(r, room);
+	return room;
 }
 
 static json_t *node_json(const ah_engine *e)
@@ -190,8 +197,11 @@ static ah_error join_presenter(ah_req *req, ah_room *room)
 {
 	ah_engine *e = req->engine;
 	ah_participant *p;
+	ah_error err;
 	if (!ah_validate_secret_equal(string_of(req, "presenter_secret"), room->presenter_secret))
 		return AH_ERR_WRONG_SECRET;
+	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
+		return err;
 	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
 		return AH_ERR_TENANT_FULL;
 	p = ah_engine_add_participant(e, req->conn, room, TRUE, string_of(req, "display"));
@@ -210,8 +220,11 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	ah_participant *p;
 	ah_adm_state state;
 	guint position = 0;
+	ah_error err;
 	if (room->pin != NULL && !ah_validate_secret_equal(string_of(req, "pin"), room->pin))
 		return AH_ERR_WRONG_PIN;
+	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
+		return err;
 	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
 	state = ah_admission_join(e->adm, ah_engine_next_id(e), room->tenant->id, room->id, req->now, &position, events);
 	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
@@ -229,6 +242,11 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "allhands", "event", "event", "queued",
 			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)position,
 			"queue_length", (json_int_t)ah_admission_counts(e->adm, NULL, NULL).queued);
+		/* The pre-queue: the countdown runs to starts_at. */
+		if (room->status.phase == AH_PHASE_LOBBY) {
+			json_object_set_new(req->reply, "state", json_string("lobby"));
+			json_object_set_new(req->reply, "starts_at", json_integer(room->status.occurrence.start));
+		}
 	}
 	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
 	ah_engine_adm_events(e, events, req->now, req->outs);
@@ -394,7 +412,7 @@ static ah_error req_list_tenants(ah_req *req)
 /* --- rooms */
 
 /* The room named by the request, within the caller's rights. */
-static ah_error find_room(ah_req *req, ah_room **room)
+ah_error ah_req_find_room(ah_req *req, ah_room **room)
 {
 	const char *tenant = string_of(req, "tenant");
 	ah_error err = in_scope(req, tenant);
@@ -406,7 +424,7 @@ static ah_error find_room(ah_req *req, ah_room **room)
 	return *room != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_ROOM;
 }
 
-static ah_error room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save)
+ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save)
 {
 	req->reply = success();
 	json_object_set_new(req->reply, "room", room_json(req->engine, room));
@@ -419,14 +437,18 @@ static ah_error room_reply(ah_req *req, const ah_room *room, const char *note, g
 static ah_error req_create_room(ah_req *req)
 {
 	ah_room *room = NULL;
-	ah_error err = find_room(req, &room);
+	ah_error err = ah_req_find_room(req, &room);
+	ah_schedule_input in;
 	ah_tenant *t;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
+	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
+		return err;
 	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
 	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
 		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
-	return room_reply(req, room, "room_created", TRUE);
+	ah_req_schedule_apply(req, room, &in);
+	return ah_req_room_reply(req, room, "room_created", TRUE);
 }
 
 static void replace(char **field, const char *value)
@@ -438,8 +460,11 @@ static void replace(char **field, const char *value)
 static ah_error req_edit_room(ah_req *req)
 {
 	ah_room *room = NULL;
-	ah_error err = find_room(req, &room);
+	ah_error err = ah_req_find_room(req, &room);
+	ah_schedule_input in;
 	if (err != AH_ERR_OK)
+		return err;
+	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
 	if (has(req, "description"))
 		replace(&room->description, string_of(req, "description"));
@@ -451,16 +476,17 @@ static ah_error req_edit_room(ah_req *req)
 		room->max_attendees = uint_of(req, "max_attendees");
 		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
 	}
-	return room_reply(req, room, "room_edited", TRUE);
+	ah_req_schedule_apply(req, room, &in);
+	return ah_req_room_reply(req, room, "room_edited", TRUE);
 }
 
 static ah_error req_destroy_room(ah_req *req)
 {
 	ah_room *room = NULL;
-	ah_error err = find_room(req, &room);
+	ah_error err = ah_req_find_room(req, &room);
 	if (err != AH_ERR_OK)
 		return err;
-	room_reply(req, room, "room_destroyed", FALSE);
+	ah_req_room_reply(req, room, "room_destroyed", FALSE);
 	ah_engine_destroy_room(req->engine, room, req->now, req->outs);
 	save_state(req);
 	return AH_ERR_OK;
@@ -492,7 +518,7 @@ static ah_error req_list_rooms(ah_req *req)
 static ah_error req_room_info(ah_req *req)
 {
 	ah_room *room = NULL;
-	ah_error err = find_room(req, &room);
+	ah_error err = ah_req_find_room(req, &room);
 	if (err != AH_ERR_OK)
 		return err;
 	req->reply = success();
@@ -503,7 +529,7 @@ static ah_error req_room_info(ah_req *req)
 static ah_error req_kick(ah_req *req)
 {
 	ah_room *room = NULL;
-	ah_error err = find_room(req, &room);
+	ah_error err = ah_req_find_room(req, &room);
 	guint64 id = (guint64)json_integer_value(json_object_get(req->message, "id"));
 	ah_participant *p = ah_engine_participant_by_id(req->engine, id);
 	if (err != AH_ERR_OK)
@@ -591,6 +617,13 @@ static const ah_param optional_tenant_params[] = {
 	AH_PARAM_END
 };
 
+/* The room options of a schedule (prequeue_order's value is checked by ah_req_schedule_parse). */
+#define SCHEDULE_OPTIONS \
+	AH_PARAM_UINT("lobby_minutes", FALSE, 0, AH_LOBBY_MINUTES_MAX), \
+	AH_PARAM_UINT("ending_warning_s", FALSE, 0, AH_ROOM_SECONDS_MAX), \
+	AH_PARAM_UINT("grace_s", FALSE, 0, AH_ROOM_SECONDS_MAX), \
+	AH_PARAM_STR("prequeue_order", FALSE, 0, 16)
+
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_ID("room", TRUE),
@@ -598,6 +631,7 @@ static const ah_param create_room_params[] = {
 	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	SCHEDULE_OPTIONS,
 	AH_PARAM_END
 };
 
@@ -608,6 +642,22 @@ static const ah_param edit_room_params[] = {
 	AH_PARAM_UINT("max_attendees", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	SCHEDULE_OPTIONS,
+	AH_PARAM_END
+};
+
+/* "schedule" itself (an object or null) is checked by ah_req_schedule_parse. */
+static const ah_param set_schedule_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	SCHEDULE_OPTIONS,
+	AH_PARAM_END
+};
+
+static const ah_param occurrences_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_ID("room", TRUE),
+	AH_PARAM_UINT("count", FALSE, 1, 100),
 	AH_PARAM_END
 };
 
@@ -661,6 +711,10 @@ static const struct request_row {
 	{ "list_rooms", optional_tenant_params, req_list_rooms, REQ_OPERATOR | REQ_TENANT },
 	{ "room_info", room_params, req_room_info, REQ_OPERATOR | REQ_TENANT },
 	{ "kick", kick_params, req_kick, REQ_OPERATOR | REQ_TENANT },
+	{ "set_schedule", set_schedule_params, ah_req_set_schedule, REQ_OPERATOR | REQ_TENANT },
+	{ "occurrences", occurrences_params, ah_req_occurrences, REQ_OPERATOR | REQ_TENANT },
+	{ "start_now", room_params, ah_req_start_now, REQ_OPERATOR | REQ_TENANT },
+	{ "end_now", room_params, ah_req_end_now, REQ_OPERATOR | REQ_TENANT },
 	{ "set_capacity", set_capacity_params, req_set_capacity, REQ_OPERATOR },
 	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
 };
@@ -751,12 +805,17 @@ static json_t *run(ah_req *req)
 		if (reply != NULL)
 			json_decref(reply);
 		reply = ah_engine_error_body(err, req->error);
+		if (req->error_extra != NULL)
+			json_object_update(reply, req->error_extra);
 		req->jsep = AH_JSEP_NONE;
 	} else if (reply == NULL) {
 		reply = success();
 	}
 	g_free(req->error);
 	req->error = NULL;
+	if (req->error_extra != NULL)
+		json_decref(req->error_extra);
+	req->error_extra = NULL;
 	return reply;
 }
 
@@ -768,8 +827,12 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 		.streams = streams, .n_streams = n_streams, .now = now, .outs = outs,
 	};
 	guint start = outs->len;
-	json_t *reply = run(&req);
+	json_t *reply;
 	ah_out *out = g_new0(ah_out, 1);
+	/* Schedule changes due by now are made first, so the request sees the room's phase of now
+	 * (their outs follow the reply, like every side effect). */
+	ah_engine_schedule_due(engine, now, outs);
+	reply = run(&req);
 	/* The reply goes before the side effects: the glue must send an offer before it routes. */
 	out->kind = AH_OUT_REPLY;
 	out->conn = conn;
@@ -782,7 +845,9 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, GPtrArray *outs)
 {
 	ah_req req = { .engine = engine, .admin_api = TRUE, .message = message, .now = now, .outs = outs };
-	json_t *reply = run(&req);
+	json_t *reply;
+	ah_engine_schedule_due(engine, now, outs);
+	reply = run(&req);
 	ah_engine_flush(engine, outs);
 	return reply;
 }

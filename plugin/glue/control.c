@@ -513,6 +513,8 @@ static gpointer control_thread(gpointer data)
 	const out_context none = { 0 };
 	for (;;) {
 		gint64 now = janus_get_monotonic_time();
+		/* Schedules run on wall-clock time; a clock step shows up here at the next turn. */
+		ah_engine_set_clock_offset(engine, janus_get_real_time() - now);
 		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
 		if (deadline <= now) {
 			if (ah_engine_next_deadline(engine, now) <= now)

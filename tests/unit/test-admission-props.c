@@ -2,12 +2,16 @@
  *
  * Each test drives one ah_admission with a seeded GRand through thousands of random steps (joins
  * to random rooms and tenants, presenters, connects, leaves, time advancing into admit timeouts
- * and waves, config and cap changes, room and tenant removals) while keeping a shadow model built
+ * and waves, config and cap changes, room and tenant removals, rooms opened, closed, shuffled and
+ * cleared) while keeping a shadow model built
  * only from what the API returned and reported. After every step the invariants are checked by
  * recomputing from the model: caps never exceeded by an admission, every pid in exactly one state
  * (nobody lost, nobody duplicated), the queue in arrival order, counts, positions and the next
- * deadline as the model predicts them, and the wave and join rules. At the end everyone is
- * connected and time runs on until the queue is drained as far as the caps allow (liveness).
+ * deadline as the model predicts them, the wave and join rules, and nobody of a closed room ever
+ * admitted. A shuffle is taken from the API (the room's new order) and checked to be a permutation
+ * of the room's places; the model then keeps the queue order as "arrival" ranks. At the end everyone
+ * is connected, every room opened, and time runs on until the queue is drained as far as the caps
+ * allow (liveness).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,6 +30,7 @@ static const char *const room_ids[N_ROOMS] = {"r0", "r1", "r2"};
 
 typedef struct {
 	gboolean exists;
+	gboolean closed;
 	guint cap;
 } model_room;
 
@@ -40,7 +45,7 @@ typedef struct {
 	ah_adm_state state; /* AH_ADM_NONE: never joined, or gone (left, timed out, removed) */
 	gboolean presenter;
 	int t, r;
-	guint64 arrival; /* QUEUED: order of arrival in the queue */
+	guint64 arrival; /* QUEUED: rank in the queue (arrival order, permuted by shuffles) */
 	gint64 since;	 /* CONNECTING: admitted at */
 	guint reported;	 /* QUEUED: position as last told (join or POSITION event) */
 } model_part;
@@ -113,9 +118,14 @@ static void seats_compute(const world *w, seat_map *sm)
 	}
 }
 
+static gboolean room_closed(const world *w, const model_part *p)
+{
+	return w->tenants[p->t].rooms[p->r].closed;
+}
+
 static gboolean admissible(const world *w, const seat_map *sm, const model_part *p)
 {
-	return sm->node < w->config.capacity && sm->tenant[p->t] < w->tenants[p->t].cap &&
+	return !room_closed(w, p) && sm->node < w->config.capacity && sm->tenant[p->t] < w->tenants[p->t].cap &&
 		   sm->room[p->t][p->r] < w->tenants[p->t].rooms[p->r].cap;
 }
 
@@ -191,6 +201,7 @@ static void apply_event(world *w, const ah_adm_event *ev, guint64 *last_arrival)
 		break;
 	case AH_ADM_EV_ADMITTED:
 		g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
+		g_assert_cmpint(room_closed(w, p), ==, FALSE);
 		g_assert_cmpuint(p->arrival, >, *last_arrival);
 		*last_arrival = p->arrival;
 		p->state = AH_ADM_CONNECTING;
@@ -250,9 +261,9 @@ static void check_due_work(world *w, gboolean due, guint admitted, guint64 last_
 		const model_part *p = &g_array_index(w->parts, model_part, i);
 		if (p->state == AH_ADM_CONNECTING)
 			g_assert_cmpint(p->since + w->config.admit_timeout_us, >, w->now);
-		/* A wave skips only entries blocked by their own room or tenant. */
+		/* A wave skips only entries blocked by their own room or tenant, or of a closed room. */
 		if (admitted > 0 && p->state == AH_ADM_QUEUED && p->arrival < last_arrival)
-			g_assert_cmpint(sm.tenant[p->t] >= w->tenants[p->t].cap ||
+			g_assert_cmpint(room_closed(w, p) || sm.tenant[p->t] >= w->tenants[p->t].cap ||
 								sm.room[p->t][p->r] >= w->tenants[p->t].rooms[p->r].cap,
 							==, TRUE);
 	}
@@ -434,6 +445,7 @@ static void do_join(world *w, model_part *p)
 	p->presenter = FALSE;
 	p->state = st;
 	if (st == AH_ADM_CONNECTING) {
+		g_assert_cmpint(room_closed(w, p), ==, FALSE);
 		p->since = w->now;
 		note_admission(w, p);
 	} else {
@@ -583,6 +595,9 @@ static void act_set_cap(world *w)
 	}
 	g_assert_cmpint(ah_admission_set_room(w->adm, tenant_ids[t], room_ids[r], cap), ==, w->tenants[t].exists);
 	if (w->tenants[t].exists) {
+		/* A new room is open; an existing one keeps its state. */
+		if (!w->tenants[t].rooms[r].exists)
+			w->tenants[t].rooms[r].closed = FALSE;
 		w->tenants[t].rooms[r].exists = TRUE;
 		w->tenants[t].rooms[r].cap = cap;
 	}
@@ -634,9 +649,115 @@ static void act_remove(world *w)
 	g_array_free(removed, TRUE);
 }
 
+/* --- actions on scheduled rooms */
+
+static void act_open(world *w)
+{
+	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
+	/* Mostly open, so that closed rooms come and go. */
+	gboolean open = g_rand_int_range(w->rand, 0, 3) > 0;
+	gboolean got = ah_admission_set_room_open(w->adm, tenant_ids[t], room_ids[r], open);
+	g_assert_cmpint(got, ==, room_exists(w, t, r));
+	if (got)
+		w->tenants[t].rooms[r].closed = !open;
+}
+
+/* The model's queued parts of room (t, r), in queue order (free with g_ptr_array_free(q, TRUE)). */
+static GPtrArray *model_room_queue(const world *w, int t, int r)
+{
+	GPtrArray *all = model_queue(w), *q = g_ptr_array_new();
+	for (guint i = 0; i < all->len; i++) {
+		model_part *p = g_ptr_array_index(all, i);
+		if (p->t == t && p->r == r)
+			g_ptr_array_add(q, p);
+	}
+	g_ptr_array_free(all, TRUE);
+	return q;
+}
+
+static void act_shuffle(world *w)
+{
+	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
+	guint32 seed = g_rand_int(w->rand);
+	GPtrArray *before = model_room_queue(w, t, r);
+	GArray *after;
+	guint64 last_arrival;
+	gboolean got = ah_admission_shuffle_room(w->adm, tenant_ids[t], room_ids[r], seed, w->events);
+	guint64 *ranks = g_new(guint64, before->len + 1);
+	g_assert_cmpint(got, ==, room_exists(w, t, r));
+	if (!got) {
+		g_assert_cmpuint(w->events->len, ==, 0);
+		g_ptr_array_free(before, TRUE);
+		g_free(ranks);
+		return;
+	}
+	/* The room's entries, each once, spread over the same places (ranks) as before. */
+	after = ah_admission_queue(w->adm, tenant_ids[t], room_ids[r]);
+	g_assert_cmpuint(after->len, ==, before->len);
+	for (guint i = 0; i < before->len; i++) {
+		model_part *p = g_ptr_array_index(before, i);
+		ranks[i] = p->arrival;
+		p->arrival = 0; /* marks "not yet placed" */
+	}
+	for (guint i = 0; i < after->len; i++) {
+		model_part *p = part(w, g_array_index(after, guint64, i));
+		g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
+		g_assert_cmpint(p->t, ==, t);
+		g_assert_cmpint(p->r, ==, r);
+		g_assert_cmpuint(p->arrival, ==, 0);
+		p->arrival = ranks[i];
+	}
+	/* Only POSITION events, for the entries that moved (apply_event checks each one changed); no
+	 * due work runs, but every position is reported now. */
+	for (guint i = 0; i < w->events->len; i++)
+		g_assert_cmpint(g_array_index(w->events, ah_adm_event, i).kind, ==, AH_ADM_EV_POSITION);
+	g_assert_cmpuint(apply_events(w, &last_arrival), ==, 0);
+	w->stale = FALSE;
+	g_array_free(after, TRUE);
+	g_ptr_array_free(before, TRUE);
+	g_free(ranks);
+}
+
+static void act_clear(world *w)
+{
+	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
+	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
+	GPtrArray *queued = model_room_queue(w, t, r);
+	gboolean due = wave_due(w);
+	gboolean got = ah_admission_clear_room(w->adm, tenant_ids[t], room_ids[r], removed, w->now, w->events);
+	guint i = 0;
+	g_assert_cmpint(got, ==, room_exists(w, t, r));
+	if (!got) {
+		g_assert_cmpuint(removed->len, ==, 0);
+		g_assert_cmpuint(w->events->len, ==, 0);
+		goto out;
+	}
+	/* First the queued ones in queue order, then every seated attendee; presenters stay. */
+	g_assert_cmpuint(removed->len, >=, queued->len);
+	for (; i < queued->len; i++) {
+		model_part *p = g_ptr_array_index(queued, i);
+		g_assert_cmpuint(g_array_index(removed, guint64, i), ==, p->pid);
+		p->state = AH_ADM_NONE;
+	}
+	for (; i < removed->len; i++) {
+		model_part *p = part(w, g_array_index(removed, guint64, i));
+		g_assert_cmpint(seated(p) && !p->presenter && p->t == t && p->r == r, ==, TRUE);
+		p->state = AH_ADM_NONE;
+	}
+	for (guint j = 0; j < w->parts->len; j++) {
+		const model_part *p = &g_array_index(w->parts, model_part, j);
+		if (p->t == t && p->r == r && p->state != AH_ADM_NONE)
+			g_assert_cmpint(p->presenter, ==, TRUE);
+	}
+	finish_due_call(w, due);
+out:
+	g_ptr_array_free(queued, TRUE);
+	g_array_free(removed, TRUE);
+}
+
 static void random_step(world *w)
 {
-	int dice = g_rand_int_range(w->rand, 0, 1000);
+	int dice = g_rand_int_range(w->rand, 0, 1050);
 	step_begin(w);
 	if (dice < 300)
 		act_join(w);
@@ -652,8 +773,14 @@ static void random_step(world *w)
 		act_config(w);
 	else if (dice < 990)
 		act_set_cap(w);
-	else
+	else if (dice < 1000)
 		act_remove(w);
+	else if (dice < 1025)
+		act_open(w);
+	else if (dice < 1040)
+		act_shuffle(w);
+	else
+		act_clear(w);
 	check_all(w);
 }
 
@@ -718,7 +845,7 @@ static void test_random(gconstpointer data)
 		random_step(&w);
 	drain(&w);
 
-	/* With every cap raised, the queue drains completely. */
+	/* With every room open and every cap raised, the queue drains completely. */
 	w.config.capacity = 100000;
 	ah_admission_set_config(w.adm, &w.config);
 	for (int t = 0; t < N_TENANTS; t++) {
@@ -730,6 +857,8 @@ static void test_random(gconstpointer data)
 			if (w.tenants[t].rooms[r].exists) {
 				ah_admission_set_room(w.adm, tenant_ids[t], room_ids[r], 100000);
 				w.tenants[t].rooms[r].cap = 100000;
+				g_assert_cmpint(ah_admission_set_room_open(w.adm, tenant_ids[t], room_ids[r], TRUE), ==, TRUE);
+				w.tenants[t].rooms[r].closed = FALSE;
 			}
 	}
 	drain(&w);

@@ -1,0 +1,471 @@
+/* allhands: scheduled rooms in the engine (issue 3): a room's phase (closed, lobby, live, ending),
+ * acting on its changes, the room options, and the schedule requests (set_schedule, occurrences,
+ * start_now, end_now). The calendar itself (occurrences, time zones, phases) is schedule.c's.
+ *
+ * Pure: no Janus header, no clock, no logging. Real time is the monotonic `now` plus the offset
+ * the glue sets (ah_engine_set_clock_offset). Control thread only, like the whole engine.
+ *
+ * DESIGN
+ * The phase is a function of real time (ah_schedule_status_at), so nothing about it is stored
+ * but what the engine last acted on (room->status) and when to look again (status.next_change, real
+ * seconds; ah_engine_next_deadline converts it back to monotonic time). Syncing a room computes the
+ * phase now and, when it differs from the one acted on, performs the transition: tell everyone in
+ * the room, open the room in admission at go-live (after shuffling the pre-queue), close it in the
+ * lobby and while closed, and at the end of a window take everybody out. A restart therefore needs
+ * no stored phase: a loaded room starts "closed, look again now", and the first sync puts it where
+ * real time says. start_now and end_now are overrides of the schedule that last until the window
+ * they are about has passed; they are not persisted.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "engine-private.h"
+
+#define SEC G_GINT64_CONSTANT(1000000)
+#define OCCURRENCES_DEFAULT 10
+
+/* --- time and phase */
+
+void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monotonic_us)
+{
+	engine->clock_offset = realtime_minus_monotonic_us;
+}
+
+gint64 ah_engine_real_s(const ah_engine *engine, gint64 now)
+{
+	gint64 us = now + engine->clock_offset;
+	return us >= 0 ? us / SEC : -((-us + SEC - 1) / SEC);
+}
+
+void ah_room_schedule_init(ah_room *room)
+{
+	room->lobby_minutes = AH_LOBBY_MINUTES_DEFAULT;
+	room->ending_warning_s = AH_ENDING_WARNING_S_DEFAULT;
+	room->grace_s = AH_GRACE_S_DEFAULT;
+	room->status.phase = AH_PHASE_LIVE;
+	room->status.next_change = -1;
+}
+
+void ah_room_schedule_clear(ah_room *room)
+{
+	ah_schedule_free(room->schedule);
+	room->schedule = NULL;
+}
+
+static ah_phase_params params_of(const ah_room *room)
+{
+	ah_phase_params p = { (gint64)room->lobby_minutes * 60, room->ending_warning_s, room->grace_s };
+	return p;
+}
+
+/* The room's status at real time `t`, its override included. */
+static void status_at(const ah_room *room, gint64 t, ah_schedule_status *st)
+{
+	const ah_room_override *o = &room->override;
+	ah_phase_params p = params_of(room);
+	memset(st, 0, sizeof(*st));
+	st->next_change = -1;
+	if (room->schedule == NULL) {
+		st->phase = AH_PHASE_LIVE;
+	} else if (o->kind == AH_OVERRIDE_LIVE && t < o->window.end + p.grace_s) {
+		gint64 warn = MAX(o->window.end - p.ending_warning_s, o->window.start);
+		st->has_occurrence = TRUE;
+		st->occurrence = o->window;
+		st->phase = t < warn ? AH_PHASE_LIVE : AH_PHASE_ENDING;
+		st->next_change = t < warn ? warn : o->window.end + p.grace_s;
+	} else if (o->kind == AH_OVERRIDE_ENDED && t < o->window.end) {
+		st->phase = AH_PHASE_CLOSED;
+		st->has_occurrence = ah_schedule_current_or_next(room->schedule, o->window.end, &st->occurrence);
+		st->next_change = o->window.end;
+	} else {
+		ah_schedule_status_at(room->schedule, t, &p, st);
+	}
+}
+
+/* Lobby, live and ending are the phases of a window; closed is outside every window. */
+static gboolean in_window(ah_phase phase)
+{
+	return phase != AH_PHASE_CLOSED;
+}
+
+static json_t *time_or_null(gboolean has, gint64 t)
+{
+	return has ? json_integer(t) : json_null();
+}
+
+/* --- transitions */
+
+static void tell_state(ah_engine *engine, ah_room *room, GPtrArray *outs)
+{
+	const ah_schedule_status *st = &room->status;
+	json_t *note;
+	for (guint i = 0; i < room->members->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->members, i);
+		ah_engine_push(outs, AH_OUT_EVENT, p->conn, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+			"allhands", "event", "event", "room_state", "tenant", room->tenant->id, "room", room->id,
+			"state", ah_phase_name(st->phase), "starts_at", time_or_null(st->has_occurrence, st->occurrence.start),
+			"ends_at", time_or_null(st->has_occurrence, st->occurrence.end)), AH_JSEP_NONE);
+	}
+	note = ah_engine_notify(outs, 0, "room_state", room->tenant->id, room->id, 0);
+	json_object_set_new(note, "state", json_string(ah_phase_name(st->phase)));
+	json_object_set_new(note, "starts_at", time_or_null(st->has_occurrence, st->occurrence.start));
+	json_object_set_new(note, "ends_at", time_or_null(st->has_occurrence, st->occurrence.end));
+}
+
+static gboolean contains(const GArray *pids, guint64 pid)
+{
+	for (guint i = 0; pids != NULL && i < pids->len; i++)
+		if (g_array_index(pids, guint64, i) == pid)
+			return TRUE;
+	return FALSE;
+}
+
+/* The window is over: every attendee out (admission frees their seats and queue places at once),
+ * then every presenter. */
+static void end_window(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
+{
+	GArray *queued = ah_admission_queue(engine->adm, room->tenant->id, room->id);
+	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
+	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	ah_admission_clear_room(engine->adm, room->tenant->id, room->id, removed, now, events);
+	for (guint i = 0; i < removed->len; i++) {
+		guint64 pid = g_array_index(removed, guint64, i);
+		ah_participant *p = ah_engine_participant_by_id(engine, pid);
+		if (p != NULL)
+			ah_engine_remove(engine, p, contains(queued, pid) ? AH_EXIT_ENDED_QUEUED : AH_EXIT_ENDED, now, outs);
+	}
+	while (room->members->len > 0) {
+		ah_participant *p = g_ptr_array_index(room->members, 0);
+		ah_engine_remove(engine, p, p->presenter ? AH_EXIT_ENDED_PRESENTER : AH_EXIT_ENDED, now, outs);
+	}
+	ah_engine_adm_events(engine, events, now, outs);
+	g_array_unref(events);
+	g_array_unref(removed);
+	if (queued != NULL)
+		g_array_unref(queued);
+}
+
+/* The same room and window always give the same seed, so a shuffle can be replayed. */
+static guint32 shuffle_seed(const ah_room *room)
+{
+	char *key = g_strdup_printf("%s/%s/%" G_GINT64_FORMAT, room->tenant->id, room->id,
+		room->status.occurrence.start);
+	guint32 seed = g_str_hash(key);
+	g_free(key);
+	return seed;
+}
+
+static void go_live(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
+{
+	if (room->shuffle) {
+		GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+		ah_admission_shuffle_room(engine->adm, room->tenant->id, room->id, shuffle_seed(room), events);
+		ah_engine_adm_events(engine, events, now, outs);
+		g_array_unref(events);
+	}
+	/* The waves admit the pre-queue from here (ah_engine_tick). */
+	ah_admission_set_room_open(engine->adm, room->tenant->id, room->id, TRUE);
+}
+
+void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
+{
+	gint64 t = ah_engine_real_s(engine, now);
+	ah_schedule_status was = room->status;
+	gboolean over, opening;
+	ah_phase to;
+	if (room->override.kind != AH_OVERRIDE_NONE) {
+		gint64 until = room->override.window.end + (room->override.kind == AH_OVERRIDE_LIVE ? room->grace_s : 0);
+		if (t >= until)
+			room->override.kind = AH_OVERRIDE_NONE;
+	}
+	status_at(room, t, &room->status);
+	to = room->status.phase;
+	/* Another window (back to back) counts as the end of this one; no window (the schedule was
+	 * cleared: always live) does not. */
+	over = in_window(was.phase) && (!in_window(to) || (was.has_occurrence && room->status.has_occurrence &&
+		was.occurrence.end != room->status.occurrence.end));
+	if (to == was.phase && !over)
+		return;
+	tell_state(engine, room, outs);
+	if (over)
+		end_window(engine, room, now, outs);
+	opening = to == AH_PHASE_LIVE || to == AH_PHASE_ENDING;
+	if (opening && (over || !(was.phase == AH_PHASE_LIVE || was.phase == AH_PHASE_ENDING)))
+		go_live(engine, room, now, outs);
+	else if (!opening)
+		ah_admission_set_room_open(engine->adm, room->tenant->id, room->id, FALSE);
+}
+
+/* Scheduled rooms, in a stable order (tenant, then room). */
+static GPtrArray *scheduled_rooms(const ah_engine *engine)
+{
+	GPtrArray *all = g_ptr_array_new(), *tenants = ah_engine_sorted_tenants(engine);
+	for (guint i = 0; i < tenants->len; i++) {
+		GPtrArray *rooms = ah_engine_sorted_rooms(g_ptr_array_index(tenants, i));
+		for (guint j = 0; j < rooms->len; j++) {
+			ah_room *room = g_ptr_array_index(rooms, j);
+			if (room->schedule != NULL)
+				g_ptr_array_add(all, room);
+		}
+		g_ptr_array_unref(rooms);
+	}
+	g_ptr_array_unref(tenants);
+	return all;
+}
+
+void ah_engine_schedule_due(ah_engine *engine, gint64 now, GPtrArray *outs)
+{
+	gint64 t = ah_engine_real_s(engine, now);
+	GPtrArray *rooms;
+	if (ah_engine_schedule_deadline(engine) > now)
+		return;
+	rooms = scheduled_rooms(engine);
+	for (guint i = 0; i < rooms->len; i++) {
+		ah_room *room = g_ptr_array_index(rooms, i);
+		if (room->status.next_change >= 0 && room->status.next_change <= t)
+			ah_engine_room_sync(engine, room, now, outs);
+	}
+	g_ptr_array_unref(rooms);
+}
+
+gint64 ah_engine_schedule_deadline(const ah_engine *engine)
+{
+	gint64 best = G_MAXINT64;
+	GHashTableIter ti, ri;
+	gpointer value;
+	g_hash_table_iter_init(&ti, engine->tenants);
+	while (g_hash_table_iter_next(&ti, NULL, &value)) {
+		const ah_tenant *tenant = value;
+		g_hash_table_iter_init(&ri, tenant->rooms);
+		while (g_hash_table_iter_next(&ri, NULL, &value)) {
+			const ah_room *room = value;
+			if (room->schedule != NULL && room->status.next_change >= 0)
+				best = MIN(best, room->status.next_change * SEC - engine->clock_offset);
+		}
+	}
+	return best;
+}
+
+/* --- persistence and replies */
+
+void ah_room_schedule_save(const ah_room *room, ah_persist_room *row)
+{
+	row->schedule = room->schedule != NULL ? ah_schedule_to_json(room->schedule) : NULL;
+	row->lobby_minutes = room->lobby_minutes;
+	row->ending_warning_s = room->ending_warning_s;
+	row->grace_s = room->grace_s;
+	row->shuffle = room->shuffle;
+}
+
+ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message)
+{
+	ah_error err = AH_ERR_OK;
+	room->lobby_minutes = row->lobby_minutes;
+	room->ending_warning_s = row->ending_warning_s;
+	room->grace_s = row->grace_s;
+	room->shuffle = row->shuffle;
+	if (row->schedule != NULL)
+		err = ah_schedule_from_json(row->schedule, &room->schedule, message);
+	if (room->schedule != NULL) {
+		/* Closed until the first sync, which the first entry point runs (next_change 0 is due). */
+		room->status.phase = AH_PHASE_CLOSED;
+		room->status.next_change = 0;
+	}
+	return err;
+}
+
+void ah_room_schedule_json(const ah_room *room, json_t *object)
+{
+	const ah_schedule_status *st = &room->status;
+	json_object_set_new(object, "state", json_string(ah_phase_name(st->phase)));
+	json_object_set_new(object, "schedule", room->schedule != NULL ? ah_schedule_to_json(room->schedule) : json_null());
+	json_object_set_new(object, "lobby_minutes", json_integer(room->lobby_minutes));
+	json_object_set_new(object, "ending_warning_s", json_integer(room->ending_warning_s));
+	json_object_set_new(object, "grace_s", json_integer(room->grace_s));
+	json_object_set_new(object, "prequeue_order", json_string(room->shuffle ? "shuffle" : "fifo"));
+	json_object_set_new(object, "next_start", time_or_null(st->has_occurrence, st->occurrence.start));
+	json_object_set_new(object, "next_end", time_or_null(st->has_occurrence, st->occurrence.end));
+}
+
+/* --- request input */
+
+/* {"start","end"} | {"start","duration_s"} | {"dtstart","tzid","duration_s","rrule"?,"exdates"?}
+ * | {"ical"}. */
+static ah_error parse_schedule(const json_t *s, ah_schedule **out, char **message)
+{
+	const json_t *ical = json_object_get(s, "ical"), *start = json_object_get(s, "start");
+	const json_t *duration = json_object_get(s, "duration_s");
+	if (!json_is_object(s)) {
+		*message = g_strdup("invalid schedule (must be an object or null)");
+		return AH_ERR_INVALID_SCHEDULE;
+	}
+	if (ical != NULL) {
+		if (json_is_string(ical))
+			return ah_schedule_new_from_ical(json_string_value(ical), out, message);
+		*message = g_strdup("invalid schedule (ical: must be a string)");
+		return AH_ERR_INVALID_SCHEDULE;
+	}
+	if (start != NULL && json_object_get(s, "end") == NULL) {
+		if (!json_is_integer(start) || !json_is_integer(duration) || json_integer_value(duration) < 0 ||
+				json_integer_value(duration) > AH_SCHEDULE_MAX_DURATION_S ||
+				json_integer_value(start) > G_MAXINT64 / 2) {
+			*message = g_strdup_printf("invalid schedule (start needs an integer end or duration_s 1..%d)",
+				AH_SCHEDULE_MAX_DURATION_S);
+			return AH_ERR_INVALID_SCHEDULE;
+		}
+		return ah_schedule_new_once(json_integer_value(start),
+			json_integer_value(start) + json_integer_value(duration), out, message);
+	}
+	return ah_schedule_from_json(s, out, message);
+}
+
+void ah_schedule_input_clear(ah_schedule_input *in)
+{
+	ah_schedule_free(in->schedule);
+	memset(in, 0, sizeof(*in));
+}
+
+/* The options' ranges are checked by the request table; prequeue_order's value here. */
+ah_error ah_req_schedule_parse(ah_req *req, ah_schedule_input *in)
+{
+	const json_t *m = req->message, *schedule = json_object_get(m, "schedule");
+	const char *order = json_string_value(json_object_get(m, "prequeue_order"));
+	char *message = NULL;
+	ah_error err;
+	memset(in, 0, sizeof(*in));
+	if ((in->has_lobby = json_object_get(m, "lobby_minutes") != NULL))
+		in->lobby_minutes = json_integer_value(json_object_get(m, "lobby_minutes"));
+	if ((in->has_warning = json_object_get(m, "ending_warning_s") != NULL))
+		in->ending_warning_s = json_integer_value(json_object_get(m, "ending_warning_s"));
+	if ((in->has_grace = json_object_get(m, "grace_s") != NULL))
+		in->grace_s = json_integer_value(json_object_get(m, "grace_s"));
+	if (order != NULL && strcmp(order, "fifo") != 0 && strcmp(order, "shuffle") != 0)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT,
+			g_strdup("invalid element (prequeue_order: must be fifo or shuffle)"));
+	in->has_order = order != NULL;
+	in->shuffle = g_strcmp0(order, "shuffle") == 0;
+	in->has_schedule = schedule != NULL;
+	if (schedule == NULL || json_is_null(schedule))
+		return AH_ERR_OK;
+	err = parse_schedule(schedule, &in->schedule, &message);
+	return err == AH_ERR_OK ? AH_ERR_OK : ah_req_fail(req, err, message);
+}
+
+void ah_req_schedule_apply(ah_req *req, ah_room *room, ah_schedule_input *in)
+{
+	if (in->has_lobby)
+		room->lobby_minutes = in->lobby_minutes;
+	if (in->has_warning)
+		room->ending_warning_s = in->ending_warning_s;
+	if (in->has_grace)
+		room->grace_s = in->grace_s;
+	if (in->has_order)
+		room->shuffle = in->shuffle;
+	if (in->has_schedule) {
+		ah_room_schedule_clear(room);
+		room->schedule = in->schedule;
+		in->schedule = NULL;
+		room->override.kind = AH_OVERRIDE_NONE;
+	}
+	ah_schedule_input_clear(in);
+	ah_engine_room_sync(req->engine, room, req->now, req->outs);
+}
+
+ah_error ah_req_join_allowed(ah_req *req, const ah_room *room)
+{
+	const ah_schedule_status *st = &room->status;
+	if (st->phase != AH_PHASE_CLOSED)
+		return AH_ERR_OK;
+	req->error_extra = json_pack("{s:o}", "next_start", time_or_null(st->has_occurrence, st->occurrence.start));
+	return st->has_occurrence ? AH_ERR_ROOM_CLOSED :
+		ah_req_fail(req, AH_ERR_ROOM_CLOSED, g_strdup("room closed (its schedule has no further window)"));
+}
+
+/* --- requests */
+
+ah_error ah_req_set_schedule(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_schedule_input in;
+	ah_error err = ah_req_find_room(req, &room);
+	if (err != AH_ERR_OK)
+		return err;
+	if (json_object_get(req->message, "schedule") == NULL)
+		return ah_req_fail(req, AH_ERR_MISSING_ELEMENT, g_strdup("missing element (schedule)"));
+	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
+		return err;
+	ah_req_schedule_apply(req, room, &in);
+	return ah_req_room_reply(req, room, "room_edited", TRUE);
+}
+
+ah_error ah_req_occurrences(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = ah_req_find_room(req, &room);
+	const json_t *count = json_object_get(req->message, "count");
+	guint n = count != NULL ? (guint)json_integer_value(count) : OCCURRENCES_DEFAULT, got = 0;
+	ah_occurrence *occ;
+	json_t *array = json_array();
+	if (err != AH_ERR_OK) {
+		json_decref(array);
+		return err;
+	}
+	occ = g_new0(ah_occurrence, n);
+	if (room->schedule != NULL)
+		got = ah_schedule_next_n(room->schedule, ah_engine_real_s(req->engine, req->now), n, occ);
+	for (guint i = 0; i < got; i++)
+		json_array_append_new(array, json_pack("{s:I, s:I}", "start", (json_int_t)occ[i].start,
+			"end", (json_int_t)occ[i].end));
+	g_free(occ);
+	req->reply = json_pack("{s:s, s:s, s:s, s:o}", "allhands", "success", "tenant", room->tenant->id,
+		"room", room->id, "occurrences", array);
+	return AH_ERR_OK;
+}
+
+static ah_error scheduled_room(ah_req *req, ah_room **room)
+{
+	ah_error err = ah_req_find_room(req, room);
+	if (err == AH_ERR_OK && (*room)->schedule == NULL)
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (the room has no schedule: always live)"));
+	return err;
+}
+
+ah_error ah_req_start_now(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = scheduled_room(req, &room);
+	const ah_schedule_status *st;
+	gint64 t = ah_engine_real_s(req->engine, req->now), duration;
+	if (err != AH_ERR_OK)
+		return err;
+	st = &room->status;
+	if (st->phase == AH_PHASE_LIVE || st->phase == AH_PHASE_ENDING)
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (the room is already live)"));
+	if (!st->has_occurrence)
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (the schedule has no further window)"));
+	/* An early start of the next window when a session of its length would reach into it (so it
+	 * is not ended and restarted at its start); otherwise a session of that length from now. */
+	duration = st->occurrence.end - st->occurrence.start;
+	room->override.kind = AH_OVERRIDE_LIVE;
+	room->override.window.start = t;
+	room->override.window.end = st->occurrence.start - t <= duration ? st->occurrence.end : t + duration;
+	ah_engine_room_sync(req->engine, room, req->now, req->outs);
+	return ah_req_room_reply(req, room, "room_started", FALSE);
+}
+
+ah_error ah_req_end_now(ah_req *req)
+{
+	ah_room *room = NULL;
+	ah_error err = scheduled_room(req, &room);
+	if (err != AH_ERR_OK)
+		return err;
+	if (room->status.phase == AH_PHASE_CLOSED)
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (the room is already closed)"));
+	/* Closed through the rest of this window and its grace. */
+	room->override.kind = AH_OVERRIDE_ENDED;
+	room->override.window = room->status.occurrence;
+	room->override.window.end += room->grace_s;
+	ah_engine_room_sync(req->engine, room, req->now, req->outs);
+	return ah_req_room_reply(req, room, "room_ended", FALSE);
+}

@@ -1,0 +1,86 @@
+// Scheduled rooms in a real Janus (issue 3): a room scheduled a few seconds ahead. Attendees joining
+// in the lobby are pre-queued with the start time; a presenter publishes backstage and attendees get
+// no media until go-live; at go-live the pre-queue is admitted in waves and receives media; a
+// warning before the end; at the end everyone gets `ended` and the node's counts return to zero.
+// A room outside its window refuses joins with the next start time.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Bag, assertEvent, assertError, assertSuccess, attendee, createTenant, joinBody, presenter, startJanus, waitCounts, safeJson,
+} from './lib/allhands.mjs';
+
+let janus;
+const bag = new Bag();
+const nowS = () => Math.floor(Date.now() / 1000);
+
+before(async () => {
+  janus = await startJanus('schedule', { capacity: 20, wave_size: 2, wave_interval_ms: 500, admit_timeout_ms: 20000 });
+  await createTenant(janus, { tenant: 'sc', max_participants: 50 });
+});
+
+after(async () => {
+  await bag.closeAll();
+  if (janus) await janus.dispose();
+});
+
+test('outside its window a room refuses joins and says when it opens', async () => {
+  const start = nowS() + 86400;
+  assertSuccess(await janus.admin({
+    request: 'create_room', tenant: 'sc', room: 'tomorrow', max_attendees: 10, presenter_secret: 'p',
+    schedule: { start, duration_s: 1800 }, lobby_minutes: 10,
+  }), 'create_room tomorrow');
+  const a = await attendee(janus, bag);
+  const r = await a.join(joinBody({ tenant: 'sc', room: 'tomorrow' }));
+  assertError(r.data, 623, 'room_closed', 'join before the lobby');
+  assert.equal(r.data.next_start, start, safeJson(r.data));
+  const occ = await janus.admin({ request: 'occurrences', tenant: 'sc', room: 'tomorrow', count: 3 });
+  assertSuccess(occ, 'occurrences');
+  assert.deepEqual(occ.occurrences.map((o) => [o.start, o.end]), [[start, start + 1800]], safeJson(occ));
+});
+
+test('lobby, backstage, go-live in waves, warning, end', async () => {
+  const start = nowS() + 12;
+  const end = start + 12;
+  assertSuccess(await janus.admin({
+    request: 'create_room', tenant: 'sc', room: 'live', max_attendees: 10, presenter_secret: 'p',
+    schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 5, grace_s: 2,
+  }), 'create_room live');
+  const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'live' });
+  assert.equal(info.room.state, 'lobby', safeJson(info.room));
+
+  // Backstage: the presenter publishes in the lobby.
+  const pres = await presenter(janus, bag, { tenant: 'sc', room: 'live', presenter_secret: 'p' });
+  // Early attendees are pre-queued with the start time.
+  const early = [];
+  for (let i = 0; i < 5; i += 1) {
+    const a = await attendee(janus, bag);
+    const r = await a.join(joinBody({ tenant: 'sc', room: 'live', display: `early-${i}` }));
+    assertEvent(r.data, 'queued', `early-${i}`);
+    assert.equal(r.data.state, 'lobby');
+    assert.equal(r.data.starts_at, start);
+    early.push(a);
+  }
+  await waitCounts(janus, { admitted: 0, queued: 5 }, { tenant: 'sc' });
+  assert.ok(nowS() < start, 'still before the start');
+  for (const a of early) assert.equal(a.h.eventsNamed('admitted').length, 0, 'nobody admitted in the lobby');
+
+  // Go-live: room_state live to everyone, the pre-queue admitted in waves of 2, media flows.
+  for (const a of early) {
+    const ev = await a.h.waitEvent((e) => e.data.event === 'room_state' && e.data.state === 'live', { timeout: 30000, what: 'live' });
+    assert.ok(ev.at / 1000 >= start - 1, 'live not before the start');
+  }
+  for (const a of early) {
+    await a.h.waitEvent('admitted', { timeout: 30000, what: 'admitted after go-live' });
+    await a.waitMedia({ timeout: 30000 });
+  }
+  await pres.h.waitEvent((e) => e.data.event === 'room_state' && e.data.state === 'live', { timeout: 5000, what: 'presenter told live' });
+
+  // Warning, then the end.
+  await early[0].h.waitEvent((e) => e.data.event === 'room_state' && e.data.state === 'ending', { timeout: 30000, what: 'ending warning' });
+  for (const a of early) await a.h.waitEvent('ended', { timeout: 30000, what: 'ended' });
+  await pres.h.waitEvent('ended', { timeout: 10000, what: 'presenter told ended' });
+  await waitCounts(janus, { active: 0, connecting: 0, queued: 0, presenters: 0 }, { tenant: 'sc' });
+  const after = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'live' });
+  assert.equal(after.room.state, 'closed', safeJson(after.room));
+});
