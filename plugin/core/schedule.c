@@ -165,18 +165,26 @@ static gint64 naive_seconds(struct icaltimetype t)
 	return (gint64)icaltime_as_timet(t);
 }
 
-/* Local wall time in `zone` to UTC seconds. A time repeated when clocks go back is its second
- * (standard-time) instance, as libical resolves it. For a time skipped when clocks go forward
- * libical uses the offset after the change, which lands an hour early (02:30 -> 01:30 CET); RFC
- * 5545 3.3.5 wants the offset before it (02:30 -> 03:30 CEST), as calendars show it. The round trip
- * finds the gap without knowing any zone rule: a skipped time does not come back as itself, and
- * the difference is the length of the gap. */
+/* Local wall time in `zone` to UTC seconds, as RFC 5545 3.3.5 reads it, without knowing any zone
+ * rule. A time skipped when clocks go forward: libical uses the offset after the change, which lands
+ * early (02:30 -> 01:30 CET); the RFC wants the offset before it (02:30 -> 03:30 CEST), as calendars
+ * show it. The round trip finds the gap: a skipped time does not come back as itself, and the
+ * difference is the length of the gap. A time repeated when clocks go back: libical takes its second
+ * (standard-time) instance; the RFC wants the first, which is the same wall time one shift earlier
+ * (real shifts are 30 minutes, 1 or 2 hours). */
 static gint64 local_to_utc(struct icaltimetype t, icaltimezone *zone)
 {
+	static const gint64 shifts[] = { 7200, 3600, 1800 };
 	t.is_date = 0;
 	t.zone = zone;
 	gint64 u = (gint64)icaltime_as_timet_with_zone(t, zone);
-	return u + naive_seconds(t) - naive_seconds(utc_to_local(u, zone));
+	gint64 skipped = naive_seconds(t) - naive_seconds(utc_to_local(u, zone));
+	if (skipped != 0)
+		return u + skipped;
+	for (guint i = 0; i < G_N_ELEMENTS(shifts); i++)
+		if (naive_seconds(utc_to_local(u - shifts[i], zone)) == naive_seconds(t))
+			return u - shifts[i];
+	return u;
 }
 
 /* --- Expansion. */

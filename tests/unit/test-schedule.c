@@ -160,11 +160,15 @@ static void test_dst_fall_back(void)
 				  (const char *const[]){"2026-10-23T07:00:00Z", "2026-10-26T08:00:00Z", NULL});
 	ah_schedule_free(s);
 
-	/* 02:30 happens twice on 2026-10-25 (03:00 CEST falls back to 02:00 CET). libical takes the
-	 * second one, 02:30 CET = 01:30 UTC (RFC 5545 would take the first, 00:30 UTC). */
+	/* 02:30 happens twice on 2026-10-25 (03:00 CEST falls back to 02:00 CET). RFC 5545 takes the
+	 * first, 02:30 CEST = 00:30 UTC (libical alone would take the second, 01:30 UTC). */
 	s = recurring("2026-10-24T02:30:00", BERLIN, 1800, "FREQ=DAILY;COUNT=3", NULL);
 	assert_starts(s, "2026-10-01T00:00:00Z", 1800,
-				  (const char *const[]){"2026-10-24T00:30:00Z", "2026-10-25T01:30:00Z", "2026-10-26T01:30:00Z", NULL});
+				  (const char *const[]){"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z", NULL});
+	ah_schedule_free(s);
+	/* The same in New York (2026-11-01, 02:00 EDT falls back to 01:00 EST): 01:30 EDT = 05:30 UTC. */
+	s = recurring("2026-11-01T01:30:00", "America/New_York", 1800, NULL, NULL);
+	assert_starts(s, "2026-10-01T00:00:00Z", 1800, (const char *const[]){"2026-11-01T05:30:00Z", NULL});
 	ah_schedule_free(s);
 
 	/* A meeting across the change lasts its real duration: 01:30 CEST + 2 h = 02:30 CET. */
