@@ -53,7 +53,8 @@ typedef struct {
 	char fmtp[AH_FMTP_LEN];
 } ah_slot;
 
-/* Where one presenter stream goes: used by the glue to build the presenter's fan-out. */
+/* Where one presenter stream goes: used by the glue to build the presenter's fan-out. The receiver
+ * (`attendee_conn`) is a seated attendee or a backstage monitor. */
 typedef struct {
 	guint64 attendee_conn;
 	int attendee_mindex;
@@ -117,7 +118,8 @@ void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray 
 void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now);
 
-/* The attendee's m-lines, valid until the next call into the engine. NULL/0 if not an attendee. */
+/* The m-lines of a receiver (attendee or backstage monitor), valid until the next call into the
+ * engine. NULL/0 for presenters and unknown conns. */
 const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_slots);
 /* Append (ah_route) where presenter `conn`'s streams go now. */
 void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);

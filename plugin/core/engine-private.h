@@ -64,13 +64,14 @@ typedef struct {
 	guint64 id;             /* also the admission pid */
 	guint64 conn;
 	gboolean presenter;
+	gboolean backstage;     /* a backstage monitor: receives like an attendee, seated like a presenter */
 	ah_room *room;
 	char *display;          /* "" when unset */
 	gboolean media;         /* the PeerConnection is up (media_up seen, no media_down since) */
 	GArray *streams;        /* presenter: ah_stream_desc it publishes (empty: not publishing) */
-	GArray *slots;          /* attendee: ah_slot as last offered (empty: never offered) */
-	gboolean offer_pending; /* attendee: an offer is out, no answer yet */
-	gboolean renegotiate;   /* attendee: presenters changed while the offer was out */
+	GArray *slots;          /* receiver: ah_slot as last offered (empty: never offered) */
+	gboolean offer_pending; /* receiver: an offer is out, no answer yet */
+	gboolean renegotiate;   /* receiver: presenters changed while the offer was out */
 } ah_participant;
 
 struct ah_engine {
@@ -90,7 +91,7 @@ struct ah_engine {
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
 typedef enum {
 	AH_EXIT_LEAVE,          /* `leave` request (the handler replies) */
-	AH_EXIT_HANGUP,         /* attendee PeerConnection went down */
+	AH_EXIT_HANGUP,         /* attendee's or backstage monitor's PeerConnection went down */
 	AH_EXIT_GONE,           /* handle detached */
 	AH_EXIT_KICKED,
 	AH_EXIT_TIMEOUT,        /* admission already forgot it */
@@ -98,7 +99,7 @@ typedef enum {
 	AH_EXIT_TENANT,         /* tenant destroyed (likewise) */
 	AH_EXIT_ENDED,          /* the room's window ended: a seated attendee (admission cleared it) */
 	AH_EXIT_ENDED_QUEUED,   /* likewise, a queued attendee */
-	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter (frees its tenant seat) */
+	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter or backstage monitor (frees its tenant seat) */
 } ah_exit;
 
 /* A request being processed (requests.c fills it, handlers read and answer it). */
@@ -154,6 +155,8 @@ ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_ro
 	gboolean presenter, const char *display);
 /* Holds a seat (CONNECTING or ACTIVE attendee). */
 gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p);
+/* Receives the room's media: a seated attendee, or a backstage monitor (in any room state). */
+gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p);
 /* Take a participant out (see ah_exit); p is freed. */
 void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
 /* Act on admission events (admitted, position, timed out); empties `events`. */
@@ -164,8 +167,8 @@ void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArr
  * caller sends it with AH_JSEP_OFFER (as the reply, or through ah_engine_offer as an event). */
 json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event);
 void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GPtrArray *outs);
-/* The room's presenters changed: offer "updated" to every seated attendee (or remember to, after
- * its pending answer). */
+/* The room's presenters changed: offer "updated" to every receiver (or remember to, after its
+ * pending answer). */
 void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs);
 /* Presenter p stops publishing: streams cleared, attendees renegotiated, fan-outs rebuilt. */
 void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs);

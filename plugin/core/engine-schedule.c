@@ -122,7 +122,7 @@ static gboolean contains(const GArray *pids, guint64 pid)
 }
 
 /* The window is over: every attendee out (admission frees their seats and queue places at once),
- * then every presenter. */
+ * then every presenter and backstage monitor. */
 static void end_window(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
 {
 	GArray *queued = ah_admission_queue(engine->adm, room->tenant->id, room->id);
@@ -137,7 +137,8 @@ static void end_window(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *
 	}
 	while (room->members->len > 0) {
 		ah_participant *p = g_ptr_array_index(room->members, 0);
-		ah_engine_remove(engine, p, p->presenter ? AH_EXIT_ENDED_PRESENTER : AH_EXIT_ENDED, now, outs);
+		ah_engine_remove(engine, p, p->presenter || p->backstage ? AH_EXIT_ENDED_PRESENTER : AH_EXIT_ENDED, now,
+			outs);
 	}
 	ah_engine_adm_events(engine, events, now, outs);
 	g_array_unref(events);

@@ -19,6 +19,8 @@
  * which rooms (and which presenters that stopped) need a ROUTES out and emit them once at the end
  * (ah_engine_flush), after every offer of that entry point, so the glue has the attendees'
  * m-lines before it builds a fan-out that points at them.
+ * A backstage monitor is a receiver like a seated attendee (slots, offers, routes) whatever the
+ * room's phase, but holds a presenter's tenant seat instead of an attendee seat.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -401,10 +403,15 @@ ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_ro
 gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p)
 {
 	ah_adm_state state;
-	if (p->presenter)
+	if (p->presenter || p->backstage)
 		return FALSE;
 	state = ah_admission_state(engine->adm, p->id);
 	return state == AH_ADM_CONNECTING || state == AH_ADM_ACTIVE;
+}
+
+gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p)
+{
+	return p->backstage || ah_engine_seated(engine, p);
 }
 
 /* What each way out tells the participant and the event handlers. */
@@ -446,7 +453,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 {
 	ah_room *room = p->room;
 	guint64 id = p->id, conn = p->conn;
-	gboolean was_publishing = publishing(p), was_seated = ah_engine_seated(engine, p) || how == AH_EXIT_TIMEOUT;
+	gboolean was_publishing = publishing(p), was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
 	json_t *note;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
@@ -674,7 +681,7 @@ void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs)
 {
 	for (guint i = 0; i < room->members->len; i++) {
 		ah_participant *a = g_ptr_array_index(room->members, i);
-		if (!ah_engine_seated(engine, a))
+		if (!ah_engine_receiving(engine, a))
 			continue;
 		if (a->offer_pending)
 			a->renegotiate = TRUE;
@@ -730,7 +737,7 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
 		return;
 	for (guint i = 0; i < p->room->members->len; i++) {
 		const ah_participant *a = g_ptr_array_index(p->room->members, i);
-		if (!ah_engine_seated(engine, a))
+		if (!ah_engine_receiving(engine, a))
 			continue;
 		for (guint j = 0; j < a->slots->len; j++) {
 			const ah_slot *s = &g_array_index(a->slots, ah_slot, j);
@@ -751,7 +758,10 @@ void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *
 	if (p == NULL)
 		return;
 	p->media = TRUE;
-	if (!p->presenter && ah_admission_state(engine->adm, p->id) == AH_ADM_CONNECTING &&
+	/* A backstage monitor holds no attendee seat to confirm: it just wants pictures now. */
+	if (p->backstage)
+		ah_engine_keyframes(engine, p->room, outs);
+	else if (!p->presenter && ah_admission_state(engine->adm, p->id) == AH_ADM_CONNECTING &&
 			ah_admission_connected(engine->adm, p->id, now)) {
 		ah_engine_keyframes(engine, p->room, outs);
 		ah_engine_notify(outs, conn, "active", p->room->tenant->id, p->room->id, p->id);
@@ -773,7 +783,7 @@ void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray
 		ah_engine_flush(engine, outs);
 		return;
 	}
-	/* An attendee without media_up first: the late hangup of a PeerConnection we already closed
+	/* A receiver without media_up first: the late hangup of a PeerConnection we already closed
 	 * (leave) or one that never came up, which the admit timeout covers. */
 	if (!p->media)
 		return;

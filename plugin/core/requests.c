@@ -86,25 +86,47 @@ static void save_state(ah_req *req)
 
 /* --- objects in replies */
 
-static json_t *counts_json(ah_adm_counts c)
+/* Backstage monitors of one room or of a tenant (room NULL). The node's count is 0, like its
+ * presenters': both hold a tenant seat but no node seat. */
+static guint backstage_count(const ah_tenant *tenant, const ah_room *room)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
+	GHashTableIter iter;
+	gpointer value;
+	guint n = 0;
+	if (room != NULL) {
+		for (guint i = 0; i < room->members->len; i++)
+			n += ((const ah_participant *)g_ptr_array_index(room->members, i))->backstage;
+	} else if (tenant != NULL) {
+		g_hash_table_iter_init(&iter, tenant->rooms);
+		while (g_hash_table_iter_next(&iter, NULL, &value))
+			n += backstage_count(tenant, value);
+	}
+	return n;
+}
+
+/* Admission sees backstage monitors as presenters (a tenant seat each): tell them apart here. */
+static json_t *counts_json(const ah_engine *e, const ah_tenant *tenant, const ah_room *room)
+{
+	ah_adm_counts c = ah_admission_counts(e->adm, tenant != NULL ? tenant->id : NULL, room != NULL ? room->id : NULL);
+	guint backstage = backstage_count(tenant, room);
+	guint presenters = c.presenters >= backstage ? c.presenters - backstage : 0;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
 		"connecting", (json_int_t)c.connecting, "admitted", (json_int_t)(c.active + c.connecting),
-		"queued", (json_int_t)c.queued, "presenters", (json_int_t)c.presenters);
+		"queued", (json_int_t)c.queued, "presenters", (json_int_t)presenters, "backstage", (json_int_t)backstage);
 }
 
 static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 {
 	return json_pack("{s:s, s:s, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
 		"max_participants", (json_int_t)t->max_participants, "rooms", (json_int_t)g_hash_table_size(t->rooms),
-		"counts", counts_json(ah_admission_counts(e->adm, t->id, NULL)));
+		"counts", counts_json(e, t, NULL));
 }
 
 static json_t *room_json(const ah_engine *e, const ah_room *r)
 {
 	json_t *room = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
 		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
-		"pin_required", r->pin != NULL, "counts", counts_json(ah_admission_counts(e->adm, r->tenant->id, r->id)));
+		"pin_required", r->pin != NULL, "counts", counts_json(e, r->tenant, r));
 	ah_room_schedule_json(r, room);
 	return room;
 }
@@ -115,7 +137,7 @@ static json_t *node_json(const ah_engine *e)
 	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "capacity", (json_int_t)c->capacity,
 		"wave_size", (json_int_t)c->wave_size, "wave_interval_ms", (json_int_t)(c->wave_interval_us / 1000),
 		"admit_timeout_ms", (json_int_t)(c->admit_timeout_us / 1000),
-		"counts", counts_json(ah_admission_counts(e->adm, NULL, NULL)));
+		"counts", counts_json(e, NULL, NULL));
 }
 
 /* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
@@ -158,6 +180,7 @@ static const char *const state_names[] = {
 static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 {
 	json_t *room = room_json(e, r), *presenters = json_array(), *attendees = json_array(), *queue = json_array();
+	json_t *backstage = json_array();
 	GArray *queued = ah_admission_queue(e->adm, r->tenant->id, r->id);
 	for (guint i = 0; i < r->members->len; i++) {
 		const ah_participant *p = g_ptr_array_index(r->members, i);
@@ -165,6 +188,8 @@ static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 			json_array_append_new(presenters, json_pack("{s:I, s:s, s:b, s:o}", "id", (json_int_t)p->id,
 				"display", p->display, "publishing", p->streams->len > 0,
 				"streams", ah_engine_streams_json(p->streams)));
+		else if (p->backstage)
+			json_array_append_new(backstage, json_pack("{s:I, s:s}", "id", (json_int_t)p->id, "display", p->display));
 		else if (ah_engine_seated(e, p))
 			json_array_append_new(attendees, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
 				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)]));
@@ -180,23 +205,16 @@ static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 	json_object_set_new(room, "presenters", presenters);
 	json_object_set_new(room, "attendees", attendees);
 	json_object_set_new(room, "queue", queue);
+	json_object_set_new(room, "backstage", backstage);
 	return room;
 }
 
 /* --- participant requests */
 
-static const struct {
-	const char *name;
-	gboolean presenter;
-} ptypes[] = {
-	{ "attendee", FALSE },
-	{ "presenter", TRUE },
-};
-
-static ah_error join_presenter(ah_req *req, ah_room *room)
+/* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
+static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_participant **joined)
 {
 	ah_engine *e = req->engine;
-	ah_participant *p;
 	ah_error err;
 	if (!ah_validate_secret_equal(string_of(req, "presenter_secret"), room->presenter_secret))
 		return AH_ERR_WRONG_SECRET;
@@ -204,12 +222,35 @@ static ah_error join_presenter(ah_req *req, ah_room *room)
 		return err;
 	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
 		return AH_ERR_TENANT_FULL;
-	p = ah_engine_add_participant(e, req->conn, room, TRUE, string_of(req, "display"));
+	*joined = ah_engine_add_participant(e, req->conn, room, !backstage, string_of(req, "display"));
+	(*joined)->backstage = backstage;
+	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, (*joined)->id),
+		"ptype", json_string(backstage ? "backstage" : "presenter"));
+	return AH_ERR_OK;
+}
+
+static ah_error join_presenter(ah_req *req, ah_room *room)
+{
+	ah_participant *p;
+	ah_error err = join_seat(req, room, FALSE, &p);
+	if (err != AH_ERR_OK)
+		return err;
 	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
 		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
-		"presenters", ah_engine_presenters_json(e, room));
-	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
-		"ptype", json_string("presenter"));
+		"presenters", ah_engine_presenters_json(req->engine, room));
+	return AH_ERR_OK;
+}
+
+/* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
+static ah_error join_backstage(ah_req *req, ah_room *room)
+{
+	ah_participant *p;
+	ah_error err = join_seat(req, room, TRUE, &p);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
+	req->jsep = AH_JSEP_OFFER;
+	ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
 	return AH_ERR_OK;
 }
 
@@ -254,6 +295,15 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	return AH_ERR_OK;
 }
 
+static const struct {
+	const char *name;
+	ah_error (*join)(ah_req *req, ah_room *room);
+} ptypes[] = {
+	{ "attendee", join_attendee },
+	{ "presenter", join_presenter },
+	{ "backstage", join_backstage },
+};
+
 static ah_error req_join(ah_req *req)
 {
 	const char *ptype = string_of(req, "ptype");
@@ -265,13 +315,13 @@ static ah_error req_join(ah_req *req)
 		if (strcmp(ptype, ptypes[i].name) == 0)
 			kind = i;
 	if (kind < 0)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (ptype: must be attendee or presenter)"));
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (ptype: must be attendee, presenter or backstage)"));
 	if (ah_engine_tenant(req->engine, string_of(req, "tenant")) == NULL)
 		return AH_ERR_NO_SUCH_TENANT;
 	room = ah_engine_room(req->engine, string_of(req, "tenant"), string_of(req, "room"));
 	if (room == NULL)
 		return AH_ERR_NO_SUCH_ROOM;
-	return ptypes[kind].presenter ? join_presenter(req, room) : join_attendee(req, room);
+	return ptypes[kind].join(req, room);
 }
 
 static ah_error req_start(ah_req *req)

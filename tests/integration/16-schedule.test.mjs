@@ -84,3 +84,54 @@ test('lobby, backstage, go-live in waves, warning, end', async () => {
   const after = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'live' });
   assert.equal(after.room.state, 'closed', safeJson(after.room));
 });
+
+test('backstage: a monitor sees and hears the presenters in the lobby, attendees get nothing', async () => {
+  const start = nowS() + 45;
+  assertSuccess(await janus.admin({
+    request: 'create_room', tenant: 'sc', room: 'stage', max_attendees: 10, presenter_secret: 'p',
+    schedule: { start, duration_s: 600 }, lobby_minutes: 1,
+  }), 'create_room stage');
+  const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'stage' });
+  assert.equal(info.room.state, 'lobby', safeJson(info.room));
+
+  // Two pre-queued attendees, then two presenters publishing backstage.
+  const early = [];
+  for (let i = 0; i < 2; i += 1) {
+    const a = await attendee(janus, bag);
+    assertEvent((await a.join(joinBody({ tenant: 'sc', room: 'stage', display: `stage-early-${i}` }))).data, 'queued', `early-${i}`);
+    early.push(a);
+  }
+  const first = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'first' });
+  const second = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'second' });
+
+  // A wrong secret is refused like a presenter's.
+  const wrong = await attendee(janus, bag);
+  assertError((await wrong.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'x' }))).data,
+    613, 'wrong_secret', 'backstage with a wrong secret');
+
+  // The second presenter's monitor: admitted at once with both presenters' streams, media flows.
+  const monitor = await attendee(janus, bag);
+  const r = await monitor.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'p', display: 'second-monitor' }));
+  assertEvent(r.data, 'admitted', 'backstage join');
+  assert.equal(r.jsep?.type, 'offer', `backstage join carries an offer: ${safeJson(r)}`);
+  assert.ok(r.data.presenters.some((p) => p.id === first.id), `first presenter offered: ${safeJson(r.data)}`);
+  await monitor.waitMedia({ audioStreams: 2, videoStreams: 2, timeout: 30000 });
+  assert.ok(nowS() < start, 'still in the lobby');
+  for (const a of early) {
+    assert.equal(a.h.eventsNamed('admitted').length, 0, 'nobody admitted in the lobby');
+    assert.equal(a.pc, null, 'no PeerConnection for a pre-queued attendee');
+  }
+  const during = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'stage' });
+  assert.equal(during.room.state, 'lobby', safeJson(during.room));
+  assert.deepEqual(during.room.backstage.map((b) => b.display), ['second-monitor'], safeJson(during.room));
+  assert.equal(during.room.counts.backstage, 1, safeJson(during.room.counts));
+  assert.equal(during.room.counts.presenters, 2, safeJson(during.room.counts));
+  assert.equal(during.room.counts.queued, 2, safeJson(during.room.counts));
+
+  // The window ends (now): the monitor is ended like the presenters, every seat is free.
+  assertSuccess(await janus.admin({ request: 'end_now', tenant: 'sc', room: 'stage' }), 'end_now');
+  await monitor.h.waitEvent('ended', { timeout: 10000, what: 'monitor ended' });
+  await first.h.waitEvent('ended', { timeout: 10000, what: 'presenter ended' });
+  await second.h.waitEvent('ended', { timeout: 10000, what: 'presenter ended' });
+  await waitCounts(janus, { active: 0, connecting: 0, queued: 0, presenters: 0, backstage: 0 }, { tenant: 'sc' });
+});

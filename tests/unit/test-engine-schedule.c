@@ -471,6 +471,141 @@ static void test_bad_schedule_in_state_file(fixture *f, gconstpointer data)
 	g_free(message);
 }
 
+static json_t *join_backstage(fixture *f, guint64 conn, const char *room, const char *secret)
+{
+	char *text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': '%s', 'ptype': 'backstage', "
+		"'display': 'Stage', 'presenter_secret': '%s'}", room, secret);
+	json_t *reply = send(f, conn, text);
+	g_free(text);
+	return reply;
+}
+
+static json_int_t room_count(fixture *f, const char *room, const char *which)
+{
+	return num(json_object_get(room_info(f, room), "counts"), which);
+}
+
+/* A backstage monitor in the lobby: admitted with the presenters' streams while the pre-queue gets
+ * nothing, renegotiated when a second presenter publishes, listed and counted apart, unable to
+ * publish, and ended with the window. */
+static void test_backstage_monitor(fixture *f, gconstpointer data)
+{
+	json_t *reply, *room, *list;
+	guint n = 0;
+	const ah_slot *s;
+	make_rooms(f);
+	make_town(f, 10, "fifo");
+	/* Closed: refused like a presenter; a wrong or missing secret first. */
+	assert_error(join_backstage(f, 20, "town", "s3cret"), AH_ERR_ROOM_CLOSED);
+	advance_to(f, T0 + 300);
+	clear(f);
+	assert_error(join_backstage(f, 20, "town", "nope"), AH_ERR_WRONG_SECRET);
+	assert_error(send(f, 20, "{'request': 'join', 'tenant': 'acme', 'room': 'town', 'ptype': 'backstage'}"),
+		AH_ERR_WRONG_SECRET);
+
+	/* Lobby: two pre-queued attendees, a publishing presenter, then the monitor. */
+	assert_event(join_room(f, 1, "town", FALSE), "queued");
+	assert_event(join_room(f, 2, "town", FALSE), "queued");
+	assert_event(join_room(f, 9, "town", TRUE), "joined");
+	publish(f, 9, av, 2);
+	clear(f);
+	reply = join_backstage(f, 20, "town", "s3cret");
+	assert_event(reply, "admitted");
+	g_assert_cmpint(reply_jsep(f), ==, AH_JSEP_OFFER);
+	list = json_object_get(reply, "presenters");
+	g_assert_cmpuint(json_array_size(list), ==, 1);
+	g_assert_cmpint(num(json_array_get(list, 0), "id"), ==,
+		num(json_array_get(json_object_get(room_info(f, "town"), "presenters"), 0), "id"));
+	g_assert_cmpuint(json_array_size(json_object_get(json_array_get(list, 0), "streams")), ==, 2);
+	s = slots(f, 20, &n);
+	g_assert_cmpuint(n, ==, 2);
+	g_assert_true(s[0].active && s[1].active);
+	g_assert_cmpuint(s[0].presenter_conn, ==, 9);
+	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 9, NULL), ==, 1);
+	g_assert_cmpuint(n_routes(f, 9, 20), ==, 2);
+	g_assert_cmpuint(n_routes(f, 9, 1) + n_routes(f, 9, 2), ==, 0);
+	g_assert_null(slots(f, 1, &n));
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, NULL) + count(f, AH_OUT_EVENT, 2, NULL), ==, 0);
+	/* Its answer and PeerConnection: keyframes like an attendee's. */
+	start(f, 20);
+	g_assert_cmpuint(count(f, AH_OUT_KEYFRAME, 9, NULL), ==, 1);
+	clear(f);
+	ah_engine_media_up(f->engine, 20, f->now, f->outs);
+	g_assert_cmpuint(count(f, AH_OUT_KEYFRAME, 9, NULL), ==, 1);
+	clear(f);
+
+	/* A second presenter publishes: the monitor gets "updated" with both, attendees nothing. */
+	assert_event(join_room(f, 10, "town", TRUE), "joined");
+	publish(f, 10, video_only, 1);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 20, "updated"), ==, 1);
+	g_assert_cmpint(find(f, AH_OUT_EVENT, 20, "updated")->jsep, ==, AH_JSEP_OFFER);
+	g_assert_cmpuint(json_array_size(json_object_get(find(f, AH_OUT_EVENT, 20, "updated")->body, "presenters")), ==, 2);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "updated") + count(f, AH_OUT_EVENT, 2, "updated"), ==, 0);
+	g_assert_cmpuint(n_routes(f, 10, 20), ==, 1);
+	g_assert_cmpuint(n_routes(f, 9, 20), ==, 2);
+	start(f, 20);
+	clear(f);
+
+	/* It cannot publish; it is listed and counted apart from presenters. */
+	assert_error(send_jsep(f, 20, "{'request': 'publish'}", "offer", av, 2), AH_ERR_NOT_PRESENTER);
+	assert_error(send(f, 20, "{'request': 'unpublish'}"), AH_ERR_NOT_PRESENTER);
+	room = room_info(f, "town");
+	list = json_object_get(room, "backstage");
+	g_assert_cmpuint(json_array_size(list), ==, 1);
+	g_assert_cmpint(num(json_array_get(list, 0), "id"), >, 0);
+	g_assert_cmpstr(str(json_array_get(list, 0), "display"), ==, "Stage");
+	g_assert_cmpuint(json_array_size(json_object_get(room, "presenters")), ==, 2);
+	g_assert_cmpuint(json_array_size(json_object_get(room, "attendees")), ==, 0);
+	g_assert_cmpint(num(json_object_get(room, "counts"), "backstage"), ==, 1);
+	g_assert_cmpint(num(json_object_get(room, "counts"), "presenters"), ==, 2);
+	g_assert_cmpint(num(json_object_get(room, "counts"), "queued"), ==, 2);
+	reply = admin(f, "{'request': 'status', 'tenant': 'acme'}");
+	list = json_object_get(reply, "tenants");
+	g_assert_cmpint(num(json_object_get(json_array_get(list, 0), "counts"), "backstage"), ==, 1);
+	g_assert_cmpint(num(json_object_get(json_array_get(list, 0), "counts"), "presenters"), ==, 2);
+	g_assert_cmpint(node_count(f, "backstage"), ==, 0);
+
+	/* Go-live: admitted attendees receive too; the monitor keeps its routes. */
+	advance_to(f, T0 + 605);
+	connect(f, 1);
+	connect(f, 2);
+	g_assert_cmpuint(n_routes(f, 9, 20), ==, 2);
+	g_assert_cmpuint(n_routes(f, 9, 1), ==, 2);
+	clear(f);
+
+	/* The end of the window: the monitor is ended and its tenant seat freed. */
+	advance_to(f, T0 + 1830);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 20, "ended"), ==, 1);
+	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 20, "ended")->body, "reason"), ==, "ended");
+	g_assert_cmpuint(count(f, AH_OUT_CLOSE_PC, 20, NULL), ==, 1);
+	g_assert_cmpint(room_count(f, "town", "backstage"), ==, 0);
+	g_assert_cmpint(room_count(f, "town", "presenters"), ==, 0);
+	g_assert_null(slots(f, 20, &n));
+}
+
+/* Monitors take tenant seats; a hangup makes one leave and frees its seat. */
+static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'edit_tenant', 'tenant': 'acme', 'max_participants': 2}"));
+	make_town(f, 10, "fifo");
+	advance_to(f, T0 + 300);
+	assert_event(join_room(f, 9, "town", TRUE), "joined");
+	assert_event(join_backstage(f, 20, "town", "s3cret"), "admitted");
+	assert_error(join_backstage(f, 21, "town", "s3cret"), AH_ERR_TENANT_FULL);
+	assert_error(join_room(f, 10, "town", TRUE), AH_ERR_TENANT_FULL);
+	start(f, 20);
+	ah_engine_media_up(f->engine, 20, f->now, f->outs);
+	clear(f);
+	ah_engine_media_down(f->engine, 20, f->now, f->outs);
+	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 20, "left")->body, "reason"), ==, "hangup");
+	g_assert_cmpint(room_count(f, "town", "backstage"), ==, 0);
+	assert_event(join_backstage(f, 21, "town", "s3cret"), "admitted");
+	/* The cap is the tenant's, across its rooms. */
+	assert_error(send(f, 22, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'backstage', "
+		"'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+}
+
 #define ADDS(path, fn) g_test_add(path, fixture, NULL, sched_setup, fn, teardown)
 
 int main(int argc, char **argv)
@@ -486,6 +621,8 @@ int main(int argc, char **argv)
 	ADDS("/engine/schedule/override/end-now-in-lobby", test_end_now_in_window);
 	ADDS("/engine/schedule/join/sees-phase-before-tick", test_join_before_tick);
 	ADDS("/engine/schedule/errors", test_errors);
+	ADDS("/engine/schedule/backstage/lobby-offer-renegotiate-end", test_backstage_monitor);
+	ADDS("/engine/schedule/backstage/tenant-cap-hangup", test_backstage_tenant_cap);
 	ADDS("/engine/schedule/state/bad-schedule-refused", test_bad_schedule_in_state_file);
 	rc = g_test_run();
 	ah_schedule_release_caches();

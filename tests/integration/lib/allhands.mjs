@@ -41,7 +41,7 @@ export function assertEvent(data, event, context = '') {
 // counts: {"active","connecting","admitted","queued","presenters"}, admitted = active + connecting.
 export function assertCounts(c, context = '') {
   assert.ok(c && typeof c === 'object', `counts object (${context}): ${safeJson(c)}`);
-  for (const k of ['active', 'connecting', 'admitted', 'queued', 'presenters']) {
+  for (const k of ['active', 'connecting', 'admitted', 'queued', 'presenters', 'backstage']) {
     assert.ok(Number.isInteger(c[k]) && c[k] >= 0, `counts.${k} is a non-negative integer (${context}): ${safeJson(c)}`);
   }
   assert.equal(c.admitted, c.active + c.connecting, `counts.admitted = active + connecting (${context}): ${safeJson(c)}`);
