@@ -117,6 +117,8 @@ void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray 
 /* Timers: admission waves and timeouts. Call when now >= ah_engine_next_deadline(). */
 void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now);
+/* The process's CPU use over the last period, a fraction of the CPU it may use (adaptive waves). */
+void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now);
 
 /* The m-lines of a receiver (attendee or backstage monitor), valid until the next call into the
  * engine. NULL/0 for presenters and unknown conns. */

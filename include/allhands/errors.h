@@ -35,6 +35,8 @@
 	X(INVALID_SCHEDULE, 621, "invalid_schedule",    "Invalid schedule") \
 	X(UNKNOWN_TIMEZONE, 622, "unknown_timezone",    "Unknown time zone") \
 	X(ROOM_CLOSED,      623, "room_closed",         "The room is closed: it is outside its scheduled windows") \
+	X(QUEUE_FULL,       624, "queue_full",          "The queue is full: try again after retry_after_ms") \
+	X(DRAINING,         625, "draining",            "This node is draining: join another node") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

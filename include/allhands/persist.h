@@ -2,11 +2,13 @@
  *
  * Format (JSON, written by this module only):
  *   {"version": 1,
- *    "tenants": [{"tenant", "name", "max_participants", "secret"}],
+ *    "tenants": [{"tenant", "name", "max_participants", "secret", "weight"?, "reserved"?, "max_queued"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
- *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?}]}
+ *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
+ *               "presenter_seats"?, "priority_secret"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
- * room options may be missing (files written before schedules), which means their defaults.
+ * room options and the tenants' shares may be missing (files written by older versions), which
+ * means their defaults.
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
@@ -32,12 +34,19 @@
 #define AH_ENDING_WARNING_S_DEFAULT 60
 #define AH_GRACE_S_DEFAULT 30
 #define AH_ROOM_SECONDS_MAX 86400 /* ending_warning_s, grace_s */
+/* Shares and reserved seats (issue 4): defaults and bounds, shared with the request table. */
+#define AH_WEIGHT_MAX 1000
+#define AH_PRESENTER_SEATS_DEFAULT 1
+#define AH_PRESENTER_SEATS_MAX 1000
 
 typedef struct {
 	char *tenant;
 	char *name;             /* never NULL ("" when unset) */
 	guint max_participants;
 	char *secret;
+	guint weight;           /* 1..AH_WEIGHT_MAX */
+	guint reserved;         /* node seats reserved */
+	guint max_queued;       /* 0: no bound */
 } ah_persist_tenant;
 
 typedef struct {
@@ -52,6 +61,8 @@ typedef struct {
 	guint ending_warning_s;
 	guint grace_s;
 	gboolean shuffle;       /* prequeue_order "shuffle" (else "fifo") */
+	guint presenter_seats;
+	char *priority_secret;  /* NULL: no priority class by secret */
 } ah_persist_room;
 
 typedef struct {
@@ -62,8 +73,9 @@ typedef struct {
 ah_persist_state *ah_persist_state_new(void);
 void ah_persist_state_free(ah_persist_state *state);
 /* Append rows (strings are copied; NULL name/description become ""). A room row starts without a
- * schedule and with the default options: the caller may set them in the row returned. */
-void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
+ * schedule and with the default options, a tenant row with the default share: the caller may set
+ * them in the row returned. */
+ah_persist_tenant *ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
 	guint max_participants, const char *secret);
 ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
 	const char *description, guint max_attendees, const char *pin, const char *presenter_secret);

@@ -1,78 +1,85 @@
-/* allhands: admission, i.e. seats, caps, the join queue and its waves (include/allhands/admission.h).
+/* allhands: admission, i.e. seats, caps, the fair join queue and its waves
+ * (include/allhands/admission.h; the algorithm and its guarantees: docs/admission.md).
  *
- * Owns every participant's admission state, the tenants' and rooms' caps and seat counts, the
- * node's arrival-order queue, the admit timeouts and the wave clock. Pure: no Janus header, no
- * clock reads (time is the `now` argument), no logging, no locks, no global state. Only the
+ * Owns every participant's admission state, the tenants' and rooms' caps, shares and seat counts,
+ * the per-room queues, the admit timeouts and rejoin graces, the wave clock and the join-rate
+ * budget. Positions, estimates and measurements are in admission-report.c. Pure: no Janus header,
+ * no clock reads (time is the `now` argument), no logging, no locks, no global state. Only the
  * control thread calls it, through the engine.
  *
  * DESIGN
- * Every participant is one record in `participants` (pid -> record) and in its room's `members`
- * list (so removing a room is O(its members)). A queued attendee also sits in `queue`, a GQueue in
- * arrival order, and a connecting one in `connecting`, a GQueue in admission order; each record
- * keeps its GList link, so leaving either is O(1). Every connecting seat shares the same
- * admit_timeout, so the head of `connecting` always has the earliest deadline: timeouts and
- * next_deadline() look at the head only. Seat counts are kept incrementally for the node, each
- * tenant and each room (count_add() moves one participant in or out of all three), so a cap check
- * is O(1). A wave walks the queue from its head and admits every entry whose room and tenant have a
- * seat, leaving the others where they are, until it has admitted wave_size entries or the node is
- * full: O(admitted) when the heads are admissible, O(queue) at worst. Each queued entry remembers
- * the position last reported to the caller; any removal from the queue marks positions dirty and
- * the end of every call that has an `events` array walks the queue once, reporting only the
- * entries that moved. remove_room/remove_tenant have no `events` array: they leave the positions
- * dirty and next_deadline() then returns `now`, so the caller's next tick() reports them.
- * A closed room (issue 3) keeps its attendees queued in their places: room_admissible() is the one
- * test that joins, waves and queue_has_admissible() share, so a closed room's entries are skipped
- * like cap-blocked ones and never make next_deadline() report a wave. shuffle_room() swaps the
- * participants held by the room's queue links (the links, i.e. the places, stay where they are)
- * and points each record at its new link, so removal stays O(1).
- * join(), leave(), clear_room() and tick() run the work due at `now` (timeouts, then at most one
- * wave), so every decision is taken on the state at `now`; events come out as TIMED_OUT, ADMITTED
- * (in admission order), then POSITION (in queue order).
+ * Every record carries its list links (admission-private.h), so every move is O(1) and nothing is
+ * allocated per move. A participant is in exactly one of its room's lists (a class queue, or
+ * `seated`) and, while CONNECTING or REJOINING, in the node's `connecting` or `rejoining` list;
+ * those share one timeout each, so their heads hold the earliest deadlines. Seat counts are kept
+ * for the node, each tenant and each room (count_add() moves one participant in or out of all
+ * three, and keeps the two reserve sums), so every cap check is O(1).
+ * Admissibility is kept, not searched for: a room is in its tenant's ready ring of a class while
+ * that class has queued attendees and the room is open, unpaused and below its cap; a tenant is in
+ * the node's `ready` ring while it has a ready room and a free tenant seat, and in `reserve` while
+ * it also holds fewer node seats than it reserved. refresh_room() re-decides both after every change
+ * of a room's queue or seats, so "is anybody admissible" is `ready` being non-empty: joins, waves
+ * and next_deadline() never walk a queue.
+ * A wave first serves `reserve` round robin (those seats are theirs), then runs deficit round
+ * robin over `ready`: the head tenant's turn is `weight` admissions, after which it moves to the
+ * back; a tenant that stops being ready loses what is left of its turn. Each admission takes the
+ * head room of the tenant's priority ring if it has one, else of its ordinary ring, admits that
+ * room's head and moves the room to the back of its ring, so rooms take turns.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "allhands/admission.h"
+#include "admission-private.h"
 
-typedef struct adm_tenant adm_tenant;
+/* --- intrusive lists */
 
-typedef struct {
-	char *id;
-	adm_tenant *tenant;
-	guint max_attendees;
-	gboolean closed; /* set_room_open(FALSE): its queued attendees wait, seated ones stay */
-	ah_adm_counts counts;
-	GQueue members; /* adm_participant*, in join order */
-} adm_room;
+static gboolean list_has(const adm_list *l, const adm_link *x)
+{
+	return x->prev != NULL || l->head == x;
+}
 
-struct adm_tenant {
-	char *id;
-	guint max_participants;
-	ah_adm_counts counts;
-	GHashTable *rooms; /* room id -> adm_room* (owned) */
-};
+static void list_push(adm_list *l, adm_link *x)
+{
+	x->next = NULL;
+	x->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = x;
+	else
+		l->head = x;
+	l->tail = x;
+	l->length++;
+}
 
-typedef struct {
-	guint64 pid;
-	ah_adm_state state;
-	gboolean presenter;
-	adm_room *room;
-	GList *member_link; /* in room->members */
-	GList *link;		/* in adm->queue (QUEUED) or adm->connecting (CONNECTING), else NULL */
-	gint64 since;		/* CONNECTING: when admitted */
-	guint reported;		/* QUEUED: the position the caller last heard of */
-} adm_participant;
+static void list_remove(adm_list *l, adm_link *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		l->head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	else
+		l->tail = x->prev;
+	x->prev = x->next = NULL;
+	l->length--;
+}
 
-struct ah_admission {
-	ah_admission_config config;
-	GHashTable *tenants;	  /* id -> adm_tenant* (owned) */
-	GHashTable *participants; /* &pid -> adm_participant* (owned) */
-	GQueue queue;			  /* QUEUED attendees, arrival order */
-	GQueue connecting;		  /* CONNECTING attendees, admission order */
-	ah_adm_counts counts;	  /* the node's; presenters stays 0 */
-	gboolean waved;			  /* last_wave is valid */
-	gint64 last_wave;
-	gboolean positions_dirty; /* some queued entry may have moved since it was last reported */
-};
+static void list_set(adm_list *l, adm_link *x, gboolean in)
+{
+	if (in && !list_has(l, x))
+		list_push(l, x);
+	else if (!in && list_has(l, x))
+		list_remove(l, x);
+}
+
+/* Round robin: the head goes to the back. */
+static void list_rotate(adm_list *l)
+{
+	adm_link *x = l->head;
+	if (x != NULL && x != l->tail) {
+		list_remove(l, x);
+		list_push(l, x);
+	}
+}
 
 /* --- small helpers */
 
@@ -83,34 +90,59 @@ static gint64 add_saturated(gint64 a, gint64 b)
 	return a + b;
 }
 
-/* The header asks for wave_size >= 1, wave_interval >= 0, admit_timeout > 0; clamp rather than
- * refuse, since the module cannot log and the glue validates operator input already. */
+void ah_admission_config_defaults(ah_admission_config *c)
+{
+	*c = (ah_admission_config){
+		.capacity = 0, .wave_size = 20, .wave_interval_us = 1000000, .admit_timeout_us = 15000000,
+		.wave_mode = AH_WAVES_FIXED, .wave_min = 1, .cpu_target = 0.8, .join_rate = 0, .join_burst = 20,
+		.update_interval_us = 1000000, .rejoin_grace_us = 0, .max_queued = 0,
+	};
+}
+
+/* The header states the ranges; clamp rather than refuse, since the module cannot log and the
+ * glue validates operator input already. update_interval 0 (tests only) reports at every call. */
 static void config_sanitize(ah_admission_config *dst, const ah_admission_config *src)
 {
 	*dst = *src;
-	if (dst->wave_size < 1)
-		dst->wave_size = 1;
-	if (dst->wave_interval_us < 0)
-		dst->wave_interval_us = 0;
-	if (dst->admit_timeout_us < 1)
-		dst->admit_timeout_us = 1;
+	dst->wave_size = MAX(dst->wave_size, 1);
+	dst->wave_min = CLAMP(dst->wave_min, 1, dst->wave_size);
+	dst->wave_interval_us = MAX(dst->wave_interval_us, 0);
+	dst->admit_timeout_us = MAX(dst->admit_timeout_us, 1);
+	dst->join_burst = MAX(dst->join_burst, 1);
+	dst->update_interval_us = MAX(dst->update_interval_us, 0);
+	dst->rejoin_grace_us = MAX(dst->rejoin_grace_us, 0);
+	if (dst->wave_mode != AH_WAVES_ADAPTIVE)
+		dst->wave_mode = AH_WAVES_FIXED;
 }
 
-static void push_event(GArray *events, ah_adm_event_kind kind, guint64 pid, guint position, guint length)
+static void adaptive_config(const ah_admission_config *c, ah_adaptive_config *out)
 {
-	ah_adm_event ev = {.kind = kind, .pid = pid, .position = position, .queue_length = length};
+	*out = (ah_adaptive_config){
+		.min_limit = c->wave_min, .max_limit = c->wave_size,
+		.initial_limit = MAX(c->wave_min, c->wave_size / 4), .cpu_target = c->cpu_target, .tolerance = 1.5,
+	};
+}
+
+static void push_event(GArray *events, ah_adm_event_kind kind, guint64 pid)
+{
+	ah_adm_event ev = {.kind = kind, .pid = pid};
 	if (events != NULL)
 		g_array_append_val(events, ev);
 }
 
-static guint seats(const ah_adm_counts *c)
+guint ah_adm_seats(const ah_adm_counts *c)
 {
-	return c->connecting + c->active;
+	return c->connecting + c->active + c->rejoining;
 }
 
 static guint tenant_seats(const adm_tenant *t)
 {
-	return seats(&t->counts) + t->counts.presenters;
+	return ah_adm_seats(&t->counts) + t->counts.presenters;
+}
+
+static guint gap(guint want, guint have)
+{
+	return have < want ? want - have : 0;
 }
 
 static void bump(guint *v, int delta)
@@ -121,49 +153,55 @@ static void bump(guint *v, int delta)
 		(*v)--;
 }
 
+static guint *count_of(ah_adm_counts *c, const adm_participant *p)
+{
+	if (p->state == AH_ADM_NONE)
+		return NULL;
+	if (p->presenter)
+		return &c->presenters;
+	switch ((ah_adm_state)p->state) {
+	case AH_ADM_QUEUED:
+		return &c->queued;
+	case AH_ADM_CONNECTING:
+		return &c->connecting;
+	case AH_ADM_ACTIVE:
+		return &c->active;
+	case AH_ADM_REJOINING:
+		return &c->rejoining;
+	default:
+		return NULL;
+	}
+}
+
 static void counts_bump(ah_adm_counts *c, const adm_participant *p, int delta)
 {
-	if (p->presenter && p->state != AH_ADM_NONE) {
-		bump(&c->presenters, delta);
-		return;
-	}
-	switch (p->state) {
-	case AH_ADM_QUEUED:
-		bump(&c->queued, delta);
-		break;
-	case AH_ADM_CONNECTING:
-		bump(&c->connecting, delta);
-		break;
-	case AH_ADM_ACTIVE:
-		bump(&c->active, delta);
-		break;
-	case AH_ADM_NONE:
-		break;
-	}
+	guint *v = count_of(c, p);
+	if (v != NULL)
+		bump(v, delta);
 }
 
-/* Move one participant, in its current state, into (+1) or out of (-1) every count it is part of. */
+/* Move one participant, in its current state, into (+1) or out of (-1) every count it is part of,
+ * keeping the node's unused-reserve sum and the tenant's free-presenter-seat sum. */
 static void count_add(ah_admission *adm, const adm_participant *p, int delta)
 {
+	adm_room *r = p->room;
+	adm_tenant *t = r->tenant;
+	guint reserve_before = gap(t->reserved, ah_adm_seats(&t->counts));
+	guint presenters_before = gap(r->presenter_seats, r->counts.presenters);
 	if (!p->presenter)
 		counts_bump(&adm->counts, p, delta);
-	counts_bump(&p->room->tenant->counts, p, delta);
-	counts_bump(&p->room->counts, p, delta);
+	counts_bump(&t->counts, p, delta);
+	counts_bump(&r->counts, p, delta);
+	adm->reserved_unused = adm->reserved_unused - reserve_before + gap(t->reserved, ah_adm_seats(&t->counts));
+	t->presenter_gap = t->presenter_gap - presenters_before + gap(r->presenter_seats, r->counts.presenters);
 }
 
-static void set_state(ah_admission *adm, adm_participant *p, ah_adm_state state)
-{
-	count_add(adm, p, -1);
-	p->state = state;
-	count_add(adm, p, +1);
-}
-
-static adm_participant *lookup(const ah_admission *adm, guint64 pid)
+adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid)
 {
 	return g_hash_table_lookup(adm->participants, &pid);
 }
 
-static adm_room *find_room(const ah_admission *adm, const char *tenant, const char *room)
+adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room)
 {
 	adm_tenant *t;
 	if (tenant == NULL || room == NULL)
@@ -172,109 +210,190 @@ static adm_room *find_room(const ah_admission *adm, const char *tenant, const ch
 	return t != NULL ? g_hash_table_lookup(t->rooms, room) : NULL;
 }
 
-/* --- caps */
+/* --- caps and readiness */
 
-static gboolean node_has_seat(const ah_admission *adm)
+static gboolean room_seat_free(const adm_room *r)
 {
-	return seats(&adm->counts) < adm->config.capacity;
+	return ah_adm_seats(&r->counts) < r->max_attendees;
 }
 
-/* The attendee caps of the room and its tenant, leaving the node aside. */
-static gboolean room_has_seat(const adm_room *r)
+/* A tenant seat an attendee may take: free presenter seats are not for attendees. */
+static gboolean tenant_seat_free(const adm_tenant *t)
 {
-	return seats(&r->counts) < r->max_attendees && tenant_seats(r->tenant) < r->tenant->max_participants;
+	return (guint64)tenant_seats(t) + t->presenter_gap < t->max_participants;
 }
 
-/* Whether the room may seat one more attendee now, leaving the node aside. */
-static gboolean room_admissible(const adm_room *r)
+/* A node seat tenant t may take: its own reserved seats, else one nobody reserved. */
+static gboolean node_seat_for(const ah_admission *adm, const adm_tenant *t)
 {
-	return !r->closed && room_has_seat(r);
+	guint seats = ah_adm_seats(&adm->counts);
+	if (ah_adm_seats(&t->counts) < t->reserved)
+		return seats < adm->config.capacity;
+	return (guint64)seats + adm->reserved_unused < adm->config.capacity;
 }
 
-static gboolean queue_has_admissible(const ah_admission *adm)
+gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r)
 {
-	if (!node_has_seat(adm))
-		return FALSE;
-	for (GList *l = adm->queue.head; l != NULL; l = l->next) {
-		const adm_participant *p = l->data;
-		if (room_admissible(p->room))
-			return TRUE;
+	return !r->closed && !r->paused && !adm->paused && !adm->draining;
+}
+
+static gboolean room_ready(const adm_room *r, int klass)
+{
+	return r->queue[klass].length > 0 && !r->closed && !r->paused && room_seat_free(r);
+}
+
+static void refresh_tenant(ah_admission *adm, adm_tenant *t)
+{
+	gboolean ready = (t->ready[0].length > 0 || t->ready[1].length > 0) && tenant_seat_free(t);
+	list_set(&adm->ready, &t->ready_link, ready);
+	list_set(&adm->reserve, &t->reserve_link, ready && ah_adm_seats(&t->counts) < t->reserved);
+	if (!ready)
+		t->deficit = 0;
+}
+
+static void refresh_room(ah_admission *adm, adm_room *r)
+{
+	gboolean queued, moving;
+	for (int c = 0; c < 2; c++)
+		list_set(&r->tenant->ready[c], &r->ring[c], room_ready(r, c));
+	queued = r->queue[0].length + r->queue[1].length > 0;
+	moving = queued && !r->closed && !r->paused;
+	list_set(&adm->queued_rooms, &r->queued_link, queued);
+	if (moving != r->moving) {
+		r->moving = moving;
+		adm->moving_rooms = moving ? adm->moving_rooms + 1 : adm->moving_rooms - 1;
 	}
-	return FALSE;
+	refresh_tenant(adm, r->tenant);
+}
+
+/* The node's admission paths are open and a seat is free for someone who is ready. */
+static gboolean wave_possible(const ah_admission *adm)
+{
+	guint seats = ah_adm_seats(&adm->counts);
+	if (adm->paused || adm->draining || seats >= adm->config.capacity)
+		return FALSE;
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE &&
+		adm->counts.connecting >= ah_adaptive_limit(&adm->adaptive))
+		return FALSE;
+	return adm->reserve.length > 0 ||
+		(adm->ready.length > 0 && (guint64)seats + adm->reserved_unused < adm->config.capacity);
 }
 
 /* --- participants */
 
+static void participant_free(gpointer data)
+{
+	g_slice_free(adm_participant, data);
+}
+
 static adm_participant *participant_new(ah_admission *adm, guint64 pid, adm_room *r)
 {
-	adm_participant *p = g_new0(adm_participant, 1);
+	adm_participant *p = g_slice_new0(adm_participant);
 	p->pid = pid;
-	p->state = AH_ADM_NONE;
 	p->room = r;
-	g_queue_push_tail(&r->members, p);
-	p->member_link = r->members.tail;
-	g_hash_table_insert(adm->participants, &p->pid, p);
+	p->state = AH_ADM_NONE;
+	g_hash_table_add(adm->participants, p);
 	return p;
 }
 
-static void enqueue(ah_admission *adm, adm_participant *p)
+/* Take p out of the lists it is in (its seat or place stays counted). */
+static void unlink_participant(ah_admission *adm, adm_participant *p)
 {
-	g_queue_push_tail(&adm->queue, p);
-	p->link = adm->queue.tail;
-	p->reported = adm->queue.length;
-	set_state(adm, p, AH_ADM_QUEUED);
+	adm_room *r = p->room;
+	/* Whoever was behind moves up: the next report tells them. */
+	if (p->state == AH_ADM_QUEUED) {
+		list_remove(&r->queue[p->klass], &p->member);
+		adm->dirty = TRUE;
+	}
+	else if (p->state != AH_ADM_NONE)
+		list_remove(&r->seated, &p->member);
+	if (p->state == AH_ADM_CONNECTING)
+		list_remove(&adm->connecting, &p->timed);
+	else if (p->state == AH_ADM_REJOINING)
+		list_remove(&adm->rejoining, &p->timed);
 }
 
-/* Take p out of the queue or the connecting list, whichever holds it. */
-static void unlink_state(ah_admission *adm, adm_participant *p)
+/* Put p, already unlinked, into `state`: counts, lists, readiness. */
+static void set_state(ah_admission *adm, adm_participant *p, ah_adm_state state, gint64 now)
 {
-	if (p->link == NULL)
-		return;
-	if (p->state == AH_ADM_QUEUED) {
-		g_queue_delete_link(&adm->queue, p->link);
-		adm->positions_dirty = TRUE;
+	adm_room *r = p->room;
+	count_add(adm, p, -1);
+	p->state = state;
+	count_add(adm, p, +1);
+	if (state == AH_ADM_QUEUED) {
+		list_push(&r->queue[p->klass], &p->member);
+		p->since = now;
+		/* A priority attendee goes ahead of the ordinary ones. */
+		if (p->klass == AH_ADM_PRIORITY && r->queue[AH_ADM_ORDINARY].length > 0)
+			adm->dirty = TRUE;
 	} else {
-		g_queue_delete_link(&adm->connecting, p->link);
+		list_push(&r->seated, &p->member);
 	}
-	p->link = NULL;
+	if (state == AH_ADM_CONNECTING || state == AH_ADM_REJOINING) {
+		adm_list *l = state == AH_ADM_CONNECTING ? &adm->connecting : &adm->rejoining;
+		/* Keep the list sorted by `since` even if a caller's clock steps back. */
+		const adm_participant *last = l->tail != NULL ? ADM_OF(l->tail, adm_participant, timed) : NULL;
+		p->since = (last != NULL && last->since > now) ? last->since : now;
+		list_push(l, &p->timed);
+	}
+	refresh_room(adm, r);
 }
 
 static void admit(ah_admission *adm, adm_participant *p, gint64 now)
 {
-	const adm_participant *last;
-	unlink_state(adm, p);
-	/* Keep `connecting` sorted by admission time even if a caller's clock steps back. */
-	last = adm->connecting.tail != NULL ? adm->connecting.tail->data : NULL;
-	p->since = (last != NULL && last->since > now) ? last->since : now;
-	g_queue_push_tail(&adm->connecting, p);
-	p->link = adm->connecting.tail;
-	set_state(adm, p, AH_ADM_CONNECTING);
+	unlink_participant(adm, p);
+	ah_adm_measure_admitted(adm, p, now);
+	set_state(adm, p, AH_ADM_CONNECTING, now);
+	ah_bucket_take(&adm->bucket, 1, now);
 }
 
 /* Free p's seat or queue place and forget it. */
 static void forget(ah_admission *adm, adm_participant *p)
 {
-	unlink_state(adm, p);
+	adm_room *r = p->room;
+	unlink_participant(adm, p);
 	count_add(adm, p, -1);
-	g_queue_delete_link(&p->room->members, p->member_link);
-	g_hash_table_remove(adm->participants, &p->pid);
+	g_hash_table_remove(adm->participants, p); /* frees p */
+	refresh_room(adm, r);
 }
 
-static void remove_members(ah_admission *adm, adm_room *r, GArray *removed)
+static void forget_list(ah_admission *adm, adm_list *l, gboolean keep_presenters, GArray *removed)
 {
-	while (r->members.head != NULL) {
-		adm_participant *p = r->members.head->data;
+	adm_link *x = l->head, *next;
+	for (; x != NULL; x = next) {
+		adm_participant *p = ADM_OF(x, adm_participant, member);
+		next = x->next;
+		if (keep_presenters && p->presenter)
+			continue;
 		if (removed != NULL)
 			g_array_append_val(removed, p->pid);
 		forget(adm, p);
 	}
 }
 
-/* --- due work: timeouts, waves, positions */
-
-static gint64 admit_deadline(const ah_admission *adm, const adm_participant *p)
+static void remove_members(ah_admission *adm, adm_room *r, gboolean keep_presenters, GArray *removed)
 {
-	return add_saturated(p->since, adm->config.admit_timeout_us);
+	forget_list(adm, &r->queue[AH_ADM_PRIORITY], FALSE, removed);
+	forget_list(adm, &r->queue[AH_ADM_ORDINARY], FALSE, removed);
+	forget_list(adm, &r->seated, keep_presenters, removed);
+}
+
+/* --- due work: timeouts, graces, waves */
+
+static gint64 timed_deadline(const adm_list *l, gint64 timeout)
+{
+	const adm_participant *p = l->head != NULL ? ADM_OF(l->head, adm_participant, timed) : NULL;
+	return p != NULL ? add_saturated(p->since, timeout) : G_MAXINT64;
+}
+
+static void expire(ah_admission *adm, adm_list *l, gint64 timeout, ah_adm_event_kind kind, gint64 now,
+	GArray *events)
+{
+	while (l->head != NULL && timed_deadline(l, timeout) <= now) {
+		adm_participant *p = ADM_OF(l->head, adm_participant, timed);
+		push_event(events, kind, p->pid);
+		forget(adm, p);
+	}
 }
 
 static gint64 next_wave_time(const ah_admission *adm)
@@ -282,33 +401,48 @@ static gint64 next_wave_time(const ah_admission *adm)
 	return adm->waved ? add_saturated(adm->last_wave, adm->config.wave_interval_us) : G_MININT64;
 }
 
-static void expire(ah_admission *adm, gint64 now, GArray *events)
+/* Admit the next attendee of tenant t (which is ready): priority class first, rooms in turn. */
+static void admit_from(ah_admission *adm, adm_tenant *t, gint64 now, GArray *events)
 {
-	while (adm->connecting.head != NULL) {
-		adm_participant *p = adm->connecting.head->data;
-		if (admit_deadline(adm, p) > now)
-			break;
-		push_event(events, AH_ADM_EV_TIMED_OUT, p->pid, 0, 0);
-		forget(adm, p);
-	}
+	int c = t->ready[AH_ADM_PRIORITY].length > 0 ? AH_ADM_PRIORITY : AH_ADM_ORDINARY;
+	adm_room *r = ADM_OF(t->ready[c].head, adm_room, ring[c]);
+	adm_participant *p = ADM_OF(r->queue[c].head, adm_participant, member);
+	list_rotate(&t->ready[c]);
+	admit(adm, p, now);
+	push_event(events, AH_ADM_EV_ADMITTED, p->pid);
+}
+
+static guint wave_budget(ah_admission *adm, gint64 now)
+{
+	guint budget = adm->config.wave_size;
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE)
+		budget = ah_adaptive_wave(&adm->adaptive, adm->counts.connecting, adm->counts.queued);
+	return MIN(budget, ah_bucket_available(&adm->bucket, now));
 }
 
 static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 {
-	guint admitted = 0;
-	GList *l, *next;
-	if (adm->queue.head == NULL || now < next_wave_time(adm))
+	guint budget, admitted = 0;
+	if (!wave_possible(adm) || now < next_wave_time(adm) || ah_bucket_next(&adm->bucket, now) > now)
 		return;
-	for (l = adm->queue.head; l != NULL && admitted < adm->config.wave_size; l = next) {
-		adm_participant *p = l->data;
-		next = l->next;
-		if (!node_has_seat(adm))
-			break;
-		if (!room_admissible(p->room))
-			continue;
-		admit(adm, p, now);
-		push_event(events, AH_ADM_EV_ADMITTED, p->pid, 0, 0);
+	budget = wave_budget(adm, now);
+	/* Reserved seats first: round robin among the tenants below their reserve. */
+	while (admitted < budget && adm->reserve.head != NULL && ah_adm_seats(&adm->counts) < adm->config.capacity) {
+		adm_tenant *t = ADM_OF(adm->reserve.head, adm_tenant, reserve_link);
+		list_rotate(&adm->reserve);
+		admit_from(adm, t, now, events);
 		admitted++;
+	}
+	/* Then deficit round robin over every ready tenant for the unreserved seats. */
+	while (admitted < budget && adm->ready.head != NULL &&
+		(guint64)ah_adm_seats(&adm->counts) + adm->reserved_unused < adm->config.capacity) {
+		adm_tenant *t = ADM_OF(adm->ready.head, adm_tenant, ready_link);
+		if (t->deficit == 0)
+			t->deficit = t->weight;
+		admit_from(adm, t, now, events);
+		admitted++;
+		if (t->deficit > 0 && list_has(&adm->ready, &t->ready_link) && --t->deficit == 0)
+			list_rotate(&adm->ready);
 	}
 	if (admitted > 0) {
 		adm->waved = TRUE;
@@ -318,24 +452,12 @@ static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 
 static void run_due(ah_admission *adm, gint64 now, GArray *events)
 {
-	expire(adm, now, events);
+	expire(adm, &adm->connecting, adm->config.admit_timeout_us, AH_ADM_EV_TIMED_OUT, now, events);
+	expire(adm, &adm->rejoining, adm->config.rejoin_grace_us, AH_ADM_EV_GRACE_EXPIRED, now, events);
 	run_wave(adm, now, events);
-}
-
-static void report_positions(ah_admission *adm, GArray *events)
-{
-	guint position = 0;
-	if (!adm->positions_dirty)
-		return;
-	for (GList *l = adm->queue.head; l != NULL; l = l->next) {
-		adm_participant *p = l->data;
-		position++;
-		if (p->reported != position) {
-			p->reported = position;
-			push_event(events, AH_ADM_EV_POSITION, p->pid, position, adm->queue.length);
-		}
-	}
-	adm->positions_dirty = FALSE;
+	/* Without an events array nobody would hear the report: keep it for the next call. */
+	if (events != NULL)
+		ah_adm_report(adm, now, FALSE, events);
 }
 
 /* --- lifecycle and config */
@@ -343,7 +465,7 @@ static void report_positions(ah_admission *adm, GArray *events)
 static void room_free(gpointer data)
 {
 	adm_room *r = data;
-	g_queue_clear(&r->members);
+	ah_adm_measure_clear(&r->measure);
 	g_free(r->id);
 	g_free(r);
 }
@@ -352,6 +474,7 @@ static void tenant_free(gpointer data)
 {
 	adm_tenant *t = data;
 	g_hash_table_destroy(t->rooms);
+	ah_adm_measure_clear(&t->measure);
 	g_free(t->id);
 	g_free(t);
 }
@@ -359,11 +482,16 @@ static void tenant_free(gpointer data)
 ah_admission *ah_admission_new(const ah_admission_config *config)
 {
 	ah_admission *adm = g_new0(ah_admission, 1);
+	ah_adaptive_config ac;
 	config_sanitize(&adm->config, config);
 	adm->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, tenant_free);
-	adm->participants = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
-	g_queue_init(&adm->queue);
-	g_queue_init(&adm->connecting);
+	adm->participants = g_hash_table_new_full(g_int64_hash, g_int64_equal, participant_free, NULL);
+	adaptive_config(&adm->config, &ac);
+	ah_adaptive_init(&adm->adaptive, &ac);
+	ah_bucket_init(&adm->bucket, adm->config.join_rate, adm->config.join_burst, 0);
+	ah_rate_init(&adm->measure.rate);
+	adm->cpu = -1;
+	adm->last_admitted = G_MININT64;
 	return adm;
 }
 
@@ -371,17 +499,20 @@ void ah_admission_free(ah_admission *adm)
 {
 	if (adm == NULL)
 		return;
-	/* The lists only point at participants: free the records, then the links, then the rooms. */
+	/* The lists only link records: free the participants, then the rooms and tenants. */
 	g_hash_table_destroy(adm->participants);
-	g_queue_clear(&adm->queue);
-	g_queue_clear(&adm->connecting);
 	g_hash_table_destroy(adm->tenants);
+	ah_adm_measure_clear(&adm->measure);
 	g_free(adm);
 }
 
-void ah_admission_set_config(ah_admission *adm, const ah_admission_config *config)
+void ah_admission_set_config(ah_admission *adm, const ah_admission_config *config, gint64 now)
 {
+	ah_adaptive_config ac;
 	config_sanitize(&adm->config, config);
+	adaptive_config(&adm->config, &ac);
+	ah_adaptive_set_config(&adm->adaptive, &ac);
+	ah_bucket_set(&adm->bucket, adm->config.join_rate, adm->config.join_burst, now);
 }
 
 const ah_admission_config *ah_admission_get_config(const ah_admission *adm)
@@ -391,204 +522,370 @@ const ah_admission_config *ah_admission_get_config(const ah_admission *adm)
 
 /* --- tenants and rooms */
 
+static adm_tenant *tenant_get(ah_admission *adm, const char *tenant)
+{
+	return tenant != NULL ? g_hash_table_lookup(adm->tenants, tenant) : NULL;
+}
+
 void ah_admission_set_tenant(ah_admission *adm, const char *tenant, guint max_participants)
 {
 	adm_tenant *t;
 	if (tenant == NULL)
 		return;
-	t = g_hash_table_lookup(adm->tenants, tenant);
+	t = tenant_get(adm, tenant);
 	if (t == NULL) {
 		t = g_new0(adm_tenant, 1);
 		t->id = g_strdup(tenant);
+		t->weight = 1;
 		t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
+		ah_rate_init(&t->measure.rate);
 		g_hash_table_insert(adm->tenants, t->id, t);
 	}
 	t->max_participants = max_participants;
+	refresh_tenant(adm, t);
+}
+
+gboolean ah_admission_set_tenant_share(ah_admission *adm, const char *tenant, guint weight, guint reserved,
+	guint max_queued)
+{
+	adm_tenant *t = tenant_get(adm, tenant);
+	guint seats;
+	if (t == NULL)
+		return FALSE;
+	seats = ah_adm_seats(&t->counts);
+	adm->reserved_unused = adm->reserved_unused - gap(t->reserved, seats) + gap(reserved, seats);
+	t->weight = MAX(weight, 1);
+	t->deficit = MIN(t->deficit, t->weight);
+	t->reserved = reserved;
+	t->max_queued = max_queued;
+	refresh_tenant(adm, t);
+	return TRUE;
 }
 
 gboolean ah_admission_remove_tenant(ah_admission *adm, const char *tenant, GArray *removed)
 {
 	GHashTableIter iter;
 	gpointer value;
-	adm_tenant *t = tenant != NULL ? g_hash_table_lookup(adm->tenants, tenant) : NULL;
+	adm_tenant *t = tenant_get(adm, tenant);
 	if (t == NULL)
 		return FALSE;
 	g_hash_table_iter_init(&iter, t->rooms);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
-		remove_members(adm, value, removed);
+		remove_members(adm, value, FALSE, removed);
+	/* Empty now: out of every ring; give back its reserve. */
+	adm->reserved_unused -= gap(t->reserved, 0);
+	list_set(&adm->ready, &t->ready_link, FALSE);
+	list_set(&adm->reserve, &t->reserve_link, FALSE);
 	g_hash_table_remove(adm->tenants, tenant);
 	return TRUE;
 }
 
 gboolean ah_admission_set_room(ah_admission *adm, const char *tenant, const char *room, guint max_attendees)
 {
-	adm_tenant *t;
+	adm_tenant *t = tenant_get(adm, tenant);
 	adm_room *r;
-	if (tenant == NULL || room == NULL)
-		return FALSE;
-	t = g_hash_table_lookup(adm->tenants, tenant);
-	if (t == NULL)
+	if (t == NULL || room == NULL)
 		return FALSE;
 	r = g_hash_table_lookup(t->rooms, room);
 	if (r == NULL) {
 		r = g_new0(adm_room, 1);
 		r->id = g_strdup(room);
 		r->tenant = t;
-		g_queue_init(&r->members);
+		ah_rate_init(&r->measure.rate);
 		g_hash_table_insert(t->rooms, r->id, r);
 	}
 	r->max_attendees = max_attendees;
+	refresh_room(adm, r);
+	return TRUE;
+}
+
+gboolean ah_admission_set_presenter_seats(ah_admission *adm, const char *tenant, const char *room, guint seats)
+{
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
+	if (r == NULL)
+		return FALSE;
+	r->tenant->presenter_gap = r->tenant->presenter_gap - gap(r->presenter_seats, r->counts.presenters) +
+		gap(seats, r->counts.presenters);
+	r->presenter_seats = seats;
+	refresh_room(adm, r);
 	return TRUE;
 }
 
 gboolean ah_admission_remove_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed)
 {
-	adm_room *r = find_room(adm, tenant, room);
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
+	adm_tenant *t;
 	if (r == NULL)
 		return FALSE;
-	remove_members(adm, r, removed);
-	g_hash_table_remove(r->tenant->rooms, room);
+	t = r->tenant;
+	remove_members(adm, r, FALSE, removed);
+	t->presenter_gap -= gap(r->presenter_seats, 0);
+	g_hash_table_remove(t->rooms, room);
+	refresh_tenant(adm, t);
 	return TRUE;
 }
 
-/* --- scheduled rooms */
+/* --- pausing, scheduled rooms, draining */
 
 gboolean ah_admission_set_room_open(ah_admission *adm, const char *tenant, const char *room, gboolean open)
 {
-	adm_room *r = find_room(adm, tenant, room);
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
 	if (r == NULL)
 		return FALSE;
-	/* Nothing to do now: opening shows in next_deadline() and the next wave; closing never evicts. */
+	/* Closing never evicts; opening shows in the rings, next_deadline() and the next wave. */
+	adm->dirty |= r->closed == open;
 	r->closed = !open;
+	refresh_room(adm, r);
 	return TRUE;
+}
+
+gboolean ah_admission_set_paused(ah_admission *adm, const char *tenant, const char *room, gboolean paused)
+{
+	adm_room *r;
+	if (tenant == NULL) {
+		adm->dirty |= adm->paused != paused;
+		adm->paused = paused;
+		return TRUE;
+	}
+	r = ah_adm_find_room(adm, tenant, room);
+	if (r == NULL)
+		return FALSE;
+	adm->dirty |= r->paused != paused;
+	r->paused = paused;
+	refresh_room(adm, r);
+	return TRUE;
+}
+
+void ah_admission_set_draining(ah_admission *adm, gboolean draining, GArray *events)
+{
+	adm->draining = draining;
+	while (draining && adm->queued_rooms.head != NULL) {
+		adm_room *r = ADM_OF(adm->queued_rooms.head, adm_room, queued_link);
+		for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
+			while (r->queue[c].head != NULL) {
+				adm_participant *p = ADM_OF(r->queue[c].head, adm_participant, member);
+				push_event(events, AH_ADM_EV_DRAINED, p->pid);
+				forget(adm, p);
+			}
+	}
+}
+
+static void shuffle_list(adm_list *l, GRand *rand)
+{
+	GPtrArray *records = g_ptr_array_sized_new(l->length);
+	while (l->head != NULL) {
+		adm_link *x = l->head;
+		list_remove(l, x);
+		g_ptr_array_add(records, x);
+	}
+	/* Fisher-Yates. */
+	for (guint i = records->len; i > 1; i--) {
+		guint j = (guint)g_rand_int_range(rand, 0, (gint32)i);
+		gpointer held = records->pdata[i - 1];
+		records->pdata[i - 1] = records->pdata[j];
+		records->pdata[j] = held;
+	}
+	for (guint i = 0; i < records->len; i++)
+		list_push(l, records->pdata[i]);
+	g_ptr_array_free(records, TRUE);
 }
 
 gboolean ah_admission_shuffle_room(ah_admission *adm, const char *tenant, const char *room, guint32 seed,
-								   GArray *events)
+	GArray *events)
 {
-	adm_room *r = find_room(adm, tenant, room);
-	GPtrArray *places;
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
 	GRand *rand;
 	if (r == NULL)
 		return FALSE;
-	places = g_ptr_array_new();
-	for (GList *l = adm->queue.head; l != NULL; l = l->next)
-		if (((adm_participant *)l->data)->room == r)
-			g_ptr_array_add(places, l);
-	/* Fisher-Yates over the records held by the room's places, in queue order. */
 	rand = g_rand_new_with_seed(seed);
-	for (guint i = places->len; i > 1; i--) {
-		GList *a = g_ptr_array_index(places, i - 1);
-		GList *b = g_ptr_array_index(places, (guint)g_rand_int_range(rand, 0, (gint32)i));
-		gpointer held = a->data;
-		a->data = b->data;
-		b->data = held;
-	}
+	shuffle_list(&r->queue[AH_ADM_PRIORITY], rand);
+	shuffle_list(&r->queue[AH_ADM_ORDINARY], rand);
 	g_rand_free(rand);
-	for (guint i = 0; i < places->len; i++) {
-		GList *l = g_ptr_array_index(places, i);
-		((adm_participant *)l->data)->link = l;
-	}
-	if (places->len > 1)
-		adm->positions_dirty = TRUE;
-	g_ptr_array_free(places, TRUE);
-	report_positions(adm, events);
+	adm->dirty = TRUE;
 	return TRUE;
 }
 
-gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed, gint64 now,
-								 GArray *events)
+gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed,
+	gint64 now, GArray *events)
 {
-	adm_room *r = find_room(adm, tenant, room);
-	GList *l, *next;
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
 	if (r == NULL)
 		return FALSE;
-	for (l = adm->queue.head; l != NULL; l = next) {
-		adm_participant *p = l->data;
-		next = l->next;
-		if (p->room != r)
-			continue;
-		if (removed != NULL)
-			g_array_append_val(removed, p->pid);
-		forget(adm, p);
-	}
-	/* Only seated attendees and presenters are left; "seat order" is join order, as in remove_room. */
-	for (l = r->members.head; l != NULL; l = next) {
-		adm_participant *p = l->data;
-		next = l->next;
-		if (p->presenter)
-			continue;
-		if (removed != NULL)
-			g_array_append_val(removed, p->pid);
-		forget(adm, p);
-	}
+	remove_members(adm, r, TRUE, removed);
 	/* Like leave(): the freed seats go to the queue at once if a wave is due. */
 	run_due(adm, now, events);
-	report_positions(adm, events);
 	return TRUE;
 }
 
 /* --- participants */
 
-ah_adm_state ah_admission_join(ah_admission *adm, guint64 pid, const char *tenant, const char *room, gint64 now,
-							   guint *position, GArray *events)
+/* Whether an attendee of room r may skip the queue: nobody ready is waiting, and every cap,
+ * the pacing and the join budget allow one more now. */
+static gboolean admissible_now(ah_admission *adm, const adm_room *r, gint64 now)
 {
-	adm_room *r = find_room(adm, tenant, room);
+	if (wave_possible(adm) || !ah_adm_room_moving(adm, r))
+		return FALSE;
+	if (!room_seat_free(r) || !tenant_seat_free(r->tenant) || !node_seat_for(adm, r->tenant))
+		return FALSE;
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE &&
+		adm->counts.connecting >= ah_adaptive_limit(&adm->adaptive))
+		return FALSE;
+	return ah_bucket_available(&adm->bucket, now) > 0;
+}
+
+/* When a queue that is full will probably have room again: the time to admit a tenth of it (at
+ * least one) at the rate it is being admitted, within [1 s, 10 min]; 30 s when the rate is unknown. */
+static gint64 retry_after(const adm_measure *m, guint bound, gint64 now)
+{
+	double rate = ah_rate_known(&m->rate, now) ? ah_rate_per_s(&m->rate, now) : 0;
+	double wait_s = rate > 0 ? MAX(1.0, bound / 10.0) / rate : 30.0;
+	return (gint64)(CLAMP(wait_s, 1.0, 600.0) * G_USEC_PER_SEC);
+}
+
+static ah_adm_state refuse(ah_admission *adm, const adm_tenant *t, gint64 now, ah_adm_join *out)
+{
+	if (adm->draining)
+		return AH_ADM_REFUSED_DRAINING;
+	if (adm->config.max_queued > 0 && adm->counts.queued >= adm->config.max_queued) {
+		out->retry_after_us = retry_after(&adm->measure, adm->config.max_queued, now);
+		return AH_ADM_REFUSED_QUEUE_FULL;
+	}
+	if (t->max_queued > 0 && t->counts.queued >= t->max_queued) {
+		out->retry_after_us = retry_after(&t->measure, t->max_queued, now);
+		return AH_ADM_REFUSED_QUEUE_FULL;
+	}
+	return AH_ADM_NONE;
+}
+
+ah_adm_room *ah_admission_room(const ah_admission *adm, const char *tenant, const char *room)
+{
+	return ah_adm_find_room(adm, tenant, room);
+}
+
+ah_adm_state ah_admission_join_class(ah_admission *adm, guint64 pid, const char *tenant, const char *room,
+	ah_adm_class klass, gint64 now, ah_adm_join *out, GArray *events)
+{
+	return ah_admission_join_room(adm, pid, ah_adm_find_room(adm, tenant, room), klass, now, out, events);
+}
+
+ah_adm_state ah_admission_join_room(ah_admission *adm, guint64 pid, adm_room *r, ah_adm_class klass, gint64 now,
+	ah_adm_join *out, GArray *events)
+{
+	ah_adm_join ignored;
 	adm_participant *p;
-	if (position != NULL)
-		*position = 0;
-	/* Refusals change nothing, so a caller may drop `events` on AH_ADM_NONE. */
-	if (pid == 0 || r == NULL || lookup(adm, pid) != NULL)
+	ah_adm_state refused;
+	if (out == NULL)
+		out = &ignored;
+	*out = (ah_adm_join){0};
+	/* Refusals change nothing, so a caller may drop `events` then. */
+	if (pid == 0 || r == NULL || ah_adm_lookup(adm, pid) != NULL)
 		return AH_ADM_NONE;
 	run_due(adm, now, events);
-	p = participant_new(adm, pid, r);
-	if (node_has_seat(adm) && room_admissible(r) && !queue_has_admissible(adm)) {
+	if (admissible_now(adm, r, now)) {
+		p = participant_new(adm, pid, r);
+		p->since = now;
 		admit(adm, p, now);
-	} else {
-		enqueue(adm, p);
-		if (position != NULL)
-			*position = p->reported;
+		return AH_ADM_CONNECTING;
 	}
-	report_positions(adm, events);
-	return p->state;
+	if ((refused = refuse(adm, r->tenant, now, out)) != AH_ADM_NONE)
+		return refused;
+	p = participant_new(adm, pid, r);
+	p->klass = klass == AH_ADM_PRIORITY ? AH_ADM_PRIORITY : AH_ADM_ORDINARY;
+	set_state(adm, p, AH_ADM_QUEUED, now);
+	out->position = r->queue[AH_ADM_PRIORITY].length + (p->klass == AH_ADM_ORDINARY ? r->queue[0].length : 0);
+	out->queue_length = r->counts.queued;
+	out->estimate = ah_adm_estimate(adm, r, out->position, now);
+	ah_adm_told(p, out->position, &out->estimate, now);
+	/* A priority attendee moves the ordinary ones back: tell them if a report is due. */
+	if (events != NULL)
+		ah_adm_report(adm, now, FALSE, events);
+	return AH_ADM_QUEUED;
+}
+
+ah_adm_state ah_admission_join(ah_admission *adm, guint64 pid, const char *tenant, const char *room, gint64 now,
+	guint *position, GArray *events)
+{
+	ah_adm_join out;
+	ah_adm_state state = ah_admission_join_class(adm, pid, tenant, room, AH_ADM_ORDINARY, now, &out, events);
+	if (position != NULL)
+		*position = out.position;
+	return state;
 }
 
 gboolean ah_admission_add_presenter(ah_admission *adm, guint64 pid, const char *tenant, const char *room)
 {
-	adm_room *r = find_room(adm, tenant, room);
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
 	adm_participant *p;
-	if (pid == 0 || r == NULL || lookup(adm, pid) != NULL)
+	gboolean fits;
+	if (pid == 0 || r == NULL || ah_adm_lookup(adm, pid) != NULL)
 		return FALSE;
-	if (tenant_seats(r->tenant) >= r->tenant->max_participants)
+	/* One of the room's own presenter seats, or a seat no other room reserved for presenters. */
+	if (r->counts.presenters < r->presenter_seats)
+		fits = tenant_seats(r->tenant) < r->tenant->max_participants;
+	else
+		fits = tenant_seat_free(r->tenant);
+	if (!fits)
 		return FALSE;
 	p = participant_new(adm, pid, r);
 	p->presenter = TRUE;
-	set_state(adm, p, AH_ADM_ACTIVE);
+	set_state(adm, p, AH_ADM_ACTIVE, 0);
 	return TRUE;
 }
 
 gboolean ah_admission_connected(ah_admission *adm, guint64 pid, gint64 now)
 {
-	adm_participant *p = lookup(adm, pid);
+	adm_participant *p = ah_adm_lookup(adm, pid);
 	/* Past its deadline the seat is lost even if tick() has not reported it yet. */
-	if (p == NULL || p->state != AH_ADM_CONNECTING || now >= admit_deadline(adm, p))
+	if (p == NULL || p->state != AH_ADM_CONNECTING ||
+		now >= add_saturated(p->since, adm->config.admit_timeout_us))
 		return FALSE;
-	unlink_state(adm, p);
-	set_state(adm, p, AH_ADM_ACTIVE);
+	ah_adm_measure_connected(adm, p, now);
+	unlink_participant(adm, p);
+	set_state(adm, p, AH_ADM_ACTIVE, now);
+	return TRUE;
+}
+
+gboolean ah_admission_hold(ah_admission *adm, guint64 pid, gint64 now)
+{
+	adm_participant *p = ah_adm_lookup(adm, pid);
+	if (p == NULL || p->presenter || adm->config.rejoin_grace_us <= 0 ||
+		(p->state != AH_ADM_CONNECTING && p->state != AH_ADM_ACTIVE))
+		return FALSE;
+	unlink_participant(adm, p);
+	set_state(adm, p, AH_ADM_REJOINING, now);
+	return TRUE;
+}
+
+gboolean ah_admission_rejoin(ah_admission *adm, guint64 old_pid, guint64 new_pid, gint64 now)
+{
+	adm_participant *old = ah_adm_lookup(adm, old_pid), *p;
+	adm_room *r;
+	if (old == NULL || old->state != AH_ADM_REJOINING || new_pid == 0 || ah_adm_lookup(adm, new_pid) != NULL)
+		return FALSE;
+	r = old->room;
+	/* The seat passes on without ever being free: no wave runs in between. */
+	forget(adm, old);
+	p = participant_new(adm, new_pid, r);
+	set_state(adm, p, AH_ADM_CONNECTING, now);
 	return TRUE;
 }
 
 ah_adm_state ah_admission_leave(ah_admission *adm, guint64 pid, gint64 now, GArray *events)
 {
-	adm_participant *p = lookup(adm, pid);
+	adm_participant *p = ah_adm_lookup(adm, pid);
 	ah_adm_state previous;
 	if (p == NULL)
 		return AH_ADM_NONE;
 	previous = p->state;
 	forget(adm, p);
 	run_due(adm, now, events);
-	report_positions(adm, events);
 	return previous;
+}
+
+void ah_admission_cpu_sample(ah_admission *adm, double cpu, gint64 now)
+{
+	adm->cpu = cpu;
+	ah_adaptive_cpu_sample(&adm->adaptive, cpu);
 }
 
 /* --- time */
@@ -596,76 +893,20 @@ ah_adm_state ah_admission_leave(ah_admission *adm, guint64 pid, gint64 now, GArr
 void ah_admission_tick(ah_admission *adm, gint64 now, GArray *events)
 {
 	run_due(adm, now, events);
-	report_positions(adm, events);
 }
 
 gint64 ah_admission_next_deadline(const ah_admission *adm, gint64 now)
 {
-	gint64 deadline = G_MAXINT64;
-	if (adm->positions_dirty)
-		return now;
-	if (adm->connecting.head != NULL)
-		deadline = admit_deadline(adm, adm->connecting.head->data);
-	if (queue_has_admissible(adm))
-		deadline = MIN(deadline, next_wave_time(adm));
+	gint64 deadline = MIN(timed_deadline(&adm->connecting, adm->config.admit_timeout_us),
+		timed_deadline(&adm->rejoining, adm->config.rejoin_grace_us));
+	deadline = MIN(deadline, ah_adm_report_deadline(adm, now));
+	if (wave_possible(adm))
+		deadline = MIN(deadline, MAX(next_wave_time(adm), ah_bucket_next(&adm->bucket, now)));
 	return deadline < now ? now : deadline;
 }
 
-/* --- queries */
-
 ah_adm_state ah_admission_state(const ah_admission *adm, guint64 pid)
 {
-	const adm_participant *p = lookup(adm, pid);
-	return p != NULL ? p->state : AH_ADM_NONE;
-}
-
-guint ah_admission_position(const ah_admission *adm, guint64 pid)
-{
-	const adm_participant *p = lookup(adm, pid);
-	guint position = 0;
-	if (p == NULL || p->state != AH_ADM_QUEUED)
-		return 0;
-	if (!adm->positions_dirty)
-		return p->reported;
-	for (GList *l = adm->queue.head; l != NULL; l = l->next) {
-		position++;
-		if (l == p->link)
-			break;
-	}
-	return position;
-}
-
-ah_adm_counts ah_admission_counts(const ah_admission *adm, const char *tenant, const char *room)
-{
-	const ah_adm_counts zero = {0};
-	const adm_tenant *t;
-	const adm_room *r;
-	if (tenant == NULL)
-		return adm->counts;
-	t = g_hash_table_lookup(adm->tenants, tenant);
-	if (t == NULL)
-		return zero;
-	if (room == NULL)
-		return t->counts;
-	r = g_hash_table_lookup(t->rooms, room);
-	return r != NULL ? r->counts : zero;
-}
-
-GArray *ah_admission_queue(const ah_admission *adm, const char *tenant, const char *room)
-{
-	GArray *pids = g_array_new(FALSE, FALSE, sizeof(guint64));
-	const adm_tenant *t = NULL;
-	const adm_room *r = NULL;
-	if (tenant != NULL) {
-		t = g_hash_table_lookup(adm->tenants, tenant);
-		r = (t != NULL && room != NULL) ? g_hash_table_lookup(t->rooms, room) : NULL;
-		if (t == NULL || (room != NULL && r == NULL))
-			return pids;
-	}
-	for (GList *l = adm->queue.head; l != NULL; l = l->next) {
-		const adm_participant *p = l->data;
-		if ((t == NULL || p->room->tenant == t) && (r == NULL || p->room == r))
-			g_array_append_val(pids, p->pid);
-	}
-	return pids;
+	const adm_participant *p = ah_adm_lookup(adm, pid);
+	return p != NULL ? (ah_adm_state)p->state : AH_ADM_NONE;
 }

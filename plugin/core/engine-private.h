@@ -18,6 +18,11 @@
 #define AH_WAVE_INTERVAL_MS_MAX 3600000
 #define AH_ADMIT_TIMEOUT_MS_MIN 100
 #define AH_ADMIT_TIMEOUT_MS_MAX 3600000
+#define AH_UPDATE_INTERVAL_MS_MIN 100
+#define AH_UPDATE_INTERVAL_MS_MAX 60000
+#define AH_REJOIN_GRACE_S_MAX 3600
+#define AH_JOIN_RATE_MAX 100000
+#define AH_REJOIN_TOKEN_LEN 32  /* hex characters */
 
 typedef struct ah_room ah_room;
 
@@ -38,6 +43,9 @@ typedef struct {
 	char *name;             /* "" when unset */
 	char *secret;
 	guint max_participants;
+	guint weight;           /* share of the node's waves (admission.h) */
+	guint reserved;         /* node seats only this tenant may take */
+	guint max_queued;       /* 0: no bound */
 	GHashTable *rooms;      /* room id -> ah_room* (owned) */
 } ah_tenant;
 
@@ -47,7 +55,9 @@ struct ah_room {
 	char *description;      /* "" when unset */
 	char *pin;              /* NULL: no pin */
 	char *presenter_secret;
+	char *priority_secret;  /* NULL: no priority attendees by secret */
 	guint max_attendees;
+	guint presenter_seats;  /* tenant seats kept for its presenters and backstage monitors */
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
 	/* Schedule (engine-schedule.c). No schedule: always live, nothing below is used. */
 	ah_schedule *schedule;
@@ -72,7 +82,18 @@ typedef struct {
 	GArray *slots;          /* receiver: ah_slot as last offered (empty: never offered) */
 	gboolean offer_pending; /* receiver: an offer is out, no answer yet */
 	gboolean renegotiate;   /* receiver: presenters changed while the offer was out */
+	char rejoin_token[AH_REJOIN_TOKEN_LEN + 1]; /* attendee: "" until admitted with a rejoin grace */
 } ah_participant;
+
+/* An attendee whose connection dropped while seated: admission holds its seat (REJOINING) until
+ * the grace ends; the token brings it back (engine-admission.c). */
+typedef struct {
+	char token[AH_REJOIN_TOKEN_LEN + 1];
+	guint64 pid;            /* the admission pid holding the seat */
+	char *tenant, *room;    /* ids, not pointers: the room may go first */
+	char *display;
+	gint64 expires;
+} ah_ghost;
 
 struct ah_engine {
 	char *state_path;       /* NULL: nothing persists */
@@ -86,6 +107,9 @@ struct ah_engine {
 	GPtrArray *dirty_rooms; /* ah_room*: every publishing presenter's fan-out may have changed */
 	GArray *dirty_conns;    /* guint64: presenters that stopped publishing */
 	gint64 clock_offset;    /* real time - monotonic, microseconds (ah_engine_set_clock_offset) */
+	GHashTable *ghosts;     /* token -> ah_ghost* (owned) */
+	GHashTable *ghost_pids; /* &pid -> ah_ghost* */
+	GQueue ghost_order;     /* ah_ghost*, by expiry */
 };
 
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
@@ -100,6 +124,7 @@ typedef enum {
 	AH_EXIT_ENDED,          /* the room's window ended: a seated attendee (admission cleared it) */
 	AH_EXIT_ENDED_QUEUED,   /* likewise, a queued attendee */
 	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter or backstage monitor (frees its tenant seat) */
+	AH_EXIT_DRAINED,        /* a queued attendee of a draining node (admission already forgot it) */
 } ah_exit;
 
 /* A request being processed (requests.c fills it, handlers read and answer it). */
@@ -179,6 +204,36 @@ json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room);
 /* [{"kind","codec"}] */
 json_t *ah_engine_streams_json(const GArray *streams);
 
+/* --- engine-admission.c: shares, rejoin, pause and drain, admission figures */
+void ah_engine_ghosts_init(ah_engine *engine);
+void ah_engine_ghosts_clear(ah_engine *engine);
+/* A seated attendee's connection dropped (hangup, gone): keep its seat for the rejoin grace.
+ * FALSE when there is no grace (the caller frees the seat). */
+gboolean ah_engine_hold(ah_engine *engine, const ah_participant *p, gint64 now, GPtrArray *outs);
+/* Forget ghosts whose grace is over (their seats were freed by admission) at `now`. */
+void ah_engine_ghosts_due(ah_engine *engine, gint64 now);
+/* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
+void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
+/* join with a rejoin_token: the ghost's seat passes to a new participant of `room` (TRUE, *p set). */
+gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
+	gint64 now, ah_participant **p);
+/* {"known", "median_ms", "low_ms", "high_ms"} */
+json_t *ah_engine_wait_json(const ah_wait_estimate *e);
+/* Status figures of the node (tenant and room NULL), a tenant or a room. */
+json_t *ah_engine_admission_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
+/* The node's settings and figures (status, set_capacity). */
+json_t *ah_engine_node_json(const ah_engine *engine, gint64 now);
+/* Tell admission a tenant's share / a room's presenter seats after they changed. */
+void ah_engine_apply_share(ah_engine *engine, const ah_tenant *t);
+void ah_engine_apply_presenter_seats(ah_engine *engine, const ah_room *r);
+/* The node settings requests and their parameter specs (requests.c's table). */
+ah_error ah_req_set_capacity(ah_req *req);
+ah_error ah_req_pause(ah_req *req);
+ah_error ah_req_resume(ah_req *req);
+ah_error ah_req_drain(ah_req *req);
+extern const ah_param ah_set_capacity_params[];
+extern const ah_param ah_pause_params[];
+
 /* --- engine-schedule.c: scheduled rooms */
 /* Real time in UTC seconds at monotonic `now`. */
 gint64 ah_engine_real_s(const ah_engine *engine, gint64 now);
@@ -217,8 +272,10 @@ ah_error ah_req_occurrences(ah_req *req);
 ah_error ah_req_start_now(ah_req *req);
 ah_error ah_req_end_now(ah_req *req);
 
-/* --- requests.c: helpers the schedule requests share */
+/* --- requests.c: helpers the schedule and admission requests share */
 ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
+/* A tenant caller may only name its own tenant. */
+ah_error ah_req_in_scope(ah_req *req, const char *tenant);
 ah_error ah_req_find_room(ah_req *req, ah_room **room);
 /* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
 ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);

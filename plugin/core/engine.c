@@ -118,6 +118,7 @@ static void room_free(gpointer data)
 	g_free(room->description);
 	g_free(room->pin);
 	g_free(room->presenter_secret);
+	g_free(room->priority_secret);
 	g_ptr_array_unref(room->members);
 	ah_room_schedule_clear(room);
 	g_free(room);
@@ -152,6 +153,7 @@ ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *n
 	t->name = g_strdup(name != NULL ? name : "");
 	t->secret = g_strdup(secret);
 	t->max_participants = max_participants;
+	t->weight = 1;
 	t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
 	g_hash_table_insert(engine->tenants, t->id, t);
 	ah_admission_set_tenant(engine->adm, id, max_participants);
@@ -168,10 +170,12 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->pin = (pin != NULL && *pin != '\0') ? g_strdup(pin) : NULL;
 	r->presenter_secret = g_strdup(presenter_secret);
 	r->max_attendees = max_attendees;
+	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	r->members = g_ptr_array_new();
 	ah_room_schedule_init(r);
 	g_hash_table_insert(tenant->rooms, r->id, r);
 	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
+	ah_engine_apply_presenter_seats(engine, r);
 	return r;
 }
 
@@ -247,11 +251,17 @@ gboolean ah_engine_save(const ah_engine *engine, char **message)
 	for (guint i = 0; i < tenants->len; i++) {
 		ah_tenant *t = g_ptr_array_index(tenants, i);
 		GPtrArray *rooms = ah_engine_sorted_rooms(t);
-		ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
+		ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
+		row->weight = t->weight;
+		row->reserved = t->reserved;
+		row->max_queued = t->max_queued;
 		for (guint j = 0; j < rooms->len; j++) {
 			ah_room *r = g_ptr_array_index(rooms, j);
-			ah_room_schedule_save(r, ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
-				r->pin, r->presenter_secret));
+			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
+				r->pin, r->presenter_secret);
+			rrow->presenter_seats = r->presenter_seats;
+			rrow->priority_secret = g_strdup(r->priority_secret);
+			ah_room_schedule_save(r, rrow);
 		}
 		g_ptr_array_unref(rooms);
 	}
@@ -276,6 +286,19 @@ static gboolean config_valid(const ah_admission_config *c, char **message)
 	else if (c->admit_timeout_us < (gint64)AH_ADMIT_TIMEOUT_MS_MIN * 1000 ||
 			c->admit_timeout_us > (gint64)AH_ADMIT_TIMEOUT_MS_MAX * 1000)
 		bad = "admit_timeout";
+	else if (c->wave_min < 1 || c->wave_min > c->wave_size)
+		bad = "wave_min";
+	else if (c->cpu_target < 0 || c->cpu_target > 1)
+		bad = "cpu_target";
+	else if (c->join_rate < 0 || c->join_rate > AH_JOIN_RATE_MAX || c->join_burst < 1 || c->join_burst > AH_JOIN_RATE_MAX)
+		bad = "join_rate";
+	else if (c->update_interval_us < (gint64)AH_UPDATE_INTERVAL_MS_MIN * 1000 ||
+			c->update_interval_us > (gint64)AH_UPDATE_INTERVAL_MS_MAX * 1000)
+		bad = "update_interval";
+	else if (c->rejoin_grace_us < 0 || c->rejoin_grace_us > (gint64)AH_REJOIN_GRACE_S_MAX * G_USEC_PER_SEC)
+		bad = "rejoin_grace";
+	else if (c->max_queued > AH_CAP_MAX)
+		bad = "max_queued";
 	if (bad != NULL)
 		*message = g_strdup_printf("invalid element (admission config: %s out of range)", bad);
 	return bad == NULL;
@@ -285,7 +308,11 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 {
 	for (guint i = 0; i < state->tenants->len; i++) {
 		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
-		ah_engine_add_tenant(engine, t->tenant, t->name, t->max_participants, t->secret);
+		ah_tenant *tenant = ah_engine_add_tenant(engine, t->tenant, t->name, t->max_participants, t->secret);
+		tenant->weight = t->weight;
+		tenant->reserved = t->reserved;
+		tenant->max_queued = t->max_queued;
+		ah_engine_apply_share(engine, tenant);
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
 		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
@@ -298,6 +325,9 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 		}
 		room = ah_engine_add_room(engine, t, r->room, r->description, r->max_attendees, r->pin,
 			r->presenter_secret);
+		room->presenter_seats = r->presenter_seats;
+		room->priority_secret = g_strdup(r->priority_secret);
+		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
 			g_free(why);
@@ -334,6 +364,7 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->next_pid = 1;
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
+	ah_engine_ghosts_init(engine);
 	if (state != NULL && !load_state(engine, state, &why)) {
 		*err = AH_ERR_INTERNAL;
 		*errmsg = g_strdup_printf("state file %s: %s", config->state_path, why);
@@ -353,6 +384,7 @@ void ah_engine_free(ah_engine *engine)
 	g_hash_table_destroy(engine->pids);
 	g_hash_table_destroy(engine->conns);
 	g_hash_table_destroy(engine->tenants);
+	ah_engine_ghosts_clear(engine);
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
@@ -423,17 +455,19 @@ static const struct {
 	int close_pc;
 	gboolean adm_leave;     /* free the seat through ah_admission_leave */
 	gboolean room_stays;    /* renegotiate and rebuild the room's fan-outs */
+	gboolean may_hold;      /* a lost connection: the seat waits for a rejoin if there is a grace */
 } exits[] = {
-	[AH_EXIT_LEAVE] = { "left", "leave", FALSE, CLOSE_IF_MEDIA, TRUE, TRUE },
-	[AH_EXIT_HANGUP] = { "left", "hangup", TRUE, CLOSE_NEVER, TRUE, TRUE },
-	[AH_EXIT_GONE] = { "left", "gone", FALSE, CLOSE_NEVER, TRUE, TRUE },
-	[AH_EXIT_KICKED] = { "removed", "kicked", TRUE, CLOSE_ALWAYS, TRUE, TRUE },
-	[AH_EXIT_TIMEOUT] = { "removed", "admit_timeout", TRUE, CLOSE_ALWAYS, FALSE, TRUE },
-	[AH_EXIT_ROOM] = { "removed", "room_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
-	[AH_EXIT_TENANT] = { "removed", "tenant_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
-	[AH_EXIT_ENDED] = { "ended", "ended", TRUE, CLOSE_ALWAYS, FALSE, FALSE },
-	[AH_EXIT_ENDED_QUEUED] = { "removed", "ended", TRUE, CLOSE_IF_MEDIA, FALSE, FALSE },
-	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE },
+	[AH_EXIT_LEAVE] = { "left", "leave", FALSE, CLOSE_IF_MEDIA, TRUE, TRUE, FALSE },
+	[AH_EXIT_HANGUP] = { "left", "hangup", TRUE, CLOSE_NEVER, TRUE, TRUE, TRUE },
+	[AH_EXIT_GONE] = { "left", "gone", FALSE, CLOSE_NEVER, TRUE, TRUE, TRUE },
+	[AH_EXIT_KICKED] = { "removed", "kicked", TRUE, CLOSE_ALWAYS, TRUE, TRUE, FALSE },
+	[AH_EXIT_TIMEOUT] = { "removed", "admit_timeout", TRUE, CLOSE_ALWAYS, FALSE, TRUE, FALSE },
+	[AH_EXIT_ROOM] = { "removed", "room_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_TENANT] = { "removed", "tenant_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED] = { "ended", "ended", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED_QUEUED] = { "removed", "ended", TRUE, CLOSE_IF_MEDIA, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE, FALSE },
+	[AH_EXIT_DRAINED] = { "removed", "draining", TRUE, CLOSE_IF_MEDIA, FALSE, TRUE, FALSE },
 };
 
 /* The participant has (or is setting up) a PeerConnection with us. */
@@ -454,6 +488,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	ah_room *room = p->room;
 	guint64 id = p->id, conn = p->conn;
 	gboolean was_publishing = publishing(p), was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
+	gboolean held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
 	json_t *note;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
@@ -471,49 +506,12 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 		if (was_seated)
 			touch_room(engine, room);
 	}
-	if (exits[how].adm_leave) {
+	if (exits[how].adm_leave && !held) {
 		GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
 		ah_admission_leave(engine->adm, id, now, events);
 		ah_engine_adm_events(engine, events, now, outs);
 		g_array_unref(events);
 	}
-}
-
-/* --- admission events */
-
-static void on_admitted(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
-{
-	ah_engine_offer(engine, p, "admitted", outs);
-	ah_engine_notify(outs, p->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
-}
-
-static void on_position(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
-{
-	ah_engine_push(outs, AH_OUT_EVENT, p->conn, json_pack("{s:s, s:s, s:I, s:I}", "allhands", "event",
-		"event", "position", "position", (json_int_t)ev->position, "queue_length", (json_int_t)ev->queue_length),
-		AH_JSEP_NONE);
-}
-
-static void on_timed_out(ah_engine *engine, ah_participant *p, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
-{
-	ah_engine_remove(engine, p, AH_EXIT_TIMEOUT, now, outs);
-}
-
-static void (*const adm_handlers[])(ah_engine *, ah_participant *, const ah_adm_event *, gint64, GPtrArray *) = {
-	[AH_ADM_EV_ADMITTED] = on_admitted,
-	[AH_ADM_EV_POSITION] = on_position,
-	[AH_ADM_EV_TIMED_OUT] = on_timed_out,
-};
-
-void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs)
-{
-	for (guint i = 0; i < events->len; i++) {
-		const ah_adm_event *ev = &g_array_index(events, ah_adm_event, i);
-		ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
-		if (p != NULL && (guint)ev->kind < G_N_ELEMENTS(adm_handlers))
-			adm_handlers[ev->kind](engine, p, ev, now, outs);
-	}
-	g_array_set_size(events, 0);
 }
 
 /* --- slots: an attendee's m-lines (see DESIGN) */
@@ -809,7 +807,13 @@ void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 	ah_admission_tick(engine->adm, now, events);
 	ah_engine_adm_events(engine, events, now, outs);
 	g_array_unref(events);
+	ah_engine_ghosts_due(engine, now);
 	ah_engine_flush(engine, outs);
+}
+
+void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now)
+{
+	ah_admission_cpu_sample(engine->adm, cpu, now);
 }
 
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)

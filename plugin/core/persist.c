@@ -27,6 +27,9 @@ static const ah_param tenant_spec[] = {
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_UINT("weight", FALSE, 1, AH_WEIGHT_MAX),
+	AH_PARAM_UINT("reserved", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_END
 };
 
@@ -41,6 +44,8 @@ static const ah_param room_spec[] = {
 	AH_PARAM_UINT("ending_warning_s", FALSE, 0, AH_ROOM_SECONDS_MAX),
 	AH_PARAM_UINT("grace_s", FALSE, 0, AH_ROOM_SECONDS_MAX),
 	AH_PARAM_STR("prequeue_order", FALSE, 0, 16),
+	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX),
+	AH_PARAM_STR("priority_secret", FALSE, 1, AH_SECRET_MAX_LEN),
 	AH_PARAM_END
 };
 
@@ -61,6 +66,7 @@ static void room_free(gpointer data)
 	g_free(r->description);
 	g_free(r->pin);
 	g_free(r->presenter_secret);
+	g_free(r->priority_secret);
 	if (r->schedule != NULL)
 		json_decref(r->schedule);
 	g_free(r);
@@ -83,7 +89,7 @@ void ah_persist_state_free(ah_persist_state *state)
 	g_free(state);
 }
 
-void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
+ah_persist_tenant *ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
 	guint max_participants, const char *secret)
 {
 	ah_persist_tenant *t = g_new0(ah_persist_tenant, 1);
@@ -91,7 +97,9 @@ void ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const ch
 	t->name = g_strdup(name != NULL ? name : "");
 	t->max_participants = max_participants;
 	t->secret = g_strdup(secret);
+	t->weight = 1;
 	g_ptr_array_add(state->tenants, t);
+	return t;
 }
 
 ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
@@ -107,6 +115,7 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 	r->lobby_minutes = AH_LOBBY_MINUTES_DEFAULT;
 	r->ending_warning_s = AH_ENDING_WARNING_S_DEFAULT;
 	r->grace_s = AH_GRACE_S_DEFAULT;
+	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	g_ptr_array_add(state->rooms, r);
 	return r;
 }
@@ -116,8 +125,10 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 	json_t *tenants = json_array(), *rooms = json_array();
 	for (guint i = 0; i < state->tenants->len; i++) {
 		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
-		json_array_append_new(tenants, json_pack("{s:s, s:s, s:I, s:s}", "tenant", t->tenant,
-			"name", t->name, "max_participants", (json_int_t)t->max_participants, "secret", t->secret));
+		json_array_append_new(tenants, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "tenant", t->tenant,
+			"name", t->name, "max_participants", (json_int_t)t->max_participants, "secret", t->secret,
+			"weight", (json_int_t)t->weight, "reserved", (json_int_t)t->reserved,
+			"max_queued", (json_int_t)t->max_queued));
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
 		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
@@ -132,6 +143,9 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 		json_object_set_new(row, "ending_warning_s", json_integer(r->ending_warning_s));
 		json_object_set_new(row, "grace_s", json_integer(r->grace_s));
 		json_object_set_new(row, "prequeue_order", json_string(r->shuffle ? "shuffle" : "fifo"));
+		json_object_set_new(row, "presenter_seats", json_integer(r->presenter_seats));
+		if (r->priority_secret != NULL)
+			json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
 		json_array_append_new(rooms, row);
 	}
 	return json_pack("{s:i, s:o, s:o}", "version", AH_PERSIST_VERSION, "tenants", tenants, "rooms", rooms);
@@ -152,6 +166,7 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 	json_array_foreach(array, i, row) {
 		char *why = NULL;
 		ah_error err = ah_validate_params(row, tenant_spec, &why);
+		ah_persist_tenant *t;
 		const char *id;
 		if (err != AH_ERR_OK)
 			return row_error(err, "tenants", i, why, message);
@@ -160,9 +175,13 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 			return row_error(AH_ERR_TENANT_EXISTS, "tenants", i,
 				g_strdup_printf("tenant %s appears twice", id), message);
 		g_hash_table_add(seen, (gpointer)id);
-		ah_persist_add_tenant(state, id, json_string_value(json_object_get(row, "name")),
+		t = ah_persist_add_tenant(state, id, json_string_value(json_object_get(row, "name")),
 			json_integer_value(json_object_get(row, "max_participants")),
 			json_string_value(json_object_get(row, "secret")));
+		if (json_object_get(row, "weight") != NULL)
+			t->weight = json_integer_value(json_object_get(row, "weight"));
+		t->reserved = json_integer_value(json_object_get(row, "reserved"));
+		t->max_queued = json_integer_value(json_object_get(row, "max_queued"));
 	}
 	return AH_ERR_OK;
 }
@@ -183,6 +202,9 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 		return AH_ERR_INVALID_ELEMENT;
 	}
 	r->shuffle = g_strcmp0(order, "shuffle") == 0;
+	if (json_object_get(row, "presenter_seats") != NULL)
+		r->presenter_seats = json_integer_value(json_object_get(row, "presenter_seats"));
+	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
 	if (schedule != NULL && !json_is_null(schedule)) {
 		ah_schedule *s = NULL;
 		ah_error err = ah_schedule_from_json(schedule, &s, why);

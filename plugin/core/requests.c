@@ -59,6 +59,11 @@ static ah_error in_scope(ah_req *req, const char *tenant)
 	return AH_ERR_OK;
 }
 
+ah_error ah_req_in_scope(ah_req *req, const char *tenant)
+{
+	return in_scope(req, tenant);
+}
+
 static json_t *success(void)
 {
 	return json_pack("{s:s}", "allhands", "success");
@@ -110,34 +115,28 @@ static json_t *counts_json(const ah_engine *e, const ah_tenant *tenant, const ah
 	ah_adm_counts c = ah_admission_counts(e->adm, tenant != NULL ? tenant->id : NULL, room != NULL ? room->id : NULL);
 	guint backstage = backstage_count(tenant, room);
 	guint presenters = c.presenters >= backstage ? c.presenters - backstage : 0;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
 		"connecting", (json_int_t)c.connecting, "admitted", (json_int_t)(c.active + c.connecting),
-		"queued", (json_int_t)c.queued, "presenters", (json_int_t)presenters, "backstage", (json_int_t)backstage);
+		"queued", (json_int_t)c.queued, "rejoining", (json_int_t)c.rejoining, "presenters", (json_int_t)presenters,
+		"backstage", (json_int_t)backstage);
 }
 
 static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
-		"max_participants", (json_int_t)t->max_participants, "rooms", (json_int_t)g_hash_table_size(t->rooms),
-		"counts", counts_json(e, t, NULL));
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
+		"max_participants", (json_int_t)t->max_participants, "weight", (json_int_t)t->weight,
+		"reserved", (json_int_t)t->reserved, "max_queued", (json_int_t)t->max_queued,
+		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", counts_json(e, t, NULL));
 }
 
 static json_t *room_json(const ah_engine *e, const ah_room *r)
 {
-	json_t *room = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
+	json_t *room = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
 		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
-		"pin_required", r->pin != NULL, "counts", counts_json(e, r->tenant, r));
+		"presenter_seats", (json_int_t)r->presenter_seats, "pin_required", r->pin != NULL,
+		"priority_class", r->priority_secret != NULL, "counts", counts_json(e, r->tenant, r));
 	ah_room_schedule_json(r, room);
 	return room;
-}
-
-static json_t *node_json(const ah_engine *e)
-{
-	const ah_admission_config *c = ah_admission_get_config(e->adm);
-	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "capacity", (json_int_t)c->capacity,
-		"wave_size", (json_int_t)c->wave_size, "wave_interval_ms", (json_int_t)(c->wave_interval_us / 1000),
-		"admit_timeout_ms", (json_int_t)(c->admit_timeout_us / 1000),
-		"counts", counts_json(e, NULL, NULL));
 }
 
 /* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
@@ -174,6 +173,7 @@ static json_t *tenants_json(const ah_engine *e, const ah_tenant *tenant)
 
 static const char *const state_names[] = {
 	[AH_ADM_NONE] = "none", [AH_ADM_QUEUED] = "queued", [AH_ADM_CONNECTING] = "connecting", [AH_ADM_ACTIVE] = "active",
+	[AH_ADM_REJOINING] = "rejoining", [AH_ADM_REFUSED_QUEUE_FULL] = "none", [AH_ADM_REFUSED_DRAINING] = "none",
 };
 
 /* room_info: the room plus who is in it. */
@@ -254,41 +254,78 @@ static ah_error join_backstage(ah_req *req, ah_room *room)
 	return AH_ERR_OK;
 }
 
+/* The admitted reply: an offer, and a rejoin token when there is a grace. */
+static void admitted_reply(ah_req *req, ah_participant *p)
+{
+	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
+	ah_engine_issue_token(req->engine, p, req->reply);
+	req->jsep = AH_JSEP_OFFER;
+	ah_engine_notify(req->outs, req->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
+}
+
+/* queue_full and draining: nothing was kept; the error says when or where to try again. */
+static ah_error refused(ah_req *req, ah_adm_state state, const ah_adm_join *out)
+{
+	if (state == AH_ADM_REFUSED_DRAINING) {
+		req->error_extra = json_pack("{s:b}", "retry_elsewhere", 1);
+		return AH_ERR_DRAINING;
+	}
+	if (state == AH_ADM_REFUSED_QUEUE_FULL) {
+		req->error_extra = json_pack("{s:I}", "retry_after_ms", (json_int_t)(out->retry_after_us / 1000));
+		return AH_ERR_QUEUE_FULL;
+	}
+	return fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
+}
+
 static ah_error join_attendee(ah_req *req, ah_room *room)
 {
 	ah_engine *e = req->engine;
+	const char *priority = string_of(req, "priority_secret");
 	GArray *events;
 	ah_participant *p;
 	ah_adm_state state;
-	guint position = 0;
+	ah_adm_join out;
 	ah_error err;
 	if (room->pin != NULL && !ah_validate_secret_equal(string_of(req, "pin"), room->pin))
 		return AH_ERR_WRONG_PIN;
+	if (priority != NULL && (room->priority_secret == NULL || !ah_validate_secret_equal(priority, room->priority_secret)))
+		return fail(req, AH_ERR_WRONG_SECRET, g_strdup("wrong secret (priority_secret)"));
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
+	/* A rejoin within the grace takes its seat back at once. */
+	if (has(req, "rejoin_token")) {
+		if (ah_engine_rejoin(e, string_of(req, "rejoin_token"), room, req->conn, string_of(req, "display"), req->now, &p)) {
+			json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
+				"ptype", json_string("attendee"));
+			admitted_reply(req, p);
+			json_object_set_new(req->reply, "rejoined", json_true());
+			return AH_ERR_OK;
+		}
+	}
 	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
-	state = ah_admission_join(e->adm, ah_engine_next_id(e), room->tenant->id, room->id, req->now, &position, events);
+	state = ah_admission_join_class(e->adm, ah_engine_next_id(e), room->tenant->id, room->id,
+		priority != NULL ? AH_ADM_PRIORITY : AH_ADM_ORDINARY, req->now, &out, events);
 	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
 		g_array_unref(events);
-		return fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
+		return refused(req, state, &out);
 	}
 	p = ah_engine_add_participant(e, req->conn, room, FALSE, string_of(req, "display"));
 	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
 		"ptype", json_string("attendee"));
 	if (state == AH_ADM_CONNECTING) {
-		req->reply = ah_engine_offer_body(e, p, "admitted");
-		req->jsep = AH_JSEP_OFFER;
-		ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
+		admitted_reply(req, p);
 	} else {
-		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "allhands", "event", "event", "queued",
-			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)position,
-			"queue_length", (json_int_t)ah_admission_counts(e->adm, NULL, NULL).queued);
+		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "allhands", "event", "event", "queued",
+			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)out.position,
+			"queue_length", (json_int_t)out.queue_length, "wait", ah_engine_wait_json(&out.estimate));
 		/* The pre-queue: the countdown runs to starts_at. */
 		if (room->status.phase == AH_PHASE_LOBBY) {
 			json_object_set_new(req->reply, "state", json_string("lobby"));
 			json_object_set_new(req->reply, "starts_at", json_integer(room->status.occurrence.start));
 		}
 	}
+	if (has(req, "rejoin_token"))
+		json_object_set_new(req->reply, "rejoined", json_false());
 	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
 	ah_engine_adm_events(e, events, req->now, req->outs);
 	g_array_unref(events);
@@ -400,6 +437,18 @@ static ah_error req_leave(ah_req *req)
 
 /* --- tenants */
 
+/* weight, reserved, max_queued: those present in the request. */
+static void apply_tenant_share(ah_req *req, ah_tenant *t)
+{
+	if (has(req, "weight"))
+		t->weight = uint_of(req, "weight");
+	if (has(req, "reserved"))
+		t->reserved = uint_of(req, "reserved");
+	if (has(req, "max_queued"))
+		t->max_queued = uint_of(req, "max_queued");
+	ah_engine_apply_share(req->engine, t);
+}
+
 static ah_error req_create_tenant(ah_req *req)
 {
 	const char *id = string_of(req, "tenant");
@@ -408,6 +457,7 @@ static ah_error req_create_tenant(ah_req *req)
 		return AH_ERR_TENANT_EXISTS;
 	t = ah_engine_add_tenant(req->engine, id, string_of(req, "name"), uint_of(req, "max_participants"),
 		string_of(req, "secret"));
+	apply_tenant_share(req, t);
 	req->reply = success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
 	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
@@ -432,6 +482,7 @@ static ah_error req_edit_tenant(ah_req *req)
 		t->max_participants = uint_of(req, "max_participants");
 		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
 	}
+	apply_tenant_share(req, t);
 	req->reply = success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
 	ah_engine_notify(req->outs, 0, "tenant_edited", t->id, NULL, 0);
@@ -460,6 +511,8 @@ static ah_error req_list_tenants(ah_req *req)
 }
 
 /* --- rooms */
+
+static void apply_room_seats(ah_req *req, ah_room *room);
 
 /* The room named by the request, within the caller's rights. */
 ah_error ah_req_find_room(ah_req *req, ah_room **room)
@@ -497,6 +550,7 @@ static ah_error req_create_room(ah_req *req)
 	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
 	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
 		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
+	apply_room_seats(req, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_created", TRUE);
 }
@@ -505,6 +559,17 @@ static void replace(char **field, const char *value)
 {
 	g_free(*field);
 	*field = g_strdup(value);
+}
+
+/* presenter_seats and priority_secret ("" removes it): those present in the request. */
+static void apply_room_seats(ah_req *req, ah_room *room)
+{
+	if (has(req, "presenter_seats")) {
+		room->presenter_seats = uint_of(req, "presenter_seats");
+		ah_engine_apply_presenter_seats(req->engine, room);
+	}
+	if (has(req, "priority_secret"))
+		replace(&room->priority_secret, *string_of(req, "priority_secret") != '\0' ? string_of(req, "priority_secret") : NULL);
 }
 
 static ah_error req_edit_room(ah_req *req)
@@ -526,6 +591,7 @@ static ah_error req_edit_room(ah_req *req)
 		room->max_attendees = uint_of(req, "max_attendees");
 		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
 	}
+	apply_room_seats(req, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_edited", TRUE);
 }
@@ -594,22 +660,16 @@ static ah_error req_kick(ah_req *req)
 
 /* --- node */
 
-static ah_error req_set_capacity(ah_req *req)
+/* status: each tenant and room also gets its admission figures. */
+static void add_figures(ah_req *req, json_t *array, gboolean rooms)
 {
-	ah_admission_config c = *ah_admission_get_config(req->engine->adm);
-	if (has(req, "capacity"))
-		c.capacity = uint_of(req, "capacity");
-	if (has(req, "wave_size"))
-		c.wave_size = uint_of(req, "wave_size");
-	if (has(req, "wave_interval_ms"))
-		c.wave_interval_us = (gint64)uint_of(req, "wave_interval_ms") * 1000;
-	if (has(req, "admit_timeout_ms"))
-		c.admit_timeout_us = (gint64)uint_of(req, "admit_timeout_ms") * 1000;
-	ah_admission_set_config(req->engine->adm, &c);
-	req->reply = success();
-	json_object_set_new(req->reply, "node", node_json(req->engine));
-	ah_engine_notify(req->outs, 0, "capacity_changed", NULL, NULL, 0);
-	return AH_ERR_OK;
+	size_t i;
+	json_t *o;
+	json_array_foreach(array, i, o) {
+		const ah_tenant *t = ah_engine_tenant(req->engine, json_string_value(json_object_get(o, "tenant")));
+		const ah_room *r = rooms ? ah_engine_room(req->engine, t->id, json_string_value(json_object_get(o, "room"))) : NULL;
+		json_object_set_new(o, "admission", ah_engine_admission_json(req->engine, t, r, req->now));
+	}
 }
 
 static ah_error req_status(ah_req *req)
@@ -621,9 +681,11 @@ static ah_error req_status(ah_req *req)
 	req->reply = success();
 	/* The node's load is the operator's business, not one tenant's. */
 	if (req->scope == NULL)
-		json_object_set_new(req->reply, "node", node_json(req->engine));
+		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
 	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, tenant));
 	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
+	add_figures(req, json_object_get(req->reply, "tenants"), FALSE);
+	add_figures(req, json_object_get(req->reply, "rooms"), TRUE);
 	return AH_ERR_OK;
 }
 
@@ -638,14 +700,22 @@ static const ah_param join_params[] = {
 	AH_PARAM_STR("display", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", FALSE, 0, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN),
 	AH_PARAM_END
 };
+
+#define SHARE_OPTIONS \
+	AH_PARAM_UINT("weight", FALSE, 1, AH_WEIGHT_MAX), \
+	AH_PARAM_UINT("reserved", FALSE, 0, AH_CAP_MAX), \
+	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX)
 
 static const ah_param create_tenant_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	SHARE_OPTIONS,
 	AH_PARAM_END
 };
 
@@ -654,6 +724,7 @@ static const ah_param edit_tenant_params[] = {
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	SHARE_OPTIONS,
 	AH_PARAM_END
 };
 
@@ -674,6 +745,10 @@ static const ah_param optional_tenant_params[] = {
 	AH_PARAM_UINT("grace_s", FALSE, 0, AH_ROOM_SECONDS_MAX), \
 	AH_PARAM_STR("prequeue_order", FALSE, 0, 16)
 
+#define ROOM_SEAT_OPTIONS \
+	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX), \
+	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN)
+
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_ID("room", TRUE),
@@ -681,6 +756,7 @@ static const ah_param create_room_params[] = {
 	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
 };
@@ -692,6 +768,7 @@ static const ah_param edit_room_params[] = {
 	AH_PARAM_UINT("max_attendees", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
 };
@@ -721,14 +798,6 @@ static const ah_param kick_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_ID("room", TRUE),
 	AH_PARAM_UINT("id", TRUE, 1, AH_PID_MAX),
-	AH_PARAM_END
-};
-
-static const ah_param set_capacity_params[] = {
-	AH_PARAM_UINT("capacity", FALSE, 0, AH_CAP_MAX),
-	AH_PARAM_UINT("wave_size", FALSE, 1, AH_WAVE_SIZE_MAX),
-	AH_PARAM_UINT("wave_interval_ms", FALSE, 0, AH_WAVE_INTERVAL_MS_MAX),
-	AH_PARAM_UINT("admit_timeout_ms", FALSE, AH_ADMIT_TIMEOUT_MS_MIN, AH_ADMIT_TIMEOUT_MS_MAX),
 	AH_PARAM_END
 };
 
@@ -765,7 +834,10 @@ static const struct request_row {
 	{ "occurrences", occurrences_params, ah_req_occurrences, REQ_OPERATOR | REQ_TENANT },
 	{ "start_now", room_params, ah_req_start_now, REQ_OPERATOR | REQ_TENANT },
 	{ "end_now", room_params, ah_req_end_now, REQ_OPERATOR | REQ_TENANT },
-	{ "set_capacity", set_capacity_params, req_set_capacity, REQ_OPERATOR },
+	{ "set_capacity", ah_set_capacity_params, ah_req_set_capacity, REQ_OPERATOR },
+	{ "pause", ah_pause_params, ah_req_pause, REQ_OPERATOR | REQ_TENANT },
+	{ "resume", ah_pause_params, ah_req_resume, REQ_OPERATOR | REQ_TENANT },
+	{ "drain", no_params, ah_req_drain, REQ_OPERATOR },
 	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
 };
 

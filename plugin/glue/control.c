@@ -14,9 +14,12 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "ah-config.h"
 
+#include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "debug.h"
 #include "utils.h"
@@ -507,6 +510,44 @@ static void handle_item(work_item *item, GPtrArray *outs)
 	execute_outs(outs, &none);
 }
 
+/* Adaptive waves want the process's CPU use: sampled once a second on this thread, as a fraction
+ * of the CPUs the process may run on (getrusage covers every Janus thread). */
+#define CPU_PERIOD_US G_USEC_PER_SEC
+
+static struct {
+	gint64 at;       /* monotonic time of the last sample, 0: none */
+	gint64 used_us;  /* user + system time then */
+} cpu_meter;
+
+static gint64 process_cpu_us(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (gint64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+	return n > 0 ? n : 1;
+}
+
+static void sample_cpu(gint64 now)
+{
+	gint64 used;
+	if (cpu_meter.at != 0 && now - cpu_meter.at < CPU_PERIOD_US)
+		return;
+	used = process_cpu_us();
+	if (used < 0)
+		return;
+	if (cpu_meter.at != 0)
+		ah_engine_cpu_sample(engine, (double)(used - cpu_meter.used_us) / (double)(now - cpu_meter.at) / usable_cpus(), now);
+	cpu_meter.at = now;
+	cpu_meter.used_us = used;
+}
+
 static gpointer control_thread(gpointer data)
 {
 	GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
@@ -515,6 +556,7 @@ static gpointer control_thread(gpointer data)
 		gint64 now = janus_get_monotonic_time();
 		/* Schedules run on wall-clock time; a clock step shows up here at the next turn. */
 		ah_engine_set_clock_offset(engine, janus_get_real_time() - now);
+		sample_cpu(now);
 		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
 		if (deadline <= now) {
 			if (ah_engine_next_deadline(engine, now) <= now)

@@ -119,7 +119,10 @@ static char *config_string(janus_config *config, janus_config_category *general,
 static gboolean read_config(const char *folder, ah_engine_config *out, char **admin_key, char **state_path,
 	gboolean *events)
 {
-	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000;
+	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000, wave_min = 1;
+	gint64 cpu_target_percent = 80, join_rate = 0, join_burst = 20, update_interval_ms = 1000, rejoin_grace_s = 0;
+	gint64 max_queued = 0;
+	char *wave_mode = NULL;
 	/* Only the syntax is checked here; ah_engine_new checks the values against the same bounds as
 	 * set_capacity and refuses to start otherwise. */
 	const int_setting ints[] = {
@@ -127,6 +130,13 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "wave_size", &wave_size, 0, G_MAXINT32 },
 		{ "wave_interval_ms", &wave_interval_ms, 0, G_MAXINT32 / 1000 },
 		{ "admit_timeout_ms", &admit_timeout_ms, 0, G_MAXINT32 / 1000 },
+		{ "wave_min", &wave_min, 0, G_MAXINT32 },
+		{ "cpu_target_percent", &cpu_target_percent, 0, 100 },
+		{ "join_rate", &join_rate, 0, G_MAXINT32 },
+		{ "join_burst", &join_burst, 0, G_MAXINT32 },
+		{ "update_interval_ms", &update_interval_ms, 0, G_MAXINT32 / 1000 },
+		{ "rejoin_grace_s", &rejoin_grace_s, 0, G_MAXINT32 / 1000000 },
+		{ "max_queued", &max_queued, 0, G_MAXINT32 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
 	janus_config *config = janus_config_parse(path);
@@ -151,6 +161,14 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		}
 		*admin_key = config_string(config, general, "admin_key");
 		*state_path = config_string(config, general, "state_file");
+		wave_mode = config_string(config, general, "wave_mode");
+		if (wave_mode != NULL && strcmp(wave_mode, "fixed") != 0 && strcmp(wave_mode, "adaptive") != 0) {
+			JANUS_LOG(LOG_ERR, "allhands: wave_mode = %s is not fixed or adaptive\n", wave_mode);
+			g_free(wave_mode);
+			janus_config_destroy(config);
+			g_free(path);
+			return FALSE;
+		}
 		janus_config_item *ev = janus_config_get(config, general, janus_config_type_item, "events");
 		*events = ev == NULL || ev->value == NULL || janus_is_true(ev->value);
 		janus_config_destroy(config);
@@ -158,7 +176,17 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 	g_free(path);
 	out->admin_key = *admin_key;
 	out->state_path = *state_path;
+	ah_admission_config_defaults(&out->admission);
 	out->admission.capacity = (guint)capacity;
+	out->admission.wave_mode = g_strcmp0(wave_mode, "adaptive") == 0 ? AH_WAVES_ADAPTIVE : AH_WAVES_FIXED;
+	g_free(wave_mode);
+	out->admission.wave_min = (guint)wave_min;
+	out->admission.cpu_target = cpu_target_percent / 100.0;
+	out->admission.join_rate = (double)join_rate;
+	out->admission.join_burst = (guint)join_burst;
+	out->admission.update_interval_us = update_interval_ms * 1000;
+	out->admission.rejoin_grace_us = rejoin_grace_s * G_USEC_PER_SEC;
+	out->admission.max_queued = (guint)max_queued;
 	out->admission.wave_size = (guint)wave_size;
 	out->admission.wave_interval_us = wave_interval_ms * 1000;
 	out->admission.admit_timeout_us = admit_timeout_ms * 1000;

@@ -1,11 +1,13 @@
 // (c) Caps: a tenant's max_participants holds across its rooms (attendees beyond it queue, a
 // presenter gets tenant_full), a leave in room A admits the one queued in room B; other tenants
-// are unaffected; a room's max_attendees holds too.
+// are unaffected; a room's max_attendees holds too. The rooms are created with presenter_seats 0
+// (the default reserves one tenant seat per room for its presenters, which attendees cannot take),
+// so that all of a tenant's seats are open to attendees. Queue positions are per room.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertError, assertEvent, attendee, createRoom, createTenant, handle, joinBody, roomInfo, startJanus,
+  Bag, assertError, assertEvent, attendee, createRoomWith as createRoom, createTenant, handle, joinBody, roomInfo, startJanus,
   status, waitCounts, waitFor, safeJson,
 } from './lib/allhands.mjs';
 
@@ -16,11 +18,11 @@ before(async () => {
   // Nobody answers offers here: a long admit timeout keeps the seats held while connecting.
   janus = await startJanus('tenantcap', { capacity: 50, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 120000 });
   await createTenant(janus, { tenant: 'T', max_participants: 3 });
-  await createRoom(janus, { tenant: 'T', room: 'A', presenter_secret: 'pa' });
-  await createRoom(janus, { tenant: 'T', room: 'B', presenter_secret: 'pb' });
+  await createRoom(janus, { tenant: 'T', room: 'A', presenter_secret: 'pa', presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'T', room: 'B', presenter_secret: 'pb', presenter_seats: 0 });
   await createTenant(janus, { tenant: 'U', max_participants: 10 });
-  await createRoom(janus, { tenant: 'U', room: 'C', presenter_secret: 'pc' });
-  await createRoom(janus, { tenant: 'U', room: 'D', presenter_secret: 'pd', max_attendees: 1 });
+  await createRoom(janus, { tenant: 'U', room: 'C', presenter_secret: 'pc', presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'U', room: 'D', presenter_secret: 'pd', max_attendees: 1, presenter_seats: 0 });
 });
 
 after(async () => {
@@ -52,8 +54,9 @@ test('tenant cap across two rooms; a leave in room A admits the one queued in ro
   assert.equal(b2.reply.queue_length, 1);
   const a3 = await join('T', 'A', 'a3');
   assertEvent(a3.reply, 'queued', 'a3 beyond the tenant cap');
-  assert.equal(a3.reply.position, 2);
-  assert.equal(a3.reply.queue_length, 2);
+  // Positions and queue lengths are per room: a3 is first in room A's queue.
+  assert.equal(a3.reply.position, 1);
+  assert.equal(a3.reply.queue_length, 1);
 
   // Another tenant is not blocked by T's queue.
   const u1 = await join('U', 'C', 'u1');
@@ -72,17 +75,18 @@ test('tenant cap across two rooms; a leave in room A admits the one queued in ro
   assert.equal(riB.counts.admitted, 1);
   const riA = await roomInfo(janus, 'T', 'A');
   assert.deepEqual(riA.queue.map((q) => q.id), [a3.id], `room A queue: ${safeJson(riA.queue)}`);
-  assert.equal(riA.queue[0].position, 2, 'room_info queue positions are node-wide');
+  assert.equal(riA.queue[0].position, 1, 'room_info queue positions are per room');
   assert.deepEqual(riA.attendees.map((x) => x.id).sort(), [a1.id, a2.id].sort());
   for (const x of riA.attendees) assert.equal(x.state, 'connecting');
 
-  // a1 leaves room A: b2 (room B, first in line) is admitted; a3 moves to position 1.
+  // a1 leaves room A: b2 (room B, queued first, so its room has the tenant's first turn) is
+  // admitted; a3 stays queued at position 1 of room A.
   assertEvent((await a1.h.request({ request: 'leave' })).data, 'left');
   const adm = await b2.h.waitEvent('admitted', { what: 'b2 admitted after a leave in room A' });
   assert.equal(adm.jsep?.type, 'offer');
-  await waitFor(() => lastPosition(a3) === 1, { what: `a3 at position 1 (${safeJson(a3.h.events.map((e) => e.data))})` });
-  assert.equal(a3.h.eventsNamed('admitted').length, 0, 'a3 is still queued');
   await waitCounts(janus, { admitted: 3, queued: 1 }, { tenant: 'T' });
+  assert.equal(lastPosition(a3), 1, `a3 still at position 1 (${safeJson(a3.h.events.map((e) => e.data))})`);
+  assert.equal(a3.h.eventsNamed('admitted').length, 0, 'a3 is still queued');
   const s = await status(janus, 'T');
   const t = s.tenants.find((x) => x.tenant === 'T');
   assert.equal(t.max_participants, 3);

@@ -58,7 +58,7 @@ static G_GNUC_UNUSED void set_config(fixture *f, guint capacity, guint wave_size
 		.wave_interval_us = interval,
 		.admit_timeout_us = timeout,
 	};
-	ah_admission_set_config(f->adm, &c);
+	ah_admission_set_config(f->adm, &c, 0);
 }
 
 static G_GNUC_UNUSED ah_adm_state join(fixture *f, guint64 pid, const char *tenant, const char *room)
@@ -106,6 +106,12 @@ static G_GNUC_UNUSED void assert_events(fixture *f, const char *expected)
 			break;
 		case AH_ADM_EV_POSITION:
 			g_string_append_printf(s, "P%" G_GUINT64_FORMAT "=%u/%u", ev->pid, ev->position, ev->queue_length);
+			break;
+		case AH_ADM_EV_GRACE_EXPIRED:
+			g_string_append_printf(s, "G%" G_GUINT64_FORMAT, ev->pid);
+			break;
+		case AH_ADM_EV_DRAINED:
+			g_string_append_printf(s, "D%" G_GUINT64_FORMAT, ev->pid);
 			break;
 		}
 	}

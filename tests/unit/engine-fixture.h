@@ -15,6 +15,7 @@
 #include "allhands/engine.h"
 
 #define SEC G_GINT64_CONSTANT(1000000)
+#define MS G_GINT64_CONSTANT(1000)
 
 typedef struct {
 	ah_engine *engine;
@@ -26,7 +27,8 @@ typedef struct {
 	char *path;
 } fixture;
 
-static G_GNUC_UNUSED const char *const secrets[] = { "acme-secret", "s3cret", "pin-4321", "op-key", "globex-secret", "g-s3cret" };
+static G_GNUC_UNUSED const char *const secrets[] = { "acme-secret", "s3cret", "pin-4321", "op-key", "globex-secret", "g-s3cret",
+	"vip-pass" };
 
 static G_GNUC_UNUSED const ah_stream_desc av[] = {
 	{ AH_MEDIA_AUDIO, 0, "opus", "" },
@@ -76,6 +78,8 @@ static G_GNUC_UNUSED void setup(fixture *f, gconstpointer data)
 	f->path = g_build_filename(f->dir, "state.json", NULL);
 	f->config.state_path = f->path;
 	f->config.admin_key = "op-key";
+	ah_admission_config_defaults(&f->config.admission);
+	f->config.admission.update_interval_us = 100 * MS;
 	f->config.admission.capacity = 5;
 	f->config.admission.wave_size = 2;
 	f->config.admission.wave_interval_us = 1 * SEC;

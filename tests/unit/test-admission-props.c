@@ -1,17 +1,30 @@
-/* allhands: property tests for plugin/core/admission.c.
+/* allhands: property tests for the fair admission queue (plugin/core/admission.c).
  *
- * Each test drives one ah_admission with a seeded GRand through thousands of random steps (joins
- * to random rooms and tenants, presenters, connects, leaves, time advancing into admit timeouts
- * and waves, config and cap changes, room and tenant removals, rooms opened, closed, shuffled and
- * cleared) while keeping a shadow model built
- * only from what the API returned and reported. After every step the invariants are checked by
- * recomputing from the model: caps never exceeded by an admission, every pid in exactly one state
- * (nobody lost, nobody duplicated), the queue in arrival order, counts, positions and the next
- * deadline as the model predicts them, the wave and join rules, and nobody of a closed room ever
- * admitted. A shuffle is taken from the API (the room's new order) and checked to be a permutation
- * of the room's places; the model then keeps the queue order as "arrival" ranks. At the end everyone
- * is connected, every room opened, and time runs on until the queue is drained as far as the caps
- * allow (liveness).
+ * Each test drives one ah_admission from a seeded GRand (the seed is printed with g_test_message)
+ * with time driven by hand: 2-5 tenants with random weights, reserves and caps, 1-3 rooms each with
+ * random caps and presenter seats; random ordinary and priority arrivals, presenters joining and
+ * leaving, departures of queued and seated attendees, connects, holds and rejoins, admit timeouts
+ * and grace expiries, rooms closed, opened and paused, the node paused and drained, and a tick
+ * whenever now >= next_deadline. A shadow model is built only from return values and events, and
+ * after every step (and every event) the invariants are checked against it:
+ *  1. caps: node seats + unused reserved seats <= capacity (so node seats <= capacity), tenant seats
+ *     (attendees + presenters) <= max_participants, room attendee seats <= max_attendees; and every
+ *     admission was allowed by the caps at its moment (free presenter seats are not for attendees);
+ *  2. nobody lost: every pid's state is the shadow's; counts of the node, tenants and rooms match;
+ *     ah_admission_queue() lists exactly the shadow's queued set;
+ *  3. presenters never queue: add_presenter() is TRUE (ACTIVE) exactly when the shadow's caps say
+ *     so, in particular always when the room has a free presenter seat and the tenant a seat;
+ *  4. positions: ah_admission_position() is the index in the room's listing (priority first),
+ *     join() returns it; with update_interval 0 every told position (join or POSITION) is current;
+ *  5. order: an admitted attendee is the head of its room's class queue; an ordinary attendee is
+ *     never admitted while a priority one of its tenant is admissible;
+ *  6. closed or paused rooms (or a paused/draining node) never admit;
+ *  plus work conservation: an immediate admission never skips an admissible queued attendee, a
+ *  wave that used less than its budget leaves nobody admissible (which gives 9: a backlogged tenant
+ *  below its reserve is topped up), something admissible always has a finite deadline, timeouts
+ *  fire on time and tick() leaves nothing due.
+ *  7. liveness (end of each random run): stated in liveness() with its bound.
+ *  8. shares and 9. reserves: test_shares(), with permanently backlogged tenants.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -21,868 +34,906 @@
 
 #include "allhands/admission.h"
 
-#define N_TENANTS 3
-#define N_ROOMS 3
-#define N_STEPS 5000
-
-static const char *const tenant_ids[N_TENANTS] = {"t0", "t1", "t2"};
-static const char *const room_ids[N_ROOMS] = {"r0", "r1", "r2"};
+#define MAX_T 5
+#define MAX_R 3
+#define N_STEPS 3000
 
 typedef struct {
-	gboolean exists;
-	gboolean closed;
-	guint cap;
-} model_room;
+	char id[8];
+	guint max_attendees, presenter_seats;
+	gboolean closed, paused;
+	ah_adm_counts c;
+	guint prio_queued;  /* of c.queued */
+	guint64 admitted[2]; /* ADMITTED events by class */
+} sroom;
 
 typedef struct {
-	gboolean exists;
-	guint cap;
-	model_room rooms[N_ROOMS];
-} model_tenant;
+	char id[8];
+	guint weight, reserved, max_participants, max_queued;
+	int nrooms;
+	sroom rooms[MAX_R];
+	ah_adm_counts c;
+	guint64 admitted; /* ADMITTED events */
+} stenant;
 
 typedef struct {
-	guint64 pid;
-	ah_adm_state state; /* AH_ADM_NONE: never joined, or gone (left, timed out, removed) */
+	ah_adm_state state; /* AH_ADM_NONE: refused, or gone (event or our own leave) */
 	gboolean presenter;
 	int t, r;
-	guint64 arrival; /* QUEUED: rank in the queue (arrival order, permuted by shuffles) */
-	gint64 since;	 /* CONNECTING: admitted at */
-	guint reported;	 /* QUEUED: position as last told (join or POSITION event) */
-} model_part;
-
-/* Seats held: attendees for the node and rooms; attendees and presenters for tenants. */
-typedef struct {
-	guint node;
-	guint tenant[N_TENANTS];
-	guint room[N_TENANTS][N_ROOMS];
-} seat_map;
+	ah_adm_class klass;
+	gint64 since;   /* CONNECTING: admitted; REJOINING: held */
+	guint reported; /* QUEUED: the position it was last told */
+} spart;
 
 typedef struct {
 	GRand *rand;
+	guint32 seed;
 	ah_admission *adm;
-	ah_admission_config config;
-	model_tenant tenants[N_TENANTS];
-	GArray *parts; /* model_part, parts[pid - 1] */
+	ah_admission_config cfg;
+	int nt;
+	stenant ten[MAX_T];
+	ah_adm_counts c;     /* node (presenters stay 0) */
+	GArray *parts;       /* spart, parts[pid - 1]; a queue's order is pid order */
 	GArray *events;
 	gint64 now;
-	gboolean waved;
-	gint64 last_wave;
-	guint64 arrivals;
-	gboolean stale;	   /* a remove left positions unreported until the next call with events */
-	seat_map before;   /* seats at the start of the step */
-	seat_map admitted; /* admissions into each scope during the step */
-	guint64 joiner;	   /* the pid joining in this step, 0 if none */
-	guint stats[4];	   /* per event kind, plus [3]: the longest queue seen */
+	gboolean paused, draining;
+	guint call_admitted; /* ADMITTED events of the last call */
+	guint64 stat[8];     /* admitted, immediate, queued, refused, presenters, timeouts, graces, drained */
 } world;
 
-/* --- model helpers */
+/* --- shadow bookkeeping */
 
-static model_part *part(world *w, guint64 pid)
+static spart *part(world *w, guint64 pid)
 {
 	g_assert_cmpuint(pid, >=, 1);
 	g_assert_cmpuint(pid, <=, w->parts->len);
-	return &g_array_index(w->parts, model_part, pid - 1);
+	return &g_array_index(w->parts, spart, pid - 1);
 }
 
-static model_part *part_new(world *w)
+static guint64 part_new(world *w, int t, int r)
 {
-	model_part p = {.pid = w->parts->len + 1, .state = AH_ADM_NONE};
-	p.t = g_rand_int_range(w->rand, 0, N_TENANTS);
-	p.r = g_rand_int_range(w->rand, 0, N_ROOMS);
+	spart p = {.state = AH_ADM_NONE, .t = t, .r = r};
 	g_array_append_val(w->parts, p);
-	return part(w, p.pid);
+	return w->parts->len;
 }
 
-static gboolean room_exists(const world *w, int t, int r)
+static sroom *room_of(world *w, const spart *p)
 {
-	return w->tenants[t].exists && w->tenants[t].rooms[r].exists;
+	return &w->ten[p->t].rooms[p->r];
 }
 
-static gboolean seated(const model_part *p)
+static guint seats(const ah_adm_counts *c)
 {
-	return p->state == AH_ADM_CONNECTING || p->state == AH_ADM_ACTIVE;
+	return c->connecting + c->active + c->rejoining;
 }
 
-static void seats_compute(const world *w, seat_map *sm)
+static guint *slot(ah_adm_counts *c, const spart *p)
 {
-	memset(sm, 0, sizeof(*sm));
-	for (guint i = 0; i < w->parts->len; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		if (!seated(p))
-			continue;
-		sm->tenant[p->t]++;
-		if (p->presenter)
-			continue;
-		sm->node++;
-		sm->room[p->t][p->r]++;
+	if (p->presenter)
+		return p->state == AH_ADM_ACTIVE ? &c->presenters : NULL;
+	switch (p->state) {
+	case AH_ADM_QUEUED:
+		return &c->queued;
+	case AH_ADM_CONNECTING:
+		return &c->connecting;
+	case AH_ADM_ACTIVE:
+		return &c->active;
+	case AH_ADM_REJOINING:
+		return &c->rejoining;
+	default:
+		return NULL;
 	}
 }
 
-static gboolean room_closed(const world *w, const model_part *p)
+static void bump(world *w, const spart *p, int delta)
 {
-	return w->tenants[p->t].rooms[p->r].closed;
-}
-
-static gboolean admissible(const world *w, const seat_map *sm, const model_part *p)
-{
-	return !room_closed(w, p) && sm->node < w->config.capacity && sm->tenant[p->t] < w->tenants[p->t].cap &&
-		   sm->room[p->t][p->r] < w->tenants[p->t].rooms[p->r].cap;
-}
-
-static gint compare_arrival(gconstpointer a, gconstpointer b)
-{
-	const model_part *x = *(model_part *const *)a, *y = *(model_part *const *)b;
-	return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
-}
-
-/* The queued parts in arrival order (free with g_ptr_array_free(q, TRUE)). */
-static GPtrArray *model_queue(const world *w)
-{
-	GPtrArray *q = g_ptr_array_new();
-	for (guint i = 0; i < w->parts->len; i++) {
-		model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state == AH_ADM_QUEUED)
-			g_ptr_array_add(q, p);
+	ah_adm_counts *cs[3] = {&w->c, &w->ten[p->t].c, &room_of(w, p)->c};
+	if (!p->presenter && p->state == AH_ADM_QUEUED && p->klass == AH_ADM_PRIORITY)
+		room_of(w, p)->prio_queued += delta;
+	for (int i = p->presenter ? 1 : 0; i < 3; i++) {
+		guint *v = slot(cs[i], p);
+		if (v != NULL)
+			*v = delta > 0 ? *v + 1 : *v - 1;
 	}
-	g_ptr_array_sort(q, compare_arrival);
+}
+
+static void shadow_set(world *w, guint64 pid, ah_adm_state state)
+{
+	spart *p = part(w, pid);
+	bump(w, p, -1);
+	p->state = state;
+	bump(w, p, +1);
+	if (state == AH_ADM_CONNECTING || state == AH_ADM_REJOINING)
+		p->since = w->now;
+}
+
+static guint gap(guint want, guint have)
+{
+	return have < want ? want - have : 0;
+}
+
+static guint tenant_seats(const stenant *t)
+{
+	return seats(&t->c) + t->c.presenters;
+}
+
+static guint presenter_gap(const stenant *t)
+{
+	guint g = 0;
+	for (int r = 0; r < t->nrooms; r++)
+		g += gap(t->rooms[r].presenter_seats, t->rooms[r].c.presenters);
+	return g;
+}
+
+static guint reserved_unused(const world *w)
+{
+	guint u = 0;
+	for (int t = 0; t < w->nt; t++)
+		u += gap(w->ten[t].reserved, seats(&w->ten[t].c));
+	return u;
+}
+
+static gboolean room_moving(const world *w, int t, int r)
+{
+	const sroom *s = &w->ten[t].rooms[r];
+	return !s->closed && !s->paused && !w->paused && !w->draining;
+}
+
+/* Whether the caps let one more attendee of room (t, r) in now (queue or not). */
+static gboolean admissible(const world *w, int t, int r)
+{
+	const stenant *st = &w->ten[t];
+	guint node = seats(&w->c);
+	if (!room_moving(w, t, r) || seats(&st->rooms[r].c) >= st->rooms[r].max_attendees)
+		return FALSE;
+	if (tenant_seats(st) + presenter_gap(st) >= st->max_participants)
+		return FALSE;
+	if (seats(&st->c) < st->reserved)
+		return node < w->cfg.capacity;
+	return node + reserved_unused(w) < w->cfg.capacity;
+}
+
+static gboolean any_admissible(const world *w)
+{
+	for (int t = 0; t < w->nt; t++)
+		for (int r = 0; r < w->ten[t].nrooms; r++)
+			if (w->ten[t].rooms[r].c.queued > 0 && admissible(w, t, r))
+				return TRUE;
+	return FALSE;
+}
+
+/* The shadow's listing of room (t, r): priority pids, then ordinary, each in pid (arrival) order. */
+static GArray *shadow_queue(world *w, int t, int r)
+{
+	GArray *q = g_array_new(FALSE, FALSE, sizeof(guint64));
+	for (int k = AH_ADM_PRIORITY; k >= AH_ADM_ORDINARY; k--)
+		for (guint64 pid = 1; pid <= w->parts->len; pid++) {
+			const spart *p = part(w, pid);
+			if (p->state == AH_ADM_QUEUED && p->t == t && p->r == r && (int)p->klass == k)
+				g_array_append_val(q, pid);
+		}
 	return q;
 }
 
-static gboolean queue_has_admissible(const world *w, const model_part *except)
+/* 1-based index of pid in the shadow listing of its room, and its class's head. */
+static guint shadow_position(world *w, guint64 pid, guint64 *class_head)
 {
-	seat_map sm;
-	gboolean found = FALSE;
-	seats_compute(w, &sm);
-	for (guint i = 0; i < w->parts->len && !found; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		found = p->state == AH_ADM_QUEUED && p != except && admissible(w, &sm, p);
+	spart *p = part(w, pid);
+	GArray *q = shadow_queue(w, p->t, p->r);
+	guint pos = 0;
+	*class_head = 0;
+	for (guint i = 0; i < q->len; i++) {
+		guint64 x = g_array_index(q, guint64, i);
+		if (*class_head == 0 && part(w, x)->klass == p->klass)
+			*class_head = x;
+		if (x == pid)
+			pos = i + 1;
 	}
-	return found;
+	g_array_free(q, TRUE);
+	return pos;
 }
 
-static void note_admission(world *w, const model_part *p)
+static void check_caps(world *w)
 {
-	w->admitted.tenant[p->t]++;
-	if (p->presenter)
-		return;
-	w->admitted.node++;
-	w->admitted.room[p->t][p->r]++;
-}
-
-static gboolean wave_due(const world *w)
-{
-	return !w->waved || w->now - w->last_wave >= w->config.wave_interval_us;
-}
-
-static void step_begin(world *w)
-{
-	seats_compute(w, &w->before);
-	memset(&w->admitted, 0, sizeof(w->admitted));
-	w->joiner = 0;
-	g_array_set_size(w->events, 0);
+	g_assert_cmpuint(seats(&w->c) + reserved_unused(w), <=, w->cfg.capacity);
+	for (int t = 0; t < w->nt; t++) {
+		g_assert_cmpuint(tenant_seats(&w->ten[t]), <=, w->ten[t].max_participants);
+		for (int r = 0; r < w->ten[t].nrooms; r++)
+			g_assert_cmpuint(seats(&w->ten[t].rooms[r].c), <=, w->ten[t].rooms[r].max_attendees);
+	}
 }
 
 /* --- events */
 
-static int event_rank(ah_adm_event_kind kind)
+static void on_admitted(world *w, guint64 pid)
 {
-	return kind == AH_ADM_EV_TIMED_OUT ? 0 : kind == AH_ADM_EV_ADMITTED ? 1 : 2;
-}
-
-static void apply_event(world *w, const ah_adm_event *ev, guint64 *last_arrival)
-{
-	model_part *p = part(w, ev->pid);
-	switch (ev->kind) {
-	case AH_ADM_EV_TIMED_OUT:
-		g_assert_cmpint(p->state, ==, AH_ADM_CONNECTING);
-		g_assert_cmpint(p->presenter, ==, FALSE);
-		g_assert_cmpint(p->since + w->config.admit_timeout_us, <=, w->now);
-		p->state = AH_ADM_NONE;
-		break;
-	case AH_ADM_EV_ADMITTED:
-		g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
-		g_assert_cmpint(room_closed(w, p), ==, FALSE);
-		g_assert_cmpuint(p->arrival, >, *last_arrival);
-		*last_arrival = p->arrival;
-		p->state = AH_ADM_CONNECTING;
-		p->since = w->now;
-		note_admission(w, p);
-		break;
-	case AH_ADM_EV_POSITION:
-		g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
-		g_assert_cmpuint(p->pid, !=, w->joiner);
-		g_assert_cmpuint(ev->position, !=, p->reported);
-		p->reported = ev->position;
-		break;
-	}
-}
-
-/* Applies the step's events to the model; returns how many were admitted, sets *last_arrival
- * to the arrival of the last one. */
-static guint apply_events(world *w, guint64 *last_arrival)
-{
-	GPtrArray *q;
-	guint admitted = 0;
-	int rank = 0;
-	*last_arrival = 0;
-	for (guint i = 0; i < w->events->len; i++) {
-		const ah_adm_event *ev = &g_array_index(w->events, ah_adm_event, i);
-		g_assert_cmpint(event_rank(ev->kind), >=, rank);
-		rank = event_rank(ev->kind);
-		apply_event(w, ev, last_arrival);
-		w->stats[ev->kind]++;
-		if (ev->kind == AH_ADM_EV_ADMITTED)
-			admitted++;
-	}
-	q = model_queue(w);
-	for (guint i = 0; i < w->events->len; i++) {
-		const ah_adm_event *ev = &g_array_index(w->events, ah_adm_event, i);
-		if (ev->kind == AH_ADM_EV_POSITION)
-			g_assert_cmpuint(ev->queue_length, ==, q->len);
-	}
-	g_ptr_array_free(q, TRUE);
-	g_assert_cmpuint(admitted, <=, w->config.wave_size);
-	if (admitted > 0) {
-		g_assert_cmpint(wave_due(w), ==, TRUE);
-		w->waved = TRUE;
-		w->last_wave = w->now;
-	}
-	return admitted;
-}
-
-/* After a call that ran the due work at `now` (join, leave, tick), with `due` telling whether a
- * wave was due when it started. */
-static void check_due_work(world *w, gboolean due, guint admitted, guint64 last_arrival)
-{
-	seat_map sm;
-	seats_compute(w, &sm);
-	w->stale = FALSE;
-	for (guint i = 0; i < w->parts->len; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state == AH_ADM_CONNECTING)
-			g_assert_cmpint(p->since + w->config.admit_timeout_us, >, w->now);
-		/* A wave skips only entries blocked by their own room or tenant, or of a closed room. */
-		if (admitted > 0 && p->state == AH_ADM_QUEUED && p->arrival < last_arrival)
-			g_assert_cmpint(room_closed(w, p) || sm.tenant[p->t] >= w->tenants[p->t].cap ||
-								sm.room[p->t][p->r] >= w->tenants[p->t].rooms[p->r].cap,
-							==, TRUE);
-	}
-	/* A due wave stops early only when nobody left in the queue can be admitted. */
-	if (due && queue_has_admissible(w, NULL))
-		g_assert_cmpuint(admitted, ==, w->config.wave_size);
-}
-
-/* --- invariants */
-
-static void check_caps(const world *w)
-{
-	seat_map sm;
-	seats_compute(w, &sm);
-	/* Over a cap only if it was lowered: then nothing was admitted into it and nothing grew. */
-	if (sm.node > w->config.capacity) {
-		g_assert_cmpuint(w->admitted.node, ==, 0);
-		g_assert_cmpuint(sm.node, <=, w->before.node);
-	}
-	for (int t = 0; t < N_TENANTS; t++) {
-		if (!w->tenants[t].exists) {
-			g_assert_cmpuint(sm.tenant[t], ==, 0);
-			continue;
-		}
-		if (sm.tenant[t] > w->tenants[t].cap) {
-			g_assert_cmpuint(w->admitted.tenant[t], ==, 0);
-			g_assert_cmpuint(sm.tenant[t], <=, w->before.tenant[t]);
-		}
-		for (int r = 0; r < N_ROOMS; r++) {
-			if (!w->tenants[t].rooms[r].exists) {
-				g_assert_cmpuint(sm.room[t][r], ==, 0);
-			} else if (sm.room[t][r] > w->tenants[t].rooms[r].cap) {
-				g_assert_cmpuint(w->admitted.room[t][r], ==, 0);
-				g_assert_cmpuint(sm.room[t][r], <=, w->before.room[t][r]);
+	spart *p = part(w, pid);
+	guint64 head;
+	g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
+	/* 6 and 1: an open, unpaused room, with the caps allowing it at this moment. */
+	g_assert_cmpint(admissible(w, p->t, p->r), ==, TRUE);
+	/* 5: queue order within the room and class; priority of the tenant first. */
+	shadow_position(w, pid, &head);
+	g_assert_cmpuint(pid, ==, head);
+	if (p->klass == AH_ADM_ORDINARY)
+		for (int r = 0; r < w->ten[p->t].nrooms; r++)
+			for (guint64 x = 1; x <= w->parts->len; x++) {
+				const spart *q = part(w, x);
+				if (q->state == AH_ADM_QUEUED && q->t == p->t && q->r == r && q->klass == AH_ADM_PRIORITY)
+					g_assert_cmpint(admissible(w, p->t, r), ==, FALSE);
 			}
-		}
-	}
-}
-
-static void counts_expect(const world *w, int t, int r, ah_adm_counts *c)
-{
-	memset(c, 0, sizeof(*c));
-	for (guint i = 0; i < w->parts->len; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state == AH_ADM_NONE || (t >= 0 && p->t != t) || (r >= 0 && p->r != r))
-			continue;
-		if (p->presenter)
-			c->presenters += t >= 0 ? 1 : 0;
-		else if (p->state == AH_ADM_QUEUED)
-			c->queued++;
-		else if (p->state == AH_ADM_CONNECTING)
-			c->connecting++;
-		else
-			c->active++;
-	}
-}
-
-static void check_counts_of(const world *w, int t, int r)
-{
-	ah_adm_counts want, got;
-	const char *tenant = t >= 0 ? tenant_ids[t] : NULL;
-	const char *room = r >= 0 ? room_ids[r] : NULL;
-	gboolean exists = t < 0 || (w->tenants[t].exists && (r < 0 || w->tenants[t].rooms[r].exists));
-	if (exists)
-		counts_expect(w, t, r, &want);
-	else
-		memset(&want, 0, sizeof(want));
-	got = ah_admission_counts(w->adm, tenant, room);
-	g_assert_cmpuint(got.active, ==, want.active);
-	g_assert_cmpuint(got.connecting, ==, want.connecting);
-	g_assert_cmpuint(got.queued, ==, want.queued);
-	g_assert_cmpuint(got.presenters, ==, want.presenters);
-}
-
-static void check_counts(const world *w)
-{
-	check_counts_of(w, -1, -1);
-	for (int t = 0; t < N_TENANTS; t++) {
-		check_counts_of(w, t, -1);
-		for (int r = 0; r < N_ROOMS; r++)
-			check_counts_of(w, t, r);
-	}
-}
-
-static void check_states(const world *w)
-{
-	for (guint i = 0; i < w->parts->len; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		g_assert_cmpint(ah_admission_state(w->adm, p->pid), ==, p->state);
-	}
-}
-
-/* The queue is the model's queued parts in arrival order, each once; a filtered view too.
- * Returns whether every position was reported as it is now. */
-static gboolean check_queue(world *w)
-{
-	GPtrArray *want = model_queue(w);
-	GArray *got = ah_admission_queue(w->adm, NULL, NULL);
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, -1, N_ROOMS);
-	GArray *filtered = ah_admission_queue(w->adm, tenant_ids[t], r >= 0 ? room_ids[r] : NULL);
-	gboolean reported = TRUE;
-	guint j = 0;
-	g_assert_cmpuint(got->len, ==, want->len);
-	w->stats[3] = MAX(w->stats[3], got->len);
-	for (guint i = 0; i < want->len; i++) {
-		const model_part *p = g_ptr_array_index(want, i);
-		g_assert_cmpuint(g_array_index(got, guint64, i), ==, p->pid);
-		g_assert_cmpuint(ah_admission_position(w->adm, p->pid), ==, i + 1);
-		reported = reported && p->reported == i + 1;
-		if (p->t == t && (r < 0 || p->r == r)) {
-			g_assert_cmpuint(j, <, filtered->len);
-			g_assert_cmpuint(g_array_index(filtered, guint64, j), ==, p->pid);
-			j++;
-		}
-	}
-	g_assert_cmpuint(filtered->len, ==, j);
-	g_ptr_array_free(want, TRUE);
-	g_array_free(got, TRUE);
-	g_array_free(filtered, TRUE);
-	return reported;
-}
-
-static gint64 expected_deadline(const world *w)
-{
-	gint64 deadline = G_MAXINT64;
-	for (guint i = 0; i < w->parts->len; i++) {
-		const model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state == AH_ADM_CONNECTING && !p->presenter)
-			deadline = MIN(deadline, p->since + w->config.admit_timeout_us);
-	}
-	if (queue_has_admissible(w, NULL))
-		deadline = MIN(deadline, w->waved ? w->last_wave + w->config.wave_interval_us : G_MININT64);
-	return deadline < w->now ? w->now : deadline;
-}
-
-static void check_all(world *w)
-{
-	gboolean reported;
-	gint64 want = expected_deadline(w), got = ah_admission_next_deadline(w->adm, w->now);
+	shadow_set(w, pid, AH_ADM_CONNECTING);
+	w->ten[p->t].admitted++;
+	room_of(w, p)->admitted[p->klass]++;
+	w->call_admitted++;
+	w->stat[0]++;
 	check_caps(w);
-	check_states(w);
-	check_counts(w);
-	reported = check_queue(w);
-	if (!w->stale) {
-		g_assert_cmpint(reported, ==, TRUE);
-		g_assert_cmpint(got, ==, want);
-		return;
-	}
-	/* Positions moved by a remove are reported by the next tick, which is then due now. */
-	g_assert_cmpint(got, >=, w->now);
-	g_assert_cmpint(got, <=, want);
-	if (!reported)
-		g_assert_cmpint(got, ==, w->now);
 }
 
-/* --- actions: each is one step, checked by check_all() afterwards */
-
-static void finish_due_call(world *w, gboolean due)
+static void take_events(world *w)
 {
-	guint64 last_arrival;
-	guint admitted = apply_events(w, &last_arrival);
-	check_due_work(w, due, admitted, last_arrival);
-}
-
-static void do_join(world *w, model_part *p)
-{
-	gboolean valid = room_exists(w, p->t, p->r) && p->state == AH_ADM_NONE;
-	gboolean due = wave_due(w);
-	guint position = 99;
-	ah_adm_state st;
-	w->joiner = p->pid;
-	st = ah_admission_join(w->adm, p->pid, tenant_ids[p->t], room_ids[p->r], w->now, &position, w->events);
-	if (!valid) {
-		g_assert_cmpint(st, ==, AH_ADM_NONE);
-		g_assert_cmpuint(position, ==, 0);
-		g_assert_cmpuint(w->events->len, ==, 0);
-		return;
-	}
-	p->presenter = FALSE;
-	p->state = st;
-	if (st == AH_ADM_CONNECTING) {
-		g_assert_cmpint(room_closed(w, p), ==, FALSE);
-		p->since = w->now;
-		note_admission(w, p);
-	} else {
-		g_assert_cmpint(st, ==, AH_ADM_QUEUED);
-		p->arrival = ++w->arrivals;
-		p->reported = position;
-	}
-	finish_due_call(w, due);
-	if (st == AH_ADM_CONNECTING) {
-		/* Admitted at once only when nobody queued could have been. */
-		g_assert_cmpint(queue_has_admissible(w, NULL), ==, FALSE);
-	} else {
-		seat_map sm;
-		GPtrArray *q = model_queue(w);
-		seats_compute(w, &sm);
-		g_assert_cmpuint(position, ==, q->len);
-		g_assert_cmpint(!admissible(w, &sm, p) || queue_has_admissible(w, p), ==, TRUE);
-		g_ptr_array_free(q, TRUE);
-	}
-}
-
-static void act_join(world *w)
-{
-	model_part *p;
-	if (w->parts->len > 0 && g_rand_int_range(w->rand, 0, 10) == 0) {
-		/* A known pid (refused) or one that is gone (joins again, maybe elsewhere). */
-		p = part(w, (guint64)g_rand_int_range(w->rand, 1, (gint32)w->parts->len + 1));
-		if (p->state == AH_ADM_NONE) {
-			p->t = g_rand_int_range(w->rand, 0, N_TENANTS);
-			p->r = g_rand_int_range(w->rand, 0, N_ROOMS);
+	for (guint i = 0; i < w->events->len; i++) {
+		const ah_adm_event *ev = &g_array_index(w->events, ah_adm_event, i);
+		spart *p = part(w, ev->pid);
+		guint64 head;
+		switch (ev->kind) {
+		case AH_ADM_EV_ADMITTED:
+			on_admitted(w, ev->pid);
+			break;
+		case AH_ADM_EV_POSITION:
+			g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
+			g_assert_cmpuint(ev->position, >=, 1);
+			g_assert_cmpuint(ev->position, <=, ev->queue_length);
+			p->reported = ev->position;
+			break;
+		case AH_ADM_EV_TIMED_OUT:
+			g_assert_cmpint(p->state, ==, AH_ADM_CONNECTING);
+			g_assert_cmpint(w->now, >=, p->since + w->cfg.admit_timeout_us);
+			shadow_set(w, ev->pid, AH_ADM_NONE);
+			w->stat[5]++;
+			break;
+		case AH_ADM_EV_GRACE_EXPIRED:
+			g_assert_cmpint(p->state, ==, AH_ADM_REJOINING);
+			g_assert_cmpint(w->now, >=, p->since + w->cfg.rejoin_grace_us);
+			shadow_set(w, ev->pid, AH_ADM_NONE);
+			w->stat[6]++;
+			break;
+		case AH_ADM_EV_DRAINED:
+			g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
+			/* In queue order: the head of its room's listing. */
+			g_assert_cmpuint(shadow_position(w, ev->pid, &head), ==, 1);
+			shadow_set(w, ev->pid, AH_ADM_NONE);
+			w->stat[7]++;
+			break;
+		default:
+			g_assert_not_reached();
 		}
-	} else {
-		p = part_new(w);
 	}
-	do_join(w, p);
+	g_array_set_size(w->events, 0);
 }
 
-static void act_presenter(world *w)
+/* --- checks after every step */
+
+static guint64 first_live(world *w)
 {
-	model_part *p = part_new(w);
-	seat_map sm;
-	gboolean want, got;
-	seats_compute(w, &sm);
-	want = room_exists(w, p->t, p->r) && sm.tenant[p->t] < w->tenants[p->t].cap;
-	got = ah_admission_add_presenter(w->adm, p->pid, tenant_ids[p->t], room_ids[p->r]);
-	g_assert_cmpint(got, ==, want);
-	if (got) {
-		p->presenter = TRUE;
-		p->state = AH_ADM_ACTIVE;
-		note_admission(w, p);
-	}
-	/* A known pid is refused. */
-	if (got && g_rand_boolean(w->rand))
-		g_assert_cmpint(ah_admission_add_presenter(w->adm, p->pid, tenant_ids[p->t], room_ids[p->r]), ==, FALSE);
+	guint64 pid = 1;
+	while (pid <= w->parts->len && part(w, pid)->state == AH_ADM_NONE)
+		pid++;
+	return pid;
 }
 
-/* A random pid, preferably one in `state` (AH_ADM_NONE: any live one). */
-static model_part *pick(world *w, ah_adm_state state)
+static void check_counts(const ah_adm_counts *want, ah_adm_counts got)
 {
-	guint n = w->parts->len, start;
-	if (n == 0)
-		return NULL;
-	start = (guint)g_rand_int_range(w->rand, 0, (gint32)n);
-	for (guint i = 0; i < n; i++) {
-		model_part *p = &g_array_index(w->parts, model_part, (start + i) % n);
-		if (state == AH_ADM_NONE ? p->state != AH_ADM_NONE : p->state == state)
-			return p;
-	}
-	return part(w, start + 1);
+	g_assert_cmpuint(got.active, ==, want->active);
+	g_assert_cmpuint(got.connecting, ==, want->connecting);
+	g_assert_cmpuint(got.queued, ==, want->queued);
+	g_assert_cmpuint(got.presenters, ==, want->presenters);
+	g_assert_cmpuint(got.rejoining, ==, want->rejoining);
 }
 
-static void act_connected(world *w)
-{
-	model_part *p = pick(w, g_rand_int_range(w->rand, 0, 5) > 0 ? AH_ADM_CONNECTING : AH_ADM_NONE);
-	gboolean want, got;
-	if (p == NULL)
-		return;
-	want = p->state == AH_ADM_CONNECTING && w->now < p->since + w->config.admit_timeout_us;
-	got = ah_admission_connected(w->adm, p->pid, w->now);
-	g_assert_cmpint(got, ==, want);
-	if (got)
-		p->state = AH_ADM_ACTIVE;
-}
-
-static void act_leave(world *w)
-{
-	model_part *p = pick(w, AH_ADM_NONE);
-	gboolean due = wave_due(w);
-	ah_adm_state st;
-	if (p == NULL)
-		return;
-	st = ah_admission_leave(w->adm, p->pid, w->now, w->events);
-	g_assert_cmpint(st, ==, p->state);
-	if (st == AH_ADM_NONE) {
-		g_assert_cmpuint(w->events->len, ==, 0);
-		return;
-	}
-	p->state = AH_ADM_NONE;
-	finish_due_call(w, due);
-}
-
-static void tick(world *w)
-{
-	gboolean due = wave_due(w);
-	ah_admission_tick(w->adm, w->now, w->events);
-	finish_due_call(w, due);
-}
-
-static void act_time(world *w)
-{
-	gint64 deadline;
-	switch (g_rand_int_range(w->rand, 0, 3)) {
-	case 0: /* time passes; the next join or leave runs what became due */
-		w->now += g_rand_int_range(w->rand, 0, 3000);
-		break;
-	case 1:
-		w->now += g_rand_int_range(w->rand, 0, 3000);
-		tick(w);
-		break;
-	default: /* the caller's timer fires exactly at the deadline */
-		deadline = ah_admission_next_deadline(w->adm, w->now);
-		if (deadline != G_MAXINT64)
-			w->now = deadline;
-		tick(w);
-		break;
-	}
-}
-
-static void act_config(world *w)
-{
-	w->config.capacity = (guint)g_rand_int_range(w->rand, 0, 13);
-	w->config.wave_size = (guint)g_rand_int_range(w->rand, 1, 4);
-	w->config.wave_interval_us = g_rand_int_range(w->rand, 0, 2001);
-	w->config.admit_timeout_us = g_rand_int_range(w->rand, 1, 5001);
-	ah_admission_set_config(w->adm, &w->config);
-}
-
-static void act_set_cap(world *w)
-{
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
-	guint cap = (guint)g_rand_int_range(w->rand, 0, 9);
-	if (g_rand_boolean(w->rand)) {
-		ah_admission_set_tenant(w->adm, tenant_ids[t], cap);
-		w->tenants[t].exists = TRUE;
-		w->tenants[t].cap = cap;
-		return;
-	}
-	g_assert_cmpint(ah_admission_set_room(w->adm, tenant_ids[t], room_ids[r], cap), ==, w->tenants[t].exists);
-	if (w->tenants[t].exists) {
-		/* A new room is open; an existing one keeps its state. */
-		if (!w->tenants[t].rooms[r].exists)
-			w->tenants[t].rooms[r].closed = FALSE;
-		w->tenants[t].rooms[r].exists = TRUE;
-		w->tenants[t].rooms[r].cap = cap;
-	}
-}
-
-static gint compare_pid(gconstpointer a, gconstpointer b)
+static gint cmp_pid(gconstpointer a, gconstpointer b)
 {
 	guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
 	return x < y ? -1 : x > y;
 }
 
-/* The removed pids are exactly the live members of tenant t (room r, or all with r < 0). */
-static void check_removed(world *w, int t, int r, GArray *removed)
+static void check_all(world *w)
 {
-	guint j = 0;
-	g_array_sort(removed, compare_pid);
-	for (guint i = 0; i < w->parts->len; i++) {
-		model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state == AH_ADM_NONE || p->t != t || (r >= 0 && p->r != r))
-			continue;
-		g_assert_cmpuint(j, <, removed->len);
-		g_assert_cmpuint(g_array_index(removed, guint64, j), ==, p->pid);
-		j++;
-		p->state = AH_ADM_NONE;
+	gboolean strict = w->cfg.update_interval_us == 0, overdue = FALSE;
+	GArray *all;
+	gint64 next;
+	check_caps(w);
+	check_counts(&w->c, ah_admission_counts(w->adm, NULL, NULL));
+	for (int t = 0; t < w->nt; t++) {
+		stenant *st = &w->ten[t];
+		/* Free presenter seats are not for attendees: they never overbook the tenant. */
+		g_assert_cmpuint(tenant_seats(st) + presenter_gap(st), <=, st->max_participants);
+		check_counts(&st->c, ah_admission_counts(w->adm, st->id, NULL));
+		for (int r = 0; r < st->nrooms; r++) {
+			GArray *got = ah_admission_queue(w->adm, st->id, st->rooms[r].id), *want = shadow_queue(w, t, r);
+			check_counts(&st->rooms[r].c, ah_admission_counts(w->adm, st->id, st->rooms[r].id));
+			g_assert_cmpuint(got->len, ==, want->len);
+			for (guint i = 0; i < got->len; i++) {
+				guint64 pid = g_array_index(want, guint64, i);
+				g_assert_cmpuint(g_array_index(got, guint64, i), ==, pid);
+				g_assert_cmpuint(ah_admission_position(w->adm, pid), ==, i + 1);
+				if (strict)
+					g_assert_cmpuint(part(w, pid)->reported, ==, i + 1);
+			}
+			g_array_free(got, TRUE);
+			g_array_free(want, TRUE);
+		}
 	}
-	g_assert_cmpuint(removed->len, ==, j);
-}
-
-static void act_remove(world *w)
-{
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, -1, N_ROOMS);
-	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
-	gboolean got;
-	if (r < 0) {
-		got = ah_admission_remove_tenant(w->adm, tenant_ids[t], removed);
-		g_assert_cmpint(got, ==, w->tenants[t].exists);
-		memset(&w->tenants[t], 0, sizeof(w->tenants[t]));
-	} else {
-		got = ah_admission_remove_room(w->adm, tenant_ids[t], room_ids[r], removed);
-		g_assert_cmpint(got, ==, room_exists(w, t, r));
-		w->tenants[t].rooms[r].exists = FALSE;
+	for (guint64 pid = first_live(w); pid <= w->parts->len; pid++) {
+		const spart *p = part(w, pid);
+		g_assert_cmpint(ah_admission_state(w->adm, pid), ==, p->state);
+		if (p->state != AH_ADM_QUEUED)
+			g_assert_cmpuint(ah_admission_position(w->adm, pid), ==, 0);
+		if (p->state == AH_ADM_CONNECTING && p->since + w->cfg.admit_timeout_us <= w->now)
+			overdue = TRUE;
+		if (p->state == AH_ADM_REJOINING && p->since + w->cfg.rejoin_grace_us <= w->now)
+			overdue = TRUE;
 	}
-	if (got) {
-		check_removed(w, t, r, removed);
-		w->stale = TRUE;
-	} else {
-		g_assert_cmpuint(removed->len, ==, 0);
-	}
-	g_array_free(removed, TRUE);
-}
-
-/* --- actions on scheduled rooms */
-
-static void act_open(world *w)
-{
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
-	/* Mostly open, so that closed rooms come and go. */
-	gboolean open = g_rand_int_range(w->rand, 0, 3) > 0;
-	gboolean got = ah_admission_set_room_open(w->adm, tenant_ids[t], room_ids[r], open);
-	g_assert_cmpint(got, ==, room_exists(w, t, r));
-	if (got)
-		w->tenants[t].rooms[r].closed = !open;
-}
-
-/* The model's queued parts of room (t, r), in queue order (free with g_ptr_array_free(q, TRUE)). */
-static GPtrArray *model_room_queue(const world *w, int t, int r)
-{
-	GPtrArray *all = model_queue(w), *q = g_ptr_array_new();
+	all = ah_admission_queue(w->adm, NULL, NULL);
+	g_assert_cmpuint(all->len, ==, w->c.queued);
+	g_array_sort(all, cmp_pid);
 	for (guint i = 0; i < all->len; i++) {
-		model_part *p = g_ptr_array_index(all, i);
-		if (p->t == t && p->r == r)
-			g_ptr_array_add(q, p);
+		guint64 pid = g_array_index(all, guint64, i);
+		g_assert_cmpint(part(w, pid)->state, ==, AH_ADM_QUEUED);
+		if (i > 0)
+			g_assert_cmpuint(g_array_index(all, guint64, i - 1), <, pid);
 	}
-	g_ptr_array_free(all, TRUE);
-	return q;
+	g_array_free(all, TRUE);
+	next = ah_admission_next_deadline(w->adm, w->now);
+	g_assert_cmpint(next, >=, w->now);
+	if (overdue)
+		g_assert_cmpint(next, ==, w->now);
+	/* Work conservation: something admissible is always scheduled. */
+	if (any_admissible(w))
+		g_assert_cmpint(next, <, G_MAXINT64);
 }
 
-static void act_shuffle(world *w)
+/* A wave that admitted less than its budget (no join-rate limit) left nobody admissible: in
+ * particular every backlogged tenant below its reserve got its reserved seats (9). */
+static void check_wave(world *w)
 {
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
-	guint32 seed = g_rand_int(w->rand);
-	GPtrArray *before = model_room_queue(w, t, r);
-	GArray *after;
-	guint64 last_arrival;
-	gboolean got = ah_admission_shuffle_room(w->adm, tenant_ids[t], room_ids[r], seed, w->events);
-	guint64 *ranks = g_new(guint64, before->len + 1);
-	g_assert_cmpint(got, ==, room_exists(w, t, r));
-	if (!got) {
-		g_assert_cmpuint(w->events->len, ==, 0);
-		g_ptr_array_free(before, TRUE);
-		g_free(ranks);
-		return;
-	}
-	/* The room's entries, each once, spread over the same places (ranks) as before. */
-	after = ah_admission_queue(w->adm, tenant_ids[t], room_ids[r]);
-	g_assert_cmpuint(after->len, ==, before->len);
-	for (guint i = 0; i < before->len; i++) {
-		model_part *p = g_ptr_array_index(before, i);
-		ranks[i] = p->arrival;
-		p->arrival = 0; /* marks "not yet placed" */
-	}
-	for (guint i = 0; i < after->len; i++) {
-		model_part *p = part(w, g_array_index(after, guint64, i));
-		g_assert_cmpint(p->state, ==, AH_ADM_QUEUED);
-		g_assert_cmpint(p->t, ==, t);
-		g_assert_cmpint(p->r, ==, r);
-		g_assert_cmpuint(p->arrival, ==, 0);
-		p->arrival = ranks[i];
-	}
-	/* Only POSITION events, for the entries that moved (apply_event checks each one changed); no
-	 * due work runs, but every position is reported now. */
-	for (guint i = 0; i < w->events->len; i++)
-		g_assert_cmpint(g_array_index(w->events, ah_adm_event, i).kind, ==, AH_ADM_EV_POSITION);
-	g_assert_cmpuint(apply_events(w, &last_arrival), ==, 0);
-	w->stale = FALSE;
-	g_array_free(after, TRUE);
-	g_ptr_array_free(before, TRUE);
-	g_free(ranks);
+	if (w->call_admitted > 0 && w->call_admitted < w->cfg.wave_size && w->cfg.join_rate <= 0 &&
+		w->cfg.wave_mode == AH_WAVES_FIXED)
+		g_assert_cmpint(any_admissible(w), ==, FALSE);
 }
 
-static void act_clear(world *w)
+/* --- steps */
+
+static void call_begin(world *w)
 {
-	int t = g_rand_int_range(w->rand, 0, N_TENANTS), r = g_rand_int_range(w->rand, 0, N_ROOMS);
-	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
-	GPtrArray *queued = model_room_queue(w, t, r);
-	gboolean due = wave_due(w);
-	gboolean got = ah_admission_clear_room(w->adm, tenant_ids[t], room_ids[r], removed, w->now, w->events);
-	guint i = 0;
-	g_assert_cmpint(got, ==, room_exists(w, t, r));
-	if (!got) {
-		g_assert_cmpuint(removed->len, ==, 0);
-		g_assert_cmpuint(w->events->len, ==, 0);
-		goto out;
+	g_array_set_size(w->events, 0);
+	w->call_admitted = 0;
+}
+
+static guint64 pick(world *w, guint states, gboolean presenter)
+{
+	GArray *c = g_array_new(FALSE, FALSE, sizeof(guint64));
+	guint64 pid = 0;
+	for (guint64 x = first_live(w); x <= w->parts->len; x++) {
+		const spart *p = part(w, x);
+		if ((states & (1u << p->state)) != 0 && p->presenter == presenter)
+			g_array_append_val(c, x);
 	}
-	/* First the queued ones in queue order, then every seated attendee; presenters stay. */
-	g_assert_cmpuint(removed->len, >=, queued->len);
-	for (; i < queued->len; i++) {
-		model_part *p = g_ptr_array_index(queued, i);
-		g_assert_cmpuint(g_array_index(removed, guint64, i), ==, p->pid);
-		p->state = AH_ADM_NONE;
+	if (c->len > 0)
+		pid = g_array_index(c, guint64, g_rand_int_range(w->rand, 0, (gint32)c->len));
+	g_array_free(c, TRUE);
+	return pid;
+}
+
+#define BIT(s) (1u << (s))
+#define SEATED (BIT(AH_ADM_CONNECTING) | BIT(AH_ADM_ACTIVE) | BIT(AH_ADM_REJOINING))
+
+static ah_adm_state do_join(world *w, int t, int r, ah_adm_class klass)
+{
+	guint64 pid = part_new(w, t, r), head;
+	gboolean unpaced = w->cfg.join_rate <= 0 && w->cfg.wave_mode == AH_WAVES_FIXED;
+	stenant *st = &w->ten[t];
+	ah_adm_join out;
+	ah_adm_state state;
+	call_begin(w);
+	state = ah_admission_join_class(w->adm, pid, st->id, st->rooms[r].id, klass, w->now, &out, w->events);
+	take_events(w);
+	check_wave(w);
+	part(w, pid)->klass = klass;
+	switch (state) {
+	case AH_ADM_CONNECTING:
+		/* Never ahead of an admissible queued attendee, never past a cap or a closed room. */
+		g_assert_cmpint(any_admissible(w), ==, FALSE);
+		g_assert_cmpint(admissible(w, t, r), ==, TRUE);
+		shadow_set(w, pid, AH_ADM_CONNECTING);
+		w->stat[1]++;
+		break;
+	case AH_ADM_QUEUED:
+		/* Admitted at once when the caps allow it and nobody queued could be admitted. */
+		if (unpaced)
+			g_assert_cmpint(admissible(w, t, r) && !any_admissible(w), ==, FALSE);
+		g_assert_cmpint(w->draining, ==, FALSE);
+		if (w->cfg.max_queued > 0)
+			g_assert_cmpuint(w->c.queued, <, w->cfg.max_queued);
+		if (st->max_queued > 0)
+			g_assert_cmpuint(st->c.queued, <, st->max_queued);
+		shadow_set(w, pid, AH_ADM_QUEUED);
+		g_assert_cmpuint(out.position, ==, shadow_position(w, pid, &head));
+		g_assert_cmpuint(out.queue_length, ==, st->rooms[r].c.queued);
+		part(w, pid)->reported = out.position;
+		w->stat[2]++;
+		break;
+	case AH_ADM_REFUSED_QUEUE_FULL:
+		g_assert_cmpint(w->draining, ==, FALSE);
+		g_assert_cmpint((w->cfg.max_queued > 0 && w->c.queued >= w->cfg.max_queued) ||
+			(st->max_queued > 0 && st->c.queued >= st->max_queued), ==, TRUE);
+		g_assert_cmpint(out.retry_after_us, >, 0);
+		w->stat[3]++;
+		break;
+	case AH_ADM_REFUSED_DRAINING:
+		g_assert_cmpint(w->draining, ==, TRUE);
+		w->stat[3]++;
+		break;
+	default:
+		g_assert_not_reached();
 	}
-	for (; i < removed->len; i++) {
-		model_part *p = part(w, g_array_index(removed, guint64, i));
-		g_assert_cmpint(seated(p) && !p->presenter && p->t == t && p->r == r, ==, TRUE);
-		p->state = AH_ADM_NONE;
+	check_caps(w);
+	return state;
+}
+
+static void do_presenter(world *w, int t, int r)
+{
+	stenant *st = &w->ten[t];
+	sroom *sr = &st->rooms[r];
+	guint64 pid = part_new(w, t, r);
+	gboolean want, got;
+	/* Its room's free presenter seat needs only a tenant seat; else one nobody reserved. */
+	if (sr->c.presenters < sr->presenter_seats)
+		want = tenant_seats(st) < st->max_participants;
+	else
+		want = tenant_seats(st) + presenter_gap(st) < st->max_participants;
+	got = ah_admission_add_presenter(w->adm, pid, st->id, sr->id);
+	g_assert_cmpint(got, ==, want);
+	if (got) {
+		part(w, pid)->presenter = TRUE;
+		shadow_set(w, pid, AH_ADM_ACTIVE);
+		w->stat[4]++;
 	}
-	for (guint j = 0; j < w->parts->len; j++) {
-		const model_part *p = &g_array_index(w->parts, model_part, j);
-		if (p->t == t && p->r == r && p->state != AH_ADM_NONE)
-			g_assert_cmpint(p->presenter, ==, TRUE);
+	/* Refused: nothing kept (the state checks see AH_ADM_NONE). */
+	g_assert_cmpint(ah_admission_state(w->adm, pid), ==, got ? AH_ADM_ACTIVE : AH_ADM_NONE);
+	check_caps(w);
+}
+
+static void do_leave(world *w, guint64 pid)
+{
+	ah_adm_state want = part(w, pid)->state;
+	call_begin(w);
+	g_assert_cmpint(ah_admission_leave(w->adm, pid, w->now, w->events), ==, want);
+	shadow_set(w, pid, AH_ADM_NONE);
+	take_events(w);
+	check_wave(w);
+}
+
+static void do_connected(world *w, guint64 pid)
+{
+	spart *p = part(w, pid);
+	gboolean want = p->state == AH_ADM_CONNECTING && w->now < p->since + w->cfg.admit_timeout_us;
+	g_assert_cmpint(ah_admission_connected(w->adm, pid, w->now), ==, want);
+	if (want)
+		shadow_set(w, pid, AH_ADM_ACTIVE);
+}
+
+static void tick_due(world *w)
+{
+	int guard = 0;
+	while (ah_admission_next_deadline(w->adm, w->now) <= w->now) {
+		g_assert_cmpint(++guard, <, 1000); /* each tick makes progress */
+		call_begin(w);
+		ah_admission_tick(w->adm, w->now, w->events);
+		take_events(w);
+		check_wave(w);
 	}
-	finish_due_call(w, due);
-out:
-	g_ptr_array_free(queued, TRUE);
-	g_array_free(removed, TRUE);
+}
+
+/* Time moves on, but never past the next deadline: due work is done on time. */
+static void advance(world *w, gint64 delta)
+{
+	w->now = MIN(w->now + delta, ah_admission_next_deadline(w->adm, w->now));
+	tick_due(w);
+}
+
+static void leave_all_seated(world *w, gboolean connect_some)
+{
+	GArray *seated = g_array_new(FALSE, FALSE, sizeof(guint64));
+	do {
+		g_array_set_size(seated, 0);
+		for (guint64 pid = first_live(w); pid <= w->parts->len; pid++)
+			if ((SEATED & BIT(part(w, pid)->state)) != 0 && !part(w, pid)->presenter)
+				g_array_append_val(seated, pid);
+		for (guint i = 0; i < seated->len; i++) {
+			guint64 pid = g_array_index(seated, guint64, i);
+			if ((SEATED & BIT(part(w, pid)->state)) == 0)
+				continue; /* timed out meanwhile */
+			if (connect_some && g_rand_boolean(w->rand))
+				do_connected(w, pid);
+			do_leave(w, pid);
+		}
+	} while (seated->len > 0); /* leaving may have admitted others (wave_interval 0) */
+	g_array_free(seated, TRUE);
+}
+
+/* --- setup */
+
+static void world_init(world *w, guint32 seed)
+{
+	memset(w, 0, sizeof(*w));
+	w->seed = seed;
+	w->rand = g_rand_new_with_seed(seed);
+	w->parts = g_array_new(FALSE, TRUE, sizeof(spart));
+	w->events = g_array_new(FALSE, TRUE, sizeof(ah_adm_event));
+	w->now = 1000000;
+	g_test_message("seed %u", seed);
+}
+
+static void world_start(world *w)
+{
+	w->adm = ah_admission_new(&w->cfg);
+	for (int t = 0; t < w->nt; t++) {
+		stenant *st = &w->ten[t];
+		ah_admission_set_tenant(w->adm, st->id, st->max_participants);
+		g_assert_cmpint(ah_admission_set_tenant_share(w->adm, st->id, st->weight, st->reserved, st->max_queued),
+			==, TRUE);
+		for (int r = 0; r < st->nrooms; r++) {
+			g_assert_cmpint(ah_admission_set_room(w->adm, st->id, st->rooms[r].id, st->rooms[r].max_attendees),
+				==, TRUE);
+			g_assert_cmpint(ah_admission_set_presenter_seats(w->adm, st->id, st->rooms[r].id,
+				st->rooms[r].presenter_seats), ==, TRUE);
+		}
+	}
+}
+
+static void world_free(world *w)
+{
+	g_test_message("seed %u: %" G_GUINT64_FORMAT " admitted from the queue, %" G_GUINT64_FORMAT
+		" at once, %" G_GUINT64_FORMAT " queued, %" G_GUINT64_FORMAT " refused, %" G_GUINT64_FORMAT
+		" presenters, %" G_GUINT64_FORMAT " timeouts, %" G_GUINT64_FORMAT " graces, %" G_GUINT64_FORMAT
+		" drained", w->seed, w->stat[0], w->stat[1], w->stat[2], w->stat[3], w->stat[4], w->stat[5],
+		w->stat[6], w->stat[7]);
+	ah_admission_free(w->adm);
+	g_array_free(w->parts, TRUE);
+	g_array_free(w->events, TRUE);
+	g_rand_free(w->rand);
+}
+
+static guint rnd(world *w, guint lo, guint hi)
+{
+	return (guint)g_rand_int_range(w->rand, (gint32)lo, (gint32)hi + 1);
+}
+
+/* Tenants with 1-3 rooms; sum of reserves <= capacity - 1; max_participants above the presenter
+ * seats, so attendees always have at least one tenant seat once presenters are gone. */
+static void random_tenants(world *w, guint max_attendees, guint max_presenter_seats, guint max_reserved,
+	gboolean bounds)
+{
+	guint reserve_left = w->cfg.capacity - 1;
+	w->nt = (int)rnd(w, 2, MAX_T);
+	for (int t = 0; t < w->nt; t++) {
+		stenant *st = &w->ten[t];
+		guint pseats = 0;
+		g_snprintf(st->id, sizeof(st->id), "t%d", t);
+		st->weight = rnd(w, 1, 5);
+		st->reserved = rnd(w, 0, max_reserved);
+		st->reserved = MIN(st->reserved, reserve_left);
+		reserve_left -= st->reserved;
+		st->max_queued = bounds && g_rand_boolean(w->rand) ? rnd(w, 10, 30) : 0;
+		st->nrooms = (int)rnd(w, 1, MAX_R);
+		for (int r = 0; r < st->nrooms; r++) {
+			g_snprintf(st->rooms[r].id, sizeof(st->rooms[r].id), "r%d", r);
+			st->rooms[r].max_attendees = rnd(w, 1, max_attendees);
+			st->rooms[r].presenter_seats = rnd(w, 0, max_presenter_seats);
+			pseats += st->rooms[r].presenter_seats;
+		}
+		st->max_participants = pseats + 1 + (bounds ? rnd(w, 0, 12) : 100000);
+	}
+}
+
+/* --- 7: liveness */
+
+/* Arrivals stop; rooms open, nothing paused or draining, presenters leave; the join rate is lifted
+ * and the wave size raised to W >= R + 1 (R: sum of reserves, <= C - 1). Then in each round time
+ * runs to the next wave, and every attendee holding a seat (half of them connected first) leaves.
+ * Bound. At a round's wave everybody left, so the reserve phase admits at most R and deficit
+ * round robin (DRR) gets at least D = min(W - R, C - R) >= 1 admissions while someone is ready
+ * (all caps are >= 1 once presenters are gone, so every backlogged tenant is ready at each wave).
+ * A ready tenant T leaves the DRR ring only after it was admitted (its caps filled) and re-enters
+ * at the back, so between two turns of T the others take at most S_T = (sum of weights) - w_T
+ * admissions: T is admitted at least once per S_T + 1 DRR admissions, i.e. within
+ * c_T = ceil((S_T + 1) / D) rounds, plus one round for a turn straddling two waves. Within T,
+ * rooms take turns (a room leaves its ring only after being admitted from) and priority comes
+ * first, so the attendee at place j of its class in its room is T's k-th admission at the latest
+ * with k = j * n_rooms + n_rooms (slack) + (ordinary: T's queued priority attendees). Hence it is
+ * admitted within k * (c_T + 1) + 1 rounds. */
+static void liveness(world *w)
+{
+	guint sum_w = 0, sum_r = 0, d, rounds;
+	guint *bound = g_new0(guint, w->parts->len + 1);
+	call_begin(w);
+	if (w->draining)
+		ah_admission_set_draining(w->adm, FALSE, w->events);
+	w->draining = FALSE;
+	ah_admission_set_paused(w->adm, NULL, NULL, FALSE);
+	w->paused = FALSE;
+	for (int t = 0; t < w->nt; t++) {
+		stenant *st = &w->ten[t];
+		sum_w += st->weight;
+		sum_r += st->reserved;
+		for (int r = 0; r < st->nrooms; r++) {
+			g_assert_cmpint(ah_admission_set_room_open(w->adm, st->id, st->rooms[r].id, TRUE), ==, TRUE);
+			g_assert_cmpint(ah_admission_set_paused(w->adm, st->id, st->rooms[r].id, FALSE), ==, TRUE);
+			st->rooms[r].closed = st->rooms[r].paused = FALSE;
+		}
+	}
+	w->cfg.join_rate = 0;
+	w->cfg.wave_size = MAX(w->cfg.wave_size, sum_r + 1);
+	ah_admission_set_config(w->adm, &w->cfg, w->now);
+	for (guint64 pid; (pid = pick(w, BIT(AH_ADM_ACTIVE), TRUE)) != 0;)
+		do_leave(w, pid);
+	leave_all_seated(w, FALSE);
+	check_all(w);
+	d = MIN(w->cfg.wave_size - sum_r, w->cfg.capacity - sum_r);
+	g_assert_cmpuint(d, >=, 1);
+	for (guint64 pid = first_live(w); pid <= w->parts->len; pid++) {
+		spart *p = part(w, pid);
+		stenant *st = &w->ten[p->t];
+		guint64 head;
+		guint j, c, k, priority = 0;
+		if (p->state != AH_ADM_QUEUED)
+			continue;
+		j = shadow_position(w, pid, &head);
+		if (p->klass == AH_ADM_ORDINARY)
+			for (int r = 0; r < st->nrooms; r++) {
+				GArray *q = shadow_queue(w, p->t, r);
+				for (guint i = 0; i < q->len; i++)
+					priority += part(w, g_array_index(q, guint64, i))->klass == AH_ADM_PRIORITY;
+				if (r == p->r)
+					j -= MIN(j, priority); /* place within its class */
+				g_array_free(q, TRUE);
+			}
+		c = (sum_w - st->weight + 1 + d - 1) / d;
+		k = j * (guint)st->nrooms + (guint)st->nrooms + priority;
+		bound[pid] = k * (c + 1) + 1;
+	}
+	for (rounds = 1; w->c.queued > 0; rounds++) {
+		guint64 before = w->stat[0];
+		int guard = 0;
+		/* A round is one wave: skip deadlines that were only reports. */
+		while (w->stat[0] == before) {
+			gint64 next = ah_admission_next_deadline(w->adm, w->now);
+			g_assert_cmpint(next, <, G_MAXINT64); /* never stalls with attendees queued */
+			g_assert_cmpint(++guard, <, 1000);
+			w->now = MAX(next, w->now + 1);
+			tick_due(w);
+		}
+		for (guint64 pid = first_live(w); pid <= w->parts->len; pid++)
+			if (part(w, pid)->state == AH_ADM_QUEUED)
+				g_assert_cmpuint(rounds, <, bound[pid]);
+		leave_all_seated(w, TRUE);
+		check_all(w);
+	}
+	g_test_message("seed %u: queue drained in %u rounds", w->seed, rounds - 1);
+	g_free(bound);
+}
+
+/* --- the random walk (1-6, 9, then 7) */
+
+static void flip_room(world *w, int t, int r, gboolean pause)
+{
+	stenant *st = &w->ten[t];
+	sroom *sr = &st->rooms[r];
+	if (pause) {
+		sr->paused = !sr->paused;
+		g_assert_cmpint(ah_admission_set_paused(w->adm, st->id, sr->id, sr->paused), ==, TRUE);
+	} else {
+		sr->closed = !sr->closed;
+		g_assert_cmpint(ah_admission_set_room_open(w->adm, st->id, sr->id, !sr->closed), ==, TRUE);
+	}
 }
 
 static void random_step(world *w)
 {
-	int dice = g_rand_int_range(w->rand, 0, 1050);
-	step_begin(w);
-	if (dice < 300)
-		act_join(w);
-	else if (dice < 350)
-		act_presenter(w);
-	else if (dice < 500)
-		act_connected(w);
-	else if (dice < 650)
-		act_leave(w);
-	else if (dice < 930)
-		act_time(w);
-	else if (dice < 950)
-		act_config(w);
-	else if (dice < 990)
-		act_set_cap(w);
-	else if (dice < 1000)
-		act_remove(w);
-	else if (dice < 1025)
-		act_open(w);
-	else if (dice < 1040)
-		act_shuffle(w);
-	else
-		act_clear(w);
-	check_all(w);
-}
-
-/* --- liveness */
-
-static void connect_everyone(world *w)
-{
-	for (guint i = 0; i < w->parts->len; i++) {
-		model_part *p = &g_array_index(w->parts, model_part, i);
-		if (p->state != AH_ADM_CONNECTING)
-			continue;
-		g_assert_cmpint(ah_admission_connected(w->adm, p->pid, w->now), ==, TRUE);
-		p->state = AH_ADM_ACTIVE;
+	guint a = rnd(w, 0, 99);
+	int t = (int)rnd(w, 0, (guint)w->nt - 1), r = (int)rnd(w, 0, (guint)w->ten[t].nrooms - 1);
+	guint64 pid;
+	if (a < 30) {
+		do_join(w, t, r, rnd(w, 0, 4) == 0 ? AH_ADM_PRIORITY : AH_ADM_ORDINARY);
+	} else if (a < 35) {
+		do_presenter(w, t, r);
+	} else if (a < 38) {
+		if ((pid = pick(w, BIT(AH_ADM_ACTIVE), TRUE)) != 0)
+			do_leave(w, pid);
+	} else if (a < 46) {
+		if ((pid = pick(w, BIT(AH_ADM_QUEUED), FALSE)) != 0)
+			do_leave(w, pid);
+	} else if (a < 52) {
+		if ((pid = pick(w, SEATED, FALSE)) != 0)
+			do_leave(w, pid);
+	} else if (a < 63) {
+		if ((pid = pick(w, BIT(AH_ADM_CONNECTING), FALSE)) != 0)
+			do_connected(w, pid);
+	} else if (a < 64) {
+		if ((pid = pick(w, BIT(AH_ADM_QUEUED) | BIT(AH_ADM_ACTIVE) | BIT(AH_ADM_REJOINING), FALSE)) != 0)
+			do_connected(w, pid); /* FALSE: not CONNECTING */
+	} else if (a < 68) {
+		if ((pid = pick(w, BIT(AH_ADM_CONNECTING) | BIT(AH_ADM_ACTIVE), FALSE)) != 0) {
+			gboolean want = w->cfg.rejoin_grace_us > 0;
+			g_assert_cmpint(ah_admission_hold(w->adm, pid, w->now), ==, want);
+			if (want)
+				shadow_set(w, pid, AH_ADM_REJOINING);
+		}
+	} else if (a < 71) {
+		if ((pid = pick(w, BIT(AH_ADM_REJOINING), FALSE)) != 0) {
+			spart *p = part(w, pid);
+			guint64 fresh = part_new(w, p->t, p->r);
+			g_assert_cmpint(ah_admission_rejoin(w->adm, pid, fresh, w->now), ==, TRUE);
+			shadow_set(w, pid, AH_ADM_NONE);
+			shadow_set(w, fresh, AH_ADM_CONNECTING);
+		}
+	} else if (a < 74) {
+		flip_room(w, t, r, FALSE);
+	} else if (a < 76) {
+		flip_room(w, t, r, TRUE);
+	} else if (a < 77) {
+		w->paused = !w->paused;
+		g_assert_cmpint(ah_admission_set_paused(w->adm, NULL, NULL, w->paused), ==, TRUE);
+	} else if (a < 78) {
+		if (w->draining || rnd(w, 0, 19) == 0) {
+			w->draining = !w->draining;
+			call_begin(w);
+			ah_admission_set_draining(w->adm, w->draining, w->events);
+			take_events(w);
+		}
+	} else {
+		guint kind = rnd(w, 0, 9);
+		gint64 span = kind < 4 ? 100000 : kind < 8 ? MAX(w->cfg.wave_interval_us, 1000) * 2
+			: w->cfg.admit_timeout_us + w->cfg.admit_timeout_us / 4;
+		advance(w, g_rand_int_range(w->rand, 0, (gint32)MIN(span, G_MAXINT32)));
 	}
-}
-
-/* No joins any more: everyone admitted connects, the caller's timer keeps firing at the
- * deadline, until nothing is pending. Then nobody queued can be admitted. */
-static void drain(world *w)
-{
-	guint rounds = 0;
-	for (;;) {
-		gint64 deadline;
-		step_begin(w);
-		connect_everyone(w);
-		deadline = ah_admission_next_deadline(w->adm, w->now);
-		g_assert_cmpint(deadline, >=, w->now);
-		if (deadline == G_MAXINT64)
-			break;
-		w->now = deadline;
-		tick(w);
-		check_all(w);
-		g_assert_cmpuint(++rounds, <, 100000);
-	}
-	check_all(w);
-	g_assert_cmpint(queue_has_admissible(w, NULL), ==, FALSE);
+	tick_due(w);
 }
 
 static void test_random(gconstpointer data)
 {
-	guint32 seed = GPOINTER_TO_UINT(data);
-	ah_admission_config config = {.capacity = 6, .wave_size = 2, .wave_interval_us = 500, .admit_timeout_us = 2000};
-	world w = {.config = config, .now = 1000000};
-	GPtrArray *q;
-	w.rand = g_rand_new_with_seed(seed);
-	w.adm = ah_admission_new(&config);
-	w.parts = g_array_new(FALSE, FALSE, sizeof(model_part));
-	w.events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
-	for (int t = 0; t < N_TENANTS; t++) {
-		step_begin(&w);
-		ah_admission_set_tenant(w.adm, tenant_ids[t], 5);
-		w.tenants[t].exists = TRUE;
-		w.tenants[t].cap = 5;
-		for (int r = 0; r < N_ROOMS; r++) {
-			g_assert_cmpint(ah_admission_set_room(w.adm, tenant_ids[t], room_ids[r], 3), ==, TRUE);
-			w.tenants[t].rooms[r].exists = TRUE;
-			w.tenants[t].rooms[r].cap = 3;
-		}
+	static const gint64 intervals[] = {0, 100000, 1000000};
+	world w;
+	world_init(&w, GPOINTER_TO_UINT(data));
+	ah_admission_config_defaults(&w.cfg);
+	w.cfg.capacity = rnd(&w, 3, 28);
+	w.cfg.wave_size = rnd(&w, 1, 8);
+	w.cfg.wave_interval_us = intervals[rnd(&w, 0, 2)];
+	w.cfg.admit_timeout_us = (gint64)rnd(&w, 2, 10) * G_USEC_PER_SEC;
+	w.cfg.join_rate = g_rand_boolean(w.rand) ? 0 : rnd(&w, 2, 20);
+	w.cfg.join_burst = rnd(&w, 1, 5);
+	/* Odd seeds: reports at every call, so every told position must be current. */
+	w.cfg.update_interval_us = (w.seed & 1) != 0 ? 0 : (gint64)rnd(&w, 1, 2000) * 1000;
+	w.cfg.rejoin_grace_us = rnd(&w, 0, 3) == 0 ? 0 : (gint64)rnd(&w, 1, 8) * G_USEC_PER_SEC;
+	w.cfg.max_queued = g_rand_boolean(w.rand) ? 0 : rnd(&w, 20, 60);
+	random_tenants(&w, 10, 1, 2, TRUE);
+	world_start(&w);
+	g_test_message("capacity %u, wave %u every %" G_GINT64_FORMAT " us, join rate %g, %d tenants",
+		w.cfg.capacity, w.cfg.wave_size, w.cfg.wave_interval_us, w.cfg.join_rate, w.nt);
+	check_all(&w);
+	for (int step = 0; step < N_STEPS; step++) {
+		random_step(&w);
 		check_all(&w);
 	}
-	for (guint i = 0; i < N_STEPS; i++)
-		random_step(&w);
-	drain(&w);
-
-	/* With every room open and every cap raised, the queue drains completely. */
-	w.config.capacity = 100000;
-	ah_admission_set_config(w.adm, &w.config);
-	for (int t = 0; t < N_TENANTS; t++) {
-		if (!w.tenants[t].exists)
-			continue;
-		ah_admission_set_tenant(w.adm, tenant_ids[t], 100000);
-		w.tenants[t].cap = 100000;
-		for (int r = 0; r < N_ROOMS; r++)
-			if (w.tenants[t].rooms[r].exists) {
-				ah_admission_set_room(w.adm, tenant_ids[t], room_ids[r], 100000);
-				w.tenants[t].rooms[r].cap = 100000;
-				g_assert_cmpint(ah_admission_set_room_open(w.adm, tenant_ids[t], room_ids[r], TRUE), ==, TRUE);
-				w.tenants[t].rooms[r].closed = FALSE;
-			}
+	/* A last burst, so that the liveness phase starts with a queue. */
+	for (int i = 0; i < 40 && !w.draining; i++) {
+		int t = (int)rnd(&w, 0, (guint)w.nt - 1);
+		do_join(&w, t, (int)rnd(&w, 0, (guint)w.ten[t].nrooms - 1), rnd(&w, 0, 4) == 0);
+		check_all(&w);
 	}
-	drain(&w);
-	g_test_message("%u pids, %u admitted from the queue, %u timed out, %u position events, longest queue %u",
-				   w.parts->len, w.stats[AH_ADM_EV_ADMITTED], w.stats[AH_ADM_EV_TIMED_OUT], w.stats[AH_ADM_EV_POSITION],
-				   w.stats[3]);
-	q = model_queue(&w);
-	g_assert_cmpuint(q->len, ==, 0);
-	g_assert_cmpuint(ah_admission_counts(w.adm, NULL, NULL).queued, ==, 0);
-	g_ptr_array_free(q, TRUE);
+	liveness(&w);
+	world_free(&w);
+}
 
-	ah_admission_free(w.adm);
-	g_array_free(w.parts, TRUE);
-	g_array_free(w.events, TRUE);
-	g_rand_free(w.rand);
+/* --- 8 and 9: permanently backlogged tenants */
+
+/* Every tenant keeps a backlog; whoever a wave admits connects and leaves just before the next
+ * wave, so each wave is limited by capacity C or wave size W, never by demand.
+ * 8 (no reserves): DRR gives each tenant `weight` admissions per turn in a fixed ring, so after any
+ * number of admissions n, |admitted_i - n * w_i / sum(w)| <= w_i (the current cycle's part); we
+ * assert <= w_max + 1.
+ * 9 (reserves R_i, sum R <= C - 1 and W >= sum R + 1): after each wave every tenant holds at least
+ * R_i seats (its demand is larger).
+ * Every room keeps C + W ordinary attendees queued (plus 0-2 priority ones per wave), so each
+ * tenant's ordinary room ring never changes: rooms taking turns means their ordinary admission
+ * counts never differ by more than one. */
+static void run_backlogged(guint32 seed, gboolean reserves)
+{
+	world w;
+	guint sum_w = 0, sum_r = 0, w_max = 0;
+	world_init(&w, seed);
+	ah_admission_config_defaults(&w.cfg);
+	w.cfg.capacity = rnd(&w, 8, 20);
+	w.cfg.wave_interval_us = G_USEC_PER_SEC;
+	w.cfg.admit_timeout_us = 10 * G_USEC_PER_SEC;
+	random_tenants(&w, 100000, 0, reserves ? 3 : 0, FALSE);
+	for (int t = 0; t < w.nt; t++) {
+		sum_w += w.ten[t].weight;
+		sum_r += w.ten[t].reserved;
+		w_max = MAX(w_max, w.ten[t].weight);
+	}
+	w.cfg.wave_size = reserves ? sum_r + rnd(&w, 1, 6) : rnd(&w, 1, 12);
+	world_start(&w);
+	w.paused = TRUE;
+	ah_admission_set_paused(w.adm, NULL, NULL, TRUE);
+	for (int round = 0; round < 500; round++) {
+		guint64 total = 0;
+		leave_all_seated(&w, FALSE);
+		for (int t = 0; t < w.nt; t++)
+			for (int r = 0; r < w.ten[t].nrooms; r++) {
+				sroom *sr = &w.ten[t].rooms[r];
+				for (guint n = rnd(&w, 0, 2); n > 0; n--)
+					g_assert_cmpint(do_join(&w, t, r, AH_ADM_PRIORITY), ==, AH_ADM_QUEUED);
+				while (sr->c.queued - sr->prio_queued < w.cfg.capacity + w.cfg.wave_size)
+					g_assert_cmpint(do_join(&w, t, r, AH_ADM_ORDINARY), ==, AH_ADM_QUEUED);
+			}
+		if (round == 0) {
+			w.paused = FALSE;
+			ah_admission_set_paused(w.adm, NULL, NULL, FALSE);
+		}
+		w.now = ah_admission_next_deadline(w.adm, w.now);
+		tick_due(&w);
+		for (int t = 0; t < w.nt; t++)
+			total += w.ten[t].admitted;
+		for (int t = 0; t < w.nt; t++) {
+			double fair = (double)total * w.ten[t].weight / sum_w;
+			if (reserves)
+				g_assert_cmpuint(seats(&w.ten[t].c), >=, w.ten[t].reserved);
+			else
+				g_assert_cmpfloat(ABS((double)w.ten[t].admitted - fair), <=, w_max + 1);
+			/* Rooms take turns: every room always has ordinary attendees admissible, so their
+			 * ordinary admissions differ by at most one. */
+			for (int r = 1; r < w.ten[t].nrooms; r++) {
+				gint64 diff = (gint64)w.ten[t].rooms[r].admitted[0] - (gint64)w.ten[t].rooms[0].admitted[0];
+				g_assert_cmpint(ABS(diff), <=, 1);
+			}
+		}
+		for (guint64 pid = first_live(&w); pid <= w.parts->len; pid++)
+			if (part(&w, pid)->state == AH_ADM_CONNECTING)
+				do_connected(&w, pid);
+		if (round % 50 == 0)
+			check_all(&w);
+	}
+	for (int t = 0; t < w.nt; t++)
+		g_test_message("tenant %d: weight %u reserved %u admitted %" G_GUINT64_FORMAT, t, w.ten[t].weight,
+			w.ten[t].reserved, w.ten[t].admitted);
+	world_free(&w);
+}
+
+static void test_shares(gconstpointer data)
+{
+	run_backlogged(GPOINTER_TO_UINT(data), FALSE);
+}
+
+static void test_reserves(gconstpointer data)
+{
+	run_backlogged(GPOINTER_TO_UINT(data), TRUE);
 }
 
 int main(int argc, char **argv)
 {
-	static const guint32 seeds[] = {1, 2, 3, 42, 1234, 99991, 271828, 3141592};
+	static const guint32 seeds[] = {1, 2, 3, 4, 5, 42, 1234, 99991};
 	g_test_init(&argc, &argv, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(seeds); i++) {
-		char *path = g_strdup_printf("/admission/props/random/seed-%u", seeds[i]);
+		char *path = g_strdup_printf("/admission/props/random/%u", seeds[i]);
 		g_test_add_data_func(path, GUINT_TO_POINTER(seeds[i]), test_random);
+		g_free(path);
+		path = g_strdup_printf("/admission/props/shares/%u", seeds[i]);
+		g_test_add_data_func(path, GUINT_TO_POINTER(seeds[i]), test_shares);
+		g_free(path);
+		path = g_strdup_printf("/admission/props/reserves/%u", seeds[i]);
+		g_test_add_data_func(path, GUINT_TO_POINTER(seeds[i]), test_reserves);
 		g_free(path);
 	}
 	return g_test_run();

@@ -76,8 +76,8 @@ static void test_rooms_open_admits_in_waves(fixture *f, gconstpointer data)
 	assert_counts(f, "acme", "town", 0, 4, 1, 0);
 }
 
-/* A fresh engine with 12 queued pids (town: 1..8, hall: 101..104 at places 3, 6, 9, 12), its
- * town entries shuffled with `seed`; returns the queue as a string (caller frees). */
+/* A fresh engine with 12 queued pids (town: 1..8, hall: 101..104, joining interleaved), its
+ * town entries shuffled with `seed`; returns town's queue as a string (caller frees). */
 static char *shuffled_queue(guint32 seed)
 {
 	ah_admission_config c = default_config;
@@ -92,7 +92,7 @@ static char *shuffled_queue(guint32 seed)
 	for (guint64 i = 0, town = 1, hall = 101; i < 12; i++)
 		ah_admission_join(adm, i % 3 == 2 ? hall++ : town++, "acme", i % 3 == 2 ? "hall" : "town", 0, NULL, NULL);
 	g_assert_cmpint(ah_admission_shuffle_room(adm, "acme", "town", seed, NULL), ==, TRUE);
-	q = ah_admission_queue(adm, NULL, NULL);
+	q = ah_admission_queue(adm, "acme", "town");
 	for (guint i = 0; i < q->len; i++)
 		g_string_append_printf(s, "%s%" G_GUINT64_FORMAT, i > 0 ? " " : "", g_array_index(q, guint64, i));
 	g_array_free(q, TRUE);
@@ -108,17 +108,19 @@ static void shuffle_and_check(fixture *f, guint32 seed)
 	for (guint64 pid = 1; pid <= 8; pid++)
 		before[pid] = ah_admission_position(f->adm, pid);
 	g_assert_cmpint(ah_admission_shuffle_room(f->adm, "acme", "town", seed, f->events), ==, TRUE);
-	/* The hall entries keep their places. */
+	/* Positions are reported by the next sweep, which is due now. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now);
+	tick(f);
+	/* The hall entries keep their places (positions are per room). */
 	assert_queue(f, "acme", "hall", "101 102 103 104");
 	for (guint64 pid = 101; pid <= 104; pid++)
-		g_assert_cmpuint(ah_admission_position(f->adm, pid), ==, 3 * (pid - 100));
-	/* The town entries are the same pids, on the places that are not multiples of 3. */
+		g_assert_cmpuint(ah_admission_position(f->adm, pid), ==, pid - 100);
+	/* The town entries are the same pids, on town's places 1..8. */
 	for (guint64 pid = 1; pid <= 8; pid++) {
 		guint position = ah_admission_position(f->adm, pid);
 		g_assert_cmpint(ah_admission_state(f->adm, pid), ==, AH_ADM_QUEUED);
 		g_assert_cmpuint(position, >=, 1);
-		g_assert_cmpuint(position, <=, 12);
-		g_assert_cmpuint(position % 3, !=, 0);
+		g_assert_cmpuint(position, <=, 8);
 		g_assert_cmpuint(seen & (G_GUINT64_CONSTANT(1) << position), ==, 0);
 		seen |= G_GUINT64_CONSTANT(1) << position;
 	}
@@ -129,7 +131,7 @@ static void shuffle_and_check(fixture *f, guint32 seed)
 		g_assert_cmpuint(ev->pid, >=, 1);
 		g_assert_cmpuint(ev->pid, <=, 8);
 		g_assert_cmpuint(ev->position, ==, ah_admission_position(f->adm, ev->pid));
-		g_assert_cmpuint(ev->queue_length, ==, 12);
+		g_assert_cmpuint(ev->queue_length, ==, 8);
 		events_for[ev->pid]++;
 	}
 	for (guint64 pid = 1; pid <= 8; pid++)
@@ -142,8 +144,15 @@ static void test_rooms_shuffle_is_permutation(fixture *f, gconstpointer data)
 	static const guint32 seeds[] = {1, 2, 3, 42, 1234, 99991};
 	GHashTable *outcomes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	set_config(f, 0, 2, INTERVAL, TIMEOUT);
-	for (guint64 i = 0, town = 1, hall = 101; i < 12; i++)
-		join_queued(f, i % 3 == 2 ? hall++ : town++, "acme", i % 3 == 2 ? "hall" : "town", i + 1);
+	for (guint64 i = 0, town = 0, hall = 100; i < 12; i++) {
+		if (i % 3 == 2) {
+			hall++;
+			join_queued(f, hall, "acme", "hall", (guint)(hall - 100));
+		} else {
+			town++;
+			join_queued(f, town, "acme", "town", (guint)town);
+		}
+	}
 	for (guint i = 0; i < G_N_ELEMENTS(seeds); i++) {
 		char *a = shuffled_queue(seeds[i]), *b = shuffled_queue(seeds[i]);
 		/* Deterministic for a seed. */
@@ -157,7 +166,7 @@ static void test_rooms_shuffle_is_permutation(fixture *f, gconstpointer data)
 	g_hash_table_destroy(outcomes);
 	/* Rooms with no or one queued entry, and unknown rooms. */
 	g_assert_cmpint(ah_admission_shuffle_room(f->adm, "globex", "lobby", 7, f->events), ==, TRUE);
-	join_queued(f, 200, "globex", "lobby", 13);
+	join_queued(f, 200, "globex", "lobby", 1);
 	g_assert_cmpint(ah_admission_shuffle_room(f->adm, "globex", "lobby", 7, f->events), ==, TRUE);
 	assert_events(f, "");
 	g_assert_cmpint(ah_admission_shuffle_room(f->adm, "acme", "nowhere", 7, f->events), ==, FALSE);
@@ -174,17 +183,19 @@ static void test_rooms_shuffle_keeps_links(fixture *f, gconstpointer data)
 	set_config(f, 0, 1, INTERVAL, TIMEOUT);
 	join_queued(f, 1, "acme", "town", 1);
 	join_queued(f, 2, "acme", "town", 2);
-	join_queued(f, 3, "acme", "hall", 3);
-	join_queued(f, 4, "acme", "town", 4);
+	join_queued(f, 3, "acme", "hall", 1);
+	join_queued(f, 4, "acme", "town", 3);
 	g_assert_cmpint(ah_admission_shuffle_room(f->adm, "acme", "town", 42, NULL), ==, TRUE);
-	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 3);
-	q = ah_admission_queue(f->adm, NULL, NULL);
+	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 1);
+	q = ah_admission_queue(f->adm, "acme", "town");
 	first = g_array_index(q, guint64, 0);
 	second = g_array_index(q, guint64, 1);
 	g_array_free(q, TRUE);
 	leave(f, first, AH_ADM_QUEUED);
 	g_assert_cmpuint(ah_admission_position(f->adm, second), ==, 1);
-	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 2);
+	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 1);
+	/* Close hall so the wave has to take town's new head. */
+	g_assert_cmpint(ah_admission_set_room_open(f->adm, "acme", "hall", FALSE), ==, TRUE);
 	set_config(f, 5, 1, INTERVAL, TIMEOUT);
 	g_array_set_size(f->events, 0);
 	tick(f);
@@ -205,15 +216,16 @@ static void test_rooms_clear(fixture *f, gconstpointer data)
 	join_admitted(f, 3, 3, "acme", "town");
 	connect_all(f, 3, 3);
 	join_queued(f, 4, "globex", "lobby", 1);
-	join_queued(f, 5, "acme", "town", 2);
-	join_queued(f, 6, "acme", "hall", 3);
-	join_queued(f, 7, "acme", "town", 4);
-	join_queued(f, 8, "globex", "lobby", 5);
+	join_queued(f, 5, "acme", "town", 1);
+	join_queued(f, 6, "acme", "hall", 1);
+	join_queued(f, 7, "acme", "town", 2);
+	join_queued(f, 8, "globex", "lobby", 2);
 	g_assert_cmpint(ah_admission_set_room_open(f->adm, "acme", "town", FALSE), ==, TRUE);
 	/* Queued in queue order, then seated in join order; the presenter stays. */
 	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", removed, f->now, f->events), ==, TRUE);
 	assert_removed(removed, "5 7 1 3");
-	/* Two seats freed: the wave that is due takes 4 and 6; 8 moves up. */
+	/* Two seats freed: the wave that is due takes one of each tenant (globex was ready first,
+	 * then acme's hall); 8 moves up in lobby. */
 	assert_events(f, "A4 A6 P8=1/1");
 	g_assert_cmpint(ah_admission_state(f->adm, 1), ==, AH_ADM_NONE);
 	g_assert_cmpint(ah_admission_state(f->adm, 5), ==, AH_ADM_NONE);
@@ -221,7 +233,7 @@ static void test_rooms_clear(fixture *f, gconstpointer data)
 	assert_counts(f, "acme", "town", 0, 0, 0, 1);
 	assert_counts(f, NULL, NULL, 0, 3, 1, 0);
 	/* The room stays, closed as it was. */
-	join_queued(f, 9, "acme", "town", 2);
+	join_queued(f, 9, "acme", "town", 1);
 	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", NULL, f->now, f->events), ==, TRUE);
 	assert_events(f, "");
 	assert_queue(f, NULL, NULL, "8");
@@ -230,19 +242,22 @@ static void test_rooms_clear(fixture *f, gconstpointer data)
 	g_array_free(removed, TRUE);
 }
 
-/* With no seat freed and no wave due, only the entries behind the cleared ones hear of it. */
+/* With no seat freed and no wave due, nobody hears of it: positions are per room, so clearing a
+ * room moves nobody else (the old rule, one queue for the node, moved those behind). */
 static void test_rooms_clear_positions(fixture *f, gconstpointer data)
 {
 	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
 	set_config(f, 0, 2, INTERVAL, TIMEOUT);
 	join_queued(f, 1, "acme", "hall", 1);
-	join_queued(f, 2, "acme", "town", 2);
-	join_queued(f, 3, "globex", "lobby", 3);
-	join_queued(f, 4, "acme", "town", 4);
-	join_queued(f, 5, "acme", "hall", 5);
+	join_queued(f, 2, "acme", "town", 1);
+	join_queued(f, 3, "globex", "lobby", 1);
+	join_queued(f, 4, "acme", "town", 2);
+	join_queued(f, 5, "acme", "hall", 2);
 	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", removed, f->now, f->events), ==, TRUE);
 	assert_removed(removed, "2 4");
-	assert_events(f, "P3=2/3 P5=3/3");
+	assert_events(f, "");
+	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 1);
+	g_assert_cmpuint(ah_admission_position(f->adm, 5), ==, 2);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
 	g_array_free(removed, TRUE);
 }

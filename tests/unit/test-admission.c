@@ -12,8 +12,9 @@ static void test_caps_node(fixture *f, gconstpointer data)
 {
 	join_admitted(f, 1, 3, "acme", "town");
 	join_admitted(f, 4, 5, "globex", "lobby");
+	/* Positions are per room. */
 	join_queued(f, 6, "acme", "hall", 1);
-	join_queued(f, 7, "globex", "lobby", 2);
+	join_queued(f, 7, "globex", "lobby", 1);
 	assert_events(f, "");
 	assert_counts(f, NULL, NULL, 0, 5, 2, 0);
 	connect_all(f, 1, 2);
@@ -37,7 +38,7 @@ static void test_caps_tenant_across_rooms(fixture *f, gconstpointer data)
 	join_admitted(f, 3, 3, "acme", "hall");
 	/* 1 presenter + 3 attendees in two rooms: the tenant is full. */
 	join_queued(f, 4, "acme", "town", 1);
-	join_queued(f, 5, "acme", "hall", 2);
+	join_queued(f, 5, "acme", "hall", 1);
 	g_assert_cmpint(ah_admission_add_presenter(f->adm, 51, "acme", "town"), ==, FALSE);
 	g_assert_cmpint(ah_admission_state(f->adm, 51), ==, AH_ADM_NONE);
 	/* Another tenant is not affected, and is not held up by acme's blocked queue. */
@@ -45,7 +46,8 @@ static void test_caps_tenant_across_rooms(fixture *f, gconstpointer data)
 	assert_counts(f, "acme", NULL, 0, 3, 2, 1);
 	/* The presenter leaving frees a tenant seat for the head of the queue. */
 	leave(f, 50, AH_ADM_ACTIVE);
-	assert_events(f, "A4 P5=1/1");
+	/* 5 is alone in hall's queue: its position does not change. */
+	assert_events(f, "A4");
 	assert_counts(f, "acme", NULL, 0, 4, 1, 0);
 	/* A presenter does not queue, and does not jump the queue: the tenant is full. */
 	g_assert_cmpint(ah_admission_add_presenter(f->adm, 52, "acme", "hall"), ==, FALSE);
@@ -80,26 +82,34 @@ static void test_caps_zero(fixture *f, gconstpointer data)
 	ah_admission_set_room(f->adm, "acme", "town", 0);
 	ah_admission_set_tenant(f->adm, "globex", 0);
 	join_queued(f, 1, "acme", "town", 1);
-	join_queued(f, 2, "globex", "lobby", 2);
+	join_queued(f, 2, "globex", "lobby", 1);
 	join_admitted(f, 3, 3, "acme", "hall");
 	g_assert_cmpint(ah_admission_add_presenter(f->adm, 50, "globex", "lobby"), ==, FALSE);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + TIMEOUT);
+	/* Queued attendees in open rooms and an admission just now: the drift check (5 s after the
+	 * last sweep) comes before the admit timeout. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
 	connect_all(f, 3, 3);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
+	/* A minute after the last admission the drift checks stop: nothing is pending. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now + 60 * SEC), ==, G_MAXINT64);
 	f->now += 100 * SEC;
 	tick(f);
 	assert_events(f, "");
-	assert_queue(f, NULL, NULL, "1 2");
+	/* The node's queue lists rooms in no set order: check room by room. */
+	assert_queue(f, "acme", NULL, "1");
+	assert_queue(f, "globex", NULL, "2");
 	/* Node capacity 0: nobody is admitted at all. */
 	set_config(f, 0, 2, INTERVAL, TIMEOUT);
-	join_queued(f, 4, "acme", "hall", 3);
+	join_queued(f, 4, "acme", "hall", 1);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
 	ah_admission_set_room(f->adm, "acme", "town", 10);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
 	set_config(f, 10, 2, INTERVAL, TIMEOUT);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now);
 	tick(f);
-	assert_events(f, "A1 A4 P2=1/1");
+	/* No global arrival order any more: acme's rooms take turns, hall (ready first, it queued
+	 * while town was at cap 0) before town; 2 keeps place 1 of its room, so it hears nothing. */
+	assert_events(f, "A4 A1");
 }
 
 static void test_caps_lowering_never_evicts(fixture *f, gconstpointer data)
@@ -117,7 +127,9 @@ static void test_caps_lowering_never_evicts(fixture *f, gconstpointer data)
 	leave(f, 2, AH_ADM_ACTIVE);
 	f->now += 5 * INTERVAL;
 	tick(f);
-	assert_events(f, "");
+	/* Nobody is admitted; 6 only hears that its estimate became known (town's rate). */
+	assert_events(f, "P6=1/1");
+	g_assert_cmpint(ah_admission_state(f->adm, 6), ==, AH_ADM_QUEUED);
 	set_config(f, 10, 2, INTERVAL, TIMEOUT);
 	ah_admission_set_tenant(f->adm, "acme", 10);
 	tick(f);
@@ -133,29 +145,38 @@ static void test_queue_order(fixture *f, gconstpointer data)
 {
 	set_config(f, 1, 1, INTERVAL, TIMEOUT);
 	join_admitted(f, 1, 1, "acme", "town");
+	/* Positions are per room (1-based place in the room's queue, of the room's queue length). */
 	join_queued(f, 2, "globex", "lobby", 1);
-	join_queued(f, 3, "acme", "hall", 2);
-	join_queued(f, 4, "acme", "town", 3);
-	join_queued(f, 5, "globex", "lobby", 4);
+	join_queued(f, 3, "acme", "hall", 1);
+	join_queued(f, 4, "acme", "town", 1);
+	join_queued(f, 5, "globex", "lobby", 2);
+	join_queued(f, 6, "globex", "lobby", 3);
 	assert_events(f, "");
-	assert_queue(f, NULL, NULL, "2 3 4 5");
-	assert_queue(f, "acme", NULL, "3 4");
+	assert_queue(f, "globex", NULL, "2 5 6");
 	assert_queue(f, "acme", "town", "4");
-	assert_queue(f, "globex", "lobby", "2 5");
+	assert_queue(f, "acme", "hall", "3");
 	assert_queue(f, "nobody", NULL, "");
 	assert_queue(f, "acme", "nowhere", "");
-	g_assert_cmpuint(ah_admission_position(f->adm, 4), ==, 3);
-	g_assert_cmpuint(ah_admission_position(f->adm, 1), ==, 0);
-	/* Leaving the middle moves only those behind. */
-	leave(f, 3, AH_ADM_QUEUED);
-	assert_events(f, "P4=2/3 P5=3/3");
-	/* Leaving the back moves nobody. */
-	leave(f, 5, AH_ADM_QUEUED);
-	assert_events(f, "");
-	leave(f, 1, AH_ADM_CONNECTING);
-	assert_events(f, "A2 P4=1/1");
 	g_assert_cmpuint(ah_admission_position(f->adm, 4), ==, 1);
+	g_assert_cmpuint(ah_admission_position(f->adm, 6), ==, 3);
+	g_assert_cmpuint(ah_admission_position(f->adm, 1), ==, 0);
+	/* Leaving the middle moves only those behind, in the same room. */
+	leave(f, 5, AH_ADM_QUEUED);
+	assert_events(f, "P6=2/2");
+	/* Leaving the back moves nobody. */
+	leave(f, 6, AH_ADM_QUEUED);
+	assert_events(f, "");
+	/* The old rule (one global arrival order) is gone: tenants take turns (fair order), globex
+	 * first since it was ready first. */
+	leave(f, 1, AH_ADM_CONNECTING);
+	assert_events(f, "A2");
 	g_assert_cmpuint(ah_admission_position(f->adm, 2), ==, 0);
+	/* Then acme, whose rooms take turns: hall was ready before town. */
+	leave(f, 2, AH_ADM_CONNECTING);
+	f->now += INTERVAL;
+	tick(f);
+	assert_events(f, "A3");
+	g_assert_cmpuint(ah_admission_position(f->adm, 4), ==, 1);
 }
 
 static void test_queue_no_jumping(fixture *f, gconstpointer data)
@@ -166,14 +187,17 @@ static void test_queue_no_jumping(fixture *f, gconstpointer data)
 	join_queued(f, 4, "acme", "town", 2);
 	leave(f, 1, AH_ADM_CONNECTING);
 	assert_events(f, "A3 P4=1/1");
-	/* A seat is free now, but 4 is waiting for the next wave: a newcomer queues behind it. */
+	/* A seat is free now, but 4 is waiting for the next wave: a newcomer, even of another
+	 * tenant, queues (first of its own room) instead of taking the seat. */
 	leave(f, 2, AH_ADM_CONNECTING);
 	assert_events(f, "");
-	join_queued(f, 5, "globex", "lobby", 2);
+	join_queued(f, 5, "globex", "lobby", 1);
 	assert_events(f, "");
 	f->now += INTERVAL;
 	tick(f);
-	assert_events(f, "A4 P5=1/1");
+	/* acme's turn came first (it was ready first); 5 keeps its place 1 of 1. */
+	assert_events(f, "A4");
+	assert_queue(f, NULL, NULL, "5");
 }
 
 static void test_wave_size_and_interval(fixture *f, gconstpointer data)
@@ -206,11 +230,12 @@ static void test_wave_size_and_interval(fixture *f, gconstpointer data)
 	f->now = start + 5 * INTERVAL;
 	tick(f);
 	assert_events(f, "A9 P10=1/3 P11=2/3 P12=3/3");
-	/* The node is full again: only the admit timeouts are pending. */
+	/* The node is full again: only the admit timeouts and the drift check (5 s after this
+	 * sweep, while admissions are recent) are pending. */
 	assert_counts(f, NULL, NULL, 1, 4, 3, 0);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, start + TIMEOUT);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, MIN(start + TIMEOUT, f->now + 5 * SEC));
 	connect_all(f, 6, 9);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
 	/* Raising capacity lets the next wave admit more (still at most wave_size). */
 	set_config(f, 20, 2, INTERVAL, TIMEOUT);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + INTERVAL);
@@ -231,19 +256,22 @@ static void test_wave_room_blocked_head(fixture *f, gconstpointer data)
 	join_admitted(f, 1, 1, "acme", "town");
 	join_admitted(f, 2, 2, "globex", "lobby");
 	join_queued(f, 3, "acme", "town", 1);
-	join_queued(f, 4, "globex", "lobby", 2);
-	join_queued(f, 5, "acme", "town", 3);
-	join_queued(f, 6, "acme", "hall", 4);
-	/* The head (town is full) keeps its place; the wave admits 4 behind it. */
+	join_queued(f, 4, "globex", "lobby", 1);
+	join_queued(f, 5, "acme", "town", 2);
+	join_queued(f, 6, "acme", "hall", 1);
+	/* Town is full: its entries keep their places and hold nobody up. The freed seat goes to
+	 * globex, ready first (fair order across tenants, not arrival order). */
 	leave(f, 2, AH_ADM_CONNECTING);
-	assert_events(f, "A4 P5=2/3 P6=3/3");
-	assert_queue(f, NULL, NULL, "3 5 6");
-	/* Room cap raised and node seats free: the same wave takes both town entries in order. */
+	assert_events(f, "A4");
+	assert_queue(f, "acme", "town", "3 5");
+	assert_queue(f, "acme", "hall", "6");
+	/* Room cap raised and node seats free: acme's rooms take turns (hall was ready first), and
+	 * town's entries come in their order. */
 	set_config(f, 10, 5, INTERVAL, TIMEOUT);
 	ah_admission_set_room(f->adm, "acme", "town", 3);
 	f->now += INTERVAL;
 	tick(f);
-	assert_events(f, "A3 A5 A6");
+	assert_events(f, "A6 A3 A5");
 }
 
 static void test_wave_tenant_blocked_head(fixture *f, gconstpointer data)
@@ -255,7 +283,8 @@ static void test_wave_tenant_blocked_head(fixture *f, gconstpointer data)
 	/* Queue head blocked by its tenant: other tenants are admitted at once. */
 	join_admitted(f, 3, 3, "globex", "lobby");
 	assert_queue(f, NULL, NULL, "2");
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + TIMEOUT);
+	/* No wave is possible; the drift check (5 s) comes before the admit timeouts. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
 	leave(f, 1, AH_ADM_CONNECTING);
 	assert_events(f, "A2");
 }
@@ -270,6 +299,12 @@ static void test_timeout_frees_seat(fixture *f, gconstpointer data)
 	join_queued(f, 3, "acme", "town", 1);
 	join_queued(f, 4, "acme", "town", 2);
 	connect_all(f, 2, 2);
+	/* Open room with a queue and recent admissions: a drift check 5 s after the last sweep
+	 * comes first; after it, 1's admit timeout. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, admitted + 5 * SEC);
+	f->now = admitted + 5 * SEC;
+	tick(f);
+	assert_events(f, "");
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, admitted + TIMEOUT);
 	f->now = admitted + TIMEOUT - 1;
 	tick(f);
@@ -282,13 +317,16 @@ static void test_timeout_frees_seat(fixture *f, gconstpointer data)
 	g_assert_cmpint(ah_admission_state(f->adm, 1), ==, AH_ADM_NONE);
 	g_assert_cmpint(ah_admission_state(f->adm, 3), ==, AH_ADM_CONNECTING);
 	leave(f, 1, AH_ADM_NONE);
-	/* The new seat's deadline counts from its own admission. */
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + TIMEOUT);
+	/* The new seat's deadline counts from its own admission (the drift check comes first). */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
 	f->now += TIMEOUT - 1;
 	g_assert_cmpint(ah_admission_connected(f->adm, 3, f->now), ==, TRUE);
 	g_assert_cmpint(ah_admission_connected(f->adm, 3, f->now), ==, FALSE);
-	/* The queue waits: the node is full with active attendees, nothing is pending. */
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
+	/* The queue waits: the node is full with active attendees; only drift checks are pending,
+	 * and only for a minute after the last admission. */
+	tick(f);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now + 60 * SEC), ==, G_MAXINT64);
 }
 
 static void test_timeout_in_join(fixture *f, gconstpointer data)
@@ -333,11 +371,12 @@ static void test_leave_every_state(fixture *f, gconstpointer data)
 	join_admitted(f, 1, 2, "acme", "town");
 	connect_all(f, 2, 2);
 	join_queued(f, 3, "acme", "town", 1);
-	join_queued(f, 4, "globex", "lobby", 2);
+	join_queued(f, 4, "globex", "lobby", 1);
 	assert_counts(f, "acme", NULL, 1, 1, 1, 1);
 
+	/* Another room's queue: 4 does not move. */
 	leave(f, 3, AH_ADM_QUEUED);
-	assert_events(f, "P4=1/1");
+	assert_events(f, "");
 	assert_counts(f, "acme", NULL, 1, 1, 0, 1);
 	leave(f, 1, AH_ADM_CONNECTING);
 	assert_events(f, "A4");
@@ -375,17 +414,18 @@ static void test_remove_room(fixture *f, gconstpointer data)
 	join_admitted(f, 2, 3, "acme", "hall");
 	connect_all(f, 1, 1);
 	join_queued(f, 4, "globex", "lobby", 1);
-	join_queued(f, 5, "acme", "town", 2);
-	join_queued(f, 6, "globex", "lobby", 3);
-	/* Members are reported in join order; their seats and queue places are freed. */
+	join_queued(f, 5, "acme", "town", 1);
+	join_queued(f, 6, "globex", "lobby", 2);
+	/* Members are reported queued first, then seated (in the order they took their current
+	 * state: 1 connected after 50 came); their seats and queue places are freed. */
 	g_assert_cmpint(ah_admission_remove_room(f->adm, "acme", "town", removed), ==, TRUE);
-	assert_removed(removed, "1 50 5");
+	assert_removed(removed, "5 50 1");
 	g_assert_cmpint(ah_admission_state(f->adm, 5), ==, AH_ADM_NONE);
 	assert_counts(f, NULL, NULL, 0, 2, 2, 0);
 	assert_counts(f, "acme", NULL, 0, 2, 0, 0);
 	assert_counts(f, "acme", "town", 0, 0, 0, 0);
 	g_assert_cmpuint(ah_admission_position(f->adm, 6), ==, 2);
-	/* No events array here: the next tick reports positions and runs the wave, now. */
+	/* No events array here: the next tick runs the wave, now; 6 moves up in its room. */
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now);
 	tick(f);
 	assert_events(f, "A4 P6=1/1");
@@ -402,16 +442,23 @@ static void test_remove_reports_positions(fixture *f, gconstpointer data)
 	set_config(f, 1, 2, INTERVAL, TIMEOUT);
 	join_admitted(f, 1, 1, "acme", "town");
 	join_queued(f, 2, "acme", "hall", 1);
-	join_queued(f, 3, "globex", "lobby", 2);
+	join_queued(f, 3, "globex", "lobby", 1);
+	join_queued(f, 4, "globex", "lobby", 2);
 	connect_all(f, 1, 1);
+	/* Past the drift window: nothing is pending while the node is full. */
+	f->now += 60 * SEC;
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
 	g_assert_cmpint(ah_admission_remove_room(f->adm, "acme", "hall", removed), ==, TRUE);
 	assert_removed(removed, "2");
-	/* The node is full, yet a tick is due: 3 has moved and has not been told. */
+	/* Positions are per room: removing hall moves nobody else, but a sweep is due. */
 	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 1);
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now);
 	tick(f);
-	assert_events(f, "P3=1/1");
+	assert_events(f, "");
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
+	/* Removing globex's room with 3 and 4 queued leaves no queue: nothing is due. */
+	g_assert_cmpint(ah_admission_remove_room(f->adm, "globex", "lobby", removed), ==, TRUE);
+	assert_removed(removed, "3 4");
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
 	g_array_free(removed, TRUE);
 }
@@ -424,7 +471,7 @@ static void test_remove_tenant(fixture *f, gconstpointer data)
 	join_admitted(f, 2, 2, "acme", "hall");
 	g_assert_cmpint(ah_admission_add_presenter(f->adm, 50, "acme", "town"), ==, TRUE);
 	join_queued(f, 3, "acme", "hall", 1);
-	join_queued(f, 4, "globex", "lobby", 2);
+	join_queued(f, 4, "globex", "lobby", 1);
 	g_assert_cmpint(ah_admission_remove_tenant(f->adm, "acme", removed), ==, TRUE);
 	/* Rooms come in no set order: sort before comparing. */
 	g_array_sort(removed, compare_pid);
@@ -468,7 +515,8 @@ static void test_config_raise_capacity(fixture *f, gconstpointer data)
 	join_admitted(f, 1, 1, "acme", "town");
 	for (guint64 pid = 2; pid <= 6; pid++)
 		join_queued(f, pid, "acme", "town", (guint)(pid - 1));
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + TIMEOUT);
+	/* The node is full: the drift check (5 s) comes before 1's admit timeout. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now + 5 * SEC);
 	set_config(f, 3, 3, INTERVAL, TIMEOUT);
 	tick(f);
 	assert_events(f, "A2 A3 P4=1/3 P5=2/3 P6=3/3");
@@ -489,12 +537,14 @@ static void test_deadline_values(fixture *f, gconstpointer data)
 	set_config(f, 1, 1, INTERVAL, TIMEOUT);
 	join_admitted(f, 1, 1, "acme", "town");
 	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, t0 + TIMEOUT);
-	/* A queued entry that cannot be admitted adds no deadline. */
+	/* A queued entry that cannot be admitted adds no wave deadline, only the drift check of
+	 * its estimate 5 s after the last sweep (an admission happened less than a minute ago). */
 	join_queued(f, 2, "acme", "town", 1);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, t0 + TIMEOUT);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, t0 + 5 * SEC);
 	f->now += SEC;
 	connect_all(f, 1, 1);
-	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, G_MAXINT64);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, t0 + 5 * SEC);
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, t0 + 60 * SEC), ==, G_MAXINT64);
 	/* A free seat and no wave yet: due now. */
 	leave(f, 1, AH_ADM_ACTIVE);
 	assert_events(f, "A2");

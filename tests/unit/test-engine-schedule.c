@@ -588,6 +588,9 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 {
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'edit_tenant', 'tenant': 'acme', 'max_participants': 2}"));
+	/* Of the 2 seats, town keeps 1 for its presenters (the default); allhands keeps none, so its
+	 * presenters and monitors compete for the other one. */
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_seats': 0}"));
 	make_town(f, 10, "fifo");
 	advance_to(f, T0 + 300);
 	assert_event(join_room(f, 9, "town", TRUE), "joined");

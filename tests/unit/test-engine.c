@@ -175,6 +175,19 @@ static const struct {
 	{ 1, "{'request': 'join', 'tenant': 'acme', 'room': 'later'}", NULL, 0, AH_ERR_ROOM_CLOSED },
 	{ 1, "{'request': 'join', 'tenant': 'acme', 'room': 'later', 'ptype': 'presenter', "
 		"'presenter_secret': 's3cret'}", NULL, 0, AH_ERR_ROOM_CLOSED },
+	/* Fair admission (issue 4). allhands has no priority secret. */
+	{ 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'priority_secret': 'vip-pass'}", NULL, 0,
+		AH_ERR_WRONG_SECRET },
+	{ VIA_ADMIN_API, "{'request': 'edit_tenant', 'tenant': 'acme', 'weight': 0}", NULL, 0, AH_ERR_INVALID_ELEMENT },
+	{ VIA_ADMIN_API, "{'request': 'edit_tenant', 'tenant': 'acme', 'weight': 1001}", NULL, 0, AH_ERR_INVALID_ELEMENT },
+	{ VIA_ADMIN_API, "{'request': 'set_capacity', 'wave_mode': 'random'}", NULL, 0, AH_ERR_INVALID_ELEMENT },
+	{ VIA_ADMIN_API, "{'request': 'set_capacity', 'wave_min': 3}", NULL, 0, AH_ERR_INVALID_ELEMENT },
+	{ VIA_ADMIN_API, "{'request': 'set_capacity', 'update_interval_ms': 99}", NULL, 0, AH_ERR_INVALID_ELEMENT },
+	{ 1, "{'request': 'drain', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}", NULL, 0, AH_ERR_FORBIDDEN },
+	{ VIA_ADMIN_API, "{'request': 'pause', 'tenant': 'acme', 'room': 'nope'}", NULL, 0, AH_ERR_NO_SUCH_ROOM },
+	/* The node's queue bound is 1 and 11 holds the one place. */
+	{ 14, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands'}", NULL, 0, AH_ERR_QUEUE_FULL },
+	/* draining: after the loop, since drain itself changes the state. */
 };
 
 /* Everything a request could change, as the operator sees it. */
@@ -192,10 +205,11 @@ static char *snapshot(fixture *f)
 static void test_errors_every_code(fixture *f, gconstpointer data)
 {
 	char *before, *after, *file_before, *file_after;
+	json_t *reply_draining;
 	guint64 seen = 0;
 	make_rooms(f);
 	/* 10 and 13: admitted, offer out; 11: queued; 12: presenter, not publishing. */
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 7}"));
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 7, 'max_queued': 1}"));
 	for (guint64 conn = 100; conn < 105; conn++) {
 		assert_event(join_attendee(f, conn), "admitted");
 		connect(f, conn);
@@ -227,12 +241,29 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 			g_assert_cmpint(reply_jsep(f), ==, AH_JSEP_NONE);
 		}
 		assert_error(reply, error_cases[i].err);
+		if (error_cases[i].err == AH_ERR_QUEUE_FULL)
+			g_assert_cmpint(num(reply, "retry_after_ms"), >=, 0);
 		seen |= G_GUINT64_CONSTANT(1) << error_cases[i].err;
 		clear(f);
 		after = snapshot(f);
 		g_assert_cmpstr(after, ==, before);
 		g_free(after);
 	}
+	/* draining: drain takes 11 out of the queue; from then on a join is refused and changes nothing. */
+	assert_success(admin(f, "{'request': 'drain'}"));
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 11, "removed"));
+	clear(f);
+	g_free(before);
+	before = snapshot(f);
+	reply_draining = send(f, 14, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands'}");
+	g_assert_cmpuint(f->outs->len, ==, 1);
+	assert_error(reply_draining, AH_ERR_DRAINING);
+	g_assert_true(json_is_true(json_object_get(reply_draining, "retry_elsewhere")));
+	seen |= G_GUINT64_CONSTANT(1) << AH_ERR_DRAINING;
+	clear(f);
+	after = snapshot(f);
+	g_assert_cmpstr(after, ==, before);
+	g_free(after);
 	/* Every error a request can produce, except the two that the engine never answers with:
 	 * unavailable (the glue, while shutting down) and internal (a bug), and persist_failed, which
 	 * comes as a warning (test_persist_failure_warns). */

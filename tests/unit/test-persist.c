@@ -195,6 +195,72 @@ static void test_corrupt(fixture *f, gconstpointer data)
 	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, NULL);
 }
 
+/* weight, reserved, max_queued, presenter_seats and priority_secret survive a save and a load. */
+static void test_round_trip_share(fixture *f, gconstpointer data)
+{
+	ah_persist_state *state = sample_state(), *loaded;
+	ah_persist_tenant *t;
+	ah_persist_room *r;
+	char *message = NULL;
+	ah_error err = AH_ERR_INTERNAL;
+	t = g_ptr_array_index(state->tenants, 0);
+	g_assert_cmpuint(t->weight, ==, 1);
+	g_assert_cmpuint(t->reserved, ==, 0);
+	g_assert_cmpuint(t->max_queued, ==, 0);
+	t->weight = AH_WEIGHT_MAX;
+	t->reserved = 3;
+	t->max_queued = 40;
+	r = g_ptr_array_index(state->rooms, 0);
+	g_assert_cmpuint(r->presenter_seats, ==, AH_PRESENTER_SEATS_DEFAULT);
+	g_assert_null(r->priority_secret);
+	r->presenter_seats = 0;
+	r->priority_secret = g_strdup("vip");
+	g_assert_true(ah_persist_save(f->path, state, &message));
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(message);
+	t = g_ptr_array_index(loaded->tenants, 0);
+	g_assert_cmpuint(t->weight, ==, AH_WEIGHT_MAX);
+	g_assert_cmpuint(t->reserved, ==, 3);
+	g_assert_cmpuint(t->max_queued, ==, 40);
+	t = g_ptr_array_index(loaded->tenants, 1);
+	g_assert_cmpuint(t->weight, ==, 1);
+	g_assert_cmpuint(t->reserved, ==, 0);
+	g_assert_cmpuint(t->max_queued, ==, 0);
+	r = g_ptr_array_index(loaded->rooms, 0);
+	g_assert_cmpuint(r->presenter_seats, ==, 0);
+	g_assert_cmpstr(r->priority_secret, ==, "vip");
+	r = g_ptr_array_index(loaded->rooms, 1);
+	g_assert_cmpuint(r->presenter_seats, ==, AH_PRESENTER_SEATS_DEFAULT);
+	g_assert_null(r->priority_secret);
+	ah_persist_state_free(loaded);
+	ah_persist_state_free(state);
+}
+
+/* A file written before issue 4 has none of them: the defaults. */
+static void test_old_file_defaults(fixture *f, gconstpointer data)
+{
+	char *message = NULL;
+	ah_error err = AH_ERR_INTERNAL;
+	ah_persist_state *loaded;
+	const ah_persist_tenant *t;
+	const ah_persist_room *r;
+	write_file(f->path, "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, "
+		"\"secret\": \"s\"}], \"rooms\": [{\"tenant\": \"a\", \"room\": \"r\", \"max_attendees\": 1, "
+		"\"presenter_secret\": \"p\"}]}");
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(message);
+	t = g_ptr_array_index(loaded->tenants, 0);
+	g_assert_cmpuint(t->weight, ==, 1);
+	g_assert_cmpuint(t->reserved, ==, 0);
+	g_assert_cmpuint(t->max_queued, ==, 0);
+	r = g_ptr_array_index(loaded->rooms, 0);
+	g_assert_cmpuint(r->presenter_seats, ==, AH_PRESENTER_SEATS_DEFAULT);
+	g_assert_null(r->priority_secret);
+	ah_persist_state_free(loaded);
+}
+
 static void test_wrong_version(fixture *f, gconstpointer data)
 {
 	write_file(f->path, "{\"version\": 2, \"tenants\": [], \"rooms\": []}");
@@ -232,6 +298,19 @@ static const struct {
 	{ AH_ERR_INVALID_ELEMENT, "pin", "[" TENANT_A "]",
 		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'pin': 1234}]" },
 	{ AH_ERR_INVALID_ELEMENT, "rooms[0]", "[" TENANT_A "]", "[17]" },
+	/* The fair-admission fields (issue 4). */
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (weight",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'weight': 0}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (weight",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'weight': 1001}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "reserved",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'reserved': -1}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "max_queued",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'max_queued': 'many'}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "presenter_seats", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'presenter_seats': 1001}]" },
+	{ AH_ERR_INVALID_ELEMENT, "priority_secret", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'priority_secret': ''}]" },
 };
 
 static void test_invalid_rows(fixture *f, gconstpointer data)
@@ -320,6 +399,8 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, fixture, NULL, setup, fn, teardown)
 	ADD("/persist/save/round-trip", test_round_trip);
 	ADD("/persist/save/json-shape", test_json_shape);
+	ADD("/persist/save/round-trip-share", test_round_trip_share);
+	ADD("/persist/load/old-file-defaults", test_old_file_defaults);
 	ADD("/persist/load/missing-file-is-empty", test_missing_file);
 	ADD("/persist/load/truncated", test_truncated);
 	ADD("/persist/load/corrupt-json", test_corrupt);

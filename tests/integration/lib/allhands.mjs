@@ -222,3 +222,17 @@ export function checkMindex(presenters, offerSdp, context = '') {
 }
 
 export { Attendee, Presenter, waitFor, safeJson };
+
+// create_tenant with any extra fields of docs/api.md (weight, reserved, max_queued, ...).
+export async function createTenantWith(janus, { tenant, max_participants = 100, secret = `sec-${tenant}`, ...extra } = {}) {
+  const r = await janus.admin({ request: 'create_tenant', tenant, max_participants, secret, ...extra });
+  assertSuccess(r, `create_tenant ${tenant}`);
+  return { ...r, secret };
+}
+
+// create_room with any extra fields of docs/api.md (presenter_seats, priority_secret, pin, ...).
+export async function createRoomWith(janus, { tenant, room, max_attendees = 100, presenter_secret = 'presenter', ...extra } = {}) {
+  const r = await janus.admin({ request: 'create_room', tenant, room, max_attendees, presenter_secret, ...extra });
+  assertSuccess(r, `create_room ${tenant}/${room}`);
+  return r;
+}

@@ -1,0 +1,140 @@
+/* allhands: admission's records, shared by admission.c (seats, queues, waves) and
+ * admission-report.c (positions, estimates, measurements, queries). Not installed; nothing else
+ * includes it.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ALLHANDS_ADMISSION_PRIVATE_H
+#define ALLHANDS_ADMISSION_PRIVATE_H
+
+#include <stddef.h>
+
+#include "allhands/adaptive.h"
+#include "allhands/admission.h"
+#include "allhands/stats.h"
+
+/* Intrusive doubly linked lists: a record carries its links, so it sits in a list without an
+ * allocation and leaves it in O(1). A detached link has both pointers NULL. */
+typedef struct adm_link {
+	struct adm_link *prev, *next;
+} adm_link;
+
+typedef struct {
+	adm_link *head, *tail;
+	guint length;
+} adm_list;
+
+#define ADM_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+typedef struct adm_tenant adm_tenant;
+typedef struct adm_room adm_room;
+
+/* Histograms, allocated on the first sample (a room that never admits costs nothing). */
+typedef struct {
+	ah_hist setup;    /* admitted -> media, us */
+	ah_hist wait;     /* queued -> admitted, us */
+	ah_hist error;    /* |actual - estimated| / actual, in 1/1000 */
+} adm_meter;
+
+/* What the node, a tenant and a room each measure. */
+typedef struct {
+	ah_rate rate;     /* admissions out of the queue or at once */
+	guint64 admitted;
+	adm_meter *meter;
+} adm_measure;
+
+struct adm_room {
+	char *id;
+	adm_tenant *tenant;
+	guint max_attendees;
+	guint presenter_seats;
+	gboolean closed;       /* schedule: its queued attendees wait */
+	gboolean paused;       /* operator: likewise */
+	ah_adm_counts counts;
+	adm_list queue[2];     /* QUEUED attendees by class (AH_ADM_PRIORITY first), arrival order */
+	adm_list seated;       /* everyone else: presenters and attendees holding a seat */
+	adm_link ring[2];      /* in tenant->ready[class] while that class is admissible */
+	adm_link queued_link;  /* in adm->queued_rooms while it has queued attendees */
+	gboolean moving;       /* counted in adm->moving_rooms: has queued attendees, open, unpaused */
+	adm_measure measure;
+};
+
+struct adm_tenant {
+	char *id;
+	guint max_participants;
+	guint weight;          /* >= 1 */
+	guint reserved;        /* node seats only this tenant may take */
+	guint max_queued;      /* 0: no bound */
+	guint presenter_gap;   /* sum over its rooms of their free presenter seats */
+	guint deficit;         /* deficit round robin: admissions left in its current turn */
+	ah_adm_counts counts;
+	GHashTable *rooms;     /* room id -> adm_room* (owned) */
+	adm_list ready[2];     /* rooms with admissible attendees of that class */
+	adm_link ready_link;   /* in adm->ready while it can admit */
+	adm_link reserve_link; /* in adm->reserve while it can admit into its reserved seats */
+	adm_measure measure;
+};
+
+typedef struct {
+	guint64 pid;           /* first: the participants table's key is the record itself */
+	adm_room *room;
+	adm_link member;       /* QUEUED: room->queue[klass]; otherwise room->seated */
+	adm_link timed;        /* CONNECTING: adm->connecting; REJOINING: adm->rejoining */
+	gint64 since;          /* QUEUED: enqueued; CONNECTING: admitted; REJOINING: held */
+	gint64 told_at;        /* when the first known estimate was given */
+	guint32 told_ms;       /* that estimate's median + 1 (0: none given yet) */
+	guint32 reported;      /* QUEUED: the position last reported */
+	guint32 reported_ms;   /* QUEUED: the median last reported (if reported_known) */
+	guint8 state;          /* ah_adm_state */
+	guint8 klass;          /* ah_adm_class */
+	guint8 presenter;
+	guint8 reported_known;
+} adm_participant;
+
+struct ah_admission {
+	ah_admission_config config;
+	GHashTable *tenants;      /* id -> adm_tenant* (owned) */
+	GHashTable *participants; /* set of adm_participant*, hashed on pid (owned) */
+	adm_list connecting;      /* CONNECTING, by admission time (= by deadline) */
+	adm_list rejoining;       /* REJOINING, by hold time (= by deadline) */
+	adm_list ready;           /* tenants that can admit now, deficit round robin order */
+	adm_list reserve;         /* tenants that can admit into their reserved seats */
+	adm_list queued_rooms;    /* rooms with queued attendees */
+	guint moving_rooms;       /* of those, the open and unpaused ones (their estimates drift) */
+	ah_adm_counts counts;     /* the node's; presenters stays 0 */
+	guint reserved_unused;    /* sum over tenants of their reserved seats not in use */
+	gboolean paused, draining;
+	gboolean waved;           /* last_wave is valid */
+	gint64 last_wave;
+	gboolean dirty;           /* a queue, seat or room state changed since the last report */
+	gboolean swept;           /* last_sweep is valid */
+	gint64 last_admitted;     /* G_MININT64: nobody yet */
+	gint64 last_sweep;
+	ah_bucket bucket;
+	ah_adaptive adaptive;
+	double cpu;               /* < 0: no sample */
+	adm_measure measure;
+};
+
+/* admission.c */
+guint ah_adm_seats(const ah_adm_counts *c);
+/* Whether the room's queue is being admitted at all (open, not paused, node not paused). */
+gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r);
+adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room);
+adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid);
+
+/* admission-report.c */
+void ah_adm_measure_clear(adm_measure *m);
+/* An attendee got its seat at `now` (from the queue or at once). */
+void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now);
+/* An attendee's media came up at `now`. */
+void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now);
+/* The estimate for 1-based `position` in room r at `now` (unknown while r does not move). */
+ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now);
+/* Remember what p was told (the first known estimate feeds the estimate error). */
+void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, gint64 now);
+/* Report positions and estimates that changed, if a report is due at `now` (or forced). */
+void ah_adm_report(ah_admission *adm, gint64 now, gboolean force, GArray *events);
+gint64 ah_adm_report_deadline(const ah_admission *adm, gint64 now);
+
+#endif

@@ -1,0 +1,275 @@
+/* allhands: admission's reporting side: queue positions and expected waits told to queued
+ * attendees, the measurements behind them (admission rates, setup and wait times, estimate
+ * error), status figures and queries. The seats and queues themselves are in admission.c.
+ * Pure: no Janus header, no clock reads, no logging, no locks; control thread only.
+ *
+ * DESIGN
+ * Positions are per room (priority class first), so a room's positions only change when its own
+ * queue changes. Rather than tell every queued attendee about every move (O(queue) per admission),
+ * a sweep runs at most once per update_interval while something changed (and every few seconds
+ * otherwise, since an estimate also changes with time): it walks the queued rooms once and reports
+ * the attendees whose position changed or whose estimate changed meaningfully
+ * (ah_wait_estimate_changed). Each record remembers what it was last told, so a sweep costs
+ * O(queued) time and nothing else. Estimates come from the room's own admission rate (stats.h):
+ * that rate already reflects the room's share of the node under fair queueing and its caps.
+ * The first known estimate an attendee is given is kept (its median and when it was given); at
+ * admission, the difference to the actual wait feeds the estimate-error histograms, which status
+ * reports so an operator can see whether the estimates are honest.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "admission-private.h"
+
+/* Without changes, estimates still drift with time (a rate decays when admissions stop): re-check
+ * them this often, for as long as admissions stopped less than DRIFT_WINDOW_US ago. */
+#define DRIFT_CHECK_US (G_GINT64_CONSTANT(5) * G_USEC_PER_SEC)
+#define DRIFT_WINDOW_US (G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+/* A relative estimate error is computed against at least this wait, so tiny waits do not blow it up. */
+#define ERROR_FLOOR_US G_USEC_PER_SEC
+
+/* --- measurements */
+
+void ah_adm_measure_clear(adm_measure *m)
+{
+	g_free(m->meter);
+	m->meter = NULL;
+}
+
+static adm_meter *meter(adm_measure *m)
+{
+	if (m->meter == NULL) {
+		m->meter = g_new(adm_meter, 1);
+		ah_hist_init(&m->meter->setup);
+		ah_hist_init(&m->meter->wait);
+		ah_hist_init(&m->meter->error);
+	}
+	return m->meter;
+}
+
+static void measures_of(ah_admission *adm, const adm_participant *p, adm_measure *out[3])
+{
+	out[0] = &adm->measure;
+	out[1] = &p->room->tenant->measure;
+	out[2] = &p->room->measure;
+}
+
+void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now)
+{
+	adm_measure *m[3];
+	guint64 wait = now > p->since ? (guint64)(now - p->since) : 0, error = 0;
+	gboolean told = p->told_ms > 0;
+	if (told) {
+		gint64 actual = MAX(now - p->told_at, 0), estimated = (gint64)(p->told_ms - 1) * 1000;
+		error = (guint64)(ABS(actual - estimated) * 1000 / MAX(actual, ERROR_FLOOR_US));
+	}
+	measures_of(adm, p, m);
+	adm->last_admitted = now;
+	for (int i = 0; i < 3; i++) {
+		ah_rate_add(&m[i]->rate, 1, now);
+		m[i]->admitted++;
+		ah_hist_add(&meter(m[i])->wait, wait);
+		if (told)
+			ah_hist_add(&meter(m[i])->error, error);
+	}
+}
+
+void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now)
+{
+	adm_measure *m[3];
+	gint64 setup = MAX(now - p->since, 0);
+	measures_of(adm, p, m);
+	for (int i = 0; i < 3; i++)
+		ah_hist_add(&meter(m[i])->setup, (guint64)setup);
+	ah_adaptive_setup_sample(&adm->adaptive, setup);
+}
+
+/* --- positions and estimates */
+
+ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
+{
+	ah_wait_estimate unknown = {0};
+	if (!ah_adm_room_moving(adm, r))
+		return unknown;
+	return ah_wait_estimate_for(position, &r->measure.rate, now);
+}
+
+void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, gint64 now)
+{
+	guint32 median_ms = (guint32)MIN(e->median_us / 1000, G_MAXUINT32 - 1);
+	p->reported = position;
+	p->reported_known = e->known;
+	p->reported_ms = e->known ? median_ms : 0;
+	if (e->known && p->told_ms == 0) {
+		p->told_at = now;
+		p->told_ms = median_ms + 1;
+	}
+}
+
+static void report_room(ah_admission *adm, adm_room *r, gint64 now, GArray *events)
+{
+	guint position = 0;
+	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
+		for (adm_link *x = r->queue[c].head; x != NULL; x = x->next) {
+			adm_participant *p = ADM_OF(x, adm_participant, member);
+			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000};
+			ah_wait_estimate next = ah_adm_estimate(adm, r, ++position, now);
+			if (position == p->reported && !ah_wait_estimate_changed(&told, &next))
+				continue;
+			ah_adm_told(p, position, &next, now);
+			if (events != NULL) {
+				ah_adm_event ev = {.kind = AH_ADM_EV_POSITION, .pid = p->pid, .position = position,
+					.queue_length = r->counts.queued, .estimate = next};
+				g_array_append_val(events, ev);
+			}
+		}
+}
+
+gint64 ah_adm_report_deadline(const ah_admission *adm, gint64 now)
+{
+	gint64 after;
+	if (adm->queued_rooms.head == NULL)
+		return G_MAXINT64;
+	if (!adm->swept)
+		return G_MININT64;
+	if (adm->dirty)
+		after = adm->config.update_interval_us;
+	else if (adm->moving_rooms > 0 && !adm->paused && !adm->draining && adm->last_admitted != G_MININT64 &&
+		now - adm->last_admitted < DRIFT_WINDOW_US)
+		after = MAX(adm->config.update_interval_us, DRIFT_CHECK_US);
+	else
+		return G_MAXINT64;
+	return adm->last_sweep > G_MAXINT64 - after ? G_MAXINT64 : adm->last_sweep + after;
+}
+
+void ah_adm_report(ah_admission *adm, gint64 now, gboolean force, GArray *events)
+{
+	if (!force && now < ah_adm_report_deadline(adm, now))
+		return;
+	for (adm_link *x = adm->queued_rooms.head; x != NULL; x = x->next)
+		report_room(adm, ADM_OF(x, adm_room, queued_link), now, events);
+	adm->swept = TRUE;
+	adm->last_sweep = now;
+	adm->dirty = FALSE;
+}
+
+/* --- queries */
+
+guint ah_admission_position(const ah_admission *adm, guint64 pid)
+{
+	const adm_participant *p = ah_adm_lookup(adm, pid);
+	guint position = 0;
+	if (p == NULL || p->state != AH_ADM_QUEUED)
+		return 0;
+	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
+		for (const adm_link *x = p->room->queue[c].head; x != NULL; x = x->next) {
+			position++;
+			if (x == &p->member)
+				return position;
+		}
+	return 0;
+}
+
+static gboolean find(const ah_admission *adm, const char *tenant, const char *room, const adm_tenant **t,
+	const adm_room **r)
+{
+	*t = NULL;
+	*r = NULL;
+	if (tenant == NULL)
+		return TRUE;
+	*t = g_hash_table_lookup(adm->tenants, tenant);
+	if (*t == NULL)
+		return FALSE;
+	if (room == NULL)
+		return TRUE;
+	*r = g_hash_table_lookup((*t)->rooms, room);
+	return *r != NULL;
+}
+
+ah_adm_counts ah_admission_counts(const ah_admission *adm, const char *tenant, const char *room)
+{
+	const ah_adm_counts zero = {0};
+	const adm_tenant *t;
+	const adm_room *r;
+	if (!find(adm, tenant, room, &t, &r))
+		return zero;
+	return r != NULL ? r->counts : t != NULL ? t->counts : adm->counts;
+}
+
+static gint64 quantile(const adm_meter *m, gsize offset, double q)
+{
+	return m != NULL ? (gint64)ah_hist_quantile((const ah_hist *)(const void *)((const char *)m + offset), q) : 0;
+}
+
+gboolean ah_admission_stats(const ah_admission *adm, const char *tenant, const char *room, gint64 now,
+	ah_adm_stats *out)
+{
+	const adm_tenant *t;
+	const adm_room *r;
+	const adm_measure *m;
+	const adm_meter *mt;
+	*out = (ah_adm_stats){0};
+	if (!find(adm, tenant, room, &t, &r))
+		return FALSE;
+	m = r != NULL ? &r->measure : t != NULL ? &t->measure : &adm->measure;
+	mt = m->meter;
+	out->counts = ah_admission_counts(adm, tenant, room);
+	out->admitted_per_s = ah_rate_per_s(&m->rate, now);
+	out->admitted_total = m->admitted;
+	out->setup_p50_us = quantile(mt, offsetof(adm_meter, setup), 0.5);
+	out->setup_p90_us = quantile(mt, offsetof(adm_meter, setup), 0.9);
+	out->setup_p99_us = quantile(mt, offsetof(adm_meter, setup), 0.99);
+	out->wait_p50_us = quantile(mt, offsetof(adm_meter, wait), 0.5);
+	out->wait_p90_us = quantile(mt, offsetof(adm_meter, wait), 0.9);
+	out->wait_p99_us = quantile(mt, offsetof(adm_meter, wait), 0.99);
+	out->estimates = mt != NULL ? mt->error.count : 0;
+	out->estimate_error_p50 = quantile(mt, offsetof(adm_meter, error), 0.5) / 1000.0;
+	out->estimate_error_p90 = quantile(mt, offsetof(adm_meter, error), 0.9) / 1000.0;
+	out->cpu = -1;
+	if (r != NULL) {
+		out->paused = r->paused;
+	} else if (t == NULL) {
+		out->paused = adm->paused;
+		out->draining = adm->draining;
+		out->cpu = adm->cpu;
+		out->wave_size = adm->config.wave_mode == AH_WAVES_ADAPTIVE ? ah_adaptive_limit(&adm->adaptive)
+			: adm->config.wave_size;
+	}
+	return TRUE;
+}
+
+static void append_room(const adm_room *r, GArray *pids)
+{
+	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
+		for (const adm_link *x = r->queue[c].head; x != NULL; x = x->next)
+			g_array_append_val(pids, ADM_OF(x, adm_participant, member)->pid);
+}
+
+static void append_tenant(const adm_tenant *t, GArray *pids)
+{
+	GHashTableIter iter;
+	gpointer value;
+	g_hash_table_iter_init(&iter, t->rooms);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		append_room(value, pids);
+}
+
+GArray *ah_admission_queue(const ah_admission *adm, const char *tenant, const char *room)
+{
+	GArray *pids = g_array_new(FALSE, FALSE, sizeof(guint64));
+	const adm_tenant *t;
+	const adm_room *r;
+	GHashTableIter iter;
+	gpointer value;
+	if (!find(adm, tenant, room, &t, &r))
+		return pids;
+	if (r != NULL) {
+		append_room(r, pids);
+	} else if (t != NULL) {
+		append_tenant(t, pids);
+	} else {
+		g_hash_table_iter_init(&iter, adm->tenants);
+		while (g_hash_table_iter_next(&iter, NULL, &value))
+			append_tenant(value, pids);
+	}
+	return pids;
+}
