@@ -196,6 +196,9 @@ general: {
 	wave_size = 20
 	wave_interval_ms = 1000
 	admit_timeout_ms = 15000
+	join_rate = 50
+	join_burst = 20
+	rejoin_grace_s = 30
 	events = true
 }
 JCFG

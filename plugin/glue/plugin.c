@@ -135,7 +135,7 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "join_rate", &join_rate, 0, G_MAXINT32 },
 		{ "join_burst", &join_burst, 0, G_MAXINT32 },
 		{ "update_interval_ms", &update_interval_ms, 0, G_MAXINT32 / 1000 },
-		{ "rejoin_grace_s", &rejoin_grace_s, 0, G_MAXINT32 / 1000000 },
+		{ "rejoin_grace_s", &rejoin_grace_s, 0, 86400 },
 		{ "max_queued", &max_queued, 0, G_MAXINT32 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
