@@ -65,7 +65,10 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 	measures_of(adm, p, m);
 	adm->last_admitted = now;
 	for (int i = 0; i < 3; i++) {
-		ah_rate_add(&m[i]->rate, 1, now);
+		/* A room's rate is what its queue's estimates divide by: only admissions out of the queue
+		 * count there (an admission at once says nothing about how fast the queue moves). */
+		if (i < 2 || p->state == AH_ADM_QUEUED)
+			ah_rate_add(&m[i]->rate, 1, now);
 		m[i]->admitted++;
 		ah_hist_add(&meter(m[i])->wait, wait);
 		if (told)
