@@ -120,6 +120,9 @@ typedef struct {
 	double admitted_per_s;     /* smoothed admission rate */
 	guint64 admitted_total;
 	guint wave_size;           /* node: what the next wave may admit at most (fixed or adaptive limit) */
+	guint64 waves;             /* node: waves that admitted someone */
+	guint last_wave_admitted;  /* node: how many the last of them admitted */
+	gint64 last_wave_ago_us;   /* node: how long ago it was (-1: none yet) */
 	gint64 setup_p50_us, setup_p90_us, setup_p99_us; /* admitted -> media */
 	gint64 wait_p50_us, wait_p90_us, wait_p99_us;    /* queued -> admitted */
 	guint64 estimates;         /* admitted attendees that had been given a known estimate */

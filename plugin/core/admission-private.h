@@ -106,6 +106,8 @@ struct ah_admission {
 	gboolean paused, draining;
 	gboolean waved;           /* last_wave is valid */
 	gint64 last_wave;
+	guint last_wave_admitted; /* how many the last wave admitted */
+	guint64 waves;            /* waves that admitted someone */
 	gboolean dirty;           /* a queue, seat or room state changed since the last report */
 	gboolean swept;           /* last_sweep is valid */
 	gint64 last_admitted;     /* G_MININT64: nobody yet */

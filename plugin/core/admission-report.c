@@ -234,6 +234,9 @@ gboolean ah_admission_stats(const ah_admission *adm, const char *tenant, const c
 		out->paused = adm->paused;
 		out->draining = adm->draining;
 		out->cpu = adm->cpu;
+		out->waves = adm->waves;
+		out->last_wave_admitted = adm->last_wave_admitted;
+		out->last_wave_ago_us = adm->waved ? MAX(now - adm->last_wave, 0) : -1;
 		out->wave_size = adm->config.wave_mode == AH_WAVES_ADAPTIVE ? ah_adaptive_limit(&adm->adaptive)
 			: adm->config.wave_size;
 	}

@@ -447,6 +447,8 @@ static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 	if (admitted > 0) {
 		adm->waved = TRUE;
 		adm->last_wave = now;
+		adm->last_wave_admitted = admitted;
+		adm->waves++;
 	}
 }
 

@@ -227,6 +227,10 @@ json_t *ah_engine_admission_json(const ah_engine *engine, const ah_tenant *tenan
 		"estimate_error", json_pack("{s:f, s:f}", "p50", s.estimate_error_p50, "p90", s.estimate_error_p90));
 	if (tenant == NULL) {
 		json_object_set_new(out, "wave_size_now", json_integer(s.wave_size));
+		json_object_set_new(out, "waves", json_integer((json_int_t)s.waves));
+		json_object_set_new(out, "last_wave", s.last_wave_ago_us < 0 ? json_null() :
+			json_pack("{s:I, s:I}", "admitted", (json_int_t)s.last_wave_admitted, "ago_ms",
+				(json_int_t)(s.last_wave_ago_us / 1000)));
 		json_object_set_new(out, "paused", json_boolean(s.paused));
 		json_object_set_new(out, "draining", json_boolean(s.draining));
 		json_object_set_new(out, "cpu", s.cpu >= 0 ? json_real(s.cpu) : json_null());

@@ -425,6 +425,21 @@ static ah_error req_unpublish(ah_req *req)
 	return AH_ERR_OK;
 }
 
+/* A presenter's or backstage monitor's view of its room: how many are in, connecting, queued. */
+static ah_error req_room_counts(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	if (p == NULL)
+		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
+	if (!p->presenter && !p->backstage)
+		return AH_ERR_NOT_PRESENTER;
+	req->reply = event("room_counts");
+	json_object_set_new(req->reply, "tenant", json_string(p->room->tenant->id));
+	json_object_set_new(req->reply, "room", json_string(p->room->id));
+	json_object_set_new(req->reply, "counts", counts_json(req->engine, p->room->tenant, p->room));
+	return AH_ERR_OK;
+}
+
 static ah_error req_leave(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
@@ -820,6 +835,7 @@ static const struct request_row {
 	{ "publish", no_params, req_publish, REQ_PARTICIPANT | REQ_JSEP },
 	{ "unpublish", no_params, req_unpublish, REQ_PARTICIPANT },
 	{ "leave", no_params, req_leave, REQ_PARTICIPANT },
+	{ "room_counts", no_params, req_room_counts, REQ_PARTICIPANT },
 	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
 	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
 	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },

@@ -538,6 +538,9 @@ static void test_status_figures(fixture *f, gconstpointer data)
 	g_assert_nonnull(json_object_get(json_object_get(a, "estimate_error"), "p50"));
 	g_assert_nonnull(json_object_get(json_object_get(a, "estimate_error"), "p90"));
 	g_assert_cmpint(num(a, "wave_size_now"), ==, 2);
+	g_assert_cmpint(num(a, "waves"), >=, 1);
+	g_assert_cmpint(num(json_object_get(a, "last_wave"), "admitted"), >=, 1);
+	g_assert_cmpint(num(json_object_get(a, "last_wave"), "ago_ms"), >=, 0);
 	g_assert_true(json_is_false(json_object_get(a, "paused")));
 	g_assert_true(json_is_false(json_object_get(a, "draining")));
 	g_assert_nonnull(json_object_get(a, "cpu"));
@@ -553,6 +556,28 @@ static void test_status_figures(fixture *f, gconstpointer data)
 	g_assert_true(json_is_false(json_object_get(r, "paused")));
 	r = json_object_get(status_entry(f, "rooms", "globex", "standup"), "admission");
 	g_assert_cmpint(num(r, "admitted_total"), ==, 0);
+}
+
+/* --- a presenter's view of its room */
+
+static void test_room_counts(fixture *f, gconstpointer data)
+{
+	json_t *reply;
+	make_rooms(f);
+	for (guint64 conn = 1; conn <= 7; conn++)
+		join_attendee(f, conn);
+	connect(f, 1);
+	join_presenter(f, 20);
+	reply = send(f, 20, "{'request': 'room_counts'}");
+	assert_event(reply, "room_counts");
+	g_assert_cmpstr(str(reply, "room"), ==, "allhands");
+	g_assert_cmpint(num(json_object_get(reply, "counts"), "active"), ==, 1);
+	g_assert_cmpint(num(json_object_get(reply, "counts"), "connecting"), ==, 4);
+	g_assert_cmpint(num(json_object_get(reply, "counts"), "queued"), ==, 2);
+	g_assert_cmpint(num(json_object_get(reply, "counts"), "presenters"), ==, 1);
+	/* Attendees and strangers get nothing. */
+	assert_error(send(f, 1, "{'request': 'room_counts'}"), AH_ERR_NOT_PRESENTER);
+	assert_error(send(f, 99, "{'request': 'room_counts'}"), AH_ERR_WRONG_STATE);
 }
 
 /* --- persistence */
@@ -663,6 +688,7 @@ int main(int argc, char **argv)
 	ADD("/engine/admission/presenter-seats/kept-for-presenters", test_presenter_seats);
 	ADD("/engine/admission/node/set-capacity", test_set_capacity);
 	ADD("/engine/admission/status/figures", test_status_figures);
+	ADD("/engine/admission/room-counts/presenter", test_room_counts);
 	ADD("/engine/admission/persist/round-trip", test_persist_round_trip);
 	ADD("/engine/admission/persist/old-file-defaults", test_persist_old_file);
 	ADD("/engine/admission/persist/refuses-bad-values", test_persist_refuses_bad_values);
