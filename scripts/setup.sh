@@ -21,8 +21,10 @@ done
 
 say() { printf '[setup] %s\n' "$*"; }
 
-APT_PKGS=(janus janus-dev libjs-janus-gateway libglib2.0-dev libjansson-dev libical-dev tzdata autoconf automake libtool
-	pkg-config iproute2 make gcc)
+# chromium and fonts: the web pages' end-to-end tests (playwright-core drives Debian's chromium);
+# libjs-webrtc-adapter: the pages load it with janus.js.
+APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev tzdata
+	autoconf automake libtool pkg-config iproute2 make gcc chromium fonts-dejavu-core)
 
 apt_missing() {
 	local p
