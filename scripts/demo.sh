@@ -250,6 +250,7 @@ else
 	page_host=$JANUS_IP where="on this host's network" browser="a browser"
 fi
 q="?server=$WS_URL&tenant=demo&room=allhands"
+dq="?admin=$ADMIN_URL&admin_secret=$ADMIN_SECRET"
 cat <<EOF
 
   allhands demo is running.
@@ -269,7 +270,9 @@ if [ -n "$web_pid" ]; then
   Pages (open in $browser):
     http://$page_host:$web_port/$q
     attendee:  http://$page_host:$web_port/attendee.html$q
-    presenter: http://$page_host:$web_port/presenter.html$q
+    presenter: http://$page_host:$web_port/presenter.html$q&secret=presenter
+    operator dashboard (has the Admin API secret in it: keep it to yourself):
+               http://$page_host:$web_port/dashboard.html$dq
 EOF
 	[ "$netns" = 0 ] && echo "    (browsers allow the camera only on https or localhost: use an SSH tunnel or an HTTPS proxy for presenters)"
 else

@@ -1,172 +1,407 @@
-// Attendee page: join, wait in the queue, answer the plugin's offers, show every presenter.
+// Attendee page: choose a room, wait in the lobby or the line (position, wait estimate, progress),
+// then watch every presenter. Reconnects by itself (rejoin_token) when the connection drops.
+// Hooks for the end-to-end tests: see CONTRACT.md (body[data-state], body[data-position], #status,
+// #queue-progress, #position, #queue-length, #wait, #countdown, #videos video[data-presenter],
+// #leave-button, #sound-button).
 import {
-  prefill, status, disconnect, keepFocus, showError, errorText, connect, send, createAnswer, presenterNames,
+  params, prefill, status, disconnect, showError, errorText, connect, send, createAnswer, presenterNames,
+  ordinal, formatWait, formatClock, formatDateTime, sdpMids,
 } from './common.js';
 
 const form = document.getElementById('join');
 const fieldset = form.querySelector('fieldset');
 const joinButton = document.getElementById('join-button');
 const leaveButton = document.getElementById('leave-button');
-const progress = document.getElementById('queue-progress');
-const presentersLine = document.getElementById('presenters');
+const retryButton = document.getElementById('retry-button');
 const soundButton = document.getElementById('sound-button');
+const progress = document.getElementById('queue-progress');
+const queueInfo = document.getElementById('queue-info');
+const positionEl = document.getElementById('position');
+const lengthEl = document.getElementById('queue-length');
+const waitEl = document.getElementById('wait');
+const countdownEl = document.getElementById('countdown');
+const presentersLine = document.getElementById('presenters');
 const videos = document.getElementById('videos');
 const audios = document.getElementById('audios');
 
-const REASONS = {
-  admit_timeout: 'your turn came but the media connection did not start in time',
-  kicked: 'an organiser removed you from the room',
-  room_destroyed: 'the room was closed',
-  tenant_destroyed: 'the organisation was removed from the server',
+const REMOVED = {
+  admit_timeout: ['removed', 'Your turn came, but the video connection did not start in time, so your seat went to the next person.'],
+  kicked: ['removed', 'You were removed from the meeting by an organiser.'],
+  room_destroyed: ['removed', 'This meeting room was deleted by its organiser.'],
+  tenant_destroyed: ['removed', 'This organisation was removed from the server.'],
+  ended: ['ended', 'The meeting ended before your turn came.'],
+  draining: ['removed', 'The server is being taken out of service, so the line was closed. Please join again in a little while.'],
 };
+const ERRORS = {
+  wrong_pin: 'That PIN is not right. Check it and join again.',
+  wrong_secret: 'That priority secret is not right (or this room has none). Leave it empty to join the ordinary line.',
+  no_such_tenant: 'There is no organisation with that name on this server.',
+  no_such_room: 'There is no room with that name in this organisation.',
+  tenant_full: 'Every seat of this organisation is taken right now. Please try again in a few minutes.',
+  draining: 'This server is not taking new attendees right now (it is being taken out of service). Please try again later.',
+  invalid_element: 'Something in the form is not valid',
+  unavailable: 'The server is busy shutting down or restarting. Please try again in a moment.',
+};
+const IN_ROOM = new Set(['joining', 'lobby', 'queued', 'admitted', 'watching', 'reconnecting']);
 
-let session = null;      // {janus, handle} while connected
-let joined = false;      // the plugin accepted our join (queued or admitted)
-let watching = false;
-let firstPosition = 0;   // queue position when we were first queued: the progress bar's scale
-let midLabels = new Map(); // mid -> presenter name, when the plugin tells us (streams[].mid)
-const media = new Map();   // mid -> <figure> (video) or <audio>
+let gen = 0;              // increases with every session: callbacks of older sessions are ignored
+let session = null;       // {janus, handle, gen}
+let state = 'form';
+let request = null;       // the join request (tenant, room, display, pin, priority_secret)
+let rejoinToken = null;   // from the latest admitted
+let leaving = false;
+let everAdmitted = false;
+let reconnectAttempt = 0;
+let reconnectTimer = null;
+let iceTimer = null;
+let retryTimer = null;    // queue_full automatic retry
+let retryAt = 0;
+let tick = null;          // 1 s timer for countdowns
+let startsAt = null;      // lobby: unix seconds of the start
+let progressAnchor = null; // {value, position}: the progress bar's scale (monotonic while waiting)
+let midInfo = new Map();  // mid -> {id, display, kind}
+const media = new Map();  // mid -> <figure> (video) or <audio>
+let soundBlocked = false;
 
 prefill(form);
+setState('form');
 
-form.addEventListener('submit', async (ev) => {
+form.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  if (session) return;
-  showError('');
-  setInRoom(true);
-  status('Connecting to the server…');
+  if (IN_ROOM.has(state)) return;
+  if (!form.reportValidity()) return;
   const f = form.elements;
-  try {
-    session = await connect(f.server.value.trim(), {
-      onmessage: onMessage,
-      onremotetrack: onRemoteTrack,
-      webrtcState: onWebrtcState,
-      iceState: (state) => { if (state === 'failed') showError('the media connection failed (ICE): the browser cannot reach the Janus server\'s media ports'); },
-      oncleanup: clearMedia,
-    }, (cause) => end(null, `lost the connection to the server: ${cause}`));
-    status('Joining the room…');
-    const join = { request: 'join', tenant: f.tenant.value.trim(), room: f.room.value.trim(), ptype: 'attendee' };
-    if (f.display.value.trim()) join.display = f.display.value.trim();
-    if (f.pin.value) join.pin = f.pin.value;
-    const reply = await send(session.handle, join);
-    if (reply) onMessage(reply);
-  } catch (err) {
-    end(null, errorText(err));
-  }
+  request = { request: 'join', tenant: f.tenant.value.trim(), room: f.room.value.trim(), ptype: 'attendee' };
+  if (f.display.value.trim()) request.display = f.display.value.trim();
+  if (f.pin.value) request.pin = f.pin.value;
+  if (f.priority.value) request.priority_secret = f.priority.value;
+  rejoinToken = null;
+  everAdmitted = false;
+  join(false);
 });
 
-leaveButton.addEventListener('click', async () => {
-  if (!session) return;
-  leaveButton.disabled = true;
-  status('Leaving…');
-  const current = session;
-  setTimeout(() => { if (session === current) end('You left the room.'); }, 2000);
-  try {
-    const reply = await send(session.handle, { request: 'leave' });
-    if (reply) onMessage(reply);
-  } catch (err) {
-    end('You left the room.');
-  }
-});
-
+leaveButton.addEventListener('click', () => leave());
+retryButton.addEventListener('click', () => { if (request && !IN_ROOM.has(state)) join(false); });
 soundButton.addEventListener('click', () => {
+  soundBlocked = false;
   soundButton.hidden = true;
-  for (const el of audios.children) el.play().catch(() => { soundButton.hidden = false; });
+  for (const el of audios.querySelectorAll('audio')) {
+    el.muted = false;
+    el.play().catch(() => blockSound());
+  }
+  for (const v of videos.querySelectorAll('video')) v.play().catch(() => {});
 });
+window.addEventListener('pagehide', () => { if (session) disconnect(session); });
 
-function onMessage(msg, jsep) {
-  if (!session || !msg) return;
-  if (msg.error_code !== undefined) {
-    if (!joined) end(null, errorText(msg)); // the join itself failed: nothing to keep
-    else showError(errorText(msg));
-    return;
-  }
-  if (msg.presenters) showPresenters(msg.presenters);
-  switch (msg.event) {
-    case 'queued':
-      joined = true;
-      firstPosition = msg.position;
-      showQueue(msg.position, msg.queue_length);
-      break;
-    case 'position':
-      showQueue(msg.position, msg.queue_length);
-      break;
-    case 'admitted':
-      joined = true;
-      progress.hidden = true;
-      status('Admitted — connecting…');
-      answer(jsep);
-      break;
-    case 'updated':
-      answer(jsep);
-      break;
-    case 'started':
-      if (!watching) status('Admitted — connecting…');
-      break;
-    case 'removed':
-      end(`Removed: ${REASONS[msg.reason] || msg.reason}.`);
-      break;
-    case 'left':
-      end('You left the room.');
-      break;
-    default:
-      break;
-  }
-}
+// ---- joining and reconnecting
 
-function showQueue(position, length) {
-  if (position > firstPosition) firstPosition = position;
-  status(`In the queue: position ${position} of ${length}`);
-  progress.value = firstPosition > 0 ? 1 - position / firstPosition : 0;
-  progress.hidden = false;
-}
-
-// Answer the plugin's offer without sending anything: janus.js, given no tracks, accepts every
-// offered (sendonly) m-line as recvonly.
-async function answer(jsep) {
-  if (!jsep) {
-    showError('the server sent no offer');
-    return;
+// Open a session and send the join. `rejoin`: after a drop (use the rejoin token, back off on failure).
+async function join(rejoin) {
+  clearTimers();
+  closeSession();
+  leaving = false;
+  showError('');
+  if (!rejoin) {
+    setState('joining');
+    status('Connecting to the server…');
   }
+  const my = ++gen;
+  const server = form.elements.server.value.trim();
+  let s;
   try {
-    const local = await createAnswer(session.handle, jsep);
-    const reply = await send(session.handle, { request: 'start' }, local);
-    if (reply) onMessage(reply);
+    s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); });
   } catch (err) {
-    showError(`could not answer the server's offer: ${errorText(err)}`);
+    if (my !== gen) return;
+    if (rejoin) { scheduleReconnect(); return; }
+    fail(`could not reach the server: ${errorText(err)}`);
+    return;
+  }
+  if (my !== gen) { disconnect(s); return; }
+  session = { ...s, gen: my };
+  if (!rejoin) status('Joining the room…');
+  const body = { ...request };
+  if (rejoin && rejoinToken) body.rejoin_token = rejoinToken;
+  try {
+    const reply = await send(s.handle, body);
+    if (reply && my === gen) onMessage(my, reply);
+  } catch (err) {
+    if (my !== gen) return;
+    if (rejoin) scheduleReconnect();
+    else fail(`the join request failed: ${errorText(err)}`);
   }
 }
 
-function showPresenters(presenters) {
-  midLabels = new Map();
-  for (const p of presenters) {
-    for (const s of p.streams || []) {
-      if (s.mid !== undefined) midLabels.set(String(s.mid), p.display || `Presenter ${p.id}`);
+function callbacksFor(my) {
+  return {
+    onmessage: (msg, jsep) => onMessage(my, msg, jsep),
+    onremotetrack: (track, mid, on) => { if (my === gen) onRemoteTrack(track, mid, on); },
+    webrtcState: (up) => { if (my === gen) onWebrtcState(up); },
+    iceState: (ice) => { if (my === gen) onIceState(ice); },
+    oncleanup: () => { if (my === gen) clearMedia(); },
+  };
+}
+
+// The WebSocket or the PeerConnection dropped.
+function onDrop(why) {
+  if (!IN_ROOM.has(state) || leaving) return;
+  if (state === 'joining') { fail(why); return; }
+  console.warn('allhands: connection dropped:', why);
+  reconnectAttempt = 0;
+  startReconnect();
+}
+
+function startReconnect() {
+  closeSession();
+  clearMedia();
+  clearTimers();
+  setState('reconnecting');
+  status(rejoinToken ? 'Connection lost. Reconnecting… (your seat is kept for a short while)' : 'Connection lost. Reconnecting…');
+  join(true);
+}
+
+function scheduleReconnect() {
+  closeSession();
+  reconnectAttempt += 1;
+  if (reconnectAttempt > 30) {
+    fail('the server cannot be reached. Check your network connection and join again.');
+    return;
+  }
+  const delay = Math.min(15000, 1000 * 2 ** Math.min(reconnectAttempt - 1, 4)) * (0.8 + Math.random() * 0.4);
+  let left = Math.ceil(delay / 1000);
+  status(`Cannot reach the server. Trying again in ${left} s… (attempt ${reconnectAttempt + 1})`);
+  clearInterval(tick);
+  tick = setInterval(() => {
+    left -= 1;
+    if (left > 0) status(`Cannot reach the server. Trying again in ${left} s… (attempt ${reconnectAttempt + 1})`);
+  }, 1000);
+  reconnectTimer = setTimeout(() => {
+    clearInterval(tick);
+    status('Reconnecting…');
+    join(true);
+  }, delay);
+}
+
+async function leave() {
+  if (!IN_ROOM.has(state) && state !== 'queue_full') return;
+  leaving = true;
+  const current = session;
+  clearTimers();
+  status('Leaving…');
+  if (current && state !== 'reconnecting') {
+    try {
+      await Promise.race([send(current.handle, { request: 'leave' }), new Promise((r) => setTimeout(r, 2000))]);
+    } catch { /* the session goes away below anyway */ }
+  }
+  finish('left', 'You left the meeting.');
+}
+
+// ---- plugin messages
+
+function onMessage(my, msg, jsep) {
+  if (my !== gen || !msg) return;
+  if (msg.error_code !== undefined) { onError(msg); return; }
+  if (msg.presenters) showPresenters(msg.presenters, jsep);
+  switch (msg.event) {
+    case 'queued': onQueued(msg); break;
+    case 'position': if (state === 'queued' || state === 'lobby') showQueue(msg); break;
+    case 'admitted': onAdmitted(msg, jsep); break;
+    case 'updated': if (jsep) answer(jsep); break;
+    case 'started': break;
+    case 'room_state': onRoomState(msg); break;
+    case 'removed': {
+      const [st, text] = REMOVED[msg.reason] || ['removed', `You were taken out of the meeting (${msg.reason}).`];
+      finish(st, text);
+      break;
     }
+    case 'ended': finish('ended', 'The meeting has ended. Thank you for watching.'); break;
+    case 'left':
+      if (leaving || msg.reason !== 'hangup') finish('left', 'You left the meeting.');
+      else onDrop('the media connection went down');
+      break;
+    default: break;
+  }
+}
+
+function onError(msg) {
+  const name = msg.error_name;
+  if (name === 'room_closed') {
+    const when = msg.next_start ? formatDateTime(msg.next_start) : null;
+    finish('room_closed', when
+      ? `This meeting room is closed right now. It opens again ${when} (your local time).`
+      : 'This meeting room is closed and no further session is scheduled.');
+    return;
+  }
+  if (name === 'queue_full') {
+    queueFull(Number(msg.retry_after_ms) || 5000);
+    return;
+  }
+  if (state === 'watching' || state === 'admitted') {
+    // A failed request while in the room (e.g. a late start): keep watching, say it.
+    showError(ERRORS[name] || errorText(msg));
+    return;
+  }
+  const text = ERRORS[name] ? (name === 'invalid_element' ? `${ERRORS[name]}: ${msg.error}.` : ERRORS[name]) : `The server refused to let you in: ${errorText(msg)}.`;
+  finish('error', text, true);
+  if (name === 'wrong_pin') form.elements.pin.focus();
+  if (name === 'wrong_secret') { document.getElementById('more-options').open = true; form.elements.priority.focus(); }
+}
+
+function onQueued(msg) {
+  progressAnchor = null;
+  if (msg.state === 'lobby') {
+    startsAt = Number(msg.starts_at) || null;
+    setState('lobby');
+  } else {
+    startsAt = null;
+    setState('queued');
+  }
+  if (msg.rejoined === false && everAdmitted) showError('Your seat could not be kept after the connection dropped, so you are back in line.');
+  showQueue(msg);
+}
+
+function onRoomState(msg) {
+  if (msg.state === 'lobby' && msg.starts_at) {
+    startsAt = Number(msg.starts_at);
+    if (state === 'queued') setState('lobby');
+    updateCountdown();
+  } else if (msg.state === 'live' && state === 'lobby') {
+    startsAt = null;
+    setState('queued');
+    status('The meeting has started. You will be let in shortly.');
+    queueDetails(lastQueue);
+  } else if (msg.state === 'ending' && state === 'watching') {
+    presentersLine.dataset.ending = '1';
+    status('Watching. The meeting is about to end.');
+  }
+}
+
+let lastQueue = null;
+function showQueue(msg) {
+  lastQueue = msg;
+  queueDetails(msg);
+}
+
+function queueDetails(msg) {
+  if (!msg) return;
+  const position = Number(msg.position);
+  const length = Number(msg.queue_length);
+  document.body.dataset.position = String(position);
+  positionEl.textContent = String(position);
+  positionEl.setAttribute('aria-label', `${ordinal(position)} in line`);
+  lengthEl.textContent = String(length);
+  const wait = formatWait(msg.wait);
+  waitEl.textContent = wait || 'estimating…';
+  moveProgress(position);
+  queueInfo.hidden = false;
+  const place = position === 1 ? 'You are next in line' : `You are ${ordinal(position)} in line`;
+  if (state === 'lobby') {
+    status(`The meeting has not started yet. ${place} for when it does.`);
+  } else {
+    status(`The room is full right now. ${place} (${length} waiting); ${wait ? `expected wait ${wait}` : 'estimating your wait…'}`);
+  }
+}
+
+// The bar's value only grows: 0 at the first report, approaching 1 as the position nears 1, 1 when
+// admitted. When the position grows (someone with priority joined ahead), the bar holds still and
+// the rest of the way is spread over the new position.
+function moveProgress(position) {
+  if (!progressAnchor) progressAnchor = { value: 0, position: Math.max(position, 1) };
+  const current = Number(progress.value) || 0;
+  if (position > progressAnchor.position) {
+    progressAnchor = { value: current, position };
+  }
+  const a = progressAnchor;
+  const v = a.value + (1 - a.value) * ((a.position - position) / a.position);
+  progress.value = Math.max(current, Math.min(1, v));
+  progress.setAttribute('aria-valuetext', `${Math.round(progress.value * 100)} percent of the way`);
+}
+
+function queueFull(retryMs) {
+  const remember = request;
+  finish('queue_full', '', false);
+  request = remember;
+  retryAt = Date.now() + retryMs;
+  const show = () => {
+    const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+    status(`The waiting line is full right now. Trying again by itself in ${formatClock(s)}…`);
+  };
+  show();
+  tick = setInterval(show, 1000);
+  retryTimer = setTimeout(() => join(false), retryMs);
+  retryButton.hidden = false;
+}
+
+// ---- admitted: answer offers and show the presenters
+
+function onAdmitted(msg, jsep) {
+  everAdmitted = true;
+  if (msg.rejoin_token) rejoinToken = msg.rejoin_token;
+  reconnectAttempt = 0;
+  progress.value = 1;
+  document.body.dataset.position = '';
+  setState('admitted');
+  status(msg.rejoined ? 'Reconnected. Starting the video again…' : 'You are in! Starting the video…');
+  showError('');
+  if (jsep) answer(jsep);
+  else showError('the server sent no offer');
+}
+
+// Receive only: janus.js, given no tracks to send, answers every offered m-line as recvonly.
+async function answer(jsep) {
+  const current = session;
+  if (!current) return;
+  try {
+    const local = await createAnswer(current.handle, jsep);
+    if (current.gen !== gen) return;
+    const reply = await send(current.handle, { request: 'start' }, local);
+    if (reply) onMessage(current.gen, reply);
+  } catch (err) {
+    if (current.gen === gen) showError(`could not answer the server's offer: ${errorText(err)}`);
+  }
+}
+
+function showPresenters(presenters, jsep) {
+  const mids = jsep && jsep.sdp ? sdpMids(jsep.sdp) : null;
+  if (mids) {
+    midInfo = new Map();
+    for (const p of presenters) {
+      for (const s of p.streams || []) {
+        const mid = s.mid !== undefined ? String(s.mid) : mids[s.mindex];
+        if (mid !== undefined) midInfo.set(mid, { id: String(p.id), display: p.display || `Presenter ${p.id}`, kind: s.kind });
+      }
+    }
+    // Streams that stopped: their m-lines went inactive.
+    for (const [mid, el] of media) {
+      if (!midInfo.has(mid)) removeMedia(mid, el);
+    }
+    for (const [mid, el] of media) labelMedia(mid, el);
+    layout();
   }
   const names = presenterNames(presenters);
-  presentersLine.textContent = names.length ? `On stage: ${names.join(', ')}` : 'Nobody is on stage right now.';
-  for (const [mid, el] of media) {
-    if (el.tagName === 'FIGURE') el.querySelector('figcaption').textContent = midLabels.get(mid) || 'Presenter';
-  }
+  presentersLine.textContent = names.length ? `On stage: ${names.join(', ')}` : 'Nobody is presenting right now. Video appears here when someone starts.';
 }
 
-function onWebrtcState(up) {
-  if (!session) return;
-  watching = up;
-  status(up ? 'Watching' : 'The media connection closed.');
+function labelMedia(mid, el) {
+  const info = midInfo.get(mid);
+  const media = el.tagName === 'FIGURE' ? el.querySelector('video') : el;
+  media.dataset.presenter = info ? info.id : '';
+  el.dataset.presenter = info ? info.id : '';
+  if (el.tagName === 'FIGURE') {
+    const name = info ? info.display : 'Presenter';
+    el.querySelector('figcaption').textContent = name;
+    media.setAttribute('aria-label', `Video of ${name}`);
+  }
 }
 
 function onRemoteTrack(track, mid, on) {
+  mid = String(mid);
   const old = media.get(mid);
   if (!on) {
-    if (old && old.dataset.track === track.id) {
-      old.remove();
-      media.delete(mid);
-    }
+    if (old && old.dataset.track === track.id) removeMedia(mid, old);
     return;
   }
-  if (old) old.remove();
+  if (old && old.dataset.track === track.id) return;
+  if (old) removeMedia(mid, old);
   const stream = new MediaStream([track]);
   let el;
   if (track.kind === 'video') {
@@ -175,48 +410,186 @@ function onRemoteTrack(track, mid, on) {
     const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
-    video.muted = true; // the sound comes from the audio elements
+    video.muted = true; // the sound comes from the <audio> elements
     video.srcObject = stream;
     const caption = document.createElement('figcaption');
-    caption.textContent = midLabels.get(mid) || 'Presenter';
     el.append(video, caption);
-    videos.append(el);
+    el.dataset.track = track.id;
+    media.set(mid, el);
+    labelMedia(mid, el);
+    insertTile(el);
+    video.play().catch(() => {});
+    layout();
   } else {
     el = document.createElement('audio');
     el.autoplay = true;
     el.srcObject = stream;
+    el.dataset.track = track.id;
+    media.set(mid, el);
+    labelMedia(mid, el);
     audios.append(el);
-    el.play().catch(() => { soundButton.hidden = false; });
+    startAudio(el);
   }
-  el.dataset.track = track.id;
-  media.set(mid, el);
+}
+
+// Keep tiles in m-line order (the order presenters went on stage).
+function insertTile(el) {
+  videos.append(el);
+  const tiles = [...videos.children].sort((a, b) => midOrder(a) - midOrder(b));
+  for (const t of tiles) videos.append(t);
+}
+function midOrder(el) {
+  for (const [mid, m] of media) if (m === el) return Number(mid) || 0;
+  return 0;
+}
+
+// Muted autoplay always works; then try with sound. If the browser blocks it, keep playing muted
+// and offer the "Turn sound on" button (a click allows sound).
+async function startAudio(el) {
+  if (soundBlocked) { el.muted = true; el.play().catch(() => {}); return; }
+  el.muted = true;
+  try { await el.play(); } catch { /* not yet playable: autoplay will start it */ }
+  el.muted = false;
+  try {
+    await el.play();
+  } catch {
+    blockSound(el);
+    return;
+  }
+  setTimeout(() => { if (el.isConnected && el.paused) blockSound(el); }, 300);
+}
+function blockSound(el) {
+  soundBlocked = true;
+  if (el) {
+    el.muted = true;
+    el.play().catch(() => {});
+    setTimeout(() => { if (el.isConnected && el.paused && el.muted) el.play().catch(() => {}); }, 500);
+  }
+  if (media.size) soundButton.hidden = false;
+}
+
+function removeMedia(mid, el) {
+  el.remove();
+  media.delete(mid);
+  layout();
+}
+
+function layout() {
+  const n = videos.querySelectorAll('video').length;
+  videos.dataset.count = String(n);
+  if (!audios.querySelector('audio')) soundButton.hidden = true;
 }
 
 function clearMedia() {
   for (const el of media.values()) el.remove();
   media.clear();
+  layout();
   soundButton.hidden = true;
 }
 
-// Back to the form. `text` is the final status, `error` an error message.
-function end(text, error) {
-  const current = session;
-  session = null;
-  joined = false;
-  watching = false;
-  firstPosition = 0;
-  if (current) disconnect(current);
-  clearMedia();
-  progress.hidden = true;
-  presentersLine.textContent = '';
-  status(text || 'Not connected.');
-  if (error) showError(error);
-  setInRoom(false);
+function onWebrtcState(up) {
+  if (up) {
+    if (state === 'admitted' || state === 'reconnecting') {
+      setState('watching');
+      showError('');
+      status(media.size || presentersLine.textContent.startsWith('On stage') ? 'Watching the meeting.' : 'You are in. Waiting for a presenter to start.');
+    }
+  } else if (state === 'watching' || state === 'admitted') {
+    onDrop('the media connection went down');
+  }
 }
 
-function setInRoom(inRoom) {
+function onIceState(ice) {
+  clearTimeout(iceTimer);
+  iceTimer = null;
+  if (state !== 'watching' && state !== 'admitted') return;
+  if (ice === 'failed') onDrop('the media connection failed');
+  else if (ice === 'disconnected') iceTimer = setTimeout(() => onDrop('the media connection was interrupted'), 5000);
+}
+
+// ---- states
+
+function updateCountdown() {
+  if (state !== 'lobby' || !startsAt) { countdownEl.hidden = true; return; }
+  const s = Math.round(startsAt - Date.now() / 1000);
+  countdownEl.textContent = s > 0 ? `starts in ${formatClock(s)}` : 'starting now…';
+  countdownEl.hidden = false;
+}
+
+function setState(next) {
+  state = next;
+  document.body.dataset.state = next;
+  const inRoom = IN_ROOM.has(next);
+  const waiting = next === 'queued' || next === 'lobby';
+  if (!waiting) document.body.dataset.position = '';
+  form.hidden = inRoom;
   fieldset.disabled = inRoom;
   joinButton.disabled = inRoom;
-  leaveButton.disabled = !inRoom;
-  keepFocus(leaveButton, joinButton);
+  joinButton.textContent = next === 'form' ? 'Join' : 'Join again';
+  leaveButton.hidden = !inRoom;
+  retryButton.hidden = true;
+  queueInfo.hidden = !waiting;
+  if (!waiting) progressAnchor = null;
+  if (next === 'queued' || next === 'lobby') {
+    if (next === 'lobby') waitEl.textContent = 'estimating…';
+  }
+  if (!inRoom) presentersLine.textContent = '';
+  if (next !== 'lobby') countdownEl.hidden = true;
+  clearInterval(tick);
+  tick = null;
+  if (next === 'lobby') {
+    updateCountdown();
+    tick = setInterval(updateCountdown, 1000);
+  }
+  document.getElementById('stage').hidden = !(next === 'admitted' || next === 'watching' || next === 'reconnecting');
+  // Keep the keyboard focus somewhere useful when the focused control disappears.
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || focused.closest('[hidden]') || focused.disabled) {
+    if (inRoom) leaveButton.focus({ preventScroll: true });
+    else if (next !== 'form') joinButton.focus({ preventScroll: true });
+  }
 }
+
+// Leave the room for good: `st` is the final state, `text` its sentence.
+function finish(st, text, isError = false) {
+  clearTimers();
+  closeSession();
+  clearMedia();
+  gen += 1;
+  progressAnchor = null;
+  lastQueue = null;
+  setState(st);
+  if (isError) {
+    status('Could not join.');
+    showError(text);
+  } else {
+    showError('');
+    if (text) status(text);
+  }
+  if (st === 'left' || st === 'ended' || st === 'removed' || st === 'room_closed' || st === 'error') {
+    progress.value = 0;
+  }
+}
+
+function fail(text) {
+  finish('error', text, true);
+}
+
+function closeSession() {
+  const current = session;
+  session = null;
+  clearTimeout(iceTimer);
+  if (current) {
+    try { disconnect(current); } catch { /* already gone */ }
+  }
+}
+
+function clearTimers() {
+  clearTimeout(reconnectTimer);
+  clearTimeout(retryTimer);
+  clearTimeout(iceTimer);
+  clearInterval(tick);
+  reconnectTimer = retryTimer = iceTimer = tick = null;
+}
+
+if (params.get('autojoin') === '1') form.requestSubmit();

@@ -118,3 +118,77 @@ export function handleRemoteJsep(handle, jsep) {
 export function presenterNames(presenters) {
   return (presenters || []).map((p) => p.display || `Presenter ${p.id}`);
 }
+
+// ---- formatting helpers (attendee page; usable by any page)
+
+// 1 -> "1st", 2 -> "2nd", 12 -> "12th", 23 -> "23rd".
+export function ordinal(n) {
+  const v = Math.abs(n) % 100;
+  const suffix = v >= 11 && v <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[v % 10] || 'th');
+  return `${n}${suffix}`;
+}
+
+// Seconds as a clock: 299 -> "4:59", 3725 -> "1:02:05".
+export function formatClock(totalSeconds) {
+  const t = Math.max(0, Math.round(totalSeconds));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const s = String(t % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+// A duration in a unit a person would use: [amount, unit] with unit "s", "min" or "h".
+function durationParts(ms) {
+  const s = Math.max(0, ms / 1000);
+  if (s < 59.5) return [Math.max(1, Math.round(s)), 's'];
+  if (s < 3570) return [Math.max(1, Math.round(s / 60)), 'min'];
+  return [Math.round(s / 360) / 10, 'h'];
+}
+const UNIT_WORDS = { s: ['second', 'seconds'], min: ['minute', 'minutes'], h: ['hour', 'hours'] };
+
+// Plain words for a duration: "40 seconds", "1 minute", "2 minutes", "1.5 hours".
+export function formatDuration(ms) {
+  const [n, unit] = durationParts(ms);
+  return `${n} ${UNIT_WORDS[unit][n === 1 ? 0 : 1]}`;
+}
+
+// Compact range: "1–3 min", "20–50 s", "20 s – 1 min".
+export function formatRange(lowMs, highMs) {
+  const [a, ua] = durationParts(lowMs);
+  const [b, ub] = durationParts(highMs);
+  if (ua === ub) return a === b ? `${a} ${ua}` : `${a}–${b} ${ua}`;
+  return `${a} ${ua} – ${b} ${ub}`;
+}
+
+// The plugin's wait estimate {known, median_ms, low_ms, high_ms} in words:
+// "about 2 minutes (1–3 min)"; null while it is unknown.
+export function formatWait(wait) {
+  if (!wait || !wait.known) return null;
+  return `about ${formatDuration(wait.median_ms)} (${formatRange(wait.low_ms, wait.high_ms)})`;
+}
+
+// Unix seconds as the viewer's local date and time: "today at 14:00", "tomorrow at 09:30",
+// "on Monday 30 November at 14:00".
+export function formatDateTime(unixSeconds) {
+  const d = new Date(unixSeconds * 1000);
+  const now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (sameDay) return `today at ${time}`;
+  const tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  if (d.toDateString() === tomorrow.toDateString()) return `tomorrow at ${time}`;
+  const date = d.toLocaleDateString(undefined, {
+    weekday: 'long', day: 'numeric', month: 'long', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric',
+  });
+  return `on ${date} at ${time}`;
+}
+
+// The mids of an SDP's m-lines, in order (index = the plugin's `mindex`).
+export function sdpMids(sdp) {
+  const mids = [];
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    const m = /\r?\na=mid:([^\r\n]+)/.exec(`\n${section}`);
+    mids.push(m ? m[1].trim() : String(mids.length));
+  }
+  return mids;
+}

@@ -104,11 +104,33 @@ void ah_engine_ghosts_due(ah_engine *engine, gint64 now)
 		ghost_drop(engine, g);
 }
 
-gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
-	gint64 now, ah_participant **p)
+/* A client that lost its connection may come back before Janus noticed (a half-open TCP
+ * connection, an ICE consent that has not timed out yet): its old participant is still seated.
+ * The token proves it is the same attendee, so the old one is taken out as if its connection had
+ * dropped (its seat is held), and the rejoin below takes the seat over. */
+static void replace_stale(ah_engine *engine, const char *token, ah_room *room, gint64 now, GPtrArray *outs)
 {
-	ah_ghost *g = token != NULL ? g_hash_table_lookup(engine->ghosts, token) : NULL;
-	guint64 pid = ah_engine_next_id(engine);
+	for (guint i = 0; i < room->members->len; i++) {
+		ah_participant *old = g_ptr_array_index(room->members, i);
+		if (old->rejoin_token[0] != '\0' && ah_validate_secret_equal(token, old->rejoin_token) &&
+			ah_engine_seated(engine, old)) {
+			ah_engine_remove(engine, old, AH_EXIT_REPLACED, now, outs);
+			return;
+		}
+	}
+}
+
+gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
+	gint64 now, GPtrArray *outs, ah_participant **p)
+{
+	ah_ghost *g;
+	guint64 pid;
+	if (token == NULL)
+		return FALSE;
+	if (g_hash_table_lookup(engine->ghosts, token) == NULL)
+		replace_stale(engine, token, room, now, outs);
+	g = g_hash_table_lookup(engine->ghosts, token);
+	pid = ah_engine_next_id(engine);
 	if (g == NULL || strcmp(g->tenant, room->tenant->id) != 0 || strcmp(g->room, room->id) != 0)
 		return FALSE;
 	if (!ah_admission_rejoin(engine->adm, g->pid, pid, now)) {

@@ -125,6 +125,7 @@ typedef enum {
 	AH_EXIT_ENDED_QUEUED,   /* likewise, a queued attendee */
 	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter or backstage monitor (frees its tenant seat) */
 	AH_EXIT_DRAINED,        /* a queued attendee of a draining node (admission already forgot it) */
+	AH_EXIT_REPLACED,       /* a seated attendee whose rejoin token came back on another handle */
 } ah_exit;
 
 /* A request being processed (requests.c fills it, handlers read and answer it). */
@@ -216,7 +217,7 @@ void ah_engine_ghosts_due(ah_engine *engine, gint64 now);
 void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
 /* join with a rejoin_token: the ghost's seat passes to a new participant of `room` (TRUE, *p set). */
 gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
-	gint64 now, ah_participant **p);
+	gint64 now, GPtrArray *outs, ah_participant **p);
 /* {"known", "median_ms", "low_ms", "high_ms"} */
 json_t *ah_engine_wait_json(const ah_wait_estimate *e);
 /* Status figures of the node (tenant and room NULL), a tenant or a room. */

@@ -468,6 +468,7 @@ static const struct {
 	[AH_EXIT_ENDED_QUEUED] = { "removed", "ended", TRUE, CLOSE_IF_MEDIA, FALSE, FALSE, FALSE },
 	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE, FALSE },
 	[AH_EXIT_DRAINED] = { "removed", "draining", TRUE, CLOSE_IF_MEDIA, FALSE, TRUE, FALSE },
+	[AH_EXIT_REPLACED] = { "removed", "replaced", TRUE, CLOSE_ALWAYS, TRUE, TRUE, TRUE },
 };
 
 /* The participant has (or is setting up) a PeerConnection with us. */

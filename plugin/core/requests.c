@@ -294,7 +294,8 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 		return err;
 	/* A rejoin within the grace takes its seat back at once. */
 	if (has(req, "rejoin_token")) {
-		if (ah_engine_rejoin(e, string_of(req, "rejoin_token"), room, req->conn, string_of(req, "display"), req->now, &p)) {
+		if (ah_engine_rejoin(e, string_of(req, "rejoin_token"), room, req->conn, string_of(req, "display"), req->now,
+				req->outs, &p)) {
 			json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
 				"ptype", json_string("attendee"));
 			admitted_reply(req, p);

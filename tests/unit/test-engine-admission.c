@@ -382,6 +382,42 @@ static void test_rejoin_once(fixture *f, gconstpointer data)
 	g_free(token);
 }
 
+/* The client comes back before Janus noticed its old connection was gone: the token takes the
+ * seat over from the stale participant, which is removed ("replaced") and its PeerConnection closed. */
+static void test_rejoin_replaces_stale(fixture *f, gconstpointer data)
+{
+	json_t *reply;
+	char *token, *text;
+	ah_out *out;
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
+	token = g_strdup(token_of(f, join_attendee(f, 1)));
+	connect(f, 1);
+	assert_event(join_attendee(f, 2), "queued");
+	clear(f);
+	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
+	reply = send(f, 3, text);
+	assert_event(reply, "admitted");
+	g_assert_true(json_is_true(json_object_get(reply, "rejoined")));
+	out = find(f, AH_OUT_EVENT, 1, "removed");
+	g_assert_nonnull(out);
+	g_assert_cmpstr(str(out->body, "reason"), ==, "replaced");
+	g_assert_nonnull(find(f, AH_OUT_CLOSE_PC, 1, NULL));
+	g_assert_null(ah_engine_slots(f->engine, 1, &(guint){ 0 }));
+	/* The seat passed on: 2 still waits, nobody is held. */
+	g_assert_null(find(f, AH_OUT_EVENT, 2, "admitted"));
+	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
+	g_assert_cmpint(node_count(f, "rejoining"), ==, 0);
+	g_assert_cmpint(node_count(f, "queued"), ==, 1);
+	/* The old token is spent; the old handle's late hangup changes nothing. */
+	ah_engine_media_down(f->engine, 1, f->now, f->outs);
+	reply = send(f, 4, text);
+	assert_event(reply, "queued");
+	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
+	g_free(text);
+	g_free(token);
+}
+
 static void test_rejoin_grace_expires(fixture *f, gconstpointer data)
 {
 	char *token, *text;
@@ -689,6 +725,7 @@ int main(int argc, char **argv)
 	ADD("/engine/admission/node/set-capacity", test_set_capacity);
 	ADD("/engine/admission/status/figures", test_status_figures);
 	ADD("/engine/admission/room-counts/presenter", test_room_counts);
+	ADD("/engine/admission/rejoin/replaces-stale", test_rejoin_replaces_stale);
 	ADD("/engine/admission/persist/round-trip", test_persist_round_trip);
 	ADD("/engine/admission/persist/old-file-defaults", test_persist_old_file);
 	ADD("/engine/admission/persist/refuses-bad-values", test_persist_refuses_bad_values);
