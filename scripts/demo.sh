@@ -268,7 +268,7 @@ if [ -n "$web_pid" ]; then
 	cat <<EOF
 
   Pages (open in $browser):
-    http://$page_host:$web_port/$q
+    http://$page_host:$web_port/$q&admin=$ADMIN_URL
     attendee:  http://$page_host:$web_port/attendee.html$q
     presenter: http://$page_host:$web_port/presenter.html$q&secret=presenter
     operator dashboard (has the Admin API secret in it: keep it to yourself):

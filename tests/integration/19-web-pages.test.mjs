@@ -54,8 +54,8 @@ after(async () => {
 const common = () => ({ server: `${janus.wsUrl}/`, tenant: TENANT, room: ROOM, autojoin: 1 });
 
 // Screenshot into the artifacts; with AH_UPDATE_DOCS_IMAGES=1 also into docs/images/<docName>.png.
-async function shot(page, name, docName) {
-  const file = await screenshot(page, name);
+async function shot(page, name, docName, opts = {}) {
+  const file = await screenshot(page, name, opts);
   log(`screenshot ${file}`);
   if (docName && process.env.AH_UPDATE_DOCS_IMAGES) {
     fs.copyFileSync(file, path.join(mkdirp(DOCS_IMAGES), `${docName}.png`));
@@ -173,7 +173,7 @@ test('(b) four attendee pages: two watch with video frames advancing, two queue 
     shown = await presenterCounts(presenterPage);
     return shown.active === 2 && shown.queued === 2 && shown.connecting === 0;
   }, { timeout: 15000, what: 'presenter counts active 2, connecting 0, queued 2' }).catch((e) => { throw new Error(`${e.message}; shown ${safeJson(shown)}`); });
-  await shot(presenterPage, 'presenter-live-audience', 'presenter-live');
+  await shot(presenterPage, 'presenter-live-audience', 'presenter-live', { fullPage: true });
   bOk = true;
 });
 
@@ -267,8 +267,8 @@ test('(d) dashboard: node figures equal the Admin API status; a row for the room
   assert.equal(await dash.locator(`tr[data-tenant="${TENANT}"]`).count(), 1, 'a tenant row');
   assert.ok(await dash.locator('#chart').count() === 1, '#chart canvas');
   await sleep(2500); // let the chart draw a few points
-  await shot(dash, 'dashboard', 'dashboard');
-  await screenshot(dash, 'dashboard-full', { fullPage: true });
+  await shot(dash, 'dashboard');
+  await shot(dash, 'dashboard-full', 'dashboard', { fullPage: true });
   assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
 });
 
