@@ -23,8 +23,9 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # chromium and fonts: the web pages' end-to-end tests (playwright-core drives Debian's chromium);
 # libjs-webrtc-adapter: the pages load it with janus.js.
-APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev tzdata
-	autoconf automake libtool pkg-config iproute2 make gcc chromium fonts-dejavu-core)
+# libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz).
+APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev libjwt-dev
+	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core)
 
 apt_missing() {
 	local p

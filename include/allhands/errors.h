@@ -37,6 +37,19 @@
 	X(ROOM_CLOSED,      623, "room_closed",         "The room is closed: it is outside its scheduled windows") \
 	X(QUEUE_FULL,       624, "queue_full",          "The queue is full: try again after retry_after_ms") \
 	X(DRAINING,         625, "draining",            "This node is draining: join another node") \
+	X(TOKEN_REQUIRED,   626, "token_required",      "This room needs a join token") \
+	X(TOKEN_MALFORMED,  627, "token_malformed",     "The join token is not a well-formed JWT") \
+	X(TOKEN_TOO_LARGE,  628, "token_too_large",     "The join token is too large") \
+	X(TOKEN_ALGORITHM,  629, "token_algorithm",     "The join token's algorithm is not accepted") \
+	X(TOKEN_SIGNATURE,  630, "token_signature",     "The join token's signature does not verify") \
+	X(TOKEN_EXPIRED,    631, "token_expired",       "The join token has expired") \
+	X(TOKEN_NOT_YET_VALID, 632, "token_not_yet_valid", "The join token is not valid yet") \
+	X(TOKEN_WRONG_TENANT, 633, "token_wrong_tenant", "The join token is for another tenant") \
+	X(TOKEN_WRONG_ROOM, 634, "token_wrong_room",    "The join token is for another room") \
+	X(TOKEN_CLAIMS,     635, "token_claims",        "The join token lacks a claim or has an invalid one") \
+	X(REQUEST_TOO_LARGE, 636, "request_too_large",  "The request is too large") \
+	X(RATE_LIMITED,     637, "rate_limited",        "Too many requests on this handle: slow down") \
+	X(TOO_MANY_HANDLES, 638, "too_many_handles",    "Too many allhands handles in this Janus session") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {
