@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command: installs what it needs (scripts/setup.sh), builds, runs the C unit
-# tests (`make check`, automake TAP) and the integration suite (Node's test runner against a real
+# tests (`make check`, automake TAP), a short libFuzzer run of each fuzz target (`make fuzz-smoke`:
+# one test per target) and the integration suite (Node's test runner against a real
 # Janus inside a private network namespace: needs root), then prints `N passed, N failed`.
 # Exits non-zero when anything failed.
 #
 # Usage: bash scripts/test.sh [integration test files...]
 #   AH_SKIP_UNIT=1         skip `make check`
+#   AH_SKIP_FUZZ=1         skip the fuzz smoke run (`make fuzz-smoke`, docs/fuzzing.md)
 #   AH_SKIP_INTEGRATION=1  skip the integration suite
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -uo pipefail
@@ -45,7 +47,7 @@ if [ "${AH_SKIP_UNIT:-0}" != 1 ]; then
 		tail -n 25 "$ART/make-check.out"
 		[ -f tests/test-suite.log ] && cp tests/test-suite.log "$ART/" 2>/dev/null
 		[ -f test-suite.log ] && cp test-suite.log "$ART/" 2>/dev/null
-		read -r u_pass u_fail u_skip < <(find . -path ./node_modules -prune -o -name '*.trs' -print0 |
+		read -r u_pass u_fail u_skip < <(find . \( -path ./node_modules -o -path ./test-artifacts \) -prune -o -name '*.trs' -print0 |
 			xargs -0 -r cat | awk '
 				/^:test-result: (PASS|XFAIL)/ { p++ }
 				/^:test-result: (FAIL|XPASS|ERROR)/ { f++ }
@@ -58,6 +60,29 @@ if [ "${AH_SKIP_UNIT:-0}" != 1 ]; then
 		fi
 	else
 		stage_fail "make check not run: no build"
+	fi
+fi
+
+if [ "${AH_SKIP_FUZZ:-0}" != 1 ]; then
+	echo "=== fuzz smoke (make fuzz-smoke)"
+	if [ -f Makefile ]; then
+		make fuzz-smoke >"$ART/fuzz-smoke.out" 2>&1
+		fuzz_rc=$?
+		grep -E '^fuzz [a-z-]+: |^    ' "$ART/fuzz-smoke.out"
+		cp fuzz/*-smoke.log "$ART/" 2>/dev/null
+		f_pass=$(grep -cE '^fuzz [a-z-]+: ok' "$ART/fuzz-smoke.out")
+		f_fail=$(grep -cE '^fuzz [a-z-]+: FAILED' "$ART/fuzz-smoke.out")
+		echo "fuzz: $f_pass passed, $f_fail failed"
+		passed=$((passed + f_pass)); failed=$((failed + f_fail))
+		if [ "$fuzz_rc" != 0 ] && [ "$f_fail" = 0 ]; then
+			stage_fail "make fuzz-smoke exited $fuzz_rc without a failing target (see test-artifacts/fuzz-smoke.out)"
+		fi
+		if grep -Eq "$cc_warning" "$ART/fuzz-smoke.out"; then
+			stage_fail "compiler warnings in the fuzz build (see test-artifacts/fuzz-smoke.out)"
+			grep -E "$cc_warning" "$ART/fuzz-smoke.out" >&2
+		fi
+	else
+		stage_fail "make fuzz-smoke not run: no build"
 	fi
 fi
 

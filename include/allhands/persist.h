@@ -2,13 +2,16 @@
  *
  * Format (JSON, written by this module only):
  *   {"version": 1,
- *    "tenants": [{"tenant", "name", "max_participants", "secret", "weight"?, "reserved"?, "max_queued"?}],
+ *    "tenants": [{"tenant", "name", "max_participants", "secret", "weight"?, "reserved"?, "max_queued"?,
+ *                 "previous_secret"?, "previous_secret_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
- *               "presenter_seats"?, "priority_secret"?}]}
+ *               "presenter_seats"?, "priority_secret"?, "tokens"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
  * room options and the tenants' shares may be missing (files written by older versions), which
- * means their defaults.
+ * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
+ * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
+ * "optional" or "required" (join tokens, token.h).
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
@@ -38,6 +41,15 @@
 #define AH_WEIGHT_MAX 1000
 #define AH_PRESENTER_SEATS_DEFAULT 1
 #define AH_PRESENTER_SEATS_MAX 1000
+/* Join tokens (issue 6): a rotated-out secret stays valid at most this long. */
+#define AH_SECRET_OVERLAP_S_MAX 86400
+
+/* A room's join token policy (docs/api.md, "Join tokens"). */
+typedef enum {
+	AH_TOKENS_OFF = 0,      /* a join carrying a token is refused */
+	AH_TOKENS_OPTIONAL,     /* a token, if given, must be valid; else the room's credentials */
+	AH_TOKENS_REQUIRED,     /* every join needs a valid token */
+} ah_tokens_policy;
 
 typedef struct {
 	char *tenant;
@@ -47,6 +59,8 @@ typedef struct {
 	guint weight;           /* 1..AH_WEIGHT_MAX */
 	guint reserved;         /* node seats reserved */
 	guint max_queued;       /* 0: no bound */
+	char *previous_secret;  /* NULL: no rotation under way */
+	gint64 previous_secret_until; /* UNIX seconds; 0 when previous_secret is NULL */
 } ah_persist_tenant;
 
 typedef struct {
@@ -63,6 +77,7 @@ typedef struct {
 	gboolean shuffle;       /* prequeue_order "shuffle" (else "fifo") */
 	guint presenter_seats;
 	char *priority_secret;  /* NULL: no priority class by secret */
+	ah_tokens_policy tokens;
 } ah_persist_room;
 
 typedef struct {
@@ -79,6 +94,10 @@ ah_persist_tenant *ah_persist_add_tenant(ah_persist_state *state, const char *te
 	guint max_participants, const char *secret);
 ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant, const char *room,
 	const char *description, guint max_attendees, const char *pin, const char *presenter_secret);
+
+/* "off", "optional", "required"; and back (FALSE for any other name). */
+const char *ah_persist_tokens_name(ah_tokens_policy policy);
+gboolean ah_persist_tokens_from_name(const char *name, ah_tokens_policy *policy);
 
 /* The file's JSON for a state, and back (with every check; NULL with *err and *message on failure). */
 json_t *ah_persist_to_json(const ah_persist_state *state);

@@ -42,7 +42,9 @@ typedef struct {
  * rotation, its previous one), at `now_s`, for `tenant` and `room` (the request's; NULL skips that
  * check). AH_ERR_OK with *out filled, or the first failure in this order: TOKEN_TOO_LARGE,
  * TOKEN_MALFORMED, TOKEN_ALGORITHM, TOKEN_SIGNATURE, TOKEN_CLAIMS, TOKEN_EXPIRED,
- * TOKEN_NOT_YET_VALID, TOKEN_WRONG_TENANT, TOKEN_WRONG_ROOM. */
+ * TOKEN_NOT_YET_VALID, TOKEN_WRONG_TENANT, TOKEN_WRONG_ROOM. A wrong secret and a header or payload
+ * altered after signing are both TOKEN_SIGNATURE: without the key they cannot be told apart.
+ * Expired: now_s >= exp + AH_TOKEN_SKEW_S; not yet valid: now_s + AH_TOKEN_SKEW_S < nbf. */
 ah_error ah_token_verify(const char *token, const char *const *secrets, guint n_secrets, gint64 now_s,
 	const char *tenant, const char *room, ah_token_claims *out);
 

@@ -11,6 +11,7 @@
 #include "allhands/engine.h"
 #include "allhands/persist.h"
 #include "allhands/schedule.h"
+#include "allhands/token.h"
 #include "allhands/validate.h"
 
 /* Limits of the admission settings (set_capacity and the engine config). */
@@ -42,6 +43,8 @@ typedef struct {
 	char *id;
 	char *name;             /* "" when unset */
 	char *secret;
+	char *previous_secret;  /* a rotated-out secret still valid until previous_secret_until; NULL: none */
+	gint64 previous_secret_until; /* UNIX seconds */
 	guint max_participants;
 	guint weight;           /* share of the node's waves (admission.h) */
 	guint reserved;         /* node seats only this tenant may take */
@@ -56,6 +59,7 @@ struct ah_room {
 	char *pin;              /* NULL: no pin */
 	char *presenter_secret;
 	char *priority_secret;  /* NULL: no priority attendees by secret */
+	ah_tokens_policy tokens; /* join tokens (token.h): off, optional or required */
 	guint max_attendees;
 	guint presenter_seats;  /* tenant seats kept for its presenters and backstage monitors */
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
@@ -77,6 +81,7 @@ typedef struct {
 	gboolean backstage;     /* a backstage monitor: receives like an attendee, seated like a presenter */
 	ah_room *room;
 	char *display;          /* "" when unset */
+	char *sub;              /* the join token's subject; NULL: joined without a token */
 	gboolean media;         /* the PeerConnection is up (media_up seen, no media_down since) */
 	GArray *streams;        /* presenter: ah_stream_desc it publishes (empty: not publishing) */
 	GArray *slots;          /* receiver: ah_slot as last offered (empty: never offered) */
@@ -145,6 +150,8 @@ typedef struct {
 	ah_jsep_kind jsep;      /* JSEP to attach to the reply */
 	char *error;            /* error message (g_free); NULL: the table's default */
 	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
+	const ah_token_claims *token; /* join: the verified join token (its role decides); NULL: none */
+	ah_token_claims claims;       /* join: where `token` points once verified */
 } ah_req;
 
 /* --- engine.c: outs and notifications */
@@ -158,6 +165,10 @@ void ah_engine_flush(ah_engine *engine, GPtrArray *outs);
 
 /* --- engine.c: tenants and rooms */
 ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
+/* The tenant's secrets valid at `now` (monotonic us): its secret, then its previous one while the
+ * rotation overlap lasts. Fills secrets[0..1] (borrowed), returns how many (1 or 2). */
+guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
+	const char *secrets[2]);
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room);
 ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
 	guint max_participants, const char *secret);
@@ -275,6 +286,11 @@ ah_error ah_req_end_now(ah_req *req);
 
 /* --- requests.c: helpers the schedule and admission requests share */
 ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
+/* The request's string element `name` (NULL when absent), and whether it has element `name`. */
+const char *ah_req_string(const ah_req *req, const char *name);
+gboolean ah_req_has(const ah_req *req, const char *name);
+/* The join request (requests-join.c). */
+ah_error ah_req_join(ah_req *req);
 /* A tenant caller may only name its own tenant. */
 ah_error ah_req_in_scope(ah_req *req, const char *tenant);
 ah_error ah_req_find_room(ah_req *req, ah_room **room);

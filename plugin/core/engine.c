@@ -106,6 +106,7 @@ static void participant_free(gpointer data)
 {
 	ah_participant *p = data;
 	g_free(p->display);
+	g_free(p->sub);
 	g_array_unref(p->streams);
 	g_array_unref(p->slots);
 	g_free(p);
@@ -131,12 +132,24 @@ static void tenant_free(gpointer data)
 	g_free(tenant->id);
 	g_free(tenant->name);
 	g_free(tenant->secret);
+	g_free(tenant->previous_secret);
 	g_free(tenant);
 }
 
 ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id)
 {
 	return id != NULL ? g_hash_table_lookup(engine->tenants, id) : NULL;
+}
+
+guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
+	const char *secrets[2])
+{
+	secrets[0] = tenant->secret;
+	secrets[1] = NULL;
+	if (tenant->previous_secret == NULL || ah_engine_real_s(engine, now) >= tenant->previous_secret_until)
+		return 1;
+	secrets[1] = tenant->previous_secret;
+	return 2;
 }
 
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room)
@@ -255,12 +268,17 @@ gboolean ah_engine_save(const ah_engine *engine, char **message)
 		row->weight = t->weight;
 		row->reserved = t->reserved;
 		row->max_queued = t->max_queued;
+		if (t->previous_secret != NULL) {
+			row->previous_secret = g_strdup(t->previous_secret);
+			row->previous_secret_until = t->previous_secret_until;
+		}
 		for (guint j = 0; j < rooms->len; j++) {
 			ah_room *r = g_ptr_array_index(rooms, j);
 			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
 				r->pin, r->presenter_secret);
 			rrow->presenter_seats = r->presenter_seats;
 			rrow->priority_secret = g_strdup(r->priority_secret);
+			rrow->tokens = r->tokens;
 			ah_room_schedule_save(r, rrow);
 		}
 		g_ptr_array_unref(rooms);
@@ -312,6 +330,8 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 		tenant->weight = t->weight;
 		tenant->reserved = t->reserved;
 		tenant->max_queued = t->max_queued;
+		tenant->previous_secret = g_strdup(t->previous_secret);
+		tenant->previous_secret_until = t->previous_secret_until;
 		ah_engine_apply_share(engine, tenant);
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
@@ -327,6 +347,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 			r->presenter_secret);
 		room->presenter_seats = r->presenter_seats;
 		room->priority_secret = g_strdup(r->priority_secret);
+		room->tokens = r->tokens;
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");

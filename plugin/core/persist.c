@@ -30,6 +30,8 @@ static const ah_param tenant_spec[] = {
 	AH_PARAM_UINT("weight", FALSE, 1, AH_WEIGHT_MAX),
 	AH_PARAM_UINT("reserved", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("previous_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_UINT("previous_secret_until", FALSE, 1, AH_PID_MAX),
 	AH_PARAM_END
 };
 
@@ -46,6 +48,7 @@ static const ah_param room_spec[] = {
 	AH_PARAM_STR("prequeue_order", FALSE, 0, 16),
 	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX),
 	AH_PARAM_STR("priority_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("tokens", FALSE, 0, 16),
 	AH_PARAM_END
 };
 
@@ -55,6 +58,7 @@ static void tenant_free(gpointer data)
 	g_free(t->tenant);
 	g_free(t->name);
 	g_free(t->secret);
+	g_free(t->previous_secret);
 	g_free(t);
 }
 
@@ -87,6 +91,28 @@ void ah_persist_state_free(ah_persist_state *state)
 	g_ptr_array_unref(state->tenants);
 	g_ptr_array_unref(state->rooms);
 	g_free(state);
+}
+
+static const char *const tokens_names[] = {
+	[AH_TOKENS_OFF] = "off",
+	[AH_TOKENS_OPTIONAL] = "optional",
+	[AH_TOKENS_REQUIRED] = "required",
+};
+
+const char *ah_persist_tokens_name(ah_tokens_policy policy)
+{
+	return (guint)policy < G_N_ELEMENTS(tokens_names) ? tokens_names[policy] : "off";
+}
+
+gboolean ah_persist_tokens_from_name(const char *name, ah_tokens_policy *policy)
+{
+	for (guint i = 0; name != NULL && i < G_N_ELEMENTS(tokens_names); i++) {
+		if (strcmp(name, tokens_names[i]) == 0) {
+			*policy = (ah_tokens_policy)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
 }
 
 ah_persist_tenant *ah_persist_add_tenant(ah_persist_state *state, const char *tenant, const char *name,
@@ -129,6 +155,11 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 			"name", t->name, "max_participants", (json_int_t)t->max_participants, "secret", t->secret,
 			"weight", (json_int_t)t->weight, "reserved", (json_int_t)t->reserved,
 			"max_queued", (json_int_t)t->max_queued));
+		if (t->previous_secret != NULL) {
+			json_t *row = json_array_get(tenants, json_array_size(tenants) - 1);
+			json_object_set_new(row, "previous_secret", json_string(t->previous_secret));
+			json_object_set_new(row, "previous_secret_until", json_integer(t->previous_secret_until));
+		}
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
 		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
@@ -146,6 +177,7 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 		json_object_set_new(row, "presenter_seats", json_integer(r->presenter_seats));
 		if (r->priority_secret != NULL)
 			json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
+		json_object_set_new(row, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
 		json_array_append_new(rooms, row);
 	}
 	return json_pack("{s:i, s:o, s:o}", "version", AH_PERSIST_VERSION, "tenants", tenants, "rooms", rooms);
@@ -182,6 +214,11 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 			t->weight = json_integer_value(json_object_get(row, "weight"));
 		t->reserved = json_integer_value(json_object_get(row, "reserved"));
 		t->max_queued = json_integer_value(json_object_get(row, "max_queued"));
+		if ((json_object_get(row, "previous_secret") == NULL) != (json_object_get(row, "previous_secret_until") == NULL))
+			return row_error(AH_ERR_INVALID_ELEMENT, "tenants", i, g_strdup("invalid element "
+				"(previous_secret and previous_secret_until: both or neither)"), message);
+		t->previous_secret = g_strdup(json_string_value(json_object_get(row, "previous_secret")));
+		t->previous_secret_until = json_integer_value(json_object_get(row, "previous_secret_until"));
 	}
 	return AH_ERR_OK;
 }
@@ -202,6 +239,11 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 		return AH_ERR_INVALID_ELEMENT;
 	}
 	r->shuffle = g_strcmp0(order, "shuffle") == 0;
+	if (json_object_get(row, "tokens") != NULL
+		&& !ah_persist_tokens_from_name(json_string_value(json_object_get(row, "tokens")), &r->tokens)) {
+		*why = g_strdup("invalid element (tokens: must be off, optional or required)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
 	if (json_object_get(row, "presenter_seats") != NULL)
 		r->presenter_seats = json_integer_value(json_object_get(row, "presenter_seats"));
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));

@@ -45,6 +45,16 @@ static gboolean has(const ah_req *req, const char *name)
 	return json_object_get(req->message, name) != NULL;
 }
 
+const char *ah_req_string(const ah_req *req, const char *name)
+{
+	return string_of(req, name);
+}
+
+gboolean ah_req_has(const ah_req *req, const char *name)
+{
+	return has(req, name);
+}
+
 static guint uint_of(const ah_req *req, const char *name)
 {
 	return (guint)json_integer_value(json_object_get(req->message, name));
@@ -123,10 +133,14 @@ static json_t *counts_json(const ah_engine *e, const ah_tenant *tenant, const ah
 
 static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
+	json_t *tenant = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
 		"max_participants", (json_int_t)t->max_participants, "weight", (json_int_t)t->weight,
 		"reserved", (json_int_t)t->reserved, "max_queued", (json_int_t)t->max_queued,
 		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", counts_json(e, t, NULL));
+	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
+	if (t->previous_secret != NULL)
+		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
+	return tenant;
 }
 
 static json_t *room_json(const ah_engine *e, const ah_room *r)
@@ -135,6 +149,7 @@ static json_t *room_json(const ah_engine *e, const ah_room *r)
 		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
 		"presenter_seats", (json_int_t)r->presenter_seats, "pin_required", r->pin != NULL,
 		"priority_class", r->priority_secret != NULL, "counts", counts_json(e, r->tenant, r));
+	json_object_set_new(room, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
 	ah_room_schedule_json(r, room);
 	return room;
 }
@@ -184,21 +199,27 @@ static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 	GArray *queued = ah_admission_queue(e->adm, r->tenant->id, r->id);
 	for (guint i = 0; i < r->members->len; i++) {
 		const ah_participant *p = g_ptr_array_index(r->members, i);
+		json_t *row = NULL;
 		if (p->presenter)
-			json_array_append_new(presenters, json_pack("{s:I, s:s, s:b, s:o}", "id", (json_int_t)p->id,
+			json_array_append_new(presenters, row = json_pack("{s:I, s:s, s:b, s:o}", "id", (json_int_t)p->id,
 				"display", p->display, "publishing", p->streams->len > 0,
 				"streams", ah_engine_streams_json(p->streams)));
 		else if (p->backstage)
-			json_array_append_new(backstage, json_pack("{s:I, s:s}", "id", (json_int_t)p->id, "display", p->display));
+			json_array_append_new(backstage, row = json_pack("{s:I, s:s}", "id", (json_int_t)p->id, "display", p->display));
 		else if (ah_engine_seated(e, p))
-			json_array_append_new(attendees, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
+			json_array_append_new(attendees, row = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
 				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)]));
+		if (row != NULL && p->sub != NULL)
+			json_object_set_new(row, "sub", json_string(p->sub));
 	}
 	for (guint i = 0; queued != NULL && i < queued->len; i++) {
 		guint64 pid = g_array_index(queued, guint64, i);
 		const ah_participant *p = ah_engine_participant_by_id(e, pid);
-		json_array_append_new(queue, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)pid,
-			"display", p != NULL ? p->display : "", "position", (json_int_t)ah_admission_position(e->adm, pid)));
+		json_t *row = json_pack("{s:I, s:s, s:I}", "id", (json_int_t)pid, "display", p != NULL ? p->display : "",
+			"position", (json_int_t)ah_admission_position(e->adm, pid));
+		if (p != NULL && p->sub != NULL)
+			json_object_set_new(row, "sub", json_string(p->sub));
+		json_array_append_new(queue, row);
 	}
 	if (queued != NULL)
 		g_array_unref(queued);
@@ -209,158 +230,7 @@ static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 	return room;
 }
 
-/* --- participant requests */
-
-/* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
-static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_participant **joined)
-{
-	ah_engine *e = req->engine;
-	ah_error err;
-	if (!ah_validate_secret_equal(string_of(req, "presenter_secret"), room->presenter_secret))
-		return AH_ERR_WRONG_SECRET;
-	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
-		return err;
-	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
-		return AH_ERR_TENANT_FULL;
-	*joined = ah_engine_add_participant(e, req->conn, room, !backstage, string_of(req, "display"));
-	(*joined)->backstage = backstage;
-	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, (*joined)->id),
-		"ptype", json_string(backstage ? "backstage" : "presenter"));
-	return AH_ERR_OK;
-}
-
-static ah_error join_presenter(ah_req *req, ah_room *room)
-{
-	ah_participant *p;
-	ah_error err = join_seat(req, room, FALSE, &p);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
-		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
-		"presenters", ah_engine_presenters_json(req->engine, room));
-	return AH_ERR_OK;
-}
-
-/* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
-static ah_error join_backstage(ah_req *req, ah_room *room)
-{
-	ah_participant *p;
-	ah_error err = join_seat(req, room, TRUE, &p);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
-	req->jsep = AH_JSEP_OFFER;
-	ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
-	return AH_ERR_OK;
-}
-
-/* The admitted reply: an offer, and a rejoin token when there is a grace. */
-static void admitted_reply(ah_req *req, ah_participant *p)
-{
-	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
-	ah_engine_issue_token(req->engine, p, req->reply);
-	req->jsep = AH_JSEP_OFFER;
-	ah_engine_notify(req->outs, req->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
-}
-
-/* queue_full and draining: nothing was kept; the error says when or where to try again. */
-static ah_error refused(ah_req *req, ah_adm_state state, const ah_adm_join *out)
-{
-	if (state == AH_ADM_REFUSED_DRAINING) {
-		req->error_extra = json_pack("{s:b}", "retry_elsewhere", 1);
-		return AH_ERR_DRAINING;
-	}
-	if (state == AH_ADM_REFUSED_QUEUE_FULL) {
-		req->error_extra = json_pack("{s:I}", "retry_after_ms", (json_int_t)(out->retry_after_us / 1000));
-		return AH_ERR_QUEUE_FULL;
-	}
-	return fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
-}
-
-static ah_error join_attendee(ah_req *req, ah_room *room)
-{
-	ah_engine *e = req->engine;
-	const char *priority = string_of(req, "priority_secret");
-	GArray *events;
-	ah_participant *p;
-	ah_adm_state state;
-	ah_adm_join out;
-	ah_error err;
-	if (room->pin != NULL && !ah_validate_secret_equal(string_of(req, "pin"), room->pin))
-		return AH_ERR_WRONG_PIN;
-	if (priority != NULL && (room->priority_secret == NULL || !ah_validate_secret_equal(priority, room->priority_secret)))
-		return fail(req, AH_ERR_WRONG_SECRET, g_strdup("wrong secret (priority_secret)"));
-	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
-		return err;
-	/* A rejoin within the grace takes its seat back at once. */
-	if (has(req, "rejoin_token")) {
-		if (ah_engine_rejoin(e, string_of(req, "rejoin_token"), room, req->conn, string_of(req, "display"), req->now,
-				req->outs, &p)) {
-			json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
-				"ptype", json_string("attendee"));
-			admitted_reply(req, p);
-			json_object_set_new(req->reply, "rejoined", json_true());
-			return AH_ERR_OK;
-		}
-	}
-	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
-	state = ah_admission_join_class(e->adm, ah_engine_next_id(e), room->tenant->id, room->id,
-		priority != NULL ? AH_ADM_PRIORITY : AH_ADM_ORDINARY, req->now, &out, events);
-	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
-		g_array_unref(events);
-		return refused(req, state, &out);
-	}
-	p = ah_engine_add_participant(e, req->conn, room, FALSE, string_of(req, "display"));
-	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
-		"ptype", json_string("attendee"));
-	if (state == AH_ADM_CONNECTING) {
-		admitted_reply(req, p);
-	} else {
-		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "allhands", "event", "event", "queued",
-			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)out.position,
-			"queue_length", (json_int_t)out.queue_length, "wait", ah_engine_wait_json(&out.estimate));
-		/* The pre-queue: the countdown runs to starts_at. */
-		if (room->status.phase == AH_PHASE_LOBBY) {
-			json_object_set_new(req->reply, "state", json_string("lobby"));
-			json_object_set_new(req->reply, "starts_at", json_integer(room->status.occurrence.start));
-		}
-	}
-	if (has(req, "rejoin_token"))
-		json_object_set_new(req->reply, "rejoined", json_false());
-	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
-	ah_engine_adm_events(e, events, req->now, req->outs);
-	g_array_unref(events);
-	return AH_ERR_OK;
-}
-
-static const struct {
-	const char *name;
-	ah_error (*join)(ah_req *req, ah_room *room);
-} ptypes[] = {
-	{ "attendee", join_attendee },
-	{ "presenter", join_presenter },
-	{ "backstage", join_backstage },
-};
-
-static ah_error req_join(ah_req *req)
-{
-	const char *ptype = string_of(req, "ptype");
-	ah_room *room;
-	int kind = ptype == NULL ? 0 : -1;
-	if (ah_engine_participant(req->engine, req->conn) != NULL)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (this handle already joined)"));
-	for (guint i = 0; kind < 0 && i < G_N_ELEMENTS(ptypes); i++)
-		if (strcmp(ptype, ptypes[i].name) == 0)
-			kind = i;
-	if (kind < 0)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (ptype: must be attendee, presenter or backstage)"));
-	if (ah_engine_tenant(req->engine, string_of(req, "tenant")) == NULL)
-		return AH_ERR_NO_SUCH_TENANT;
-	room = ah_engine_room(req->engine, string_of(req, "tenant"), string_of(req, "room"));
-	if (room == NULL)
-		return AH_ERR_NO_SUCH_ROOM;
-	return ptypes[kind].join(req, room);
-}
+/* --- participant requests (join: requests-join.c) */
 
 static ah_error req_start(ah_req *req)
 {
@@ -481,19 +351,34 @@ static ah_error req_create_tenant(ah_req *req)
 	return AH_ERR_OK;
 }
 
+/* A new secret; the old one stays valid (tokens and tenant_secret) for `overlap_s`, 0: not at all. */
+static void rotate_secret(ah_req *req, ah_tenant *t, const char *secret, guint overlap_s)
+{
+	g_free(t->previous_secret);
+	t->previous_secret = NULL;
+	t->previous_secret_until = 0;
+	if (overlap_s > 0) {
+		t->previous_secret = t->secret;
+		t->previous_secret_until = ah_engine_real_s(req->engine, req->now) + overlap_s;
+	} else {
+		g_free(t->secret);
+	}
+	t->secret = g_strdup(secret);
+}
+
 static ah_error req_edit_tenant(ah_req *req)
 {
 	ah_tenant *t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
 	if (t == NULL)
 		return AH_ERR_NO_SUCH_TENANT;
+	if (has(req, "secret_overlap_s") && !has(req, "secret"))
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (secret_overlap_s: only with a new secret)"));
 	if (has(req, "name")) {
 		g_free(t->name);
 		t->name = g_strdup(string_of(req, "name"));
 	}
-	if (has(req, "secret")) {
-		g_free(t->secret);
-		t->secret = g_strdup(string_of(req, "secret"));
-	}
+	if (has(req, "secret") && strcmp(string_of(req, "secret"), t->secret) != 0)
+		rotate_secret(req, t, string_of(req, "secret"), uint_of(req, "secret_overlap_s"));
 	if (has(req, "max_participants")) {
 		t->max_participants = uint_of(req, "max_participants");
 		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
@@ -553,19 +438,31 @@ ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, g
 	return AH_ERR_OK;
 }
 
+/* The "tokens" element, if present. */
+static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
+{
+	if (has(req, "tokens") && !ah_persist_tokens_from_name(string_of(req, "tokens"), policy))
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (tokens: must be off, optional or required)"));
+	return AH_ERR_OK;
+}
+
 static ah_error req_create_room(ah_req *req)
 {
 	ah_room *room = NULL;
 	ah_error err = ah_req_find_room(req, &room);
+	ah_tokens_policy tokens = AH_TOKENS_OFF;
 	ah_schedule_input in;
 	ah_tenant *t;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
+	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
 	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
 	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
 		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
+	room->tokens = tokens;
 	apply_room_seats(req, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_created", TRUE);
@@ -592,11 +489,16 @@ static ah_error req_edit_room(ah_req *req)
 {
 	ah_room *room = NULL;
 	ah_error err = ah_req_find_room(req, &room);
+	ah_tokens_policy tokens;
 	ah_schedule_input in;
 	if (err != AH_ERR_OK)
 		return err;
+	tokens = room->tokens;
+	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
+	room->tokens = tokens;
 	if (has(req, "description"))
 		replace(&room->description, string_of(req, "description"));
 	if (has(req, "presenter_secret"))
@@ -718,6 +620,7 @@ static const ah_param join_params[] = {
 	AH_PARAM_STR("presenter_secret", FALSE, 0, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN),
+	AH_PARAM_STR("token", FALSE, 0, 0),  /* no bound here: token_too_large says why */
 	AH_PARAM_END
 };
 
@@ -740,6 +643,7 @@ static const ah_param edit_tenant_params[] = {
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_UINT("secret_overlap_s", FALSE, 0, AH_SECRET_OVERLAP_S_MAX),
 	SHARE_OPTIONS,
 	AH_PARAM_END
 };
@@ -763,7 +667,8 @@ static const ah_param optional_tenant_params[] = {
 
 #define ROOM_SEAT_OPTIONS \
 	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX), \
-	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN)
+	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN), \
+	AH_PARAM_STR("tokens", FALSE, 0, 16)
 
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
@@ -831,7 +736,7 @@ static const struct request_row {
 	req_handler handler;
 	guint flags;
 } requests[] = {
-	{ "join", join_params, req_join, REQ_PARTICIPANT },
+	{ "join", join_params, ah_req_join, REQ_PARTICIPANT },
 	{ "start", no_params, req_start, REQ_PARTICIPANT | REQ_JSEP },
 	{ "publish", no_params, req_publish, REQ_PARTICIPANT | REQ_JSEP },
 	{ "unpublish", no_params, req_unpublish, REQ_PARTICIPANT },
@@ -871,7 +776,7 @@ static const struct request_row *find_request(const char *name)
 static ah_error authorize(ah_req *req, const struct request_row *row)
 {
 	const ah_engine *e = req->engine;
-	const char *key, *secret;
+	const char *key, *secret, *previous[2];
 	const ah_tenant *t;
 	gboolean match;
 	ah_error err;
@@ -887,8 +792,11 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 	if (secret == NULL)
 		return fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
 	t = ah_engine_tenant(e, string_of(req, "tenant"));
-	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist. */
+	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist; and
+	 * with the previous secret too while a rotation overlap lasts. */
 	match = ah_validate_secret_equal(secret, t != NULL ? t->secret : "-");
+	if (t != NULL && ah_engine_tenant_secrets(e, t, req->now, previous) == 2)
+		match = ah_validate_secret_equal(secret, previous[1]) || match;
 	if (t == NULL || !match)
 		return AH_ERR_UNAUTHORIZED;
 	if (!(row->flags & REQ_TENANT))

@@ -416,6 +416,29 @@ static void execute_outs(GPtrArray *outs, const out_context *ctx)
 
 /* ---- work items ---- */
 
+/* Receivers are receive-only: an answer that would send media (an attendee munging our sendonly
+ * offer into sendrecv) is refused here, before the engine sees it, and its PeerConnection closed.
+ * Its packets would be dropped anyway (plugin.c's incoming_rtp relays presenters only); this keeps
+ * the PeerConnection from coming up at all. TRUE when the message was refused. */
+static gboolean refuse_sending_answer(work_item *item, const char *jsep_type, const char *sdp)
+{
+	ah_session *session = item->session;
+	int mindex = -1;
+	if (g_strcmp0(jsep_type, "answer") != 0 || sdp == NULL || !ah_sdp_answer_sends(sdp, &mindex))
+		return FALSE;
+	JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": refused an answer that sends media (m-line %d)\n",
+		session->conn, mindex);
+	char *message = g_strdup_printf("invalid jsep (the answer must not send media: m-line %d is sendrecv or "
+		"sendonly; receivers answer recvonly or inactive)", mindex);
+	ah_out reply = { AH_OUT_REPLY, session->conn, ah_engine_error_body(AH_ERR_INVALID_JSEP, message), AH_JSEP_NONE };
+	ah_out close = { AH_OUT_CLOSE_PC, session->conn, NULL, AH_JSEP_NONE };
+	g_free(message);
+	signal_session(session, &reply, item->transaction, 0, NULL);
+	signal_session(session, &close, NULL, 0, NULL);
+	json_decref(reply.body);
+	return TRUE;
+}
+
 static void handle_message_item(work_item *item, GPtrArray *outs)
 {
 	ah_session *session = item->session;
@@ -427,6 +450,8 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	if (json_is_object(item->jsep)) {
 		jsep_type = json_string_value(json_object_get(item->jsep, "type"));
 		const char *sdp = json_string_value(json_object_get(item->jsep, "sdp"));
+		if (refuse_sending_answer(item, jsep_type, sdp))
+			return;
 		if (jsep_type != NULL && strcmp(jsep_type, "offer") == 0 && sdp != NULL) {
 			char *error = NULL;
 			n = ah_sdp_read_offer(sdp, streams, in_pt, AH_MAX_STREAMS, &error);

@@ -8,7 +8,8 @@
  *   thread (relay.c). It never waits for the control thread.
  *
  * Locks (never held across a call into Janus, and never nested):
- *   sessions_lock (plugin.c: conn -> session registry, handle -> session), ah_pubmedia.lock (relay.c:
+ *   sessions_lock (plugin.c: conn -> session registry, handle -> session, handles per Janus session,
+ *   each handle's request token bucket), ah_pubmedia.lock (relay.c:
  *   the fan-out pointer), ah_substream.context_lock (relay.c: one substream's RTP numbering),
  *   post_lock (control.c: whether the work queue still takes items).
  *
@@ -60,6 +61,12 @@ typedef struct ah_session {
 	GQueue *held;      /* held_out* */
 	/* The handle's loop thread only: when this attendee's last keyframe request went through. */
 	gint64 last_pli_us;
+	/* Under sessions_lock (plugin.c): the handle's request token bucket, refilled lazily. */
+	double tokens;
+	gint64 tokens_at;
+	/* The Janus session this handle belongs to, as an opaque key for the per-session handle
+	 * count (plugin.c); never dereferenced. Set once in create_session. */
+	gconstpointer janus_session;
 	janus_refcount ref;
 } ah_session;
 
@@ -81,6 +88,11 @@ int ah_sdp_read_offer(const char *offer, ah_stream_desc *streams, int *in_pt, in
 /* Build the answer to that offer: chosen streams recvonly with their codec, every other m-line
  * rejected. Returns a newly allocated SDP or NULL with *error. */
 char *ah_sdp_answer_offer(const char *offer, const ah_stream_desc *streams, int n_streams, char **error);
+/* TRUE when an answer would send media: an m-line with a non-zero port whose direction is sendrecv
+ * or sendonly (also by default, when it has no direction attribute). Such an answer from a
+ * receiver is refused. *mindex receives that m-line's index. FALSE too when the SDP does not parse
+ * (Janus parsed it before us). */
+gboolean ah_sdp_answer_sends(const char *answer, int *mindex);
 /* Build an attendee's offer: one sendonly m-line per active slot, inactive m-lines for inactive
  * slots, in slot order (mid = "a<mindex>" / "v<mindex>"). `version` must grow with each offer. */
 char *ah_sdp_attendee_offer(const ah_slot *slots, guint n_slots, guint64 version, char **error);

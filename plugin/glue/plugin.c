@@ -1,9 +1,11 @@
 /* allhands glue: the janus_plugin struct, the plugin's lifecycle and its per-handle sessions.
  *
- * Owns: the configuration read at init, the conn -> session registry (sessions_lock), and the
- * callbacks Janus calls. Must not: touch engine state (only control.c does) or block a Janus
- * thread. handle_message/handle_admin_message run on Janus's request threads (concurrently);
- * setup_media, incoming_rtp/rtcp, hangup_media and destroy_session on the handle's loop thread.
+ * Owns: the configuration read at init, the conn -> session registry (sessions_lock), the per-client
+ * limits (request size, requests per handle per second, handles per Janus session: answered here, so
+ * a flood never reaches the control thread), and the callbacks Janus calls. Must not: touch engine
+ * state (only control.c does) or block a Janus thread. handle_message/handle_admin_message run on
+ * Janus's request threads (concurrently); setup_media, incoming_rtp/rtcp, hangup_media and
+ * destroy_session on the handle's loop thread.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -30,6 +32,17 @@ static volatile gint initialized = 0, stopping = 0;
 static GHashTable *sessions = NULL; /* guint64 conn -> ah_session* (one reference) */
 static GMutex sessions_lock;
 static guint64 next_conn = 1;       /* under sessions_lock */
+/* Janus session (opaque key) -> number of our handles in it (GUINT_TO_POINTER), under sessions_lock. */
+static GHashTable *handles_per_session = NULL;
+
+/* What a client can make the plugin do, checked on Janus's threads before anything reaches the
+ * control thread (docs/security.md). 0 turns a limit off. Set once in init. */
+static struct {
+	gint64 max_request_bytes;
+	gint64 requests_per_second;
+	gint64 request_burst;
+	gint64 max_handles_per_session;
+} limits = { 16384, 20, 40, 16 };
 
 /* ---- sessions ---- */
 
@@ -137,6 +150,10 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "update_interval_ms", &update_interval_ms, 0, G_MAXINT32 / 1000 },
 		{ "rejoin_grace_s", &rejoin_grace_s, 0, 86400 },
 		{ "max_queued", &max_queued, 0, G_MAXINT32 },
+		{ "max_request_bytes", &limits.max_request_bytes, 0, 64 * 1024 * 1024 },
+		{ "requests_per_second", &limits.requests_per_second, 0, 1000000 },
+		{ "request_burst", &limits.request_burst, 1, 1000000 },
+		{ "max_handles_per_session", &limits.max_handles_per_session, 0, 1000000 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
 	janus_config *config = janus_config_parse(path);
@@ -209,6 +226,7 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 	ah_gateway = callback;
 	ah_events_enabled = events && ah_gateway->events_is_enabled();
 	sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
+	handles_per_session = g_hash_table_new(g_direct_hash, g_direct_equal);
 	char *error = NULL;
 	gboolean ok = ah_control_start(&config, &error);
 	g_free(admin_key);
@@ -218,12 +236,18 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		g_free(error);
 		g_hash_table_destroy(sessions);
 		sessions = NULL;
+		g_hash_table_destroy(handles_per_session);
+		handles_per_session = NULL;
 		return -1;
 	}
 	g_atomic_int_set(&initialized, 1);
 	JANUS_LOG(LOG_INFO, "%s initialized: capacity %u, waves of %u every %" G_GINT64_FORMAT " ms\n",
 		AH_PLUGIN_PACKAGE, config.admission.capacity, config.admission.wave_size,
 		config.admission.wave_interval_us / 1000);
+	JANUS_LOG(LOG_INFO, "%s limits: requests of at most %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT
+		" per second per handle (burst %" G_GINT64_FORMAT "), %" G_GINT64_FORMAT " handles per Janus session "
+		"(0: no limit)\n", AH_PLUGIN_PACKAGE, limits.max_request_bytes, limits.requests_per_second,
+		limits.request_burst, limits.max_handles_per_session);
 	return 0;
 }
 
@@ -256,10 +280,52 @@ static const char *ah_get_name(void) { return "allhands"; }
 static const char *ah_get_author(void) { return "The allhands developers"; }
 static const char *ah_get_package(void) { return AH_PLUGIN_PACKAGE; }
 
+/* The Janus session a plugin handle belongs to, as an opaque key. The plugin API does not expose it:
+ * handle->gateway_handle is Janus's janus_ice_handle, whose first member has been the `void *session`
+ * pointer in every Janus release (0.x to 1.3). Only the pointer's value is used, never what it points to. */
+static gconstpointer janus_session_key(const janus_plugin_session *handle)
+{
+	return handle->gateway_handle != NULL ? *(void *const *)handle->gateway_handle : NULL;
+}
+
+/* Under sessions_lock: count a new handle in its Janus session; FALSE when that is over the limit. */
+static gboolean count_handle_locked(gconstpointer key)
+{
+	if (key == NULL)
+		return TRUE;
+	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(handles_per_session, key));
+	if (limits.max_handles_per_session > 0 && n >= (guint64)limits.max_handles_per_session)
+		return FALSE;
+	g_hash_table_insert(handles_per_session, (gpointer)key, GUINT_TO_POINTER(n + 1));
+	return TRUE;
+}
+
+static void uncount_handle_locked(gconstpointer key)
+{
+	if (key == NULL)
+		return;
+	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(handles_per_session, key));
+	if (n <= 1)
+		g_hash_table_remove(handles_per_session, key);
+	else
+		g_hash_table_insert(handles_per_session, (gpointer)key, GUINT_TO_POINTER(n - 1));
+}
+
 static void ah_create_session(janus_plugin_session *handle, int *error)
 {
 	if (!running()) {
 		*error = -1;
+		return;
+	}
+	gconstpointer key = janus_session_key(handle);
+	g_mutex_lock(&sessions_lock);
+	if (!count_handle_locked(key)) {
+		g_mutex_unlock(&sessions_lock);
+		/* Janus answers the attach with error 461 "Couldn't attach to plugin: error '638'": the
+		 * only way the plugin API lets create_session say why (docs/security.md). */
+		*error = ah_error_code(AH_ERR_TOO_MANY_HANDLES);
+		JANUS_LOG(LOG_VERB, "allhands: attach refused: more than %" G_GINT64_FORMAT " handles in one Janus session\n",
+			limits.max_handles_per_session);
 		return;
 	}
 	ah_session *session = g_malloc0(sizeof(ah_session));
@@ -267,11 +333,54 @@ static void ah_create_session(janus_plugin_session *handle, int *error)
 	/* Janus initializes handle->ref only after this returns, with one of its two references meant
 	 * for the plugin: session_free releases that one (so no increase here). */
 	session->handle = handle;
-	g_mutex_lock(&sessions_lock);
+	session->janus_session = key;
+	session->tokens = (double)limits.request_burst;
+	session->tokens_at = janus_get_monotonic_time();
 	session->conn = next_conn++;
 	g_hash_table_insert(sessions, &session->conn, session);
 	handle->plugin_handle = session;
 	g_mutex_unlock(&sessions_lock);
+}
+
+/* Under sessions_lock: take one token from the handle's bucket. 0 when the request may go on, else
+ * how many milliseconds until a token is there. */
+static gint64 take_token_locked(ah_session *session, gint64 now)
+{
+	if (limits.requests_per_second <= 0)
+		return 0;
+	double rate = (double)limits.requests_per_second / G_USEC_PER_SEC, burst = (double)limits.request_burst;
+	if (now > session->tokens_at)
+		session->tokens = MIN(burst, session->tokens + (double)(now - session->tokens_at) * rate);
+	session->tokens_at = now;
+	if (session->tokens >= 1.0) {
+		session->tokens -= 1.0;
+		return 0;
+	}
+	return (gint64)((1.0 - session->tokens) / rate / 1000.0) + 1;
+}
+
+/* The limits on one handle message, checked on the Janus thread; NULL when it may be queued, else the
+ * error body to answer with. */
+static json_t *check_limits(ah_session *session, json_t *message)
+{
+	if (limits.max_request_bytes > 0 && message != NULL) {
+		size_t size = json_dumpb(message, NULL, 0, JSON_COMPACT);
+		if (size > (size_t)limits.max_request_bytes) {
+			char *text = g_strdup_printf("The request is too large (%zu bytes of JSON, at most %" G_GINT64_FORMAT ")",
+				size, limits.max_request_bytes);
+			json_t *body = ah_engine_error_body(AH_ERR_REQUEST_TOO_LARGE, text);
+			g_free(text);
+			return body;
+		}
+	}
+	g_mutex_lock(&sessions_lock);
+	gint64 retry_ms = take_token_locked(session, janus_get_monotonic_time());
+	g_mutex_unlock(&sessions_lock);
+	if (retry_ms == 0)
+		return NULL;
+	json_t *body = ah_engine_error_body(AH_ERR_RATE_LIMITED, NULL);
+	json_object_set_new(body, "retry_after_ms", json_integer(retry_ms));
+	return body;
 }
 
 static struct janus_plugin_result *ah_handle_message(janus_plugin_session *handle, char *transaction,
@@ -286,7 +395,16 @@ static struct janus_plugin_result *ah_handle_message(janus_plugin_session *handl
 			return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, ah_engine_error_body(AH_ERR_UNAVAILABLE, NULL));
 		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No such session", NULL);
 	}
-	/* Everything, including validation, happens on the control thread: one place answers. */
+	/* The limits are answered here, so a flood never reaches the control thread. */
+	json_t *refused = check_limits(session, message);
+	if (refused != NULL) {
+		ah_session_unref(session);
+		g_free(transaction);
+		json_decref(message);
+		json_decref(jsep);
+		return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, refused);
+	}
+	/* Everything else, including validation, happens on the control thread: one place answers. */
 	ah_control_post_message(session, transaction, message, jsep);
 	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
 }
@@ -312,12 +430,14 @@ static void ah_setup_media(janus_plugin_session *handle)
 static void ah_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet)
 {
 	ah_session *session = session_of(handle);
-	/* Attendees are receive-only: whatever they send is dropped here. */
+	/* Attendees are receive-only: whatever they send is dropped here. `pub` is set only by the control
+	 * thread when the engine accepted a publish, which it does for presenters only (not_presenter). */
 	if (session == NULL || packet == NULL || g_atomic_pointer_get(&session->pub) == NULL)
 		return;
 	ah_relay_rtp(session, packet);
 }
 
+/* RTCP is never relayed: an attendee's PLI/FIR only asks its presenter for a keyframe (coalesced). */
 static void ah_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet)
 {
 	ah_session *session = session_of(handle);
@@ -353,6 +473,8 @@ static void ah_destroy_session(janus_plugin_session *handle, int *error)
 	ah_session *session = handle->plugin_handle;
 	gboolean registered = session != NULL && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1) &&
 		g_hash_table_remove(sessions, &session->conn);
+	if (registered)
+		uncount_handle_locked(session->janus_session);
 	handle->plugin_handle = NULL;
 	g_mutex_unlock(&sessions_lock);
 	if (session == NULL) {

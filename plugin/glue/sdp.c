@@ -1,7 +1,8 @@
 /* allhands glue: SDP in and out.
  *
- * Owns the payload-type table and the three SDP jobs: reading a presenter's offer, answering it,
- * and building an attendee's offer. Pure functions over strings built on Janus's sdp-utils (which
+ * Owns the payload-type table and the SDP jobs: reading a presenter's offer, answering it,
+ * checking that a receiver's answer sends nothing, and building an attendee's offer. Pure
+ * functions over strings built on Janus's sdp-utils (which
  * live in the janus executable); no state, no locks, no logging. Any thread may call them; in
  * practice the control thread does. Errors come back as a g_malloc'd *error for the caller to log.
  *
@@ -89,6 +90,27 @@ static ah_media_kind mline_kind(const janus_sdp_mline *m, gboolean *ok)
 {
 	*ok = m->type == JANUS_SDP_AUDIO || m->type == JANUS_SDP_VIDEO;
 	return m->type == JANUS_SDP_VIDEO ? AH_MEDIA_VIDEO : AH_MEDIA_AUDIO;
+}
+
+gboolean ah_sdp_answer_sends(const char *answer, int *mindex)
+{
+	janus_sdp *sdp = parse(answer, NULL);
+	gboolean sends = FALSE;
+	int index = 0;
+	if (sdp == NULL)
+		return FALSE;
+	for (GList *l = sdp->m_lines; l != NULL && !sends; l = l->next, index++) {
+		const janus_sdp_mline *m = l->data;
+		gboolean media = FALSE;
+		mline_kind(m, &media);
+		if (media && mline_usable(m)) {
+			sends = TRUE;
+			if (mindex != NULL)
+				*mindex = index;
+		}
+	}
+	janus_sdp_destroy(sdp);
+	return sends;
 }
 
 /* What we accept on one m-line for one codec. */

@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "allhands/token.h"
+
 #include "engine-fixture.h"
 
 static void test_admin_crud(fixture *f, gconstpointer data)
@@ -202,6 +204,39 @@ static char *snapshot(fixture *f)
 	return text;
 }
 
+/* Join tokens for acme/tokened; the engine's real time is 1000 s here. ("-": no token at all.) */
+static char *mint_for(const char *secret, const char *tenant, const char *room, const char *sub, gint64 exp, gint64 nbf)
+{
+	return ah_token_mint(secret, tenant, room, AH_ROLE_ATTENDEE, sub, exp, nbf);
+}
+static char *tok_none(void) { return g_strdup("-"); }
+static char *tok_malformed(void) { return g_strdup("not.a-token"); }
+static char *tok_large(void) { return g_strnfill(AH_TOKEN_MAX_LEN + 1, 'a'); }
+/* {"alg":"none"} . {"tenant":"acme"} . (no signature) */
+static char *tok_alg_none(void) { return g_strdup("eyJhbGciOiJub25lIn0.eyJ0ZW5hbnQiOiJhY21lIn0."); }
+static char *tok_signature(void) { return mint_for("globex-secret", "acme", "tokened", "u", 2000, 0); }
+static char *tok_expired(void) { return mint_for("acme-secret", "acme", "tokened", "u", 900, 0); }
+static char *tok_not_yet(void) { return mint_for("acme-secret", "acme", "tokened", "u", 2000, 1100); }
+static char *tok_tenant(void) { return mint_for("acme-secret", "globex", "tokened", "u", 2000, 0); }
+static char *tok_room(void) { return mint_for("acme-secret", "acme", "allhands", "u", 2000, 0); }
+static char *tok_claims(void) { return mint_for("acme-secret", "acme", "tokened", "", 2000, 0); }
+
+static const struct {
+	char *(*make)(void);
+	ah_error err;
+} token_cases[] = {
+	{ tok_none, AH_ERR_TOKEN_REQUIRED },
+	{ tok_malformed, AH_ERR_TOKEN_MALFORMED },
+	{ tok_large, AH_ERR_TOKEN_TOO_LARGE },
+	{ tok_alg_none, AH_ERR_TOKEN_ALGORITHM },
+	{ tok_signature, AH_ERR_TOKEN_SIGNATURE },
+	{ tok_expired, AH_ERR_TOKEN_EXPIRED },
+	{ tok_not_yet, AH_ERR_TOKEN_NOT_YET_VALID },
+	{ tok_tenant, AH_ERR_TOKEN_WRONG_TENANT },
+	{ tok_room, AH_ERR_TOKEN_WRONG_ROOM },
+	{ tok_claims, AH_ERR_TOKEN_CLAIMS },
+};
+
 static void test_errors_every_code(fixture *f, gconstpointer data)
 {
 	char *before, *after, *file_before, *file_after;
@@ -218,6 +253,9 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 	assert_event(join_attendee(f, 13), "admitted");
 	assert_event(join_attendee(f, 11), "queued");
 	join_presenter(f, 12);
+	/* A room that needs join tokens (token_cases). */
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'tokened', 'max_attendees': 5, "
+		"'presenter_secret': 's3cret', 'tokens': 'required'}"));
 	/* A scheduled room whose window is years ahead (the engine's real time is 1970 here). */
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'later', 'max_attendees': 5, "
 		"'presenter_secret': 's3cret', 'schedule': {'start': 2000000000, 'duration_s': 60}}"));
@@ -249,6 +287,22 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 		g_assert_cmpstr(after, ==, before);
 		g_free(after);
 	}
+	/* The join-token errors (the tokens are made here: they are signed). */
+	for (guint i = 0; i < G_N_ELEMENTS(token_cases); i++) {
+		char *text, *t = token_cases[i].make();
+		json_t *reply;
+		text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'tokened', 'token': '%s'}", t);
+		reply = t[0] != '-' ? send(f, 20, text) : send(f, 20, "{'request': 'join', 'tenant': 'acme', 'room': 'tokened'}");
+		g_assert_cmpuint(f->outs->len, ==, 1);
+		assert_error(reply, token_cases[i].err);
+		seen |= G_GUINT64_CONSTANT(1) << token_cases[i].err;
+		clear(f);
+		after = snapshot(f);
+		g_assert_cmpstr(after, ==, before);
+		g_free(after);
+		g_free(text);
+		g_free(t);
+	}
 	/* draining: drain takes 11 out of the queue; from then on a join is refused and changes nothing. */
 	assert_success(admin(f, "{'request': 'drain'}"));
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 11, "removed"));
@@ -267,12 +321,10 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 	/* Every error a request can produce, except those the engine never answers with: unavailable
 	 * (the glue, while shutting down), the glue's limits (request_too_large, rate_limited,
 	 * too_many_handles: checked before a request reaches the engine) and internal (a bug), and
-	 * persist_failed, which comes as a warning (test_persist_failure_warns). The join-token errors
-	 * are being added (issue 6): until their cases are here, they are skipped. */
+	 * persist_failed, which comes as a warning (test_persist_failure_warns). */
 	for (int err = AH_ERR_NO_MESSAGE; err < AH_ERR__COUNT; err++)
 		if (err != AH_ERR_UNAVAILABLE && err != AH_ERR_INTERNAL && err != AH_ERR_PERSIST_FAILED &&
-			err != AH_ERR_REQUEST_TOO_LARGE && err != AH_ERR_RATE_LIMITED && err != AH_ERR_TOO_MANY_HANDLES &&
-			!(err >= AH_ERR_TOKEN_REQUIRED && err <= AH_ERR_TOKEN_CLAIMS))
+			err != AH_ERR_REQUEST_TOO_LARGE && err != AH_ERR_RATE_LIMITED && err != AH_ERR_TOO_MANY_HANDLES)
 			g_assert_cmpstr((seen & (G_GUINT64_CONSTANT(1) << err)) ? "seen" : ah_error_name(err), ==, "seen");
 	g_assert_true(g_file_get_contents(f->path, &file_after, NULL, NULL));
 	g_assert_cmpstr(file_after, ==, file_before);

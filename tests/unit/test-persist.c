@@ -237,6 +237,46 @@ static void test_round_trip_share(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
+/* A secret rotation (previous_secret and its end) and a room's token policy survive a save and a
+ * load; absent, they are "no rotation" and "off". */
+static void test_round_trip_tokens(fixture *f, gconstpointer data)
+{
+	ah_persist_state *state = sample_state(), *loaded;
+	ah_persist_tenant *t;
+	ah_persist_room *r;
+	char *message = NULL;
+	ah_error err = AH_ERR_INTERNAL;
+	t = g_ptr_array_index(state->tenants, 0);
+	g_assert_null(t->previous_secret);
+	t->previous_secret = g_strdup("old-secret");
+	t->previous_secret_until = 1800000060;
+	r = g_ptr_array_index(state->rooms, 0);
+	g_assert_cmpint(r->tokens, ==, AH_TOKENS_OFF);
+	r->tokens = AH_TOKENS_REQUIRED;
+	g_assert_true(ah_persist_save(f->path, state, &message));
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(message);
+	t = g_ptr_array_index(loaded->tenants, 0);
+	g_assert_cmpstr(t->previous_secret, ==, "old-secret");
+	g_assert_cmpint(t->previous_secret_until, ==, 1800000060);
+	t = g_ptr_array_index(loaded->tenants, 1);
+	g_assert_null(t->previous_secret);
+	g_assert_cmpint(t->previous_secret_until, ==, 0);
+	r = g_ptr_array_index(loaded->rooms, 0);
+	g_assert_cmpint(r->tokens, ==, AH_TOKENS_REQUIRED);
+	r = g_ptr_array_index(loaded->rooms, 1);
+	g_assert_cmpint(r->tokens, ==, AH_TOKENS_OFF);
+	r->tokens = AH_TOKENS_OPTIONAL;
+	g_assert_true(ah_persist_save(f->path, loaded, &message));
+	ah_persist_state_free(loaded);
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(loaded->rooms, 1))->tokens, ==, AH_TOKENS_OPTIONAL);
+	ah_persist_state_free(loaded);
+	ah_persist_state_free(state);
+}
+
 /* A file written before issue 4 has none of them: the defaults. */
 static void test_old_file_defaults(fixture *f, gconstpointer data)
 {
@@ -311,6 +351,19 @@ static const struct {
 		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'presenter_seats': 1001}]" },
 	{ AH_ERR_INVALID_ELEMENT, "priority_secret", "[" TENANT_A "]",
 		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'priority_secret': ''}]" },
+	/* Join tokens (issue 6). */
+	{ AH_ERR_INVALID_ELEMENT, "rooms[0]: invalid element (tokens", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'tokens': 'on'}]" },
+	{ AH_ERR_INVALID_ELEMENT, "rooms[0]: invalid element (tokens", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'tokens': true}]" },
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret and previous_secret_until",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'previous_secret': 'o'}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret and previous_secret_until",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'previous_secret_until': 5}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'previous_secret': '', 'previous_secret_until': 5}]", "[]" },
+	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret_until",
+		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'previous_secret': 'o', 'previous_secret_until': -1}]", "[]" },
 };
 
 static void test_invalid_rows(fixture *f, gconstpointer data)
@@ -400,6 +453,7 @@ int main(int argc, char **argv)
 	ADD("/persist/save/round-trip", test_round_trip);
 	ADD("/persist/save/json-shape", test_json_shape);
 	ADD("/persist/save/round-trip-share", test_round_trip_share);
+	ADD("/persist/save/round-trip-tokens", test_round_trip_tokens);
 	ADD("/persist/load/old-file-defaults", test_old_file_defaults);
 	ADD("/persist/load/missing-file-is-empty", test_missing_file);
 	ADD("/persist/load/truncated", test_truncated);

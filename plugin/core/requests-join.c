@@ -1,0 +1,212 @@
+/* allhands: the `join` request (docs/api.md): the room's token policy and the token, then the
+ * participant type it allows, then each type's own join: attendees through admission (at once,
+ * queued, or refused with queue_full / draining; a rejoin token takes a held seat back),
+ * presenters and backstage monitors onto a tenant seat. Split from requests.c, whose table
+ * dispatches here. Pure: no Janus, no clock, no logging; control thread only.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "engine-private.h"
+#include "allhands/token.h"
+
+/* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
+static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_participant **joined)
+{
+	ah_engine *e = req->engine;
+	ah_error err;
+	if (req->token == NULL && !ah_validate_secret_equal(ah_req_string(req, "presenter_secret"), room->presenter_secret))
+		return AH_ERR_WRONG_SECRET;
+	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
+		return err;
+	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
+		return AH_ERR_TENANT_FULL;
+	*joined = ah_engine_add_participant(e, req->conn, room, !backstage, ah_req_string(req, "display"));
+	(*joined)->backstage = backstage;
+	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, (*joined)->id),
+		"ptype", json_string(backstage ? "backstage" : "presenter"));
+	return AH_ERR_OK;
+}
+
+static ah_error join_presenter(ah_req *req, ah_room *room)
+{
+	ah_participant *p;
+	ah_error err = join_seat(req, room, FALSE, &p);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
+		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
+		"presenters", ah_engine_presenters_json(req->engine, room));
+	return AH_ERR_OK;
+}
+
+/* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
+static ah_error join_backstage(ah_req *req, ah_room *room)
+{
+	ah_participant *p;
+	ah_error err = join_seat(req, room, TRUE, &p);
+	if (err != AH_ERR_OK)
+		return err;
+	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
+	req->jsep = AH_JSEP_OFFER;
+	ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
+	return AH_ERR_OK;
+}
+
+/* The admitted reply: an offer, and a rejoin token when there is a grace. */
+static void admitted_reply(ah_req *req, ah_participant *p)
+{
+	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
+	ah_engine_issue_token(req->engine, p, req->reply);
+	req->jsep = AH_JSEP_OFFER;
+	ah_engine_notify(req->outs, req->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
+}
+
+/* queue_full and draining: nothing was kept; the error says when or where to try again. */
+static ah_error refused(ah_req *req, ah_adm_state state, const ah_adm_join *out)
+{
+	if (state == AH_ADM_REFUSED_DRAINING) {
+		req->error_extra = json_pack("{s:b}", "retry_elsewhere", 1);
+		return AH_ERR_DRAINING;
+	}
+	if (state == AH_ADM_REFUSED_QUEUE_FULL) {
+		req->error_extra = json_pack("{s:I}", "retry_after_ms", (json_int_t)(out->retry_after_us / 1000));
+		return AH_ERR_QUEUE_FULL;
+	}
+	return ah_req_fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
+}
+
+static ah_error join_attendee(ah_req *req, ah_room *room)
+{
+	ah_engine *e = req->engine;
+	/* With a token its role alone decides the class; pin and priority_secret are not looked at. */
+	const char *priority = req->token == NULL ? ah_req_string(req, "priority_secret") : NULL;
+	gboolean priority_class = req->token != NULL ? req->token->role == AH_ROLE_PRIORITY : priority != NULL;
+	GArray *events;
+	ah_participant *p;
+	ah_adm_state state;
+	ah_adm_join out;
+	ah_error err;
+	if (req->token == NULL && room->pin != NULL && !ah_validate_secret_equal(ah_req_string(req, "pin"), room->pin))
+		return AH_ERR_WRONG_PIN;
+	if (priority != NULL && (room->priority_secret == NULL || !ah_validate_secret_equal(priority, room->priority_secret)))
+		return ah_req_fail(req, AH_ERR_WRONG_SECRET, g_strdup("wrong secret (priority_secret)"));
+	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
+		return err;
+	/* A rejoin within the grace takes its seat back at once. */
+	if (ah_req_has(req, "rejoin_token")) {
+		if (ah_engine_rejoin(e, ah_req_string(req, "rejoin_token"), room, req->conn, ah_req_string(req, "display"), req->now,
+				req->outs, &p)) {
+			json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
+				"ptype", json_string("attendee"));
+			admitted_reply(req, p);
+			json_object_set_new(req->reply, "rejoined", json_true());
+			return AH_ERR_OK;
+		}
+	}
+	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	state = ah_admission_join_class(e->adm, ah_engine_next_id(e), room->tenant->id, room->id,
+		priority_class ? AH_ADM_PRIORITY : AH_ADM_ORDINARY, req->now, &out, events);
+	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
+		g_array_unref(events);
+		return refused(req, state, &out);
+	}
+	p = ah_engine_add_participant(e, req->conn, room, FALSE, ah_req_string(req, "display"));
+	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
+		"ptype", json_string("attendee"));
+	if (state == AH_ADM_CONNECTING) {
+		admitted_reply(req, p);
+	} else {
+		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "allhands", "event", "event", "queued",
+			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)out.position,
+			"queue_length", (json_int_t)out.queue_length, "wait", ah_engine_wait_json(&out.estimate));
+		/* The pre-queue: the countdown runs to starts_at. */
+		if (room->status.phase == AH_PHASE_LOBBY) {
+			json_object_set_new(req->reply, "state", json_string("lobby"));
+			json_object_set_new(req->reply, "starts_at", json_integer(room->status.occurrence.start));
+		}
+	}
+	if (ah_req_has(req, "rejoin_token"))
+		json_object_set_new(req->reply, "rejoined", json_false());
+	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
+	ah_engine_adm_events(e, events, req->now, req->outs);
+	g_array_unref(events);
+	return AH_ERR_OK;
+}
+
+static const struct {
+	const char *name;
+	ah_error (*join)(ah_req *req, ah_room *room);
+} ptypes[] = {
+	{ "attendee", join_attendee },
+	{ "presenter", join_presenter },
+	{ "backstage", join_backstage },
+};
+
+/* The room's token policy, then the token: on success req->token points at its claims. */
+static ah_error join_token(ah_req *req, ah_room *room)
+{
+	const char *secrets[2];
+	guint n;
+	ah_error err;
+	if (!ah_req_has(req, "token")) {
+		if (room->tokens == AH_TOKENS_REQUIRED)
+			return AH_ERR_TOKEN_REQUIRED;
+		return AH_ERR_OK;
+	}
+	if (room->tokens == AH_TOKENS_OFF)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (token: tokens are off for this room)"));
+	n = ah_engine_tenant_secrets(req->engine, room->tenant, req->now, secrets);
+	err = ah_token_verify(ah_req_string(req, "token"), secrets, n, ah_engine_real_s(req->engine, req->now),
+		room->tenant->id, room->id, &req->claims);
+	if (err == AH_ERR_OK)
+		req->token = &req->claims;
+	return err;
+}
+
+/* The ptype a token allows: a presenter token any (default presenter), the others attendee only. */
+static ah_error token_ptype(ah_req *req, const char *ptype, int *kind)
+{
+	if (req->token->role == AH_ROLE_PRESENTER) {
+		if (ptype == NULL)
+			*kind = 1;
+		return AH_ERR_OK;
+	}
+	if (*kind != 0)
+		return ah_req_fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (ptype %s: the join token's role is %s)",
+			ptype, ah_token_role_name(req->token->role)));
+	return AH_ERR_OK;
+}
+
+ah_error ah_req_join(ah_req *req)
+{
+	const char *ptype = ah_req_string(req, "ptype");
+	ah_participant *p;
+	ah_room *room;
+	ah_error err;
+	int kind = ptype == NULL ? 0 : -1;
+	if (ah_engine_participant(req->engine, req->conn) != NULL)
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (this handle already joined)"));
+	for (guint i = 0; kind < 0 && i < G_N_ELEMENTS(ptypes); i++)
+		if (strcmp(ptype, ptypes[i].name) == 0)
+			kind = i;
+	if (kind < 0)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (ptype: must be attendee, presenter or backstage)"));
+	if (ah_engine_tenant(req->engine, ah_req_string(req, "tenant")) == NULL)
+		return AH_ERR_NO_SUCH_TENANT;
+	room = ah_engine_room(req->engine, ah_req_string(req, "tenant"), ah_req_string(req, "room"));
+	if (room == NULL)
+		return AH_ERR_NO_SUCH_ROOM;
+	if ((err = join_token(req, room)) != AH_ERR_OK)
+		return err;
+	if (req->token != NULL && (err = token_ptype(req, ptype, &kind)) != AH_ERR_OK)
+		return err;
+	err = ptypes[kind].join(req, room);
+	p = ah_engine_participant(req->engine, req->conn);
+	if (err == AH_ERR_OK && req->token != NULL && p != NULL)
+		p->sub = g_strdup(req->token->sub);
+	req->token = NULL;
+	return err;
+}
+
