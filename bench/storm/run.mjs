@@ -1,0 +1,351 @@
+#!/usr/bin/env node
+// Join-storm benchmark orchestrator (issue 7). Run by scripts/bench-storm.sh inside a network
+// namespace (AH_NETNS, AH_JANUS_IFACE, AH_JANUS_IP, AH_CLIENT_IP set as tests/integration/run.mjs
+// does), pinned to the client core; Janus is started through AH_JANUS_BIN (a wrapper pinning it to
+// the Janus core).
+//
+// For each plugin (allhands with admission on, then the stock VideoRoom), in the same run:
+// a Janus with only that plugin, one @roamhq/wrtc presenter (synthetic video + audio), B werift
+// attendees already watching (own process), then N werift joiners within STORM_SPREAD_MS over K
+// processes. Samples Janus's and the clients' CPU (/proc/<pid>/stat) every 250 ms and allhands'
+// status every 500 ms. Writes test-artifacts/bench-storm/{results.json, <plugin>-series.csv,
+// <plugin>-subs.csv}.
+//
+// Env: STORM_N (100), STORM_B (10), STORM_K (4), STORM_SPREAD_MS (1000), STORM_TIMEOUT_S (60),
+//   STORM_PLUGINS ("allhands,videoroom"), STORM_JOIN_RATE (15), STORM_OUT (test-artifacts/bench-storm).
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { JanusServer, ALLHANDS, VIDEOROOM } from '../../tests/integration/lib/janus.mjs';
+import { Client } from '../../tests/integration/lib/client.mjs';
+import { Presenter, SyntheticSource } from '../../tests/integration/lib/media.mjs';
+import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
+
+const N = Number(process.env.STORM_N || 100);
+const B = Number(process.env.STORM_B || 10);
+const K = Number(process.env.STORM_K || 4);
+const SPREAD = Number(process.env.STORM_SPREAD_MS || 1000);
+const TIMEOUT_S = Number(process.env.STORM_TIMEOUT_S || 60);
+const PLUGINS = (process.env.STORM_PLUGINS || 'allhands,videoroom').split(',');
+const JOIN_RATE = Number(process.env.STORM_JOIN_RATE || 15);
+const OUT = process.env.STORM_OUT || path.join(REPO_ROOT, 'test-artifacts', 'bench-storm');
+const HZ = 100; // USER_HZ on Linux
+const now = () => performance.timeOrigin + performance.now();
+fs.mkdirSync(OUT, { recursive: true });
+
+const ALLHANDS_CFG = {
+  capacity: 1000,
+  wave_mode: 'adaptive',
+  wave_size: 10,
+  wave_min: 2,
+  wave_interval_ms: 200,
+  cpu_target_percent: 80,
+  join_rate: JOIN_RATE,
+  join_burst: 10,
+  update_interval_ms: 500,
+  admit_timeout_ms: 30000,
+};
+
+function cpuTicks(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+  } catch { return null; }
+}
+
+const pct = (arr, p) => {
+  if (!arr.length) return null;
+  const a = [...arr].sort((x, y) => x - y);
+  return a[Math.min(a.length - 1, Math.ceil((p / 100) * a.length) - 1)];
+};
+const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10);
+
+function forkWorker(name) {
+  const w = fork(path.join(REPO_ROOT, 'bench', 'storm', 'worker.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  w.name = name;
+  w.msgs = [];
+  w.waiters = [];
+  w.on('message', (m) => {
+    if (m.type === 'error') console.error(`# ${name}: ${m.error}`);
+    w.msgs.push(m);
+    for (const f of [...w.waiters]) f(m);
+  });
+  w.next = (type, timeout = 120000) => new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${name}: no ${type} in ${timeout} ms`)), timeout);
+    const f = (m) => { if (m.type === type) { clearTimeout(t); w.waiters.splice(w.waiters.indexOf(f), 1); resolve(m); } };
+    w.waiters.push(f);
+  });
+  return w;
+}
+
+async function runOne(pluginName) {
+  console.log(`# ${pluginName}: N=${N} joiners, B=${B} already in, K=${K} joiner processes`);
+  const janus = new JanusServer({
+    name: `storm-${pluginName}`, plugins: [pluginName], sessionTimeout: 60,
+    allhands: pluginName === 'allhands' ? ALLHANDS_CFG : {},
+  });
+  await janus.start();
+  const janusPid = janus.proc.pid;
+  const cleanup = [];
+  try {
+    // Presenter.
+    const pc = await Client.connect(janus);
+    cleanup.push(() => pc.close());
+    const ph = await pc.attach(pluginName === 'allhands' ? ALLHANDS : VIDEOROOM);
+    let feed = null;
+    const tenant = 'bench';
+    const room = pluginName === 'allhands' ? 'storm' : 7000 + (process.pid % 1000);
+    if (pluginName === 'allhands') {
+      await janus.admin({ request: 'create_tenant', tenant, max_participants: 2000, secret: 's' });
+      await janus.admin({ request: 'create_room', tenant, room, max_attendees: 2000, presenter_secret: 'p' });
+      const j = await ph.request({ request: 'join', tenant, room, ptype: 'presenter', display: 'ceo', presenter_secret: 'p' });
+      if (j.data.event !== 'joined') throw new Error(`presenter join: ${JSON.stringify(j.data)}`);
+    } else {
+      const c = await ph.request({ request: 'create', room, publishers: 1, bitrate: 600000 });
+      if (c.data.videoroom !== 'created') throw new Error(`create: ${JSON.stringify(c.data)}`);
+      const j = await ph.request({ request: 'join', ptype: 'publisher', room, display: 'ceo' });
+      feed = j.data.id;
+    }
+    const pres = new Presenter(ph, { publishBody: pluginName === 'allhands' ? { request: 'publish' } : { request: 'publish', audio: true, video: true } });
+    pres.source = new SyntheticSource({ width: Number(process.env.STORM_W || 640), height: Number(process.env.STORM_H || 360), fps: 15 });
+    cleanup.push(() => pres.close());
+    await pres.publish();
+    await pres.waitConnected();
+
+    // Workers: 0 = the B already in; 1..K = joiners.
+    const workers = [];
+    const init = { wsUrl: janus.wsUrl, plugin: pluginName === 'allhands' ? ALLHANDS : VIDEOROOM, mode: pluginName, tenant, room, feed };
+    const pre = forkWorker('pre');
+    workers.push(pre);
+    pre.send({ cmd: 'init', ...init, subs: [...Array(B).keys()].map((i) => ({ id: `p${i}`, pre: true })) });
+    const joiners = [];
+    for (let k = 0; k < K; k += 1) {
+      const w = forkWorker(`w${k}`);
+      workers.push(w);
+      joiners.push(w);
+      const ids = [];
+      for (let i = k; i < N; i += K) ids.push({ id: `j${i}`, pre: false });
+      w.send({ cmd: 'init', ...init, subs: ids });
+    }
+    cleanup.push(async () => {
+      for (const w of workers) w.send({ cmd: 'close' });
+      await Promise.race([Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.on('exit', r))))), sleep(8000)]);
+      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    });
+    await Promise.all(workers.map((w) => w.next('ready')));
+
+    // The B attendees join and watch.
+    pre.send({ cmd: 'join', at: now(), spreadMs: 500 });
+    await waitFor(async () => {
+      pre.send({ cmd: 'status' });
+      const s = await pre.next('status');
+      return s.withMedia === B;
+    }, { timeout: 60000, interval: 500, what: `${B} attendees watching` });
+    await sleep(3000); // steady state
+
+    // Presenter bitrate over 2 s.
+    const br0 = await presBytes(pres);
+    await sleep(2000);
+    const br1 = await presBytes(pres);
+    const presenterKbps = ((br1.bytes - br0.bytes) * 8) / (br1.t - br0.t);
+
+    // Sampling.
+    const clientPids = [process.pid, ...workers.map((w) => w.pid)];
+    const series = [];
+    const t0 = now();
+    let lastCpu = { t: t0, janus: cpuTicks(janusPid), clients: clientPids.map(cpuTicks) };
+    let status = {};
+    const tickAgg = new Map(); // bucket -> {withMedia per worker, preRecv, preExp, preGap}
+    for (const w of workers) {
+      w.on('message', (m) => {
+        if (m.type !== 'tick') return;
+        const b = Math.round((m.t - t0) / 250);
+        const a = tickAgg.get(b) || { withMedia: {}, admitted: {}, preRecv: 0, preExp: 0, preGap: 0 };
+        a.withMedia[w.name] = m.withMedia;
+        a.admitted[w.name] = m.admitted;
+        if (w === pre) { a.preRecv += m.preRecv; a.preExp += m.preExp; a.preGap = Math.max(a.preGap, m.preGapNow); }
+        tickAgg.set(b, a);
+      });
+    }
+    for (const w of workers) w.send({ cmd: 'mark' });
+    let sampling = true;
+    const cpuLoop = (async () => {
+      while (sampling) {
+        await sleep(250);
+        const t = now();
+        const cur = { t, janus: cpuTicks(janusPid), clients: clientPids.map(cpuTicks) };
+        const dt = (t - lastCpu.t) / 1000;
+        const janusCpu = ((cur.janus - lastCpu.janus) / HZ / dt) * 100;
+        const clientsCpu = (cur.clients.reduce((s, x, i) => s + ((x ?? 0) - (lastCpu.clients[i] ?? 0)), 0) / HZ / dt) * 100;
+        series.push({ t: (t - t0) / 1000, janusCpu, clientsCpu, ...status });
+        lastCpu = cur;
+      }
+    })();
+    const statusLoop = (async () => {
+      if (pluginName !== 'allhands') return;
+      while (sampling) {
+        try {
+          const s = await janus.admin({ request: 'status' }, { timeout: 5000 });
+          const c = s.node.counts;
+          const a = s.node.admission || {};
+          status = { queued: c.queued, admitted: c.admitted, connecting: c.connecting, active: c.active, waveNow: a.wave_size_now, admCpu: a.cpu };
+          status.lastStatus = s;
+        } catch { /* slow under load */ }
+        await sleep(500);
+      }
+    })();
+    await sleep(2000);
+    const stormAt = now() + 100;
+    for (const w of joiners) w.send({ cmd: 'join', at: stormAt, spreadMs: SPREAD });
+    const stormT = (stormAt - t0) / 1000;
+    console.log(`# ${pluginName}: storm at t=${stormT.toFixed(2)} s`);
+    // Until every joiner has media, or the timeout.
+    let done = false;
+    const deadline = now() + TIMEOUT_S * 1000;
+    while (now() < deadline) {
+      await sleep(500);
+      let withMedia = 0;
+      for (const w of joiners) { w.send({ cmd: 'status' }); withMedia += (await w.next('status')).withMedia; }
+      if (withMedia === N) { done = true; break; }
+    }
+    await sleep(3000);
+    for (const w of workers) w.send({ cmd: 'report' });
+    const reports = await Promise.all(workers.map((w) => w.next('report')));
+    sampling = false;
+    await cpuLoop;
+    await statusLoop;
+    const finalStatus = series.length ? series[series.length - 1].lastStatus : null;
+    const subs = reports.flatMap((r) => r.subs);
+
+    // Merge the subscribers' ticks into the CPU/status series (nearest 250 ms bucket).
+    // A worker's tick may fall in the neighbouring bucket: its cumulative counts are carried forward.
+    const lastMedia = {};
+    const lastAdm = {};
+    for (const row of series) {
+      const a = tickAgg.get(Math.round(row.t * 4));
+      if (a) {
+        Object.assign(lastMedia, a.withMedia);
+        Object.assign(lastAdm, a.admitted);
+        if (a.preExp > 0) row.preLossPct = Math.max(0, (1 - a.preRecv / a.preExp) * 100);
+        if (a.withMedia.pre !== undefined) row.preGapMs = a.preGap;
+      }
+      row.withMedia = joiners.reduce((s, w) => s + (lastMedia[w.name] || 0), 0);
+      row.joinersAdmitted = joiners.reduce((s, w) => s + (lastAdm[w.name] || 0), 0);
+      delete row.lastStatus;
+    }
+    const result = summarize(pluginName, subs, series, { stormT, t0, presenterKbps, done, finalStatus });
+    writeCsv(path.join(OUT, `${pluginName}-series.csv`), series.map((r) => ({ ...r, t: r.t - stormT })),
+      ['t', 'janusCpu', 'clientsCpu', 'queued', 'admitted', 'connecting', 'withMedia', 'joinersAdmitted', 'preLossPct', 'preGapMs', 'waveNow']);
+    writeCsv(path.join(OUT, `${pluginName}-subs.csv`), subs.map((s) => ({
+      id: s.id, pre: s.pre ? 1 : 0, reply: s.reply, joinAt: s.joinAt,
+      admittedMs: s.admittedAt && s.joinAt ? s.admittedAt - s.joinAt : '',
+      firstVideoMs: s.firstVideoAt && s.joinAt ? s.firstVideoAt - s.joinAt : '',
+      firstEstimateMs: s.estimates.find((e) => e.known) ? s.estimates.find((e) => e.known).median_ms : '',
+      windowRecv: s.windowRecv, windowExp: s.windowExp, maxVideoGapMs: s.maxVideoGapMs ?? '', errors: s.errors.length,
+    })), ['id', 'pre', 'reply', 'joinAt', 'admittedMs', 'firstVideoMs', 'firstEstimateMs', 'windowRecv', 'windowExp', 'maxVideoGapMs', 'errors']);
+    fs.writeFileSync(path.join(OUT, `${pluginName}-subs.json`), JSON.stringify(subs, null, 1));
+    return result;
+  } finally {
+    for (const c of cleanup.reverse()) { try { await c(); } catch { /* ignore */ } }
+    await janus.dispose();
+  }
+}
+
+async function presBytes(pres) {
+  let bytes = 0;
+  const rep = await pres.pc.getStats();
+  rep.forEach((s) => { if (s.type === 'outbound-rtp') bytes += s.bytesSent || 0; });
+  return { t: now(), bytes };
+}
+
+function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, finalStatus }) {
+  const joiners = subs.filter((s) => !s.pre);
+  const pres = subs.filter((s) => s.pre);
+  const got = joiners.filter((s) => s.firstVideoAt);
+  const ttm = got.map((s) => s.firstVideoAt - s.joinAt);
+  const waits = joiners.filter((s) => s.admittedAt).map((s) => s.admittedAt - s.joinAt);
+  // Estimate error: first known estimate vs actual wait from when it was given.
+  const errs = [];
+  for (const s of joiners) {
+    const e = s.estimates.find((x) => x.known);
+    if (!e || !s.admittedAt) continue;
+    const actual = s.admittedAt - e.at;
+    errs.push({ id: s.id, est: e.median_ms, actual, err: Math.abs(actual - e.median_ms) / Math.max(actual, 1000) });
+  }
+  const recv = pres.reduce((a, s) => a + s.windowRecv, 0);
+  const exp = pres.reduce((a, s) => a + s.windowExp, 0);
+  // The storm: from the first join until the last joiner's first video packet.
+  const stormEndT = got.length ? (Math.max(...got.map((s) => s.firstVideoAt)) - t0) / 1000 : Infinity;
+  const during = series.filter((r) => r.t >= stormT && r.t <= stormEndT + 0.25);
+  // Every estimate a queued joiner was given vs its actual remaining wait from then.
+  const allErrs = [];
+  const lastErrs = [];
+  for (const s of joiners) {
+    if (!s.admittedAt) continue;
+    const known = s.estimates.filter((x) => x.known);
+    for (const e of known) allErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000));
+    if (known.length) { const e = known[known.length - 1]; lastErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000)); }
+  }
+  const res = {
+    plugin, N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
+    joinersWithMedia: got.length,
+    timeToMediaMs: { p50: r1(pct(ttm, 50)), p99: r1(pct(ttm, 99)), max: r1(ttm.length ? Math.max(...ttm) : null) },
+    joinToAdmittedMs: { p50: r1(pct(waits, 50)), p99: r1(pct(waits, 99)), max: r1(waits.length ? Math.max(...waits) : null) },
+    repliesToJoin: joiners.reduce((m, s) => { m[s.reply] = (m[s.reply] || 0) + 1; return m; }, {}),
+    errors: subs.reduce((a, s) => a + s.errors.length, 0),
+    alreadyIn: {
+      lossPct: exp > 0 ? r1((1 - recv / exp) * 100 * 100) / 100 : null,
+      worstLossPct: r1(Math.max(...pres.map((s) => (s.windowExp ? (1 - s.windowRecv / s.windowExp) * 100 : 0))) * 100) / 100,
+      maxVideoGapMs: r1(Math.max(...pres.map((s) => s.maxVideoGapMs || 0))),
+      maxVideoGapMsPerAttendee: pres.map((s) => Math.round(s.maxVideoGapMs || 0)),
+    },
+    stormSeconds: r1(stormEndT - stormT),
+    janusCpuPct: { meanDuringStorm: r1(mean(during.map((r) => r.janusCpu))), max: r1(Math.max(...during.map((r) => r.janusCpu))),
+      secondsAbove95: during.filter((r) => r.janusCpu >= 95).length / 4 },
+    clientsCpuPct: { meanDuringStorm: r1(mean(during.map((r) => r.clientsCpu))), max: r1(Math.max(...during.map((r) => r.clientsCpu))),
+      secondsAbove80: during.filter((r) => r.clientsCpu >= 80).length / 4 },
+  };
+  if (plugin === 'allhands') {
+    res.config = ALLHANDS_CFG;
+    res.queuedAtJoin = joiners.filter((s) => s.reply === 'queued').length;
+    const q = (a, p) => (a.length ? Math.round(pct(a, p) * 1000) / 1000 : null);
+    res.estimates = {
+      firstKnown: { count: errs.length, medianError: q(errs.map((e) => e.err), 50), p90Error: q(errs.map((e) => e.err), 90) },
+      every: { count: allErrs.length, medianError: q(allErrs, 50), p90Error: q(allErrs, 90) },
+      lastBeforeAdmission: { count: lastErrs.length, medianError: q(lastErrs, 50), p90Error: q(lastErrs, 90) },
+    };
+    const admittedRate = waits.length > 1 ? (waits.length) / (Math.max(...waits) / 1000) : null;
+    res.measuredAdmissionRate = r1(admittedRate);
+    res.lastWaitBoundMs = Math.round((1.3 * N * 1000) / JOIN_RATE);
+    res.statusAdmission = finalStatus && finalStatus.node ? finalStatus.node.admission : null;
+  }
+  return res;
+}
+
+const mean = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : null);
+
+function writeCsv(file, rows, cols) {
+  const lines = [cols.join(',')];
+  for (const r of rows) lines.push(cols.map((c) => (r[c] === undefined || r[c] === null ? '' : typeof r[c] === 'number' ? Math.round(r[c] * 1000) / 1000 : r[c])).join(','));
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+}
+
+async function main() {
+  const results = {
+    date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release() },
+    params: { N, B, K, SPREAD, JOIN_RATE }, runs: [],
+  };
+  for (const p of PLUGINS) {
+    const r = await runOne(p);
+    console.log(JSON.stringify(r, null, 1));
+    results.runs.push(r);
+    fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1));
+    await sleep(2000);
+  }
+  process.exit(0);
+}
+
+main().catch((e) => { console.error(e.stack || e); process.exit(1); });

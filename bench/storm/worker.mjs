@@ -1,0 +1,221 @@
+// Join-storm benchmark: one subscriber process (forked by bench/storm/run.mjs, inside the bench
+// namespace, pinned to the client core). Holds several werift receive-only subscribers of allhands
+// (attendees) or of the stock VideoRoom (subscribers), joins them when told, and records per
+// subscriber: join, admitted (allhands), first media, the wait estimates it was given, RTP counts
+// (received / expected from sequence numbers) and the longest gap between video packets inside the
+// measurement window. Light on purpose: a hook on werift's RTP router updates counters only.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { RTCPeerConnection, useSdesMid } from 'werift';
+import { Client } from '../../tests/integration/lib/client.mjs';
+import {
+  H264, OPUS, VP8, keepInactiveMlines, sdpMlines, startLocalStun, weriftConfig,
+} from '../../tests/integration/lib/werift-peers.mjs';
+
+const now = () => performance.timeOrigin + performance.now();
+const send = (m) => { try { process.send(m); } catch { /* parent gone */ } };
+
+let cfg = null;
+const subs = new Map(); // id -> Sub
+let windowStart = null;
+
+class Sub {
+  constructor(id, pre) {
+    this.id = id;
+    this.pre = pre;
+    this.rec = {
+      id, pre, joinAt: null, reply: null, admittedAt: null, queuedPosition: null, estimates: [],
+      firstRtpAt: null, firstVideoAt: null, startedAt: null, errors: [],
+    };
+    this.kindByPt = new Map();
+    this.streams = { audio: null, video: null }; // {first, ext, cycles, last, recv, base:{recv, ext}}
+    this.lastVideoAt = null;
+    this.maxGap = 0;
+    this.pc = null;
+  }
+
+  async connect() {
+    this.client = await Client.connect({ wsUrl: cfg.wsUrl }, { keepalive: 10 });
+    this.h = await this.client.attach(cfg.plugin);
+    this.h.on('plugin-event', (e) => this.onEvent(e));
+  }
+
+  onEvent(e) {
+    const d = e.data || {};
+    const t = now();
+    if (cfg.mode === 'allhands') {
+      if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
+      if (d.event === 'position' && d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+    }
+    if (e.jsep && e.jsep.type === 'offer') this.answer(e.jsep).catch((err) => this.rec.errors.push(String(err.message || err)));
+  }
+
+  async join() {
+    this.rec.joinAt = now();
+    let body;
+    if (cfg.mode === 'allhands') body = { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `s${this.id}` };
+    else body = { request: 'join', ptype: 'subscriber', room: cfg.room, streams: [{ feed: cfg.feed }] };
+    const r = await this.h.request(body, undefined, { timeout: 60000 });
+    const d = r.data || {};
+    const t = now();
+    this.rec.reply = d.event || d.videoroom || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
+    if (cfg.mode === 'allhands') {
+      if (d.event === 'admitted') this.rec.admittedAt = t;
+      if (d.event === 'queued') {
+        this.rec.queuedPosition = d.position;
+        if (d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+      }
+    } else if (d.videoroom === 'attached') {
+      this.rec.admittedAt = t;
+    }
+    if (r.jsep && r.jsep.type === 'offer') await this.answer(r.jsep);
+  }
+
+  async answer(offer) {
+    for (const ml of sdpMlines(offer.sdp)) for (const pt of ml.pts) this.kindByPt.set(pt, ml.kind);
+    if (!this.pc) {
+      this.pc = new RTCPeerConnection(weriftConfig({
+        codecs: { audio: [OPUS()], video: [VP8(), H264()] },
+        headerExtensions: { audio: [useSdesMid()], video: [useSdesMid()] },
+      }));
+      const router = this.pc.router;
+      const route = router.routeRtp;
+      router.routeRtp = (packet) => {
+        try { this.onRtp(packet.header); } catch { /* counters only */ }
+        return route.call(router, packet);
+      };
+    }
+    await this.pc.setRemoteDescription(offer);
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    const sdp = keepInactiveMlines(this.pc.localDescription.sdp, offer.sdp);
+    const body = { request: 'start' };
+    if (cfg.mode === 'videoroom') body.room = cfg.room;
+    await this.h.request(body, { type: 'answer', sdp }, { timeout: 60000 });
+    this.h.trickleComplete().catch(() => {});
+    this.rec.startedAt = now();
+  }
+
+  onRtp(h) {
+    const t = now();
+    const kind = this.kindByPt.get(h.payloadType) || 'video';
+    if (!this.rec.firstRtpAt) this.rec.firstRtpAt = t;
+    let s = this.streams[kind];
+    if (!s) {
+      s = this.streams[kind] = { ext: h.sequenceNumber, recv: 0, base: null };
+    } else {
+      const d = ((h.sequenceNumber - (s.ext & 0xffff) + 0x8000) & 0xffff) - 0x8000;
+      if (d > 0) s.ext += d;
+    }
+    s.recv += 1;
+    if (kind === 'video') {
+      if (!this.rec.firstVideoAt) this.rec.firstVideoAt = t;
+      if (windowStart && this.lastVideoAt) {
+        const gap = t - Math.max(this.lastVideoAt, windowStart);
+        if (gap > this.maxGap) this.maxGap = gap;
+      }
+      this.lastVideoAt = t;
+    }
+  }
+
+  // received and expected packets (audio + video) since the window started
+  counts() {
+    let recv = 0;
+    let exp = 0;
+    for (const s of Object.values(this.streams)) {
+      if (!s || !s.base) continue;
+      recv += s.recv - s.base.recv;
+      exp += s.ext - s.base.ext;
+    }
+    return { recv, exp };
+  }
+
+  mark() {
+    for (const s of Object.values(this.streams)) if (s) s.base = { recv: s.recv, ext: s.ext };
+    this.maxGap = 0;
+  }
+
+  report(end) {
+    const c = this.counts();
+    let maxGap = this.maxGap;
+    if (this.pre && windowStart) {
+      const open = end - Math.max(this.lastVideoAt || windowStart, windowStart);
+      if (open > maxGap) maxGap = open;
+    }
+    return {
+      ...this.rec,
+      windowRecv: c.recv, windowExp: c.exp, maxVideoGapMs: this.pre ? maxGap : null,
+      videoPackets: this.streams.video ? this.streams.video.recv : 0,
+      audioPackets: this.streams.audio ? this.streams.audio.recv : 0,
+      pcState: this.pc ? this.pc.connectionState : null,
+    };
+  }
+
+  async close() {
+    try { if (this.pc) await this.pc.close(); } catch { /* ignore */ }
+    try { await this.client.close(); } catch { /* ignore */ }
+  }
+}
+
+let tickTimer = null;
+let last = { recv: 0, exp: 0 };
+function tick() {
+  const t = now();
+  let recv = 0;
+  let exp = 0;
+  let withMedia = 0;
+  let admitted = 0;
+  let gapNow = 0;
+  for (const s of subs.values()) {
+    if (s.rec.firstVideoAt) withMedia += 1;
+    if (s.rec.admittedAt) admitted += 1;
+    if (s.pre) {
+      const c = s.counts();
+      recv += c.recv;
+      exp += c.exp;
+      if (s.lastVideoAt) gapNow = Math.max(gapNow, t - s.lastVideoAt);
+    }
+  }
+  send({ type: 'tick', t, withMedia, admitted, preRecv: recv - last.recv, preExp: exp - last.exp, preGapNow: gapNow });
+  last = { recv, exp };
+}
+
+process.on('message', async (m) => {
+  try {
+    if (m.cmd === 'init') {
+      cfg = m;
+      await startLocalStun();
+      for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
+      // Connections, sessions and handles exist before the storm: the storm is the join requests.
+      const all = [...subs.values()];
+      for (let i = 0; i < all.length; i += 10) await Promise.all(all.slice(i, i + 10).map((s) => s.connect()));
+      send({ type: 'ready', pid: process.pid });
+    } else if (m.cmd === 'join') {
+      // Spread the joins evenly over [at, at + spreadMs).
+      const list = [...subs.values()];
+      list.forEach((s, i) => {
+        const at = m.at + (m.spreadMs * i) / list.length;
+        setTimeout(() => { s.join().catch((e) => s.rec.errors.push(String(e.message || e))); }, Math.max(0, at - now()));
+      });
+      send({ type: 'joining' });
+    } else if (m.cmd === 'mark') {
+      windowStart = now();
+      for (const s of subs.values()) s.mark();
+      last = { recv: 0, exp: 0 };
+      if (!tickTimer) tickTimer = setInterval(tick, 250);
+      send({ type: 'marked' });
+    } else if (m.cmd === 'status') {
+      let withMedia = 0;
+      for (const s of subs.values()) if (s.rec.firstVideoAt) withMedia += 1;
+      send({ type: 'status', withMedia, total: subs.size });
+    } else if (m.cmd === 'report') {
+      const end = now();
+      send({ type: 'report', subs: [...subs.values()].map((s) => s.report(end)) });
+    } else if (m.cmd === 'close') {
+      if (tickTimer) clearInterval(tickTimer);
+      await Promise.race([Promise.all([...subs.values()].map((s) => s.close())), new Promise((r) => setTimeout(r, 5000))]);
+      process.exit(0);
+    }
+  } catch (e) {
+    send({ type: 'error', error: String(e.stack || e) });
+  }
+});
