@@ -72,6 +72,8 @@ typedef struct {
 } ah_wait_estimate;
 
 ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 now);
+/* The same from a rate and its spread given directly (events/s); unknown when rate is ~0. */
+ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread);
 /* Whether `next` differs meaningfully from what the attendee was last told (`told`): known-ness
  * changed, or the median moved by more than 10% and more than 2 s. */
 gboolean ah_wait_estimate_changed(const ah_wait_estimate *told, const ah_wait_estimate *next);

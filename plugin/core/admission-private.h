@@ -98,6 +98,7 @@ struct ah_admission {
 	adm_list connecting;      /* CONNECTING, by admission time (= by deadline) */
 	adm_list rejoining;       /* REJOINING, by hold time (= by deadline) */
 	adm_list ready;           /* tenants that can admit now, deficit round robin order */
+	guint64 ready_weight;     /* sum of the weights of the tenants in `ready` */
 	adm_list reserve;         /* tenants that can admit into their reserved seats */
 	adm_list queued_rooms;    /* rooms with queued attendees */
 	guint moving_rooms;       /* of those, the open and unpaused ones (their estimates drift) */
@@ -124,6 +125,13 @@ guint ah_adm_seats(const ah_adm_counts *c);
 gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r);
 adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room);
 adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid);
+
+/* The rate (per second) at which the waves' pacing alone (wave size and interval, or the adaptive
+ * limit, and join_rate) would admit from room r's queue now, given its tenant's weight among the
+ * ready tenants and its turn among its tenant's ready rooms; *free_seats: how many of its queue
+ * that pace can seat before a seat must be freed. 0 when seats, caps or a pause limit the room, or
+ * the pace is unbounded: then only the measured rate says something. */
+double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free_seats);
 
 /* admission-report.c */
 void ah_adm_measure_clear(adm_measure *m);

@@ -91,8 +91,16 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
 ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
 {
 	ah_wait_estimate unknown = {0};
+	guint free_seats;
+	double paced;
 	if (!ah_adm_room_moving(adm, r))
 		return unknown;
+	/* Within the seats that are free, only the waves' pace holds the queue back: that pace is a
+	 * better guide than the measured rate, which at the start of a storm still remembers the quiet
+	 * before it. Beyond them, seats must first be freed: only the measured rate knows how fast. */
+	paced = ah_adm_paced_rate(adm, r, &free_seats);
+	if (paced > 0 && position <= free_seats)
+		return ah_wait_estimate_at(position, paced, 0);
 	return ah_wait_estimate_for(position, &r->measure.rate, now);
 }
 

@@ -242,10 +242,19 @@ static gboolean room_ready(const adm_room *r, int klass)
 	return r->queue[klass].length > 0 && !r->closed && !r->paused && room_seat_free(r);
 }
 
+/* In or out of the node's ready ring, keeping the sum of the ready tenants' weights. */
+static void set_ready(ah_admission *adm, adm_tenant *t, gboolean ready)
+{
+	if (ready == list_has(&adm->ready, &t->ready_link))
+		return;
+	list_set(&adm->ready, &t->ready_link, ready);
+	adm->ready_weight = ready ? adm->ready_weight + t->weight : adm->ready_weight - t->weight;
+}
+
 static void refresh_tenant(ah_admission *adm, adm_tenant *t)
 {
 	gboolean ready = (t->ready[0].length > 0 || t->ready[1].length > 0) && tenant_seat_free(t);
-	list_set(&adm->ready, &t->ready_link, ready);
+	set_ready(adm, t, ready);
 	list_set(&adm->reserve, &t->reserve_link, ready && ah_adm_seats(&t->counts) < t->reserved);
 	if (!ready)
 		t->deficit = 0;
@@ -277,6 +286,43 @@ static gboolean wave_possible(const ah_admission *adm)
 		return FALSE;
 	return adm->reserve.length > 0 ||
 		(adm->ready.length > 0 && (guint64)seats + adm->reserved_unused < adm->config.capacity);
+}
+
+/* The waves' pace: admissions per second the configuration allows, 0 when unbounded. */
+static double pace_per_s(const ah_admission *adm)
+{
+	const ah_admission_config *c = &adm->config;
+	double pace = 0;
+	if (c->wave_interval_us > 0) {
+		double per_wave = c->wave_mode == AH_WAVES_ADAPTIVE ? ah_adaptive_limit(&adm->adaptive) : c->wave_size;
+		pace = per_wave * G_USEC_PER_SEC / (double)c->wave_interval_us;
+	}
+	if (c->join_rate > 0)
+		pace = pace > 0 ? MIN(pace, c->join_rate) : c->join_rate;
+	return pace;
+}
+
+double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free_seats)
+{
+	const adm_tenant *t = r->tenant;
+	guint64 node_seats = (guint64)ah_adm_seats(&adm->counts) + adm->reserved_unused;
+	guint rooms = t->ready[AH_ADM_PRIORITY].length + t->ready[AH_ADM_ORDINARY].length;
+	double pace = pace_per_s(adm), share;
+	guint node_free, room_free, tenant_free;
+	*free_seats = 0;
+	if (pace <= 0 || adm->ready_weight == 0 || rooms == 0 || !ah_adm_room_moving(adm, r) ||
+		!list_has(&adm->ready, &t->ready_link) ||
+		(!list_has(&t->ready[AH_ADM_PRIORITY], &r->ring[AH_ADM_PRIORITY]) &&
+			!list_has(&t->ready[AH_ADM_ORDINARY], &r->ring[AH_ADM_ORDINARY])) ||
+		node_seats >= adm->config.capacity)
+		return 0;
+	share = (double)t->weight / (double)adm->ready_weight / rooms;
+	/* The seats its share of the free ones, its room's and its tenant's caps leave for it. */
+	node_free = (guint)((adm->config.capacity - node_seats) * share);
+	room_free = r->max_attendees - ah_adm_seats(&r->counts);
+	tenant_free = (guint)(t->max_participants - MIN((guint64)tenant_seats(t) + t->presenter_gap, t->max_participants));
+	*free_seats = MIN(MIN(node_free, room_free), tenant_free);
+	return pace * share;
 }
 
 /* --- participants */
@@ -556,6 +602,8 @@ gboolean ah_admission_set_tenant_share(ah_admission *adm, const char *tenant, gu
 		return FALSE;
 	seats = ah_adm_seats(&t->counts);
 	adm->reserved_unused = adm->reserved_unused - gap(t->reserved, seats) + gap(reserved, seats);
+	if (list_has(&adm->ready, &t->ready_link))
+		adm->ready_weight = adm->ready_weight - t->weight + MAX(weight, 1);
 	t->weight = MAX(weight, 1);
 	t->deficit = MIN(t->deficit, t->weight);
 	t->reserved = reserved;
@@ -576,7 +624,7 @@ gboolean ah_admission_remove_tenant(ah_admission *adm, const char *tenant, GArra
 		remove_members(adm, value, FALSE, removed);
 	/* Empty now: out of every ring; give back its reserve. */
 	adm->reserved_unused -= gap(t->reserved, 0);
-	list_set(&adm->ready, &t->ready_link, FALSE);
+	set_ready(adm, t, FALSE);
 	list_set(&adm->reserve, &t->reserve_link, FALSE);
 	g_hash_table_remove(adm->tenants, tenant);
 	return TRUE;

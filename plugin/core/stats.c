@@ -205,10 +205,16 @@ ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 n
 	ah_wait_estimate e = {FALSE, 0, 0, 0};
 	if (!ah_rate_known(r, now))
 		return e;
-	double rate = ah_rate_per_s(r, now);
-	if (rate < RATE_EPSILON)
+	return ah_wait_estimate_at(position, ah_rate_per_s(r, now), ah_rate_spread(r, now));
+}
+
+ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
+{
+	ah_wait_estimate e = {FALSE, 0, 0, 0};
+	if (!(rate >= RATE_EPSILON))
 		return e;
-	double spread = ah_rate_spread(r, now);
+	if (!(spread >= 0))
+		spread = 0;
 	double p = position > 0 ? (double)position : 1.0;
 	double noise = WAIT_Z * sqrt(p);
 	double r_lo = rate - spread;

@@ -650,11 +650,8 @@ static void test_share_estimates(fixture *f, gconstpointer data)
 			if (ev->kind != AH_ADM_EV_POSITION)
 				continue;
 			g_assert_cmpuint(ev->queue_length, ==, 40 - (guint)i - 1);
-			/* Unknown until the rate has been measured for a couple of seconds. */
-			if (i < 2) {
-				g_assert_cmpint(ev->estimate.known, ==, FALSE);
-				continue;
-			}
+			/* Known at once: with seats free, the waves' pace (1 a second) is what holds the
+			 * queue back, so the estimate needs no measured rate. */
 			g_assert_cmpint(ev->estimate.known, ==, TRUE);
 			known++;
 			expected = ev->position * (double)SEC;
@@ -686,6 +683,82 @@ static void test_share_estimates(fixture *f, gconstpointer data)
 	g_assert_cmpint(ah_admission_join_class(f->adm, 101, "acme", "town", AH_ADM_ORDINARY, f->now, &out, f->events),
 		==, AH_ADM_QUEUED);
 	g_assert_cmpint(out.estimate.known, ==, FALSE);
+}
+
+/* A storm after a quiet spell: the room's measured rate remembers the slow admissions before it,
+ * but with seats free the waves' pace (join_rate 10/s) is what will move the queue: the estimates
+ * follow the pace, not the memory. */
+static void test_share_estimates_storm(fixture *f, gconstpointer data)
+{
+	ah_admission_config c = config(1000, 100);
+	ah_adm_join out;
+	c.wave_interval_us = 100 * MS;
+	c.join_rate = 10;
+	c.join_burst = 1;
+	fresh(f, &c);
+	/* Quiet: one attendee every 2 s, each queued behind the previous wave's pacing for a moment. */
+	for (guint64 pid = 1; pid <= 10; pid++) {
+		f->now += 2 * SEC;
+		ah_admission_join(f->adm, pid, "acme", "town", f->now, NULL, f->events);
+		f->now += 150 * MS;
+		tick(f);
+		g_array_set_size(f->events, 0);
+	}
+	/* The storm: 50 at once. */
+	f->now += SEC;
+	for (guint64 pid = 100; pid < 150; pid++) {
+		ah_adm_state st = ah_admission_join_class(f->adm, pid, "acme", "town", AH_ADM_ORDINARY, f->now, &out,
+			f->events);
+		if (st != AH_ADM_QUEUED)
+			continue;
+		g_assert_cmpint(out.estimate.known, ==, TRUE);
+		/* position / 10 per second, not position / (the quiet spell's rate). */
+		g_assert_cmpfloat(out.estimate.median_us, >=, 0.9 * out.position * 100 * MS);
+		g_assert_cmpfloat(out.estimate.median_us, <=, 1.1 * out.position * 100 * MS);
+	}
+	g_assert_cmpuint(out.position, >=, 45);
+}
+
+/* Estimates from the pace hold only for the seats that are free: beyond them, a seat must be freed
+ * first, and only a measured rate can say when. Two tenants 3:1 share the pace. */
+static void test_share_estimates_seats(fixture *f, gconstpointer data)
+{
+	ah_admission_config c = config(0, 4);
+	ah_adm_join out;
+	guint paced = 0, beyond = 0;
+	c.wave_interval_us = SEC;
+	fresh(f, &c);
+	g_assert_cmpint(ah_admission_set_tenant_share(f->adm, "acme", 3, 0, 0), ==, TRUE);
+	queue_range(f, 1, 20, "acme", "town");
+	queue_range(f, 21, 40, "globex", "lobby");
+	/* 8 free seats; acme's pace is 3 of the 4 per second, its share of the free seats 6. */
+	set_capacity(f, 8);
+	g_array_set_size(f->events, 0);
+	g_assert_cmpint(ah_admission_join_class(f->adm, 41, "acme", "town", AH_ADM_ORDINARY, f->now, &out, f->events),
+		==, AH_ADM_QUEUED);
+	/* The first wave admitted 4 (its size), 3 of acme's and 1 of globex's. */
+	g_assert_cmpuint(ah_admission_counts(f->adm, NULL, NULL).connecting, ==, 4);
+	/* Now 4 seats free, acme's share 3: positions 1..3 have paced estimates, the rest unknown. */
+	g_assert_cmpint(out.estimate.known, ==, FALSE);
+	f->now += 200 * MS;
+	tick(f);
+	for (guint j = 0; j < f->events->len; j++) {
+		const ah_adm_event *ev = &g_array_index(f->events, ah_adm_event, j);
+		guint64 pid = ev->pid;
+		if (ev->kind != AH_ADM_EV_POSITION)
+			continue;
+		if (pid <= 20 && ev->position <= 3) {
+			paced++;
+			g_assert_cmpint(ev->estimate.known, ==, TRUE);
+			g_assert_cmpfloat(ev->estimate.median_us, >=, 0.9 * ev->position * SEC / 3.0);
+			g_assert_cmpfloat(ev->estimate.median_us, <=, 1.1 * ev->position * SEC / 3.0);
+		} else if (ev->position > 3) {
+			beyond++;
+			g_assert_cmpint(ev->estimate.known, ==, FALSE);
+		}
+	}
+	g_assert_cmpuint(paced, ==, 3);
+	g_assert_cmpuint(beyond, >, 0);
 }
 
 /* With update_interval 1 s and waves every 250 ms, positions are swept at most once a second. */
@@ -871,6 +944,8 @@ int main(int argc, char **argv)
 	add("/admission/share/pause/room", test_share_pause_room);
 	add("/admission/share/drain", test_share_drain);
 	add("/admission/share/estimates/steady", test_share_estimates);
+	add("/admission/share/estimates/storm-follows-pace", test_share_estimates_storm);
+	add("/admission/share/estimates/pace-only-within-free-seats", test_share_estimates_seats);
 	add("/admission/share/estimates/update-interval", test_share_update_interval);
 	add("/admission/share/stats/figures", test_share_stats);
 	add("/admission/share/stats/estimate-error-small", test_share_estimate_error_small);
