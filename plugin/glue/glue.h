@@ -107,6 +107,9 @@ struct ah_substream {
 	int out_pt;
 	gboolean video;
 	guint64 presenter_conn;       /* control thread only: whose stream this carries */
+	int key_codec;                /* video: how to spot a keyframe (relay.c); 0: do not wait for one */
+	volatile gint awaiting_key;   /* video: nothing relayed until a keyframe (or AH_KEY_WAIT_MAX_US) */
+	gint64 await_since;           /* relaying thread only: first packet held back, 0: none yet */
 	GMutex context_lock;          /* innermost: guards `context` only */
 	janus_rtp_switching_context context;
 	janus_refcount ref;

@@ -20,6 +20,10 @@
  * copies it, and restores the presenter's values. Keyframe requests are coalesced per stream: any
  * number of wants set one flag; the relay sends one PLI when the flag is set and the last PLI is at
  * least AH_PLI_INTERVAL_US old, so a want inside the interval is served by the first packet after it.
+ * A new video substream (a new attendee, or a slot that now carries another presenter or codec)
+ * relays nothing until the first keyframe: frames before it cannot be decoded and would only cost
+ * the attendee's bandwidth and show as corruption. If no keyframe comes within AH_KEY_WAIT_MAX_US
+ * (a codec whose keyframes we cannot spot, a presenter that ignores PLIs), it relays anyway.
  *
  * Lifetimes: a substream holds a reference on its attendee session; fan-outs hold references on
  * substreams. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
@@ -29,12 +33,47 @@
  */
 #include <string.h>
 
+#include "utils.h"
+
 #include "glue.h"
 
 /* Presenter m-lines we can relay: index < this. */
 #define AH_PUB_MAX_STREAMS 16
 /* At most one PLI per presenter video stream per interval. */
 #define AH_PLI_INTERVAL_US (500 * G_TIME_SPAN_MILLISECOND)
+/* The longest a new video substream waits for a keyframe before relaying whatever comes. */
+#define AH_KEY_WAIT_MAX_US (3 * G_TIME_SPAN_SECOND)
+
+enum { KEY_CODEC_NONE = 0, KEY_CODEC_VP8, KEY_CODEC_H264, KEY_CODEC_VP9 };
+
+static int key_codec_of(const char *codec)
+{
+	if (g_ascii_strcasecmp(codec, "vp8") == 0)
+		return KEY_CODEC_VP8;
+	if (g_ascii_strcasecmp(codec, "h264") == 0)
+		return KEY_CODEC_H264;
+	if (g_ascii_strcasecmp(codec, "vp9") == 0)
+		return KEY_CODEC_VP9;
+	return KEY_CODEC_NONE;
+}
+
+static gboolean is_keyframe(int key_codec, janus_plugin_rtp *packet)
+{
+	int plen = 0;
+	char *payload = janus_rtp_payload(packet->buffer, packet->length, &plen);
+	if (payload == NULL || plen <= 0)
+		return FALSE;
+	switch (key_codec) {
+	case KEY_CODEC_VP8:
+		return janus_vp8_is_keyframe(payload, plen);
+	case KEY_CODEC_H264:
+		return janus_h264_is_keyframe(payload, plen);
+	case KEY_CODEC_VP9:
+		return janus_vp9_is_keyframe(payload, plen);
+	default:
+		return TRUE;
+	}
+}
 
 typedef struct ah_fanout {
 	janus_refcount ref;
@@ -91,6 +130,8 @@ ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind k
 	sub->mindex = mindex;
 	sub->out_pt = pt;
 	sub->video = kind == AH_MEDIA_VIDEO;
+	sub->key_codec = sub->video ? key_codec_of(codec) : KEY_CODEC_NONE;
+	sub->awaiting_key = sub->key_codec != KEY_CODEC_NONE;
 	g_mutex_init(&sub->context_lock);
 	janus_rtp_switching_context_reset(&sub->context);
 	janus_refcount_init(&sub->ref, substream_free);
@@ -299,11 +340,24 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 		out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
 	}
 
+	int key = -1; /* is this packet a keyframe's: -1 not looked at yet */
 	for (guint i = f->first[mindex]; i < f->first[mindex] + f->count[mindex]; i++) {
 		ah_substream *sub = f->subs[i];
 		ah_session *attendee = sub->attendee;
 		if (g_atomic_int_get(&attendee->destroyed) || !g_atomic_int_get(&attendee->media_up))
 			continue;
+		if (video && g_atomic_int_get(&sub->awaiting_key)) {
+			if (key < 0)
+				key = is_keyframe(sub->key_codec, packet);
+			if (!key) {
+				gint64 now = g_get_monotonic_time();
+				if (sub->await_since == 0)
+					sub->await_since = now;
+				if (now - sub->await_since < AH_KEY_WAIT_MAX_US)
+					continue;
+			}
+			g_atomic_int_set(&sub->awaiting_key, 0);
+		}
 		header->type = sub->out_pt;
 		/* `step` is ignored since Janus 1.0 (the gap is measured in wall-clock time on an SSRC
 		 * change); Janus's own plugins pass 0. */

@@ -8,8 +8,8 @@
 // (span: from the first join to the last attendee's first video packet, which covers every keyframe
 // want the plugin makes for them). In both, every attendee receives a VP8 keyframe (RFC 7741 payload
 // descriptor, then P bit == 0 in the VP8 payload header, start code 9d 01 2a) within 2 s of its first
-// video packet. The plugin does not hold back delta frames until then, so the first frame an attendee
-// receives is usually not a keyframe (reported in the diagnostics, not asserted).
+// video packet, and nothing before it: the plugin holds a new attendee's video back until a keyframe,
+// so the first frame every attendee receives is a keyframe (asserted).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -190,6 +190,8 @@ test(`a wave of ${N} attendees costs the presenter one PLI per ${PLI_INTERVAL_MS
   assert.ok(m.kr < N / 2, `PLI+FIR increase ${m.kr} < N/2 = ${N / 2}: ${safeJson(m)}`);
   assert.ok(m.kr <= m.bound, `PLI+FIR increase ${m.kr} <= ceil(${m.wantSpanMs} ms / ${PLI_INTERVAL_MS} ms) + 2 = ${m.bound}: ${safeJson(m)}`);
   assert.ok(m.keyFrames <= m.bound, `keyframes encoded ${m.keyFrames} <= ${m.bound}: ${safeJson(m)}`);
+  // Nothing undecodable first: a new attendee's video starts with a keyframe.
+  assert.equal(m.firstFrameWasKey, N, `every attendee's first video frame is a keyframe: ${safeJson(m)}`);
   for (const a of atts) {
     assertEvent((await a.h.request({ request: 'leave' })).data, 'left', `${a.label} leaves`);
     await a.close();
@@ -204,4 +206,5 @@ test(`a trickle of ${N} attendees 200 ms apart costs at most ceil(span / ${PLI_I
   assert.ok(m.kr <= m.bound, `PLI+FIR increase ${m.kr} <= ceil(${m.wantSpanMs} ms / ${PLI_INTERVAL_MS} ms) + 2 = ${m.bound}: ${safeJson(m)}`);
   assert.ok(m.kr < N, `PLI+FIR increase ${m.kr} < N = ${N}: ${safeJson(m)}`);
   assert.ok(m.keyFrames <= m.bound, `keyframes encoded ${m.keyFrames} <= ${m.bound}: ${safeJson(m)}`);
+  assert.equal(m.firstFrameWasKey, N, `every attendee's first video frame is a keyframe: ${safeJson(m)}`);
 });
