@@ -666,13 +666,17 @@ async function submitTenant(ev) {
     setFormMessage('tenant', '', plainError(err));
   }
 }
-function newTenant() {
-  const form = $('tenant-form');
+// Empty a form for a new tenant or room (`kind`), in create mode, focus on its first field.
+function newEntry(kind, setMode) {
+  const form = $(`${kind}-form`);
   form.reset();
   clearInvalid(form);
-  tenantMode('create');
-  setFormMessage('tenant', '', '');
+  setMode('create');
+  setFormMessage(kind, '', '');
   form.elements.tenant.focus();
+}
+function newTenant() {
+  newEntry('tenant', tenantMode);
 }
 
 // Rooms
@@ -808,12 +812,7 @@ async function submitRoom(ev) {
   }
 }
 function newRoom() {
-  const form = $('room-form');
-  form.reset();
-  clearInvalid(form);
-  roomMode('create');
-  setFormMessage('room', '', '');
-  form.elements.tenant.focus();
+  newEntry('room', roomMode);
 }
 
 // --- wiring -------------------------------------------------------------------------------------

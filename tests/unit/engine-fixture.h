@@ -72,6 +72,21 @@ static G_GNUC_UNUSED ah_engine *engine_new(const ah_engine_config *config)
 	return engine;
 }
 
+/* A state file with `text` makes the engine refuse to start, with a message, and is left as it was. */
+static G_GNUC_UNUSED void assert_state_file_refused(fixture *f, const char *text)
+{
+	ah_error err = AH_ERR_OK;
+	char *message = NULL, *after = NULL;
+	g_assert_true(g_file_set_contents(f->path, text, -1, NULL));
+	g_assert_null(ah_engine_new(&f->config, &err, &message));
+	g_assert_cmpint(err, !=, AH_ERR_OK);
+	g_assert_nonnull(message);
+	g_free(message);
+	g_assert_true(g_file_get_contents(f->path, &after, NULL, NULL));
+	g_assert_cmpstr(after, ==, text);
+	g_free(after);
+}
+
 static G_GNUC_UNUSED void setup(fixture *f, gconstpointer data)
 {
 	GError *error = NULL;

@@ -315,16 +315,40 @@ static const char *token_of(fixture *f, const json_t *body)
 	return token;
 }
 
+/* A join of acme/allhands on `conn` with a rejoin token. */
+static json_t *rejoin(fixture *f, guint64 conn, const char *token)
+{
+	char *extra = g_strdup_printf(", 'rejoin_token': '%s'", token);
+	json_t *reply = join_room(f, conn, "acme", "allhands", extra);
+	g_free(extra);
+	return reply;
+}
+
+/* A node with one seat and a 30 s rejoin grace; attendee 1 seated with media: its token (g_free). */
+static char *seated_with_grace(fixture *f)
+{
+	char *token;
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
+	token = g_strdup(token_of(f, join_attendee(f, 1)));
+	connect(f, 1);
+	return token;
+}
+
+/* A join with a token that holds no seat: an ordinary join, queued here. */
+static void assert_not_rejoined(json_t *reply)
+{
+	assert_event(reply, "queued");
+	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
+}
+
 static void test_rejoin(fixture *f, gconstpointer data)
 {
 	json_t *reply;
 	char *token, *text;
 	ah_out *out;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
+	token = seated_with_grace(f);
 	g_assert_cmpint(num(node(f), "rejoin_grace_s"), ==, 30);
-	token = g_strdup(token_of(f, join_attendee(f, 1)));
-	connect(f, 1);
 	assert_event(join_attendee(f, 2), "queued");
 	clear(f);
 	/* 1 hangs up: its seat is held, 2 stays queued. */
@@ -339,46 +363,35 @@ static void test_rejoin(fixture *f, gconstpointer data)
 	assert_event(join_attendee(f, 3), "queued");
 	/* A wrong token joins normally. */
 	reply = send(f, 4, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '0123abcd'}");
-	assert_event(reply, "queued");
-	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
+	assert_not_rejoined(reply);
 	/* The right token to another room does not take the seat. */
-	text = g_strdup_printf("{'request': 'join', 'tenant': 'globex', 'room': 'standup', 'pin': 'pin-4321', "
-		"'rejoin_token': '%s'}", token);
-	reply = send(f, 5, text);
+	text = g_strdup_printf(", 'pin': 'pin-4321', 'rejoin_token': '%s'", token);
+	reply = join_room(f, 5, "globex", "standup", text);
 	g_free(text);
-	assert_event(reply, "queued");
-	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
+	assert_not_rejoined(reply);
 	clear(f);
 	/* The right one, while others are queued and the node is full: admitted at once. */
-	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
-	reply = send(f, 1, text);
+	reply = rejoin(f, 1, token);
 	assert_event(reply, "admitted");
 	g_assert_cmpint(reply_jsep(f), ==, AH_JSEP_OFFER);
 	g_assert_true(json_is_true(json_object_get(reply, "rejoined")));
 	g_assert_cmpstr(token_of(f, reply), !=, token);
 	g_assert_cmpint(node_count(f, "rejoining"), ==, 0);
 	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
-	g_free(text);
 	g_free(token);
 }
 
 static void test_rejoin_once(fixture *f, gconstpointer data)
 {
 	json_t *reply;
-	char *token, *text;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
-	token = g_strdup(token_of(f, join_attendee(f, 1)));
-	connect(f, 1);
+	char *token;
+	token = seated_with_grace(f);
 	ah_engine_conn_gone(f->engine, 1, f->now, f->outs);
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "rejoining"));
-	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
-	assert_event(send(f, 2, text), "admitted");
+	assert_event(rejoin(f, 2, token), "admitted");
 	/* A token works once. */
-	reply = send(f, 3, text);
-	assert_event(reply, "queued");
-	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
-	g_free(text);
+	reply = rejoin(f, 3, token);
+	assert_not_rejoined(reply);
 	g_free(token);
 }
 
@@ -387,16 +400,12 @@ static void test_rejoin_once(fixture *f, gconstpointer data)
 static void test_rejoin_replaces_stale(fixture *f, gconstpointer data)
 {
 	json_t *reply;
-	char *token, *text;
+	char *token;
 	ah_out *out;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
-	token = g_strdup(token_of(f, join_attendee(f, 1)));
-	connect(f, 1);
+	token = seated_with_grace(f);
 	assert_event(join_attendee(f, 2), "queued");
 	clear(f);
-	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
-	reply = send(f, 3, text);
+	reply = rejoin(f, 3, token);
 	assert_event(reply, "admitted");
 	g_assert_true(json_is_true(json_object_get(reply, "rejoined")));
 	out = find(f, AH_OUT_EVENT, 1, "removed");
@@ -411,22 +420,17 @@ static void test_rejoin_replaces_stale(fixture *f, gconstpointer data)
 	g_assert_cmpint(node_count(f, "queued"), ==, 1);
 	/* The old token is spent; the old handle's late hangup changes nothing. */
 	ah_engine_media_down(f->engine, 1, f->now, f->outs);
-	reply = send(f, 4, text);
-	assert_event(reply, "queued");
-	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
-	g_free(text);
+	reply = rejoin(f, 4, token);
+	assert_not_rejoined(reply);
 	g_free(token);
 }
 
 static void test_rejoin_grace_expires(fixture *f, gconstpointer data)
 {
-	char *token, *text;
+	char *token;
 	json_t *reply;
 	ah_out *out;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1, 'rejoin_grace_s': 30}"));
-	token = g_strdup(token_of(f, join_attendee(f, 1)));
-	connect(f, 1);
+	token = seated_with_grace(f);
 	assert_event(join_attendee(f, 2), "queued");
 	ah_engine_media_down(f->engine, 1, f->now, f->outs);
 	g_assert_cmpint(node_count(f, "rejoining"), ==, 1);
@@ -446,11 +450,8 @@ static void test_rejoin_grace_expires(fixture *f, gconstpointer data)
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 2, "admitted"));
 	clear(f);
 	/* Too late for the token: it joins normally. */
-	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
-	reply = send(f, 1, text);
-	assert_event(reply, "queued");
-	g_assert_true(json_is_false(json_object_get(reply, "rejoined")));
-	g_free(text);
+	reply = rejoin(f, 1, token);
+	assert_not_rejoined(reply);
 	g_free(token);
 }
 
@@ -690,20 +691,8 @@ static void test_persist_refuses_bad_values(fixture *f, gconstpointer data)
 			"\"rooms\": [{\"tenant\": \"acme\", \"room\": \"r\", \"max_attendees\": 1, \"presenter_secret\": \"p\", "
 			"\"presenter_seats\": 1001}]}",
 	};
-	ah_error err;
-	char *message, *after;
-	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_assert_true(g_file_set_contents(f->path, bad[i], -1, NULL));
-		err = AH_ERR_OK;
-		message = NULL;
-		g_assert_null(ah_engine_new(&f->config, &err, &message));
-		g_assert_cmpint(err, !=, AH_ERR_OK);
-		g_assert_nonnull(message);
-		g_free(message);
-		g_assert_true(g_file_get_contents(f->path, &after, NULL, NULL));
-		g_assert_cmpstr(after, ==, bad[i]);
-		g_free(after);
-	}
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+		assert_state_file_refused(f, bad[i]);
 }
 
 int main(int argc, char **argv)

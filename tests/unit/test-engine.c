@@ -480,19 +480,9 @@ static void test_new_refuses_bad_state(fixture *f, gconstpointer data)
 	};
 	ah_engine_config config = f->config;
 	ah_error err;
-	char *message, *after;
-	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_assert_true(g_file_set_contents(f->path, bad[i], -1, NULL));
-		err = AH_ERR_OK;
-		message = NULL;
-		g_assert_null(ah_engine_new(&f->config, &err, &message));
-		g_assert_cmpint(err, !=, AH_ERR_OK);
-		g_assert_nonnull(message);
-		g_free(message);
-		g_assert_true(g_file_get_contents(f->path, &after, NULL, NULL));
-		g_assert_cmpstr(after, ==, bad[i]);
-		g_free(after);
-	}
+	char *message;
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+		assert_state_file_refused(f, bad[i]);
 	/* Out-of-range admission settings are refused too. */
 	g_unlink(f->path);
 	config.admission.wave_size = 0;

@@ -195,14 +195,26 @@ static void test_corrupt(fixture *f, gconstpointer data)
 	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, NULL);
 }
 
+/* Save `state` to the fixture's file and load it back (which must succeed). */
+static ah_persist_state *save_and_load(fixture *f, const ah_persist_state *state)
+{
+	char *message = NULL;
+	ah_error err = AH_ERR_INTERNAL;
+	ah_persist_state *loaded;
+	g_assert_true(ah_persist_save(f->path, state, &message));
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(message);
+	g_assert_cmpint(err, ==, AH_ERR_OK);
+	return loaded;
+}
+
 /* weight, reserved, max_queued, presenter_seats and priority_secret survive a save and a load. */
 static void test_round_trip_share(fixture *f, gconstpointer data)
 {
 	ah_persist_state *state = sample_state(), *loaded;
 	ah_persist_tenant *t;
 	ah_persist_room *r;
-	char *message = NULL;
-	ah_error err = AH_ERR_INTERNAL;
 	t = g_ptr_array_index(state->tenants, 0);
 	g_assert_cmpuint(t->weight, ==, 1);
 	g_assert_cmpuint(t->reserved, ==, 0);
@@ -215,10 +227,7 @@ static void test_round_trip_share(fixture *f, gconstpointer data)
 	g_assert_null(r->priority_secret);
 	r->presenter_seats = 0;
 	r->priority_secret = g_strdup("vip");
-	g_assert_true(ah_persist_save(f->path, state, &message));
-	loaded = ah_persist_load(f->path, &err, &message);
-	g_assert_nonnull(loaded);
-	g_assert_null(message);
+	loaded = save_and_load(f, state);
 	t = g_ptr_array_index(loaded->tenants, 0);
 	g_assert_cmpuint(t->weight, ==, AH_WEIGHT_MAX);
 	g_assert_cmpuint(t->reserved, ==, 3);
@@ -241,11 +250,9 @@ static void test_round_trip_share(fixture *f, gconstpointer data)
  * load; absent, they are "no rotation" and "off". */
 static void test_round_trip_tokens(fixture *f, gconstpointer data)
 {
-	ah_persist_state *state = sample_state(), *loaded;
+	ah_persist_state *state = sample_state(), *loaded, *reloaded;
 	ah_persist_tenant *t;
 	ah_persist_room *r;
-	char *message = NULL;
-	ah_error err = AH_ERR_INTERNAL;
 	t = g_ptr_array_index(state->tenants, 0);
 	g_assert_null(t->previous_secret);
 	t->previous_secret = g_strdup("old-secret");
@@ -253,10 +260,7 @@ static void test_round_trip_tokens(fixture *f, gconstpointer data)
 	r = g_ptr_array_index(state->rooms, 0);
 	g_assert_cmpint(r->tokens, ==, AH_TOKENS_OFF);
 	r->tokens = AH_TOKENS_REQUIRED;
-	g_assert_true(ah_persist_save(f->path, state, &message));
-	loaded = ah_persist_load(f->path, &err, &message);
-	g_assert_nonnull(loaded);
-	g_assert_null(message);
+	loaded = save_and_load(f, state);
 	t = g_ptr_array_index(loaded->tenants, 0);
 	g_assert_cmpstr(t->previous_secret, ==, "old-secret");
 	g_assert_cmpint(t->previous_secret_until, ==, 1800000060);
@@ -268,11 +272,9 @@ static void test_round_trip_tokens(fixture *f, gconstpointer data)
 	r = g_ptr_array_index(loaded->rooms, 1);
 	g_assert_cmpint(r->tokens, ==, AH_TOKENS_OFF);
 	r->tokens = AH_TOKENS_OPTIONAL;
-	g_assert_true(ah_persist_save(f->path, loaded, &message));
-	ah_persist_state_free(loaded);
-	loaded = ah_persist_load(f->path, &err, &message);
-	g_assert_nonnull(loaded);
-	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(loaded->rooms, 1))->tokens, ==, AH_TOKENS_OPTIONAL);
+	reloaded = save_and_load(f, loaded);
+	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(reloaded->rooms, 1))->tokens, ==, AH_TOKENS_OPTIONAL);
+	ah_persist_state_free(reloaded);
 	ah_persist_state_free(loaded);
 	ah_persist_state_free(state);
 }
