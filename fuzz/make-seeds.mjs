@@ -84,7 +84,7 @@ const states = {
   'full': { version: 1,
     tenants: [{ ...tenant, weight: 2, reserved: 10, max_queued: 1000 }, { tenant: 'globex', name: '', max_participants: 0, secret: 'g' }],
     rooms: [{ ...room, pin: '1234', priority_secret: 'vip', presenter_seats: 2, lobby_minutes: 5, ending_warning_s: 60,
-      grace_s: 30, prequeue_order: 'shuffle', tokens: 'required', schedule: schedules.recurring },
+      grace_s: 30, prequeue_order: 'shuffle', tokens: 'required', video_layer: 'medium', schedule: schedules.recurring },
     { tenant: 'globex', room: 'standup', description: '', max_attendees: 10, presenter_secret: 'x', schedule: { start: 1796115540, end: 1796116740 } }] },
   'dup-room': { version: 1, tenants: [tenant], rooms: [room, room] },
   'orphan-room': { version: 1, tenants: [], rooms: [room] },

@@ -19,6 +19,7 @@
 
 #include "allhands/admission.h"
 #include "allhands/errors.h"
+#include "allhands/simulcast.h"
 
 typedef struct ah_engine ah_engine;
 
@@ -60,13 +61,17 @@ typedef struct {
 	int attendee_mindex;
 	int presenter_mindex;
 	ah_media_kind kind;
+	int max_layer;      /* the receiver's simulcast ceiling, AH_SIM_LOW..AH_SIM_HIGH (simulcast.h): the
+			     * room's video_layer or the lower layer the receiver asked for. Meant for video;
+			     * audio routes carry the same value. */
 } ah_route;
 
 typedef enum {
 	AH_OUT_REPLY,    /* the answer to the handle message being processed (use its transaction) */
 	AH_OUT_EVENT,    /* an asynchronous event for `conn` */
 	AH_OUT_CLOSE_PC, /* hang up `conn`'s PeerConnection (kick, timeout, room destroyed...) */
-	AH_OUT_ROUTES,   /* the fan-out of presenter `conn` changed: rebuild it from ah_engine_routes() */
+	AH_OUT_ROUTES,   /* the fan-out of presenter `conn` changed (receivers, m-lines or a receiver's
+			  * max_layer): rebuild it from ah_engine_routes() */
 	AH_OUT_KEYFRAME, /* ask presenter `conn` for a keyframe on its video streams */
 	AH_OUT_NOTIFY,   /* an event for Janus event handlers (`conn` may be 0) */
 } ah_out_kind;

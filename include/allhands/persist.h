@@ -6,12 +6,13 @@
  *                 "previous_secret"?, "previous_secret_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
- *               "presenter_seats"?, "priority_secret"?, "tokens"?}]}
+ *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
  * room options and the tenants' shares may be missing (files written by older versions), which
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
  * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
- * "optional" or "required" (join tokens, token.h).
+ * "optional" or "required" (join tokens, token.h); "video_layer" is "low", "medium" or "high" (the
+ * default; simulcast.h).
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
@@ -78,6 +79,7 @@ typedef struct {
 	guint presenter_seats;
 	char *priority_secret;  /* NULL: no priority class by secret */
 	ah_tokens_policy tokens;
+	int video_layer;        /* AH_SIM_LOW..AH_SIM_HIGH (simulcast.h) */
 } ah_persist_room;
 
 typedef struct {

@@ -62,6 +62,7 @@ struct ah_room {
 	ah_tokens_policy tokens; /* join tokens (token.h): off, optional or required */
 	guint max_attendees;
 	guint presenter_seats;  /* tenant seats kept for its presenters and backstage monitors */
+	int video_layer;        /* simulcast layer its receivers get at most (AH_SIM_*, default high) */
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
 	/* Schedule (engine-schedule.c). No schedule: always live, nothing below is used. */
 	ah_schedule *schedule;
@@ -88,6 +89,8 @@ typedef struct {
 	gboolean offer_pending; /* receiver: an offer is out, no answer yet */
 	gboolean renegotiate;   /* receiver: presenters changed while the offer was out */
 	char rejoin_token[AH_REJOIN_TOKEN_LEN + 1]; /* attendee: "" until admitted with a rejoin grace */
+	int layer;              /* receiver: the simulcast layer it asked for (join, set_layer), default
+				 * high; it gets at most MIN(layer, room->video_layer): ah_engine_max_layer */
 } ah_participant;
 
 /* An attendee whose connection dropped while seated: admission holds its seat (REJOINING) until
@@ -162,6 +165,11 @@ json_t *ah_engine_notify(GPtrArray *outs, guint64 conn, const char *event, const
 	const char *room, guint64 id);
 /* Emit the ROUTES owed (dirty rooms and conns) and clear them. Every entry point ends with it. */
 void ah_engine_flush(ah_engine *engine, GPtrArray *outs);
+/* Every publishing presenter's fan-out in `room` may have changed (e.g. a receiver's max_layer):
+ * a ROUTES for each at the flush. */
+void ah_engine_routes_changed(ah_engine *engine, ah_room *room);
+/* A receiver's simulcast ceiling: MIN(p->layer, its room's video_layer). */
+int ah_engine_max_layer(const ah_participant *p);
 
 /* --- engine.c: tenants and rooms */
 ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
@@ -289,6 +297,9 @@ ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
 /* The request's string element `name` (NULL when absent), and whether it has element `name`. */
 const char *ah_req_string(const ah_req *req, const char *name);
 gboolean ah_req_has(const ah_req *req, const char *name);
+/* The simulcast layer element `name` ("low".."high"): *layer 0..2, or -1 when absent;
+ * invalid_element when present and not a layer. */
+ah_error ah_req_layer(ah_req *req, const char *name, int *layer);
 /* The join request (requests-join.c). */
 ah_error ah_req_join(ah_req *req);
 /* A tenant caller may only name its own tenant. */

@@ -79,6 +79,16 @@ static void touch_conn(ah_engine *engine, guint64 conn)
 	g_array_append_val(engine->dirty_conns, conn);
 }
 
+void ah_engine_routes_changed(ah_engine *engine, ah_room *room)
+{
+	touch_room(engine, room);
+}
+
+int ah_engine_max_layer(const ah_participant *p)
+{
+	return MIN(p->layer, p->room->video_layer);
+}
+
 static gboolean publishing(const ah_participant *p)
 {
 	return p->presenter && p->streams->len > 0;
@@ -184,6 +194,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->presenter_secret = g_strdup(presenter_secret);
 	r->max_attendees = max_attendees;
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
+	r->video_layer = AH_SIM_HIGH;
 	r->members = g_ptr_array_new();
 	ah_room_schedule_init(r);
 	g_hash_table_insert(tenant->rooms, r->id, r);
@@ -279,6 +290,7 @@ gboolean ah_engine_save(const ah_engine *engine, char **message)
 			rrow->presenter_seats = r->presenter_seats;
 			rrow->priority_secret = g_strdup(r->priority_secret);
 			rrow->tokens = r->tokens;
+			rrow->video_layer = r->video_layer;
 			ah_room_schedule_save(r, rrow);
 		}
 		g_ptr_array_unref(rooms);
@@ -348,6 +360,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 		room->presenter_seats = r->presenter_seats;
 		room->priority_secret = g_strdup(r->priority_secret);
 		room->tokens = r->tokens;
+		room->video_layer = r->video_layer;
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
@@ -445,6 +458,7 @@ ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_ro
 	p->presenter = presenter;
 	p->room = room;
 	p->display = g_strdup(display != NULL ? display : "");
+	p->layer = AH_SIM_HIGH;
 	p->streams = g_array_new(FALSE, TRUE, sizeof(ah_stream_desc));
 	p->slots = g_array_new(FALSE, TRUE, sizeof(ah_slot));
 	g_ptr_array_add(room->members, p);
@@ -763,7 +777,7 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
 			const ah_slot *s = &g_array_index(a->slots, ah_slot, j);
 			/* An offer made before a republish may name an m-line the presenter no longer has. */
 			if (s->active && s->presenter == p->id && has_stream(p, s->kind, s->presenter_mindex)) {
-				ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind };
+				ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind, ah_engine_max_layer(a) };
 				g_array_append_val(routes, r);
 			}
 		}

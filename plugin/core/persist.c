@@ -12,6 +12,7 @@
 
 #include "allhands/persist.h"
 #include "allhands/schedule.h"
+#include "allhands/simulcast.h"
 #include "allhands/validate.h"
 
 /* The same rules as create_tenant / create_room (requests.c), element for element. */
@@ -49,6 +50,7 @@ static const ah_param room_spec[] = {
 	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX),
 	AH_PARAM_STR("priority_secret", FALSE, 1, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("tokens", FALSE, 0, 16),
+	AH_PARAM_STR("video_layer", FALSE, 0, 16),
 	AH_PARAM_END
 };
 
@@ -142,6 +144,7 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 	r->ending_warning_s = AH_ENDING_WARNING_S_DEFAULT;
 	r->grace_s = AH_GRACE_S_DEFAULT;
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
+	r->video_layer = AH_SIM_HIGH;
 	g_ptr_array_add(state->rooms, r);
 	return r;
 }
@@ -178,6 +181,7 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 		if (r->priority_secret != NULL)
 			json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
 		json_object_set_new(row, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
+		json_object_set_new(row, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
 		json_array_append_new(rooms, row);
 	}
 	return json_pack("{s:i, s:o, s:o}", "version", AH_PERSIST_VERSION, "tenants", tenants, "rooms", rooms);
@@ -242,6 +246,11 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 	if (json_object_get(row, "tokens") != NULL
 		&& !ah_persist_tokens_from_name(json_string_value(json_object_get(row, "tokens")), &r->tokens)) {
 		*why = g_strdup("invalid element (tokens: must be off, optional or required)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	if (json_object_get(row, "video_layer") != NULL
+		&& (r->video_layer = ah_sim_layer_parse(json_string_value(json_object_get(row, "video_layer")))) < 0) {
+		*why = g_strdup("invalid element (video_layer: must be low, medium or high)");
 		return AH_ERR_INVALID_ELEMENT;
 	}
 	if (json_object_get(row, "presenter_seats") != NULL)

@@ -185,9 +185,11 @@ ah_error ah_req_join(ah_req *req)
 	ah_participant *p;
 	ah_room *room;
 	ah_error err;
-	int kind = ptype == NULL ? 0 : -1;
+	int kind = ptype == NULL ? 0 : -1, layer;
 	if (ah_engine_participant(req->engine, req->conn) != NULL)
 		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (this handle already joined)"));
+	if ((err = ah_req_layer(req, "layer", &layer)) != AH_ERR_OK)
+		return err;
 	for (guint i = 0; kind < 0 && i < G_N_ELEMENTS(ptypes); i++)
 		if (strcmp(ptype, ptypes[i].name) == 0)
 			kind = i;
@@ -206,6 +208,9 @@ ah_error ah_req_join(ah_req *req)
 	p = ah_engine_participant(req->engine, req->conn);
 	if (err == AH_ERR_OK && req->token != NULL && p != NULL)
 		p->sub = g_strdup(req->token->sub);
+	/* Set in the same entry point as the join, so the first ROUTES already carry it. */
+	if (err == AH_ERR_OK && p != NULL && layer >= 0)
+		p->layer = layer;
 	req->token = NULL;
 	return err;
 }

@@ -150,6 +150,7 @@ static json_t *room_json(const ah_engine *e, const ah_room *r)
 		"presenter_seats", (json_int_t)r->presenter_seats, "pin_required", r->pin != NULL,
 		"priority_class", r->priority_secret != NULL, "counts", counts_json(e, r->tenant, r));
 	json_object_set_new(room, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
+	json_object_set_new(room, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
 	ah_room_schedule_json(r, room);
 	return room;
 }
@@ -205,10 +206,12 @@ static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 				"display", p->display, "publishing", p->streams->len > 0,
 				"streams", ah_engine_streams_json(p->streams)));
 		else if (p->backstage)
-			json_array_append_new(backstage, row = json_pack("{s:I, s:s}", "id", (json_int_t)p->id, "display", p->display));
+			json_array_append_new(backstage, row = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
+				"display", p->display, "layer", ah_sim_layer_name(ah_engine_max_layer(p))));
 		else if (ah_engine_seated(e, p))
-			json_array_append_new(attendees, row = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
-				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)]));
+			json_array_append_new(attendees, row = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)p->id,
+				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)],
+				"layer", ah_sim_layer_name(ah_engine_max_layer(p))));
 		if (row != NULL && p->sub != NULL)
 			json_object_set_new(row, "sub", json_string(p->sub));
 	}
@@ -318,6 +321,35 @@ static ah_error req_leave(ah_req *req)
 		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
 	req->reply = event("left");
 	ah_engine_remove(req->engine, p, AH_EXIT_LEAVE, req->now, req->outs);
+	return AH_ERR_OK;
+}
+
+/* The simulcast layer element `name` (0..2), if present; -1 when absent. */
+ah_error ah_req_layer(ah_req *req, const char *name, int *layer)
+{
+	*layer = -1;
+	if (has(req, name) && (*layer = ah_sim_layer_parse(string_of(req, name))) < 0)
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (%s: must be low, medium or high)", name));
+	return AH_ERR_OK;
+}
+
+/* A receiver asks for a lower simulcast layer than its room's (or for the room's again). */
+static ah_error req_set_layer(ah_req *req)
+{
+	ah_participant *p = ah_engine_participant(req->engine, req->conn);
+	int layer, before;
+	ah_error err;
+	if (p == NULL || !ah_engine_receiving(req->engine, p))
+		return fail(req, AH_ERR_WRONG_STATE,
+			g_strdup("wrong state (only a seated attendee or a backstage monitor receives video)"));
+	if ((err = ah_req_layer(req, "layer", &layer)) != AH_ERR_OK)
+		return err;
+	before = ah_engine_max_layer(p);
+	p->layer = layer;
+	if (ah_engine_max_layer(p) != before)
+		ah_engine_routes_changed(req->engine, p->room);
+	req->reply = event("layer");
+	json_object_set_new(req->reply, "layer", json_string(ah_sim_layer_name(ah_engine_max_layer(p))));
 	return AH_ERR_OK;
 }
 
@@ -453,9 +485,12 @@ static ah_error req_create_room(ah_req *req)
 	ah_tokens_policy tokens = AH_TOKENS_OFF;
 	ah_schedule_input in;
 	ah_tenant *t;
+	int video_layer;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
 	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+		return err;
+	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
@@ -463,6 +498,8 @@ static ah_error req_create_room(ah_req *req)
 	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
 		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
 	room->tokens = tokens;
+	if (video_layer >= 0)
+		room->video_layer = video_layer;
 	apply_room_seats(req, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_created", TRUE);
@@ -491,14 +528,22 @@ static ah_error req_edit_room(ah_req *req)
 	ah_error err = ah_req_find_room(req, &room);
 	ah_tokens_policy tokens;
 	ah_schedule_input in;
+	int video_layer;
 	if (err != AH_ERR_OK)
 		return err;
 	tokens = room->tokens;
 	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
+	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
 	room->tokens = tokens;
+	/* Every receiver's max_layer may follow: rebuild the room's fan-outs. */
+	if (video_layer >= 0 && video_layer != room->video_layer) {
+		room->video_layer = video_layer;
+		ah_engine_routes_changed(req->engine, room);
+	}
 	if (has(req, "description"))
 		replace(&room->description, string_of(req, "description"));
 	if (has(req, "presenter_secret"))
@@ -621,6 +666,7 @@ static const ah_param join_params[] = {
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN),
 	AH_PARAM_STR("token", FALSE, 0, 0),  /* no bound here: token_too_large says why */
+	AH_PARAM_STR("layer", FALSE, 0, 16),
 	AH_PARAM_END
 };
 
@@ -668,7 +714,8 @@ static const ah_param optional_tenant_params[] = {
 #define ROOM_SEAT_OPTIONS \
 	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX), \
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN), \
-	AH_PARAM_STR("tokens", FALSE, 0, 16)
+	AH_PARAM_STR("tokens", FALSE, 0, 16), \
+	AH_PARAM_STR("video_layer", FALSE, 0, 16)
 
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
@@ -715,6 +762,11 @@ static const ah_param room_params[] = {
 	AH_PARAM_END
 };
 
+static const ah_param set_layer_params[] = {
+	AH_PARAM_STR("layer", TRUE, 0, 16),
+	AH_PARAM_END
+};
+
 static const ah_param kick_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_ID("room", TRUE),
@@ -742,6 +794,7 @@ static const struct request_row {
 	{ "unpublish", no_params, req_unpublish, REQ_PARTICIPANT },
 	{ "leave", no_params, req_leave, REQ_PARTICIPANT },
 	{ "room_counts", no_params, req_room_counts, REQ_PARTICIPANT },
+	{ "set_layer", set_layer_params, req_set_layer, REQ_PARTICIPANT },
 	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
 	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
 	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },

@@ -45,6 +45,7 @@ typedef enum {
 	ITEM_MEDIA_DOWN,
 	ITEM_GONE,
 	ITEM_ATTENDEE_PLI,
+	ITEM_FEEDBACK,
 	ITEM_STOP,
 } item_kind;
 
@@ -62,6 +63,8 @@ typedef struct {
 	char *transaction;
 	json_t *message, *jsep;
 	int mindex;
+	double fraction_lost; /* FEEDBACK: worst RR fraction lost, < 0 unknown */
+	guint32 remb_bps;     /* FEEDBACK: REMB, 0 unknown */
 	admin_wait *wait;
 } work_item;
 
@@ -73,6 +76,7 @@ typedef struct {
 	const int *in_pt;
 	int n_streams;
 	json_t *answer;         /* the answer to that offer, built before the engine saw it */
+	json_t *simulcast;      /* the offer's JSEP "simulcast" (Janus's description), or NULL */
 } out_context;
 
 /* A message to a handle that had to wait (see "held signalling" below). */
@@ -207,6 +211,7 @@ static void publisher_accepted(ah_session *presenter, const out_context *ctx)
 	if (presenter->pub == NULL)
 		g_atomic_pointer_set(&presenter->pub, ah_pubmedia_new());
 	ah_pubmedia_set_streams(presenter->pub, ctx->streams, ctx->in_pt, ctx->n_streams);
+	ah_pubmedia_set_simulcast(presenter->pub, ctx->simulcast);
 }
 
 /* Push one message; FALSE when Janus refused an offer (the caller may try again later). */
@@ -275,6 +280,71 @@ static gboolean must_hold(const ah_session *session, const ah_out *out)
 	return session->closing && signalling && out->jsep == AH_JSEP_OFFER;
 }
 
+/* ---- simulcast layers ----
+ * Each receiver's video substream carries its layer policy (plugin/core/simulcast.c): the control
+ * thread feeds it the receiver's RTCP feedback and its ceiling (room video_layer, attendee's
+ * layer), and sets the layer the relay asks Janus's simulcast helper for. */
+
+static void layer_event(ah_session *attendee, const ah_substream *sub, int layer, const char *reason)
+{
+	json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "allhands", "event", "event", "layer_changed", "mindex",
+		sub->mindex, "layer", ah_sim_layer_name(layer), "reason", reason);
+	if (!g_atomic_int_get(&attendee->destroyed))
+		ah_gateway->push_event(attendee->handle, &ah_plugin, NULL, body, NULL);
+	json_decref(body);
+}
+
+static void apply_layer(ah_session *attendee, ah_substream *sub, int layer, const char *reason)
+{
+	if (g_atomic_int_get(&sub->layer_target) == layer)
+		return;
+	g_atomic_int_set(&sub->layer_target, layer);
+	ah_session *presenter = ah_session_lookup(sub->presenter_conn);
+	guint64 bps[3];
+	/* Only worth telling when the presenter sends layers. */
+	if (presenter != NULL && ah_pubmedia_simulcast(presenter->pub, sub->presenter_mindex, bps))
+		layer_event(attendee, sub, layer, reason);
+	if (presenter != NULL)
+		ah_session_unref(presenter);
+}
+
+static void set_layer_ceiling(ah_session *attendee, const ah_route *route)
+{
+	if (route->kind != AH_MEDIA_VIDEO || attendee->substreams == NULL || route->attendee_mindex < 0 ||
+		(guint)route->attendee_mindex >= attendee->substreams->len)
+		return;
+	ah_substream *sub = g_ptr_array_index(attendee->substreams, route->attendee_mindex);
+	if (sub == NULL || !sub->video)
+		return;
+	sub->presenter_mindex = route->presenter_mindex;
+	int layer = ah_sim_set_ceiling(&sub->policy, route->max_layer, janus_get_monotonic_time());
+	apply_layer(attendee, sub, layer, "ceiling");
+}
+
+/* RTCP feedback from an attendee: every video substream it receives from a simulcasting presenter
+ * runs its law (the REMB shared between them). */
+static void attendee_feedback(ah_session *attendee, double fraction_lost, guint32 remb_bps, gint64 now)
+{
+	GPtrArray *subs = attendee->substreams;
+	ah_substream *sim_subs[AH_MAX_STREAMS];
+	guint64 bps[AH_MAX_STREAMS][3];
+	guint n = 0;
+	for (guint i = 0; subs != NULL && i < subs->len && n < AH_MAX_STREAMS; i++) {
+		ah_substream *sub = g_ptr_array_index(subs, i);
+		if (sub == NULL || !sub->video)
+			continue;
+		ah_session *presenter = ah_session_lookup(sub->presenter_conn);
+		if (presenter != NULL && ah_pubmedia_simulcast(presenter->pub, sub->presenter_mindex, bps[n]))
+			sim_subs[n++] = sub;
+		if (presenter != NULL)
+			ah_session_unref(presenter);
+	}
+	for (guint i = 0; i < n; i++) {
+		int layer = ah_sim_feedback(&sim_subs[i]->policy, now, fraction_lost, remb_bps / n, bps[i]);
+		apply_layer(attendee, sim_subs[i], layer, "feedback");
+	}
+}
+
 static void rebuild_routes(ah_session *presenter)
 {
 	if (presenter->pub == NULL)
@@ -282,10 +352,12 @@ static void rebuild_routes(ah_session *presenter)
 	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
 	ah_engine_routes(engine, presenter->conn, routes);
 	for (guint i = 0; i < routes->len; i++) {
-		ah_session *attendee = ah_session_lookup(g_array_index(routes, ah_route, i).attendee_conn);
+		const ah_route *route = &g_array_index(routes, ah_route, i);
+		ah_session *attendee = ah_session_lookup(route->attendee_conn);
 		if (attendee == NULL)
 			continue;
 		sync_substreams(attendee);
+		set_layer_ceiling(attendee, route);
 		ah_session_unref(attendee);
 	}
 	ah_pubmedia_set_routes(presenter->pub, routes);
@@ -467,7 +539,8 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	}
 	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n,
 		janus_get_monotonic_time(), outs);
-	out_context ctx = { session, item->transaction, streams, in_pt, n, answer };
+	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
+	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast };
 	execute_outs(outs, &ctx);
 	json_decref(answer);
 }
@@ -529,6 +602,9 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		}
 		break;
 	}
+	case ITEM_FEEDBACK:
+		attendee_feedback(item->session, item->fraction_lost, item->remb_bps, now);
+		break;
 	case ITEM_STOP:
 		break;
 	}
@@ -689,6 +765,17 @@ void ah_control_post_attendee_pli(ah_session *session, int mindex)
 	post(ITEM_ATTENDEE_PLI, session, NULL, NULL, NULL, mindex);
 }
 
+void ah_control_post_feedback(ah_session *session, double fraction_lost, guint32 remb_bps)
+{
+	work_item *item = g_malloc0(sizeof(work_item));
+	item->kind = ITEM_FEEDBACK;
+	item->session = session;
+	item->fraction_lost = fraction_lost;
+	item->remb_bps = remb_bps;
+	if (!push_item(item))
+		item_free(item);
+}
+
 /* The waiter and the control thread each hold the wait; the last to let go frees it. */
 static void admin_wait_release(admin_wait *wait)
 {
@@ -731,5 +818,16 @@ json_t *ah_control_admin_message(json_t *message)
 	}
 	g_mutex_unlock(&wait->lock);
 	admin_wait_release(wait);
-	return response ? response : ah_engine_error_body(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
+	if (response == NULL)
+		return ah_engine_error_body(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
+	/* The media path's own figures, next to the node's in `status`. */
+	json_t *node = json_object_get(response, "node");
+	if (json_is_object(node) && json_object_get(node, "relay") == NULL) {
+		guint threads = 0, queued = 0;
+		guint64 dropped = 0;
+		ah_relay_figures(&threads, &queued, &dropped);
+		json_object_set_new(node, "relay", json_pack("{s:i, s:i, s:I}", "threads", (int)threads, "queued",
+			(int)queued, "dropped", (json_int_t)dropped));
+	}
+	return response;
 }

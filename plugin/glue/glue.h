@@ -25,8 +25,10 @@
 #include "refcount.h"
 #include "rtp.h"
 #include "sdp-utils.h"
+#include "utils.h"
 
 #include "allhands/engine.h"
+#include "allhands/simulcast.h"
 
 #define AH_PLUGIN_PACKAGE "janus.plugin.allhands"
 
@@ -59,8 +61,10 @@ typedef struct ah_session {
 	gboolean closing;
 	gint64 flush_at;   /* when to send what was held back (0: not scheduled) */
 	GQueue *held;      /* held_out* */
-	/* The handle's loop thread only: when this attendee's last keyframe request went through. */
+	/* The handle's loop thread only: when this attendee's last keyframe request went through,
+	 * and its last RTCP feedback (for simulcast layers). */
 	gint64 last_pli_us;
+	gint64 last_feedback_us;
 	/* Under sessions_lock (plugin.c): the handle's request token bucket, refilled lazily. */
 	double tokens;
 	gint64 tokens_at;
@@ -112,6 +116,14 @@ struct ah_substream {
 	gint64 await_since;           /* relaying thread only: first packet held back, 0: none yet */
 	GMutex context_lock;          /* innermost: guards `context` only */
 	janus_rtp_switching_context context;
+	/* Simulcast (video from a presenter that sends layers): the relaying thread owns `sim` and
+	 * `vp8`; the control thread sets `layer_target` from `policy`, which only it touches. */
+	janus_rtp_simulcasting_context sim;
+	janus_vp8_simulcast_context vp8;
+	volatile gint layer_target;   /* 0 low .. 2 high */
+	volatile gint layer_now;      /* the layer relayed now, -1: none yet */
+	int presenter_mindex;         /* control thread only: the presenter m-line this carries */
+	ah_sim_state policy;
 	janus_refcount ref;
 };
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec);
@@ -127,10 +139,25 @@ void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, con
 /* Control thread: replace the fan-out with one built from `routes` (GArray of ah_route) and the
  * attendees' substreams (looked up with ah_session_lookup + session->substreams). */
 void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes);
+/* Control thread: the presenter's simulcast description from its offer's JSEP ("simulcast", as
+ * Janus passes it; NULL or not an array: none). */
+void ah_pubmedia_set_simulcast(ah_pubmedia *pm, json_t *simulcast);
+/* Any thread: TRUE when presenter m-line `mindex` carries simulcast, with each layer's measured
+ * bitrate over the last second (0: not flowing). */
+gboolean ah_pubmedia_simulcast(ah_pubmedia *pm, int mindex, guint64 layer_bps[3]);
 /* Any thread: ask for a keyframe; coalesced to at most one PLI per stream per interval. */
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
 /* Presenter's loop thread: relay one incoming packet to its fan-out. */
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
+/* Helper threads for large fan-outs (relay.c), at most this many. */
+#define AH_RELAY_MAX_THREADS 16
+/* Plugin init, before any media: start `threads` helpers (0: every packet is relayed on its
+ * presenter's thread); m-lines with fewer than `inline_max` receivers are relayed inline. */
+gboolean ah_relay_start(guint threads, guint inline_max, char **error);
+/* Plugin destroy: stop the helpers (packets still queued are dropped). */
+void ah_relay_stop(void);
+/* Any thread: helper count, packets queued to helpers now, packets dropped on full queues so far. */
+void ah_relay_figures(guint *threads, guint *queued, guint64 *dropped);
 
 /* ---- control.c: the control thread. ---- */
 gboolean ah_control_start(const ah_engine_config *config, char **error);
@@ -141,6 +168,8 @@ void ah_control_post_media_up(ah_session *session);
 void ah_control_post_media_down(ah_session *session);
 void ah_control_post_gone(ah_session *session);
 void ah_control_post_attendee_pli(ah_session *session, int mindex);
+/* An attendee's RTCP feedback: worst fraction lost of its report blocks (< 0: none), REMB (0: none). */
+void ah_control_post_feedback(ah_session *session, double fraction_lost, guint32 remb_bps);
 /* Free one held-back signalling message (a session's `held` queue). */
 void ah_held_out_free(gpointer held);
 /* The Admin API thread waits for the answer (the control thread never waits for it). */

@@ -25,6 +25,8 @@
 #define AH_CONFIG_FILE AH_PLUGIN_PACKAGE ".jcfg"
 /* An attendee asking for keyframes more often than this is coalesced before the control thread. */
 #define AH_ATTENDEE_PLI_INTERVAL_US (250 * G_USEC_PER_SEC / 1000)
+/* At most one RTCP feedback report per receiver per this interval reaches the layer policy. */
+#define AH_FEEDBACK_INTERVAL_US (500 * G_USEC_PER_SEC / 1000)
 
 janus_callbacks *ah_gateway = NULL;
 
@@ -43,6 +45,10 @@ static struct {
 	gint64 request_burst;
 	gint64 max_handles_per_session;
 } limits = { 16384, 20, 40, 16 };
+
+/* Relay helper threads (relay.c): -1 = one per usable CPU (at most 8) when there are two or more,
+ * else none. Set once in init. */
+static gint64 relay_threads = -1, relay_inline_max = 32;
 
 /* ---- sessions ---- */
 
@@ -154,6 +160,8 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "requests_per_second", &limits.requests_per_second, 0, 1000000 },
 		{ "request_burst", &limits.request_burst, 1, 1000000 },
 		{ "max_handles_per_session", &limits.max_handles_per_session, 0, 1000000 },
+		{ "relay_threads", &relay_threads, -1, AH_RELAY_MAX_THREADS },
+		{ "relay_inline_max", &relay_inline_max, 0, 1000000 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
 	janus_config *config = janus_config_parse(path);
@@ -225,9 +233,20 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		return -1;
 	ah_gateway = callback;
 	ah_events_enabled = events && ah_gateway->events_is_enabled();
+	if (relay_threads < 0) {
+		guint cpus = g_get_num_processors(); /* the CPUs this process may run on */
+		relay_threads = cpus >= 2 ? MIN(cpus, 8) : 0;
+	}
+	char *error = NULL;
+	if (!ah_relay_start((guint)relay_threads, (guint)relay_inline_max, &error)) {
+		JANUS_LOG(LOG_FATAL, "allhands: cannot start: %s\n", error);
+		g_free(error);
+		g_free(admin_key);
+		g_free(state_path);
+		return -1;
+	}
 	sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
 	handles_per_session = g_hash_table_new(g_direct_hash, g_direct_equal);
-	char *error = NULL;
 	gboolean ok = ah_control_start(&config, &error);
 	g_free(admin_key);
 	g_free(state_path);
@@ -238,6 +257,7 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		sessions = NULL;
 		g_hash_table_destroy(handles_per_session);
 		handles_per_session = NULL;
+		ah_relay_stop();
 		return -1;
 	}
 	g_atomic_int_set(&initialized, 1);
@@ -248,6 +268,8 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		" per second per handle (burst %" G_GINT64_FORMAT "), %" G_GINT64_FORMAT " handles per Janus session "
 		"(0: no limit)\n", AH_PLUGIN_PACKAGE, limits.max_request_bytes, limits.requests_per_second,
 		limits.request_burst, limits.max_handles_per_session);
+	JANUS_LOG(LOG_INFO, "%s relay: %" G_GINT64_FORMAT " helper threads for streams with at least %" G_GINT64_FORMAT
+		" receivers\n", AH_PLUGIN_PACKAGE, relay_threads, relay_inline_max);
 	return 0;
 }
 
@@ -266,6 +288,7 @@ static void ah_destroy(void)
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		g_atomic_int_set(&((ah_session *)value)->destroyed, 1);
 	g_mutex_unlock(&sessions_lock);
+	ah_relay_stop();
 	g_atomic_int_set(&initialized, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed\n", AH_PLUGIN_PACKAGE);
 }
@@ -438,10 +461,50 @@ static void ah_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *pack
 }
 
 /* RTCP is never relayed: an attendee's PLI/FIR only asks its presenter for a keyframe (coalesced). */
+/* Loss and bandwidth in a compound RTCP packet: the worst fraction lost of its SR/RR report blocks
+ * (-1: none) and its REMB bitrate (0: none). */
+static void rtcp_feedback(char *buf, int len, double *fraction_lost, guint32 *remb_bps)
+{
+	*fraction_lost = -1;
+	*remb_bps = janus_rtcp_get_remb(buf, len);
+	int at = 0;
+	while (at + 4 <= len) {
+		const janus_rtcp_header *h = (const janus_rtcp_header *)(buf + at);
+		int size = (ntohs(h->length) + 1) * 4;
+		if (h->version != 2 || size > len - at)
+			break;
+		/* Report blocks (24 bytes) follow the header and SSRC (RR), or the sender info too (SR). */
+		int blocks = h->type == RTCP_RR ? 8 : h->type == RTCP_SR ? 28 : -1;
+		for (int b = 0; blocks > 0 && b < h->rc && blocks + (b + 1) * 24 <= size; b++) {
+			const janus_report_block *rb = (const janus_report_block *)(buf + at + blocks + b * 24);
+			double f = (double)(ntohl(rb->flcnpl) >> 24) / 256.0;
+			if (f > *fraction_lost)
+				*fraction_lost = f;
+		}
+		at += size;
+	}
+}
+
 static void ah_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet)
 {
 	ah_session *session = session_of(handle);
-	if (session == NULL || packet == NULL || !packet->video)
+	if (session == NULL || packet == NULL || packet->buffer == NULL || packet->length <= 0)
+		return;
+	if (session->pub == NULL) {
+		/* A receiver's feedback, at most every AH_FEEDBACK_INTERVAL_US: its simulcast layers'. */
+		gint64 at = janus_get_monotonic_time();
+		if (at - session->last_feedback_us >= AH_FEEDBACK_INTERVAL_US) {
+			double fraction_lost;
+			guint32 remb_bps;
+			rtcp_feedback(packet->buffer, packet->length, &fraction_lost, &remb_bps);
+			if (fraction_lost >= 0 || remb_bps > 0) {
+				session->last_feedback_us = at;
+				ah_session_ref(session);
+				ah_control_post_feedback(session, fraction_lost, remb_bps);
+			}
+		}
+	}
+	if (!packet->video)
 		return;
 	if (!janus_rtcp_has_pli(packet->buffer, packet->length) && !janus_rtcp_has_fir(packet->buffer, packet->length))
 		return;

@@ -25,8 +25,20 @@
  * the attendee's bandwidth and show as corruption. If no keyframe comes within AH_KEY_WAIT_MAX_US
  * (a codec whose keyframes we cannot spot, a presenter that ignores PLIs), it relays anyway.
  *
+ * Helper threads. Relaying one packet to a receiver costs the relaying thread a header rewrite and
+ * relay_rtp's copy and queue push, so one presenter thread serving hundreds of receivers becomes the
+ * bottleneck. With `relay_threads` = K > 0, each receiver belongs to one helper, chosen by its
+ * connection id (conn % K) so a receiver's packets always go through the same thread, in order. A
+ * fan-out keeps each m-line's receivers sorted by helper. When an m-line has at least
+ * `relay_inline_max` receivers, the presenter thread copies the packet once per helper that has
+ * receivers for it and pushes the copy, with a reference on the fan-out, onto that helper's queue;
+ * below that, it relays inline (no hand-off cost for small rooms). A helper's queue is bounded
+ * (AH_RELAY_QUEUE_MAX packets): when it is full the packet is dropped for that helper's receivers
+ * and counted, so the presenter thread never waits for a helper or a slow attendee. When an m-line
+ * crosses the threshold, a packet or two may overtake one still queued; receivers reorder them.
+ *
  * Lifetimes: a substream holds a reference on its attendee session; fan-outs hold references on
- * substreams. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
+ * substreams; a queued packet holds a reference on its fan-out. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
  * ah_pubmedia_want_keyframe for it (plugin.c frees it with the session).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -43,6 +55,10 @@
 #define AH_PLI_INTERVAL_US (500 * G_TIME_SPAN_MILLISECOND)
 /* The longest a new video substream waits for a keyframe before relaying whatever comes. */
 #define AH_KEY_WAIT_MAX_US (3 * G_TIME_SPAN_SECOND)
+/* A simulcast receiver falls back to a lower layer after this long without a packet of its own. */
+#define AH_SIM_DROP_TRIGGER_US (1000 * G_TIME_SPAN_MILLISECOND)
+/* Packets waiting in one helper's queue, at most (about 2 s of a 2.5 Mbit/s video stream). */
+#define AH_RELAY_QUEUE_MAX 512
 
 enum { KEY_CODEC_NONE = 0, KEY_CODEC_VP8, KEY_CODEC_H264, KEY_CODEC_VP9 };
 
@@ -77,23 +93,71 @@ static gboolean is_keyframe(int key_codec, janus_plugin_rtp *packet)
 
 typedef struct ah_fanout {
 	janus_refcount ref;
+	ah_pubmedia *pm; /* reference */
 	int in_pt[AH_PUB_MAX_STREAMS]; /* presenter's payload type; -1: m-line not published */
 	gboolean video[AH_PUB_MAX_STREAMS];
+	janus_videocodec vcodec[AH_PUB_MAX_STREAMS];
 	guint first[AH_PUB_MAX_STREAMS]; /* subs[first[i] .. first[i] + count[i]) receive m-line i */
 	guint count[AH_PUB_MAX_STREAMS];
+	/* Within m-line i, helper h's receivers are subs[share[i][h] .. share[i][h + 1]). */
+	guint share[AH_PUB_MAX_STREAMS][AH_RELAY_MAX_THREADS + 1];
 	guint n_subs;
 	ah_substream *subs[]; /* one reference each */
 } ah_fanout;
+
+/* One helper thread and its queue of packets (relay_job). */
+typedef struct {
+	GThread *thread;
+	GAsyncQueue *queue;
+	volatile gint pending; /* jobs pushed and not yet done */
+} relay_helper;
+
+/* A packet handed to a helper: the helper's own copy (its header is rewritten per receiver). */
+typedef struct {
+	ah_fanout *fanout; /* reference */
+	int mindex;
+	guint helper;
+	gint8 audio_level;
+	gboolean audio_level_vad;
+	guint length;
+	char buffer[];
+} relay_job;
+
+/* Set by ah_relay_start before any media flows, then only read (n_helpers) or atomically updated. */
+static relay_helper helpers[AH_RELAY_MAX_THREADS];
+static guint n_helpers = 0;
+static guint inline_max = 32;
+static volatile gint helpers_running = 0;
+static volatile gint relay_dropped = 0;
+static char stop_job; /* its address tells a helper to stop */
 
 typedef struct {
 	volatile gint wanted; /* any thread sets it, the presenter thread clears it */
 	gint64 last_pli;	  /* presenter thread only */
 } ah_keyframe;
 
+/* A presenter m-line's simulcast layers (index 0 lowest), as Janus's simulcast helpers want them. */
+typedef struct {
+	volatile gint on;     /* the presenter sends simulcast on this m-line */
+	GMutex rid_lock;      /* guards rids and the rid -> SSRC learning (janus_rtp_simulcasting_*) */
+	uint32_t ssrcs[3];    /* learned from rids as packets come, or given by the offer */
+	char *rids[3];
+	int rid_ext;          /* the rid header extension's id, 0: none */
+	/* Presenter thread: bytes per layer in the current second; published per second in kbps. */
+	guint64 bytes[3];
+	gint64 window_start;
+	volatile gint kbps[3];
+} ah_simulcast;
+
+/* Ref-counted: the presenter session holds one reference (released by ah_pubmedia_free), each
+ * fan-out another, so a packet still queued to a helper can set a keyframe want after the
+ * presenter is gone. */
 struct ah_pubmedia {
+	janus_refcount ref;
 	GMutex lock;	   /* protects only `fanout` (the pointer) */
 	ah_fanout *fanout; /* NULL: nothing published yet; written by the control thread */
 	ah_keyframe keyframe[AH_PUB_MAX_STREAMS];
+	ah_simulcast sim[AH_PUB_MAX_STREAMS];
 };
 
 /* Builder input (control thread): one substream reference for presenter m-line `mindex`. */
@@ -101,6 +165,12 @@ typedef struct {
 	int mindex;
 	ah_substream *sub;
 } fanout_pair;
+
+/* The helper that relays to `sub` (0 when there are none). */
+static guint helper_of(const ah_substream *sub)
+{
+	return n_helpers > 0 ? (guint)(sub->attendee->conn % n_helpers) : 0;
+}
 
 /* ---- substreams ---- */
 
@@ -134,6 +204,17 @@ ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind k
 	sub->awaiting_key = sub->key_codec != KEY_CODEC_NONE;
 	g_mutex_init(&sub->context_lock);
 	janus_rtp_switching_context_reset(&sub->context);
+	janus_rtp_simulcasting_context_reset(&sub->sim);
+	sub->sim.substream_target = 2;
+	sub->sim.templayer_target = 2; /* every temporal layer: we choose among simulcast layers only */
+	/* Fall back to a lower layer after this long without a packet of the current one. Janus's 250 ms
+	 * default is shorter than the pacing gaps of a high layer that carries a keyframe, so receivers
+	 * would switch down and back (each switch a keyframe request) for no reason. */
+	sub->sim.drop_trigger = AH_SIM_DROP_TRIGGER_US;
+	janus_vp8_simulcast_context_reset(&sub->vp8);
+	sub->layer_target = 2;
+	sub->layer_now = -1;
+	ah_sim_init(&sub->policy, 2, g_get_monotonic_time());
 	janus_refcount_init(&sub->ref, substream_free);
 	return sub;
 }
@@ -151,6 +232,7 @@ static void fanout_free(const janus_refcount *ref)
 	ah_fanout *f = janus_refcount_containerof(ref, ah_fanout, ref);
 	for (guint i = 0; i < f->n_subs; i++)
 		ah_substream_unref(f->subs[i]);
+	janus_refcount_decrease(&f->pm->ref);
 	g_free(f);
 }
 
@@ -173,24 +255,39 @@ static ah_fanout *fanout_get(ah_pubmedia *pm)
 
 /* A snapshot with the stream table of `streams_from` (or none published) and the substreams of
  * `pairs`, whose references it takes over. */
-static ah_fanout *fanout_build(const ah_fanout *streams_from, GArray *pairs)
+static ah_fanout *fanout_build(ah_pubmedia *pm, const ah_fanout *streams_from, GArray *pairs)
 {
 	ah_fanout *f = g_malloc0(sizeof(ah_fanout) + pairs->len * sizeof(ah_substream *));
 	janus_refcount_init(&f->ref, fanout_free);
+	janus_refcount_increase(&pm->ref);
+	f->pm = pm;
 	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++) {
 		f->in_pt[i] = streams_from != NULL ? streams_from->in_pt[i] : -1;
 		f->video[i] = streams_from != NULL ? streams_from->video[i] : FALSE;
+		f->vcodec[i] = streams_from != NULL ? streams_from->vcodec[i] : JANUS_VIDEOCODEC_NONE;
 	}
-	for (guint i = 0; i < pairs->len; i++)
-		f->count[g_array_index(pairs, fanout_pair, i).mindex]++;
-	guint next[AH_PUB_MAX_STREAMS], at = 0;
-	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++) {
-		f->first[i] = next[i] = at;
-		at += f->count[i];
-	}
+	/* Counting sort by (m-line, helper). */
+	const guint k = n_helpers > 0 ? n_helpers : 1;
 	for (guint i = 0; i < pairs->len; i++) {
 		fanout_pair *p = &g_array_index(pairs, fanout_pair, i);
-		f->subs[next[p->mindex]++] = p->sub;
+		f->count[p->mindex]++;
+		f->share[p->mindex][helper_of(p->sub) + 1]++;
+	}
+	guint at = 0;
+	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++) {
+		f->first[i] = at;
+		f->share[i][0] = at;
+		for (guint h = 1; h <= k; h++)
+			f->share[i][h] += f->share[i][h - 1];
+		at += f->count[i];
+	}
+	guint next[AH_PUB_MAX_STREAMS][AH_RELAY_MAX_THREADS];
+	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++)
+		for (guint h = 0; h < k; h++)
+			next[i][h] = f->share[i][h];
+	for (guint i = 0; i < pairs->len; i++) {
+		fanout_pair *p = &g_array_index(pairs, fanout_pair, i);
+		f->subs[next[p->mindex][helper_of(p->sub)]++] = p->sub;
 	}
 	f->n_subs = pairs->len;
 	return f;
@@ -219,10 +316,37 @@ static void fanout_swap(ah_pubmedia *pm, ah_fanout *f)
 
 /* ---- presenter media state (control thread) ---- */
 
+static void simulcast_clear(ah_simulcast *sim)
+{
+	g_atomic_int_set(&sim->on, 0);
+	g_mutex_lock(&sim->rid_lock);
+	for (int l = 0; l < 3; l++) {
+		g_clear_pointer(&sim->rids[l], g_free);
+		sim->ssrcs[l] = 0;
+		g_atomic_int_set(&sim->kbps[l], 0);
+	}
+	sim->rid_ext = 0;
+	g_mutex_unlock(&sim->rid_lock);
+}
+
+static void pubmedia_free(const janus_refcount *ref)
+{
+	ah_pubmedia *pm = janus_refcount_containerof(ref, ah_pubmedia, ref);
+	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++) {
+		simulcast_clear(&pm->sim[i]);
+		g_mutex_clear(&pm->sim[i].rid_lock);
+	}
+	g_mutex_clear(&pm->lock);
+	g_free(pm);
+}
+
 ah_pubmedia *ah_pubmedia_new(void)
 {
 	ah_pubmedia *pm = g_new0(ah_pubmedia, 1);
 	g_mutex_init(&pm->lock);
+	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++)
+		g_mutex_init(&pm->sim[i].rid_lock);
+	janus_refcount_init(&pm->ref, pubmedia_free);
 	return pm;
 }
 
@@ -230,9 +354,41 @@ void ah_pubmedia_free(ah_pubmedia *pm)
 {
 	if (pm == NULL)
 		return;
+	/* The current fan-out holds a reference on pm: dropping it breaks the cycle. */
 	fanout_swap(pm, NULL);
-	g_mutex_clear(&pm->lock);
-	g_free(pm);
+	janus_refcount_decrease(&pm->ref);
+}
+
+void ah_pubmedia_set_simulcast(ah_pubmedia *pm, json_t *simulcast)
+{
+	if (pm == NULL)
+		return;
+	for (int m = 0; m < AH_PUB_MAX_STREAMS; m++)
+		simulcast_clear(&pm->sim[m]);
+	size_t i;
+	json_t *entry;
+	json_array_foreach(simulcast, i, entry) {
+		json_t *jm = json_object_get(entry, "mindex");
+		if (!json_is_integer(jm) || json_integer_value(jm) < 0 || json_integer_value(jm) >= AH_PUB_MAX_STREAMS)
+			continue;
+		ah_simulcast *sim = &pm->sim[json_integer_value(jm)];
+		g_mutex_lock(&sim->rid_lock);
+		/* Fills ssrcs (SSRC-based simulcast) or rids and the extension id (rid-based), lowest first. */
+		janus_rtp_simulcasting_prepare(entry, &sim->rid_ext, sim->ssrcs, sim->rids);
+		sim->window_start = 0;
+		memset(sim->bytes, 0, sizeof(sim->bytes));
+		g_mutex_unlock(&sim->rid_lock);
+		g_atomic_int_set(&sim->on, 1);
+	}
+}
+
+gboolean ah_pubmedia_simulcast(ah_pubmedia *pm, int mindex, guint64 layer_bps[3])
+{
+	if (pm == NULL || mindex < 0 || mindex >= AH_PUB_MAX_STREAMS || !g_atomic_int_get(&pm->sim[mindex].on))
+		return FALSE;
+	for (int l = 0; l < 3; l++)
+		layer_bps[l] = (guint64)g_atomic_int_get(&pm->sim[mindex].kbps[l]) * 1000;
+	return TRUE;
 }
 
 void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, const int *in_pt, int n)
@@ -243,7 +399,7 @@ void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, con
 	GArray *pairs = g_array_new(FALSE, FALSE, sizeof(fanout_pair));
 	fanout_collect(old, pairs);
 	fanout_unref(old);
-	ah_fanout *f = fanout_build(NULL, pairs);
+	ah_fanout *f = fanout_build(pm, NULL, pairs);
 	g_array_free(pairs, TRUE);
 	for (int i = 0; i < n; i++) {
 		int m = streams[i].mindex;
@@ -251,6 +407,7 @@ void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, con
 			continue; /* beyond what we relay: its packets are dropped */
 		f->in_pt[m] = in_pt[i];
 		f->video[m] = streams[i].kind == AH_MEDIA_VIDEO;
+		f->vcodec[m] = f->video[m] ? janus_videocodec_from_name(streams[i].codec) : JANUS_VIDEOCODEC_NONE;
 	}
 	fanout_swap(pm, f);
 }
@@ -288,7 +445,7 @@ void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes)
 			g_array_append_val(pairs, p);
 	}
 	ah_fanout *old = fanout_get(pm);
-	ah_fanout *f = fanout_build(old, pairs);
+	ah_fanout *f = fanout_build(pm, old, pairs);
 	fanout_unref(old);
 	g_array_free(pairs, TRUE);
 	fanout_swap(pm, f);
@@ -303,7 +460,7 @@ void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
 		g_atomic_int_set(&pm->keyframe[i].wanted, 1);
 }
 
-/* ---- the relay (presenter's loop thread) ---- */
+/* ---- relaying to receivers (presenter's loop thread or a helper) ---- */
 
 static void maybe_send_pli(ah_pubmedia *pm, ah_session *presenter, int mindex)
 {
@@ -320,7 +477,8 @@ static void maybe_send_pli(ah_pubmedia *pm, ah_session *presenter, int mindex)
 	ah_gateway->send_pli_stream(presenter->handle, mindex);
 }
 
-static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet)
+/* Relay `packet` (presenter m-line `mindex`) to subs[from .. to) of `f`. */
+static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to)
 {
 	janus_rtp_header *header = (janus_rtp_header *)packet->buffer;
 	const uint16_t seq = header->seq_number;
@@ -340,13 +498,59 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 		out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
 	}
 
+	ah_simulcast *sim = video && g_atomic_int_get(&f->pm->sim[mindex].on) ? &f->pm->sim[mindex] : NULL;
+	int plen = 0;
+	char *payload = sim != NULL ? janus_rtp_payload(packet->buffer, packet->length, &plen) : NULL;
+	if (sim != NULL && payload == NULL)
+		return;
+	/* The packet's layer (its SSRC as learned by account_layer), -1: not known. */
+	int layer = -1;
+	for (int l = 0; sim != NULL && l < 3 && layer < 0; l++)
+		if (sim->ssrcs[l] != 0 && sim->ssrcs[l] == ntohl(ssrc))
+			layer = l;
+	char vp8pd[6];
+	const gboolean vp8 = sim != NULL && f->vcodec[mindex] == JANUS_VIDEOCODEC_VP8 && plen >= (int)sizeof(vp8pd);
+	if (vp8)
+		memcpy(vp8pd, payload, sizeof(vp8pd));
+
 	int key = -1; /* is this packet a keyframe's: -1 not looked at yet */
-	for (guint i = f->first[mindex]; i < f->first[mindex] + f->count[mindex]; i++) {
+	for (guint i = from; i < to; i++) {
 		ah_substream *sub = f->subs[i];
 		ah_session *attendee = sub->attendee;
 		if (g_atomic_int_get(&attendee->destroyed) || !g_atomic_int_get(&attendee->media_up))
 			continue;
-		if (video && g_atomic_int_get(&sub->awaiting_key)) {
+		if (sim != NULL) {
+			/* Janus's simulcast helper picks the layer: it relays only the target layer's packets,
+			 * switches at a keyframe of the new layer, and drops to a lower layer that flows when
+			 * the target stops. The first packet it relays is a keyframe. */
+			janus_rtp_simulcasting_context *sc = &sub->sim;
+			const int target = g_atomic_int_get(&sub->layer_target);
+			if (sc->substream_target != target) {
+				/* The new layer starts at its next keyframe: ask for one now. */
+				sc->substream_target = target;
+				g_atomic_int_set(&f->pm->keyframe[mindex].wanted, 1);
+			}
+			/* Janus's helper starts on the first keyframe of any layer, and on its way to a target
+			 * takes a keyframe of any layer in that direction, overshooting it. While the target
+			 * layer flows, it only sees the target's packets and the current layer's, so an
+			 * attendee gets no layer above its ceiling, even briefly. When the target stops
+			 * flowing (its rate reads 0 within 2 s) the helper sees everything again and falls
+			 * back to a layer that flows. */
+			if (layer >= 0 && layer != target && layer != sc->substream && g_atomic_int_get(&sim->kbps[target]) > 0)
+				continue;
+			sc->rid_ext_id = sim->rid_ext;
+			g_mutex_lock(&sub->context_lock);
+			gboolean relay = janus_rtp_simulcasting_context_process_rtp(sc, packet->buffer, packet->length,
+				sim->ssrcs, sim->rids, f->vcodec[mindex], &sub->context, &sim->rid_lock);
+			g_mutex_unlock(&sub->context_lock);
+			if (sc->need_pli)
+				g_atomic_int_set(&f->pm->keyframe[mindex].wanted, 1);
+			if (!relay)
+				continue;
+			if (sc->changed_substream)
+				g_atomic_int_set(&sub->layer_now, sc->substream);
+			g_atomic_int_set(&sub->awaiting_key, 0);
+		} else if (video && g_atomic_int_get(&sub->awaiting_key)) {
 			if (key < 0)
 				key = is_keyframe(sub->key_codec, packet);
 			if (!key) {
@@ -364,14 +568,174 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 		g_mutex_lock(&sub->context_lock);
 		janus_rtp_header_update(header, &sub->context, video, 0);
 		g_mutex_unlock(&sub->context_lock);
+		/* VP8 layers number their pictures independently: keep the attendee's picture ids and
+		 * TL0PICIDX continuous across layer switches. */
+		if (vp8)
+			janus_vp8_simulcast_descriptor_update(payload, plen, &sub->vp8, sub->sim.changed_substream);
 		out.mindex = sub->mindex;
 		ah_gateway->relay_rtp(attendee->handle, &out);
 		header->seq_number = seq;
 		header->timestamp = ts;
 		header->ssrc = ssrc;
 		header->type = pt;
+		if (vp8)
+			memcpy(payload, vp8pd, sizeof(vp8pd));
 	}
 }
+
+/* Presenter thread: count the packet's bytes to its simulcast layer; once a second, publish each
+ * layer's bitrate for the layer policy (control thread). */
+static void account_layer(ah_simulcast *sim, const janus_plugin_rtp *packet)
+{
+	const uint32_t ssrc = ntohl(((const janus_rtp_header *)packet->buffer)->ssrc);
+	int layer = -1;
+	for (int l = 0; l < 3 && layer < 0; l++)
+		if (ssrc != 0 && sim->ssrcs[l] == ssrc)
+			layer = l;
+	if (layer < 0 && sim->rid_ext > 0) {
+		char rid[16];
+		if (janus_rtp_header_extension_parse_rid(packet->buffer, packet->length, sim->rid_ext, rid, sizeof(rid)) == 0) {
+			g_mutex_lock(&sim->rid_lock);
+			for (int l = 0; l < 3 && layer < 0; l++) {
+				if (sim->rids[l] != NULL && strcmp(sim->rids[l], rid) == 0) {
+					sim->ssrcs[l] = ssrc;
+					layer = l;
+				}
+			}
+			g_mutex_unlock(&sim->rid_lock);
+		}
+	}
+	const gint64 now = g_get_monotonic_time();
+	if (sim->window_start == 0)
+		sim->window_start = now;
+	if (layer >= 0)
+		sim->bytes[layer] += packet->length;
+	const gint64 elapsed = now - sim->window_start;
+	if (elapsed >= G_TIME_SPAN_SECOND) {
+		for (int l = 0; l < 3; l++) {
+			g_atomic_int_set(&sim->kbps[l], (gint)MIN(sim->bytes[l] * 8 * 1000 / (guint64)elapsed, G_MAXINT));
+			sim->bytes[l] = 0;
+		}
+		sim->window_start = now;
+	}
+}
+
+/* ---- helper threads ---- */
+
+static void relay_job_run(relay_job *job)
+{
+	janus_plugin_rtp packet;
+	packet.mindex = job->mindex;
+	packet.video = job->fanout->video[job->mindex];
+	packet.buffer = job->buffer;
+	packet.length = (uint16_t)job->length;
+	janus_plugin_rtp_extensions_reset(&packet.extensions);
+	packet.extensions.audio_level = job->audio_level;
+	packet.extensions.audio_level_vad = job->audio_level_vad;
+	const ah_fanout *f = job->fanout;
+	relay_to_receivers(f, job->mindex, &packet, f->share[job->mindex][job->helper],
+		f->share[job->mindex][job->helper + 1]);
+}
+
+static void relay_job_free(relay_job *job)
+{
+	fanout_unref(job->fanout);
+	g_free(job);
+}
+
+static gpointer helper_main(gpointer data)
+{
+	relay_helper *helper = data;
+	for (;;) {
+		gpointer item = g_async_queue_pop(helper->queue);
+		if (item == &stop_job)
+			break;
+		relay_job_run(item);
+		relay_job_free(item);
+		g_atomic_int_dec_and_test(&helper->pending);
+	}
+	return NULL;
+}
+
+/* Presenter thread: hand helper `h`'s share of `f`'s receivers of this packet to it, or drop it
+ * for them when its queue is full. */
+static void dispatch(ah_fanout *f, int mindex, guint h, const janus_plugin_rtp *packet)
+{
+	relay_helper *helper = &helpers[h];
+	if (g_atomic_int_get(&helper->pending) >= AH_RELAY_QUEUE_MAX) {
+		g_atomic_int_inc(&relay_dropped);
+		return;
+	}
+	relay_job *job = g_malloc(sizeof(relay_job) + packet->length);
+	janus_refcount_increase(&f->ref);
+	job->fanout = f;
+	job->mindex = mindex;
+	job->helper = h;
+	job->audio_level = packet->extensions.audio_level;
+	job->audio_level_vad = packet->extensions.audio_level_vad;
+	job->length = packet->length;
+	memcpy(job->buffer, packet->buffer, packet->length);
+	g_atomic_int_inc(&helper->pending);
+	g_async_queue_push(helper->queue, job);
+}
+
+gboolean ah_relay_start(guint threads, guint relay_inline_max, char **error)
+{
+	if (threads > AH_RELAY_MAX_THREADS) {
+		*error = g_strdup_printf("relay_threads = %u is more than %d", threads, AH_RELAY_MAX_THREADS);
+		return FALSE;
+	}
+	inline_max = relay_inline_max;
+	for (guint h = 0; h < threads; h++) {
+		helpers[h].queue = g_async_queue_new();
+		helpers[h].pending = 0;
+		char name[16];
+		g_snprintf(name, sizeof(name), "ah relay %u", h);
+		GError *gerror = NULL;
+		helpers[h].thread = g_thread_try_new(name, helper_main, &helpers[h], &gerror);
+		if (helpers[h].thread == NULL) {
+			*error = g_strdup_printf("cannot start relay thread %u: %s", h, gerror ? gerror->message : "?");
+			g_clear_error(&gerror);
+			g_async_queue_unref(helpers[h].queue);
+			helpers[h].queue = NULL;
+			n_helpers = h;
+			ah_relay_stop();
+			return FALSE;
+		}
+	}
+	n_helpers = threads;
+	g_atomic_int_set(&helpers_running, threads > 0);
+	return TRUE;
+}
+
+void ah_relay_stop(void)
+{
+	g_atomic_int_set(&helpers_running, 0);
+	for (guint h = 0; h < n_helpers; h++) {
+		if (helpers[h].thread == NULL)
+			continue;
+		g_async_queue_push(helpers[h].queue, &stop_job);
+		g_thread_join(helpers[h].thread);
+		helpers[h].thread = NULL;
+		/* A presenter thread may still push after the flag: the queue stays (the process is
+		 * ending), its jobs are released here or never run. */
+		gpointer item;
+		while ((item = g_async_queue_try_pop(helpers[h].queue)) != NULL)
+			if (item != &stop_job)
+				relay_job_free(item);
+	}
+}
+
+void ah_relay_figures(guint *threads, guint *queued, guint64 *dropped)
+{
+	*threads = n_helpers;
+	*queued = 0;
+	for (guint h = 0; h < n_helpers; h++)
+		*queued += (guint)MAX(g_atomic_int_get(&helpers[h].pending), 0);
+	*dropped = (guint)g_atomic_int_get(&relay_dropped);
+}
+
+/* ---- the relay (presenter's loop thread) ---- */
 
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 {
@@ -386,9 +750,18 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 		return;
 	const janus_rtp_header *header = (const janus_rtp_header *)packet->buffer;
 	if (f->in_pt[mindex] >= 0 && (int)header->type == f->in_pt[mindex]) {
-		if (f->video[mindex])
+		if (f->video[mindex]) {
+			if (g_atomic_int_get(&pm->sim[mindex].on))
+				account_layer(&pm->sim[mindex], packet);
 			maybe_send_pli(pm, presenter, mindex);
-		relay_to_receivers(f, mindex, packet);
+		}
+		if (f->count[mindex] < inline_max || !g_atomic_int_get(&helpers_running)) {
+			relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex]);
+		} else {
+			for (guint h = 0; h < n_helpers; h++)
+				if (f->share[mindex][h + 1] > f->share[mindex][h])
+					dispatch(f, mindex, h, packet);
+		}
 	}
 	fanout_unref(f);
 }

@@ -324,6 +324,10 @@ static int answer_stream(janus_sdp *offer, janus_sdp *answer, janus_sdp_mline *m
 		JANUS_SDP_OA_ACCEPT_EXTMAP, video ? NULL : JANUS_RTP_EXTMAP_AUDIO_LEVEL,
 		JANUS_SDP_OA_ACCEPT_EXTMAP, video ? JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC : NULL,
 		JANUS_SDP_OA_ACCEPT_EXTMAP, video ? JANUS_RTP_EXTMAP_ABS_SEND_TIME : NULL,
+		/* Simulcast by rid: the layers are told apart by this extension (the core adds the
+		 * answer's a=rid and a=simulcast lines). */
+		JANUS_SDP_OA_ACCEPT_EXTMAP, video ? JANUS_RTP_EXTMAP_RID : NULL,
+		JANUS_SDP_OA_ACCEPT_EXTMAP, video ? JANUS_RTP_EXTMAP_REPAIRED_RID : NULL,
 		JANUS_SDP_OA_DONE);
 	/* clang-format on */
 	if (rc < 0) {

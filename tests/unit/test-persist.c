@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "allhands/persist.h"
+#include "allhands/simulcast.h"
 
 typedef struct {
 	char *dir;
@@ -279,6 +280,34 @@ static void test_round_trip_tokens(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
+/* A room's video_layer survives a save and a load; absent (an older file), it is high. */
+static void test_round_trip_video_layer(fixture *f, gconstpointer data)
+{
+	ah_persist_state *state = sample_state(), *loaded, *reloaded;
+	ah_persist_room *r = g_ptr_array_index(state->rooms, 0);
+	char *message = NULL;
+	ah_error err = AH_ERR_INTERNAL;
+	g_assert_cmpint(r->video_layer, ==, AH_SIM_HIGH);
+	r->video_layer = AH_SIM_LOW;
+	loaded = save_and_load(f, state);
+	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(loaded->rooms, 0))->video_layer, ==, AH_SIM_LOW);
+	r = g_ptr_array_index(loaded->rooms, 1);
+	g_assert_cmpint(r->video_layer, ==, AH_SIM_HIGH);
+	r->video_layer = AH_SIM_MEDIUM;
+	reloaded = save_and_load(f, loaded);
+	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(reloaded->rooms, 1))->video_layer, ==, AH_SIM_MEDIUM);
+	ah_persist_state_free(reloaded);
+	ah_persist_state_free(loaded);
+	ah_persist_state_free(state);
+	write_file(f->path, "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, "
+		"\"secret\": \"s\"}], \"rooms\": [{\"tenant\": \"a\", \"room\": \"r\", \"max_attendees\": 1, "
+		"\"presenter_secret\": \"p\"}]}");
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_cmpint(((ah_persist_room *)g_ptr_array_index(loaded->rooms, 0))->video_layer, ==, AH_SIM_HIGH);
+	ah_persist_state_free(loaded);
+}
+
 /* A file written before issue 4 has none of them: the defaults. */
 static void test_old_file_defaults(fixture *f, gconstpointer data)
 {
@@ -358,6 +387,11 @@ static const struct {
 		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'tokens': 'on'}]" },
 	{ AH_ERR_INVALID_ELEMENT, "rooms[0]: invalid element (tokens", "[" TENANT_A "]",
 		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'tokens': true}]" },
+	/* Simulcast. */
+	{ AH_ERR_INVALID_ELEMENT, "rooms[0]: invalid element (video_layer: must be low, medium or high)", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'video_layer': 'max'}]" },
+	{ AH_ERR_INVALID_ELEMENT, "rooms[0]: invalid element (video_layer", "[" TENANT_A "]",
+		"[{'tenant': 'a', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'p', 'video_layer': 1}]" },
 	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret and previous_secret_until",
 		"[{'tenant': 'a', 'max_participants': 1, 'secret': 's', 'previous_secret': 'o'}]", "[]" },
 	{ AH_ERR_INVALID_ELEMENT, "tenants[0]: invalid element (previous_secret and previous_secret_until",
@@ -456,6 +490,7 @@ int main(int argc, char **argv)
 	ADD("/persist/save/json-shape", test_json_shape);
 	ADD("/persist/save/round-trip-share", test_round_trip_share);
 	ADD("/persist/save/round-trip-tokens", test_round_trip_tokens);
+	ADD("/persist/save/round-trip-video-layer", test_round_trip_video_layer);
 	ADD("/persist/load/old-file-defaults", test_old_file_defaults);
 	ADD("/persist/load/missing-file-is-empty", test_missing_file);
 	ADD("/persist/load/truncated", test_truncated);

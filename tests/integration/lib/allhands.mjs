@@ -139,9 +139,11 @@ export function joinBody({ tenant, room, display, pin, ptype = 'attendee', prese
 }
 
 // A presenter that joined (and optionally published). Returns the Presenter with .joined and .id.
-export async function presenter(janus, bag, { tenant, room, presenter_secret = 'presenter', display = 'Presenter', publish = true, audio = true, video = true } = {}) {
+export async function presenter(janus, bag, {
+  tenant, room, presenter_secret = 'presenter', display = 'Presenter', publish = true, audio = true, video = true, media = {},
+} = {}) {
   const h = await handle(janus, bag);
-  const p = new Presenter(h, { audio, video });
+  const p = new Presenter(h, { audio, video, ...media });
   if (bag) bag.add(() => p.close());
   p.h = h;
   const j = await h.request(joinBody({ tenant, room, ptype: 'presenter', display, presenter_secret }));

@@ -92,10 +92,17 @@ function newPc(handle) {
 
 // A presenter publishing synthetic media on `handle`.
 export class Presenter {
-  constructor(handle, { audio = true, video = true, publishBody = { request: 'publish' } } = {}) {
+  // simulcast: RTCRtpEncodingParameters for the video sender, lowest layer first (e.g. three
+  // rids), or null; the offer then tells Janus "rid_order": "lmh".
+  // width/height/fps: the synthetic video's size and rate.
+  constructor(handle, {
+    audio = true, video = true, publishBody = { request: 'publish' }, simulcast = null, width, height, fps,
+  } = {}) {
     this.handle = handle;
     this.audio = audio;
     this.video = video;
+    this.simulcast = simulcast;
+    this.size = { width, height, fps };
     this.publishBody = publishBody;
     this.pc = null;
     this.source = null;
@@ -104,7 +111,10 @@ export class Presenter {
   // Send `publish` with a fresh offer. Returns the reply {data, jsep}; applies a JSEP answer.
   // Reuses the PeerConnection for a republish unless Janus hung it up.
   async publish(body = this.publishBody, { withJsep = true } = {}) {
-    if (!this.source) this.source = new SyntheticSource({ audio: this.audio, video: this.video });
+    if (!this.source) {
+      const size = Object.fromEntries(Object.entries(this.size).filter(([, v]) => v !== undefined));
+      this.source = new SyntheticSource({ audio: this.audio, video: this.video, ...size });
+    }
     if (this.pc && (this.handle.hungup || ['closed', 'failed'].includes(this.pc.connectionState))) {
       this.pc.close();
       this.pc = null;
@@ -112,14 +122,21 @@ export class Presenter {
     if (!this.pc) {
       this.handle.hungup = false;
       this.pc = newPc(this.handle);
-      for (const t of this.source.tracks) this.pc.addTransceiver(t, { direction: 'sendonly' });
+      for (const t of this.source.tracks) {
+        const init = { direction: 'sendonly' };
+        if (t.kind === 'video' && this.simulcast) init.sendEncodings = this.simulcast;
+        this.pc.addTransceiver(t, init);
+      }
     } else {
       for (const tr of this.pc.getTransceivers()) if (tr.sender.track) tr.direction = 'sendonly';
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     await gathered(this.pc);
-    const reply = await this.handle.request(body, withJsep ? { type: 'offer', sdp: this.pc.localDescription.sdp } : undefined);
+    const jsep = { type: 'offer', sdp: this.pc.localDescription.sdp };
+    // libwebrtc wants the encodings lowest first; Janus reads a=simulcast highest first unless told.
+    if (this.simulcast) jsep.rid_order = 'lmh';
+    const reply = await this.handle.request(body, withJsep ? jsep : undefined);
     if (reply.jsep && reply.jsep.type === 'answer') await this.pc.setRemoteDescription(reply.jsep);
     this.lastReply = reply;
     return reply;
