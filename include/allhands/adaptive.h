@@ -55,6 +55,11 @@ void ah_adaptive_cpu_sample(ah_adaptive *a, double cpu);
 guint ah_adaptive_wave(ah_adaptive *a, guint connecting, guint demand);
 /* The current limit, rounded down (>= min_limit). */
 guint ah_adaptive_limit(const ah_adaptive *a);
+/* The limit to expect over the next seconds, for wait estimates: max_limit while setup time and
+ * CPU are within their targets (L is growing towards it), else the current limit. */
+double ah_adaptive_outlook(const ah_adaptive *a);
+/* The recent setup time, microseconds; 0 before the first sample. */
+double ah_adaptive_setup_us(const ah_adaptive *a);
 
 /* --- Join-rate budget: a token bucket of `burst` tokens refilled at `rate` per second.
  * rate <= 0 means unlimited (available() returns G_MAXUINT, next() returns now). */

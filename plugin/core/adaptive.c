@@ -158,6 +158,18 @@ guint ah_adaptive_wave(ah_adaptive *a, guint connecting, guint demand)
 	return connecting >= lim ? 0 : lim - connecting;
 }
 
+double ah_adaptive_outlook(const ah_adaptive *a)
+{
+	/* Healthy: L grows by 0.5 sqrt(L) per turnover of the connecting set, so it reaches max_limit
+	 * within a few setup times; a queue that takes longer than that moves at max_limit's pace. */
+	return gradient(a) >= 1.0 ? (double)a->config.max_limit : (double)ah_adaptive_limit(a);
+}
+
+double ah_adaptive_setup_us(const ah_adaptive *a)
+{
+	return a->samples > 0 ? a->recent_us : 0.0;
+}
+
 guint ah_adaptive_limit(const ah_adaptive *a)
 {
 	guint l = (guint)floor(a->limit);

@@ -293,9 +293,13 @@ static double pace_per_s(const ah_admission *adm)
 {
 	const ah_admission_config *c = &adm->config;
 	double pace = 0;
-	if (c->wave_interval_us > 0) {
-		double per_wave = c->wave_mode == AH_WAVES_ADAPTIVE ? ah_adaptive_limit(&adm->adaptive) : c->wave_size;
-		pace = per_wave * G_USEC_PER_SEC / (double)c->wave_interval_us;
+	if (c->wave_interval_us > 0 && c->wave_mode == AH_WAVES_ADAPTIVE) {
+		/* L attendees connect at a time, each for the setup time, and a wave comes once per
+		 * interval: L / max(interval, setup) per second (Little's law), with L where it is heading. */
+		double turnover_us = MAX((double)c->wave_interval_us, ah_adaptive_setup_us(&adm->adaptive));
+		pace = ah_adaptive_outlook(&adm->adaptive) * G_USEC_PER_SEC / turnover_us;
+	} else if (c->wave_interval_us > 0) {
+		pace = c->wave_size * (double)G_USEC_PER_SEC / (double)c->wave_interval_us;
 	}
 	if (c->join_rate > 0)
 		pace = pace > 0 ? MIN(pace, c->join_rate) : c->join_rate;

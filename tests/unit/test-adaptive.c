@@ -349,6 +349,28 @@ static void test_cpu_cuts(void)
 	g_assert_cmpuint(ah_adaptive_limit(&a), >=, 40);
 }
 
+/* The outlook for wait estimates: max_limit while healthy (L is on its way there), the current L
+ * once setup time or CPU has cut it; the setup time is 0 until measured. */
+static void test_outlook(void)
+{
+	ah_adaptive a;
+	ah_adaptive_config c = default_config;
+	c.initial_limit = 4;
+	ah_adaptive_init(&a, &c);
+	g_assert_cmpfloat(ah_adaptive_setup_us(&a), ==, 0.0);
+	g_assert_cmpfloat(ah_adaptive_outlook(&a), ==, (double)c.max_limit);
+	for (int i = 0; i < 4; i++)
+		ah_adaptive_setup_sample(&a, SIM_BASE_US);
+	ah_adaptive_wave(&a, 4, 100);
+	g_assert_cmpfloat(ah_adaptive_setup_us(&a), >, 0.0);
+	g_assert_cmpfloat(ah_adaptive_outlook(&a), ==, (double)c.max_limit);
+	/* CPU above target: the limit is cut, and the outlook is where it is now. */
+	ah_adaptive_cpu_sample(&a, 1.0);
+	ah_adaptive_wave(&a, 0, 100);
+	g_assert_cmpfloat(ah_adaptive_outlook(&a), ==, (double)ah_adaptive_limit(&a));
+	g_assert_cmpfloat(ah_adaptive_outlook(&a), <, (double)c.max_limit);
+}
+
 /* --- Token bucket */
 
 static void test_bucket_burst_refill(void)
@@ -425,6 +447,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/adaptive/limit/setup-slow-cuts", test_setup_slow_cuts);
 	g_test_add_func("/adaptive/limit/cpu-cuts", test_cpu_cuts);
 	g_test_add_func("/adaptive/wave/count", test_wave_count);
+	g_test_add_func("/adaptive/limit/outlook", test_outlook);
 	g_test_add_func("/adaptive/bucket/burst-refill", test_bucket_burst_refill);
 	g_test_add_func("/adaptive/bucket/unlimited", test_bucket_unlimited);
 	g_test_add_func("/adaptive/bucket/next", test_bucket_next);

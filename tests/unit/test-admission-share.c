@@ -719,6 +719,36 @@ static void test_share_estimates_storm(fixture *f, gconstpointer data)
 	g_assert_cmpuint(out.position, >=, 45);
 }
 
+/* The same storm in adaptive mode, the limit starting low (wave_min 2 of 10): the queue moves at
+ * the pace the limit is heading for (10 per 100 ms wave, capped by join_rate 10/s), not at the
+ * starting limit's (2 per wave: 20/s, which join_rate caps too) nor at a pace the starting limit
+ * would give with a slower cap. Here join_rate 30/s: the starting limit's pace would be 20/s, the
+ * outlook's 100/s capped to 30/s. */
+static void test_share_estimates_storm_adaptive(fixture *f, gconstpointer data)
+{
+	ah_admission_config c = config(1000, 10);
+	ah_adm_join out;
+	c.wave_mode = AH_WAVES_ADAPTIVE;
+	c.wave_min = 2;
+	c.wave_interval_us = 100 * MS;
+	c.join_rate = 30;
+	c.join_burst = 1;
+	fresh(f, &c);
+	guint known = 0;
+	for (guint64 pid = 100; pid < 160; pid++) {
+		ah_adm_state st = ah_admission_join_class(f->adm, pid, "acme", "town", AH_ADM_ORDINARY, f->now, &out,
+			f->events);
+		if (st != AH_ADM_QUEUED)
+			continue;
+		g_assert_cmpint(out.estimate.known, ==, TRUE);
+		/* position / 30 per second */
+		g_assert_cmpfloat(out.estimate.median_us, >=, 0.9 * out.position * SEC / 30);
+		g_assert_cmpfloat(out.estimate.median_us, <=, 1.1 * out.position * SEC / 30);
+		known++;
+	}
+	g_assert_cmpuint(known, >=, 55);
+}
+
 /* Estimates from the pace hold only for the seats that are free: beyond them, a seat must be freed
  * first, and only a measured rate can say when. Two tenants 3:1 share the pace. */
 static void test_share_estimates_seats(fixture *f, gconstpointer data)
@@ -945,6 +975,7 @@ int main(int argc, char **argv)
 	add("/admission/share/drain", test_share_drain);
 	add("/admission/share/estimates/steady", test_share_estimates);
 	add("/admission/share/estimates/storm-follows-pace", test_share_estimates_storm);
+	add("/admission/share/estimates/storm-adaptive-outlook", test_share_estimates_storm_adaptive);
 	add("/admission/share/estimates/pace-only-within-free-seats", test_share_estimates_seats);
 	add("/admission/share/estimates/update-interval", test_share_update_interval);
 	add("/admission/share/stats/figures", test_share_stats);
