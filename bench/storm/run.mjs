@@ -18,10 +18,11 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { JanusServer, ALLHANDS, VIDEOROOM } from '../../tests/integration/lib/janus.mjs';
-import { Client } from '../../tests/integration/lib/client.mjs';
-import { Presenter, SyntheticSource } from '../../tests/integration/lib/media.mjs';
+import { JanusServer } from '../../tests/integration/lib/janus.mjs';
 import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
+import {
+  HZ, cpuTicks, mean, now, pct, presenterKbps as measureKbps, r1, startPresenter, writeCsv,
+} from '../common.mjs';
 
 const N = Number(process.env.STORM_N || 100);
 const B = Number(process.env.STORM_B || 10);
@@ -31,8 +32,8 @@ const TIMEOUT_S = Number(process.env.STORM_TIMEOUT_S || 60);
 const PLUGINS = (process.env.STORM_PLUGINS || 'allhands,videoroom').split(',');
 const JOIN_RATE = Number(process.env.STORM_JOIN_RATE || 15);
 const OUT = process.env.STORM_OUT || path.join(REPO_ROOT, 'test-artifacts', 'bench-storm');
-const HZ = 100; // USER_HZ on Linux
-const now = () => performance.timeOrigin + performance.now();
+// STORM_CLIENT: "werift" (bench/storm/worker.mjs) or "c" (bench/storm/cworker.mjs, the C load client).
+const CLIENT = process.env.STORM_CLIENT || 'werift';
 fs.mkdirSync(OUT, { recursive: true });
 
 const ALLHANDS_CFG = {
@@ -48,23 +49,9 @@ const ALLHANDS_CFG = {
   admit_timeout_ms: 30000,
 };
 
-function cpuTicks(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-  } catch { return null; }
-}
-
-const pct = (arr, p) => {
-  if (!arr.length) return null;
-  const a = [...arr].sort((x, y) => x - y);
-  return a[Math.min(a.length - 1, Math.ceil((p / 100) * a.length) - 1)];
-};
-const r1 = (x) => (x == null ? null : Math.round(x * 10) / 10);
-
 function forkWorker(name) {
-  const w = fork(path.join(REPO_ROOT, 'bench', 'storm', 'worker.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const file = CLIENT === 'c' ? 'cworker.mjs' : 'worker.mjs';
+  const w = fork(path.join(REPO_ROOT, 'bench', 'storm', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   w.name = name;
   w.msgs = [];
   w.waiters = [];
@@ -92,32 +79,13 @@ async function runOne(pluginName) {
   const cleanup = [];
   try {
     // Presenter.
-    const pc = await Client.connect(janus);
-    cleanup.push(() => pc.close());
-    const ph = await pc.attach(pluginName === 'allhands' ? ALLHANDS : VIDEOROOM);
-    let feed = null;
-    const tenant = 'bench';
-    const room = pluginName === 'allhands' ? 'storm' : 7000 + (process.pid % 1000);
-    if (pluginName === 'allhands') {
-      await janus.admin({ request: 'create_tenant', tenant, max_participants: 2000, secret: 's' });
-      await janus.admin({ request: 'create_room', tenant, room, max_attendees: 2000, presenter_secret: 'p' });
-      const j = await ph.request({ request: 'join', tenant, room, ptype: 'presenter', display: 'ceo', presenter_secret: 'p' });
-      if (j.data.event !== 'joined') throw new Error(`presenter join: ${JSON.stringify(j.data)}`);
-    } else {
-      const c = await ph.request({ request: 'create', room, publishers: 1, bitrate: 600000 });
-      if (c.data.videoroom !== 'created') throw new Error(`create: ${JSON.stringify(c.data)}`);
-      const j = await ph.request({ request: 'join', ptype: 'publisher', room, display: 'ceo' });
-      feed = j.data.id;
-    }
-    const pres = new Presenter(ph, { publishBody: pluginName === 'allhands' ? { request: 'publish' } : { request: 'publish', audio: true, video: true } });
-    pres.source = new SyntheticSource({ width: Number(process.env.STORM_W || 640), height: Number(process.env.STORM_H || 360), fps: 15 });
+    const { pres, client, feed, tenant, room, plugin } = await startPresenter(janus, pluginName);
+    cleanup.push(() => client.close());
     cleanup.push(() => pres.close());
-    await pres.publish();
-    await pres.waitConnected();
 
     // Workers: 0 = the B already in; 1..K = joiners.
     const workers = [];
-    const init = { wsUrl: janus.wsUrl, plugin: pluginName === 'allhands' ? ALLHANDS : VIDEOROOM, mode: pluginName, tenant, room, feed };
+    const init = { wsUrl: janus.wsUrl, plugin, mode: pluginName, tenant, room, feed };
     const pre = forkWorker('pre');
     workers.push(pre);
     pre.send({ cmd: 'init', ...init, subs: [...Array(B).keys()].map((i) => ({ id: `p${i}`, pre: true })) });
@@ -135,7 +103,9 @@ async function runOne(pluginName) {
       await Promise.race([Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r() : w.on('exit', r))))), sleep(8000)]);
       for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
     });
-    await Promise.all(workers.map((w) => w.next('ready')));
+    const ready = await Promise.all(workers.map((w) => w.next('ready')));
+    // The C load client runs media in a child of each worker: its CPU counts too.
+    const mediaPids = ready.map((m) => m.lcPid).filter(Boolean);
 
     // The B attendees join and watch.
     pre.send({ cmd: 'join', at: now(), spreadMs: 500 });
@@ -146,14 +116,10 @@ async function runOne(pluginName) {
     }, { timeout: 60000, interval: 500, what: `${B} attendees watching` });
     await sleep(3000); // steady state
 
-    // Presenter bitrate over 2 s.
-    const br0 = await presBytes(pres);
-    await sleep(2000);
-    const br1 = await presBytes(pres);
-    const presenterKbps = ((br1.bytes - br0.bytes) * 8) / (br1.t - br0.t);
+    const presenterKbps = await measureKbps(pres);
 
     // Sampling.
-    const clientPids = [process.pid, ...workers.map((w) => w.pid)];
+    const clientPids = [process.pid, ...workers.map((w) => w.pid), ...mediaPids];
     const series = [];
     const t0 = now();
     let lastCpu = { t: t0, janus: cpuTicks(janusPid), clients: clientPids.map(cpuTicks) };
@@ -254,13 +220,6 @@ async function runOne(pluginName) {
   }
 }
 
-async function presBytes(pres) {
-  let bytes = 0;
-  const rep = await pres.pc.getStats();
-  rep.forEach((s) => { if (s.type === 'outbound-rtp') bytes += s.bytesSent || 0; });
-  return { t: now(), bytes };
-}
-
 function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, finalStatus }) {
   const joiners = subs.filter((s) => !s.pre);
   const pres = subs.filter((s) => s.pre);
@@ -290,7 +249,7 @@ function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, fina
     if (known.length) { const e = known[known.length - 1]; lastErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000)); }
   }
   const res = {
-    plugin, N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
+    plugin, client: CLIENT, N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
     joinersWithMedia: got.length,
     timeToMediaMs: { p50: r1(pct(ttm, 50)), p99: r1(pct(ttm, 99)), max: r1(ttm.length ? Math.max(...ttm) : null) },
     joinToAdmittedMs: { p50: r1(pct(waits, 50)), p99: r1(pct(waits, 99)), max: r1(waits.length ? Math.max(...waits) : null) },
@@ -325,18 +284,11 @@ function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, fina
   return res;
 }
 
-const mean = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : null);
-
-function writeCsv(file, rows, cols) {
-  const lines = [cols.join(',')];
-  for (const r of rows) lines.push(cols.map((c) => (r[c] === undefined || r[c] === null ? '' : typeof r[c] === 'number' ? Math.round(r[c] * 1000) / 1000 : r[c])).join(','));
-  fs.writeFileSync(file, lines.join('\n') + '\n');
-}
 
 async function main() {
   const results = {
     date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release() },
-    params: { N, B, K, SPREAD, JOIN_RATE }, runs: [],
+    params: { N, B, K, SPREAD, JOIN_RATE, CLIENT }, runs: [],
   };
   for (const p of PLUGINS) {
     const r = await runOne(p);

@@ -1,0 +1,392 @@
+// Join-storm benchmark: a drop-in alternative to worker.mjs (same IPC messages with run.mjs) whose
+// subscribers are media-only peers in one C process, bench/loadclient/ah-loadclient (libnice +
+// OpenSSL DTLS-SRTP + libsrtp2, no decoding, every packet authenticated), while the Janus signalling
+// is multiplexed over a few raw WebSocket connections (many Janus sessions each). Also exports
+// LoadClient (drives ah-loadclient over its JSON-lines protocol) and JanusMux (the multiplexer) for
+// the integration test tests/integration/24-loadclient.test.mjs.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const LOADCLIENT_BIN = process.env.AH_LOADCLIENT_BIN || path.join(HERE, '..', 'loadclient', 'ah-loadclient');
+const now = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------------------------------------
+// ah-loadclient child: offers in, answers/events out.
+export class LoadClient extends EventEmitter {
+  constructor({ ip, threads = 1, bin = LOADCLIENT_BIN, stderr = 'inherit' } = {}) {
+    super();
+    this.setMaxListeners(0);
+    this.proc = spawn(bin, ['--ip', ip, '--threads', String(threads)], { stdio: ['pipe', 'pipe', stderr] });
+    this.pid = this.proc.pid;
+    this.pendingAnswers = new Map(); // id -> [{resolve, reject}]
+    this.pendingStats = new Map();
+    this.lines = [];                 // every parsed line without req/answer (events, errors), for tests
+    this.req = 0;
+    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
+    this.proc.stdin.on('error', () => {});
+    readline.createInterface({ input: this.proc.stdout }).on('line', (l) => this._line(l));
+  }
+
+  _line(l) {
+    let m;
+    try { m = JSON.parse(l); } catch { this.emit('garbage', l); return; }
+    if (m.req !== undefined && m.subs) {
+      const p = this.pendingStats.get(m.req);
+      if (p) { this.pendingStats.delete(m.req); p(m); }
+      return;
+    }
+    if (m.answer !== undefined) {
+      const q = this.pendingAnswers.get(m.id);
+      const p = q && q.shift();
+      if (p) p.resolve(m.answer);
+      return;
+    }
+    this.lines.push(m);
+    if (m.error && m.id) {
+      const q = this.pendingAnswers.get(m.id);
+      const p = q && q.shift();
+      if (p) { p.reject(new Error(m.error)); return; }
+    }
+    if (m.id) this.emit(`sub:${m.id}`, m);
+    this.emit('line', m);
+  }
+
+  send(obj) { this.proc.stdin.write(`${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n`); }
+
+  offer(id, sdp, { timeout = 20000 } = {}) {
+    return new Promise((resolve, reject) => {
+      const q = this.pendingAnswers.get(id) || [];
+      this.pendingAnswers.set(id, q);
+      const t = setTimeout(() => reject(new Error(`no answer for ${id} in ${timeout} ms`)), timeout);
+      q.push({ resolve: (a) => { clearTimeout(t); resolve(a); }, reject: (e) => { clearTimeout(t); reject(e); } });
+      this.send({ op: 'offer', id, sdp });
+    });
+  }
+
+  stats({ timeout = 20000 } = {}) {
+    const req = ++this.req;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.pendingStats.delete(req); reject(new Error('no stats reply')); }, timeout);
+      this.pendingStats.set(req, (m) => { clearTimeout(t); resolve(m); });
+      this.send({ op: 'stats', req });
+    });
+  }
+
+  mark() { this.send({ op: 'mark' }); }
+  close(id) { this.send({ op: 'close', id }); }
+
+  async quit(timeout = 10000) {
+    try { this.send({ op: 'quit' }); this.proc.stdin.end(); } catch { /* gone */ }
+    const r = await Promise.race([this.exited, new Promise((res) => setTimeout(() => res(null), timeout))]);
+    if (!r) { this.proc.kill('SIGKILL'); return this.exited; }
+    return r;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Janus sessions multiplexed over a few WebSockets.
+let txSeq = 0;
+const tx = () => `t${(++txSeq).toString(36)}`;
+
+class MuxConn {
+  constructor(url) {
+    this.ws = new WebSocket(url, 'janus-protocol');
+    this.pending = new Map(); // transaction -> {resolve, reject, timer}
+    this.handles = new Map(); // handle id -> MuxHandle
+    this.open = new Promise((resolve, reject) => { this.ws.once('open', resolve); this.ws.once('error', reject); });
+    this.ws.on('message', (d) => this._msg(d));
+    this.ws.on('close', () => {
+      for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(new Error('websocket closed')); }
+      this.pending.clear();
+    });
+    this.ws.on('error', () => {});
+  }
+
+  _msg(d) {
+    let m;
+    try { m = JSON.parse(d); } catch { return; }
+    const p = m.transaction && this.pending.get(m.transaction);
+    if (p) {
+      if (m.janus === 'ack' && !p.ackOk) return; // async reply follows
+      this.pending.delete(m.transaction);
+      clearTimeout(p.timer);
+      if (m.janus === 'error') p.reject(new Error(`janus error ${m.error?.code}: ${m.error?.reason}`));
+      else p.resolve(m);
+      return;
+    }
+    const h = m.sender && this.handles.get(m.sender);
+    if (h) h.emit('janus', m);
+  }
+
+  request(msg, { timeout = 60000, ackOk = false } = {}) {
+    const transaction = tx();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.pending.delete(transaction); reject(new Error(`no reply to ${msg.janus} in ${timeout} ms`)); }, timeout);
+      this.pending.set(transaction, { resolve, reject, timer, ackOk });
+      try { this.ws.send(JSON.stringify({ ...msg, transaction })); } catch (e) { clearTimeout(timer); this.pending.delete(transaction); reject(e); }
+    });
+  }
+}
+
+export class MuxHandle extends EventEmitter {
+  constructor(conn, sessionId, handleId) {
+    super();
+    this.conn = conn;
+    this.sessionId = sessionId;
+    this.id = handleId;
+    this.on('janus', (m) => {
+      if (m.janus === 'event' && m.plugindata) this.emit('plugin-event', { data: m.plugindata.data, jsep: m.jsep || null });
+      else if (m.janus === 'trickle') this.emit('trickle', m.candidate);
+      else this.emit(m.janus, m);
+    });
+  }
+
+  // Plugin message; resolves with {data, jsep} of the synchronous or asynchronous reply.
+  async request(body, jsep, { timeout = 60000 } = {}) {
+    const msg = { janus: 'message', session_id: this.sessionId, handle_id: this.id, body };
+    if (jsep) msg.jsep = jsep;
+    const r = await this.conn.request(msg, { timeout });
+    return { data: r.plugindata ? r.plugindata.data : r, jsep: r.jsep || null };
+  }
+
+  trickleComplete() {
+    return this.conn.request({ janus: 'trickle', session_id: this.sessionId, handle_id: this.id, candidate: { completed: true } }, { ackOk: true });
+  }
+
+  async destroy() {
+    clearInterval(this.keepalive);
+    this.conn.handles.delete(this.id);
+    try { await this.conn.request({ janus: 'destroy', session_id: this.sessionId }, { timeout: 5000 }); } catch { /* ignore */ }
+  }
+}
+
+export class JanusMux {
+  constructor(wsUrl, connections = 4, { keepaliveMs = 25000 } = {}) {
+    this.keepaliveMs = keepaliveMs;
+    this.conns = [...Array(connections)].map(() => new MuxConn(wsUrl));
+    this.next = 0;
+  }
+
+  async ready() { await Promise.all(this.conns.map((c) => c.open)); }
+
+  // A new Janus session with one handle attached to plugin, on the next connection.
+  async attach(plugin) {
+    const conn = this.conns[this.next++ % this.conns.length];
+    const s = await conn.request({ janus: 'create' });
+    const sessionId = s.data.id;
+    const a = await conn.request({ janus: 'attach', session_id: sessionId, plugin });
+    const h = new MuxHandle(conn, sessionId, a.data.id);
+    conn.handles.set(h.id, h);
+    h.keepalive = setInterval(() => {
+      conn.request({ janus: 'keepalive', session_id: sessionId }, { timeout: 20000, ackOk: true }).catch(() => {});
+    }, this.keepaliveMs);
+    return h;
+  }
+
+  close() { for (const c of this.conns) { try { c.ws.close(); } catch { /* ignore */ } } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The storm worker (only when run as a program, forked by run.mjs).
+const send = (m) => { try { process.send(m); } catch { /* parent gone */ } };
+let cfg = null;
+let lc = null;
+let mux = null;
+const subs = new Map();
+let windowStart = null;
+let lastStats = null; // last ah-loadclient stats reply: id -> sub stats
+
+class Sub {
+  constructor(id, pre) {
+    this.id = id;
+    this.pre = pre;
+    this.rec = {
+      id, pre, joinAt: null, reply: null, admittedAt: null, queuedPosition: null, estimates: [],
+      firstRtpAt: null, firstVideoAt: null, startedAt: null, errors: [],
+    };
+    this.chain = Promise.resolve();
+    lc.on(`sub:${id}`, (m) => this.onLc(m));
+  }
+
+  onLc(m) {
+    if (m.event === 'first_rtp') {
+      if (!this.rec.firstRtpAt) this.rec.firstRtpAt = m.t;
+      if (m.kind === 'video' && !this.rec.firstVideoAt) this.rec.firstVideoAt = m.t;
+    } else if (m.event === 'connected') this.rec.connectedAt = m.t;
+    else if (m.event === 'failed') this.rec.errors.push(`media failed: ${m.reason}`);
+    else if (m.error) this.rec.errors.push(`loadclient: ${m.error}`);
+  }
+
+  async connect() {
+    this.h = await mux.attach(cfg.plugin);
+    this.h.on('plugin-event', (e) => this.onEvent(e));
+  }
+
+  onEvent(e) {
+    const d = e.data || {};
+    const t = now();
+    if (cfg.mode === 'allhands') {
+      if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
+      if (d.event === 'position' && d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+    }
+    if (e.jsep && e.jsep.type === 'offer') this.queueAnswer(e.jsep);
+  }
+
+  queueAnswer(offer) {
+    this.chain = this.chain.then(() => this.answer(offer)).catch((err) => this.rec.errors.push(String(err.message || err)));
+  }
+
+  async join() {
+    this.rec.joinAt = now();
+    let body;
+    if (cfg.mode === 'allhands') body = { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `s${this.id}` };
+    else body = { request: 'join', ptype: 'subscriber', room: cfg.room, streams: [{ feed: cfg.feed }] };
+    const r = await this.h.request(body, undefined, { timeout: 60000 });
+    const d = r.data || {};
+    const t = now();
+    this.rec.reply = d.event || d.videoroom || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
+    if (cfg.mode === 'allhands') {
+      if (d.event === 'admitted') this.rec.admittedAt = t;
+      if (d.event === 'queued') {
+        this.rec.queuedPosition = d.position;
+        if (d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+      }
+    } else if (d.videoroom === 'attached') {
+      this.rec.admittedAt = t;
+    }
+    if (r.jsep && r.jsep.type === 'offer') this.queueAnswer(r.jsep);
+  }
+
+  async answer(offer) {
+    const sdp = await lc.offer(this.id, offer.sdp);
+    const body = { request: 'start' };
+    if (cfg.mode === 'videoroom') body.room = cfg.room;
+    await this.h.request(body, { type: 'answer', sdp }, { timeout: 60000 });
+    this.rec.startedAt = now();
+  }
+
+  report(end) {
+    const st = lastStats && lastStats.get(this.id);
+    const maxGapC = st ? st.max_video_gap_ms : 0;
+    let maxGap = maxGapC;
+    if (this.pre && windowStart) {
+      const lastV = st && st.last_video_t ? st.last_video_t : 0;
+      const open = end - Math.max(lastV || windowStart, windowStart);
+      if (open > maxGap) maxGap = open;
+    }
+    return {
+      ...this.rec,
+      windowRecv: st ? st.window.recv : 0, windowExp: st ? st.window.expected : 0,
+      maxVideoGapMs: this.pre ? maxGap : null,
+      videoPackets: st ? st.video.recv : 0,
+      audioPackets: st ? st.audio.recv : 0,
+      pcState: st ? st.state : null,
+      authFail: st ? st.auth_fail : 0,
+      badRtp: st ? st.bad_rtp : 0,
+    };
+  }
+
+  async close() {
+    try { lc.close(this.id); } catch { /* ignore */ }
+    try { await this.h.destroy(); } catch { /* ignore */ }
+  }
+}
+
+async function fetchStats() {
+  const s = await lc.stats();
+  lastStats = new Map(s.subs.map((x) => [x.id, x]));
+  return s;
+}
+
+let tickTimer = null;
+let ticking = false;
+let last = { recv: 0, exp: 0 };
+async function tick() {
+  if (ticking) return;
+  ticking = true;
+  try {
+    await fetchStats();
+    const t = now();
+    let recv = 0;
+    let exp = 0;
+    let withMedia = 0;
+    let admitted = 0;
+    let gapNow = 0;
+    for (const s of subs.values()) {
+      if (s.rec.firstVideoAt) withMedia += 1;
+      if (s.rec.admittedAt) admitted += 1;
+      const st = lastStats.get(s.id);
+      if (s.pre && st) {
+        recv += st.window.recv;
+        exp += st.window.expected;
+        if (st.last_video_t) gapNow = Math.max(gapNow, t - st.last_video_t);
+      }
+    }
+    send({ type: 'tick', t, withMedia, admitted, preRecv: recv - last.recv, preExp: exp - last.exp, preGapNow: gapNow });
+    last = { recv, exp };
+  } catch (e) {
+    send({ type: 'error', error: String(e.stack || e) });
+  } finally {
+    ticking = false;
+  }
+}
+
+async function onMessage(m) {
+  try {
+    if (m.cmd === 'init') {
+      cfg = m;
+      // Host candidates on the Janus end of the namespace's veth (AH_JANUS_IP): Janus's libnice pins its
+      // sockets to that interface, so it cannot reach the other end's address inside the same namespace
+      // (bench/loadclient/README.md). STORM_LC_IP / cfg.lcIp override it.
+      const ip = cfg.lcIp || process.env.STORM_LC_IP || process.env.AH_JANUS_IP;
+      if (!ip) throw new Error('no address for ah-loadclient (cfg.lcIp, STORM_LC_IP or AH_JANUS_IP)');
+      lc = new LoadClient({ ip, threads: Number(cfg.lcThreads || process.env.STORM_LC_THREADS || 1) });
+      mux = new JanusMux(cfg.wsUrl, Number(cfg.wsConnections || process.env.STORM_WS_CONNS || 4));
+      await mux.ready();
+      for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
+      const all = [...subs.values()];
+      for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map((s) => s.connect()));
+      send({ type: 'ready', pid: process.pid, lcPid: lc.pid });
+    } else if (m.cmd === 'join') {
+      const list = [...subs.values()];
+      list.forEach((s, i) => {
+        const at = m.at + (m.spreadMs * i) / list.length;
+        setTimeout(() => { s.join().catch((e) => s.rec.errors.push(String(e.message || e))); }, Math.max(0, at - now()));
+      });
+      send({ type: 'joining' });
+    } else if (m.cmd === 'mark') {
+      windowStart = now();
+      lc.mark();
+      last = { recv: 0, exp: 0 };
+      if (!tickTimer) tickTimer = setInterval(tick, 250);
+      send({ type: 'marked' });
+    } else if (m.cmd === 'status') {
+      let withMedia = 0;
+      for (const s of subs.values()) if (s.rec.firstVideoAt) withMedia += 1;
+      send({ type: 'status', withMedia, total: subs.size });
+    } else if (m.cmd === 'report') {
+      await fetchStats();
+      const end = now();
+      send({ type: 'report', subs: [...subs.values()].map((s) => s.report(end)) });
+    } else if (m.cmd === 'close') {
+      if (tickTimer) clearInterval(tickTimer);
+      await Promise.race([Promise.all([...subs.values()].map((s) => s.close())), new Promise((r) => setTimeout(r, 5000))]);
+      await lc.quit();
+      mux.close();
+      process.exit(0);
+    }
+  } catch (e) {
+    send({ type: 'error', error: String(e.stack || e) });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.on('message', (m) => { onMessage(m); });
+  process.on('disconnect', () => { if (lc) lc.quit().finally(() => process.exit(0)); else process.exit(0); });
+}

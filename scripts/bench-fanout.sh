@@ -1,0 +1,23 @@
+#!/bin/bash
+# Steady fan-out benchmark (issue 7): attendees per core and Janus CPU per attendee, allhands and
+# the stock VideoRoom in one run (bench/fanout/run.mjs). Janus pinned to CPU 0, the clients (the
+# presenter and the C load client, bench/loadclient) to CPU 1.
+# Results: test-artifacts/bench-fanout/ (results.json, fanout.csv) and docs/images/fanout.png
+# (FANOUT_IMAGES: another folder).
+# Usage (as root): bash scripts/bench-fanout.sh     env: FANOUT_STEPS FANOUT_MEASURE_S FANOUT_VARIANTS
+# SPDX-License-Identifier: GPL-3.0-or-later
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${FANOUT_OUT:-$ROOT/test-artifacts/bench-fanout}
+IMAGES=${FANOUT_IMAGES:-$ROOT/docs/images}
+mkdir -p "$IMAGES"
+# shellcheck source=scripts/bench-env.sh
+. scripts/bench-env.sh
+export FANOUT_OUT=$OUT
+echo "# bench-fanout: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
+in_bench_ns node bench/fanout/run.mjs 2>&1 | tee "$OUT/run.log"
+if [ -f "$OUT/fanout.csv" ]; then
+  gnuplot -e "csv='$OUT/fanout.csv'; out='$IMAGES/fanout.png'" bench/fanout/plot.gp
+  echo "# wrote $IMAGES/fanout.png"
+fi
