@@ -3,7 +3,8 @@
 # namespace with a veth pair like tests/integration/run.mjs does (Janus gathers no ICE candidates on
 # loopback), removed on exit. Sets and exports AH_NETNS AH_JANUS_IFACE AH_JANUS_IP AH_CLIENT_IP
 # AH_JANUS_BIN AH_ARTIFACTS; the caller sets OUT (its results folder) first.
-# Env: BENCH_JANUS_CPU (0), BENCH_CLIENT_CPU (1).
+# Env: BENCH_JANUS_CPU (0), BENCH_CLIENT_CPU (1), BENCH_JANUS_QUOTA (percent of that CPU Janus may
+# use, through a cgroup's CFS quota with a 10 ms period; unset: all of it).
 # SPDX-License-Identifier: GPL-3.0-or-later
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (network namespace)"; exit 2; }
 
@@ -21,7 +22,23 @@ JANUS_CPU=${BENCH_JANUS_CPU:-${STORM_JANUS_CPU:-0}}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-${STORM_CLIENT_CPU:-1}}
 mkdir -p "$OUT"
 WRAP=$OUT/janus-pinned.sh
-printf '#!/bin/sh\nexec taskset -c %s /usr/bin/janus "$@"\n' "$JANUS_CPU" > "$WRAP"
+CG=
+if [ -n "${BENCH_JANUS_QUOTA:-}" ]; then
+  # A CPU quota makes the Janus core saturate at fewer attendees than the client core can carry.
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CG=/sys/fs/cgroup/ahbench-$$
+    mkdir -p "$CG"
+    echo "$((BENCH_JANUS_QUOTA * 100)) 10000" > "$CG/cpu.max"
+  else
+    CG=/sys/fs/cgroup/cpu/ahbench-$$
+    mkdir -p "$CG"
+    echo 10000 > "$CG/cpu.cfs_period_us"
+    echo "$((BENCH_JANUS_QUOTA * 100))" > "$CG/cpu.cfs_quota_us"
+  fi
+  printf '#!/bin/sh\necho $$ > %s/cgroup.procs\nexec taskset -c %s /usr/bin/janus "$@"\n' "$CG" "$JANUS_CPU" > "$WRAP"
+else
+  printf '#!/bin/sh\nexec taskset -c %s /usr/bin/janus "$@"\n' "$JANUS_CPU" > "$WRAP"
+fi
 chmod +x "$WRAP"
 
 NS=ahb-$$
@@ -31,6 +48,7 @@ bench_cleanup() {
   sleep 2
   for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
+  if [ -n "$CG" ]; then rmdir "$CG" 2>/dev/null || true; fi
 }
 trap bench_cleanup EXIT
 ip netns add "$NS"

@@ -18,6 +18,6 @@ export FANOUT_OUT=$OUT
 echo "# bench-fanout: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
 in_bench_ns node bench/fanout/run.mjs 2>&1 | tee "$OUT/run.log"
 if [ -f "$OUT/fanout.csv" ]; then
-  gnuplot -e "csv='$OUT/fanout.csv'; out='$IMAGES/fanout.png'" bench/fanout/plot.gp
+  gnuplot -e "csv='$OUT/fanout.csv'; out='$IMAGES/fanout.png'; quota='${BENCH_JANUS_QUOTA:-100}'" bench/fanout/plot.gp
   echo "# wrote $IMAGES/fanout.png"
 fi

@@ -1,24 +1,24 @@
 # Steady fan-out plot. Run by scripts/bench-fanout.sh:
-#   gnuplot -e "csv='test-artifacts/bench-fanout/fanout.csv'; out='docs/images/fanout.png'" bench/fanout/plot.gp
-# Columns: variant,n,withVideo,janusCpu,janusCpuPerAttendee,clientsCpu,lossPct,worstLossPct,maxVideoGapMs,authFail,packetsPerAttendeePerS
+#   gnuplot -e "csv='test-artifacts/bench-fanout/fanout.csv'; out='docs/images/fanout.png'; quota='50'" bench/fanout/plot.gp
+# Columns: variant,n,presenterKbps,withVideo,janusCpu,janusCpuPerAttendee,clientsCpu,lossPct,worstLossPct,maxVideoGapMs,authFail,packetsPerAttendeePerS
 # SPDX-License-Identifier: GPL-3.0-or-later
 set datafile separator ','
 set terminal pngcairo size 1000,700 font 'sans,10'
 set output out
-set multiplot layout 2,1 title 'Steady fan-out: one presenter, N attendees (Janus on one core)'
+set multiplot layout 2,1 title sprintf('Steady fan-out: one presenter, N attendees (Janus on one core, CPU quota %s%%)', quota)
 set grid
 set key outside right top
 set lmargin 10
 set xlabel 'attendees'
 set ylabel 'Janus CPU (% of its core)'
 set yrange [0:*]
-plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):4 skip 1 with linespoints lw 2 title 'allhands', \
-     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):4 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads', \
-     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):4 skip 1 with linespoints lw 2 title 'VideoRoom', \
-     csv using (strcol(1) eq 'allhands' ? $2 : 1/0):6 skip 1 with lines lw 1 dt 3 title 'clients (allhands run)', \
-     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):6 skip 1 with lines lw 1 dt 3 title 'clients (VideoRoom run)'
+plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):5 skip 1 with linespoints lw 2 title 'allhands', \
+     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):5 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads', \
+     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):5 skip 1 with linespoints lw 2 title 'VideoRoom', \
+     csv using (strcol(1) eq 'allhands' ? $2 : 1/0):7 skip 1 with lines lw 1 dt 3 title 'clients (allhands run)', \
+     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):7 skip 1 with lines lw 1 dt 3 title 'clients (VideoRoom run)'
 set ylabel 'packet loss (%)'
-plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):7 skip 1 with linespoints lw 2 title 'allhands', \
-     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):7 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads', \
-     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):7 skip 1 with linespoints lw 2 title 'VideoRoom'
+plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):8 skip 1 with linespoints lw 2 title 'allhands', \
+     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):8 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads', \
+     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):8 skip 1 with linespoints lw 2 title 'VideoRoom'
 unset multiplot

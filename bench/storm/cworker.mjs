@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
+import { StormSubscriber } from './subscriber.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const LOADCLIENT_BIN = process.env.AH_LOADCLIENT_BIN || path.join(HERE, '..', 'loadclient', 'ah-loadclient');
@@ -202,14 +203,9 @@ const subs = new Map();
 let windowStart = null;
 let lastStats = null; // last ah-loadclient stats reply: id -> sub stats
 
-class Sub {
+class Sub extends StormSubscriber {
   constructor(id, pre) {
-    this.id = id;
-    this.pre = pre;
-    this.rec = {
-      id, pre, joinAt: null, reply: null, admittedAt: null, queuedPosition: null, estimates: [],
-      firstRtpAt: null, firstVideoAt: null, startedAt: null, errors: [],
-    };
+    super(id, pre, cfg);
     this.chain = Promise.resolve();
     lc.on(`sub:${id}`, (m) => this.onLc(m));
   }
@@ -225,50 +221,18 @@ class Sub {
 
   async connect() {
     this.h = await mux.attach(cfg.plugin);
-    this.h.on('plugin-event', (e) => this.onEvent(e));
+    this.listen();
   }
 
-  onEvent(e) {
-    const d = e.data || {};
-    const t = now();
-    if (cfg.mode === 'allhands') {
-      if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
-      if (d.event === 'position' && d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
-    }
-    if (e.jsep && e.jsep.type === 'offer') this.queueAnswer(e.jsep);
-  }
-
-  queueAnswer(offer) {
-    this.chain = this.chain.then(() => this.answer(offer)).catch((err) => this.rec.errors.push(String(err.message || err)));
-  }
-
-  async join() {
-    this.rec.joinAt = now();
-    let body;
-    if (cfg.mode === 'allhands') body = { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `s${this.id}` };
-    else body = { request: 'join', ptype: 'subscriber', room: cfg.room, streams: [{ feed: cfg.feed }] };
-    const r = await this.h.request(body, undefined, { timeout: 60000 });
-    const d = r.data || {};
-    const t = now();
-    this.rec.reply = d.event || d.videoroom || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
-    if (cfg.mode === 'allhands') {
-      if (d.event === 'admitted') this.rec.admittedAt = t;
-      if (d.event === 'queued') {
-        this.rec.queuedPosition = d.position;
-        if (d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
-      }
-    } else if (d.videoroom === 'attached') {
-      this.rec.admittedAt = t;
-    }
-    if (r.jsep && r.jsep.type === 'offer') this.queueAnswer(r.jsep);
+  // Offers are answered in order (a renegotiation waits for the answer before it).
+  offer(jsep) {
+    this.chain = this.chain.catch(() => {}).then(() => this.answer(jsep));
+    return this.chain;
   }
 
   async answer(offer) {
     const sdp = await lc.offer(this.id, offer.sdp);
-    const body = { request: 'start' };
-    if (cfg.mode === 'videoroom') body.room = cfg.room;
-    await this.h.request(body, { type: 'answer', sdp }, { timeout: 60000 });
-    this.rec.startedAt = now();
+    await this.start({ type: 'answer', sdp });
   }
 
   report(end) {

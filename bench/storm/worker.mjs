@@ -7,6 +7,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { RTCPeerConnection, useSdesMid } from 'werift';
 import { Client } from '../../tests/integration/lib/client.mjs';
+import { StormSubscriber } from './subscriber.mjs';
 import {
   H264, OPUS, VP8, keepInactiveMlines, sdpMlines, startLocalStun, weriftConfig,
 } from '../../tests/integration/lib/werift-peers.mjs';
@@ -18,14 +19,9 @@ let cfg = null;
 const subs = new Map(); // id -> Sub
 let windowStart = null;
 
-class Sub {
+class Sub extends StormSubscriber {
   constructor(id, pre) {
-    this.id = id;
-    this.pre = pre;
-    this.rec = {
-      id, pre, joinAt: null, reply: null, admittedAt: null, queuedPosition: null, estimates: [],
-      firstRtpAt: null, firstVideoAt: null, startedAt: null, errors: [],
-    };
+    super(id, pre, cfg);
     this.kindByPt = new Map();
     this.streams = { audio: null, video: null }; // {first, ext, cycles, last, recv, base:{recv, ext}}
     this.lastVideoAt = null;
@@ -36,39 +32,10 @@ class Sub {
   async connect() {
     this.client = await Client.connect({ wsUrl: cfg.wsUrl }, { keepalive: 10 });
     this.h = await this.client.attach(cfg.plugin);
-    this.h.on('plugin-event', (e) => this.onEvent(e));
+    this.listen();
   }
 
-  onEvent(e) {
-    const d = e.data || {};
-    const t = now();
-    if (cfg.mode === 'allhands') {
-      if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
-      if (d.event === 'position' && d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
-    }
-    if (e.jsep && e.jsep.type === 'offer') this.answer(e.jsep).catch((err) => this.rec.errors.push(String(err.message || err)));
-  }
-
-  async join() {
-    this.rec.joinAt = now();
-    let body;
-    if (cfg.mode === 'allhands') body = { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `s${this.id}` };
-    else body = { request: 'join', ptype: 'subscriber', room: cfg.room, streams: [{ feed: cfg.feed }] };
-    const r = await this.h.request(body, undefined, { timeout: 60000 });
-    const d = r.data || {};
-    const t = now();
-    this.rec.reply = d.event || d.videoroom || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
-    if (cfg.mode === 'allhands') {
-      if (d.event === 'admitted') this.rec.admittedAt = t;
-      if (d.event === 'queued') {
-        this.rec.queuedPosition = d.position;
-        if (d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
-      }
-    } else if (d.videoroom === 'attached') {
-      this.rec.admittedAt = t;
-    }
-    if (r.jsep && r.jsep.type === 'offer') await this.answer(r.jsep);
-  }
+  offer(jsep) { return this.answer(jsep); }
 
   async answer(offer) {
     for (const ml of sdpMlines(offer.sdp)) for (const pt of ml.pts) this.kindByPt.set(pt, ml.kind);
@@ -88,11 +55,8 @@ class Sub {
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     const sdp = keepInactiveMlines(this.pc.localDescription.sdp, offer.sdp);
-    const body = { request: 'start' };
-    if (cfg.mode === 'videoroom') body.room = cfg.room;
-    await this.h.request(body, { type: 'answer', sdp }, { timeout: 60000 });
+    await this.start({ type: 'answer', sdp });
     this.h.trickleComplete().catch(() => {});
-    this.rec.startedAt = now();
   }
 
   onRtp(h) {

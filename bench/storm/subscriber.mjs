@@ -1,0 +1,62 @@
+// The part of a join-storm subscriber that both workers share (bench/storm/worker.mjs with werift,
+// bench/storm/cworker.mjs with the C load client): the join request of the plugin under test and
+// the record of what happened to it (join, reply, admission, wait estimates). A subclass attaches
+// `this.h` (a handle with request() and 'plugin-event's) and implements offer(jsep), which answers
+// a JSEP offer and returns a promise.
+// SPDX-License-Identifier: GPL-3.0-or-later
+const now = () => performance.timeOrigin + performance.now();
+
+export class StormSubscriber {
+  // cfg: {mode: 'allhands' | 'videoroom', tenant, room, feed} as sent by run.mjs.
+  constructor(id, pre, cfg) {
+    this.id = id;
+    this.pre = pre;
+    this.cfg = cfg;
+    this.rec = {
+      id, pre, joinAt: null, reply: null, admittedAt: null, queuedPosition: null, estimates: [],
+      firstRtpAt: null, firstVideoAt: null, startedAt: null, errors: [],
+    };
+  }
+
+  listen() { this.h.on('plugin-event', (e) => this.onEvent(e)); }
+
+  onEvent(e) {
+    const d = e.data || {};
+    const t = now();
+    if (this.cfg.mode === 'allhands') {
+      if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
+      if (d.event === 'position' && d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+    }
+    if (e.jsep && e.jsep.type === 'offer') this.offer(e.jsep).catch((err) => this.rec.errors.push(String(err.message || err)));
+  }
+
+  async join() {
+    const { cfg } = this;
+    this.rec.joinAt = now();
+    const body = cfg.mode === 'allhands'
+      ? { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `s${this.id}` }
+      : { request: 'join', ptype: 'subscriber', room: cfg.room, streams: [{ feed: cfg.feed }] };
+    const r = await this.h.request(body, undefined, { timeout: 60000 });
+    const d = r.data || {};
+    const t = now();
+    this.rec.reply = d.event || d.videoroom || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
+    if (cfg.mode === 'allhands') {
+      if (d.event === 'admitted') this.rec.admittedAt = t;
+      if (d.event === 'queued') {
+        this.rec.queuedPosition = d.position;
+        if (d.wait) this.rec.estimates.push({ at: t, position: d.position, ...d.wait });
+      }
+    } else if (d.videoroom === 'attached') {
+      this.rec.admittedAt = t;
+    }
+    if (r.jsep && r.jsep.type === 'offer') await this.offer(r.jsep);
+  }
+
+  // The `start` that carries an answer.
+  async start(answer) {
+    const body = { request: 'start' };
+    if (this.cfg.mode === 'videoroom') body.room = this.cfg.room;
+    await this.h.request(body, answer, { timeout: 60000 });
+    this.rec.startedAt = now();
+  }
+}
