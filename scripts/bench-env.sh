@@ -35,7 +35,7 @@ if [ -n "${BENCH_JANUS_QUOTA:-}" ]; then
     echo 10000 > "$CG/cpu.cfs_period_us"
     echo "$((BENCH_JANUS_QUOTA * 100))" > "$CG/cpu.cfs_quota_us"
   fi
-  printf '#!/bin/sh\necho $$ > %s/cgroup.procs\nexec taskset -c %s /usr/bin/janus "$@"\n' "$CG" "$JANUS_CPU" > "$WRAP"
+  printf '#!/bin/sh\necho $$ > %s/cgroup.procs || exit 1\nexec taskset -c %s /usr/bin/janus "$@"\n' "$CG" "$JANUS_CPU" > "$WRAP"
 else
   printf '#!/bin/sh\nexec taskset -c %s /usr/bin/janus "$@"\n' "$JANUS_CPU" > "$WRAP"
 fi
@@ -61,5 +61,6 @@ ip -n "$NS" link set ahc0 up
 
 export AH_NETNS=$NS AH_JANUS_IFACE=ahj0 AH_JANUS_IP=10.99.$X.1 AH_CLIENT_IP=10.99.$X.2
 export AH_ARTIFACTS=$OUT AH_JANUS_BIN=$WRAP AH_JANUS_DEBUG_LEVEL=${AH_JANUS_DEBUG_LEVEL:-3}
-# Run a command inside the namespace, pinned to the client CPU.
-in_bench_ns() { ip netns exec "$NS" taskset -c "$CLIENT_CPU" "$@"; }
+# Run a command inside the namespace, pinned to the client CPU. nsenter, not `ip netns exec`: that
+# one mounts a fresh /sys for the namespace, which hides /sys/fs/cgroup from the Janus wrapper.
+in_bench_ns() { nsenter --net="/run/netns/$NS" taskset -c "$CLIENT_CPU" "$@"; }

@@ -4,6 +4,9 @@
 # Results: test-artifacts/bench-storm/ (results.json, <plugin>-series.csv, <plugin>-subs.csv|json)
 # and docs/images/storm-<plugin>.png (STORM_IMAGES: another folder).
 # Usage (as root): bash scripts/bench-storm.sh        env: STORM_N STORM_B STORM_K STORM_JOIN_RATE ...
+#   STORM_CLIENT=c: subscribers on the C load client (bench/loadclient) instead of werift;
+#   STORM_PLUGINS: runs, e.g. "allhands,videoroom,allhands@20,allhands@40" (allhands@R: fixed waves at R
+#   joins per second); BENCH_JANUS_QUOTA: Janus's CPU quota in % of its core (scripts/bench-env.sh).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +20,12 @@ export STORM_OUT=$OUT
 echo "# bench-storm: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
 in_bench_ns node bench/storm/run.mjs 2>&1 | tee "$OUT/run.log"
 
-for p in allhands videoroom; do
-  [ -f "$OUT/$p-series.csv" ] || continue
-  gnuplot -e "csv='$OUT/$p-series.csv'; out='$IMAGES/storm-$p.png'; plugin='$p'" bench/storm/plot.gp
-  echo "# wrote $IMAGES/storm-$p.png"
+for csv in "$OUT"/*-series.csv; do
+  [ -f "$csv" ] || continue
+  p=$(basename "$csv" -series.csv)
+  # allhands@20 -> file storm-allhands-at20.png, title "allhands, paced at 20/s"
+  f=${p/@/-at}
+  t=$(echo "$p" | sed 's|@\(.*\)|, fixed waves paced at \1/s|')
+  gnuplot -e "csv='$OUT/$p-series.csv'; out='$IMAGES/storm-$f.png'; plugin='$t'" bench/storm/plot.gp
+  echo "# wrote $IMAGES/storm-$f.png"
 done

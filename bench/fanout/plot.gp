@@ -17,8 +17,14 @@ plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):5 skip 1 with linespoints lw
      csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):5 skip 1 with linespoints lw 2 title 'VideoRoom', \
      csv using (strcol(1) eq 'allhands' ? $2 : 1/0):7 skip 1 with lines lw 1 dt 3 title 'clients (allhands run)', \
      csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):7 skip 1 with lines lw 1 dt 3 title 'clients (VideoRoom run)'
-set ylabel 'packet loss (%)'
-plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):8 skip 1 with linespoints lw 2 title 'allhands', \
-     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):8 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads', \
-     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):8 skip 1 with linespoints lw 2 title 'VideoRoom'
+set ylabel 'longest video gap (ms)'
+set y2label 'packet loss (%), points'
+set y2range [0:*]
+set y2tics
+set ytics nomirror
+plot csv using (strcol(1) eq 'allhands' ? $2 : 1/0):10 skip 1 with linespoints lw 2 title 'allhands: gap', \
+     csv using (strcol(1) eq 'allhands-relay2' ? $2 : 1/0):10 skip 1 with linespoints lw 2 dt 2 title 'allhands, 2 relay threads: gap', \
+     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):10 skip 1 with linespoints lw 2 title 'VideoRoom: gap', \
+     csv using (strcol(1) eq 'allhands' ? $2 : 1/0):8 skip 1 axes x1y2 with points pt 7 title 'allhands: loss', \
+     csv using (strcol(1) eq 'videoroom' ? $2 : 1/0):8 skip 1 axes x1y2 with points pt 5 title 'VideoRoom: loss'
 unset multiplot

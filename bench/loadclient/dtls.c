@@ -151,6 +151,17 @@ static gboolean dtls_timeout_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* DTLS retransmission like a browser's (libwebrtc starts at 50 ms; OpenSSL's default is 1 s): a
+ * first flight lost because Janus's ICE was not ready for it yet (the controlled side gets
+ * connected first) would otherwise add a whole second to the attendee's setup time. */
+static unsigned int dtls_timer_us(SSL *ssl, unsigned int previous_us)
+{
+	(void)ssl;
+	if (previous_us == 0)
+		return 100000;
+	return previous_us >= 3200000 ? 6400000 : previous_us * 2;
+}
+
 gboolean lc_dtls_start(lc_sub *s)
 {
 	s->ssl = SSL_new(ctx);
@@ -163,6 +174,7 @@ gboolean lc_dtls_start(lc_sub *s)
 	SSL_set_bio(s->ssl, s->rbio, w);
 	SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
 	DTLS_set_link_mtu(s->ssl, 1200);
+	DTLS_set_timer_cb(s->ssl, dtls_timer_us);
 	SSL_set_connect_state(s->ssl);
 	lc_sub_set_state(s, LC_ST_DTLS);
 	SSL_do_handshake(s->ssl);

@@ -12,7 +12,9 @@
 // <plugin>-subs.csv}.
 //
 // Env: STORM_N (100), STORM_B (10), STORM_K (4), STORM_SPREAD_MS (1000), STORM_TIMEOUT_S (60),
-//   STORM_PLUGINS ("allhands,videoroom"), STORM_JOIN_RATE (15), STORM_OUT (test-artifacts/bench-storm).
+//   STORM_PLUGINS (runs, "allhands,videoroom"; "allhands@R": fixed waves at R joins/s), STORM_JOIN_RATE (15),
+//   STORM_CLIENT ("werift" or "c": bench/storm/cworker.mjs), STORM_CAPACITY (allhands capacity, 1000),
+//   STORM_OUT (test-artifacts/bench-storm).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,7 +39,8 @@ const CLIENT = process.env.STORM_CLIENT || 'werift';
 fs.mkdirSync(OUT, { recursive: true });
 
 const ALLHANDS_CFG = {
-  capacity: 1000,
+  // STORM_CAPACITY: the node's seat cap (e.g. what bench-fanout.sh measured it carries).
+  capacity: Number(process.env.STORM_CAPACITY || 1000),
   wave_mode: 'adaptive',
   wave_size: 10,
   wave_min: 2,
@@ -68,11 +71,29 @@ function forkWorker(name) {
   return w;
 }
 
-async function runOne(pluginName) {
-  console.log(`# ${pluginName}: N=${N} joiners, B=${B} already in, K=${K} joiner processes`);
+// A run: "allhands" (adaptive waves, ALLHANDS_CFG), "allhands@R" (fixed waves paced at exactly R
+// joins per second: wave_size R/5 every 200 ms, join_rate R; used to find the join rate the node
+// sustains), or "videoroom".
+function variantOf(name) {
+  const m = /^allhands@(\d+)$/.exec(name);
+  if (m) {
+    const rate = Number(m[1]);
+    return {
+      name, plugin: 'allhands', joinRate: rate,
+      cfg: { ...ALLHANDS_CFG, wave_mode: 'fixed', wave_size: Math.max(1, Math.round(rate / 5)), join_rate: rate, join_burst: Math.max(1, Math.round(rate / 5)) },
+    };
+  }
+  if (name === 'allhands') return { name, plugin: 'allhands', joinRate: JOIN_RATE, cfg: ALLHANDS_CFG };
+  if (name === 'videoroom') return { name, plugin: 'videoroom', cfg: {} };
+  throw new Error(`unknown run ${name}`);
+}
+
+async function runOne(runName) {
+  const variant = variantOf(runName);
+  const pluginName = variant.plugin;
+  console.log(`# ${runName}: N=${N} joiners, B=${B} already in, K=${K} joiner processes`);
   const janus = new JanusServer({
-    name: `storm-${pluginName}`, plugins: [pluginName], sessionTimeout: 60,
-    allhands: pluginName === 'allhands' ? ALLHANDS_CFG : {},
+    name: `storm-${runName}`, plugins: [pluginName], sessionTimeout: 60, allhands: variant.cfg,
   });
   await janus.start();
   const janusPid = janus.proc.pid;
@@ -167,7 +188,7 @@ async function runOne(pluginName) {
     const stormAt = now() + 100;
     for (const w of joiners) w.send({ cmd: 'join', at: stormAt, spreadMs: SPREAD });
     const stormT = (stormAt - t0) / 1000;
-    console.log(`# ${pluginName}: storm at t=${stormT.toFixed(2)} s`);
+    console.log(`# ${runName}: storm at t=${stormT.toFixed(2)} s`);
     // Until every joiner has media, or the timeout.
     let done = false;
     const deadline = now() + TIMEOUT_S * 1000;
@@ -202,17 +223,17 @@ async function runOne(pluginName) {
       row.joinersAdmitted = joiners.reduce((s, w) => s + (lastAdm[w.name] || 0), 0);
       delete row.lastStatus;
     }
-    const result = summarize(pluginName, subs, series, { stormT, t0, presenterKbps, done, finalStatus });
-    writeCsv(path.join(OUT, `${pluginName}-series.csv`), series.map((r) => ({ ...r, t: r.t - stormT })),
+    const result = summarize(variant, subs, series, { stormT, t0, presenterKbps, done, finalStatus });
+    writeCsv(path.join(OUT, `${runName}-series.csv`), series.map((r) => ({ ...r, t: r.t - stormT })),
       ['t', 'janusCpu', 'clientsCpu', 'queued', 'admitted', 'connecting', 'withMedia', 'joinersAdmitted', 'preLossPct', 'preGapMs', 'waveNow']);
-    writeCsv(path.join(OUT, `${pluginName}-subs.csv`), subs.map((s) => ({
+    writeCsv(path.join(OUT, `${runName}-subs.csv`), subs.map((s) => ({
       id: s.id, pre: s.pre ? 1 : 0, reply: s.reply, joinAt: s.joinAt,
       admittedMs: s.admittedAt && s.joinAt ? s.admittedAt - s.joinAt : '',
       firstVideoMs: s.firstVideoAt && s.joinAt ? s.firstVideoAt - s.joinAt : '',
       firstEstimateMs: s.estimates.find((e) => e.known) ? s.estimates.find((e) => e.known).median_ms : '',
       windowRecv: s.windowRecv, windowExp: s.windowExp, maxVideoGapMs: s.maxVideoGapMs ?? '', errors: s.errors.length,
     })), ['id', 'pre', 'reply', 'joinAt', 'admittedMs', 'firstVideoMs', 'firstEstimateMs', 'windowRecv', 'windowExp', 'maxVideoGapMs', 'errors']);
-    fs.writeFileSync(path.join(OUT, `${pluginName}-subs.json`), JSON.stringify(subs, null, 1));
+    fs.writeFileSync(path.join(OUT, `${runName}-subs.json`), JSON.stringify(subs, null, 1));
     return result;
   } finally {
     for (const c of cleanup.reverse()) { try { await c(); } catch { /* ignore */ } }
@@ -220,7 +241,8 @@ async function runOne(pluginName) {
   }
 }
 
-function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, finalStatus }) {
+function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, finalStatus }) {
+  const plugin = variant.plugin;
   const joiners = subs.filter((s) => !s.pre);
   const pres = subs.filter((s) => s.pre);
   const got = joiners.filter((s) => s.firstVideoAt);
@@ -249,7 +271,7 @@ function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, fina
     if (known.length) { const e = known[known.length - 1]; lastErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000)); }
   }
   const res = {
-    plugin, client: CLIENT, N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
+    run: variant.name, plugin, client: CLIENT, janusQuotaPct: Number(process.env.BENCH_JANUS_QUOTA || 100), N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
     joinersWithMedia: got.length,
     timeToMediaMs: { p50: r1(pct(ttm, 50)), p99: r1(pct(ttm, 99)), max: r1(ttm.length ? Math.max(...ttm) : null) },
     joinToAdmittedMs: { p50: r1(pct(waits, 50)), p99: r1(pct(waits, 99)), max: r1(waits.length ? Math.max(...waits) : null) },
@@ -268,7 +290,7 @@ function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, fina
       secondsAbove80: during.filter((r) => r.clientsCpu >= 80).length / 4 },
   };
   if (plugin === 'allhands') {
-    res.config = ALLHANDS_CFG;
+    res.config = variant.cfg;
     res.queuedAtJoin = joiners.filter((s) => s.reply === 'queued').length;
     const q = (a, p) => (a.length ? Math.round(pct(a, p) * 1000) / 1000 : null);
     res.estimates = {
@@ -278,7 +300,7 @@ function summarize(plugin, subs, series, { stormT, t0, presenterKbps, done, fina
     };
     const admittedRate = waits.length > 1 ? (waits.length) / (Math.max(...waits) / 1000) : null;
     res.measuredAdmissionRate = r1(admittedRate);
-    res.lastWaitBoundMs = Math.round((1.3 * N * 1000) / JOIN_RATE);
+    res.lastWaitBoundMs = variant.joinRate > 0 ? Math.round((1.3 * N * 1000) / variant.joinRate) : null;
     res.statusAdmission = finalStatus && finalStatus.node ? finalStatus.node.admission : null;
   }
   return res;
