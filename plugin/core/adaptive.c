@@ -17,7 +17,8 @@
  * equilibrium again and again (the simulation ran into the CPU target that way with a drift of
  * 0.005 per sample). A CPU sample replaces the last one and marks the update as due.
  * Law. ah_adaptive_wave() updates L only when a setup or CPU sample came in since the last call:
- *   g_setup = clamp(tolerance * baseline / recent, 0.5, 1)    (1 before the first setup sample)
+ *   g_setup = clamp(max(tolerance * baseline, baseline + SETUP_SLACK) / recent, 0.5, 1)
+ *             (1 before the first setup sample; SETUP_SLACK 100 ms)
  *   g_cpu   = clamp(cpu_target / cpu, 0.5, 1)                  (1 if cpu_target <= 0, no sample or 0)
  *   g       = min(g_setup, g_cpu)
  *   e       = min(1, max(n, 1) / max(connecting, 1))   with n the setup samples since the last call
@@ -45,6 +46,11 @@
 #define GRADIENT_MIN 0.5
 #define GROWTH 0.5
 #define PENDING_CPU 0x80000000u
+/* A setup time within this much of the baseline is not a signal, whatever the tolerance says: on a
+ * LAN the baseline is 40-70 ms and its jitter alone crossed 1.5 x, holding the limit near min_limit
+ * while the node had room (join-storm benchmark, docs/benchmarks.md). 100 ms is below what a user
+ * notices; from a baseline of 200 ms up, tolerance * baseline is the larger target anyway. */
+#define SETUP_SLACK_US 100000.0
 
 static ah_adaptive_config sanitize(const ah_adaptive_config *in)
 {
@@ -128,7 +134,7 @@ static double gradient(const ah_adaptive *a)
 {
 	double g = 1.0;
 	if (a->samples > 0 && a->recent_us > 0.0)
-		g = clamp_gradient(a->config.tolerance * a->baseline_us / a->recent_us);
+		g = clamp_gradient(MAX(a->config.tolerance * a->baseline_us, a->baseline_us + SETUP_SLACK_US) / a->recent_us);
 	if (a->config.cpu_target > 0.0 && a->cpu > 0.0) {
 		double gc = clamp_gradient(a->config.cpu_target / a->cpu);
 		if (gc < g)

@@ -319,6 +319,31 @@ static void test_setup_slow_cuts(void)
 	g_assert_cmpuint(ah_adaptive_limit(&a), >=, before / 2);
 }
 
+/* A short baseline (a LAN: 50 ms): setup times up to baseline + 100 ms are jitter, not a signal,
+ * even at twice the baseline and more; beyond that the cut comes as usual. */
+static void test_setup_short_baseline(void)
+{
+	ah_adaptive a;
+	ah_adaptive_config c = default_config;
+	c.initial_limit = 40;
+	ah_adaptive_init(&a, &c);
+	for (int i = 0; i < 20; i++)
+		ah_adaptive_setup_sample(&a, 50 * MS);
+	/* recent -> about 0.7 x 50 + 0.3 x 140 = 77 ms, and stays under 150 ms for a few such samples */
+	for (int i = 0; i < 3; i++) {
+		ah_adaptive_setup_sample(&a, 140 * MS);
+		ah_adaptive_wave(&a, 40, 100);
+	}
+	g_assert_cmpfloat(a.recent_us, >, 1.5 * a.baseline_us);
+	g_assert_cmpuint(ah_adaptive_limit(&a), >=, 40);
+	/* well past baseline + 100 ms: cut */
+	for (int i = 0; i < 10; i++)
+		ah_adaptive_setup_sample(&a, 400 * MS);
+	guint before = ah_adaptive_limit(&a);
+	ah_adaptive_wave(&a, before, 100);
+	g_assert_cmpuint(ah_adaptive_limit(&a), <, before);
+}
+
 static void test_cpu_cuts(void)
 {
 	ah_adaptive a;
@@ -446,6 +471,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/adaptive/limit/set-config", test_set_config);
 	g_test_add_func("/adaptive/limit/setup-slow-cuts", test_setup_slow_cuts);
 	g_test_add_func("/adaptive/limit/cpu-cuts", test_cpu_cuts);
+	g_test_add_func("/adaptive/limit/short-baseline-slack", test_setup_short_baseline);
 	g_test_add_func("/adaptive/wave/count", test_wave_count);
 	g_test_add_func("/adaptive/limit/outlook", test_outlook);
 	g_test_add_func("/adaptive/bucket/burst-refill", test_bucket_burst_refill);
