@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { StormSubscriber } from './subscriber.mjs';
+import { StormSubscriber, Ticker } from './subscriber.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const LOADCLIENT_BIN = process.env.AH_LOADCLIENT_BIN || path.join(HERE, '..', 'loadclient', 'ah-loadclient');
@@ -270,30 +270,16 @@ async function fetchStats() {
 
 let tickTimer = null;
 let ticking = false;
-let last = { recv: 0, exp: 0 };
+const ticker = new Ticker();
 async function tick() {
   if (ticking) return;
   ticking = true;
   try {
     await fetchStats();
-    const t = now();
-    let recv = 0;
-    let exp = 0;
-    let withMedia = 0;
-    let admitted = 0;
-    let gapNow = 0;
-    for (const s of subs.values()) {
-      if (s.rec.firstVideoAt) withMedia += 1;
-      if (s.rec.admittedAt) admitted += 1;
+    send(ticker.tick(subs.values(), (s) => {
       const st = lastStats.get(s.id);
-      if (s.pre && st) {
-        recv += st.window.recv;
-        exp += st.window.expected;
-        if (st.last_video_t) gapNow = Math.max(gapNow, t - st.last_video_t);
-      }
-    }
-    send({ type: 'tick', t, withMedia, admitted, preRecv: recv - last.recv, preExp: exp - last.exp, preGapNow: gapNow });
-    last = { recv, exp };
+      return st ? { recv: st.window.recv, exp: st.window.expected, lastVideoAt: st.last_video_t } : null;
+    }));
   } catch (e) {
     send({ type: 'error', error: String(e.stack || e) });
   } finally {
@@ -327,7 +313,7 @@ async function onMessage(m) {
     } else if (m.cmd === 'mark') {
       windowStart = now();
       lc.mark();
-      last = { recv: 0, exp: 0 };
+      ticker.reset();
       if (!tickTimer) tickTimer = setInterval(tick, 250);
       send({ type: 'marked' });
     } else if (m.cmd === 'status') {

@@ -60,3 +60,35 @@ export class StormSubscriber {
     this.rec.startedAt = now();
   }
 }
+
+// The 250 ms `tick` both workers send run.mjs: joiners with video and admitted so far, and for the
+// attendees already in (pre), packets received and expected since the last tick and the longest
+// current video gap. media(sub) gives a pre subscriber's {recv, exp} since the window's start and
+// the time of its last video packet ({lastVideoAt}), or null when it has none yet.
+export class Ticker {
+  constructor() { this.last = { recv: 0, exp: 0 }; }
+
+  reset() { this.last = { recv: 0, exp: 0 }; }
+
+  tick(subs, media) {
+    const t = now();
+    let recv = 0;
+    let exp = 0;
+    let withMedia = 0;
+    let admitted = 0;
+    let gapNow = 0;
+    for (const s of subs) {
+      if (s.rec.firstVideoAt) withMedia += 1;
+      if (s.rec.admittedAt) admitted += 1;
+      const m = s.pre ? media(s) : null;
+      if (m) {
+        recv += m.recv;
+        exp += m.exp;
+        if (m.lastVideoAt) gapNow = Math.max(gapNow, t - m.lastVideoAt);
+      }
+    }
+    const msg = { type: 'tick', t, withMedia, admitted, preRecv: recv - this.last.recv, preExp: exp - this.last.exp, preGapNow: gapNow };
+    this.last = { recv, exp };
+    return msg;
+  }
+}

@@ -7,7 +7,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { RTCPeerConnection, useSdesMid } from 'werift';
 import { Client } from '../../tests/integration/lib/client.mjs';
-import { StormSubscriber } from './subscriber.mjs';
+import { StormSubscriber, Ticker } from './subscriber.mjs';
 import {
   H264, OPUS, VP8, keepInactiveMlines, sdpMlines, startLocalStun, weriftConfig,
 } from '../../tests/integration/lib/werift-peers.mjs';
@@ -121,26 +121,9 @@ class Sub extends StormSubscriber {
 }
 
 let tickTimer = null;
-let last = { recv: 0, exp: 0 };
+const ticker = new Ticker();
 function tick() {
-  const t = now();
-  let recv = 0;
-  let exp = 0;
-  let withMedia = 0;
-  let admitted = 0;
-  let gapNow = 0;
-  for (const s of subs.values()) {
-    if (s.rec.firstVideoAt) withMedia += 1;
-    if (s.rec.admittedAt) admitted += 1;
-    if (s.pre) {
-      const c = s.counts();
-      recv += c.recv;
-      exp += c.exp;
-      if (s.lastVideoAt) gapNow = Math.max(gapNow, t - s.lastVideoAt);
-    }
-  }
-  send({ type: 'tick', t, withMedia, admitted, preRecv: recv - last.recv, preExp: exp - last.exp, preGapNow: gapNow });
-  last = { recv, exp };
+  send(ticker.tick(subs.values(), (s) => ({ ...s.counts(), lastVideoAt: s.lastVideoAt })));
 }
 
 process.on('message', async (m) => {
@@ -164,7 +147,7 @@ process.on('message', async (m) => {
     } else if (m.cmd === 'mark') {
       windowStart = now();
       for (const s of subs.values()) s.mark();
-      last = { recv: 0, exp: 0 };
+      ticker.reset();
       if (!tickTimer) tickTimer = setInterval(tick, 250);
       send({ type: 'marked' });
     } else if (m.cmd === 'status') {
