@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { StormSubscriber, Ticker } from './subscriber.mjs';
+import { StormSubscriber, Ticker, connectAll, scheduleJoins } from './subscriber.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const LOADCLIENT_BIN = process.env.AH_LOADCLIENT_BIN || path.join(HERE, '..', 'loadclient', 'ah-loadclient');
@@ -300,15 +300,10 @@ async function onMessage(m) {
       mux = new JanusMux(cfg.wsUrl, Number(cfg.wsConnections || process.env.STORM_WS_CONNS || 4));
       await mux.ready();
       for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
-      const all = [...subs.values()];
-      for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map((s) => s.connect()));
+      await connectAll([...subs.values()], 50);
       send({ type: 'ready', pid: process.pid, lcPid: lc.pid });
     } else if (m.cmd === 'join') {
-      const list = [...subs.values()];
-      list.forEach((s, i) => {
-        const at = m.at + (m.spreadMs * i) / list.length;
-        setTimeout(() => { s.join().catch((e) => s.rec.errors.push(String(e.message || e))); }, Math.max(0, at - now()));
-      });
+      scheduleJoins([...subs.values()], m.at, m.spreadMs);
       send({ type: 'joining' });
     } else if (m.cmd === 'mark') {
       windowStart = now();

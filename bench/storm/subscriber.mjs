@@ -61,6 +61,20 @@ export class StormSubscriber {
   }
 }
 
+// Connect every subscriber (Janus session and handle), `batch` at a time: these exist before the
+// storm, which is the join requests.
+export async function connectAll(subs, batch) {
+  for (let i = 0; i < subs.length; i += batch) await Promise.all(subs.slice(i, i + batch).map((s) => s.connect()));
+}
+
+// The storm: spread the subscribers' joins evenly over [at, at + spreadMs) (epoch milliseconds).
+export function scheduleJoins(subs, at, spreadMs) {
+  subs.forEach((s, i) => {
+    const when = at + (spreadMs * i) / subs.length;
+    setTimeout(() => { s.join().catch((e) => s.rec.errors.push(String(e.message || e))); }, Math.max(0, when - now()));
+  });
+}
+
 // The 250 ms `tick` both workers send run.mjs: joiners with video and admitted so far, and for the
 // attendees already in (pre), packets received and expected since the last tick and the longest
 // current video gap. media(sub) gives a pre subscriber's {recv, exp} since the window's start and

@@ -7,7 +7,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { RTCPeerConnection, useSdesMid } from 'werift';
 import { Client } from '../../tests/integration/lib/client.mjs';
-import { StormSubscriber, Ticker } from './subscriber.mjs';
+import { StormSubscriber, Ticker, connectAll, scheduleJoins } from './subscriber.mjs';
 import {
   H264, OPUS, VP8, keepInactiveMlines, sdpMlines, startLocalStun, weriftConfig,
 } from '../../tests/integration/lib/werift-peers.mjs';
@@ -133,16 +133,10 @@ process.on('message', async (m) => {
       await startLocalStun();
       for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
       // Connections, sessions and handles exist before the storm: the storm is the join requests.
-      const all = [...subs.values()];
-      for (let i = 0; i < all.length; i += 10) await Promise.all(all.slice(i, i + 10).map((s) => s.connect()));
+      await connectAll([...subs.values()], 10);
       send({ type: 'ready', pid: process.pid });
     } else if (m.cmd === 'join') {
-      // Spread the joins evenly over [at, at + spreadMs).
-      const list = [...subs.values()];
-      list.forEach((s, i) => {
-        const at = m.at + (m.spreadMs * i) / list.length;
-        setTimeout(() => { s.join().catch((e) => s.rec.errors.push(String(e.message || e))); }, Math.max(0, at - now()));
-      });
+      scheduleJoins([...subs.values()], m.at, m.spreadMs);
       send({ type: 'joining' });
     } else if (m.cmd === 'mark') {
       windowStart = now();
