@@ -2,11 +2,19 @@
 # installs what they lack, builds, writes a wrapper that pins Janus to one CPU, and makes a network
 # namespace with a veth pair like tests/integration/run.mjs does (Janus gathers no ICE candidates on
 # loopback), removed on exit. Sets and exports AH_NETNS AH_JANUS_IFACE AH_JANUS_IP AH_CLIENT_IP
-# AH_JANUS_BIN AH_ARTIFACTS; the caller sets OUT (its results folder) first.
+# AH_JANUS_BIN AH_ARTIFACTS. The caller sets BENCH (storm, fanout) first: results go to
+# <BENCH>_OUT (default test-artifacts/bench-<BENCH>, exported), plots to <BENCH>_IMAGES (default
+# docs/images); OUT and IMAGES hold them. bench_run runs bench/<BENCH>/run.mjs in the namespace.
 # Env: BENCH_JANUS_CPU (0), BENCH_CLIENT_CPU (1), BENCH_JANUS_QUOTA (percent of that CPU Janus may
 # use, through a cgroup's CFS quota with a 10 ms period; unset: all of it).
 # SPDX-License-Identifier: GPL-3.0-or-later
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (network namespace)"; exit 2; }
+PREFIX=$(echo "$BENCH" | tr '[:lower:]' '[:upper:]')
+out_var=${PREFIX}_OUT images_var=${PREFIX}_IMAGES
+OUT=${!out_var:-$PWD/test-artifacts/bench-$BENCH}
+IMAGES=${!images_var:-$PWD/docs/images}
+export "$out_var=$OUT"
+mkdir -p "$IMAGES"
 
 need=()
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
@@ -64,3 +72,7 @@ export AH_ARTIFACTS=$OUT AH_JANUS_BIN=$WRAP AH_JANUS_DEBUG_LEVEL=${AH_JANUS_DEBU
 # Run a command inside the namespace, pinned to the client CPU. nsenter, not `ip netns exec`: that
 # one mounts a fresh /sys for the namespace, which hides /sys/fs/cgroup from the Janus wrapper.
 in_bench_ns() { nsenter --net="/run/netns/$NS" taskset -c "$CLIENT_CPU" "$@"; }
+bench_run() {
+  echo "# bench-$BENCH: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
+  in_bench_ns node "bench/$BENCH/run.mjs" 2>&1 | tee "$OUT/run.log"
+}

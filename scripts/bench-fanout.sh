@@ -8,15 +8,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-OUT=${FANOUT_OUT:-$ROOT/test-artifacts/bench-fanout}
-IMAGES=${FANOUT_IMAGES:-$ROOT/docs/images}
-mkdir -p "$IMAGES"
+BENCH=fanout
 # shellcheck source=scripts/bench-env.sh
 . scripts/bench-env.sh
-export FANOUT_OUT=$OUT
-echo "# bench-fanout: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
-in_bench_ns node bench/fanout/run.mjs 2>&1 | tee "$OUT/run.log"
+bench_run
 if [ -f "$OUT/fanout.csv" ]; then
   gnuplot -e "csv='$OUT/fanout.csv'; out='$IMAGES/fanout.png'; quota='${BENCH_JANUS_QUOTA:-100}'" bench/fanout/plot.gp
   echo "# wrote $IMAGES/fanout.png"

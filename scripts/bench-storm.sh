@@ -10,15 +10,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-OUT=${STORM_OUT:-$ROOT/test-artifacts/bench-storm}
-IMAGES=${STORM_IMAGES:-$ROOT/docs/images}
-mkdir -p "$IMAGES"
+BENCH=storm
 # shellcheck source=scripts/bench-env.sh
 . scripts/bench-env.sh
-export STORM_OUT=$OUT
-echo "# bench-storm: namespace $NS, Janus on CPU $JANUS_CPU, clients on CPU $CLIENT_CPU"
-in_bench_ns node bench/storm/run.mjs 2>&1 | tee "$OUT/run.log"
+bench_run
 
 for csv in "$OUT"/*-series.csv; do
   [ -f "$csv" ] || continue

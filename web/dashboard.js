@@ -616,23 +616,29 @@ function tenantMode(mode, id) {
   setText($('tenant-form-legend'), mode === 'edit' ? `Edit tenant ${id}` : 'Create a tenant');
   setText($('tenant-submit'), mode === 'edit' ? 'Save tenant' : 'Create tenant');
 }
+// Open the `kind` entry form (tenant, room) to edit `key`: cleared, in edit mode (setMode), filled by
+// fill(form.elements), scrolled into view with the `focusName` field focused.
+function openEdit(kind, setMode, key, fill, focusName) {
+  const form = $(`${kind}-form`);
+  form.reset();
+  clearInvalid(form);
+  setMode('edit', key);
+  fill(form.elements);
+  setFormMessage(kind, `Editing ${kind} ${key}.`, '');
+  form.scrollIntoView({ block: 'start' });
+  form.elements[focusName].focus();
+}
 function editTenant(id) {
   const t = tenantsById.get(id);
   if (!t) return;
-  const form = $('tenant-form');
-  form.reset();
-  clearInvalid(form);
-  tenantMode('edit', id);
-  const e = form.elements;
-  e.tenant.value = t.tenant;
-  e.name.value = t.name || '';
-  e.max_participants.value = t.max_participants;
-  e.weight.value = t.weight;
-  e.reserved.value = t.reserved;
-  e.max_queued.value = t.max_queued;
-  setFormMessage('tenant', `Editing tenant ${id}.`, '');
-  form.scrollIntoView({ block: 'start' });
-  e.name.focus();
+  openEdit('tenant', tenantMode, id, (e) => {
+    e.tenant.value = t.tenant;
+    e.name.value = t.name || '';
+    e.max_participants.value = t.max_participants;
+    e.weight.value = t.weight;
+    e.reserved.value = t.reserved;
+    e.max_queued.value = t.max_queued;
+  }, 'name');
 }
 async function submitTenant(ev) {
   ev.preventDefault();
@@ -710,34 +716,28 @@ function localInput(unix) {
 function editRoom(key) {
   const r = roomsByKey.get(key);
   if (!r) return;
-  const form = $('room-form');
-  form.reset();
-  clearInvalid(form);
-  roomMode('edit', key);
-  const e = form.elements;
-  e.tenant.value = r.tenant;
-  e.room.value = r.room;
-  e.description.value = r.description || '';
-  e.max_attendees.value = r.max_attendees;
-  e.presenter_seats.value = r.presenter_seats;
-  for (const n of ['lobby_minutes', 'ending_warning_s', 'grace_s']) e[n].value = r[n] ?? '';
-  e.prequeue_order.value = r.prequeue_order || '';
-  const s = r.schedule;
-  if (s && typeof s.start === 'number') {
-    e.start.value = localInput(s.start);
-    e.duration_min.value = Math.max(1, Math.round((s.end - s.start) / 60));
-  } else if (s && s.dtstart) {
-    e.start.value = s.dtstart.slice(0, 16);
-    e.duration_min.value = Math.max(1, Math.round((s.duration_s || 3600) / 60));
-    e.tzid.value = s.tzid || '';
-    e.rrule.value = s.rrule || '';
-    e.exdates.value = (s.exdates || []).join(', ');
-  }
-  const cur = $('schedule-current');
-  setText(cur, `Current schedule: ${scheduleText(s)}.${r.pin_required ? ' The room has a PIN.' : ''}${r.priority_class ? ' The room has a priority secret.' : ''}`);
-  setFormMessage('room', `Editing room ${key}.`, '');
-  form.scrollIntoView({ block: 'start' });
-  e.description.focus();
+  openEdit('room', roomMode, key, (e) => {
+    e.tenant.value = r.tenant;
+    e.room.value = r.room;
+    e.description.value = r.description || '';
+    e.max_attendees.value = r.max_attendees;
+    e.presenter_seats.value = r.presenter_seats;
+    for (const n of ['lobby_minutes', 'ending_warning_s', 'grace_s']) e[n].value = r[n] ?? '';
+    e.prequeue_order.value = r.prequeue_order || '';
+    e.video_layer.value = r.video_layer || 'high';
+    const s = r.schedule;
+    if (s && typeof s.start === 'number') {
+      e.start.value = localInput(s.start);
+      e.duration_min.value = Math.max(1, Math.round((s.end - s.start) / 60));
+    } else if (s && s.dtstart) {
+      e.start.value = s.dtstart.slice(0, 16);
+      e.duration_min.value = Math.max(1, Math.round((s.duration_s || 3600) / 60));
+      e.tzid.value = s.tzid || '';
+      e.rrule.value = s.rrule || '';
+      e.exdates.value = (s.exdates || []).join(', ');
+    }
+    setText($('schedule-current'), `Current schedule: ${scheduleText(s)}.${r.pin_required ? ' The room has a PIN.' : ''}${r.priority_class ? ' The room has a priority secret.' : ''}`);
+  }, 'description');
 }
 function buildSchedule(form, editing) {
   const kind = form.elements.schedule_kind.value;
@@ -786,6 +786,7 @@ async function submitRoom(ev) {
     if (editing && e.clear_priority.checked) req.priority_secret = '';
     else if (e.priority_secret.value) req.priority_secret = e.priority_secret.value;
     if (e.prequeue_order.value) req.prequeue_order = e.prequeue_order.value;
+    req.video_layer = e.video_layer.value;
     const schedule = buildSchedule(form, editing);
     if (schedule !== undefined) req.schedule = schedule;
   } catch (err) {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { StormSubscriber, Ticker, connectAll, scheduleJoins } from './subscriber.mjs';
+import { StormSubscriber, connectAll, serveStormWorker } from './subscriber.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const LOADCLIENT_BIN = process.env.AH_LOADCLIENT_BIN || path.join(HERE, '..', 'loadclient', 'ah-loadclient');
@@ -194,8 +194,7 @@ export class JanusMux {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The storm worker (only when run as a program, forked by run.mjs).
-const send = (m) => { try { process.send(m); } catch { /* parent gone */ } };
+// The storm worker's state (serveStormWorker below, when run as a program).
 let cfg = null;
 let lc = null;
 let mux = null;
@@ -268,28 +267,10 @@ async function fetchStats() {
   return s;
 }
 
-let tickTimer = null;
-let ticking = false;
-const ticker = new Ticker();
-async function tick() {
-  if (ticking) return;
-  ticking = true;
-  try {
-    await fetchStats();
-    send(ticker.tick(subs.values(), (s) => {
-      const st = lastStats.get(s.id);
-      return st ? { recv: st.window.recv, exp: st.window.expected, lastVideoAt: st.last_video_t } : null;
-    }));
-  } catch (e) {
-    send({ type: 'error', error: String(e.stack || e) });
-  } finally {
-    ticking = false;
-  }
-}
-
-async function onMessage(m) {
-  try {
-    if (m.cmd === 'init') {
+// The storm worker (only when run as a program, forked by run.mjs).
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  serveStormWorker(subs, {
+    init: async (m) => {
       cfg = m;
       // Host candidates on the Janus end of the namespace's veth (AH_JANUS_IP): Janus's libnice pins its
       // sockets to that interface, so it cannot reach the other end's address inside the same namespace
@@ -301,37 +282,17 @@ async function onMessage(m) {
       await mux.ready();
       for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
       await connectAll([...subs.values()], 50);
-      send({ type: 'ready', pid: process.pid, lcPid: lc.pid });
-    } else if (m.cmd === 'join') {
-      scheduleJoins([...subs.values()], m.at, m.spreadMs);
-      send({ type: 'joining' });
-    } else if (m.cmd === 'mark') {
+      return { lcPid: lc.pid };
+    },
+    mark: () => {
       windowStart = now();
       lc.mark();
-      ticker.reset();
-      if (!tickTimer) tickTimer = setInterval(tick, 250);
-      send({ type: 'marked' });
-    } else if (m.cmd === 'status') {
-      let withMedia = 0;
-      for (const s of subs.values()) if (s.rec.firstVideoAt) withMedia += 1;
-      send({ type: 'status', withMedia, total: subs.size });
-    } else if (m.cmd === 'report') {
-      await fetchStats();
-      const end = now();
-      send({ type: 'report', subs: [...subs.values()].map((s) => s.report(end)) });
-    } else if (m.cmd === 'close') {
-      if (tickTimer) clearInterval(tickTimer);
-      await Promise.race([Promise.all([...subs.values()].map((s) => s.close())), new Promise((r) => setTimeout(r, 5000))]);
-      await lc.quit();
-      mux.close();
-      process.exit(0);
-    }
-  } catch (e) {
-    send({ type: 'error', error: String(e.stack || e) });
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  process.on('message', (m) => { onMessage(m); });
-  process.on('disconnect', () => { if (lc) lc.quit().finally(() => process.exit(0)); else process.exit(0); });
+    },
+    media: (s) => {
+      const st = lastStats && lastStats.get(s.id);
+      return st ? { recv: st.window.recv, exp: st.window.expected, lastVideoAt: st.last_video_t } : null;
+    },
+    refresh: fetchStats,
+    quit: async () => { await lc.quit(); mux.close(); },
+  });
 }

@@ -106,3 +106,63 @@ export class Ticker {
     return msg;
   }
 }
+
+// A worker's side of run.mjs's messages, on this process's IPC channel. `subs` is the worker's Map
+// id -> subscriber; the hooks are the worker's own parts:
+//   init(m): make the subscribers of m.subs (connected); returns extra fields for `ready`
+//   mark(): start the measurement window of every subscriber
+//   media(sub): a pre subscriber's counts for the tick (see Ticker)
+//   refresh(): optional, async, before a tick or a report (fresh counters)
+//   quit(): optional, async, after the subscribers closed
+export function serveStormWorker(subs, { init, mark, media, refresh = async () => {}, quit = async () => {} }) {
+  const send = (m) => { try { process.send(m); } catch { /* parent gone */ } };
+  const ticker = new Ticker();
+  let tickTimer = null;
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await refresh();
+      send(ticker.tick(subs.values(), media));
+    } catch (e) {
+      send({ type: 'error', error: String(e.stack || e) });
+    } finally {
+      ticking = false;
+    }
+  };
+  const handlers = {
+    init: async (m) => send({ type: 'ready', pid: process.pid, ...(await init(m)) }),
+    join: async (m) => { scheduleJoins([...subs.values()], m.at, m.spreadMs); send({ type: 'joining' }); },
+    mark: async () => {
+      mark();
+      ticker.reset();
+      if (!tickTimer) tickTimer = setInterval(tick, 250);
+      send({ type: 'marked' });
+    },
+    status: async () => {
+      let withMedia = 0;
+      for (const s of subs.values()) if (s.rec.firstVideoAt) withMedia += 1;
+      send({ type: 'status', withMedia, total: subs.size });
+    },
+    report: async () => {
+      await refresh();
+      const end = now();
+      send({ type: 'report', subs: [...subs.values()].map((s) => s.report(end)) });
+    },
+    close: async () => {
+      if (tickTimer) clearInterval(tickTimer);
+      await Promise.race([Promise.all([...subs.values()].map((s) => s.close())), new Promise((r) => setTimeout(r, 5000))]);
+      await quit();
+      process.exit(0);
+    },
+  };
+  process.on('message', async (m) => {
+    try {
+      const h = handlers[m && m.cmd];
+      if (h) await h(m);
+    } catch (e) {
+      send({ type: 'error', error: String(e.stack || e) });
+    }
+  });
+}

@@ -7,13 +7,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { RTCPeerConnection, useSdesMid } from 'werift';
 import { Client } from '../../tests/integration/lib/client.mjs';
-import { StormSubscriber, Ticker, connectAll, scheduleJoins } from './subscriber.mjs';
+import { StormSubscriber, connectAll, serveStormWorker } from './subscriber.mjs';
 import {
   H264, OPUS, VP8, keepInactiveMlines, sdpMlines, startLocalStun, weriftConfig,
 } from '../../tests/integration/lib/werift-peers.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
-const send = (m) => { try { process.send(m); } catch { /* parent gone */ } };
 
 let cfg = null;
 const subs = new Map(); // id -> Sub
@@ -120,43 +119,18 @@ class Sub extends StormSubscriber {
   }
 }
 
-let tickTimer = null;
-const ticker = new Ticker();
-function tick() {
-  send(ticker.tick(subs.values(), (s) => ({ ...s.counts(), lastVideoAt: s.lastVideoAt })));
-}
-
-process.on('message', async (m) => {
-  try {
-    if (m.cmd === 'init') {
-      cfg = m;
-      await startLocalStun();
-      for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
-      // Connections, sessions and handles exist before the storm: the storm is the join requests.
-      await connectAll([...subs.values()], 10);
-      send({ type: 'ready', pid: process.pid });
-    } else if (m.cmd === 'join') {
-      scheduleJoins([...subs.values()], m.at, m.spreadMs);
-      send({ type: 'joining' });
-    } else if (m.cmd === 'mark') {
-      windowStart = now();
-      for (const s of subs.values()) s.mark();
-      ticker.reset();
-      if (!tickTimer) tickTimer = setInterval(tick, 250);
-      send({ type: 'marked' });
-    } else if (m.cmd === 'status') {
-      let withMedia = 0;
-      for (const s of subs.values()) if (s.rec.firstVideoAt) withMedia += 1;
-      send({ type: 'status', withMedia, total: subs.size });
-    } else if (m.cmd === 'report') {
-      const end = now();
-      send({ type: 'report', subs: [...subs.values()].map((s) => s.report(end)) });
-    } else if (m.cmd === 'close') {
-      if (tickTimer) clearInterval(tickTimer);
-      await Promise.race([Promise.all([...subs.values()].map((s) => s.close())), new Promise((r) => setTimeout(r, 5000))]);
-      process.exit(0);
-    }
-  } catch (e) {
-    send({ type: 'error', error: String(e.stack || e) });
-  }
+serveStormWorker(subs, {
+  init: async (m) => {
+    cfg = m;
+    await startLocalStun();
+    for (const { id, pre } of m.subs) subs.set(id, new Sub(id, pre));
+    // Connections, sessions and handles exist before the storm: the storm is the join requests.
+    await connectAll([...subs.values()], 10);
+    return {};
+  },
+  mark: () => {
+    windowStart = now();
+    for (const s of subs.values()) s.mark();
+  },
+  media: (s) => ({ ...s.counts(), lastVideoAt: s.lastVideoAt }),
 });
