@@ -640,14 +640,35 @@ function editTenant(id) {
     e.max_queued.value = t.max_queued;
   }, 'name');
 }
-async function submitTenant(ev) {
+// Submit the `kind` entry form (tenant, room): build(form, editing) makes the request or throws a
+// message for the form (its field marked invalid); done(form, editing, req, reply, warn) updates the
+// page after the Admin API accepted it.
+async function submitEntry(ev, kind, build, done) {
   ev.preventDefault();
   const form = ev.currentTarget;
   const editing = form.dataset.mode === 'edit';
   clearInvalid(form);
   let req;
   try {
-    req = { request: editing ? 'edit_tenant' : 'create_tenant', tenant: checkId(form, 'tenant') };
+    req = build(form, editing);
+  } catch (err) {
+    setFormMessage(kind, '', err.message);
+    focusInvalid(form, err);
+    return;
+  }
+  setFormMessage(kind, editing ? 'Saving…' : 'Creating…', '');
+  try {
+    const r = await admin(req);
+    const warn = r.warning ? ` Warning: ${r.warning.error} (${r.warning.error_name}).` : '';
+    done(form, editing, req, r, warn);
+    refreshSoon();
+  } catch (err) {
+    setFormMessage(kind, '', plainError(err));
+  }
+}
+function submitTenant(ev) {
+  return submitEntry(ev, 'tenant', (form, editing) => {
+    const req = { request: editing ? 'edit_tenant' : 'create_tenant', tenant: checkId(form, 'tenant') };
     const name = val(form, 'name');
     if (name || editing) req.name = name;
     for (const n of ['max_participants', 'weight', 'reserved', 'max_queued']) numberField(form, n, req, labelOf(form, n));
@@ -655,22 +676,12 @@ async function submitTenant(ev) {
     if (secret) req.secret = secret;
     if (!editing && req.max_participants === undefined) throw new Error('Max participants is required.');
     if (!editing && !secret) throw new Error('Tenant secret is required.');
-  } catch (err) {
-    setFormMessage('tenant', '', err.message);
-    focusInvalid(form, err);
-    return;
-  }
-  setFormMessage('tenant', editing ? 'Saving…' : 'Creating…', '');
-  try {
-    const r = await admin(req);
+    return req;
+  }, (form, editing, req, r, warn) => {
     form.elements.secret.value = '';
-    const warn = r.warning ? ` Warning: ${r.warning.error} (${r.warning.error_name}).` : '';
     if (!editing) { tenantMode('edit', req.tenant); }
     setFormMessage('tenant', `Tenant ${req.tenant} ${editing ? 'saved' : 'created'}.${warn}`, '');
-    refreshSoon();
-  } catch (err) {
-    setFormMessage('tenant', '', plainError(err));
-  }
+  });
 }
 // Empty a form for a new tenant or room (`kind`), in create mode, focus on its first field.
 function newEntry(kind, setMode) {
@@ -764,14 +775,9 @@ function buildSchedule(form, editing) {
   if (ex.length) s.exdates = ex;
   return s;
 }
-async function submitRoom(ev) {
-  ev.preventDefault();
-  const form = ev.currentTarget;
-  const editing = form.dataset.mode === 'edit';
-  clearInvalid(form);
-  let req;
-  try {
-    req = { request: editing ? 'edit_room' : 'create_room', tenant: checkId(form, 'tenant'), room: checkId(form, 'room') };
+function submitRoom(ev) {
+  return submitEntry(ev, 'room', (form, editing) => {
+    const req = { request: editing ? 'edit_room' : 'create_room', tenant: checkId(form, 'tenant'), room: checkId(form, 'room') };
     const description = val(form, 'description');
     if (description || editing) req.description = description;
     for (const n of ['max_attendees', 'presenter_seats', 'lobby_minutes', 'ending_warning_s', 'grace_s']) {
@@ -789,28 +795,18 @@ async function submitRoom(ev) {
     req.video_layer = e.video_layer.value;
     const schedule = buildSchedule(form, editing);
     if (schedule !== undefined) req.schedule = schedule;
-  } catch (err) {
-    setFormMessage('room', '', err.message);
-    focusInvalid(form, err);
-    return;
-  }
-  setFormMessage('room', editing ? 'Saving…' : 'Creating…', '');
-  try {
-    const r = await admin(req);
+    return req;
+  }, (form, editing, req, r, warn) => {
     const key = `${req.tenant}/${req.room}`;
     for (const n of ['presenter_secret', 'pin', 'priority_secret']) form.elements[n].value = '';
     form.elements.clear_pin.checked = false;
     form.elements.clear_priority.checked = false;
-    const warn = r.warning ? ` Warning: ${r.warning.error} (${r.warning.error_name}).` : '';
     const state = r.room && r.room.state ? ` It is ${r.room.state}${r.room.next_start ? `; next start ${localTime(r.room.next_start)}` : ''}.` : '';
     roomsByKey.set(key, { ...(roomsByKey.get(key) || {}), ...r.room });
     roomMode('edit', key);
     if (r.room) setText($('schedule-current'), `Current schedule: ${scheduleText(r.room.schedule)}.`);
     setFormMessage('room', `Room ${key} ${editing ? 'saved' : 'created'}.${state}${warn}`, '');
-    refreshSoon();
-  } catch (err) {
-    setFormMessage('room', '', plainError(err));
-  }
+  });
 }
 function newRoom() {
   newEntry('room', roomMode);

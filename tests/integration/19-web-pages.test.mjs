@@ -296,6 +296,53 @@ test('(d2) dashboard login form: without admin_secret in the URL, typing it in o
   await br.closePage(dash);
 });
 
+test('(d3) dashboard forms: a tenant and a room created, a refused create shows its error, an edit changes the room', async () => {
+  const dash = await br.openDashboard({ admin: janus.adminUrl, admin_secret: janus.adminSecret }, { name: 'dashboard-forms' });
+  const tf = dash.locator('#tenant-form');
+  await tf.waitFor({ state: 'visible', timeout: 15000 });
+  await tf.locator('input[name="tenant"]').fill('formt');
+  await tf.locator('input[name="max_participants"]').fill('30');
+  await tf.locator('input[name="secret"]').fill('formt-secret');
+  await tf.locator('#tenant-submit').click();
+  await waitFor(async () => /created/i.test(await text(dash, '#tenant-form-status')), { timeout: 15000, what: 'tenant created message' });
+  const tenants = (await janus.admin({ request: 'list_tenants' })).tenants || [];
+  const t = tenants.find((x) => x.tenant === 'formt');
+  assert.ok(t && t.max_participants === 30, `formt exists with max_participants 30: ${safeJson(tenants)}`);
+
+  const rf = dash.locator('#room-form');
+  // Refused in the page: no max attendees. Nothing is created and the field is marked.
+  await rf.locator('input[name="tenant"]').fill('formt');
+  await rf.locator('input[name="room"]').fill('town');
+  await rf.locator('input[name="presenter_secret"]').fill('p');
+  await rf.locator('#room-submit').click();
+  await waitFor(async () => /required/i.test(await text(dash, '#room-form-error')), { timeout: 10000, what: 'room form error' });
+  assert.equal(await rf.locator('input[name="max_attendees"]').getAttribute('aria-invalid'), 'true');
+  const none = await janus.admin({ request: 'room_info', tenant: 'formt', room: 'town' });
+  assert.ok(none.error_code, `no room after a refused create: ${safeJson(none)}`);
+  // Created.
+  await rf.locator('input[name="max_attendees"]').fill('12');
+  await rf.locator('#room-submit').click();
+  await waitFor(async () => /created/i.test(await text(dash, '#room-form-status')), { timeout: 15000, what: 'room created message' });
+  let info = await roomInfo(janus, 'formt', 'town');
+  assert.equal(info.max_attendees, 12);
+  assert.equal(info.video_layer, 'high', 'the default layer');
+  // Edited from its row: max attendees and the video layer.
+  const editBtn = dash.getByRole('button', { name: 'Edit room formt/town' });
+  await editBtn.waitFor({ timeout: 15000 });
+  await editBtn.click();
+  assert.equal(await rf.getAttribute('data-mode'), 'edit');
+  assert.equal(await rf.locator('input[name="max_attendees"]').inputValue(), '12', 'the form is filled from the room');
+  await rf.locator('input[name="max_attendees"]').fill('15');
+  await rf.locator('select[name="video_layer"]').selectOption('low');
+  await rf.locator('#room-submit').click();
+  await waitFor(async () => /saved/i.test(await text(dash, '#room-form-status')), { timeout: 15000, what: 'room saved message' });
+  info = await roomInfo(janus, 'formt', 'town');
+  assert.equal(info.max_attendees, 15);
+  assert.equal(info.video_layer, 'low');
+  assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
+  await br.closePage(dash);
+});
+
 test('(e) the presenter goes off and live again: attendees watch again with frames advancing', async () => {
   assert.ok(chainOk, 'needs (c)');
   const watchers = attendees.slice(2, 4);
