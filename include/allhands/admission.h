@@ -61,6 +61,10 @@ typedef struct {
 	guint max_queued;        /* node queue bound; 0: none */
 } ah_admission_config;
 
+/* The node queue's default bound (issue 12: anyone may queue without credentials, so the queue
+ * is bounded unless the operator says otherwise; docs/operations.md). */
+#define AH_MAX_QUEUED_DEFAULT 20000
+
 /* Defaults for the fields a caller does not care about (capacity 0: set it). */
 void ah_admission_config_defaults(ah_admission_config *config);
 

@@ -23,10 +23,14 @@
 
 typedef struct ah_engine ah_engine;
 
+/* Queued attendee joins one Janus session may hold at once (issue 12), unless configured. */
+#define AH_QUEUED_PER_SESSION_DEFAULT 4
+
 typedef struct {
 	const char *state_path; /* JSON state file for tenants and rooms; NULL: nothing persists */
 	const char *admin_key;  /* enables operator requests through plugin handles; NULL: disabled */
 	ah_admission_config admission;
+	guint max_queued_per_session; /* queued attendees one Janus session may hold (too_many_queued); 0: no limit */
 } ah_engine_config;
 
 typedef enum { AH_MEDIA_AUDIO = 0, AH_MEDIA_VIDEO = 1 } ah_media_kind;
@@ -118,6 +122,11 @@ void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *
 void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
 /* The handle is gone (Janus destroy_session: detach, session timeout, transport gone). */
 void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
+
+/* The Janus session `conn`'s handle belongs to (an opaque non-zero key the glue chooses), for the
+ * per-session limits: failed credential attempts and queued joins. Set before the conn's first
+ * message; a conn never set counts as a session of its own. Forgotten when the conn is gone. */
+void ah_engine_set_conn_session(ah_engine *engine, guint64 conn, guint64 session);
 
 /* Timers: admission waves and timeouts. Call when now >= ah_engine_next_deadline(). */
 void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs);

@@ -1,9 +1,10 @@
 /* allhands: the state file (tenants and rooms that survive restarts).
  *
  * Format (JSON, written by this module only):
- *   {"version": 1,
+ *   {"version": 2,
  *    "tenants": [{"tenant", "name", "max_participants", "secret", "weight"?, "reserved"?, "max_queued"?,
- *                 "previous_secret"?, "previous_secret_until"?}],
+ *                 "previous_secret"?, "previous_secret_until"?, "signing_key",
+ *                 "previous_signing_key"?, "previous_signing_key_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
  *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?}]}
@@ -12,7 +13,11 @@
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
  * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
  * "optional" or "required" (join tokens, token.h); "video_layer" is "low", "medium" or "high" (the
- * default; simulcast.h).
+ * default; simulcast.h). "signing_key" is the tenant's join-token key (token.h's form: 64 lower-case
+ * hex characters); "previous_signing_key" and "previous_signing_key_until" (a rotated-out key and
+ * the UNIX second it stays valid until) come together or not at all.
+ * Version 1 files (before issue 12) are read too: their tenants have no signing key (the row's
+ * signing_key is NULL; the engine generates one and saves the file as version 2).
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
@@ -30,7 +35,8 @@
 
 #include "allhands/errors.h"
 
-#define AH_PERSIST_VERSION 1
+#define AH_PERSIST_VERSION 2
+#define AH_PERSIST_VERSION_MIN 1 /* the oldest format still read */
 
 /* A room's schedule options (issue 3): defaults and bounds, shared with the request table. */
 #define AH_LOBBY_MINUTES_DEFAULT 10
@@ -62,6 +68,9 @@ typedef struct {
 	guint max_queued;       /* 0: no bound */
 	char *previous_secret;  /* NULL: no rotation under way */
 	gint64 previous_secret_until; /* UNIX seconds; 0 when previous_secret is NULL */
+	char *signing_key;      /* NULL: none yet (a version 1 file) */
+	char *previous_signing_key; /* NULL: no key rotation under way */
+	gint64 previous_signing_key_until; /* UNIX seconds; 0 when previous_signing_key is NULL */
 } ah_persist_tenant;
 
 typedef struct {

@@ -95,7 +95,7 @@ void ah_admission_config_defaults(ah_admission_config *c)
 	*c = (ah_admission_config){
 		.capacity = 0, .wave_size = 20, .wave_interval_us = 1000000, .admit_timeout_us = 15000000,
 		.wave_mode = AH_WAVES_FIXED, .wave_min = 1, .cpu_target = 0.8, .join_rate = 0, .join_burst = 20,
-		.update_interval_us = 1000000, .rejoin_grace_us = 0, .max_queued = 0,
+		.update_interval_us = 1000000, .rejoin_grace_us = 0, .max_queued = AH_MAX_QUEUED_DEFAULT,
 	};
 }
 

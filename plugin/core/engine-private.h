@@ -11,6 +11,7 @@
 #include "allhands/engine.h"
 #include "allhands/persist.h"
 #include "allhands/schedule.h"
+#include "allhands/throttle.h"
 #include "allhands/token.h"
 #include "allhands/validate.h"
 
@@ -50,6 +51,12 @@ typedef struct {
 	guint reserved;         /* node seats only this tenant may take */
 	guint max_queued;       /* 0: no bound */
 	GHashTable *rooms;      /* room id -> ah_room* (owned) */
+	/* Join tokens' HMAC key (token.h), generated; never the secret (engine-credentials.c). */
+	char signing_key[AH_SIGNING_KEY_LEN + 1];
+	char *previous_signing_key; /* a rotated-out key valid until previous_signing_key_until; NULL: none */
+	gint64 previous_signing_key_until; /* UNIX seconds */
+	ah_fail_bucket secret_failures; /* failed tenant_secret attempts (throttle.h) */
+	guint64 token_failures; /* joins refused for their token (counted; the session throttles them) */
 } ah_tenant;
 
 struct ah_room {
@@ -73,6 +80,7 @@ struct ah_room {
 	ah_room_override override;
 	/* What the engine last acted on: the phase, its window and when to look again. */
 	ah_schedule_status status;
+	ah_fail_bucket failures; /* failed pin, presenter_secret, priority_secret attempts (throttle.h) */
 };
 
 typedef struct {
@@ -118,6 +126,14 @@ struct ah_engine {
 	GHashTable *ghosts;     /* token -> ah_ghost* (owned) */
 	GHashTable *ghost_pids; /* &pid -> ah_ghost* */
 	GQueue ghost_order;     /* ah_ghost*, by expiry */
+	/* Per Janus session limits (engine-credentials.c). */
+	GHashTable *conn_sessions;   /* &conn -> guint64* session (owned) */
+	GHashTable *session_conns;   /* &session -> GArray of guint64 conns (owned) */
+	GHashTable *session_failures; /* &session -> ah_fail_bucket* (owned), forgotten when idle */
+	guint session_prune_at;      /* prune idle session buckets when the table grows past this */
+	ah_fail_bucket admin_failures; /* failed admin_key attempts over plugin handles */
+	guint64 failed_total, refused_total; /* every scope, since start */
+	guint max_queued_per_session; /* 0: no limit */
 };
 
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
@@ -292,6 +308,32 @@ ah_error ah_req_occurrences(ah_req *req);
 ah_error ah_req_start_now(ah_req *req);
 ah_error ah_req_end_now(ah_req *req);
 
+/* --- engine-credentials.c: signing keys, the failure throttle, per-session limits */
+void ah_engine_credentials_init(ah_engine *engine, const ah_engine_config *config);
+void ah_engine_credentials_clear(ah_engine *engine);
+/* The conn is gone: forget its session. */
+void ah_engine_forget_conn(ah_engine *engine, guint64 conn);
+/* A fresh signing key for the tenant (FALSE: no randomness; nothing changed). */
+gboolean ah_engine_new_signing_key(ah_tenant *tenant);
+/* The signing keys valid at `now` (monotonic us): the current one, then the previous one while its
+ * overlap lasts. Fills keys[0..1] (borrowed), returns how many (1 or 2). */
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
+/* The failure throttle around one credential check: guard before it (too_many_failures with
+ * retry_after_ms and scope when the caller's session or `bucket` is over its limit: then the
+ * credential must not be checked), failed after it failed. bucket NULL: the session alone. */
+typedef enum { AH_FAIL_ROOM, AH_FAIL_TENANT, AH_FAIL_NODE, AH_FAIL_SESSION } ah_fail_scope;
+ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
+void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
+/* join: the caller's Janus session already holds max_queued_per_session queued attendees. */
+gboolean ah_engine_session_queue_full(const ah_engine *engine, guint64 conn);
+/* {"failed","refused","retry_after_ms"} of a room or tenant (with "token_failures"), or of the node
+ * (tenant and room NULL: totals, sessions tracked and throttled, admin_key). */
+json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
+/* get_signing_key, rotate_signing_key (requests.c's table). */
+ah_error ah_req_get_signing_key(ah_req *req);
+ah_error ah_req_rotate_signing_key(ah_req *req);
+extern const ah_param ah_rotate_signing_key_params[];
+
 /* --- requests.c: helpers the schedule and admission requests share */
 ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
 /* The request's string element `name` (NULL when absent), and whether it has element `name`. */
@@ -305,6 +347,8 @@ ah_error ah_req_join(ah_req *req);
 /* A tenant caller may only name its own tenant. */
 ah_error ah_req_in_scope(ah_req *req, const char *tenant);
 ah_error ah_req_find_room(ah_req *req, ah_room **room);
+/* Save the state file after a change; on failure the reply gets a persist_failed warning. */
+void ah_req_save(ah_req *req);
 /* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
 ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);
 

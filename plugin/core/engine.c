@@ -143,6 +143,7 @@ static void tenant_free(gpointer data)
 	g_free(tenant->name);
 	g_free(tenant->secret);
 	g_free(tenant->previous_secret);
+	g_free(tenant->previous_signing_key);
 	g_free(tenant);
 }
 
@@ -177,6 +178,7 @@ ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *n
 	t->secret = g_strdup(secret);
 	t->max_participants = max_participants;
 	t->weight = 1;
+	ah_engine_new_signing_key(t);
 	t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
 	g_hash_table_insert(engine->tenants, t->id, t);
 	ah_admission_set_tenant(engine->adm, id, max_participants);
@@ -283,6 +285,9 @@ gboolean ah_engine_save(const ah_engine *engine, char **message)
 			row->previous_secret = g_strdup(t->previous_secret);
 			row->previous_secret_until = t->previous_secret_until;
 		}
+		row->signing_key = g_strdup(t->signing_key);
+		row->previous_signing_key = g_strdup(t->previous_signing_key);
+		row->previous_signing_key_until = t->previous_signing_key_until;
 		for (guint j = 0; j < rooms->len; j++) {
 			ah_room *r = g_ptr_array_index(rooms, j);
 			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
@@ -334,7 +339,8 @@ static gboolean config_valid(const ah_admission_config *c, char **message)
 	return bad == NULL;
 }
 
-static gboolean load_state(ah_engine *engine, const ah_persist_state *state, char **message)
+/* *migrated: a tenant had no signing key (a version 1 file) and got a new one. */
+static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gboolean *migrated, char **message)
 {
 	for (guint i = 0; i < state->tenants->len; i++) {
 		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
@@ -344,6 +350,11 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 		tenant->max_queued = t->max_queued;
 		tenant->previous_secret = g_strdup(t->previous_secret);
 		tenant->previous_secret_until = t->previous_secret_until;
+		if (t->signing_key != NULL)
+			g_strlcpy(tenant->signing_key, t->signing_key, sizeof(tenant->signing_key));
+		*migrated = *migrated || t->signing_key == NULL;
+		tenant->previous_signing_key = g_strdup(t->previous_signing_key);
+		tenant->previous_signing_key_until = t->previous_signing_key_until;
 		ah_engine_apply_share(engine, tenant);
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
@@ -379,6 +390,7 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	ah_engine *engine;
 	ah_persist_state *state = NULL;
 	char *why = NULL;
+	gboolean migrated = FALSE;
 	*err = AH_ERR_OK;
 	*errmsg = NULL;
 	if (!config_valid(&config->admission, errmsg)) {
@@ -399,7 +411,10 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
 	ah_engine_ghosts_init(engine);
-	if (state != NULL && !load_state(engine, state, &why)) {
+	ah_engine_credentials_init(engine, config);
+	/* Tenants of an older file get their signing key now, saved at once so that it is the same
+	 * after the next restart (docs/security.md). */
+	if (state != NULL && (!load_state(engine, state, &migrated, &why) || (migrated && !ah_engine_save(engine, &why)))) {
 		*err = AH_ERR_INTERNAL;
 		*errmsg = g_strdup_printf("state file %s: %s", config->state_path, why);
 		g_free(why);
@@ -419,6 +434,7 @@ void ah_engine_free(ah_engine *engine)
 	g_hash_table_destroy(engine->conns);
 	g_hash_table_destroy(engine->tenants);
 	ah_engine_ghosts_clear(engine);
+	ah_engine_credentials_clear(engine);
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
@@ -829,6 +845,7 @@ void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray
 void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant(engine, conn);
+	ah_engine_forget_conn(engine, conn);
 	if (p == NULL)
 		return;
 	ah_engine_remove(engine, p, AH_EXIT_GONE, now, outs);

@@ -13,6 +13,7 @@
 #include "allhands/persist.h"
 #include "allhands/schedule.h"
 #include "allhands/simulcast.h"
+#include "allhands/token.h"
 #include "allhands/validate.h"
 
 /* The same rules as create_tenant / create_room (requests.c), element for element. */
@@ -33,6 +34,9 @@ static const ah_param tenant_spec[] = {
 	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("previous_secret", FALSE, 1, AH_SECRET_MAX_LEN),
 	AH_PARAM_UINT("previous_secret_until", FALSE, 1, AH_PID_MAX),
+	AH_PARAM_STR("signing_key", FALSE, AH_SIGNING_KEY_LEN, AH_SIGNING_KEY_LEN),
+	AH_PARAM_STR("previous_signing_key", FALSE, AH_SIGNING_KEY_LEN, AH_SIGNING_KEY_LEN),
+	AH_PARAM_UINT("previous_signing_key_until", FALSE, 1, AH_PID_MAX),
 	AH_PARAM_END
 };
 
@@ -61,6 +65,8 @@ static void tenant_free(gpointer data)
 	g_free(t->name);
 	g_free(t->secret);
 	g_free(t->previous_secret);
+	g_free(t->signing_key);
+	g_free(t->previous_signing_key);
 	g_free(t);
 }
 
@@ -149,6 +155,16 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 	return r;
 }
 
+static void signing_keys_to_json(const ah_persist_tenant *t, json_t *row)
+{
+	if (t->signing_key != NULL)
+		json_object_set_new(row, "signing_key", json_string(t->signing_key));
+	if (t->previous_signing_key != NULL) {
+		json_object_set_new(row, "previous_signing_key", json_string(t->previous_signing_key));
+		json_object_set_new(row, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
+	}
+}
+
 json_t *ah_persist_to_json(const ah_persist_state *state)
 {
 	json_t *tenants = json_array(), *rooms = json_array();
@@ -163,6 +179,7 @@ json_t *ah_persist_to_json(const ah_persist_state *state)
 			json_object_set_new(row, "previous_secret", json_string(t->previous_secret));
 			json_object_set_new(row, "previous_secret_until", json_integer(t->previous_secret_until));
 		}
+		signing_keys_to_json(t, json_array_get(tenants, json_array_size(tenants) - 1));
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
 		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
@@ -195,7 +212,31 @@ static ah_error row_error(ah_error err, const char *table, guint index, char *wh
 	return err;
 }
 
-static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHashTable *seen, char **message)
+/* A tenant row's signing keys: required from version 2 on, in token.h's form. */
+static ah_error read_signing_keys(ah_persist_tenant *t, const json_t *row, json_int_t version, char **why)
+{
+	const char *key = json_string_value(json_object_get(row, "signing_key"));
+	const char *previous = json_string_value(json_object_get(row, "previous_signing_key"));
+	if (key == NULL && version >= 2) {
+		*why = g_strdup("missing element (signing_key)");
+		return AH_ERR_MISSING_ELEMENT;
+	}
+	if ((key != NULL && !ah_token_key_valid(key)) || (previous != NULL && !ah_token_key_valid(previous))) {
+		*why = g_strdup("invalid element (signing_key: 64 lower-case hex characters)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	if ((previous == NULL) != (json_object_get(row, "previous_signing_key_until") == NULL)) {
+		*why = g_strdup("invalid element (previous_signing_key and previous_signing_key_until: both or neither)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	t->signing_key = g_strdup(key);
+	t->previous_signing_key = g_strdup(previous);
+	t->previous_signing_key_until = json_integer_value(json_object_get(row, "previous_signing_key_until"));
+	return AH_ERR_OK;
+}
+
+static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHashTable *seen, json_int_t version,
+	char **message)
 {
 	size_t i;
 	const json_t *row;
@@ -223,6 +264,8 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 				"(previous_secret and previous_secret_until: both or neither)"), message);
 		t->previous_secret = g_strdup(json_string_value(json_object_get(row, "previous_secret")));
 		t->previous_secret_until = json_integer_value(json_object_get(row, "previous_secret_until"));
+		if ((err = read_signing_keys(t, row, version, &why)) != AH_ERR_OK)
+			return row_error(err, "tenants", i, why, message);
 	}
 	return AH_ERR_OK;
 }
@@ -320,15 +363,15 @@ ah_persist_state *ah_persist_from_json(const json_t *root, ah_error *err, char *
 	if (*err != AH_ERR_OK)
 		return NULL;
 	version = json_integer_value(json_object_get(root, "version"));
-	if (version != AH_PERSIST_VERSION) {
+	if (version < AH_PERSIST_VERSION_MIN || version > AH_PERSIST_VERSION) {
 		*err = AH_ERR_INVALID_ELEMENT;
 		*message = g_strdup_printf("invalid element (version: %" JSON_INTEGER_FORMAT " is not supported, "
-			"this build reads %d)", version, AH_PERSIST_VERSION);
+			"this build reads %d to %d)", version, AH_PERSIST_VERSION_MIN, AH_PERSIST_VERSION);
 		return NULL;
 	}
 	state = ah_persist_state_new();
 	tenants = g_hash_table_new(g_str_hash, g_str_equal);
-	*err = read_tenants(state, json_object_get(root, "tenants"), tenants, message);
+	*err = read_tenants(state, json_object_get(root, "tenants"), tenants, version, message);
 	if (*err == AH_ERR_OK)
 		*err = read_rooms(state, json_object_get(root, "rooms"), tenants, message);
 	g_hash_table_destroy(tenants);

@@ -99,6 +99,11 @@ static void save_state(ah_req *req)
 	g_free(why);
 }
 
+void ah_req_save(ah_req *req)
+{
+	save_state(req);
+}
+
 /* --- objects in replies */
 
 /* Backstage monitors of one room or of a tenant (room NULL). The node's count is 0, like its
@@ -140,6 +145,8 @@ static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
 	if (t->previous_secret != NULL)
 		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
+	if (t->previous_signing_key != NULL)
+		json_object_set_new(tenant, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
 	return tenant;
 }
 
@@ -378,6 +385,8 @@ static ah_error req_create_tenant(ah_req *req)
 	apply_tenant_share(req, t);
 	req->reply = success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
+	/* The one reply that carries it besides get_signing_key and rotate_signing_key. */
+	json_object_set_new(req->reply, "signing_key", json_string(t->signing_key));
 	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
 	save_state(req);
 	return AH_ERR_OK;
@@ -470,6 +479,19 @@ ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, g
 	return AH_ERR_OK;
 }
 
+/* pin and priority_secret, when present and not "" (which removes them): at least their minimum. */
+static ah_error room_credentials(ah_req *req)
+{
+	const char *pin = string_of(req, "pin"), *priority = string_of(req, "priority_secret");
+	if (pin != NULL && *pin != '\0' && g_utf8_strlen(pin, -1) < AH_PIN_MIN_LEN)
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (pin: at least %d characters, or \"\" "
+			"for none)", AH_PIN_MIN_LEN));
+	if (priority != NULL && *priority != '\0' && g_utf8_strlen(priority, -1) < AH_ROOM_SECRET_MIN_LEN)
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (priority_secret: at least %d "
+			"characters, or \"\" for none)", AH_ROOM_SECRET_MIN_LEN));
+	return AH_ERR_OK;
+}
+
 /* The "tokens" element, if present. */
 static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
 {
@@ -488,7 +510,7 @@ static ah_error req_create_room(ah_req *req)
 	int video_layer;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
-	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
@@ -532,7 +554,7 @@ static ah_error req_edit_room(ah_req *req)
 	if (err != AH_ERR_OK)
 		return err;
 	tokens = room->tokens;
-	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
@@ -632,6 +654,7 @@ static void add_figures(ah_req *req, json_t *array, gboolean rooms)
 		const ah_tenant *t = ah_engine_tenant(req->engine, json_string_value(json_object_get(o, "tenant")));
 		const ah_room *r = rooms ? ah_engine_room(req->engine, t->id, json_string_value(json_object_get(o, "room"))) : NULL;
 		json_object_set_new(o, "admission", ah_engine_admission_json(req->engine, t, r, req->now));
+		json_object_set_new(o, "failures", ah_engine_failures_json(req->engine, t, r, req->now));
 	}
 }
 
@@ -643,8 +666,11 @@ static ah_error req_status(ah_req *req)
 		return err;
 	req->reply = success();
 	/* The node's load is the operator's business, not one tenant's. */
-	if (req->scope == NULL)
+	if (req->scope == NULL) {
 		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
+		json_object_set_new(json_object_get(req->reply, "node"), "failures",
+			ah_engine_failures_json(req->engine, NULL, NULL, req->now));
+	}
 	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, tenant));
 	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
 	add_figures(req, json_object_get(req->reply, "tenants"), FALSE);
@@ -679,7 +705,7 @@ static const ah_param create_tenant_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", TRUE, 0, AH_CAP_MAX),
-	AH_PARAM_STR("secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("secret", TRUE, AH_TENANT_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	SHARE_OPTIONS,
 	AH_PARAM_END
 };
@@ -688,7 +714,7 @@ static const ah_param edit_tenant_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", FALSE, 0, AH_CAP_MAX),
-	AH_PARAM_STR("secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("secret", FALSE, AH_TENANT_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	AH_PARAM_UINT("secret_overlap_s", FALSE, 0, AH_SECRET_OVERLAP_S_MAX),
 	SHARE_OPTIONS,
 	AH_PARAM_END
@@ -723,7 +749,7 @@ static const ah_param create_room_params[] = {
 	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
 	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
-	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", TRUE, AH_ROOM_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
@@ -735,7 +761,7 @@ static const ah_param edit_room_params[] = {
 	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
 	AH_PARAM_UINT("max_attendees", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
-	AH_PARAM_STR("presenter_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", FALSE, AH_ROOM_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
@@ -798,6 +824,8 @@ static const struct request_row {
 	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
 	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
 	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },
+	{ "get_signing_key", tenant_params, ah_req_get_signing_key, REQ_OPERATOR | REQ_TENANT },
+	{ "rotate_signing_key", ah_rotate_signing_key_params, ah_req_rotate_signing_key, REQ_OPERATOR | REQ_TENANT },
 	{ "list_tenants", no_params, req_list_tenants, REQ_OPERATOR },
 	{ "create_room", create_room_params, req_create_room, REQ_OPERATOR | REQ_TENANT },
 	{ "edit_room", edit_room_params, req_edit_room, REQ_OPERATOR | REQ_TENANT },
@@ -830,7 +858,7 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 {
 	const ah_engine *e = req->engine;
 	const char *key, *secret, *previous[2];
-	const ah_tenant *t;
+	ah_tenant *t;
 	gboolean match;
 	ah_error err;
 	if (req->admin_api)
@@ -839,19 +867,30 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 	if (err != AH_ERR_OK)
 		return err;
 	key = string_of(req, "admin_key");
-	if (key != NULL)
-		return e->admin_key != NULL && ah_validate_secret_equal(key, e->admin_key) ? AH_ERR_OK : AH_ERR_UNAUTHORIZED;
+	if (key != NULL) {
+		/* The throttle first: over its limit the key is not even compared. */
+		if ((err = ah_req_guard(req, &req->engine->admin_failures, AH_FAIL_NODE)) != AH_ERR_OK)
+			return err;
+		if (e->admin_key != NULL && ah_validate_secret_equal(key, e->admin_key))
+			return AH_ERR_OK;
+		ah_req_failed(req, &req->engine->admin_failures, AH_FAIL_NODE);
+		return AH_ERR_UNAUTHORIZED;
+	}
 	secret = string_of(req, "tenant_secret");
 	if (secret == NULL)
 		return fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
 	t = ah_engine_tenant(e, string_of(req, "tenant"));
+	if ((err = ah_req_guard(req, t != NULL ? &t->secret_failures : NULL, AH_FAIL_TENANT)) != AH_ERR_OK)
+		return err;
 	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist; and
 	 * with the previous secret too while a rotation overlap lasts. */
 	match = ah_validate_secret_equal(secret, t != NULL ? t->secret : "-");
 	if (t != NULL && ah_engine_tenant_secrets(e, t, req->now, previous) == 2)
 		match = ah_validate_secret_equal(secret, previous[1]) || match;
-	if (t == NULL || !match)
+	if (t == NULL || !match) {
+		ah_req_failed(req, t != NULL ? &t->secret_failures : NULL, AH_FAIL_TENANT);
 		return AH_ERR_UNAUTHORIZED;
+	}
 	if (!(row->flags & REQ_TENANT))
 		return fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (%s is an operator request)", row->name));
 	req->scope = t->id;

@@ -519,6 +519,8 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	int n = 0;
 	const char *jsep_type = NULL;
 	json_t *answer = NULL;
+	/* The per-session limits (failed credentials, queued joins) need the handle's Janus session. */
+	ah_engine_set_conn_session(engine, session->conn, (guint64)(guintptr)session->janus_session);
 	if (json_is_object(item->jsep)) {
 		jsep_type = json_string_value(json_object_get(item->jsep, "type"));
 		const char *sdp = json_string_value(json_object_get(item->jsep, "sdp"));

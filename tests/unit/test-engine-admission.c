@@ -10,7 +10,7 @@
 static void make_room(fixture *f, const char *tenant, const char *room, const char *extra)
 {
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': '%s', 'room': '%s', 'max_attendees': 100, "
-		"'presenter_secret': 's3cret'%s}", tenant, room, extra);
+		"'presenter_secret': 's3cret-presenter'%s}", tenant, room, extra);
 	assert_success(admin(f, text));
 	g_free(text);
 }
@@ -53,9 +53,9 @@ static void test_weights(fixture *f, gconstpointer data)
 {
 	guint a = 0, b = 0;
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 100, "
-		"'secret': 'acme-secret', 'weight': 3}"));
+		"'secret': 'acme-tenant-secret', 'weight': 3}"));
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'globex', 'max_participants': 100, "
-		"'secret': 'globex-secret'}"));
+		"'secret': 'globex-tenant-secret'}"));
 	make_room(f, "acme", "allhands", ", 'presenter_seats': 0");
 	make_room(f, "globex", "standup", ", 'presenter_seats': 0");
 	g_assert_cmpint(num(status_entry(f, "tenants", "acme", NULL), "weight"), ==, 3);
@@ -208,7 +208,7 @@ static void test_drain(fixture *f, gconstpointer data)
 	assert_event(join_attendee(f, 2), "queued");
 	assert_event(join_attendee(f, 3), "queued");
 	clear(f);
-	assert_error(send(f, 9, "{'request': 'drain', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'drain', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
 	reply = admin(f, "{'request': 'drain'}");
 	assert_success(reply);
@@ -270,10 +270,10 @@ static void test_pause_room(fixture *f, gconstpointer data)
 	make_rooms(f);
 	make_room(f, "acme", "town", "");
 	/* A tenant pauses its own room, not another tenant's. */
-	reply = send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-secret', 'room': 'allhands'}");
+	reply = send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', 'room': 'allhands'}");
 	assert_success(reply);
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "room_paused"));
-	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'globex', 'tenant_secret': 'acme-secret', "
+	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'globex', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'standup'}"), AH_ERR_UNAUTHORIZED);
 	g_assert_true(json_is_true(json_object_get(json_object_get(status_entry(f, "rooms", "acme", "allhands"),
 		"admission"), "paused")));
@@ -285,7 +285,7 @@ static void test_pause_room(fixture *f, gconstpointer data)
 	clear(f);
 	advance(f, 5 * SEC);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "admitted"), ==, 0);
-	assert_success(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'allhands'}"));
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "room_resumed"));
 	advance(f, 1 * SEC);
@@ -297,9 +297,9 @@ static void test_pause_node_forbidden(fixture *f, gconstpointer data)
 	make_rooms(f);
 	/* Pausing the node is an operator request: a tenant (who must name itself to authenticate)
 	 * gets forbidden, and the node is not paused. */
-	assert_error(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
-	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
 	g_assert_true(json_is_false(json_object_get(json_object_get(node(f), "admission"), "paused")));
 	assert_event(join_attendee(f, 1), "admitted");
@@ -486,7 +486,7 @@ static void test_presenter_seats(fixture *f, gconstpointer data)
 	join_presenter(f, 10);
 	/* A second presenter finds no seat left. */
 	assert_error(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
-		"'ptype': 'presenter', 'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 	/* Two presenter seats: the queued attendee still waits, the second presenter gets in once
 	 * an attendee leaves (its seat is an ordinary one, taken back first by nobody). */
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_seats': 2}"));
@@ -495,7 +495,7 @@ static void test_presenter_seats(fixture *f, gconstpointer data)
 	assert_event(send(f, 1, "{'request': 'leave'}"), "left");
 	g_assert_null(find(f, AH_OUT_EVENT, 3, "admitted"));
 	assert_event(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
-		"'ptype': 'presenter', 'presenter_secret': 's3cret'}"), "joined");
+		"'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'}"), "joined");
 }
 
 /* --- node settings and figures */
@@ -656,7 +656,7 @@ static void test_persist_round_trip(fixture *f, gconstpointer data)
 }
 
 static const char old_file[] = "{\"version\": 1, \"tenants\": [{\"tenant\": \"acme\", \"max_participants\": 10, "
-	"\"secret\": \"acme-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"allhands\", \"max_attendees\": 5, "
+	"\"secret\": \"acme-tenant-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"allhands\", \"max_attendees\": 5, "
 	"\"presenter_secret\": \"s3cret\"}]}";
 
 static void test_persist_old_file(fixture *f, gconstpointer data)

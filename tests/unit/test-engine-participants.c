@@ -473,7 +473,7 @@ static void test_destroy_room(fixture *f, gconstpointer data)
 {
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'other', 'max_attendees': 10, "
-		"'presenter_secret': 'p'}"));
+		"'presenter_secret': 'presenter-p'}"));
 	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
 	assert_event(join_attendee(f, 1), "admitted");
 	assert_event(join_attendee(f, 2), "admitted");
@@ -596,7 +596,7 @@ static void test_presenter_tenant_full(fixture *f, gconstpointer data)
 	join_presenter(f, 10);
 	assert_event(join_attendee(f, 1), "admitted");
 	assert_error(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'presenter', "
-		"'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 	/* Attendees queue instead. */
 	assert_event(join_attendee(f, 2), "queued");
 }

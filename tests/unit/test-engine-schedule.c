@@ -54,7 +54,7 @@ static json_t *room_info(fixture *f, const char *room)
 static json_t *join_room(fixture *f, guint64 conn, const char *room, gboolean presenter)
 {
 	char *text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': '%s'%s}", room,
-		presenter ? ", 'ptype': 'presenter', 'presenter_secret': 's3cret'" : "");
+		presenter ? ", 'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'" : "");
 	json_t *reply = send(f, conn, text);
 	g_free(text);
 	return reply;
@@ -64,7 +64,7 @@ static json_t *join_room(fixture *f, guint64 conn, const char *room, gboolean pr
 static void make_town(fixture *f, guint max_attendees, const char *order)
 {
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': %u, "
-		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, "
 		"'lobby_minutes': 5, 'prequeue_order': '%s'}", max_attendees, T0 + 600, order);
 	assert_success(admin(f, text));
 	g_free(text);
@@ -197,7 +197,7 @@ static GArray *shuffled(fixture *f, const char *room, guint64 base, guint n)
 {
 	GArray *admitted;
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': '%s', 'max_attendees': 100, "
-		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'end': %" G_GINT64_FORMAT "}, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'end': %" G_GINT64_FORMAT "}, "
 		"'lobby_minutes': 10, 'prequeue_order': 'shuffle'}", room, real_now(f) + 60, real_now(f) + 600);
 	assert_success(admin(f, text));
 	g_free(text);
@@ -243,7 +243,7 @@ static void test_recurring_occurrences(fixture *f, gconstpointer data)
 	json_t *reply, *list, *room;
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'daily', 'max_attendees': 10, "
-		"'presenter_secret': 's3cret', 'schedule': {'dtstart': '2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'dtstart': '2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', "
 		"'duration_s': 1800, 'rrule': 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', 'exdates': ['2026-12-25']}}"));
 	reply = admin(f, "{'request': 'occurrences', 'tenant': 'acme', 'room': 'daily', 'count': 5}");
 	assert_success(reply);
@@ -316,7 +316,7 @@ static void test_set_schedule_null(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 1, "town", FALSE), "queued");
 	clear(f);
 	/* A tenant clears its room's schedule: always open, the pre-queue goes in. */
-	assert_success(send(f, 7, "{'request': 'set_schedule', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 7, "{'request': 'set_schedule', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'town', 'schedule': null}"));
 	assert_room_state(f, 1, "live");
 	g_assert_cmpstr(str(room_info(f, "town"), "state"), ==, "live");
@@ -390,7 +390,7 @@ static void test_end_now_in_window(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 1, "town", FALSE), "queued");
 	clear(f);
 	/* Ending in the lobby flushes the pre-queue and keeps the room closed through the window. */
-	assert_success(send(f, 7, "{'request': 'end_now', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 7, "{'request': 'end_now', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'town'}"));
 	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 1, "removed")->body, "reason"), ==, "ended");
 	advance_to(f, T0 + 700);
@@ -419,13 +419,13 @@ static void test_errors(fixture *f, gconstpointer data)
 		const char *message;
 		ah_error err;
 	} cases[] = {
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'start': 1900000000, 'end': 1800000000}}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': 5}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'start': 1900000000, 'duration_s': 90000}}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'ical': 'BEGIN:VEVENT\\nSUMMARY:x\\nEND:VEVENT'}}", AH_ERR_INVALID_SCHEDULE },
 		{ "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'allhands', 'schedule': {'dtstart': "
 			"'2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', 'duration_s': 60, 'rrule': 'FREQ=SOMETIMES'}}",
@@ -496,7 +496,7 @@ static void test_backstage_monitor(fixture *f, gconstpointer data)
 	make_rooms(f);
 	make_town(f, 10, "fifo");
 	/* Closed: refused like a presenter; a wrong or missing secret first. */
-	assert_error(join_backstage(f, 20, "town", "s3cret"), AH_ERR_ROOM_CLOSED);
+	assert_error(join_backstage(f, 20, "town", "s3cret-presenter"), AH_ERR_ROOM_CLOSED);
 	advance_to(f, T0 + 300);
 	clear(f);
 	assert_error(join_backstage(f, 20, "town", "nope"), AH_ERR_WRONG_SECRET);
@@ -509,7 +509,7 @@ static void test_backstage_monitor(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 9, "town", TRUE), "joined");
 	publish(f, 9, av, 2);
 	clear(f);
-	reply = join_backstage(f, 20, "town", "s3cret");
+	reply = join_backstage(f, 20, "town", "s3cret-presenter");
 	assert_event(reply, "admitted");
 	g_assert_cmpint(reply_jsep(f), ==, AH_JSEP_OFFER);
 	list = json_object_get(reply, "presenters");
@@ -594,8 +594,8 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 	make_town(f, 10, "fifo");
 	advance_to(f, T0 + 300);
 	assert_event(join_room(f, 9, "town", TRUE), "joined");
-	assert_event(join_backstage(f, 20, "town", "s3cret"), "admitted");
-	assert_error(join_backstage(f, 21, "town", "s3cret"), AH_ERR_TENANT_FULL);
+	assert_event(join_backstage(f, 20, "town", "s3cret-presenter"), "admitted");
+	assert_error(join_backstage(f, 21, "town", "s3cret-presenter"), AH_ERR_TENANT_FULL);
 	assert_error(join_room(f, 10, "town", TRUE), AH_ERR_TENANT_FULL);
 	start(f, 20);
 	ah_engine_media_up(f->engine, 20, f->now, f->outs);
@@ -603,10 +603,10 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 	ah_engine_media_down(f->engine, 20, f->now, f->outs);
 	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 20, "left")->body, "reason"), ==, "hangup");
 	g_assert_cmpint(room_count(f, "town", "backstage"), ==, 0);
-	assert_event(join_backstage(f, 21, "town", "s3cret"), "admitted");
+	assert_event(join_backstage(f, 21, "town", "s3cret-presenter"), "admitted");
 	/* The cap is the tenant's, across its rooms. */
 	assert_error(send(f, 22, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'backstage', "
-		"'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 }
 
 #define ADDS(path, fn) g_test_add(path, fixture, NULL, sched_setup, fn, teardown)

@@ -46,11 +46,23 @@ static void teardown(fixture *f, gconstpointer data)
 	g_free(f->path);
 }
 
+#define KEY_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+/* A tenant row with its signing key (required from version 2 on). */
+static ah_persist_tenant *add_tenant(ah_persist_state *state, const char *id, const char *name, guint max,
+	const char *secret)
+{
+	ah_persist_tenant *t = ah_persist_add_tenant(state, id, name, max, secret);
+	t->signing_key = g_strdup(KEY_A);
+	return t;
+}
+
 static ah_persist_state *sample_state(void)
 {
 	ah_persist_state *state = ah_persist_state_new();
-	ah_persist_add_tenant(state, "acme", "Acme Inc.", 100, "acme-secret");
-	ah_persist_add_tenant(state, "globex", NULL, 0, "g");
+	add_tenant(state, "acme", "Acme Inc.", 100, "acme-secret");
+	add_tenant(state, "globex", NULL, 0, "g");
 	ah_persist_add_room(state, "acme", "allhands", "Q1 all hands", 50, "1234", "s3cret");
 	ah_persist_add_room(state, "acme", "standup", NULL, 0, NULL, "p");
 	ah_persist_add_room(state, "globex", "standup", "", 7, "", "q");
@@ -137,12 +149,49 @@ static void test_round_trip(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
+/* Issue 12: version 2 rows carry the tenant's signing key (and a rotated-out one with its end);
+ * version 1 rows have none (the engine makes one); a version 2 row without one is refused. */
+static void test_signing_keys(fixture *f, gconstpointer data)
+{
+	ah_persist_state *state = ah_persist_state_new(), *loaded;
+	ah_persist_tenant *t = add_tenant(state, "acme", "", 1, "acme-secret");
+	const ah_persist_tenant *l;
+	char *message = NULL;
+	ah_error err = AH_ERR_OK;
+	t->previous_signing_key = g_strdup(KEY_B);
+	t->previous_signing_key_until = 1800000060;
+	g_assert_true(ah_persist_save(f->path, state, &message));
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	l = g_ptr_array_index(loaded->tenants, 0);
+	g_assert_cmpstr(l->signing_key, ==, KEY_A);
+	g_assert_cmpstr(l->previous_signing_key, ==, KEY_B);
+	g_assert_cmpint(l->previous_signing_key_until, ==, 1800000060);
+	ah_persist_state_free(loaded);
+	ah_persist_state_free(state);
+	write_file(f->path, "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\"}], "
+		"\"rooms\": []}");
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(((ah_persist_tenant *)g_ptr_array_index(loaded->tenants, 0))->signing_key);
+	ah_persist_state_free(loaded);
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\"}], "
+		"\"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_MISSING_ELEMENT, "signing_key");
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\", "
+		"\"signing_key\": \"" KEY_A "\", \"previous_signing_key\": \"" KEY_B "\"}], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "both or neither");
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\", "
+		"\"signing_key\": \"00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\"}], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "signing_key");
+}
+
 static void test_json_shape(fixture *f, gconstpointer data)
 {
 	ah_persist_state *state = sample_state();
 	json_t *root = ah_persist_to_json(state);
 	json_t *rooms = json_object_get(root, "rooms");
-	g_assert_cmpint(json_integer_value(json_object_get(root, "version")), ==, 1);
+	g_assert_cmpint(json_integer_value(json_object_get(root, "version")), ==, AH_PERSIST_VERSION);
 	g_assert_cmpuint(json_array_size(json_object_get(root, "tenants")), ==, 2);
 	g_assert_cmpuint(json_array_size(rooms), ==, 3);
 	g_assert_nonnull(json_object_get(json_array_get(rooms, 0), "pin"));
@@ -334,8 +383,10 @@ static void test_old_file_defaults(fixture *f, gconstpointer data)
 
 static void test_wrong_version(fixture *f, gconstpointer data)
 {
-	write_file(f->path, "{\"version\": 2, \"tenants\": [], \"rooms\": []}");
-	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 2 is not supported");
+	write_file(f->path, "{\"version\": 3, \"tenants\": [], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 3 is not supported");
+	write_file(f->path, "{\"version\": 0, \"tenants\": [], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 0 is not supported");
 	write_file(f->path, "{\"version\": \"1\", \"tenants\": [], \"rooms\": []}");
 	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version");
 	write_file(f->path, "{\"tenants\": [], \"rooms\": []}");
@@ -453,7 +504,7 @@ static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 	void (*old_handler)(int);
 	gboolean ok;
 	ah_error err;
-	ah_persist_add_tenant(state, "solo", "", 1, "x");
+	add_tenant(state, "solo", "", 1, "x");
 	g_assert_true(ah_persist_save(f->path, state, &message));
 	before = read_file(f->path);
 	/* Make the write fail half-way (as a full disk would): files may not grow past 64 bytes. Even
@@ -496,6 +547,7 @@ int main(int argc, char **argv)
 	ADD("/persist/load/truncated", test_truncated);
 	ADD("/persist/load/corrupt-json", test_corrupt);
 	ADD("/persist/load/wrong-version", test_wrong_version);
+	ADD("/persist/load/signing-keys", test_signing_keys);
 	ADD("/persist/load/invalid-rows", test_invalid_rows);
 	ADD("/persist/load/unreadable", test_unreadable);
 	ADD("/persist/save/unwritable-path", test_unwritable_path);
