@@ -46,16 +46,16 @@ async function snapshot() {
 }
 
 test('tenants and rooms survive a restart; set_capacity does not', async () => {
-  await createTenant(janus, { tenant: 'p1', name: 'Tenant One', max_participants: 10, secret: 'p1-secret-old' });
-  await createTenant(janus, { tenant: 'p2', max_participants: 5, secret: 'p2-secret' });
-  await createTenant(janus, { tenant: 'p3', max_participants: 5, secret: 'p3-secret' });
-  await createRoom(janus, { tenant: 'p1', room: 'main', description: 'Main stage', max_attendees: 4, pin: '4321', presenter_secret: 'stage' });
-  await createRoom(janus, { tenant: 'p1', room: 'side', max_attendees: 2, presenter_secret: 'side' });
-  await createRoom(janus, { tenant: 'p1', room: 'gone', max_attendees: 2, presenter_secret: 'gone' });
-  await createRoom(janus, { tenant: 'p2', room: 'main', description: 'Same name, other tenant', max_attendees: 3, presenter_secret: 'p2main' });
+  await createTenant(janus, { tenant: 'p1', name: 'Tenant One', max_participants: 10, secret: 'p1-secret-old-tenant-secret-1' });
+  await createTenant(janus, { tenant: 'p2', max_participants: 5, secret: 'p2-secret-tenant-secret-1' });
+  await createTenant(janus, { tenant: 'p3', max_participants: 5, secret: 'p3-secret-tenant-secret-1' });
+  await createRoom(janus, { tenant: 'p1', room: 'main', description: 'Main stage', max_attendees: 4, pin: '4321', presenter_secret: 'stage-presenter' });
+  await createRoom(janus, { tenant: 'p1', room: 'side', max_attendees: 2, presenter_secret: 'side-presenter' });
+  await createRoom(janus, { tenant: 'p1', room: 'gone', max_attendees: 2, presenter_secret: 'gone-presenter' });
+  await createRoom(janus, { tenant: 'p2', room: 'main', description: 'Same name, other tenant', max_attendees: 3, presenter_secret: 'p2main-presenter' });
   assertSuccess(await janus.admin({ request: 'edit_room', tenant: 'p1', room: 'side', description: 'edited', max_attendees: 6, pin: 'side-pin' }), 'edit_room');
   assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p2', name: 'Two', max_participants: 20 }), 'edit_tenant');
-  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p1', secret: 'p1-secret-new' }), 'edit_tenant secret');
+  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p1', secret: 'p1-secret-new-tenant-secret-1' }), 'edit_tenant secret');
   assertSuccess(await janus.admin({ request: 'destroy_room', tenant: 'p1', room: 'gone' }), 'destroy_room');
   assertSuccess(await janus.admin({ request: 'destroy_tenant', tenant: 'p3' }), 'destroy_tenant');
   const sc = await janus.admin({ request: 'set_capacity', capacity: 3, wave_size: 1 });
@@ -95,11 +95,11 @@ test('tenants and rooms survive a restart; set_capacity does not', async () => {
   assertError((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '0000' }))).data, 612, 'wrong_pin', 'wrong pin after restart');
   assertEvent((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '4321' }))).data, 'admitted', 'right pin after restart');
   const p = await handle(janus, bag);
-  assertError((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'stage' }))).data, 613, 'wrong_secret', 'p1 secret on p2 room');
-  assertEvent((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'p2main' }))).data, 'joined', 'presenter after restart');
+  assertError((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'stage-presenter' }))).data, 613, 'wrong_secret', 'p1 secret on p2 room');
+  assertEvent((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'p2main-presenter' }))).data, 'joined', 'presenter after restart');
   const th = await handle(janus, bag);
-  assertError((await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-old' })).data, 606, 'unauthorized', 'old tenant secret');
-  const lr = await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-new' });
+  assertError((await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-old-tenant-secret-1' })).data, 606, 'unauthorized', 'old tenant secret');
+  const lr = await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-new-tenant-secret-1' });
   assertSuccess(lr.data, 'list_rooms with the new tenant secret');
   assert.deepEqual(lr.data.rooms.map((r) => r.room).sort(), ['main', 'side']);
   assert.ok(lr.data.rooms.every((r) => r.tenant === 'p1'));
@@ -109,7 +109,7 @@ test('an unwritable state file: success with a persist_failed (619) warning, the
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
-    const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret' });
+    const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret-tenant-secret-1' });
     assertSuccess(r, 'create_tenant with the state folder gone');
     assert.equal(r.tenant?.tenant, 'volatile');
     assert.ok(r.warning, `a warning in the reply: ${safeJson(r)}`);
@@ -122,7 +122,7 @@ test('an unwritable state file: success with a persist_failed (619) warning, the
     fs.mkdirSync(dir, { recursive: true });
   }
   // The next successful save writes the whole state, the tenant created while saving failed included.
-  const r2 = await janus.admin({ request: 'create_room', tenant: 'volatile', room: 'r', max_attendees: 1, presenter_secret: 'x' });
+  const r2 = await janus.admin({ request: 'create_room', tenant: 'volatile', room: 'r', max_attendees: 1, presenter_secret: 'x-presenter' });
   assertSuccess(r2, 'create_room after the folder is back');
   assert.equal(r2.warning, undefined, `no warning once saving works: ${safeJson(r2)}`);
   const saved = JSON.parse(fs.readFileSync(janus.stateFile, 'utf8'));

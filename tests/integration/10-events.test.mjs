@@ -102,7 +102,7 @@ test('documented plugin events reach Janus event handlers, without secrets', asy
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
-    assertSuccess(await janus.admin({ request: 'create_room', tenant: 'ev', room: 'r2', max_attendees: 1, presenter_secret: 'x2' }), 'create_room');
+    assertSuccess(await janus.admin({ request: 'create_room', tenant: 'ev', room: 'r2', max_attendees: 1, presenter_secret: 'x2-presenter' }), 'create_room');
     const pf = await expectEvent((e) => e.event === 'persist_failed', 'persist_failed');
     assert.equal(typeof pf.error, 'string');
   } finally {

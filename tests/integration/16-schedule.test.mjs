@@ -27,7 +27,7 @@ after(async () => {
 test('outside its window a room refuses joins and says when it opens', async () => {
   const start = nowS() + 86400;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'tomorrow', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'tomorrow', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, duration_s: 1800 }, lobby_minutes: 10,
   }), 'create_room tomorrow');
   const a = await attendee(janus, bag);
@@ -43,14 +43,14 @@ test('lobby, backstage, go-live in waves, warning, end', async () => {
   const start = nowS() + 12;
   const end = start + 12;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'live', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'live', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 5, grace_s: 2,
   }), 'create_room live');
   const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'live' });
   assert.equal(info.room.state, 'lobby', safeJson(info.room));
 
   // Backstage: the presenter publishes in the lobby.
-  const pres = await presenter(janus, bag, { tenant: 'sc', room: 'live', presenter_secret: 'p' });
+  const pres = await presenter(janus, bag, { tenant: 'sc', room: 'live', presenter_secret: 'p-presenter' });
   // Early attendees are pre-queued with the start time.
   const early = [];
   for (let i = 0; i < 5; i += 1) {
@@ -88,7 +88,7 @@ test('lobby, backstage, go-live in waves, warning, end', async () => {
 test('backstage: a monitor sees and hears the presenters in the lobby, attendees get nothing', async () => {
   const start = nowS() + 45;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'stage', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'stage', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, duration_s: 600 }, lobby_minutes: 1,
   }), 'create_room stage');
   const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'stage' });
@@ -101,17 +101,17 @@ test('backstage: a monitor sees and hears the presenters in the lobby, attendees
     assertEvent((await a.join(joinBody({ tenant: 'sc', room: 'stage', display: `stage-early-${i}` }))).data, 'queued', `early-${i}`);
     early.push(a);
   }
-  const first = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'first' });
-  const second = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'second' });
+  const first = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p-presenter', display: 'first' });
+  const second = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p-presenter', display: 'second' });
 
   // A wrong secret is refused like a presenter's.
   const wrong = await attendee(janus, bag);
-  assertError((await wrong.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'x' }))).data,
+  assertError((await wrong.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'x-presenter' }))).data,
     613, 'wrong_secret', 'backstage with a wrong secret');
 
   // The second presenter's monitor: admitted at once with both presenters' streams, media flows.
   const monitor = await attendee(janus, bag);
-  const r = await monitor.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'p', display: 'second-monitor' }));
+  const r = await monitor.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'p-presenter', display: 'second-monitor' }));
   assertEvent(r.data, 'admitted', 'backstage join');
   assert.equal(r.jsep?.type, 'offer', `backstage join carries an offer: ${safeJson(r)}`);
   assert.ok(r.data.presenters.some((p) => p.id === first.id), `first presenter offered: ${safeJson(r.data)}`);
