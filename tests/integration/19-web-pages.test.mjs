@@ -302,7 +302,7 @@ test('(d3) dashboard forms: a tenant and a room created, a refused create shows 
   await tf.waitFor({ state: 'visible', timeout: 15000 });
   await tf.locator('input[name="tenant"]').fill('formt');
   await tf.locator('input[name="max_participants"]').fill('30');
-  await tf.locator('input[name="secret"]').fill('formt-secret');
+  await tf.locator('input[name="secret"]').fill('formt-tenant-secret');
   await tf.locator('#tenant-submit').click();
   await waitFor(async () => /created/i.test(await text(dash, '#tenant-form-status')), { timeout: 15000, what: 'tenant created message' });
   const tenants = (await janus.admin({ request: 'list_tenants' })).tenants || [];
@@ -313,7 +313,7 @@ test('(d3) dashboard forms: a tenant and a room created, a refused create shows 
   // Refused in the page: no max attendees. Nothing is created and the field is marked.
   await rf.locator('input[name="tenant"]').fill('formt');
   await rf.locator('input[name="room"]').fill('town');
-  await rf.locator('input[name="presenter_secret"]').fill('p');
+  await rf.locator('input[name="presenter_secret"]').fill('p-presenter');
   await rf.locator('#room-submit').click();
   await waitFor(async () => /required/i.test(await text(dash, '#room-form-error')), { timeout: 10000, what: 'room form error' });
   assert.equal(await rf.locator('input[name="max_attendees"]').getAttribute('aria-invalid'), 'true');
