@@ -201,6 +201,20 @@ json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant
 		"admin_key", bucket_json(&engine->admin_failures, AH_FAIL_NODE, now));
 }
 
+/* --- minimum lengths (validate.h) the parameter specs cannot say */
+
+ah_error ah_req_room_credentials(ah_req *req)
+{
+	const char *pin = ah_req_string(req, "pin"), *priority = ah_req_string(req, "priority_secret");
+	if (pin != NULL && *pin != '\0' && g_utf8_strlen(pin, -1) < AH_PIN_MIN_LEN)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (pin: at least %d "
+			"characters, or \"\" for none)", AH_PIN_MIN_LEN));
+	if (priority != NULL && *priority != '\0' && g_utf8_strlen(priority, -1) < AH_ROOM_SECRET_MIN_LEN)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (priority_secret: at "
+			"least %d characters, or \"\" for none)", AH_ROOM_SECRET_MIN_LEN));
+	return AH_ERR_OK;
+}
+
 /* --- signing keys */
 
 gboolean ah_engine_new_signing_key(ah_tenant *tenant)
@@ -211,16 +225,6 @@ gboolean ah_engine_new_signing_key(ah_tenant *tenant)
 	memcpy(tenant->signing_key, key, sizeof(key));
 	memset(key, 0, sizeof(key));
 	return TRUE;
-}
-
-guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2])
-{
-	keys[0] = tenant->signing_key;
-	keys[1] = NULL;
-	if (tenant->previous_signing_key == NULL || ah_engine_real_s(engine, now) >= tenant->previous_signing_key_until)
-		return 1;
-	keys[1] = tenant->previous_signing_key;
-	return 2;
 }
 
 /* {"tenant", "signing_key", "previous_signing_key_until"?}: the key goes to the caller only. */

@@ -193,6 +193,8 @@ ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
  * rotation overlap lasts. Fills secrets[0..1] (borrowed), returns how many (1 or 2). */
 guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
 	const char *secrets[2]);
+/* Likewise its join-token signing keys (engine-credentials.c makes them). */
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room);
 ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
 	guint max_participants, const char *secret);
@@ -315,15 +317,14 @@ void ah_engine_credentials_clear(ah_engine *engine);
 void ah_engine_forget_conn(ah_engine *engine, guint64 conn);
 /* A fresh signing key for the tenant (FALSE: no randomness; nothing changed). */
 gboolean ah_engine_new_signing_key(ah_tenant *tenant);
-/* The signing keys valid at `now` (monotonic us): the current one, then the previous one while its
- * overlap lasts. Fills keys[0..1] (borrowed), returns how many (1 or 2). */
-guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
 /* The failure throttle around one credential check: guard before it (too_many_failures with
  * retry_after_ms and scope when the caller's session or `bucket` is over its limit: then the
  * credential must not be checked), failed after it failed. bucket NULL: the session alone. */
 typedef enum { AH_FAIL_ROOM, AH_FAIL_TENANT, AH_FAIL_NODE, AH_FAIL_SESSION } ah_fail_scope;
 ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
 void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
+/* create_room, edit_room: a pin and a priority_secret, when set (not ""), are at least their minimum. */
+ah_error ah_req_room_credentials(ah_req *req);
 /* join: the caller's Janus session already holds max_queued_per_session queued attendees. */
 gboolean ah_engine_session_queue_full(const ah_engine *engine, guint64 conn);
 /* {"failed","refused","retry_after_ms"} of a room or tenant (with "token_failures"), or of the node

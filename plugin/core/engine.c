@@ -152,15 +152,25 @@ ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id)
 	return id != NULL ? g_hash_table_lookup(engine->tenants, id) : NULL;
 }
 
+/* A current credential, and a rotated-out one while its overlap lasts (until `until`, UNIX seconds). */
+static guint with_previous(const ah_engine *engine, gint64 now, const char *current, const char *previous,
+	gint64 until, const char *out[2])
+{
+	out[0] = current;
+	out[1] = previous != NULL && ah_engine_real_s(engine, now) < until ? previous : NULL;
+	return out[1] != NULL ? 2 : 1;
+}
+
 guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
 	const char *secrets[2])
 {
-	secrets[0] = tenant->secret;
-	secrets[1] = NULL;
-	if (tenant->previous_secret == NULL || ah_engine_real_s(engine, now) >= tenant->previous_secret_until)
-		return 1;
-	secrets[1] = tenant->previous_secret;
-	return 2;
+	return with_previous(engine, now, tenant->secret, tenant->previous_secret, tenant->previous_secret_until, secrets);
+}
+
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2])
+{
+	return with_previous(engine, now, tenant->signing_key, tenant->previous_signing_key,
+		tenant->previous_signing_key_until, keys);
 }
 
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room)

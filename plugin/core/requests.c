@@ -6,7 +6,8 @@
  * Pure: no Janus, no clock, no logging; control thread only.
  *
  * Every handler checks everything it needs before it changes anything, so a request that fails
- * changes nothing; dispatch also drops any out a failing handler may have appended.
+ * changes nothing (but the failure throttle's counts of a failed credential, engine-credentials.c);
+ * dispatch also drops any out a failing handler may have appended.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -479,19 +480,6 @@ ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, g
 	return AH_ERR_OK;
 }
 
-/* pin and priority_secret, when present and not "" (which removes them): at least their minimum. */
-static ah_error room_credentials(ah_req *req)
-{
-	const char *pin = string_of(req, "pin"), *priority = string_of(req, "priority_secret");
-	if (pin != NULL && *pin != '\0' && g_utf8_strlen(pin, -1) < AH_PIN_MIN_LEN)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (pin: at least %d characters, or \"\" "
-			"for none)", AH_PIN_MIN_LEN));
-	if (priority != NULL && *priority != '\0' && g_utf8_strlen(priority, -1) < AH_ROOM_SECRET_MIN_LEN)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (priority_secret: at least %d "
-			"characters, or \"\" for none)", AH_ROOM_SECRET_MIN_LEN));
-	return AH_ERR_OK;
-}
-
 /* The "tokens" element, if present. */
 static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
 {
@@ -510,7 +498,7 @@ static ah_error req_create_room(ah_req *req)
 	int video_layer;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
-	if ((err = room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
@@ -554,7 +542,7 @@ static ah_error req_edit_room(ah_req *req)
 	if (err != AH_ERR_OK)
 		return err;
 	tokens = room->tokens;
-	if ((err = room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;

@@ -292,19 +292,25 @@ static void test_version1_migration(fixture *f, gconstpointer data)
 	assert_state_file_refused(f, "{\"version\": 3, \"tenants\": [], \"rooms\": []}");
 }
 
-#define ADD_C(path, fn) g_test_add(path, fixture, NULL, setup, fn, teardown)
+static const struct {
+	const char *path;
+	void (*test)(fixture *f, gconstpointer data);
+} tests[] = {
+	{ "/engine/credentials/session-pin", test_session_pin },
+	{ "/engine/credentials/room-guessing", test_room_guessing },
+	{ "/engine/credentials/tenant-secret-admin-key", test_tenant_secret_and_admin_key },
+	{ "/engine/credentials/tokens", test_tokens },
+	{ "/engine/credentials/session-table-pruned", test_session_table_pruned },
+	{ "/engine/credentials/queued-per-session", test_queued_per_session },
+	{ "/engine/credentials/max-queued-default", test_max_queued_default },
+	{ "/engine/credentials/minimum-lengths", test_minimum_lengths },
+	{ "/engine/credentials/version1-migration", test_version1_migration },
+};
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	ADD_C("/engine/credentials/session-pin", test_session_pin);
-	ADD_C("/engine/credentials/room-guessing", test_room_guessing);
-	ADD_C("/engine/credentials/tenant-secret-admin-key", test_tenant_secret_and_admin_key);
-	ADD_C("/engine/credentials/tokens", test_tokens);
-	ADD_C("/engine/credentials/session-table-pruned", test_session_table_pruned);
-	ADD_C("/engine/credentials/queued-per-session", test_queued_per_session);
-	ADD_C("/engine/credentials/max-queued-default", test_max_queued_default);
-	ADD_C("/engine/credentials/minimum-lengths", test_minimum_lengths);
-	ADD_C("/engine/credentials/version1-migration", test_version1_migration);
+	for (guint i = 0; i < G_N_ELEMENTS(tests); i++)
+		g_test_add(tests[i].path, fixture, NULL, setup, tests[i].test, teardown);
 	return g_test_run();
 }
