@@ -17,7 +17,9 @@ let janus;
 const bag = new Bag();
 
 before(async () => {
-  janus = await startJanus('fair', { capacity: 8, wave_size: 4, wave_interval_ms: 700, admit_timeout_ms: 600000 });
+  // Many queued handles share one Janus session here (handles() below): no per-session bound on them.
+  janus = await startJanus('fair', { capacity: 8, wave_size: 4, wave_interval_ms: 700, admit_timeout_ms: 600000,
+    max_queued_per_session: 0 });
 });
 
 after(async () => {
