@@ -308,6 +308,9 @@ test('(d3) dashboard forms: a tenant and a room created, a refused create shows 
   const tenants = (await janus.admin({ request: 'list_tenants' })).tenants || [];
   const t = tenants.find((x) => x.tenant === 'formt');
   assert.ok(t && t.max_participants === 30, `formt exists with max_participants 30: ${safeJson(tenants)}`);
+  // The new tenant's join-token signing key is shown once, as create_tenant gave it.
+  const key = (await janus.admin({ request: 'get_signing_key', tenant: 'formt' })).signing_key;
+  assert.match(await text(dash, '#tenant-form-status'), new RegExp(`signing key: ${key}$`), 'the signing key is shown');
 
   const rf = dash.locator('#room-form');
   // Refused in the page: no max attendees. Nothing is created and the field is marked.
