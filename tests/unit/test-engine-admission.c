@@ -485,6 +485,14 @@ static int index_of(fixture *f, ah_out_kind kind, const char *event, const char 
 	return -1;
 }
 
+/* The reason of the EVENT `event` sent to `conn` (which must exist). */
+static const char *reason_of(fixture *f, guint64 conn, const char *event)
+{
+	ah_out *out = find(f, AH_OUT_EVENT, conn, event);
+	g_assert_nonnull(out);
+	return str(out->body, "reason");
+}
+
 /* One node seat held by 1 (never answers), 2 queued in acme; globex's queue (it has no seat) full
  * with 3. At 1's admit timeout a join to globex is refused, and the work that was due by then
  * (1 out, 2 admitted) is told all the same: before, the refusal dropped it, 2 was never sent its
@@ -502,7 +510,7 @@ static void test_refused_join_keeps_due_events(fixture *f, gconstpointer data)
 	f->now += 10 * SEC;
 	assert_error(send(f, 4, "{'request': 'join', 'tenant': 'globex', 'room': 'standup', 'pin': 'pin-4321'}"),
 		AH_ERR_QUEUE_FULL);
-	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 1, "removed")->body, "reason"), ==, "admit_timeout");
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "admit_timeout");
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 2, "admitted"));
 	g_assert_cmpint(find(f, AH_OUT_EVENT, 2, "admitted")->jsep, ==, AH_JSEP_OFFER);
 	/* The refused joiner got its error and nothing else; 2 can answer its offer. */
@@ -524,7 +532,7 @@ static void test_refused_draining_keeps_due_events(fixture *f, gconstpointer dat
 	clear(f);
 	f->now += 10 * SEC;
 	assert_error(join_attendee(f, 2), AH_ERR_DRAINING);
-	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 1, "removed")->body, "reason"), ==, "admit_timeout");
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "admit_timeout");
 	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
 	/* The engine forgot 1 as admission did: its late answer is refused. */
 	assert_error(send_jsep(f, 1, "{'request': 'start'}", "answer", NULL, 0), AH_ERR_WRONG_STATE);
@@ -545,7 +553,7 @@ static void test_rejoin_take_over_is_whole(fixture *f, gconstpointer data)
 	assert_event(reply, "admitted");
 	g_assert_true(json_is_true(json_object_get(reply, "rejoined")));
 	g_assert_null(json_object_get(reply, "rejoin_token"));
-	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 1, "removed")->body, "reason"), ==, "replaced");
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "replaced");
 	g_assert_nonnull(find(f, AH_OUT_CLOSE_PC, 1, NULL));
 	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
 	g_assert_cmpint(node_count(f, "rejoining"), ==, 0);

@@ -646,6 +646,7 @@ static void test_rooms_end_together(fixture *f, gconstpointer data)
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 2, "ended"), ==, 1);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 3, "admitted"), ==, 0);
 	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 3, "admitted"), ==, 0);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "removed"));
 	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 3, "removed")->body, "reason"), ==, "ended");
 	g_assert_null(find(f, AH_OUT_EVENT, 3, "ended"));
 	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
@@ -670,6 +671,7 @@ static void test_room_end_frees_seats(fixture *f, gconstpointer data)
 	clear(f);
 	advance_to(f, T0 + 1800);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "admitted"));
 	g_assert_cmpint(find(f, AH_OUT_EVENT, 3, "admitted")->jsep, ==, AH_JSEP_OFFER);
 	g_assert_cmpint(position_of(f, AH_OUT_EVENT, 1), <, position_of(f, AH_OUT_EVENT, 3));
 }
