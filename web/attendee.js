@@ -91,7 +91,19 @@ soundButton.addEventListener('click', () => {
   }
   for (const v of videos.querySelectorAll('video')) v.play().catch(() => {});
 });
-window.addEventListener('pagehide', () => { if (session) disconnect(session); });
+// Closing the tab or navigating away is a deliberate exit: `leave` goes out before the page does, so
+// the seat is free at once. The WebSocket is left for the browser to close as the page goes: Janus
+// runs plugin messages on its task threads but a detach or destroy at once, so destroying the
+// session here could overtake the leave, and a session that just goes away looks like a dropped
+// connection (its seat is held for the rejoin grace).
+window.addEventListener('pagehide', () => {
+  const current = session;
+  if (!current || leaving || !IN_ROOM.has(state) || state === 'reconnecting') return;
+  leaving = true;
+  try {
+    current.handle.send({ message: { request: 'leave' } });
+  } catch { /* the page goes anyway */ }
+});
 
 // ---- joining and reconnecting
 
@@ -109,7 +121,8 @@ async function join(rejoin) {
   const server = form.elements.server.value.trim();
   let s;
   try {
-    s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); });
+    s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); },
+      { destroyOnUnload: false });
   } catch (err) {
     if (my !== gen) return;
     if (rejoin) { scheduleReconnect(); return; }
