@@ -623,6 +623,21 @@ static void make_windowed_tenant(fixture *f, const char *tenant)
 	g_free(text);
 }
 
+/* Capacity 2; at go-live 1 and 2 take both seats in ta's room, 3 queues in `queued_tenant`'s room r. */
+static void full_node_at_go_live(fixture *f, const char *queued_tenant)
+{
+	char *text = g_strdup_printf("{'request': 'join', 'tenant': '%s', 'room': 'r'}", queued_tenant);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
+	advance_to(f, T0 + 600);
+	for (guint64 conn = 1; conn <= 2; conn++) {
+		assert_event(send(f, conn, "{'request': 'join', 'tenant': 'ta', 'room': 'r'}"), "admitted");
+		connect(f, conn);
+	}
+	assert_event(send(f, 3, text), "queued");
+	g_free(text);
+	clear(f);
+}
+
 /* Issue 12: rooms ending in the same tick while the node is full. Capacity 2, ta's room has both
  * seats, tb's room one queued attendee, both windows end together. The seats ta's end frees must
  * not go to tb's queue (its room ends in the same tick: before, its attendee was admitted, sent an
@@ -631,14 +646,7 @@ static void test_rooms_end_together(fixture *f, gconstpointer data)
 {
 	make_windowed_tenant(f, "ta");
 	make_windowed_tenant(f, "tb");
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
-	advance_to(f, T0 + 600);
-	for (guint64 conn = 1; conn <= 2; conn++) {
-		assert_event(send(f, conn, "{'request': 'join', 'tenant': 'ta', 'room': 'r'}"), "admitted");
-		connect(f, conn);
-	}
-	assert_event(send(f, 3, "{'request': 'join', 'tenant': 'tb', 'room': 'r'}"), "queued");
-	clear(f);
+	full_node_at_go_live(f, "tb");
 	advance_to(f, T0 + 1799);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "ended"), ==, 0);
 	advance_to(f, T0 + 1800);
@@ -661,14 +669,7 @@ static void test_room_end_frees_seats(fixture *f, gconstpointer data)
 		"'secret': 'tc-secret-for-the-schedule-test'}"));
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'tc', 'room': 'r', 'max_attendees': 10, "
 		"'presenter_secret': 's3cret'}"));
-	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
-	advance_to(f, T0 + 600);
-	for (guint64 conn = 1; conn <= 2; conn++) {
-		assert_event(send(f, conn, "{'request': 'join', 'tenant': 'ta', 'room': 'r'}"), "admitted");
-		connect(f, conn);
-	}
-	assert_event(send(f, 3, "{'request': 'join', 'tenant': 'tc', 'room': 'r'}"), "queued");
-	clear(f);
+	full_node_at_go_live(f, "tc");
 	advance_to(f, T0 + 1800);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "admitted"));
