@@ -1,6 +1,6 @@
 /* allhands: the engine's admission side (engine-private.h): rejoin tokens and the seats they hold
- * ("ghosts"), admission events, tenants' shares and rooms' presenter seats, the node settings,
- * pause/resume/drain, and the admission figures in status.
+ * ("ghosts"), the admission work due before a request, admission events, tenants' shares and
+ * rooms' presenter seats, the node settings, pause/resume/drain, and the admission figures in status.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging; control thread only. The one
  * outside call is getrandom() for rejoin tokens, which must not be guessable.
@@ -10,7 +10,8 @@
  * engine like before, but when the node has a rejoin grace admission keeps its seat (REJOINING)
  * and the engine keeps a ghost: the token it was given at admission, the pid holding the seat and
  * the room's ids. A join that presents the token to the same room within the grace takes the seat
- * over at once (admission passes it to the new pid). Ghosts are indexed by token and by pid, and
+ * over at once (admission passes it to the new pid); so does one whose token's holder is still
+ * seated (a take-over: no ghost, no `rejoining`). Ghosts are indexed by token and by pid, and
  * kept in expiry order (one grace for all), so expiry is O(1) per ghost; a ghost whose room went
  * away is dropped when its grace would have ended, since admission forgot its pid with the room.
  *

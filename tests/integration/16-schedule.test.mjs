@@ -159,9 +159,10 @@ test('rooms ending together on a full node: the freed seats are not handed to a 
     const r = await a.join(joinBody({ tenant: 'ta', room: 'r', display: `ta-${i}` }));
     if (r.data.event === 'queued') await a.h.waitEvent('admitted', { timeout: 30000, what: `ta-${i} admitted at go-live` });
     else assertEvent(r.data, 'admitted', `ta-${i}`);
-    await a.waitMedia({ timeout: 30000 });
     seated.push(a);
   }
+  // Their PeerConnections up (no presenter: no media, but the seats are active).
+  await waitCounts(janus, { active: 2 }, { tenant: 'ta', timeout: 30000 });
   const q = await attendee(janus, bag);
   const rq = await q.join(joinBody({ tenant: 'tb', room: 'r', display: 'tb-0' }));
   assertEvent(rq.data, 'queued', 'tb-0');
