@@ -442,10 +442,20 @@ test('(h) closing a watching attendee\'s tab leaves at once: its seat is not hel
   // The whole browser context goes (what closing a window does), then a tab closed with its
   // beforeunload handlers run (what the user's close button does).
   await closeFreesSeat(attendees[3], queued[0], (page) => br.closePage(page));
-  await closeFreesSeat(attendees[2], queued[1], async (page) => {
+  const closeTab = async (page) => {
     br.pages = br.pages.filter((p) => p !== page);
     await page.close({ runBeforeUnload: true });
-  });
+  };
+  await closeFreesSeat(attendees[2], queued[1], closeTab);
+  // A few more rounds, alternating the two ways: a new attendee queues, a watching one's tab closes.
+  let watching = [queued[0], queued[1]];
+  for (let i = 7; i <= 10; i++) {
+    const name = `attendee${i}`;
+    const next = { page: await br.openAttendee({ ...common(), display: `Viewer ${i}` }, { name }), name };
+    attendees.push(next);
+    await closeFreesSeat(watching[0], next, i % 2 ? closeTab : (page) => br.closePage(page));
+    watching = [watching[1], next];
+  }
 });
 
 test('no uncaught errors (pageerror) in any page; every body data-state is one of the contract\'s', async () => {
