@@ -36,7 +36,7 @@ const log = (line) => console.log(`# ${line}`);
 before(async () => {
   janus = await startJanus('web-pages', {
     capacity: 2, wave_size: 1, wave_interval_ms: 1000, update_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: 600,
-  });
+  }, { sessionTimeout: 60 }); // Janus's default: janus.js keeps sessions alive every 25 s (the harness's 15 s expired idle pages)
   await createTenant(janus, { tenant: TENANT, max_participants: 20 });
   await createRoom(janus, { tenant: TENANT, room: ROOM, max_attendees: 20, presenter_secret: PRESENTER_SECRET, description: 'All hands' });
   br = await new Browser({ log }).start();
