@@ -169,6 +169,7 @@ typedef struct {
 	ah_jsep_kind jsep;      /* JSEP to attach to the reply */
 	char *error;            /* error message (g_free); NULL: the table's default */
 	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
+	guint kept;             /* outs below this index stand even if the request fails (others' events) */
 	const ah_token_claims *token; /* join: the verified join token (its role decides); NULL: none */
 	ah_token_claims claims;       /* join: where `token` points once verified */
 } ah_req;
@@ -250,9 +251,14 @@ void ah_engine_ghosts_clear(ah_engine *engine);
 gboolean ah_engine_hold(ah_engine *engine, const ah_participant *p, gint64 now, GPtrArray *outs);
 /* Forget ghosts whose grace is over (their seats were freed by admission) at `now`. */
 void ah_engine_ghosts_due(ah_engine *engine, gint64 now);
+/* The admission work due by `now` (timeouts, graces, a wave, reports), if any, with its outs: run
+ * before a request so that the request sees the seats of now and never does others' work. */
+void ah_engine_adm_due(ah_engine *engine, gint64 now, GPtrArray *outs);
 /* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
 void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
-/* join with a rejoin_token: the ghost's seat passes to a new participant of `room` (TRUE, *p set). */
+/* join with a rejoin_token: the seat it holds (a ghost's, or a still seated attendee's, which is
+ * taken out as `replaced`) passes to a new participant of `room` (TRUE, *p set). FALSE: nothing
+ * changed (at most a ghost whose seat was gone already is forgotten). */
 gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
 	gint64 now, GPtrArray *outs, ah_participant **p);
 /* {"known", "median_ms", "low_ms", "high_ms"} */

@@ -550,7 +550,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	ah_room *room = p->room;
 	guint64 id = p->id, conn = p->conn;
 	gboolean was_publishing = publishing(p), was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
-	gboolean held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
+	gboolean held;
 	json_t *note;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
@@ -559,6 +559,8 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 		ah_engine_push(outs, AH_OUT_CLOSE_PC, conn, NULL, AH_JSEP_NONE);
 	note = ah_engine_notify(outs, conn, exits[how].event, room->tenant->id, room->id, id);
 	json_object_set_new(note, "reason", json_string(exits[how].reason));
+	/* After its `left`: the seat is held for a rejoin (`rejoining` follows the `left`). */
+	held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
 	forget(engine, p);
 	if (was_publishing)
 		touch_conn(engine, conn);

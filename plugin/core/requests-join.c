@@ -1,6 +1,7 @@
 /* allhands: the `join` request (docs/api.md): the room's token policy and the token, then the
  * participant type it allows, then each type's own join: attendees through admission (at once,
- * queued, or refused with queue_full / draining; a rejoin token takes a held seat back),
+ * queued, or refused with queue_full / draining, which changes nothing and loses nobody's
+ * events; a rejoin token takes a held seat back, or takes a still seated one over),
  * presenters and backstage monitors onto a tenant seat. Split from requests.c, whose table
  * dispatches here. Pure: no Janus, no clock, no logging; control thread only.
  *
@@ -136,6 +137,9 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	state = ah_admission_join_class(e->adm, ah_engine_next_id(e), room->tenant->id, room->id,
 		priority_class ? AH_ADM_PRIORITY : AH_ADM_ORDINARY, req->now, &out, events);
 	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
+		/* The refusal kept nothing, but the work join() found due was done: its events stand. */
+		ah_engine_adm_events(e, events, req->now, req->outs);
+		req->kept = req->outs->len;
 		g_array_unref(events);
 		return refused(req, state, &out);
 	}
@@ -156,7 +160,8 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	}
 	if (ah_req_has(req, "rejoin_token"))
 		json_object_set_new(req->reply, "rejoined", json_false());
-	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
+	/* join() also ran the admission work due at `now` (timeouts, a wave) for others (none when
+	 * the request came through ah_engine_handle_message, which ran it first). */
 	ah_engine_adm_events(e, events, req->now, req->outs);
 	g_array_unref(events);
 	return AH_ERR_OK;

@@ -7,7 +7,8 @@
  *
  * Every handler checks everything it needs before it changes anything, so a request that fails
  * changes nothing (but the failure throttle's counts of a failed credential, engine-credentials.c);
- * dispatch also drops any out a failing handler may have appended.
+ * dispatch also drops any out a failing handler may have appended, except the events of others it
+ * marked as kept (work that was due anyway: nobody's events are lost).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -921,14 +922,15 @@ json_t *ah_engine_error_body(ah_error err, const char *message)
 		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
 }
 
-/* Run a request; returns the reply body. Outs of a failed request are dropped. */
+/* Run a request; returns the reply body. Outs of a failed request are dropped, but for events of
+ * others it kept (req->kept). */
 static json_t *run(ah_req *req)
 {
 	guint start = req->outs->len;
 	ah_error err = dispatch(req);
 	json_t *reply = req->reply;
 	if (err != AH_ERR_OK) {
-		g_ptr_array_set_size(req->outs, start);
+		g_ptr_array_set_size(req->outs, MAX(start, req->kept));
 		if (reply != NULL)
 			json_decref(reply);
 		reply = ah_engine_error_body(err, req->error);
@@ -956,9 +958,11 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 	guint start = outs->len;
 	json_t *reply;
 	ah_out *out = g_new0(ah_out, 1);
-	/* Schedule changes due by now are made first, so the request sees the room's phase of now
-	 * (their outs follow the reply, like every side effect). */
+	/* Schedule changes due by now are made first, so the request sees the room's phase of now,
+	 * then the admission work due by now, so it sees the seats of now (their outs follow the
+	 * reply, like every side effect, and stand whatever the request's answer). */
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_adm_due(engine, now, outs);
 	reply = run(&req);
 	/* The reply goes before the side effects: the glue must send an offer before it routes. */
 	out->kind = AH_OUT_REPLY;
@@ -974,6 +978,7 @@ json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, 
 	ah_req req = { .engine = engine, .admin_api = TRUE, .message = message, .now = now, .outs = outs };
 	json_t *reply;
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_adm_due(engine, now, outs);
 	reply = run(&req);
 	ah_engine_flush(engine, outs);
 	return reply;

@@ -135,3 +135,44 @@ test('backstage: a monitor sees and hears the presenters in the lobby, attendees
   await second.h.waitEvent('ended', { timeout: 10000, what: 'presenter ended' });
   await waitCounts(janus, { active: 0, connecting: 0, queued: 0, presenters: 0, backstage: 0 }, { tenant: 'sc' });
 });
+
+// Issue 12: rooms ending in the same tick while the node is full. Capacity 2; ta's room holds both
+// seats, tb's room has one attendee queued; both windows end together (grace 0). The seats freed by
+// ta's end must not go to tb's queue: its attendee gets `removed` (ended), never `admitted` (before,
+// it was admitted without a usable offer, then ended).
+test('rooms ending together on a full node: the freed seats are not handed to a room that ends too', async () => {
+  assertSuccess(await janus.admin({ request: 'set_capacity', capacity: 2 }), 'set_capacity');
+  const start = nowS() + 6;
+  const end = start + 14;
+  for (const tenant of ['ta', 'tb']) {
+    await createTenant(janus, { tenant, max_participants: 10 });
+    assertSuccess(await janus.admin({
+      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p',
+      schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 0, grace_s: 0,
+    }), `create_room ${tenant}`);
+  }
+  await waitCounts(janus, { queued: 0 });
+  // Live: ta's two attendees take both seats, tb's one queues.
+  const seated = [];
+  for (let i = 0; i < 2; i += 1) {
+    const a = await attendee(janus, bag);
+    const r = await a.join(joinBody({ tenant: 'ta', room: 'r', display: `ta-${i}` }));
+    if (r.data.event === 'queued') await a.h.waitEvent('admitted', { timeout: 30000, what: `ta-${i} admitted at go-live` });
+    else assertEvent(r.data, 'admitted', `ta-${i}`);
+    seated.push(a);
+  }
+  // Their PeerConnections up (no presenter: no media, but the seats are active).
+  await waitCounts(janus, { active: 2 }, { tenant: 'ta', timeout: 30000 });
+  const q = await attendee(janus, bag);
+  const rq = await q.join(joinBody({ tenant: 'tb', room: 'r', display: 'tb-0' }));
+  assertEvent(rq.data, 'queued', 'tb-0');
+  assert.ok(nowS() < end - 2, 'still well before the end');
+  await waitCounts(janus, { admitted: 2, queued: 1 });
+  // The end of both windows.
+  for (const a of seated) await a.h.waitEvent('ended', { timeout: 40000, what: 'ta attendee ended' });
+  const removed = await q.h.waitEvent('removed', { timeout: 10000, what: 'tb-0 removed at the end' });
+  assert.equal(removed.data.reason, 'ended', safeJson(removed.data));
+  assert.equal(q.h.eventsNamed('admitted').length, 0, `tb-0 never admitted: ${safeJson(q.h.events.map((e) => e.data))}`);
+  assert.equal(q.h.eventsNamed('ended').length, 0, 'tb-0 was never seated, so not ended');
+  await waitCounts(janus, { active: 0, connecting: 0, queued: 0 });
+});

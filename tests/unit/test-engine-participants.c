@@ -492,12 +492,13 @@ static void test_destroy_room(fixture *f, gconstpointer data)
 	g_assert_nonnull(find(f, AH_OUT_ROUTES, 10, NULL));
 	g_assert_null(find(f, AH_OUT_EVENT, 4, NULL));
 	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 0, "removed"), ==, 4);
-	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
-	/* The queue moves up on the next tick, and the freed seats admit the other room's attendee. */
+	/* The queue moves up on the next tick, and the freed seats admit the other room's attendee
+	 * (a request runs that due work first: status shows the seats after it). */
 	clear(f);
 	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, f->now);
-	tick(f);
+	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 4, "admitted"));
+	tick(f);
 	g_assert_null(slots(f, 1, &(guint){ 0 }));
 	assert_error(join_attendee(f, 1), AH_ERR_NO_SUCH_ROOM);
 }

@@ -609,6 +609,74 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 		"'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 }
 
+/* Tenant `tenant` with room `r` on the window [T0 + 600, T0 + 1800), grace 0. */
+static void make_windowed_tenant(fixture *f, const char *tenant)
+{
+	char *text = g_strdup_printf("{'request': 'create_tenant', 'tenant': '%s', 'max_participants': 10, "
+		"'secret': '%s-secret-for-the-schedule-test'}", tenant, tenant);
+	assert_success(admin(f, text));
+	g_free(text);
+	text = g_strdup_printf("{'request': 'create_room', 'tenant': '%s', 'room': 'r', 'max_attendees': 10, "
+		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, 'grace_s': 0}",
+		tenant, T0 + 600);
+	assert_success(admin(f, text));
+	g_free(text);
+}
+
+/* Capacity 2; at go-live 1 and 2 take both seats in ta's room, 3 queues in `queued_tenant`'s room r. */
+static void full_node_at_go_live(fixture *f, const char *queued_tenant)
+{
+	char *text = g_strdup_printf("{'request': 'join', 'tenant': '%s', 'room': 'r'}", queued_tenant);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
+	advance_to(f, T0 + 600);
+	for (guint64 conn = 1; conn <= 2; conn++) {
+		assert_event(send(f, conn, "{'request': 'join', 'tenant': 'ta', 'room': 'r'}"), "admitted");
+		connect(f, conn);
+	}
+	assert_event(send(f, 3, text), "queued");
+	g_free(text);
+	clear(f);
+}
+
+/* Issue 12: rooms ending in the same tick while the node is full. Capacity 2, ta's room has both
+ * seats, tb's room one queued attendee, both windows end together. The seats ta's end frees must
+ * not go to tb's queue (its room ends in the same tick: before, its attendee was admitted, sent an
+ * offer, then ended). */
+static void test_rooms_end_together(fixture *f, gconstpointer data)
+{
+	make_windowed_tenant(f, "ta");
+	make_windowed_tenant(f, "tb");
+	full_node_at_go_live(f, "tb");
+	advance_to(f, T0 + 1799);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "ended"), ==, 0);
+	advance_to(f, T0 + 1800);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 2, "ended"), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 3, "admitted"), ==, 0);
+	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 3, "admitted"), ==, 0);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "removed"));
+	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 3, "removed")->body, "reason"), ==, "ended");
+	g_assert_null(find(f, AH_OUT_EVENT, 3, "ended"));
+	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
+	g_assert_cmpint(node_count(f, "queued"), ==, 0);
+}
+
+/* The seats a room's end frees go to the queues of rooms that stay live (at the next wave). */
+static void test_room_end_frees_seats(fixture *f, gconstpointer data)
+{
+	make_windowed_tenant(f, "ta");
+	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'tc', 'max_participants': 10, "
+		"'secret': 'tc-secret-for-the-schedule-test'}"));
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'tc', 'room': 'r', 'max_attendees': 10, "
+		"'presenter_secret': 's3cret'}"));
+	full_node_at_go_live(f, "tc");
+	advance_to(f, T0 + 1800);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "admitted"));
+	g_assert_cmpint(find(f, AH_OUT_EVENT, 3, "admitted")->jsep, ==, AH_JSEP_OFFER);
+	g_assert_cmpint(position_of(f, AH_OUT_EVENT, 1), <, position_of(f, AH_OUT_EVENT, 3));
+}
+
 #define ADDS(path, fn) g_test_add(path, fixture, NULL, sched_setup, fn, teardown)
 
 int main(int argc, char **argv)
@@ -627,6 +695,8 @@ int main(int argc, char **argv)
 	ADDS("/engine/schedule/backstage/lobby-offer-renegotiate-end", test_backstage_monitor);
 	ADDS("/engine/schedule/backstage/tenant-cap-hangup", test_backstage_tenant_cap);
 	ADDS("/engine/schedule/state/bad-schedule-refused", test_bad_schedule_in_state_file);
+	ADDS("/engine/schedule/end/rooms-end-together-when-full", test_rooms_end_together);
+	ADDS("/engine/schedule/end/freed-seats-go-to-live-rooms", test_room_end_frees_seats);
 	rc = g_test_run();
 	ah_schedule_release_caches();
 	return rc;
