@@ -617,7 +617,7 @@ static void make_windowed_tenant(fixture *f, const char *tenant)
 	assert_success(admin(f, text));
 	g_free(text);
 	text = g_strdup_printf("{'request': 'create_room', 'tenant': '%s', 'room': 'r', 'max_attendees': 10, "
-		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, 'grace_s': 0}",
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, 'grace_s': 0}",
 		tenant, T0 + 600);
 	assert_success(admin(f, text));
 	g_free(text);
@@ -668,7 +668,7 @@ static void test_room_end_frees_seats(fixture *f, gconstpointer data)
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'tc', 'max_participants': 10, "
 		"'secret': 'tc-secret-for-the-schedule-test'}"));
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'tc', 'room': 'r', 'max_attendees': 10, "
-		"'presenter_secret': 's3cret'}"));
+		"'presenter_secret': 's3cret-presenter'}"));
 	full_node_at_go_live(f, "tc");
 	advance_to(f, T0 + 1800);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
