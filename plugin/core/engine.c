@@ -28,6 +28,7 @@
 
 #include "engine-private.h"
 #include "allhands/persist.h"
+#include "allhands/persist-writer.h"
 
 /* --- outs and notifications */
 
@@ -262,43 +263,88 @@ GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant)
 	return sorted_values(tenant->rooms, compare_rooms);
 }
 
-gboolean ah_engine_save(const ah_engine *engine, char **message)
+/* A tenant's row of the state file, from the engine's tenant. */
+static ah_persist_tenant *tenant_row(ah_persist_state *state, const ah_tenant *t)
+{
+	ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
+	row->weight = t->weight;
+	row->reserved = t->reserved;
+	row->max_queued = t->max_queued;
+	if (t->previous_secret != NULL) {
+		row->previous_secret = g_strdup(t->previous_secret);
+		row->previous_secret_until = t->previous_secret_until;
+	}
+	return row;
+}
+
+static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, const ah_room *r)
+{
+	ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
+		r->pin, r->presenter_secret);
+	rrow->presenter_seats = r->presenter_seats;
+	rrow->priority_secret = g_strdup(r->priority_secret);
+	rrow->tokens = r->tokens;
+	rrow->video_layer = r->video_layer;
+	ah_room_schedule_save(r, rrow);
+	return rrow;
+}
+
+/* Only the row that changed is built here (O(1) of the state's size); the writer thread writes
+ * the file (persist-writer.h). */
+gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
 {
 	ah_persist_state *state;
-	GPtrArray *tenants;
-	gboolean ok;
-	*message = NULL;
-	if (engine->state_path == NULL)
+	const ah_tenant *t;
+	const ah_room *r;
+	json_t *row = NULL;
+	if (engine->writer == NULL || tenant == NULL)
 		return TRUE;
 	state = ah_persist_state_new();
-	tenants = ah_engine_sorted_tenants(engine);
-	for (guint i = 0; i < tenants->len; i++) {
-		ah_tenant *t = g_ptr_array_index(tenants, i);
-		GPtrArray *rooms = ah_engine_sorted_rooms(t);
-		ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
-		row->weight = t->weight;
-		row->reserved = t->reserved;
-		row->max_queued = t->max_queued;
-		if (t->previous_secret != NULL) {
-			row->previous_secret = g_strdup(t->previous_secret);
-			row->previous_secret_until = t->previous_secret_until;
-		}
-		for (guint j = 0; j < rooms->len; j++) {
-			ah_room *r = g_ptr_array_index(rooms, j);
-			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
-				r->pin, r->presenter_secret);
-			rrow->presenter_seats = r->presenter_seats;
-			rrow->priority_secret = g_strdup(r->priority_secret);
-			rrow->tokens = r->tokens;
-			rrow->video_layer = r->video_layer;
-			ah_room_schedule_save(r, rrow);
-		}
-		g_ptr_array_unref(rooms);
-	}
-	g_ptr_array_unref(tenants);
-	ok = ah_persist_save(engine->state_path, state, message);
+	t = ah_engine_tenant(engine, tenant);
+	r = room != NULL ? ah_engine_room(engine, tenant, room) : NULL;
+	if (room == NULL && t != NULL)
+		row = ah_persist_tenant_json(tenant_row(state, t));
+	else if (r != NULL)
+		row = ah_persist_room_json(room_row(state, t, r));
+	ah_persist_writer_put(engine->writer, tenant, room, row);
+	if (row != NULL)
+		json_decref(row);
 	ah_persist_state_free(state);
-	return ok;
+	return !ah_persist_writer_failing(engine->writer);
+}
+
+ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine)
+{
+	return engine->writer;
+}
+
+guint ah_engine_stale_temps_removed(const ah_engine *engine)
+{
+	return engine->stale_temps_removed;
+}
+
+ah_error ah_req_sync(ah_req *req)
+{
+	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_submitted(req->engine->writer) : 0;
+	req->reply = json_pack("{s:s, s:I}", "allhands", "success", "sequence", (json_int_t)seq);
+	return AH_ERR_OK;
+}
+
+/* The rows as loaded, into the writer's image (nothing is written: the file already says this). */
+static void seed_writer(ah_persist_writer *writer, const ah_persist_state *state)
+{
+	for (guint i = 0; i < state->tenants->len; i++) {
+		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
+		json_t *row = ah_persist_tenant_json(t);
+		ah_persist_writer_seed(writer, t->tenant, NULL, row);
+		json_decref(row);
+	}
+	for (guint i = 0; i < state->rooms->len; i++) {
+		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
+		json_t *row = ah_persist_room_json(r);
+		ah_persist_writer_seed(writer, r->tenant, r->room, row);
+		json_decref(row);
+	}
 }
 
 /* --- lifecycle */
@@ -385,9 +431,12 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 		*err = AH_ERR_INVALID_ELEMENT;
 		return NULL;
 	}
+	/* What a killed writer left behind goes first (it may hold secrets, and is never read). */
+	guint stale = config->state_path != NULL ? ah_persist_clean_temps(config->state_path) : 0;
 	if (config->state_path != NULL && (state = ah_persist_load(config->state_path, err, errmsg)) == NULL)
 		return NULL;
 	engine = g_new0(ah_engine, 1);
+	engine->stale_temps_removed = stale;
 	engine->state_path = g_strdup(config->state_path);
 	/* An empty key would let an empty admin_key in: treat it as no key. */
 	engine->admin_key = (config->admin_key != NULL && *config->admin_key != '\0') ? g_strdup(config->admin_key) : NULL;
@@ -406,6 +455,10 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 		ah_engine_free(engine);
 		engine = NULL;
 	}
+	if (engine != NULL && state != NULL) {
+		engine->writer = ah_persist_writer_new(config->state_path, NULL);
+		seed_writer(engine->writer, state);
+	}
 	ah_persist_state_free(state);
 	return engine;
 }
@@ -422,6 +475,13 @@ void ah_engine_free(ah_engine *engine)
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
+	if (engine->writer != NULL) {
+		/* The last changes reach the disk (the glue's writer thread, if any, has stopped). */
+		char *why = NULL;
+		ah_persist_writer_flush(engine->writer, &why);
+		g_free(why);
+		ah_persist_writer_free(engine->writer);
+	}
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);
