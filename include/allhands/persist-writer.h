@@ -65,6 +65,9 @@ void ah_persist_writer_seed(ah_persist_writer *w, const char *tenant, const char
 /* A tenant's row (room NULL) or a room's row changed: `row` (borrowed; serialized here) is its new
  * content, NULL removes it (a tenant's removal removes its rooms). Returns the change's number. */
 guint64 ah_persist_writer_put(ah_persist_writer *w, const char *tenant, const char *room, const json_t *row);
+/* For `sync`: the number to wait for to have every change so far on disk. When the write that had
+ * the latest change failed, a marker change asks for a new attempt now (not at the next retry). */
+guint64 ah_persist_writer_sync(ah_persist_writer *w);
 /* The last write failed (so the latest changes may not reach the disk). */
 gboolean ah_persist_writer_failing(ah_persist_writer *w);
 guint64 ah_persist_writer_submitted(ah_persist_writer *w);

@@ -325,7 +325,7 @@ guint ah_engine_stale_temps_removed(const ah_engine *engine)
 
 ah_error ah_req_sync(ah_req *req)
 {
-	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_submitted(req->engine->writer) : 0;
+	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_sync(req->engine->writer) : 0;
 	req->reply = json_pack("{s:s, s:I}", "allhands", "success", "sequence", (json_int_t)seq);
 	return AH_ERR_OK;
 }

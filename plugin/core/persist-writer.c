@@ -101,8 +101,10 @@ static char *row_text(const json_t *row)
 /* Writer side (write_lock held): one change into the image. Takes c->text. */
 static void apply(ah_persist_writer *w, change *c)
 {
-	image_tenant *t = g_tree_lookup(w->image, c->tenant);
-	if (c->room == NULL && c->text == NULL) {
+	image_tenant *t = c->tenant != NULL ? g_tree_lookup(w->image, c->tenant) : NULL;
+	if (c->tenant == NULL) {
+		/* A sync marker: only asks for a write. */
+	} else if (c->room == NULL && c->text == NULL) {
 		g_tree_remove(w->image, c->tenant);
 	} else if (c->room == NULL) {
 		if (t == NULL) {
@@ -145,6 +147,18 @@ guint64 ah_persist_writer_put(ah_persist_writer *w, const char *tenant, const ch
 	g_cond_broadcast(&w->cond);
 	g_mutex_unlock(&w->lock);
 	return seq;
+}
+
+guint64 ah_persist_writer_sync(ah_persist_writer *w)
+{
+	guint64 seq;
+	g_mutex_lock(&w->lock);
+	seq = w->submitted;
+	g_mutex_unlock(&w->lock);
+	/* Everything is on disk already, or a write of it is due anyway: nothing to add. */
+	if (ah_persist_writer_progress(w, seq) != AH_PERSIST_LOST)
+		return seq;
+	return ah_persist_writer_put(w, NULL, NULL, NULL);
 }
 
 gboolean ah_persist_writer_failing(ah_persist_writer *w)

@@ -201,11 +201,22 @@ static void test_failure_reported(fixture *f, gconstpointer data)
 	g_assert_false(ah_persist_writer_failing(f->w));
 	g_assert_true(ah_persist_writer_wait(f->w, seq, g_get_monotonic_time(), &why));
 	g_assert_null(why);
+	/* `sync` with everything on disk adds nothing; after a failure it asks for a new attempt. */
+	g_assert_cmpuint(ah_persist_writer_sync(f->w), ==, seq);
+	g_assert_cmpint(flush(f), ==, AH_PERSIST_IDLE);
+	g_assert_cmpint(g_rename(dir, f->path), ==, 0);
+	seq = put_room(f, "acme", "r2", 5);
+	g_assert_cmpint(flush(f), ==, AH_PERSIST_FAILED);
+	g_assert_cmpuint(ah_persist_writer_sync(f->w), ==, seq + 1);
+	g_assert_cmpint(g_rename(f->path, dir), ==, 0);
+	g_assert_cmpint(ah_persist_writer_progress(f->w, seq + 1), ==, AH_PERSIST_PENDING);
+	g_assert_cmpint(flush(f), ==, AH_PERSIST_WROTE);
+	g_assert_cmpint(ah_persist_writer_progress(f->w, seq + 1), ==, AH_PERSIST_DURABLE);
 	g_free(f->path);
 	f->path = path;
 	state = load(f);
 	g_assert_cmpuint(state->tenants->len, ==, 1);
-	g_assert_cmpuint(state->rooms->len, ==, 1);
+	g_assert_cmpuint(state->rooms->len, ==, 2);
 	ah_persist_state_free(state);
 	g_assert_cmpuint(count_files(dir), ==, 1);
 	g_free(dir);
