@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Bag, assertEvent, assertSuccess, attendee, createRoom, createTenant, joinBody, presenter, startJanus, status,
+  Bag, assertEvent, assertSuccess, attendee, createRoom, createTenant, handle, joinBody, presenter, startJanus, status,
   waitCounts, safeJson,
 } from './lib/allhands.mjs';
 
@@ -104,6 +104,12 @@ test('sync answers once the change is on disk; status shows the writer', async (
   for (const k of ['submitted', 'pending', 'failures', 'changes_written', 'last_write_us', 'max_write_us', 'bytes', 'last_write_age_ms']) {
     assert.equal(typeof p[k], 'number', `persistence.${k}: ${safeJson(p)}`);
   }
+  // A tenant over a plugin handle: the reply is pushed once the change is on disk.
+  const h = await handle(janus, bag);
+  await createRoom(janus, { tenant: 'syncer', room: 'second', max_attendees: 1, presenter_secret: 'jm' });
+  const hs = await h.request({ request: 'sync', tenant: 'syncer', tenant_secret: 'syncer-secret' });
+  assertSuccess(hs.data, 'sync over a plugin handle');
+  assert.ok(loadStateFile().rooms.some((r) => r.tenant === 'syncer' && r.room === 'second'), 'synced over the handle');
 });
 
 test('a failing write: sync says persist_failed; the change stands and is written once possible', async () => {
@@ -114,6 +120,9 @@ test('a failing write: sync says persist_failed; the change stands and is writte
     const s = await janus.admin({ request: 'sync' });
     assert.equal(s.error_code, 619, `sync while the folder is gone: ${safeJson(s)}`);
     assert.equal(s.error_name, 'persist_failed');
+    const h = await handle(janus, bag);
+    const hs = await h.request({ request: 'sync', tenant: 'volatile2', tenant_secret: 'v2-secret' });
+    assert.equal(hs.data.error_code, 619, `sync over a plugin handle while the folder is gone: ${safeJson(hs.data)}`);
     const st = await status(janus);
     assert.equal(st.node.persistence.failing, true, safeJson(st.node.persistence));
     assert.ok(st.node.persistence.failures >= 1);
