@@ -12,6 +12,7 @@
 
 #include "allhands/persist.h"
 #include "allhands/persist-writer.h"
+#include "tmpdir-fixture.h"
 
 typedef struct {
 	char *dir;
@@ -21,34 +22,15 @@ typedef struct {
 
 static void setup(fixture *f, gconstpointer data)
 {
-	GError *error = NULL;
-	f->dir = g_dir_make_tmp("ah-writer-XXXXXX", &error);
-	g_assert_no_error(error);
+	f->dir = tmpdir_new("ah-writer-XXXXXX");
 	f->path = g_build_filename(f->dir, "state.json", NULL);
 	f->w = ah_persist_writer_new(f->path, NULL);
-}
-
-static void remove_tree(const char *path)
-{
-	GDir *dir = g_dir_open(path, 0, NULL);
-	const char *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		char *file = g_build_filename(path, name, NULL);
-		if (g_file_test(file, G_FILE_TEST_IS_DIR) && !g_file_test(file, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(file);
-		else
-			g_unlink(file);
-		g_free(file);
-	}
-	if (dir != NULL)
-		g_dir_close(dir);
-	g_rmdir(path);
 }
 
 static void teardown(fixture *f, gconstpointer data)
 {
 	ah_persist_writer_free(f->w);
-	remove_tree(f->dir);
+	tmpdir_remove(f->dir);
 	g_free(f->dir);
 	g_free(f->path);
 }
@@ -82,16 +64,6 @@ static ah_persist_state *load(fixture *f)
 	g_assert_cmpstr(message, ==, NULL);
 	g_assert_nonnull(state);
 	return state;
-}
-
-static guint count_files(const char *folder)
-{
-	GDir *dir = g_dir_open(folder, 0, NULL);
-	guint n = 0;
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	g_dir_close(dir);
-	return n;
 }
 
 static ah_persist_outcome flush(fixture *f)
@@ -165,7 +137,7 @@ static void test_image(fixture *f, gconstpointer data)
 	g_assert_cmpstr(((ah_persist_tenant *)g_ptr_array_index(state->tenants, 0))->secret, ==, "g2");
 	g_assert_cmpuint(state->rooms->len, ==, 0);
 	ah_persist_state_free(state);
-	g_assert_cmpuint(count_files(f->dir), ==, 1);
+	g_assert_cmpuint(tmpdir_count(f->dir), ==, 1);
 }
 
 /* A failed write is reported (figures, wait), changes stay in the image, a later write has all. */
@@ -218,7 +190,7 @@ static void test_failure_reported(fixture *f, gconstpointer data)
 	g_assert_cmpuint(state->tenants->len, ==, 1);
 	g_assert_cmpuint(state->rooms->len, ==, 2);
 	ah_persist_state_free(state);
-	g_assert_cmpuint(count_files(dir), ==, 1);
+	g_assert_cmpuint(tmpdir_count(dir), ==, 1);
 	g_free(dir);
 }
 
@@ -295,7 +267,7 @@ static void test_thread(fixture *f, gconstpointer data)
 	state = load(f);
 	g_assert_cmpuint(state->rooms->len, ==, 401);
 	ah_persist_state_free(state);
-	g_assert_cmpuint(count_files(f->dir), ==, 1);
+	g_assert_cmpuint(tmpdir_count(f->dir), ==, 1);
 	g_test_message("%u writes for 402 changes, %u loads by the reader", writes, r.loads);
 }
 
