@@ -112,6 +112,21 @@ test('sync answers once the change is on disk; status shows the writer', async (
   assert.ok(loadStateFile().rooms.some((r) => r.tenant === 'syncer' && r.room === 'second'), 'synced over the handle');
 });
 
+test('SIGTERM right after changes: the writer writes them before Janus exits', async () => {
+  await createTenant(janus, { tenant: 'late', max_participants: 2, secret: 'late-secret' });
+  const made = [];
+  for (let i = 0; i < 30; i++) made.push(janus.admin({ request: 'create_room', tenant: 'late', room: `l${i}`, max_attendees: 1, presenter_secret: 'x' }));
+  for (const r of await Promise.all(made)) assertSuccess(r, 'create_room');
+  const exit = await janus.stop(); // no sync: the shutdown must flush
+  assert.equal(exit.signal ?? null, null, `clean exit: ${safeJson(exit)}`);
+  const state = loadStateFile();
+  assert.equal(state.rooms.filter((r) => r.tenant === 'late').length, 30, 'every room made before SIGTERM is in the file');
+  assert.deepEqual(stateFamily(), [], 'no temporary file after a clean stop');
+  await janus.start();
+  const rooms = await janus.admin({ request: 'list_rooms', tenant: 'late' });
+  assert.equal(rooms.rooms.length, 30);
+});
+
 test('a failing write: sync says persist_failed; the change stands and is written once possible', async () => {
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
