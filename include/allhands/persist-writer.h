@@ -74,7 +74,8 @@ guint64 ah_persist_writer_submitted(ah_persist_writer *w);
 
 /* Writer thread: wait until there is something to write (a change, or a retry after a failure),
  * write it and say how it went; AH_PERSIST_STOPPED once stop() was called and everything handed
- * over before it has been written (or its write failed). *message: g_free, set on FAILED. */
+ * over before it has been written (or, after one last attempt, failed). *message: g_free, set on
+ * FAILED. */
 ah_persist_outcome ah_persist_writer_work(ah_persist_writer *w, char **message);
 /* Make work() return STOPPED after a last write of what is pending. Any thread. */
 void ah_persist_writer_stop(ah_persist_writer *w);

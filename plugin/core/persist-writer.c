@@ -38,6 +38,7 @@ struct ah_persist_writer {
 	guint64 submitted;      /* number of the last change put */
 	guint64 attempted;      /* number of the last change a write took */
 	gboolean stopping;
+	gboolean last_try;      /* stopping while failing: the one last attempt was made */
 	gboolean poked;         /* work() returns IDLE once (ah_persist_writer_poke) */
 	gint64 retry_at;        /* after a failure: when work() tries again */
 	ah_persist_figures fig; /* submitted/pending are filled in when read */
@@ -286,6 +287,11 @@ ah_persist_outcome ah_persist_writer_work(ah_persist_writer *w, char **message)
 	for (;;) {
 		if (w->pending->len > 0)
 			break;
+		/* Stopping while failing: one last attempt (the cause may be gone), then stop. */
+		if (w->stopping && w->fig.failing && !w->last_try) {
+			w->last_try = TRUE;
+			break;
+		}
 		if (w->stopping) {
 			g_mutex_unlock(&w->lock);
 			return AH_PERSIST_STOPPED;

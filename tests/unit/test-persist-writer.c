@@ -271,6 +271,32 @@ static void test_thread(fixture *f, gconstpointer data)
 	g_test_message("%u writes for 402 changes, %u loads by the reader", writes, r.loads);
 }
 
+/* Stopping while writes fail: one last attempt, which succeeds once the cause is gone. */
+static void test_stop_tries_once_more(fixture *f, gconstpointer data)
+{
+	char *dir = g_build_filename(f->dir, "sub", NULL), *path = g_build_filename(dir, "state.json", NULL);
+	ah_persist_figures fig;
+	GThread *writer;
+	ah_persist_writer_free(f->w);
+	f->w = ah_persist_writer_new(path, NULL);
+	writer = g_thread_new("writer", run_writer, f->w);
+	put_tenant(f, "acme", "a");
+	while (ah_persist_writer_progress(f->w, 1) == AH_PERSIST_PENDING)
+		g_usleep(1000);
+	g_assert_cmpint(ah_persist_writer_progress(f->w, 1), ==, AH_PERSIST_LOST);
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	ah_persist_writer_stop(f->w);
+	g_assert_cmpuint(GPOINTER_TO_UINT(g_thread_join(writer)), ==, 1);
+	ah_persist_writer_figures(f->w, &fig);
+	g_assert_cmpuint(fig.writes, ==, 2);
+	g_assert_cmpuint(fig.failures, ==, 1);
+	g_assert_false(fig.failing);
+	g_free(fig.last_error);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_free(path);
+	g_free(dir);
+}
+
 /* A waiter parked on a change wakes when the writer thread has written it. */
 static void test_wait_wakes(fixture *f, gconstpointer data)
 {
@@ -362,6 +388,7 @@ int main(int argc, char **argv)
 	ADD("/persist-writer/failure-reported", test_failure_reported);
 	ADD("/persist-writer/thread/readers-never-see-a-partial-file", test_thread);
 	ADD("/persist-writer/thread/wait-wakes", test_wait_wakes);
+	ADD("/persist-writer/thread/stop-tries-once-more", test_stop_tries_once_more);
 	ADD("/persist-writer/temps/cleaned-at-start", test_clean_temps);
 	ADD("/persist-writer/temps/one-fixed-name", test_temp_name);
 #undef ADD
