@@ -132,7 +132,14 @@ void ah_writer_stop(void)
 
 json_t *ah_writer_figures(void)
 {
-	return writer != NULL ? ah_persist_writer_figures_json(writer, janus_get_monotonic_time()) : NULL;
+	if (writer == NULL)
+		return NULL;
+	json_t *figures = ah_persist_writer_figures_json(writer, janus_get_monotonic_time());
+	json_t *age = json_object_get(figures, "last_write_age_ms");
+	/* The same moment on the wall clock, for operators (UNIX milliseconds). */
+	json_object_set_new(figures, "last_write_at", json_is_integer(age) ?
+		json_integer(janus_get_real_time() / 1000 - json_integer_value(age)) : json_null());
+	return figures;
 }
 
 json_t *ah_writer_wait(guint64 seq)

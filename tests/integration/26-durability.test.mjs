@@ -101,9 +101,10 @@ test('sync answers once the change is on disk; status shows the writer', async (
   assert.ok(p.durable >= s.sequence, `durable ${p.durable} >= sequence ${s.sequence}`);
   assert.equal(p.failing, false);
   assert.ok(p.writes >= 1);
-  for (const k of ['submitted', 'pending', 'failures', 'changes_written', 'last_write_us', 'max_write_us', 'bytes', 'last_write_age_ms']) {
+  for (const k of ['submitted', 'pending', 'failures', 'changes_written', 'last_write_us', 'max_write_us', 'bytes', 'last_write_age_ms', 'last_write_at']) {
     assert.equal(typeof p[k], 'number', `persistence.${k}: ${safeJson(p)}`);
   }
+  assert.ok(Math.abs(p.last_write_at - Date.now()) < 600000, `last_write_at is a UNIX time in ms (not s, not monotonic): ${p.last_write_at}`);
   // A tenant over a plugin handle: the reply is pushed once the change is on disk.
   const h = await handle(janus, bag);
   await createRoom(janus, { tenant: 'syncer', room: 'second', max_attendees: 1, presenter_secret: 'jm' });
