@@ -191,12 +191,16 @@ void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, 
 /* Sorted by id (GPtrArray of ah_tenant* / ah_room*, borrowed; caller unrefs the array). */
 GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
 GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
-/* Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
+/* engine-persist.c. Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
  * the writer (the file is written off this thread). FALSE when the last write failed (the change
  * may not reach the disk); TRUE too when nothing persists. */
 gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
 /* `sync`: replies the number of the last change; the glue answers once it is durable. */
 ah_error ah_req_sync(ah_req *req);
+/* engine-persist.c: the writer of a state file just loaded (its rows seed the writer), and its end
+ * (writes what is pending, frees it). */
+void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded);
+void ah_engine_persist_stop(ah_engine *engine);
 
 /* --- engine.c: participants */
 ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn);

@@ -1,7 +1,7 @@
 /* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
  * participants, media negotiation state (slots and routes), the media and timer entry points.
- * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c; all
- * share engine-private.h.
+ * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c, the
+ * state file's rows in engine-persist.c; all share engine-private.h.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.
@@ -28,7 +28,6 @@
 
 #include "engine-private.h"
 #include "allhands/persist.h"
-#include "allhands/persist-writer.h"
 
 /* --- outs and notifications */
 
@@ -263,90 +262,6 @@ GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant)
 	return sorted_values(tenant->rooms, compare_rooms);
 }
 
-/* A tenant's row of the state file, from the engine's tenant. */
-static ah_persist_tenant *tenant_row(ah_persist_state *state, const ah_tenant *t)
-{
-	ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
-	row->weight = t->weight;
-	row->reserved = t->reserved;
-	row->max_queued = t->max_queued;
-	if (t->previous_secret != NULL) {
-		row->previous_secret = g_strdup(t->previous_secret);
-		row->previous_secret_until = t->previous_secret_until;
-	}
-	return row;
-}
-
-static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, const ah_room *r)
-{
-	ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
-		r->pin, r->presenter_secret);
-	rrow->presenter_seats = r->presenter_seats;
-	rrow->priority_secret = g_strdup(r->priority_secret);
-	rrow->tokens = r->tokens;
-	rrow->video_layer = r->video_layer;
-	ah_room_schedule_save(r, rrow);
-	return rrow;
-}
-
-/* Only the row that changed is built here (O(1) of the state's size); the writer thread writes
- * the file (persist-writer.h). */
-gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
-{
-	ah_persist_state *state;
-	const ah_tenant *t;
-	const ah_room *r;
-	json_t *row = NULL;
-	if (engine->writer == NULL || tenant == NULL)
-		return TRUE;
-	state = ah_persist_state_new();
-	t = ah_engine_tenant(engine, tenant);
-	r = room != NULL ? ah_engine_room(engine, tenant, room) : NULL;
-	if (room == NULL && t != NULL)
-		row = ah_persist_tenant_json(tenant_row(state, t));
-	else if (r != NULL)
-		row = ah_persist_room_json(room_row(state, t, r));
-	ah_persist_writer_put(engine->writer, tenant, room, row);
-	if (row != NULL)
-		json_decref(row);
-	ah_persist_state_free(state);
-	return !ah_persist_writer_failing(engine->writer);
-}
-
-ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine)
-{
-	return engine->writer;
-}
-
-guint ah_engine_stale_temps_removed(const ah_engine *engine)
-{
-	return engine->stale_temps_removed;
-}
-
-ah_error ah_req_sync(ah_req *req)
-{
-	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_sync(req->engine->writer) : 0;
-	req->reply = json_pack("{s:s, s:I}", "allhands", "success", "sequence", (json_int_t)seq);
-	return AH_ERR_OK;
-}
-
-/* The rows as loaded, into the writer's image (nothing is written: the file already says this). */
-static void seed_writer(ah_persist_writer *writer, const ah_persist_state *state)
-{
-	for (guint i = 0; i < state->tenants->len; i++) {
-		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
-		json_t *row = ah_persist_tenant_json(t);
-		ah_persist_writer_seed(writer, t->tenant, NULL, row);
-		json_decref(row);
-	}
-	for (guint i = 0; i < state->rooms->len; i++) {
-		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
-		json_t *row = ah_persist_room_json(r);
-		ah_persist_writer_seed(writer, r->tenant, r->room, row);
-		json_decref(row);
-	}
-}
-
 /* --- lifecycle */
 
 /* The admission settings the engine accepts: the same bounds as set_capacity. */
@@ -455,10 +370,8 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 		ah_engine_free(engine);
 		engine = NULL;
 	}
-	if (engine != NULL && state != NULL) {
-		engine->writer = ah_persist_writer_new(config->state_path, NULL);
-		seed_writer(engine->writer, state);
-	}
+	if (engine != NULL && state != NULL)
+		ah_engine_persist_start(engine, state);
 	ah_persist_state_free(state);
 	return engine;
 }
@@ -475,13 +388,7 @@ void ah_engine_free(ah_engine *engine)
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
-	if (engine->writer != NULL) {
-		/* The last changes reach the disk (the glue's writer thread, if any, has stopped). */
-		char *why = NULL;
-		ah_persist_writer_flush(engine->writer, &why);
-		g_free(why);
-		ah_persist_writer_free(engine->writer);
-	}
+	ah_engine_persist_stop(engine);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);
