@@ -148,4 +148,10 @@ void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monoton
 /* The node's current admission config (for logging). */
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 
+/* The state file's writer (persist-writer.h; NULL: nothing persists). The glue runs its thread;
+ * ah_engine_free() writes what is still pending, so stop that thread first. */
+struct ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine);
+/* Temporary files of a killed writer that ah_engine_new() removed (for the log). */
+guint ah_engine_stale_temps_removed(const ah_engine *engine);
+
 #endif

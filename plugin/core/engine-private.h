@@ -10,6 +10,7 @@
 
 #include "allhands/engine.h"
 #include "allhands/persist.h"
+#include "allhands/persist-writer.h"
 #include "allhands/schedule.h"
 #include "allhands/throttle.h"
 #include "allhands/token.h"
@@ -113,6 +114,8 @@ typedef struct {
 
 struct ah_engine {
 	char *state_path;       /* NULL: nothing persists */
+	ah_persist_writer *writer; /* the state file's writer (NULL: nothing persists) */
+	guint stale_temps_removed; /* temporary files of a killed writer removed at start */
 	char *admin_key;        /* NULL: no operator requests through plugin handles */
 	ah_admission *adm;
 	GHashTable *tenants;    /* id -> ah_tenant* (owned) */
@@ -207,8 +210,19 @@ void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, 
 /* Sorted by id (GPtrArray of ah_tenant* / ah_room*, borrowed; caller unrefs the array). */
 GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
 GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
-/* Write the state file; TRUE when there is none. */
-gboolean ah_engine_save(const ah_engine *engine, char **message);
+/* engine-persist.c. Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
+ * the writer (the file is written off this thread). FALSE when the last write failed (the change
+ * may not reach the disk); TRUE too when nothing persists. */
+gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
+/* `sync`: replies the number of the last change; the glue answers once it is durable. */
+ah_error ah_req_sync(ah_req *req);
+/* engine-persist.c: the writer of a state file just loaded (its rows seed the writer), and its end
+ * (writes what is pending, frees it). */
+void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded);
+void ah_engine_persist_stop(ah_engine *engine);
+/* After loading an older file whose tenants got new signing keys: write their rows now, synchronously
+ * (FALSE with *message when the write fails: the node must not start with keys it would forget). */
+gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
 
 /* --- engine.c: participants */
 ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn);

@@ -1,7 +1,7 @@
 /* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
  * participants, media negotiation state (slots and routes), the media and timer entry points.
- * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c; all
- * share engine-private.h.
+ * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c, the
+ * state file's rows in engine-persist.c; all share engine-private.h.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.
@@ -274,48 +274,6 @@ GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant)
 	return sorted_values(tenant->rooms, compare_rooms);
 }
 
-gboolean ah_engine_save(const ah_engine *engine, char **message)
-{
-	ah_persist_state *state;
-	GPtrArray *tenants;
-	gboolean ok;
-	*message = NULL;
-	if (engine->state_path == NULL)
-		return TRUE;
-	state = ah_persist_state_new();
-	tenants = ah_engine_sorted_tenants(engine);
-	for (guint i = 0; i < tenants->len; i++) {
-		ah_tenant *t = g_ptr_array_index(tenants, i);
-		GPtrArray *rooms = ah_engine_sorted_rooms(t);
-		ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
-		row->weight = t->weight;
-		row->reserved = t->reserved;
-		row->max_queued = t->max_queued;
-		if (t->previous_secret != NULL) {
-			row->previous_secret = g_strdup(t->previous_secret);
-			row->previous_secret_until = t->previous_secret_until;
-		}
-		row->signing_key = g_strdup(t->signing_key);
-		row->previous_signing_key = g_strdup(t->previous_signing_key);
-		row->previous_signing_key_until = t->previous_signing_key_until;
-		for (guint j = 0; j < rooms->len; j++) {
-			ah_room *r = g_ptr_array_index(rooms, j);
-			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
-				r->pin, r->presenter_secret);
-			rrow->presenter_seats = r->presenter_seats;
-			rrow->priority_secret = g_strdup(r->priority_secret);
-			rrow->tokens = r->tokens;
-			rrow->video_layer = r->video_layer;
-			ah_room_schedule_save(r, rrow);
-		}
-		g_ptr_array_unref(rooms);
-	}
-	g_ptr_array_unref(tenants);
-	ok = ah_persist_save(engine->state_path, state, message);
-	ah_persist_state_free(state);
-	return ok;
-}
-
 /* --- lifecycle */
 
 /* The admission settings the engine accepts: the same bounds as set_capacity. */
@@ -407,9 +365,12 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 		*err = AH_ERR_INVALID_ELEMENT;
 		return NULL;
 	}
+	/* What a killed writer left behind goes first (it may hold secrets, and is never read). */
+	guint stale = config->state_path != NULL ? ah_persist_clean_temps(config->state_path) : 0;
 	if (config->state_path != NULL && (state = ah_persist_load(config->state_path, err, errmsg)) == NULL)
 		return NULL;
 	engine = g_new0(ah_engine, 1);
+	engine->stale_temps_removed = stale;
 	engine->state_path = g_strdup(config->state_path);
 	/* An empty key would let an empty admin_key in: treat it as no key. */
 	engine->admin_key = (config->admin_key != NULL && *config->admin_key != '\0') ? g_strdup(config->admin_key) : NULL;
@@ -422,9 +383,14 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
 	ah_engine_ghosts_init(engine);
 	ah_engine_credentials_init(engine, config);
-	/* Tenants of an older file get their signing key now, saved at once so that it is the same
-	 * after the next restart (docs/security.md). */
-	if (state != NULL && (!load_state(engine, state, &migrated, &why) || (migrated && !ah_engine_save(engine, &why)))) {
+	/* Tenants of an older file get their signing key now, written at once (synchronously, before
+	 * the node serves anything) so that it is the same after the next restart (docs/security.md). */
+	gboolean ok = state == NULL || load_state(engine, state, &migrated, &why);
+	if (ok && state != NULL) {
+		ah_engine_persist_start(engine, state);
+		ok = !migrated || ah_engine_persist_migrated(engine, &why);
+	}
+	if (!ok) {
 		*err = AH_ERR_INTERNAL;
 		*errmsg = g_strdup_printf("state file %s: %s", config->state_path, why);
 		g_free(why);
@@ -448,6 +414,7 @@ void ah_engine_free(ah_engine *engine)
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
+	ah_engine_persist_stop(engine);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);

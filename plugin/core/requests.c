@@ -86,19 +86,16 @@ static json_t *event(const char *name)
 	return json_pack("{s:s, s:s}", "allhands", "event", "event", name);
 }
 
-/* After a change of tenants or rooms: save, and on failure keep the change but say so. */
+/* After a change of the tenant or room the request names: hand its row to the writer; while the
+ * state file cannot be written, keep the change but say so (the writer thread reports each failed
+ * write to the event handlers). */
 static void save_state(ah_req *req)
 {
-	char *why = NULL;
-	json_t *note;
-	if (ah_engine_save(req->engine, &why))
+	if (ah_engine_save(req->engine, string_of(req, "tenant"), string_of(req, "room")))
 		return;
 	json_object_set_new(req->reply, "warning", json_pack("{s:i, s:s, s:s}",
 		"error_code", ah_error_code(AH_ERR_PERSIST_FAILED), "error_name", ah_error_name(AH_ERR_PERSIST_FAILED),
 		"error", ah_error_message(AH_ERR_PERSIST_FAILED)));
-	note = ah_engine_notify(req->outs, 0, "persist_failed", NULL, NULL, 0);
-	json_object_set_new(note, "error", json_string(why != NULL ? why : "unknown"));
-	g_free(why);
 }
 
 void ah_req_save(ah_req *req)
@@ -831,6 +828,7 @@ static const struct request_row {
 	{ "resume", ah_pause_params, ah_req_resume, REQ_OPERATOR | REQ_TENANT },
 	{ "drain", no_params, ah_req_drain, REQ_OPERATOR },
 	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
+	{ "sync", no_params, ah_req_sync, REQ_OPERATOR | REQ_TENANT },
 };
 
 static const struct request_row *find_request(const char *name)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "allhands/engine.h"
+#include "allhands/persist-writer.h"
 
 #define SEC G_GINT64_CONSTANT(1000000)
 #define MS G_GINT64_CONSTANT(1000)
@@ -70,6 +71,16 @@ static G_GNUC_UNUSED ah_engine *engine_new(const ah_engine_config *config)
 	g_assert_cmpint(err, ==, AH_ERR_OK);
 	g_assert_nonnull(engine);
 	return engine;
+}
+
+/* Write what the engine handed its state file's writer (the plugin's writer thread does this). */
+static G_GNUC_UNUSED void flush_state(fixture *f)
+{
+	char *why = NULL;
+	ah_persist_writer *writer = ah_engine_persist_writer(f->engine);
+	if (writer != NULL)
+		ah_persist_writer_flush(writer, &why);
+	g_free(why);
 }
 
 /* A state file with `text` makes the engine refuse to start, with a message, and is left as it was. */

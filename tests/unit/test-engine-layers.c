@@ -169,6 +169,7 @@ static void test_persisted(fixture *f, gconstpointer data)
 	char *text = NULL;
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
+	flush_state(f);
 	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
 	g_assert_nonnull(strstr(text, "\"video_layer\": \"low\""));
 	g_free(text);

@@ -285,6 +285,7 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 	g_assert_nonnull(slots(f, 13, &(guint){ 0 }));
 	g_assert_null(slots(f, 11, &(guint){ 0 }));
 	g_strlcpy(tok_key, str(admin(f, "{'request': 'get_signing_key', 'tenant': 'acme'}"), "signing_key"), sizeof(tok_key));
+	flush_state(f);
 	g_assert_true(g_file_get_contents(f->path, &file_before, NULL, NULL));
 	before = snapshot(f);
 	for (guint i = 0; i < G_N_ELEMENTS(error_cases); i++) {
@@ -351,6 +352,7 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 			err != AH_ERR_REQUEST_TOO_LARGE && err != AH_ERR_RATE_LIMITED && err != AH_ERR_TOO_MANY_HANDLES &&
 			err != AH_ERR_TOO_MANY_FAILURES && err != AH_ERR_TOO_MANY_QUEUED)
 			g_assert_cmpstr((seen & (G_GUINT64_CONSTANT(1) << err)) ? "seen" : ah_error_name(err), ==, "seen");
+	flush_state(f);
 	g_assert_true(g_file_get_contents(f->path, &file_after, NULL, NULL));
 	g_assert_cmpstr(file_after, ==, file_before);
 	g_free(file_before);
@@ -361,24 +363,43 @@ static void test_errors_every_code(fixture *f, gconstpointer data)
 static void test_persist_failure_warns(fixture *f, gconstpointer data)
 {
 	ah_engine_config config = f->config;
-	char *path = g_build_filename(f->dir, "missing-folder", "state.json", NULL);
+	char *dir = g_build_filename(f->dir, "missing-folder", NULL);
+	char *path = g_build_filename(dir, "state.json", NULL), *why = NULL, *text = NULL;
 	json_t *reply, *warning;
 	ah_engine_free(f->engine);
 	config.state_path = path;
 	f->engine = engine_new(&config);
-	reply = admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 5, 'secret': 'acme-tenant-secret'}");
-	/* The change stands (the reply is a success) but says it was not saved. */
+	/* The reply comes before the write: nothing is known to have failed yet. */
+	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 5, 'secret': 'acme-tenant-secret'}"));
+	g_assert_cmpint(ah_persist_writer_flush(ah_engine_persist_writer(f->engine), &why), ==, AH_PERSIST_FAILED);
+	g_assert_nonnull(strstr(why, path));
+	g_free(why);
+	/* While writes fail, the next change stands (a success) but says it may not be saved. */
+	reply = admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'r', 'max_attendees': 1, 'presenter_secret': 'presenter-x'}");
 	assert_success(reply);
 	warning = json_object_get(reply, "warning");
 	g_assert_nonnull(warning);
 	g_assert_cmpint(num(warning, "error_code"), ==, ah_error_code(AH_ERR_PERSIST_FAILED));
 	g_assert_cmpstr(str(warning, "error_name"), ==, "persist_failed");
-	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "persist_failed"));
-	g_assert_nonnull(str(find(f, AH_OUT_NOTIFY, 0, "persist_failed")->body, "error"));
 	reply = admin(f, "{'request': 'list_tenants'}");
 	g_assert_cmpuint(json_array_size(json_object_get(reply, "tenants")), ==, 1);
 	g_assert_null(json_object_get(reply, "warning"));
+	/* The folder is back: the next write has everything, the changes made meanwhile included. */
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	g_assert_cmpint(ah_persist_writer_flush(ah_engine_persist_writer(f->engine), &why), ==, AH_PERSIST_WROTE);
+	g_assert_null(why);
+	assert_success(admin(f, "{'request': 'edit_tenant', 'tenant': 'acme', 'name': 'Acme'}"));
+	g_assert_null(json_object_get(g_ptr_array_index(f->keep, f->keep->len - 1), "warning"));
+	ah_engine_free(f->engine);
+	f->engine = engine_new(&f->config);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "\"room\": \"r\""));
+	g_assert_nonnull(strstr(text, "\"name\": \"Acme\""));
+	g_free(text);
+	g_unlink(path);
+	g_rmdir(dir);
 	g_free(path);
+	g_free(dir);
 }
 
 /* --- credentials */
@@ -535,6 +556,7 @@ static void test_state_file_written(fixture *f, gconstpointer data)
 	json_error_t error;
 	json_t *root;
 	make_rooms(f);
+	flush_state(f);
 	root = json_load_file(f->path, 0, &error);
 	g_assert_nonnull(root);
 	g_assert_cmpint(json_integer_value(json_object_get(root, "version")), ==, AH_PERSIST_VERSION);

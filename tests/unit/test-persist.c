@@ -13,6 +13,7 @@
 
 #include "allhands/persist.h"
 #include "allhands/simulcast.h"
+#include "tmpdir-fixture.h"
 
 typedef struct {
 	char *dir;
@@ -21,27 +22,13 @@ typedef struct {
 
 static void setup(fixture *f, gconstpointer data)
 {
-	GError *error = NULL;
-	f->dir = g_dir_make_tmp("ah-persist-XXXXXX", &error);
-	g_assert_no_error(error);
+	f->dir = tmpdir_new("ah-persist-XXXXXX");
 	f->path = g_build_filename(f->dir, "state.json", NULL);
 }
 
 static void teardown(fixture *f, gconstpointer data)
 {
-	GDir *dir = g_dir_open(f->dir, 0, NULL);
-	const char *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		char *file = g_build_filename(f->dir, name, NULL);
-		if (g_file_test(file, G_FILE_TEST_IS_DIR))
-			g_rmdir(file);
-		else
-			g_unlink(file);
-		g_free(file);
-	}
-	if (dir != NULL)
-		g_dir_close(dir);
-	g_rmdir(f->dir);
+	tmpdir_remove(f->dir);
 	g_free(f->dir);
 	g_free(f->path);
 }
@@ -485,17 +472,6 @@ static void test_unwritable_path(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
-/* Count the files in the fixture's folder (a failed save must leave no temporary file). */
-static guint count_files(const char *folder)
-{
-	GDir *dir = g_dir_open(folder, 0, NULL);
-	guint n = 0;
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	g_dir_close(dir);
-	return n;
-}
-
 static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 {
 	ah_persist_state *state = ah_persist_state_new(), *big = sample_state(), *loaded;
@@ -522,7 +498,7 @@ static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 	g_free(message);
 	after = read_file(f->path);
 	g_assert_cmpstr(after, ==, before);
-	g_assert_cmpuint(count_files(f->dir), ==, 1);
+	g_assert_cmpuint(tmpdir_count(f->dir), ==, 1);
 	loaded = ah_persist_load(f->path, &err, &message);
 	g_assert_nonnull(loaded);
 	g_assert_cmpuint(loaded->tenants->len, ==, 1);
