@@ -1,0 +1,274 @@
+/* allhands: the engine's work grows with what changed, not with the node (issue 12, section 2),
+ * checked with the engine's deterministic work counters (ah_engine_work_done), never a clock:
+ * - a presenter publishing or leaving in a room of N seated attendees: the whole round (the
+ *   change, every attendee's answer, every fan-out the glue rebuilds) visits O(N) participants,
+ *   where the old engine walked every member for every attendee (O(N^2));
+ * - with 100,000 scheduled rooms, the next deadline looks at one room and a change of one room
+ *   at O(log rooms), where the old engine scanned every room several times per message.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "engine-fixture.h"
+
+#define ATTENDEES 400
+#define FIRST_ATTENDEE 1000
+#define PRESENTER 100
+#define OTHER_PRESENTER 101
+
+#define N_TENANTS 100
+#define ROOMS_PER_TENANT 1000
+#define N_ROOMS (N_TENANTS * ROOMS_PER_TENANT)
+#define T0 G_GINT64_CONSTANT(1800000000) /* real time (UNIX s) at f->now */
+
+static guint64 member_visits(fixture *f)
+{
+	return ah_engine_work_done(f->engine)->member_visits;
+}
+
+static guint64 room_visits(fixture *f)
+{
+	return ah_engine_work_done(f->engine)->room_visits;
+}
+
+/* A fresh engine with f->config (after the test changed it). */
+static void restart(fixture *f)
+{
+	ah_engine_free(f->engine);
+	f->engine = engine_new(&f->config);
+}
+
+/* What the glue does with the outs: rebuild the fan-out of every ROUTES (engine work counted). */
+static guint rebuild_fanouts(fixture *f)
+{
+	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
+	guint n = 0;
+	for (guint i = 0; i < f->outs->len; i++) {
+		ah_out *out = g_ptr_array_index(f->outs, i);
+		if (out->kind != AH_OUT_ROUTES)
+			continue;
+		g_array_set_size(routes, 0);
+		ah_engine_routes(f->engine, out->conn, routes);
+		n += routes->len;
+	}
+	g_array_unref(routes);
+	return n;
+}
+
+/* Every attendee answers the offer it was sent (an "updated" event with an offer). */
+static void answer_all(fixture *f, const char *event)
+{
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, event), ==, ATTENDEES);
+	clear(f);
+	for (guint64 c = FIRST_ATTENDEE; c < FIRST_ATTENDEE + ATTENDEES; c++)
+		start(f, c);
+}
+
+/* ATTENDEES seated attendees (connected), one presenter publishing and one joined only, plus a
+ * few queued attendees beyond the room's cap (members that receive nothing). */
+static void full_room(fixture *f)
+{
+	f->config.admission.capacity = 2 * ATTENDEES;
+	f->config.admission.wave_size = 2 * ATTENDEES;
+	restart(f);
+	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 1000, "
+		"'secret': 'acme-secret'}"));
+	{
+		char *text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': 'allhands', "
+			"'max_attendees': %d, 'presenter_secret': 's3cret'}", ATTENDEES);
+		assert_success(admin(f, text));
+		g_free(text);
+	}
+	join_presenter(f, PRESENTER);
+	publish(f, PRESENTER, av, G_N_ELEMENTS(av));
+	for (guint64 c = FIRST_ATTENDEE; c < FIRST_ATTENDEE + ATTENDEES + 5; c++)
+		join_attendee(f, c);
+	for (int i = 0; i < 3; i++) {
+		f->now += SEC;
+		tick(f);
+	}
+	clear(f);
+	for (guint64 c = FIRST_ATTENDEE; c < FIRST_ATTENDEE + ATTENDEES; c++)
+		connect(f, c);
+	g_assert_cmpint(node_count(f, "active"), ==, ATTENDEES);
+	g_assert_cmpint(node_count(f, "queued"), ==, 5);
+	json_t *reply = send(f, OTHER_PRESENTER, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
+		"'ptype': 'presenter', 'display': 'CFO', 'presenter_secret': 's3cret'}");
+	assert_event(reply, "joined");
+	clear(f);
+}
+
+/* Publish, then leave: each round, answers and fan-outs included, is O(ATTENDEES) visits. */
+static void test_presenter_change(fixture *f, gconstpointer data)
+{
+	guint64 before;
+	guint routes;
+	guint n;
+	full_room(f);
+
+	before = member_visits(f);
+	publish(f, OTHER_PRESENTER, video_only, G_N_ELEMENTS(video_only));
+	g_assert_nonnull(find(f, AH_OUT_ROUTES, PRESENTER, NULL));
+	g_assert_nonnull(find(f, AH_OUT_ROUTES, OTHER_PRESENTER, NULL));
+	routes = rebuild_fanouts(f);
+	answer_all(f, "updated");
+	routes += rebuild_fanouts(f);
+	/* Two presenters now reach every attendee: 3 m-lines each (av + video_only). */
+	g_assert_nonnull(slots(f, FIRST_ATTENDEE, &n));
+	g_assert_cmpuint(n, ==, 3);
+	g_assert_cmpuint(routes, >=, 3 * ATTENDEES);
+	/* Per attendee: seen by the renegotiation, its slots and presenters list (2 presenters each),
+	 * its answer's keyframe requests (2), and each of the 2 fan-outs built twice: about 11. The old
+	 * engine walked all ATTENDEES + 7 members twice per attendee: about 800 here. */
+	g_test_message("publish round: %" G_GUINT64_FORMAT " member visits", member_visits(f) - before);
+	g_assert_cmpuint(member_visits(f) - before, <=, 16 * ATTENDEES);
+
+	clear(f);
+	before = member_visits(f);
+	assert_event(send(f, OTHER_PRESENTER, "{'request': 'leave'}"), "left");
+	routes = rebuild_fanouts(f);
+	answer_all(f, "updated");
+	routes += rebuild_fanouts(f);
+	g_assert_cmpuint(routes, >=, 2 * ATTENDEES);
+	g_test_message("leave round: %" G_GUINT64_FORMAT " member visits", member_visits(f) - before);
+	g_assert_cmpuint(member_visits(f) - before, <=, 16 * ATTENDEES);
+}
+
+/* Attendees arriving or leaving: O(presenters) each, plus the fan-outs the glue rebuilds. */
+static void test_attendee_change(fixture *f, gconstpointer data)
+{
+	guint64 before;
+	full_room(f);
+	before = member_visits(f);
+	for (guint64 c = FIRST_ATTENDEE; c < FIRST_ATTENDEE + 10; c++)
+		assert_event(send(f, c, "{'request': 'leave'}"), "left");
+	/* Five queued attendees get seats: admitted with an offer. */
+	f->now += 2 * SEC;
+	tick(f);
+	rebuild_fanouts(f);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "admitted"), ==, 5);
+	/* One fan-out rebuilt per entry point that changed receivers (11 here), ATTENDEES each. */
+	g_test_message("10 leaves, 5 admissions: %" G_GUINT64_FORMAT " member visits", member_visits(f) - before);
+	g_assert_cmpuint(member_visits(f) - before, <=, 12 * (ATTENDEES + 10));
+}
+
+/* The state file of N_ROOMS one-off rooms, each starting at its own time (not in file order). */
+static void write_rooms(fixture *f)
+{
+	json_t *tenants = json_array(), *rooms = json_array(), *state;
+	for (int t = 0; t < N_TENANTS; t++) {
+		char *tenant = g_strdup_printf("t%03d", t);
+		json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", tenant, "max_participants", 100,
+			"secret", "acme-secret"));
+		for (int r = 0; r < ROOMS_PER_TENANT; r++) {
+			int i = t * ROOMS_PER_TENANT + r;
+			/* A permutation of 0..N_ROOMS-1 (7919 is prime, coprime with N_ROOMS). */
+			gint64 start = T0 + 3600 + ((gint64)i * 7919) % N_ROOMS;
+			char *room = g_strdup_printf("r%04d", r);
+			json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:i}", "tenant", tenant,
+				"room", room, "max_attendees", 10, "presenter_secret", "s3cret", "schedule",
+				"start", (json_int_t)start, "end", (json_int_t)(start + 1800), "lobby_minutes", 0));
+			g_free(room);
+		}
+		g_free(tenant);
+	}
+	state = json_pack("{s:i, s:o, s:o}", "version", 1, "tenants", tenants, "rooms", rooms);
+	g_assert_cmpint(json_dump_file(state, f->path, JSON_COMPACT), ==, 0);
+	json_decref(state);
+}
+
+/* Room i of write_rooms starts at T0 + 3600 + (i * 7919) % N_ROOMS: 0 for i = 0, then 1 for the
+ * i with i * 7919 = 1 (mod N_ROOMS). */
+static void test_deadline_heap(fixture *f, gconstpointer data)
+{
+	guint64 before;
+	gint64 first = f->now + 3600 * SEC, deadline;
+	json_t *reply;
+	write_rooms(f);
+	restart(f);
+	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
+	/* The first entry point syncs every loaded room (closed, next change at its start). */
+	ah_engine_tick(f->engine, f->now, f->outs);
+	clear(f);
+
+	before = room_visits(f);
+	deadline = ah_engine_next_deadline(f->engine, f->now);
+	g_assert_cmpint(deadline, ==, first);
+	/* The head of the queue: one room looked at, not N_ROOMS. */
+	g_assert_cmpuint(room_visits(f) - before, <=, 2);
+
+	/* Messages between changes look at one room each (is anything due?), not every room. */
+	before = room_visits(f);
+	for (int i = 0; i < 100; i++) {
+		reply = send(f, FIRST_ATTENDEE + i, "{'request': 'join', 'tenant': 't042', 'room': 'r0042', 'display': 'Ann'}");
+		assert_error(reply, AH_ERR_ROOM_CLOSED);
+		g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, first);
+	}
+	g_assert_cmpuint(room_visits(f) - before, <=, 100 * 4);
+
+	/* At the first start exactly one room goes live: O(log N_ROOMS) rooms looked at. */
+	clear(f);
+	f->now = first;
+	before = room_visits(f);
+	tick(f);
+	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 0, "room_state"), ==, 1);
+	g_assert_cmpstr(str(find(f, AH_OUT_NOTIFY, 0, "room_state")->body, "room"), ==, "r0000");
+	g_assert_cmpstr(str(find(f, AH_OUT_NOTIFY, 0, "room_state")->body, "state"), ==, "live");
+	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, first + SEC);
+	g_assert_cmpuint(room_visits(f) - before, <=, 4 * 17 + 8);
+
+	/* Destroying a room takes it out of the queue; the next one is then the head. */
+	before = room_visits(f);
+	f->now = first + SEC;
+	{
+		/* i * 7919 = 1 (mod 100000): i = 63279, tenant t063 room r0279. */
+		reply = admin(f, "{'request': 'destroy_room', 'tenant': 't063', 'room': 'r0279'}");
+		assert_success(reply);
+	}
+	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, first + 2 * SEC);
+	g_assert_cmpuint(room_visits(f) - before, <=, 6 * 17 + 8);
+	clear(f);
+}
+
+/* Rooms due at the same time change in a stable order (tenant, then room), whatever the queue's. */
+static void test_due_order(fixture *f, gconstpointer data)
+{
+	static const char *const names[][2] = { { "b", "x" }, { "a", "y" }, { "b", "a" }, { "a", "b" } };
+	static const char *const expected[][2] = { { "a", "b" }, { "a", "y" }, { "b", "a" }, { "b", "x" } };
+	json_t *tenants = json_array(), *rooms = json_array(), *state;
+	guint k = 0;
+	json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", "b", "max_participants", 1, "secret", "x1"));
+	json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", "a", "max_participants", 1, "secret", "x2"));
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+		json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:i}", "tenant", names[i][0],
+			"room", names[i][1], "max_attendees", 1, "presenter_secret", "s3cret", "schedule",
+			"start", (json_int_t)(T0 + 60), "end", (json_int_t)(T0 + 120), "lobby_minutes", 0));
+	state = json_pack("{s:i, s:o, s:o}", "version", 1, "tenants", tenants, "rooms", rooms);
+	g_assert_cmpint(json_dump_file(state, f->path, JSON_COMPACT), ==, 0);
+	json_decref(state);
+	restart(f);
+	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
+	ah_engine_tick(f->engine, f->now, f->outs);
+	clear(f);
+	f->now += 60 * SEC;
+	tick(f);
+	for (guint i = 0; i < f->outs->len; i++) {
+		ah_out *out = g_ptr_array_index(f->outs, i);
+		if (out->kind != AH_OUT_NOTIFY || g_strcmp0(str(out->body, "event"), "room_state") != 0)
+			continue;
+		g_assert_cmpuint(k, <, G_N_ELEMENTS(expected));
+		g_assert_cmpstr(str(out->body, "tenant"), ==, expected[k][0]);
+		g_assert_cmpstr(str(out->body, "room"), ==, expected[k][1]);
+		k++;
+	}
+	g_assert_cmpuint(k, ==, G_N_ELEMENTS(expected));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	ADD("/engine/scale/presenter-change", test_presenter_change);
+	ADD("/engine/scale/attendee-change", test_attendee_change);
+	ADD("/engine/scale/deadline-heap", test_deadline_heap);
+	ADD("/engine/scale/due-order", test_due_order);
+	return g_test_run();
+}
