@@ -205,7 +205,7 @@ static void bench_presenter_change(guint n)
 {
 	ah_engine *engine = engine_new(NULL, n + 100);
 	GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
-	change_times pub, leave;
+	change_times pub, leave, one;
 	gint64 now = MONO0;
 	double setup = now_s();
 	char *a, *b, *c;
@@ -242,6 +242,17 @@ static void bench_presenter_change(guint n)
 			outs);
 		time_change(engine, n, conn, message_of("{\"request\":\"leave\"}"), NULL, 0, "left", &leave, run, now, outs);
 	}
+	/* An attendee leaving: its own work, then the one fan-out the glue rebuilds (O(N) there). */
+	for (int run = 0; run < RUNS; run++) {
+		double t0 = now_s(), t1;
+		expect(send(engine, FIRST_ATTENDEE + n - 1 - run, message_of("{\"request\":\"leave\"}"), NULL, NULL, 0, now,
+			outs), "left", "attendee leave");
+		t1 = now_s();
+		rebuild_fanouts(engine, outs);
+		g_ptr_array_set_size(outs, 0);
+		one.change[run] = t1 - t0;
+		one.routes[run] = now_s() - t1;
+	}
 	printf("%6u attendees (set-up %.1f s)\n", n, setup);
 	a = summary(pub.change, 1e3, "%.2f");
 	b = summary(pub.routes, 1e3, "%.2f");
@@ -257,6 +268,11 @@ static void bench_presenter_change(guint n)
 	g_free(a);
 	g_free(b);
 	g_free(c);
+	a = summary(one.change, 1e3, "%.3f");
+	b = summary(one.routes, 1e3, "%.2f");
+	printf("  an attendee leaves: request %s ms, fan-out %s ms\n", a, b);
+	g_free(a);
+	g_free(b);
 	g_ptr_array_unref(outs);
 	ah_engine_free(engine);
 }
