@@ -19,6 +19,7 @@
 #define ROOMS_PER_TENANT 1000
 #define N_ROOMS (N_TENANTS * ROOMS_PER_TENANT)
 #define T0 G_GINT64_CONSTANT(1800000000) /* real time (UNIX s) at f->now */
+#define MONO0_OF_TEST (1000 * SEC)     /* the fixture's first f->now */
 
 static guint64 member_visits(fixture *f)
 {
@@ -263,6 +264,108 @@ static void test_due_order(fixture *f, gconstpointer data)
 	g_assert_cmpuint(k, ==, G_N_ELEMENTS(expected));
 }
 
+/* --- the schedule queue against a model: random rooms, schedules, removals and time steps */
+
+#define MODEL_ROOMS 300
+
+typedef struct {
+	gboolean exists, scheduled;
+	gint64 start, end; /* real seconds */
+} model_room;
+
+/* The model's next change of a room at real time t (-1: none): lobby, warning and grace are 0. */
+static gint64 model_next(const model_room *r, gint64 t)
+{
+	if (!r->exists || !r->scheduled)
+		return -1;
+	return t < r->start ? r->start : t < r->end ? r->end : -1;
+}
+
+static gint64 model_deadline(const model_room *rooms, gint64 t)
+{
+	gint64 best = G_MAXINT64;
+	for (guint i = 0; i < MODEL_ROOMS; i++) {
+		gint64 next = model_next(&rooms[i], t);
+		if (next >= 0)
+			best = MIN(best, (next - T0) * SEC + MONO0_OF_TEST);
+	}
+	return best;
+}
+
+static guint model_step(fixture *f, model_room *rooms, GRand *rand)
+{
+	guint changed = 0;
+	guint i = g_rand_int_range(rand, 0, MODEL_ROOMS);
+	model_room *r = &rooms[i];
+	gint64 t = T0 + (f->now - MONO0_OF_TEST) / SEC;
+	char *text = NULL;
+	switch (g_rand_int_range(rand, 0, 6)) {
+	case 0: /* create, or set a schedule: a window starting in -100..1000 s, 100..600 s long */
+	case 1:
+		if (!r->exists)
+			text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': 'm%u', 'max_attendees': 1, "
+				"'presenter_secret': 's3cret', 'lobby_minutes': 0, 'ending_warning_s': 0, 'grace_s': 0}", i);
+		else {
+			r->start = t + g_rand_int_range(rand, -100, 1000);
+			r->end = r->start + g_rand_int_range(rand, 100, 600);
+			r->scheduled = TRUE;
+			text = g_strdup_printf("{'request': 'set_schedule', 'tenant': 'acme', 'room': 'm%u', 'schedule': "
+				"{'start': %" G_GINT64_FORMAT ", 'end': %" G_GINT64_FORMAT "}}", i, r->start, r->end);
+		}
+		r->exists = TRUE;
+		break;
+	case 2:
+		if (r->exists)
+			text = g_strdup_printf("{'request': 'set_schedule', 'tenant': 'acme', 'room': 'm%u', 'schedule': null}", i);
+		r->scheduled = FALSE;
+		break;
+	case 3:
+		if (r->exists)
+			text = g_strdup_printf("{'request': 'destroy_room', 'tenant': 'acme', 'room': 'm%u'}", i);
+		r->exists = r->scheduled = FALSE;
+		break;
+	default: { /* time passes (never past a whole window: windows last 100 s or more) */
+		gint64 deadline = ah_engine_next_deadline(f->engine, f->now), before = t;
+		guint due = 0;
+		f->now = MIN(f->now + g_rand_int_range(rand, 1, 60) * SEC, deadline);
+		t = T0 + (f->now - MONO0_OF_TEST) / SEC;
+		for (guint k = 0; k < MODEL_ROOMS; k++) {
+			gint64 next = model_next(&rooms[k], before);
+			due += next >= 0 && next <= t;
+		}
+		clear(f);
+		tick(f);
+		g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 0, "room_state"), ==, due);
+		changed = due;
+		break;
+	}
+	}
+	if (text != NULL)
+		assert_success(admin(f, text));
+	g_free(text);
+	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, model_deadline(rooms, t));
+	return changed;
+}
+
+static void test_queue_model(fixture *f, gconstpointer data)
+{
+	model_room *rooms = g_new0(model_room, MODEL_ROOMS);
+	GRand *rand = g_rand_new_with_seed(12);
+	f->config.state_path = NULL;
+	restart(f);
+	f->now = MONO0_OF_TEST;
+	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
+	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 10, "
+		"'secret': 'acme-secret'}"));
+	guint changes = 0;
+	for (int step = 0; step < 20000; step++)
+		changes += model_step(f, rooms, rand);
+	/* Not vacuous: many rooms went live and closed on time. */
+	g_assert_cmpuint(changes, >, 1000);
+	g_rand_free(rand);
+	g_free(rooms);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -270,5 +373,6 @@ int main(int argc, char **argv)
 	ADD("/engine/scale/attendee-change", test_attendee_change);
 	ADD("/engine/scale/deadline-heap", test_deadline_heap);
 	ADD("/engine/scale/due-order", test_due_order);
+	ADD("/engine/scale/queue-model", test_queue_model);
 	return g_test_run();
 }
