@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "allhands/engine.h"
+#include "allhands/persist.h"
 
 #define RUNS 3
 #define SEC G_GINT64_CONSTANT(1000000)
@@ -201,6 +202,21 @@ static void time_change(ah_engine *engine, guint n, guint64 conn, json_t *messag
 	t->answers[run] = answer_all(engine, n, now, outs);
 }
 
+/* One line of figures: a change (label), or one attendee leaving (label NULL). */
+static void print_change(const char *label, const change_times *t, guint n)
+{
+	char *request = summary(t->change, 1e3, label != NULL ? "%.2f" : "%.3f");
+	char *routes = summary(t->routes, 1e3, "%.2f");
+	char *answers = label != NULL ? summary(t->answers, 1e3, "%.1f") : NULL;
+	if (label != NULL)
+		printf("  %s request %s ms, fan-outs %s ms, %u answers %s ms\n", label, request, routes, n, answers);
+	else
+		printf("  an attendee leaves: request %s ms, fan-out %s ms\n", request, routes);
+	g_free(request);
+	g_free(routes);
+	g_free(answers);
+}
+
 static void bench_presenter_change(guint n)
 {
 	ah_engine *engine = engine_new(NULL, n + 100);
@@ -208,7 +224,6 @@ static void bench_presenter_change(guint n)
 	change_times pub, leave, one;
 	gint64 now = MONO0;
 	double setup = now_s();
-	char *a, *b, *c;
 	admin(engine, message_of("{\"request\":\"create_tenant\",\"tenant\":\"acme\",\"max_participants\":%u,"
 		"\"secret\":\"acme-secret\"}", n + 100), now, outs);
 	admin(engine, message_of("{\"request\":\"create_room\",\"tenant\":\"acme\",\"room\":\"allhands\","
@@ -254,25 +269,9 @@ static void bench_presenter_change(guint n)
 		one.routes[run] = now_s() - t1;
 	}
 	printf("%6u attendees (set-up %.1f s)\n", n, setup);
-	a = summary(pub.change, 1e3, "%.2f");
-	b = summary(pub.routes, 1e3, "%.2f");
-	c = summary(pub.answers, 1e3, "%.1f");
-	printf("  publish: request %s ms, fan-outs %s ms, %u answers %s ms\n", a, b, n, c);
-	g_free(a);
-	g_free(b);
-	g_free(c);
-	a = summary(leave.change, 1e3, "%.2f");
-	b = summary(leave.routes, 1e3, "%.2f");
-	c = summary(leave.answers, 1e3, "%.1f");
-	printf("  leave:   request %s ms, fan-outs %s ms, %u answers %s ms\n", a, b, n, c);
-	g_free(a);
-	g_free(b);
-	g_free(c);
-	a = summary(one.change, 1e3, "%.3f");
-	b = summary(one.routes, 1e3, "%.2f");
-	printf("  an attendee leaves: request %s ms, fan-out %s ms\n", a, b);
-	g_free(a);
-	g_free(b);
+	print_change("publish:", &pub, n);
+	print_change("leave:  ", &leave, n);
+	print_change(NULL, &one, 0);
 	g_ptr_array_unref(outs);
 	ah_engine_free(engine);
 }
@@ -283,44 +282,33 @@ static void bench_presenter_change(guint n)
  * every second from a minute after the start (so a few change during the run). */
 static void write_state(const char *path)
 {
-	json_t *tenants = json_array(), *rooms = json_array(), *state;
-	for (guint t = 0; t < N_TENANTS; t++) {
-		char *tenant = g_strdup_printf("t%04u", t);
-		json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", tenant, "max_participants", 1000,
-			"secret", "acme-secret"));
-		for (guint r = 0; r < ROOMS_PER_TENANT; r++) {
-			guint i = t * ROOMS_PER_TENANT + r;
-			gint64 start = i % 2 == 0 ? T0 - 600 : T0 + 60 + i / 2;
-			char *room = g_strdup_printf("r%03u", r);
-			json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:i}", "tenant", tenant,
-				"room", room, "max_attendees", 100, "presenter_secret", "s3cret", "schedule", "start",
-				(json_int_t)start, "end", (json_int_t)(start + 6 * 3600), "lobby_minutes", 0));
-			g_free(room);
-		}
+	ah_persist_state *state = ah_persist_state_new();
+	json_t *json;
+	for (guint i = 0; i < N_ROOMS; i++) {
+		char *tenant = g_strdup_printf("t%04u", i / ROOMS_PER_TENANT), *room = g_strdup_printf("r%03u", i % ROOMS_PER_TENANT);
+		gint64 start = i % 2 == 0 ? T0 - 600 : T0 + 60 + i / 2;
+		ah_persist_room *row;
+		if (i % ROOMS_PER_TENANT == 0)
+			ah_persist_add_tenant(state, tenant, NULL, 1000, "acme-secret");
+		row = ah_persist_add_room(state, tenant, room, NULL, 100, NULL, "s3cret");
+		row->schedule = json_pack("{s:I, s:I}", "start", (json_int_t)start, "end", (json_int_t)(start + 6 * 3600));
+		row->lobby_minutes = 0;
 		g_free(tenant);
+		g_free(room);
 	}
-	state = json_pack("{s:i, s:o, s:o}", "version", 1, "tenants", tenants, "rooms", rooms);
-	if (json_dump_file(state, path, JSON_COMPACT) != 0) {
+	json = ah_persist_to_json(state);
+	if (json_dump_file(json, path, JSON_COMPACT) != 0) {
 		fprintf(stderr, "cannot write %s\n", path);
 		exit(1);
 	}
-	json_decref(state);
-}
-
-static guint64 rng = 0x9e3779b97f4a7c15u;
-
-static guint64 rng_next(void)
-{
-	guint64 z = (rng += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
+	json_decref(json);
+	ah_persist_state_free(state);
 }
 
 /* One message of the mix (i): join a live room, status of a tenant, or leave. */
-static void mix_message(ah_engine *engine, guint i, GArray *joined, gint64 now, GPtrArray *outs)
+static void mix_message(ah_engine *engine, guint i, GRand *rand, GArray *joined, gint64 now, GPtrArray *outs)
 {
-	guint room = (guint)(rng_next() % (N_ROOMS / 2)) * 2;
+	guint room = (guint)g_rand_int_range(rand, 0, N_ROOMS / 2) * 2;
 	guint64 conn;
 	switch (i % 4) {
 	case 0:
@@ -354,6 +342,7 @@ static void bench_rooms(void)
 	for (int run = 0; run < RUNS; run++) {
 		GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
 		GArray *joined = g_array_new(FALSE, FALSE, sizeof(guint64));
+		GRand *rand = g_rand_new_with_seed(42);
 		gint64 now = MONO0;
 		double t0 = now_s(), t1, start, elapsed;
 		ah_engine *engine = engine_new(path, 1000000);
@@ -372,7 +361,7 @@ static void bench_rooms(void)
 			double m0 = now_s(), took;
 			/* 2 ms of simulated time per message: rooms open during the run. */
 			now += 2000;
-			mix_message(engine, done, joined, now, outs);
+			mix_message(engine, done, rand, joined, now, outs);
 			/* The control thread's turn: deadline, then again before ticking (control.c). */
 			if (ah_engine_next_deadline(engine, now) <= now && ah_engine_next_deadline(engine, now) <= now)
 				ah_engine_tick(engine, now, outs);
@@ -387,6 +376,7 @@ static void bench_rooms(void)
 		elapsed = now_s() - start;
 		rate[run] = done / elapsed;
 		g_array_unref(joined);
+		g_rand_free(rand);
 		g_ptr_array_unref(outs);
 		ah_engine_free(engine);
 	}

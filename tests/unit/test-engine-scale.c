@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "engine-fixture.h"
+#include "allhands/persist.h"
 
 #define ATTENDEES 400
 #define FIRST_ATTENDEE 1000
@@ -152,29 +153,42 @@ static void test_attendee_change(fixture *f, gconstpointer data)
 	g_assert_cmpuint(member_visits(f) - before, <=, 12 * (ATTENDEES + 10));
 }
 
+/* A one-off window for a room of the state, with no lobby. */
+static void add_window(ah_persist_state *state, const char *tenant, const char *room, gint64 start, gint64 end)
+{
+	ah_persist_room *row = ah_persist_add_room(state, tenant, room, NULL, 10, NULL, "s3cret");
+	row->schedule = json_pack("{s:I, s:I}", "start", (json_int_t)start, "end", (json_int_t)end);
+	row->lobby_minutes = 0;
+}
+
+/* Write `state` (freed) as the state file and start an engine on it, real time T0 at f->now. */
+static void start_on(fixture *f, ah_persist_state *state)
+{
+	json_t *json = ah_persist_to_json(state);
+	g_assert_cmpint(json_dump_file(json, f->path, JSON_COMPACT), ==, 0);
+	json_decref(json);
+	ah_persist_state_free(state);
+	restart(f);
+	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
+}
+
 /* The state file of N_ROOMS one-off rooms, each starting at its own time (not in file order). */
 static void write_rooms(fixture *f)
 {
-	json_t *tenants = json_array(), *rooms = json_array(), *state;
+	ah_persist_state *state = ah_persist_state_new();
 	for (int t = 0; t < N_TENANTS; t++) {
 		char *tenant = g_strdup_printf("t%03d", t);
-		json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", tenant, "max_participants", 100,
-			"secret", "acme-secret"));
+		ah_persist_add_tenant(state, tenant, NULL, 100, "acme-secret");
 		for (int r = 0; r < ROOMS_PER_TENANT; r++) {
-			int i = t * ROOMS_PER_TENANT + r;
 			/* A permutation of 0..N_ROOMS-1 (7919 is prime, coprime with N_ROOMS). */
-			gint64 start = T0 + 3600 + ((gint64)i * 7919) % N_ROOMS;
+			gint64 start = T0 + 3600 + ((gint64)(t * ROOMS_PER_TENANT + r) * 7919) % N_ROOMS;
 			char *room = g_strdup_printf("r%04d", r);
-			json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:i}", "tenant", tenant,
-				"room", room, "max_attendees", 10, "presenter_secret", "s3cret", "schedule",
-				"start", (json_int_t)start, "end", (json_int_t)(start + 1800), "lobby_minutes", 0));
+			add_window(state, tenant, room, start, start + 1800);
 			g_free(room);
 		}
 		g_free(tenant);
 	}
-	state = json_pack("{s:i, s:o, s:o}", "version", 1, "tenants", tenants, "rooms", rooms);
-	g_assert_cmpint(json_dump_file(state, f->path, JSON_COMPACT), ==, 0);
-	json_decref(state);
+	start_on(f, state);
 }
 
 /* Room i of write_rooms starts at T0 + 3600 + (i * 7919) % N_ROOMS: 0 for i = 0, then 1 for the
@@ -185,8 +199,6 @@ static void test_deadline_heap(fixture *f, gconstpointer data)
 	gint64 first = f->now + 3600 * SEC, deadline;
 	json_t *reply;
 	write_rooms(f);
-	restart(f);
-	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
 	/* The first entry point syncs every loaded room (closed, next change at its start). */
 	ah_engine_tick(f->engine, f->now, f->outs);
 	clear(f);
@@ -235,19 +247,13 @@ static void test_due_order(fixture *f, gconstpointer data)
 {
 	static const char *const names[][2] = { { "b", "x" }, { "a", "y" }, { "b", "a" }, { "a", "b" } };
 	static const char *const expected[][2] = { { "a", "b" }, { "a", "y" }, { "b", "a" }, { "b", "x" } };
-	json_t *tenants = json_array(), *rooms = json_array(), *state;
+	ah_persist_state *state = ah_persist_state_new();
 	guint k = 0;
-	json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", "b", "max_participants", 1, "secret", "x1"));
-	json_array_append_new(tenants, json_pack("{s:s, s:i, s:s}", "tenant", "a", "max_participants", 1, "secret", "x2"));
+	ah_persist_add_tenant(state, "b", NULL, 1, "x1");
+	ah_persist_add_tenant(state, "a", NULL, 1, "x2");
 	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
-		json_array_append_new(rooms, json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:i}", "tenant", names[i][0],
-			"room", names[i][1], "max_attendees", 1, "presenter_secret", "s3cret", "schedule",
-			"start", (json_int_t)(T0 + 60), "end", (json_int_t)(T0 + 120), "lobby_minutes", 0));
-	state = json_pack("{s:i, s:o, s:o}", "version", 1, "tenants", tenants, "rooms", rooms);
-	g_assert_cmpint(json_dump_file(state, f->path, JSON_COMPACT), ==, 0);
-	json_decref(state);
-	restart(f);
-	ah_engine_set_clock_offset(f->engine, T0 * SEC - f->now);
+		add_window(state, names[i][0], names[i][1], T0 + 60, T0 + 120);
+	start_on(f, state);
 	ah_engine_tick(f->engine, f->now, f->outs);
 	clear(f);
 	f->now += 60 * SEC;
