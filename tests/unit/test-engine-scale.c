@@ -216,6 +216,7 @@ static void test_deadline_heap(fixture *f, gconstpointer data)
 		assert_error(reply, AH_ERR_ROOM_CLOSED);
 		g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, first);
 	}
+	g_test_message("100 messages: %" G_GUINT64_FORMAT " room visits", room_visits(f) - before);
 	g_assert_cmpuint(room_visits(f) - before, <=, 100 * 4);
 
 	/* At the first start exactly one room goes live: O(log N_ROOMS) rooms looked at. */
@@ -227,6 +228,7 @@ static void test_deadline_heap(fixture *f, gconstpointer data)
 	g_assert_cmpstr(str(find(f, AH_OUT_NOTIFY, 0, "room_state")->body, "room"), ==, "r0000");
 	g_assert_cmpstr(str(find(f, AH_OUT_NOTIFY, 0, "room_state")->body, "state"), ==, "live");
 	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, first + SEC);
+	g_test_message("a room opens: %" G_GUINT64_FORMAT " room visits", room_visits(f) - before);
 	g_assert_cmpuint(room_visits(f) - before, <=, 4 * 17 + 8);
 
 	/* Destroying a room takes it out of the queue; the next one is then the head. */
