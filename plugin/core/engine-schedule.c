@@ -292,7 +292,10 @@ void ah_engine_schedule_due(ah_engine *engine, gint64 now, GPtrArray *outs)
 {
 	gint64 t = ah_engine_real_s(engine, now);
 	GPtrArray *q = engine->schedule_queue, *due;
-	if (q->len == 0 || ((const ah_room *)q->pdata[0])->status.next_change > t)
+	if (q->len == 0)
+		return;
+	engine->work->room_visits++;
+	if (((const ah_room *)q->pdata[0])->status.next_change > t)
 		return;
 	/* Take every due room out first; syncing one puts it back with its next change. */
 	due = g_ptr_array_new();

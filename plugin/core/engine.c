@@ -890,5 +890,7 @@ void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now)
 
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
 {
-	return MIN(ah_admission_next_deadline(engine->adm, now), ah_engine_schedule_deadline(engine));
+	/* Once each (MIN evaluates an argument twice). */
+	gint64 admission = ah_admission_next_deadline(engine->adm, now), schedule = ah_engine_schedule_deadline(engine);
+	return MIN(admission, schedule);
 }
