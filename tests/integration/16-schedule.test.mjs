@@ -147,7 +147,7 @@ test('rooms ending together on a full node: the freed seats are not handed to a 
   for (const tenant of ['ta', 'tb']) {
     await createTenant(janus, { tenant, max_participants: 10 });
     assertSuccess(await janus.admin({
-      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p',
+      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p-presenter',
       schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 0, grace_s: 0,
     }), `create_room ${tenant}`);
   }
