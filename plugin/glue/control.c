@@ -897,11 +897,7 @@ json_t *ah_control_admin_message(json_t *message)
 	/* The media path's own figures, next to the node's in `status`. */
 	json_t *node = json_object_get(response, "node");
 	if (json_is_object(node) && json_object_get(node, "relay") == NULL) {
-		guint threads = 0, queued = 0;
-		guint64 dropped = 0;
-		ah_relay_figures(&threads, &queued, &dropped);
-		json_object_set_new(node, "relay", json_pack("{s:i, s:i, s:I}", "threads", (int)threads, "queued",
-			(int)queued, "dropped", (json_int_t)dropped));
+		json_object_set_new(node, "relay", ah_relay_status());
 	}
 	return response;
 }

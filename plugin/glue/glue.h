@@ -124,6 +124,8 @@ struct ah_substream {
 	volatile gint layer_now;      /* the layer relayed now, -1: none yet */
 	int presenter_mindex;         /* control thread only: the presenter m-line this carries */
 	ah_sim_state policy;
+	/* The thread rewriting for this substream now, NULL: none (relay.c checks it is never two). */
+	gpointer owner;
 	janus_refcount ref;
 };
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec);
@@ -156,8 +158,10 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
 gboolean ah_relay_start(guint threads, guint inline_max, char **error);
 /* Plugin destroy: stop the helpers (packets still queued are dropped). */
 void ah_relay_stop(void);
-/* Any thread: helper count, packets queued to helpers now, packets dropped on full queues so far. */
-void ah_relay_figures(guint *threads, guint *queued, guint64 *dropped);
+/* Any thread: status's `node.relay` (docs/api.md): helper count, packets queued to helpers now,
+ * packets dropped on full queues so far, and `overlaps`, how many times two threads were found
+ * rewriting one substream at once (the relay's invariant says never: anything else is a bug). */
+json_t *ah_relay_status(void);
 
 /* ---- control.c: the control thread. ---- */
 gboolean ah_control_start(const ah_engine_config *config, char **error);

@@ -248,8 +248,8 @@ function h264Packetize(nals) {
 }
 
 // One frame -> RTP payloads (RFC 7741: one-byte descriptor, S on the first packet).
-function vp8Packetize(key, frameNo) {
-  const size = key ? 2400 : 300 + (frameNo % 7) * 40;
+function vp8Packetize(key, frameNo, scale = 1) {
+  const size = (key ? 2400 : 300 + (frameNo % 7) * 40) * scale;
   let frame;
   if (key) {
     const tag = (size << 5) | 0x10; // key frame (bit 0 = 0), version 0, show_frame
@@ -301,7 +301,7 @@ class RtpStream {
 
 function opusFrame() { return [Buffer.concat([Buffer.from([0xfc]), crypto.randomBytes(60)])]; }
 
-function videoFrames(codec) {
+function videoFrames(codec, scale = 1) {
   let idr = 0;
   if (codec === 'h264') {
     // 15 fps, an IDR (with SPS/PPS) every 15 frames.
@@ -312,7 +312,7 @@ function videoFrames(codec) {
       return h264Packetize(nals);
     };
   }
-  return (n) => vp8Packetize(n % 15 === 0, n);
+  return (n) => vp8Packetize(n % 15 === 0, n, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,9 +326,13 @@ const PRESENTER_PT = { vp8: 100, h264: 109 };
 const presenterCodec = (video) => (video === 'h264' ? H264(PRESENTER_PT.h264) : VP8(PRESENTER_PT.vp8));
 
 export class WeriftPresenter {
-  // video: 'vp8' | 'h264' | null; audio: boolean.
-  constructor(handle, { label = 'presenter', video = 'vp8', audio = true } = {}) {
+  // video: 'vp8' | 'h264' | null; audio: boolean; videoFps: video frames per second (timestamps
+  // follow), 15 unless a test wants a higher packet rate; vp8Scale: VP8 frame sizes times this
+  // (more packets per frame, sent back to back).
+  constructor(handle, { label = 'presenter', video = 'vp8', audio = true, videoFps = 15, vp8Scale = 1 } = {}) {
     this.handle = handle;
+    this.videoFps = videoFps;
+    this.vp8Scale = vp8Scale;
     this.label = label;
     this.video = video;
     this.audio = audio;
@@ -343,9 +347,9 @@ export class WeriftPresenter {
   _stream(kind, tr, epoch, video) {
     return new RtpStream({
       sender: tr.sender, source: this.label, epoch, kind,
-      intervalMs: kind === 'audio' ? 20 : 1000 / 15,
-      tsStep: kind === 'audio' ? 960 : 6000,
-      frame: kind === 'audio' ? opusFrame : videoFrames(video),
+      intervalMs: kind === 'audio' ? 20 : 1000 / this.videoFps,
+      tsStep: kind === 'audio' ? 960 : Math.round(90000 / this.videoFps),
+      frame: kind === 'audio' ? opusFrame : videoFrames(video, this.vp8Scale),
     });
   }
 
