@@ -5,7 +5,8 @@
  *   the media callbacks post work to the control thread (control.c), which alone calls the engine.
  * - Each handle's loop thread runs incoming_rtp/rtcp. A presenter's loop thread relays its packets
  *   by reading its current fan-out, an immutable ref-counted snapshot swapped in by the control
- *   thread (relay.c). It never waits for the control thread.
+ *   thread (relay.c), itself or through relay helper threads. It never waits for the control thread
+ *   or a helper.
  *
  * Locks (never held across a call into Janus, and never nested):
  *   sessions_lock (plugin.c: conn -> session registry, handle -> session, handles per Janus session,
@@ -103,8 +104,12 @@ char *ah_sdp_attendee_offer(const ah_slot *slots, guint n_slots, guint64 version
 
 /* ---- relay.c: the media path. ---- */
 
-/* Per (attendee, m-line) relay state. One presenter thread feeds it; the control thread only reads
- * its context once, under context_lock, to hand the numbering over to a successor. */
+/* Per (attendee, m-line) relay state. One presenter's m-line feeds it, and one thread at a time
+ * rewrites for it, in packet order: the presenter's thread, or the attendee's relay helper while
+ * the m-line has relay_inline_max receivers or more and until the helper has finished every job
+ * queued for it (relay.c checks this and counts violations in status node.relay.overlaps). The
+ * control thread only reads its context once, under context_lock, to hand the numbering over to
+ * a successor. */
 struct ah_substream {
 	ah_session *attendee;         /* reference held */
 	int mindex;

@@ -34,8 +34,15 @@
  * receivers for it and pushes the copy, with a reference on the fan-out, onto that helper's queue;
  * below that, it relays inline (no hand-off cost for small rooms). A helper's queue is bounded
  * (AH_RELAY_QUEUE_MAX packets): when it is full the packet is dropped for that helper's receivers
- * and counted, so the presenter thread never waits for a helper or a slow attendee. When an m-line
- * crosses the threshold, a packet or two may overtake one still queued; receivers reorder them.
+ * and counted, so the presenter thread never waits for a helper or a slow attendee.
+ *
+ * One thread at a time per substream. A substream's rewriting state (switching, simulcast and VP8
+ * contexts) has no lock of its own: it is only ever written by one thread at a time, in packet order.
+ * With helpers, a receiver's packets all go through its own helper (FIFO). Going from inline to
+ * helpers is ordered by the queue push. Going back inline (the m-line dropped below
+ * `relay_inline_max`) waits, without blocking, until the helpers have finished every job queued for
+ * the m-line (ah_pubmedia.inflight): until then packets keep going to the helpers. The rewrite path
+ * checks this (substream_enter) and counts violations in status `node.relay.overlaps`.
  *
  * Lifetimes: a substream holds a reference on its attendee session; fan-outs hold references on
  * substreams; a queued packet holds a reference on its fan-out. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
@@ -794,6 +801,27 @@ json_t *ah_relay_status(void)
 
 /* ---- the relay (presenter's loop thread) ---- */
 
+/* Relay inline or hand to the helpers. An m-line goes back inline only once the helpers have
+ * finished every job for it (`inflight` is 0): until then its packets keep going to the helpers even
+ * below relay_inline_max, so a substream is rewritten by one thread at a time and in order. Only this
+ * thread increments `inflight`, so reading 0 means no job can still touch these substreams, and the
+ * helpers' atomic decrement orders their writes before ours. Nothing here waits. */
+static void relay_or_dispatch(ah_pubmedia *pm, ah_fanout *f, int mindex, janus_plugin_rtp *packet)
+{
+	const gboolean running = g_atomic_int_get(&helpers_running);
+	const gboolean drained = g_atomic_int_get(&pm->inflight[mindex]) == 0;
+	if (drained && (f->count[mindex] < inline_max || !running)) {
+		relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex],
+			g_atomic_int_get(&pm->inflight[mindex]) > 0);
+		return;
+	}
+	if (!running)
+		return; /* the helpers are stopping (plugin destroy) with jobs still queued: dropped */
+	for (guint h = 0; h < n_helpers; h++)
+		if (f->share[mindex][h + 1] > f->share[mindex][h])
+			dispatch(f, mindex, h, packet);
+}
+
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 {
 	if (presenter == NULL || packet == NULL || packet->buffer == NULL || packet->length < RTP_HEADER_SIZE)
@@ -812,14 +840,7 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 				account_layer(&pm->sim[mindex], packet);
 			maybe_send_pli(pm, presenter, mindex);
 		}
-		if (f->count[mindex] < inline_max || !g_atomic_int_get(&helpers_running)) {
-			relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex],
-				g_atomic_int_get(&pm->inflight[mindex]) > 0);
-		} else {
-			for (guint h = 0; h < n_helpers; h++)
-				if (f->share[mindex][h + 1] > f->share[mindex][h])
-					dispatch(f, mindex, h, packet);
-		}
+		relay_or_dispatch(pm, f, mindex, packet);
 	}
 	fanout_unref(f);
 }

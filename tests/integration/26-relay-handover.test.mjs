@@ -8,6 +8,9 @@
 // to one connected watcher while two other attendees join and leave over and over, each time moving
 // the room's m-lines between inline relaying (1 receiver) and the helpers (2 or 3 receivers).
 // Asserted: no overlap, the watcher's RTP stays continuous, and it kept receiving throughout.
+// Timing decides whether a hand-over meets a helper still busy with the m-line, so on the relay
+// before the fix this test failed only sometimes (2 overlaps in one run of three); the C stress
+// test tests/unit/test-relay-handover.c fails there every time (thousands).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +28,7 @@ const bag = new Bag();
 before(async () => {
   await startLocalStun();
   janus = await startJanus('relay-handover', {
-    capacity: 20, wave_size: 10, wave_interval_ms: 100, admit_timeout_ms: 60000, relay_threads: 2, relay_inline_max: 3,
+    capacity: 20, wave_size: 10, wave_interval_ms: 100, admit_timeout_ms: 60000, relay_threads: 2, relay_inline_max: 2,
   });
   await createTenant(janus, { tenant: TENANT, max_participants: 20 });
   await createRoom(janus, { tenant: TENANT, room: ROOM, max_attendees: 10, presenter_secret: SECRET });
@@ -66,7 +69,7 @@ test('receivers crossing relay_inline_max while media flows: one thread per subs
   assert.equal(before0.overlaps, 0, `status reports relay overlaps, none yet: ${safeJson(before0)}`);
 
   const ph = await handle(janus, bag);
-  const p = new WeriftPresenter(ph, { label: 'P', video: 'vp8', videoFps: 60, vp8Scale: 12 });
+  const p = new WeriftPresenter(ph, { label: 'P', video: 'vp8', videoFps: 60, vp8Scale: 8 });
   bag.add(() => p.close());
   assertEvent((await ph.request(joinBody({ tenant: TENANT, room: ROOM, ptype: 'presenter', display: 'P', presenter_secret: SECRET }))).data,
     'joined', 'presenter joins');
@@ -86,7 +89,7 @@ test('receivers crossing relay_inline_max while media flows: one thread per subs
   await w.waitPackets(aMid, p.epochs.audio, 20);
 
   const churners = [];
-  for (const label of ['c1', 'c2', 'c3', 'c4']) churners.push({ label, h: await handle(janus, bag) });
+  for (const label of ['c1', 'c2']) churners.push({ label, h: await handle(janus, bag) });
   const atStart = { video: w.onMid(vMid).length, audio: w.onMid(aMid).length };
   const until = Date.now() + CHURN_MS;
   const cycles = await Promise.all(churners.map((c) => churn(c.h, c.label, until)));
@@ -98,7 +101,7 @@ test('receivers crossing relay_inline_max while media flows: one thread per subs
   assert.ok(cycles.every((n) => n >= 10), `each churner crossed the threshold many times: ${cycles}`);
   assert.equal(relay.overlaps, 0,
     `no two threads ever rewrote one substream at once (${cycles} join/leave cycles, relay ${safeJson(relay)})`);
-  // The watcher kept receiving while its m-lines moved between the threads (about 1 s of 120 fps
+  // The watcher kept receiving while its m-lines moved between the threads (about 5 s of 60 fps
   // video and 50 packets/s audio at the least; a stall or a relay that stopped would show here).
   assert.ok(gotVideo > 300 && gotAudio > 100, `watcher kept receiving during the churn: ${gotVideo} video, ${gotAudio} audio packets`);
   for (const [mid, kind, clockRate] of [[vMid, 'video', 90000], [aMid, 'audio', 48000]]) {
