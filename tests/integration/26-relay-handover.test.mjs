@@ -9,8 +9,8 @@
 // the room's m-lines between inline relaying (1 receiver) and the helpers (2 or 3 receivers).
 // Asserted: no overlap, the watcher's RTP stays continuous, and it kept receiving throughout.
 // Timing decides whether a hand-over meets a helper still busy with the m-line, so on the relay
-// before the fix this test failed only sometimes (2 overlaps in one run of three); the C stress
-// test tests/unit/test-relay-handover.c fails there every time (thousands).
+// before the fix this test failed only sometimes (2 overlaps in one run of five); the C stress
+// test tests/glue/test-relay-handover.c fails there every time (thousands).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

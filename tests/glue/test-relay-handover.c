@@ -14,6 +14,9 @@
  *   a gap or a repeat (a lost update of the switching context would show as one).
  * The same program on the relay before the fix counted thousands of overlaps and reorderings.
  *
+ * tests/glue holds tests of glue code built without Janus's executable: they include Janus's
+ * headers (through glue.h) and define the Janus functions the code under test calls.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <arpa/inet.h>
