@@ -527,12 +527,11 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 		if (jsep_type != NULL && strcmp(jsep_type, "offer") == 0 && sdp != NULL) {
 			char *error = NULL;
 			n = ah_sdp_read_offer(sdp, streams, in_pt, AH_MAX_STREAMS, &error);
-			if (n < 0) {
-				JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": unusable offer: %s\n", session->conn,
-					error ? error : "?");
-				g_free(error);
-				n = 0;
-			}
+			if (n < 0 || error != NULL)
+				JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": %s offer: %s\n", session->conn,
+					n < 0 ? "unusable" : "part of an", error ? error : "?");
+			g_free(error);
+			n = MAX(n, 0);
 			if (n > 0 && (answer = publisher_answer(session, sdp, streams, n)) == NULL)
 				n = 0;
 		}

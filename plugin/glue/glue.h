@@ -88,7 +88,8 @@ int ah_sdp_payload_type(const char *codec);
 /* Read a presenter's offer: fill up to `max` usable streams (first audio m-line with Opus, first
  * video m-line with VP8 or H.264, preferring VP8, then H.264). Returns the number found, or -1
  * with *error (g_free) when the SDP does not parse. `in_pt` receives, per stream, the
- * presenter's payload type for the chosen codec. */
+ * presenter's payload type for the chosen codec. *error may be set with a count >= 0 too: why an
+ * offered codec was not used (an fmtp that does not fit, include/allhands/fmtp.h), for the log. */
 int ah_sdp_read_offer(const char *offer, ah_stream_desc *streams, int *in_pt, int max, char **error);
 /* Build the answer to that offer: chosen streams recvonly with their codec, every other m-line
  * rejected. Returns a newly allocated SDP or NULL with *error. */
