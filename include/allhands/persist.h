@@ -42,6 +42,9 @@
 #define AH_WEIGHT_MAX 1000
 #define AH_PRESENTER_SEATS_DEFAULT 1
 #define AH_PRESENTER_SEATS_MAX 1000
+/* presenter_max_bitrate (bps, 0: no cap): the REMB a room sends its presenters (docs/api.md). */
+#define AH_PRESENTER_BITRATE_MIN 50000
+#define AH_PRESENTER_BITRATE_MAX 100000000
 /* Join tokens (issue 6): a rotated-out secret stays valid at most this long. */
 #define AH_SECRET_OVERLAP_S_MAX 86400
 
@@ -80,6 +83,7 @@ typedef struct {
 	char *priority_secret;  /* NULL: no priority class by secret */
 	ah_tokens_policy tokens;
 	int video_layer;        /* AH_SIM_LOW..AH_SIM_HIGH (simulcast.h) */
+	guint presenter_max_bitrate; /* bps, 0: none */
 } ah_persist_room;
 
 typedef struct {

@@ -361,6 +361,7 @@ static void rebuild_routes(ah_session *presenter)
 		ah_session_unref(attendee);
 	}
 	ah_pubmedia_set_routes(presenter->pub, routes);
+	ah_pubmedia_set_max_bitrate(presenter->pub, ah_engine_presenter_max_bitrate(engine, presenter->conn));
 	g_array_free(routes, TRUE);
 }
 

@@ -153,6 +153,10 @@ void ah_pubmedia_set_simulcast(ah_pubmedia *pm, json_t *simulcast);
 /* Any thread: TRUE when presenter m-line `mindex` carries simulcast, with each layer's measured
  * bitrate over the last second (0: not flowing). */
 gboolean ah_pubmedia_simulcast(ah_pubmedia *pm, int mindex, guint64 layer_bps[3]);
+/* Control thread: cap the presenter's sending bitrate (bps, 0: no cap). While capped, its thread
+ * sends it a REMB of `bps` every AH_REMB_INTERVAL_US (relay.c); lifting the cap sends a few REMB of
+ * AH_REMB_UNCAPPED so that the browser forgets the last one. */
+void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps);
 /* Any thread: ask for a keyframe; coalesced to at most one PLI per stream per interval. */
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
 /* Presenter's loop thread: relay one incoming packet to its fan-out. */

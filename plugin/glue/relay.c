@@ -64,6 +64,11 @@
 #define AH_KEY_WAIT_MAX_US (3 * G_TIME_SPAN_SECOND)
 /* A simulcast receiver falls back to a lower layer after this long without a packet of its own. */
 #define AH_SIM_DROP_TRIGGER_US (1000 * G_TIME_SPAN_MILLISECOND)
+/* A capped presenter gets a REMB this often; lifting the cap sends AH_REMB_UNCAP_COUNT REMB of
+ * AH_REMB_UNCAPPED (browsers keep the last REMB as a limit until another one comes). */
+#define AH_REMB_INTERVAL_US G_TIME_SPAN_SECOND
+#define AH_REMB_UNCAPPED 100000000u
+#define AH_REMB_UNCAP_COUNT 3
 /* Packets waiting in one helper's queue, at most (about 2 s of a 2.5 Mbit/s video stream). */
 #define AH_RELAY_QUEUE_MAX 512
 
@@ -170,6 +175,11 @@ struct ah_pubmedia {
 	/* Per m-line: helper jobs queued or running (the presenter's thread increments, helpers
 	 * decrement when done). */
 	volatile gint inflight[AH_PUB_MAX_STREAMS];
+	/* Bitrate cap (bps, 0: none), set by the control thread; the rest is the presenter thread's. */
+	volatile guint max_bitrate;
+	guint remb_sent;       /* the cap last sent, 0: none */
+	gint64 remb_at;        /* when */
+	int uncap_left;        /* REMB of AH_REMB_UNCAPPED still to send */
 };
 
 /* Builder input (control thread): one substream reference for presenter m-line `mindex`. */
@@ -461,6 +471,32 @@ void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes)
 	fanout_unref(old);
 	g_array_free(pairs, TRUE);
 	fanout_swap(pm, f);
+}
+
+void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps)
+{
+	if (pm != NULL)
+		g_atomic_int_set(&pm->max_bitrate, bps);
+}
+
+/* Presenter thread: REMB while the room caps its presenters, and a few uncapping ones after. */
+static void maybe_send_remb(ah_pubmedia *pm, ah_session *presenter)
+{
+	const guint cap = (guint)g_atomic_int_get(&pm->max_bitrate);
+	const gint64 now = g_get_monotonic_time();
+	if (cap == 0 && pm->remb_sent != 0) {
+		pm->remb_sent = 0;
+		pm->uncap_left = AH_REMB_UNCAP_COUNT;
+		pm->remb_at = 0;
+	}
+	if ((cap == 0 && pm->uncap_left == 0) || (cap == pm->remb_sent && now - pm->remb_at < AH_REMB_INTERVAL_US) ||
+		(cap == 0 && now - pm->remb_at < AH_REMB_INTERVAL_US))
+		return;
+	if (cap == 0)
+		pm->uncap_left--;
+	pm->remb_sent = cap;
+	pm->remb_at = now;
+	ah_gateway->send_remb(presenter->handle, cap != 0 ? cap : AH_REMB_UNCAPPED);
 }
 
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
@@ -839,6 +875,7 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 			if (g_atomic_int_get(&pm->sim[mindex].on))
 				account_layer(&pm->sim[mindex], packet);
 			maybe_send_pli(pm, presenter, mindex);
+			maybe_send_remb(pm, presenter);
 		}
 		relay_or_dispatch(pm, f, mindex, packet);
 	}

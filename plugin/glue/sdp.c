@@ -349,7 +349,10 @@ static int offer_slot(janus_sdp *offer, const ah_slot *slot, char **error)
 	g_snprintf(msid, sizeof(msid), "ah%" G_GUINT64_FORMAT, slot->presenter);
 	g_snprintf(track, sizeof(track), "ah%" G_GUINT64_FORMAT "-%s", slot->presenter, video ? "video" : "audio");
 	/* Fixed extension ids (Janus's own table) keep a URI on one id across every m-line of the bundle;
-	 * an id of 0 is skipped by the generator. */
+	 * an id of 0 is skipped by the generator. No transport-wide-cc: with it, browsers send
+	 * transport-wide feedback, which Janus 1.1.2 does not use to estimate bandwidth, and no REMB.
+	 * Without it (abs-send-time and goog-remb offered) they estimate the bandwidth of what they
+	 * receive and report it in REMB, which the layer policy reads (docs/operations.md). */
 	/* clang-format off */
 	int rc = janus_sdp_generate_offer_mline(offer,
 		JANUS_SDP_OA_MLINE, video ? JANUS_SDP_VIDEO : JANUS_SDP_AUDIO,
@@ -365,8 +368,6 @@ static int offer_slot(janus_sdp *offer, const ah_slot *slot, char **error)
 			video ? 0 : janus_rtp_extension_id(JANUS_RTP_EXTMAP_AUDIO_LEVEL),
 		JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
 			video ? janus_rtp_extension_id(JANUS_RTP_EXTMAP_ABS_SEND_TIME) : 0,
-		JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC,
-			video ? janus_rtp_extension_id(JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC) : 0,
 		JANUS_SDP_OA_DONE);
 	/* clang-format on */
 	if (rc < 0) {

@@ -1,6 +1,7 @@
 /* allhands: scenario tests of the simulcast settings in the engine: the room's `video_layer`
  * (create_room, edit_room, room_info, the state file), the attendee's `layer` (join, set_layer),
- * and the receivers' max_layer in the routes with the ROUTES that tell the glue it changed.
+ * and the receivers' max_layer in the routes with the ROUTES that tell the glue it changed; the
+ * room's `presenter_max_bitrate`.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -180,6 +181,46 @@ static void test_persisted(fixture *f, gconstpointer data)
 		"room"), "video_layer"), ==, "high");
 }
 
+/* presenter_max_bitrate: validated, shown, given to the glue for the room's presenters only (with
+ * a ROUTES out when it changes, which is when the glue reads it), kept in the state file. */
+static void test_presenter_max_bitrate(fixture *f, gconstpointer data)
+{
+	char *text = NULL;
+	on_stage(f);
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 0);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, PRESENTER), ==, 0);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 49999}"),
+		AH_ERR_INVALID_ELEMENT);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', "
+		"'presenter_max_bitrate': 100000001}"), AH_ERR_INVALID_ELEMENT);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': '1M'}"),
+		AH_ERR_INVALID_ELEMENT);
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 0);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 300000}"));
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 1);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, PRESENTER), ==, 300000);
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
+	join_attendee(f, 7);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, 7), ==, 0);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, 999), ==, 0);
+	/* The same value again changes nothing. */
+	clear(f);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 300000}"));
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 0);
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': 5, "
+		"'presenter_secret': 's3cret', 'presenter_max_bitrate': 50000}"));
+	/* Kept across a restart. */
+	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "\"presenter_max_bitrate\": 300000"));
+	g_free(text);
+	clear(f);
+	ah_engine_free(f->engine);
+	f->engine = engine_new(&f->config);
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
+	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'town'}"), "room"),
+		"presenter_max_bitrate"), ==, 50000);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -187,5 +228,6 @@ int main(int argc, char **argv)
 	ADD("/engine/layers/join-clamps", test_join_clamps);
 	ADD("/engine/layers/set-layer", test_set_layer);
 	ADD("/engine/layers/persisted", test_persisted);
+	ADD("/engine/layers/presenter-max-bitrate", test_presenter_max_bitrate);
 	return g_test_run();
 }
