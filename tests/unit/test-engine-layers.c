@@ -164,18 +164,24 @@ static void test_set_layer(fixture *f, gconstpointer data)
 	assert_error(admin(f, "{'request': 'set_layer', 'layer': 'low'}"), AH_ERR_UNKNOWN_REQUEST);
 }
 
-/* video_layer survives a restart; the state file names it. */
-static void test_persisted(fixture *f, gconstpointer data)
+/* The state file holds `needle`; then a restart from it. */
+static void restart_from_state(fixture *f, const char *needle)
 {
 	char *text = NULL;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
 	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
-	g_assert_nonnull(strstr(text, "\"video_layer\": \"low\""));
+	g_assert_nonnull(strstr(text, needle));
 	g_free(text);
 	clear(f);
 	ah_engine_free(f->engine);
 	f->engine = engine_new(&f->config);
+}
+
+/* video_layer survives a restart; the state file names it. */
+static void test_persisted(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
+	restart_from_state(f, "\"video_layer\": \"low\"");
 	g_assert_cmpstr(str(room_info(f), "video_layer"), ==, "low");
 	g_assert_cmpstr(str(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'globex', 'room': 'standup'}"),
 		"room"), "video_layer"), ==, "high");
@@ -185,7 +191,6 @@ static void test_persisted(fixture *f, gconstpointer data)
  * a ROUTES out when it changes, which is when the glue reads it), kept in the state file. */
 static void test_presenter_max_bitrate(fixture *f, gconstpointer data)
 {
-	char *text = NULL;
 	on_stage(f);
 	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 0);
 	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, PRESENTER), ==, 0);
@@ -210,12 +215,7 @@ static void test_presenter_max_bitrate(fixture *f, gconstpointer data)
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': 5, "
 		"'presenter_secret': 's3cret', 'presenter_max_bitrate': 50000}"));
 	/* Kept across a restart. */
-	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
-	g_assert_nonnull(strstr(text, "\"presenter_max_bitrate\": 300000"));
-	g_free(text);
-	clear(f);
-	ah_engine_free(f->engine);
-	f->engine = engine_new(&f->config);
+	restart_from_state(f, "\"presenter_max_bitrate\": 300000");
 	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
 	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'town'}"), "room"),
 		"presenter_max_bitrate"), ==, 50000);
