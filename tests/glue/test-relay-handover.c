@@ -125,6 +125,9 @@ int ah_sdp_payload_type(const char *codec)
 /* ---- receivers ---- */
 
 #define N_RECEIVERS 4
+/* The cost measurement (-m perf) relays to this many. */
+#define PERF_RECEIVERS 64
+#define PERF_PACKETS 200000
 /* Fan-out swaps, each one moving the m-line across relay_inline_max. */
 #define N_SWAPS 2000
 /* The presenter sends packets in bursts of this many, as a video frame comes. */
@@ -143,7 +146,7 @@ typedef struct {
 
 static GThread *presenter_thread;
 
-static receiver receivers[N_RECEIVERS];
+static receiver receivers[PERF_RECEIVERS];
 
 void ah_session_ref(ah_session *session)
 {
@@ -155,7 +158,7 @@ void ah_session_unref(ah_session *session)
 
 ah_session *ah_session_lookup(guint64 conn)
 {
-	return conn >= 1 && conn <= N_RECEIVERS ? &receivers[conn - 1].session : NULL;
+	return conn >= 1 && conn <= PERF_RECEIVERS ? &receivers[conn - 1].session : NULL;
 }
 
 static void relay_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet)
@@ -221,11 +224,12 @@ static void set_receivers(ah_pubmedia *pm, guint n)
 	g_array_free(routes, TRUE);
 }
 
-static void test_handover(void)
+/* Receivers 1..n, each with one video substream, and the presenter's media state for
+ * `presenter` publishing one VP8 stream on m-line 0 (no receiver yet). */
+static ah_pubmedia *stage(ah_session *presenter, guint n)
 {
-	char *error = NULL;
-	g_assert_true(ah_relay_start(2, 3, &error));
-	for (guint i = 0; i < N_RECEIVERS; i++) {
+	memset(receivers, 0, sizeof(receivers));
+	for (guint i = 0; i < n; i++) {
 		receiver *r = &receivers[i];
 		r->handle.plugin_handle = r;
 		r->session.handle = &r->handle;
@@ -237,12 +241,29 @@ static void test_handover(void)
 		g_ptr_array_add(r->session.substreams, sub);
 		r->next_seq = 1;
 	}
-	ah_session presenter = {0};
 	ah_pubmedia *pm = ah_pubmedia_new();
-	presenter.pub = pm;
+	presenter->pub = pm;
 	ah_stream_desc stream = {.kind = AH_MEDIA_VIDEO, .mindex = 0, .codec = "vp8"};
 	int in_pt = 100;
 	ah_pubmedia_set_streams(pm, &stream, &in_pt, 1);
+	return pm;
+}
+
+static void unstage(ah_pubmedia *pm, guint n)
+{
+	set_receivers(pm, 0);
+	ah_relay_stop();
+	ah_pubmedia_free(pm);
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_free(receivers[i].session.substreams, TRUE);
+}
+
+static void test_handover(void)
+{
+	char *error = NULL;
+	g_assert_true(ah_relay_start(2, 3, &error));
+	ah_session presenter = {0};
+	ah_pubmedia *pm = stage(&presenter, N_RECEIVERS);
 	set_receivers(pm, 2);
 
 	GThread *thread = g_thread_new("presenter", presenter_main, &presenter);
@@ -291,16 +312,48 @@ static void test_handover(void)
 		g_assert_cmpint(receivers[i].inline_relayed, <, receivers[i].received);
 	}
 
-	set_receivers(pm, 0);
-	ah_relay_stop();
-	ah_pubmedia_free(pm);
-	for (guint i = 0; i < N_RECEIVERS; i++)
-		g_ptr_array_free(receivers[i].session.substreams, TRUE);
+	unstage(pm, N_RECEIVERS);
+}
+
+/* With -m perf: the relay's own cost per receiver and packet, inline (relay_rtp here only checks
+ * the numbering; Janus's copies the packet). Best of 5 rounds; docs/benchmarks.md. */
+static void test_relay_cost(void)
+{
+	if (!g_test_perf()) {
+		g_test_skip("a measurement: run with -m perf");
+		return;
+	}
+	char *error = NULL;
+	g_assert_true(ah_relay_start(0, 1000, &error));
+	ah_session presenter = {0};
+	ah_pubmedia *pm = stage(&presenter, PERF_RECEIVERS);
+	set_receivers(pm, PERF_RECEIVERS);
+	char buffer[12 + 1100];
+	memset(buffer, 0, sizeof(buffer));
+	janus_rtp_header *header = (janus_rtp_header *)buffer;
+	header->version = 2;
+	header->type = 100;
+	double best = G_MAXDOUBLE;
+	for (int round = 0; round < 5; round++) {
+		const gint64 t0 = g_get_monotonic_time();
+		for (gint i = 1; i <= PERF_PACKETS; i++) {
+			header->seq_number = htons((uint16_t)i);
+			memcpy(buffer + 12, &i, sizeof(i));
+			janus_plugin_rtp packet = {.mindex = 0, .video = TRUE, .buffer = buffer, .length = sizeof(buffer)};
+			ah_relay_rtp(&presenter, &packet);
+		}
+		best = MIN(best, (g_get_monotonic_time() - t0) * 1000.0 / ((double)PERF_PACKETS * PERF_RECEIVERS));
+	}
+	g_test_minimized_result(best, "relay.c: %.1f ns per receiver per packet (best of 5)", best);
+	for (guint i = 0; i < PERF_RECEIVERS; i++)
+		g_assert_cmpint(receivers[i].misnumbered, ==, 0);
+	unstage(pm, PERF_RECEIVERS);
 }
 
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/relay/handover", test_handover);
+	g_test_add_func("/relay/cost", test_relay_cost);
 	return g_test_run();
 }
