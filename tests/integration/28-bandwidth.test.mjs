@@ -139,6 +139,7 @@ test('a Chromium attendee whose link is limited with tbf moves to a lower layer,
   const nBefore = (await events(page)).length;
   const atShape = (await pcStats(page)).video;
   shape(st0.janusPort, LIMIT);
+  const shapedAt = Date.now();
   let down;
   let atDownStats;
   try {
@@ -151,18 +152,19 @@ test('a Chromium attendee whose link is limited with tbf moves to a lower layer,
     log(`tc: ${tc(['-s', 'qdisc', 'show', 'dev', 'lo'])}`);
     log(`limited: ${safeJson({ atShape, atDown: atDownStats })}`);
   }
-  log(`lowered: ${safeJson(down)}`);
+  log(`lowered ${Date.now() - shapedAt} ms after the limit (figure, not asserted): ${safeJson(down)}`);
   // Before heavy loss: what the browser counted as lost on the video when it was lowered.
   const lost = (atDownStats.packetsLost - atShape.packetsLost);
   const got = (atDownStats.packetsReceived - atShape.packetsReceived);
   assert.ok(lost <= 0.2 * (lost + got), `lowered before heavy loss: ${lost} lost, ${got} received since the limit`);
   unshape();
+  const liftedAt = Date.now();
   const nDown = (await events(page)).length;
   const up = await waitFor(async () => (await events(page)).slice(nDown)
     .find((e) => e.event === 'layer_changed' && e.layer === 'high'), {
     timeout: 90000, interval: 500, what: 'layer_changed back to high after the limit was lifted',
   });
-  log(`raised: ${safeJson(up)}; events ${safeJson((await events(page)).filter((e) => e.event === 'layer_changed'))}`);
+  log(`raised to high ${Date.now() - liftedAt} ms after the limit was lifted: ${safeJson(up)}; events ${safeJson((await events(page)).filter((e) => e.event === 'layer_changed'))}`);
   await context.close();
 });
 
