@@ -6,13 +6,15 @@
  *                 "previous_secret"?, "previous_secret_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
- *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?}]}
+ *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?,
+ *               "presenter_max_bitrate"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
  * room options and the tenants' shares may be missing (files written by older versions), which
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
  * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
  * "optional" or "required" (join tokens, token.h); "video_layer" is "low", "medium" or "high" (the
- * default; simulcast.h).
+ * default; simulcast.h); "presenter_max_bitrate" is 0 (the default: no cap) or
+ * AH_PRESENTER_BITRATE_MIN..AH_PRESENTER_BITRATE_MAX bps.
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
  * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full

@@ -259,6 +259,10 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 	if (json_object_get(row, "presenter_seats") != NULL)
 		r->presenter_seats = json_integer_value(json_object_get(row, "presenter_seats"));
 	r->presenter_max_bitrate = (guint)json_integer_value(json_object_get(row, "presenter_max_bitrate"));
+	if (r->presenter_max_bitrate != 0 && r->presenter_max_bitrate < AH_PRESENTER_BITRATE_MIN) {
+		*why = g_strdup("invalid element (presenter_max_bitrate: 0 or at least 50000 bps)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
 	if (schedule != NULL && !json_is_null(schedule)) {
 		ah_schedule *s = NULL;

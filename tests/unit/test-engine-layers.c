@@ -219,6 +219,21 @@ static void test_presenter_max_bitrate(fixture *f, gconstpointer data)
 	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
 	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'town'}"), "room"),
 		"presenter_max_bitrate"), ==, 50000);
+	/* A state file with a cap under the minimum is refused, as the request would be; the same file
+	 * with the minimum loads. */
+	ah_engine_free(f->engine);
+	f->engine = NULL;
+	const char *state = "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"name\": \"A\", \"max_participants\": 5, "
+		"\"secret\": \"s3cret-s3cret\"}], \"rooms\": [{\"tenant\": \"a\", \"room\": \"r\", \"description\": \"\", "
+		"\"max_attendees\": 1, \"presenter_secret\": \"p\", \"presenter_max_bitrate\": %d}]}";
+	char *low = g_strdup_printf(state, 10), *min = g_strdup_printf(state, 50000);
+	assert_state_file_refused(f, low);
+	g_assert_true(g_file_set_contents(f->path, min, -1, NULL));
+	f->engine = engine_new(&f->config);
+	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'a', 'room': 'r'}"), "room"),
+		"presenter_max_bitrate"), ==, 50000);
+	g_free(low);
+	g_free(min);
 }
 
 int main(int argc, char **argv)
