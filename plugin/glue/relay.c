@@ -1,7 +1,8 @@
 /* allhands glue: the media path.
  *
- * Owns each presenter's relay state (struct ah_pubmedia: its current fan-out and keyframe state) and
- * the per-(attendee, m-line) substreams. Threads: ah_relay_rtp runs on the presenter's handle loop
+ * Owns each presenter's relay state (struct ah_pubmedia: its current fan-out, keyframe state and the
+ * REMB that caps its bitrate when its room sets presenter_max_bitrate) and the per-(attendee,
+ * m-line) substreams. Threads: ah_relay_rtp runs on the presenter's handle loop
  * thread; the control thread creates substreams and builds and swaps fan-outs; want_keyframe may be
  * called from any thread. Nothing here blocks, waits for the control thread, logs, or allocates per
  * packet; the only lock is ah_pubmedia.lock, held for a pointer swap or a pointer read plus a

@@ -4,7 +4,7 @@
 // threshold and media flows, a substream's rewriting state (switching context, simulcast and VP8
 // contexts) must only ever be touched by one thread at a time: the relay marks each substream with
 // the thread rewriting for it and counts in status `node.relay.overlaps` every time it finds another
-// thread's mark. Here a werift presenter sends VP8 at a high frame rate (so packets come in bursts)
+// thread's mark, or relays inline while a helper's job for the m-line is still pending. Here a werift presenter sends VP8 at a high frame rate (so packets come in bursts)
 // to one connected watcher while two other attendees join and leave over and over, each time moving
 // the room's m-lines between inline relaying (1 receiver) and the helpers (2 or 3 receivers).
 // Asserted: no overlap, the watcher's RTP stays continuous, and it kept receiving throughout.
