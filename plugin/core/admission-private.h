@@ -34,6 +34,7 @@ typedef struct {
 	ah_hist setup;    /* admitted -> media, us */
 	ah_hist wait;     /* queued -> admitted, us */
 	ah_hist error;    /* |actual - estimated| / actual, in 1/1000 */
+	ah_turnover turnover; /* attendee seats held and released (allocated with the first seat) */
 } adm_meter;
 
 /* What the node, a tenant and a room each measure. */
@@ -56,6 +57,7 @@ struct adm_room {
 	adm_link ring[2];      /* in tenant->ready[class] while that class is admissible */
 	adm_link queued_link;  /* in adm->queued_rooms while it has queued attendees */
 	gboolean moving;       /* counted in adm->moving_rooms: has queued attendees, open, unpaused */
+	gint64 ends_at;        /* when its window ends (engine's schedule; G_MAXINT64: no end) */
 	adm_measure measure;
 };
 
@@ -89,6 +91,8 @@ typedef struct {
 	guint8 klass;          /* ah_adm_class */
 	guint8 presenter;
 	guint8 reported_known;
+	guint8 reported_beyond; /* QUEUED: the last report said "unlikely before the end" */
+	guint8 reported_reason; /* QUEUED: the reason the last (unknown) report gave */
 } adm_participant;
 
 struct ah_admission {
@@ -116,11 +120,14 @@ struct ah_admission {
 	ah_bucket bucket;
 	ah_adaptive adaptive;
 	double cpu;               /* < 0: no sample */
+	gint64 now;               /* the latest `now` passed in (for seat-time in calls without one) */
 	adm_measure measure;
 };
 
 /* admission.c */
 guint ah_adm_seats(const ah_adm_counts *c);
+/* Whether x is in l. */
+gboolean ah_adm_linked(const adm_list *l, const adm_link *x);
 /* Whether the room's queue is being admitted at all (open, not paused, node not paused). */
 gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r);
 adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room);
@@ -137,6 +144,10 @@ double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free
 void ah_adm_measure_clear(adm_measure *m);
 /* An attendee got its seat at `now` (from the queue or at once). */
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now);
+/* p's attendee seat was taken or given up (its counts moved): the seat-time meters follow. */
+void ah_adm_measure_seats(ah_admission *adm, const adm_participant *p);
+/* p, seated, leaves (or its admit timeout or grace ended) at `now`: a seat turned over. */
+void ah_adm_measure_released(ah_admission *adm, const adm_participant *p, gint64 now);
 /* An attendee's media came up at `now`. */
 void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now);
 /* The estimate for 1-based `position` in room r at `now` (unknown while r does not move). */

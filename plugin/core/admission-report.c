@@ -42,6 +42,7 @@ static adm_meter *meter(adm_measure *m)
 		ah_hist_init(&m->meter->setup);
 		ah_hist_init(&m->meter->wait);
 		ah_hist_init(&m->meter->error);
+		ah_turnover_init(&m->meter->turnover);
 	}
 	return m->meter;
 }
@@ -76,6 +77,26 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 	}
 }
 
+void ah_adm_measure_seats(ah_admission *adm, const adm_participant *p)
+{
+	adm_measure *m[3];
+	const ah_adm_counts *c[3] = {&adm->counts, &p->room->tenant->counts, &p->room->counts};
+	measures_of(adm, p, m);
+	for (int i = 0; i < 3; i++)
+		ah_turnover_seats(&meter(m[i])->turnover, ah_adm_seats(c[i]), adm->now);
+}
+
+void ah_adm_measure_released(ah_admission *adm, const adm_participant *p, gint64 now)
+{
+	adm_measure *m[3];
+	if (p->presenter || (p->state != AH_ADM_CONNECTING && p->state != AH_ADM_ACTIVE && p->state != AH_ADM_REJOINING))
+		return;
+	adm->now = MAX(adm->now, now);
+	measures_of(adm, p, m);
+	for (int i = 0; i < 3; i++)
+		ah_turnover_release(&meter(m[i])->turnover, adm->now);
+}
+
 void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now)
 {
 	adm_measure *m[3];
@@ -88,20 +109,94 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
 
 /* --- positions and estimates */
 
+/* A level (room, tenant, node) whose seats room r's queue may wait for: the seats it has free for
+ * r's queue, how many of its releases it takes on average to give r's queue one seat (`per`: r
+ * competes with its tenant's other ready rooms for tenant seats, and its tenant with the other
+ * ready tenants, by weight, for node seats), and its seat turnover. */
+typedef struct {
+	double free, per;
+	const adm_measure *m;
+} wait_level;
+
+static void levels_of(const ah_admission *adm, const adm_room *r, wait_level out[3])
+{
+	const adm_tenant *t = r->tenant;
+	gboolean room_ready = ah_adm_linked(&t->ready[0], &r->ring[0]) || ah_adm_linked(&t->ready[1], &r->ring[1]);
+	gboolean tenant_ready = ah_adm_linked(&adm->ready, &t->ready_link);
+	guint64 tenant_held = (guint64)ah_adm_seats(&t->counts) + t->counts.presenters + t->presenter_gap;
+	guint64 node_held = ah_adm_seats(&adm->counts), weights = adm->ready_weight + (tenant_ready ? 0 : t->weight);
+	double rooms = t->ready[0].length + t->ready[1].length + (room_ready ? 0 : 1);
+	out[0] = (wait_level){(double)r->max_attendees - MIN(ah_adm_seats(&r->counts), r->max_attendees), 1, &r->measure};
+	out[1] = (wait_level){(double)t->max_participants - MIN(tenant_held, t->max_participants), rooms, &t->measure};
+	/* Below its reserve a tenant takes node seats nobody else may: its own releases count. */
+	if (ah_adm_seats(&t->counts) < t->reserved)
+		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held, adm->config.capacity), rooms, &adm->measure};
+	else
+		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held + adm->reserved_unused, adm->config.capacity),
+			rooms * (double)weights / t->weight, &adm->measure};
+}
+
+/* Position `position` of room r when seats must first be freed: the level that binds (needs
+ * releases and will take longest to give them). Unknown when a level that binds has not seen
+ * AH_TURNOVER_MIN_RELEASES releases yet (with `prior`, half a release is assumed instead: a weak
+ * prior for "nobody left in all that time"). *binding: whether any level needs releases. */
+static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_room *r, guint position,
+	gboolean prior, gint64 now, gboolean *binding)
+{
+	ah_wait_estimate best = {0}, unknown = {.reason = AH_WAIT_NO_DEPARTURES};
+	wait_level level[3];
+	levels_of(adm, r, level);
+	*binding = FALSE;
+	for (int i = 0; i < 3; i++) {
+		/* Round robin reaches r's queue after (per + 1) / 2 releases on average, then every per. */
+		double needed = ((double)position - 0.5) * level[i].per + 0.5 - level[i].free, releases = 0, seat_s = 0;
+		guint seats = 0;
+		ah_wait_estimate e;
+		if (needed < 0.5)
+			continue;
+		*binding = TRUE;
+		if (level[i].m->meter != NULL)
+			ah_turnover_read(&level[i].m->meter->turnover, now, &releases, &seat_s, &seats);
+		if (releases < AH_TURNOVER_MIN_RELEASES)
+			releases = prior ? MAX(releases, 0.5) : 0;
+		e = ah_wait_estimate_turnover(MAX(needed, 1.0), releases, seat_s, seats);
+		if (!e.known)
+			return unknown;
+		if (e.median_us > best.median_us || !best.known)
+			best = e;
+	}
+	return *binding ? best : unknown;
+}
+
 ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
 {
-	ah_wait_estimate unknown = {0};
+	ah_wait_estimate e = {.reason = AH_WAIT_NOT_ADMITTING};
+	gint64 left = r->ends_at == G_MAXINT64 ? -1 : MAX(r->ends_at - now, 0);
 	guint free_seats;
+	gboolean binding;
 	double paced;
 	if (!ah_adm_room_moving(adm, r))
-		return unknown;
+		return e;
 	/* Within the seats that are free, only the waves' pace holds the queue back: that pace is a
 	 * better guide than the measured rate, which at the start of a storm still remembers the quiet
-	 * before it. Beyond them, seats must first be freed: only the measured rate knows how fast. */
+	 * before it. Beyond them, seats must first be freed: the seat turnover says how fast. */
 	paced = ah_adm_paced_rate(adm, r, &free_seats);
-	if (paced > 0 && position <= free_seats)
-		return ah_wait_estimate_at(position, paced, 0);
-	return ah_wait_estimate_for(position, &r->measure.rate, now);
+	if (paced > 0 && position <= free_seats) {
+		e = ah_wait_estimate_at(position, paced, 0);
+	} else {
+		e = turnover_estimate(adm, r, position, FALSE, now, &binding);
+		/* Nobody left yet, but a window end is near: say whether even a weak prior expects the
+		 * seats to come before it. */
+		if (!e.known && binding && left >= 0) {
+			ah_wait_estimate guess = turnover_estimate(adm, r, position, TRUE, now, &binding);
+			if (guess.known && guess.median_us > left)
+				e = guess;
+		} else if (!binding) {
+			e = paced > 0 ? ah_wait_estimate_at(position, paced, 0) : ah_wait_estimate_for(position, &r->measure.rate, now);
+		}
+	}
+	ah_wait_estimate_cap(&e, left);
+	return e;
 }
 
 void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, gint64 now)
@@ -110,6 +205,8 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 	p->reported = position;
 	p->reported_known = e->known;
 	p->reported_ms = e->known ? median_ms : 0;
+	p->reported_beyond = e->beyond_window;
+	p->reported_reason = (guint8)e->reason;
 	if (e->known && p->told_ms == 0) {
 		p->told_at = now;
 		p->told_ms = median_ms + 1;
@@ -122,7 +219,8 @@ static void report_room(ah_admission *adm, adm_room *r, gint64 now, GArray *even
 	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
 		for (adm_link *x = r->queue[c].head; x != NULL; x = x->next) {
 			adm_participant *p = ADM_OF(x, adm_participant, member);
-			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000};
+			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000,
+				.beyond_window = p->reported_beyond, .reason = p->reported_reason};
 			ah_wait_estimate next = ah_adm_estimate(adm, r, ++position, now);
 			if (position == p->reported && !ah_wait_estimate_changed(&told, &next))
 				continue;

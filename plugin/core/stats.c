@@ -202,7 +202,7 @@ static gint64 wait_us(double seconds)
 
 ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 now)
 {
-	ah_wait_estimate e = {FALSE, 0, 0, 0};
+	ah_wait_estimate e = {0};
 	if (!ah_rate_known(r, now))
 		return e;
 	return ah_wait_estimate_at(position, ah_rate_per_s(r, now), ah_rate_spread(r, now));
@@ -210,7 +210,7 @@ ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 n
 
 ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
 {
-	ah_wait_estimate e = {FALSE, 0, 0, 0};
+	ah_wait_estimate e = {0};
 	if (!(rate >= RATE_EPSILON))
 		return e;
 	if (!(spread >= 0))
@@ -235,12 +235,108 @@ ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
 
 gboolean ah_wait_estimate_changed(const ah_wait_estimate *told, const ah_wait_estimate *next)
 {
-	if (!told->known != !next->known)
+	if (!told->known != !next->known || !told->beyond_window != !next->beyond_window)
 		return TRUE;
 	if (!next->known)
-		return FALSE;
+		return told->reason != next->reason;
+	if (next->beyond_window)
+		return FALSE; /* "unlikely before the end" still holds; the capped figures only count down */
 	gint64 d = next->median_us - told->median_us;
 	if (d < 0)
 		d = -d;
 	return (double)d > 0.1 * (double)told->median_us && d > 2 * G_GINT64_CONSTANT(1000000);
+}
+
+void ah_wait_estimate_cap(ah_wait_estimate *e, gint64 left_us)
+{
+	if (!e->known || left_us < 0)
+		return;
+	e->beyond_window = e->median_us > left_us;
+	e->median_us = MIN(e->median_us, left_us);
+	e->low_us = MIN(e->low_us, left_us);
+	e->high_us = MIN(e->high_us, left_us);
+}
+
+/* --- Seat turnover */
+
+void ah_turnover_init(ah_turnover *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+/* Bring the seat-seconds up to `now` (a clock that steps back adds nothing). */
+static double turnover_seat_s(const ah_turnover *t, gint64 now)
+{
+	if (t->seat_at == 0 || now <= t->seat_at)
+		return t->seat_s;
+	return t->seat_s + (double)t->seats * (double)(now - t->seat_at) / 1e6;
+}
+
+void ah_turnover_seats(ah_turnover *t, guint seats, gint64 now)
+{
+	t->seat_s = turnover_seat_s(t, now);
+	if (now > t->seat_at || t->seat_at == 0)
+		t->seat_at = now;
+	t->seats = seats;
+}
+
+void ah_turnover_release(ah_turnover *t, gint64 now)
+{
+	ah_turnover_seats(t, t->seats, now);
+	t->at[t->next] = t->seat_s;
+	t->next = (t->next + 1) % AH_TURNOVER_KEEP;
+	if (t->kept < AH_TURNOVER_KEEP)
+		t->kept++;
+	t->releases++;
+}
+
+void ah_turnover_read(const ah_turnover *t, gint64 now, double *releases, double *seat_s, guint *seats)
+{
+	double total = turnover_seat_s(t, now);
+	/* With the ring full, the oldest kept release starts the exposure and the others count. */
+	if (t->kept == AH_TURNOVER_KEEP) {
+		*releases = AH_TURNOVER_KEEP - 1;
+		*seat_s = total - t->at[t->next];
+	} else {
+		*releases = t->kept;
+		*seat_s = total;
+	}
+	*seats = t->seats;
+}
+
+/* digamma and trigamma: recurrence up to x >= 6, then their asymptotic series. */
+static double digamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc -= 1 / x;
+	x2 = 1 / (x * x);
+	return acc + log(x) - 0.5 / x - x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 / 252));
+}
+
+static double trigamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc += 1 / (x * x);
+	x2 = 1 / (x * x);
+	return acc + 1 / x + x2 / 2 + x2 / x * (1.0 / 6 - x2 * (1.0 / 30 - x2 / 42));
+}
+
+ah_wait_estimate ah_wait_estimate_turnover(double needed, double releases, double seat_s, guint seats)
+{
+	ah_wait_estimate e = {FALSE, 0, 0, 0, FALSE, AH_WAIT_NO_DEPARTURES};
+	double mu, sigma;
+	if (!(releases >= 0.5) || !(seat_s > 0) || seats == 0)
+		return e;
+	if (!(needed >= 1))
+		needed = 1;
+	mu = log(seat_s / seats) + digamma(needed) - digamma(releases);
+	sigma = sqrt(trigamma(needed) + trigamma(releases));
+	e.known = TRUE;
+	e.reason = AH_WAIT_UNSAID;
+	e.median_us = wait_us(exp(mu));
+	e.low_us = wait_us(exp(mu - WAIT_Z * sigma));
+	e.high_us = wait_us(exp(mu + WAIT_Z * sigma));
+	return e;
 }
