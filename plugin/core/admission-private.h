@@ -73,6 +73,10 @@ struct adm_tenant {
 	GHashTable *rooms;     /* room id -> adm_room* (owned) */
 	adm_list ready[2];     /* rooms with admissible attendees of that class */
 	adm_link ready_link;   /* in adm->ready while it can admit */
+	/* Its measured share of the node's queue admissions ("turns"), counted while it had queued
+	 * attendees: decayed counts of the turns it got and of those it saw, up to adm->turns = mark. */
+	double got, seen;
+	guint64 mark;
 	adm_link reserve_link; /* in adm->reserve while it can admit into its reserved seats */
 	adm_measure measure;
 };
@@ -121,6 +125,7 @@ struct ah_admission {
 	ah_adaptive adaptive;
 	double cpu;               /* < 0: no sample */
 	gint64 now;               /* the latest `now` passed in (for seat-time in calls without one) */
+	guint64 turns;            /* admissions out of a queue, ever (the tenants' shares count them) */
 	adm_measure measure;
 };
 
@@ -146,6 +151,8 @@ void ah_adm_measure_clear(adm_measure *m);
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now);
 /* p's attendee seat was taken or given up (its counts moved): the seat-time meters follow. */
 void ah_adm_measure_seats(ah_admission *adm, const adm_participant *p);
+/* p is queued and its tenant's queued count is about to change: bring the tenant's share up to date. */
+void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p);
 /* p, seated, leaves (or its admit timeout or grace ended) at `now`: a seat turned over. */
 void ah_adm_measure_released(ah_admission *adm, const adm_participant *p, gint64 now);
 /* An attendee's media came up at `now`. */

@@ -18,12 +18,18 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <math.h>
+
 #include "admission-private.h"
 
 /* Without changes, estimates still drift with time (a rate decays when admissions stop): re-check
  * them this often, for as long as admissions stopped less than DRIFT_WINDOW_US ago. */
 #define DRIFT_CHECK_US (G_GINT64_CONSTANT(5) * G_USEC_PER_SEC)
 #define DRIFT_WINDOW_US (G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+/* A tenant's share of the queue admissions forgets with a half-life of this many of the node's. */
+#define SHARE_HALF_LIFE 32.0
+/* ...and is used once it saw that many (else the weights say what its share would be). */
+#define SHARE_MIN_SEEN 4.0
 /* A relative estimate error is computed against at least this wait, so tiny waits do not blow it up. */
 #define ERROR_FLOOR_US G_USEC_PER_SEC
 
@@ -54,6 +60,23 @@ static void measures_of(ah_admission *adm, const adm_participant *p, adm_measure
 	out[2] = &p->room->measure;
 }
 
+/* t's share counts as they are at adm->turns (the turns since its mark were seen if it had a queue). */
+static void share_at(const ah_admission *adm, const adm_tenant *t, double *got, double *seen)
+{
+	double decay = exp2(-(double)(adm->turns - t->mark) / SHARE_HALF_LIFE);
+	*got = t->got * decay;
+	*seen = t->seen * decay;
+	if (t->counts.queued > 0)
+		*seen += (1 - decay) / (1 - exp2(-1 / SHARE_HALF_LIFE));
+}
+
+void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p)
+{
+	adm_tenant *t = p->room->tenant;
+	share_at(adm, t, &t->got, &t->seen);
+	t->mark = adm->turns;
+}
+
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now)
 {
 	adm_measure *m[3];
@@ -65,6 +88,15 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 	}
 	measures_of(adm, p, m);
 	adm->last_admitted = now;
+	if (p->state == AH_ADM_QUEUED) {
+		/* A turn of the node's queue, seen by every tenant with a queue, this one's. */
+		adm_tenant *t = p->room->tenant;
+		ah_adm_measure_queue(adm, p);
+		adm->turns++;
+		t->got = t->got * exp2(-1 / SHARE_HALF_LIFE) + 1;
+		t->seen = t->seen * exp2(-1 / SHARE_HALF_LIFE) + 1;
+		t->mark = adm->turns;
+	}
 	for (int i = 0; i < 3; i++) {
 		/* A room's rate is what its queue's estimates divide by: only admissions out of the queue
 		 * count there (an admission at once says nothing about how fast the queue moves). */
@@ -115,6 +147,7 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
  * ready tenants, by weight, for node seats), and its seat turnover. */
 typedef struct {
 	double free, per;
+	double per_early;  /* for the low end: at the node, as if the other tenants' queues emptied */
 	const adm_measure *m;
 } wait_level;
 
@@ -126,20 +159,29 @@ static void levels_of(const ah_admission *adm, const adm_room *r, wait_level out
 	guint64 tenant_held = (guint64)ah_adm_seats(&t->counts) + t->counts.presenters + t->presenter_gap;
 	guint64 node_held = ah_adm_seats(&adm->counts), weights = adm->ready_weight + (tenant_ready ? 0 : t->weight);
 	double rooms = t->ready[0].length + t->ready[1].length + (room_ready ? 0 : 1);
-	out[0] = (wait_level){(double)r->max_attendees - MIN(ah_adm_seats(&r->counts), r->max_attendees), 1, &r->measure};
-	out[1] = (wait_level){(double)t->max_participants - MIN(tenant_held, t->max_participants), rooms, &t->measure};
+	out[0] = (wait_level){(double)r->max_attendees - MIN(ah_adm_seats(&r->counts), r->max_attendees), 1, 1, &r->measure};
+	out[1] = (wait_level){(double)t->max_participants - MIN(tenant_held, t->max_participants), rooms, rooms, &t->measure};
 	/* Below its reserve a tenant takes node seats nobody else may: its own releases count. */
-	if (ah_adm_seats(&t->counts) < t->reserved)
-		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held, adm->config.capacity), rooms, &adm->measure};
-	else
+	if (ah_adm_seats(&t->counts) < t->reserved) {
+		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held, adm->config.capacity), rooms, rooms,
+			&adm->measure};
+	} else {
+		/* Its share of the node's turns: as measured while it had a queue (the other tenants'
+		 * queues come and go, which the weights alone do not know), else as the weights say. */
+		double got, seen, share = (double)t->weight / (double)weights;
+		share_at(adm, t, &got, &seen);
+		if (seen >= SHARE_MIN_SEEN)
+			share = CLAMP(got / seen, 0.01, 1.0);
 		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held + adm->reserved_unused, adm->config.capacity),
-			rooms * (double)weights / t->weight, &adm->measure};
+			rooms / share, rooms, &adm->measure};
+	}
 }
 
-/* Position `position` of room r when seats must first be freed: the level that binds (needs
- * releases and will take longest to give them). Unknown when a level that binds has not seen
- * AH_TURNOVER_MIN_RELEASES releases yet (with `prior`, half a release is assumed instead: a weak
- * prior for "nobody left in all that time"). *binding: whether any level needs releases. */
+/* Position `position` of room r when seats must first be freed. Every level that binds (needs
+ * releases) holds it back, so its wait is at least each one's: the median, low and high are the
+ * largest over those levels. Unknown when a level that binds has not seen AH_TURNOVER_MIN_RELEASES
+ * releases yet (with `prior`, half a release is assumed instead: a weak prior for "nobody left in
+ * all that time"). *binding: whether any level needs releases. */
 static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_room *r, guint position,
 	gboolean prior, gint64 now, gboolean *binding)
 {
@@ -148,22 +190,28 @@ static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_roo
 	levels_of(adm, r, level);
 	*binding = FALSE;
 	for (int i = 0; i < 3; i++) {
-		/* Round robin reaches r's queue after (per + 1) / 2 releases on average, then every per. */
-		double needed = ((double)position - 0.5) * level[i].per + 0.5 - level[i].free, releases = 0, seat_s = 0;
+		/* Round robin reaches r's queue after 1 to per releases (on average (per + 1) / 2), then
+		 * every per: the range spans where in the round r's turn is. */
+		double per = level[i].per, free = level[i].free, p = position, releases = 0, seat_s = 0;
+		double needed = (p - 0.5) * per + 0.5 - free;
 		guint seats = 0;
-		ah_wait_estimate e;
+		ah_wait_estimate e, early, late;
 		if (needed < 0.5)
 			continue;
 		*binding = TRUE;
 		if (level[i].m->meter != NULL)
 			ah_turnover_read(&level[i].m->meter->turnover, now, &releases, &seat_s, &seats);
-		if (releases < AH_TURNOVER_MIN_RELEASES)
-			releases = prior ? MAX(releases, 0.5) : 0;
-		e = ah_wait_estimate_turnover(MAX(needed, 1.0), releases, seat_s, seats);
+		if (releases < AH_TURNOVER_MIN_RELEASES && !prior)
+			return unknown;
+		e = ah_wait_estimate_turnover(needed, releases, seat_s, seats);
+		early = ah_wait_estimate_turnover((p - 1) * level[i].per_early + 1 - free, releases, seat_s, seats);
+		late = ah_wait_estimate_turnover(p * per - free, releases, seat_s, seats);
 		if (!e.known)
 			return unknown;
-		if (e.median_us > best.median_us || !best.known)
-			best = e;
+		best.known = TRUE;
+		best.median_us = MAX(best.median_us, e.median_us);
+		best.low_us = MAX(best.low_us, MIN(early.low_us, e.low_us));
+		best.high_us = MAX(best.high_us, MAX(late.high_us, e.high_us));
 	}
 	return *binding ? best : unknown;
 }
@@ -276,6 +324,13 @@ guint ah_admission_position(const ah_admission *adm, guint64 pid)
 				return position;
 		}
 	return 0;
+}
+
+ah_wait_estimate ah_admission_estimate(const ah_admission *adm, guint64 pid, gint64 now)
+{
+	ah_wait_estimate unknown = {0};
+	guint position = ah_admission_position(adm, pid);
+	return position > 0 ? ah_adm_estimate(adm, ah_adm_lookup(adm, pid)->room, position, now) : unknown;
 }
 
 static gboolean find(const ah_admission *adm, const char *tenant, const char *room, const adm_tenant **t,

@@ -193,6 +193,8 @@ static void count_add(ah_admission *adm, const adm_participant *p, int delta)
 	adm_tenant *t = r->tenant;
 	guint reserve_before = gap(t->reserved, ah_adm_seats(&t->counts));
 	guint presenters_before = gap(r->presenter_seats, r->counts.presenters);
+	if (p->state == AH_ADM_QUEUED)
+		ah_adm_measure_queue(adm, p);
 	if (!p->presenter)
 		counts_bump(&adm->counts, p, delta);
 	counts_bump(&t->counts, p, delta);

@@ -40,6 +40,8 @@
 #define RATE_EPSILON 1e-3
 #define WAIT_Z 1.28
 #define WAIT_MIN_RATE_FRACTION 0.25
+/* Jeffreys' prior for a Poisson rate: the hazard's posterior is Gamma(releases + 1/2, seat_s). */
+#define TURNOVER_PRIOR 0.5
 
 /* --- Histogram */
 
@@ -323,20 +325,34 @@ static double trigamma(double x)
 	return acc + 1 / x + x2 / 2 + x2 / x * (1.0 / 6 - x2 * (1.0 / 30 - x2 / 42));
 }
 
+static double tetragamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc -= 2 / (x * x * x);
+	x2 = 1 / (x * x);
+	return acc - x2 - x2 / x - x2 * x2 * (0.5 - x2 * (1.0 / 6 - x2 / 6));
+}
+
 ah_wait_estimate ah_wait_estimate_turnover(double needed, double releases, double seat_s, guint seats)
 {
 	ah_wait_estimate e = {FALSE, 0, 0, 0, FALSE, AH_WAIT_NO_DEPARTURES};
-	double mu, sigma;
-	if (!(releases >= 0.5) || !(seat_s > 0) || seats == 0)
+	double mu, var, sigma, skew, shape = releases + TURNOVER_PRIOR;
+	if (!(releases >= 0) || !(seat_s > 0) || seats == 0)
 		return e;
 	if (!(needed >= 1))
 		needed = 1;
-	mu = log(seat_s / seats) + digamma(needed) - digamma(releases);
-	sigma = sqrt(trigamma(needed) + trigamma(releases));
+	/* ln W = ln(seat_s / seats) + ln G(needed) - ln G(shape): its mean, spread and skew from the
+	 * polygamma functions, its percentiles by Cornish-Fisher (ln G is skewed to the left, which a
+	 * plain normal would miss: too high a low end). */
+	mu = log(seat_s / seats) + digamma(needed) - digamma(shape);
+	var = trigamma(needed) + trigamma(shape);
+	sigma = sqrt(var);
+	skew = (tetragamma(needed) - tetragamma(shape)) / (var * sigma) / 6;
 	e.known = TRUE;
 	e.reason = AH_WAIT_UNSAID;
-	e.median_us = wait_us(exp(mu));
-	e.low_us = wait_us(exp(mu - WAIT_Z * sigma));
-	e.high_us = wait_us(exp(mu + WAIT_Z * sigma));
+	e.median_us = wait_us(exp(mu - skew * sigma));
+	e.low_us = wait_us(exp(mu + sigma * (-WAIT_Z + skew * (WAIT_Z * WAIT_Z - 1))));
+	e.high_us = wait_us(exp(mu + sigma * (WAIT_Z + skew * (WAIT_Z * WAIT_Z - 1))));
 	return e;
 }
