@@ -459,15 +459,21 @@ static void test_calibration(void)
 				"%.1f%% in range", bind_names[b], stay_names[k], t.told, 100.0 * t.covered / MAX(t.told, 1),
 				100.0 * t.sharp / MAX(t.told, 1), t.first, 100.0 * t.first_covered / MAX(t.first, 1));
 			g_assert_cmpuint(t.told, >=, 100);
+			g_assert_cmpfloat((double)t.covered / t.told, >=, 0.75);
 			all.told += t.told;
 			all.covered += t.covered;
 			all.first += t.first;
 			all.first_covered += t.first_covered;
+			all.sharp += t.sharp;
 		}
-	g_test_message("all: %u estimates, %.1f%% in range; first told: %u, %.1f%% in range", all.told,
-		100.0 * all.covered / all.told, all.first, 100.0 * all.first_covered / all.first);
+	g_test_message("all: %u estimates, %.1f%% in range, %.1f%% median within x3; first told: %u, %.1f%% in range",
+		all.told, 100.0 * all.covered / all.told, 100.0 * all.sharp / all.told, all.first,
+		100.0 * all.first_covered / all.first);
 	g_assert_cmpfloat((double)all.covered / all.told, >=, 0.8);
 	g_assert_cmpfloat((double)all.first_covered / all.first, >=, 0.8);
+	/* ...and are not merely wide: the medians are close (the old ones held by being very wide, with
+	 * a third of the medians off by more than x3). */
+	g_assert_cmpfloat((double)all.sharp / all.told, >=, 0.9);
 }
 
 int main(int argc, char **argv)
