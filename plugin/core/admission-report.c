@@ -10,8 +10,12 @@
  * otherwise, since an estimate also changes with time): it walks the queued rooms once and reports
  * the attendees whose position changed or whose estimate changed meaningfully
  * (ah_wait_estimate_changed). Each record remembers what it was last told, so a sweep costs
- * O(queued) time and nothing else. Estimates come from the room's own admission rate (stats.h):
- * that rate already reflects the room's share of the node under fair queueing and its caps.
+ * O(queued) time and nothing else. Within the free seats an estimate comes from the waves' pace;
+ * beyond them from seat turnover (stats.h): the node, each tenant and each room integrate the seats
+ * they hold and note each seat given up, and the wait is the time until the levels that bind (room,
+ * tenant, node cap) have given up enough seats for this position, given the room's turn among its
+ * tenant's rooms and its tenant's measured share of the node's queue admissions. Estimates never
+ * reach past the room's window end, which the engine passes down (admission knows no schedule).
  * The first known estimate an attendee is given is kept (its median and when it was given); at
  * admission, the difference to the actual wait feeds the estimate-error histograms, which status
  * reports so an operator can see whether the estimates are honest.

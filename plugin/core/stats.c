@@ -27,6 +27,12 @@
  * with z = 1.28 (the 10th/90th percentiles of a normal), all clamped into [0, AH_WAIT_MAX_US] and
  * ordered low <= median <= high. A rate below RATE_EPSILON (one admission per ~17 minutes) counts
  * as 0, i.e. unknown.
+ * Seat turnover: seat-seconds are integrated as the seats held change; each release notes the
+ * integral in a ring of the latest AH_TURNOVER_KEEP. The hazard per seat is releases over the
+ * seat-seconds since the oldest kept one, up to now (a silence lengthens the exposure, so the rate
+ * falls in proportion to the time, not exponentially). The wait for k releases is
+ * E / S * G(k) / G(n + 1/2) (Jeffreys' prior on the hazard); ln of it has polygamma cumulants, and
+ * its median and 10th/90th percentiles come from the Cornish-Fisher expansion (docs/admission.md).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
