@@ -270,6 +270,16 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
     for (const e of known) allErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000));
     if (known.length) { const e = known[known.length - 1]; lastErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000)); }
   }
+  // Range coverage: the fraction of announced ranges [low_ms, high_ms] that held the actual wait from
+  // when each was given (first known estimate of each joiner, and every known estimate).
+  const inRange = (s, e) => { const w = s.admittedAt - e.at; return w >= e.low_ms && w <= e.high_ms; };
+  const cover = { first: [0, 0], every: [0, 0], beyondWindow: 0 };
+  for (const s of joiners) {
+    if (!s.admittedAt) continue;
+    const known = s.estimates.filter((x) => x.known);
+    if (known.length) { cover.first[0]++; cover.first[1] += inRange(s, known[0]) ? 1 : 0; }
+    for (const e of known) { cover.every[0]++; cover.every[1] += inRange(s, e) ? 1 : 0; cover.beyondWindow += e.beyond_window ? 1 : 0; }
+  }
   const res = {
     run: variant.name, plugin, client: CLIENT, janusQuotaPct: Number(process.env.BENCH_JANUS_QUOTA || 100), N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
     joinersWithMedia: got.length,
@@ -297,7 +307,14 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
       firstKnown: { count: errs.length, medianError: q(errs.map((e) => e.err), 50), p90Error: q(errs.map((e) => e.err), 90) },
       every: { count: allErrs.length, medianError: q(allErrs, 50), p90Error: q(allErrs, 90) },
       lastBeforeAdmission: { count: lastErrs.length, medianError: q(lastErrs, 50), p90Error: q(lastErrs, 90) },
+      rangeCoverage: {
+        first: { count: cover.first[0], inRange: cover.first[0] ? r1((cover.first[1] / cover.first[0]) * 100) : null },
+        every: { count: cover.every[0], inRange: cover.every[0] ? r1((cover.every[1] / cover.every[0]) * 100) : null },
+        beyondWindow: cover.beyondWindow,
+      },
     };
+    console.log(`# ${variant.name}: announced ranges held the actual wait: first known ${res.estimates.rangeCoverage.first.inRange ?? '-'}% `
+      + `of ${cover.first[0]}, every known ${res.estimates.rangeCoverage.every.inRange ?? '-'}% of ${cover.every[0]}`);
     const admittedRate = waits.length > 1 ? (waits.length) / (Math.max(...waits) / 1000) : null;
     res.measuredAdmissionRate = r1(admittedRate);
     res.lastWaitBoundMs = variant.joinRate > 0 ? Math.round((1.3 * N * 1000) / variant.joinRate) : null;
