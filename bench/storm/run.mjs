@@ -14,6 +14,7 @@
 // Env: STORM_N (100), STORM_B (10), STORM_K (4), STORM_SPREAD_MS (1000), STORM_TIMEOUT_S (60),
 //   STORM_PLUGINS (runs, "allhands,videoroom"; "allhands@R": fixed waves at R joins/s), STORM_JOIN_RATE (15),
 //   STORM_CLIENT ("werift" or "c": bench/storm/cworker.mjs), STORM_CAPACITY (allhands capacity, 1000),
+//   STORM_LEAVE_MS (a seated joiner leaves this often from the storm on; 0, the default: nobody),
 //   STORM_OUT (test-artifacts/bench-storm).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { fork } from 'node:child_process';
@@ -33,6 +34,9 @@ const SPREAD = Number(process.env.STORM_SPREAD_MS || 1000);
 const TIMEOUT_S = Number(process.env.STORM_TIMEOUT_S || 60);
 const PLUGINS = (process.env.STORM_PLUGINS || 'allhands,videoroom').split(',');
 const JOIN_RATE = Number(process.env.STORM_JOIN_RATE || 15);
+// STORM_LEAVE_MS: from the storm on, a seated joiner leaves this often (0: nobody leaves), so that
+// with STORM_CAPACITY below B + N the queue moves by seat turnover.
+const LEAVE_MS = Number(process.env.STORM_LEAVE_MS || 0);
 const OUT = process.env.STORM_OUT || path.join(REPO_ROOT, 'test-artifacts', 'bench-storm');
 // STORM_CLIENT: "werift" (bench/storm/worker.mjs) or "c" (bench/storm/cworker.mjs, the C load client).
 const CLIENT = process.env.STORM_CLIENT || 'werift';
@@ -189,6 +193,8 @@ async function runOne(runName) {
     for (const w of joiners) w.send({ cmd: 'join', at: stormAt, spreadMs: SPREAD });
     const stormT = (stormAt - t0) / 1000;
     console.log(`# ${runName}: storm at t=${stormT.toFixed(2)} s`);
+    let leaveTurn = 0;
+    const leaving = LEAVE_MS > 0 ? setInterval(() => joiners[leaveTurn++ % K].send({ cmd: 'leave' }), LEAVE_MS) : null;
     // Until every joiner has media, or the timeout.
     let done = false;
     const deadline = now() + TIMEOUT_S * 1000;
@@ -198,6 +204,7 @@ async function runOne(runName) {
       for (const w of joiners) { w.send({ cmd: 'status' }); withMedia += (await w.next('status')).withMedia; }
       if (withMedia === N) { done = true; break; }
     }
+    if (leaving) clearInterval(leaving);
     await sleep(3000);
     for (const w of workers) w.send({ cmd: 'report' });
     const reports = await Promise.all(workers.map((w) => w.next('report')));

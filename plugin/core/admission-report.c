@@ -220,6 +220,19 @@ static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_roo
 	return *binding ? best : unknown;
 }
 
+/* The pace's estimate; admissions come in waves, and in adaptive mode once the attendees still
+ * connecting are through their setup, so the first of them may be a wave interval (or a setup
+ * time) away: the high end allows for that. */
+static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
+{
+	ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
+	double step = (double)adm->config.wave_interval_us;
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE)
+		step = MAX(step, ah_adaptive_setup_us(&adm->adaptive));
+	e.high_us = MIN(e.high_us + (gint64)step, AH_WAIT_MAX_US);
+	return e;
+}
+
 ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
 {
 	ah_wait_estimate e = {.reason = AH_WAIT_NOT_ADMITTING};
@@ -234,7 +247,7 @@ ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, gui
 	 * before it. Beyond them, seats must first be freed: the seat turnover says how fast. */
 	paced = ah_adm_paced_rate(adm, r, &free_seats);
 	if (paced > 0 && position <= free_seats) {
-		e = ah_wait_estimate_at(position, paced, 0);
+		e = paced_estimate(adm, position, paced);
 	} else {
 		e = turnover_estimate(adm, r, position, FALSE, now, &binding);
 		/* Nobody left yet, but a window end is near: say whether even a weak prior expects the
@@ -244,7 +257,7 @@ ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, gui
 			if (guess.known && guess.median_us > left)
 				e = guess;
 		} else if (!binding) {
-			e = paced > 0 ? ah_wait_estimate_at(position, paced, 0) : ah_wait_estimate_for(position, &r->measure.rate, now);
+			e = paced > 0 ? paced_estimate(adm, position, paced) : ah_wait_estimate_for(position, &r->measure.rate, now);
 		}
 	}
 	ah_wait_estimate_cap(&e, left);
