@@ -34,6 +34,8 @@
 #define SHARE_HALF_LIFE 32.0
 /* ...and is used once it saw that many (else the weights say what its share would be). */
 #define SHARE_MIN_SEEN 4.0
+/* The setup time assumed at the high end of a paced estimate until an attendee has connected. */
+#define SETUP_GUESS_US (1.0 * G_USEC_PER_SEC)
 /* A relative estimate error is computed against at least this wait, so tiny waits do not blow it up. */
 #define ERROR_FLOOR_US G_USEC_PER_SEC
 
@@ -227,8 +229,10 @@ static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, 
 {
 	ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
 	double step = (double)adm->config.wave_interval_us;
-	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE)
-		step = MAX(step, ah_adaptive_setup_us(&adm->adaptive));
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE) {
+		double setup = ah_adaptive_setup_us(&adm->adaptive);
+		step = MAX(step, setup > 0 ? setup : SETUP_GUESS_US);
+	}
 	e.high_us = MIN(e.high_us + (gint64)step, AH_WAIT_MAX_US);
 	return e;
 }
