@@ -222,16 +222,21 @@ static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_roo
 	return *binding ? best : unknown;
 }
 
-/* The pace's estimate; admissions come in waves, and in adaptive mode once the attendees still
+/* The pace's estimate. Admissions come in waves, and in adaptive mode once the attendees still
  * connecting are through their setup, so the first of them may be a wave interval (or a setup
- * time) away: the high end allows for that. */
+ * time) away: the high end allows for that. In adaptive mode the pace assumes the limit where it is
+ * heading; the high end also holds if it stays where it is now, with the setup time measured (or,
+ * before anyone connected, SETUP_GUESS_US). */
 static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
 {
 	ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
-	double step = (double)adm->config.wave_interval_us;
+	double interval = (double)adm->config.wave_interval_us, step = interval;
 	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE) {
-		double setup = ah_adaptive_setup_us(&adm->adaptive);
-		step = MAX(step, setup > 0 ? setup : SETUP_GUESS_US);
+		double setup = ah_adaptive_setup_us(&adm->adaptive), assumed = setup > 0 ? setup : SETUP_GUESS_US;
+		double slow = paced * ah_adaptive_limit(&adm->adaptive) / MAX(ah_adaptive_outlook(&adm->adaptive), 1.0) *
+			MAX(interval, setup) / MAX(interval, assumed);
+		step = MAX(interval, assumed);
+		e.high_us = MAX(e.high_us, ah_wait_estimate_at(position, slow, 0).high_us);
 	}
 	e.high_us = MIN(e.high_us + (gint64)step, AH_WAIT_MAX_US);
 	return e;
