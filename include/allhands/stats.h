@@ -63,6 +63,8 @@ gboolean ah_rate_known(const ah_rate *r, gint64 now);
  * of the measured rate and with the randomness of position arrivals (documented in the .c). All
  * in microseconds, low <= median <= high, each capped at AH_WAIT_MAX_US. */
 #define AH_WAIT_MAX_US (G_GINT64_CONSTANT(24) * 3600 * 1000000)
+/* The normal distribution's 90th percentile: [low, high] spans the 10th to the 90th. */
+#define AH_WAIT_Z 1.28
 
 /* Why an estimate is unknown (known = FALSE). */
 typedef enum {
@@ -129,5 +131,18 @@ void ah_turnover_read(const ah_turnover *t, gint64 now, double *releases, double
  * range [low, high] are that normal's 50th, 10th and 90th percentiles. Unknown when releases <
  * 0.5 or nothing was measured. */
 ah_wait_estimate ah_wait_estimate_turnover(double needed, double releases, double seat_s, guint seats);
+/* The same prepared once for many `needed` (a report sweep): the parts that depend on the evidence
+ * only. known = FALSE when releases < 0 or nothing was measured. */
+typedef struct {
+	gboolean known;
+	double ln_scale;      /* ln(seat_s / seats) - digamma(releases + 1/2) */
+	double var, third;    /* trigamma and tetragamma of releases + 1/2 */
+} ah_turnover_model;
+void ah_turnover_model_init(ah_turnover_model *m, double releases, double seat_s, guint seats);
+/* The wait for the `needed`-th next release at the normal quantile z (0: median, -1.28 / 1.28:
+ * the 10th / 90th percentiles), microseconds, capped at AH_WAIT_MAX_US. The model must be known. */
+gint64 ah_turnover_quantile(const ah_turnover_model *m, double needed, double z);
+/* The 10th, 50th and 90th percentiles at once (one evaluation of the polygamma functions). */
+void ah_turnover_range(const ah_turnover_model *m, double needed, gint64 *low, gint64 *median, gint64 *high);
 
 #endif

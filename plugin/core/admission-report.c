@@ -183,42 +183,78 @@ static void levels_of(const ah_admission *adm, const adm_room *r, wait_level out
 	}
 }
 
-/* Position `position` of room r when seats must first be freed. Every level that binds (needs
- * releases) holds it back, so its wait is at least each one's: the median, low and high are the
- * largest over those levels. Unknown when a level that binds has not seen AH_TURNOVER_MIN_RELEASES
- * releases yet (with `prior`, half a release is assumed instead: a weak prior for "nobody left in
- * all that time"). *binding: whether any level needs releases. */
-static ah_wait_estimate turnover_estimate(const ah_admission *adm, const adm_room *r, guint position,
-	gboolean prior, gint64 now, gboolean *binding)
+/* What every estimate of one room needs, prepared once per room (a sweep walks a room's queue
+ * with it): its levels and their turnover, its pace and free seats, the time left in its window. */
+typedef struct {
+	const ah_admission *adm;
+	gboolean moving;
+	wait_level level[3];
+	double releases[3];
+	ah_turnover_model model[3];
+	double paced;
+	guint free_seats;
+	gint64 left;          /* until the window's end; -1: no end */
+	const ah_rate *rate;  /* the room's admission rate (last resort) */
+	gint64 now;
+} wait_ctx;
+
+static void wait_ctx_init(wait_ctx *x, const ah_admission *adm, const adm_room *r, gint64 now)
+{
+	x->adm = adm;
+	x->now = now;
+	x->rate = &r->measure.rate;
+	x->left = r->ends_at == G_MAXINT64 ? -1 : MAX(r->ends_at - now, 0);
+	x->moving = ah_adm_room_moving(adm, r);
+	if (!x->moving)
+		return;
+	x->paced = ah_adm_paced_rate(adm, r, &x->free_seats);
+	levels_of(adm, r, x->level);
+	for (int i = 0; i < 3; i++) {
+		double seat_s = 0;
+		guint seats = 0;
+		x->releases[i] = 0;
+		if (x->level[i].m->meter != NULL)
+			ah_turnover_read(&x->level[i].m->meter->turnover, now, &x->releases[i], &seat_s, &seats);
+		ah_turnover_model_init(&x->model[i], x->releases[i], seat_s, seats);
+	}
+}
+
+/* Position `position` when seats must first be freed. Every level that binds (needs releases)
+ * holds it back, so its wait is at least each one's: the median, low and high are the largest over
+ * those levels. Unknown when a level that binds has not seen AH_TURNOVER_MIN_RELEASES releases yet
+ * (with `prior`, the evidence as it is, with Jeffreys' half release: a weak prior for "nobody left
+ * in all that time"). *binding: whether any level needs releases. */
+static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gboolean prior, gboolean *binding)
 {
 	ah_wait_estimate best = {0}, unknown = {.reason = AH_WAIT_NO_DEPARTURES};
-	wait_level level[3];
-	levels_of(adm, r, level);
+	double p = position;
 	*binding = FALSE;
 	for (int i = 0; i < 3; i++) {
 		/* Round robin reaches r's queue after 1 to per releases (on average (per + 1) / 2), then
 		 * every per: the range spans where in the round r's turn is. */
-		double per = level[i].per, free = level[i].free, p = position, releases = 0, seat_s = 0;
-		double needed = (p - 0.5) * per + 0.5 - free;
-		guint seats = 0;
-		ah_wait_estimate e, early, late;
+		const wait_level *l = &x->level[i];
+		const ah_turnover_model *m = &x->model[i];
+		double needed = (p - 0.5) * l->per + 0.5 - l->free, early = (p - 1) * l->per_early + 1 - l->free;
+		double late = p * l->per - l->free;
+		gint64 low, median, high;
 		if (needed < 0.5)
 			continue;
 		*binding = TRUE;
-		if (level[i].m->meter != NULL)
-			ah_turnover_read(&level[i].m->meter->turnover, now, &releases, &seat_s, &seats);
-		if (releases < AH_TURNOVER_MIN_RELEASES && !prior)
+		if (!m->known || (x->releases[i] < AH_TURNOVER_MIN_RELEASES && !prior))
 			return unknown;
-		e = ah_wait_estimate_turnover(needed, releases, seat_s, seats);
-		early = ah_wait_estimate_turnover((p - 1) * level[i].per_early + 1 - free, releases, seat_s, seats);
-		late = ah_wait_estimate_turnover(p * per - free, releases, seat_s, seats);
-		if (!e.known)
-			return unknown;
+		ah_turnover_range(m, needed, &low, &median, &high);
+		/* One seat per release (per 1): the turn's place spans nothing, no more to compute. */
+		if (early != needed)
+			low = ah_turnover_quantile(m, early, -AH_WAIT_Z);
+		if (late != needed)
+			high = ah_turnover_quantile(m, late, AH_WAIT_Z);
 		best.known = TRUE;
-		best.median_us = MAX(best.median_us, e.median_us);
-		best.low_us = MAX(best.low_us, MIN(early.low_us, e.low_us));
-		best.high_us = MAX(best.high_us, MAX(late.high_us, e.high_us));
+		best.median_us = MAX(best.median_us, median);
+		best.low_us = MAX(best.low_us, low);
+		best.high_us = MAX(best.high_us, high);
 	}
+	best.low_us = MIN(best.low_us, best.median_us);
+	best.high_us = MAX(best.high_us, best.median_us);
 	return *binding ? best : unknown;
 }
 
@@ -242,35 +278,38 @@ static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, 
 	return e;
 }
 
-ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
+static ah_wait_estimate estimate_in(const wait_ctx *x, guint position)
 {
 	ah_wait_estimate e = {.reason = AH_WAIT_NOT_ADMITTING};
-	gint64 left = r->ends_at == G_MAXINT64 ? -1 : MAX(r->ends_at - now, 0);
-	guint free_seats;
 	gboolean binding;
-	double paced;
-	if (!ah_adm_room_moving(adm, r))
+	if (!x->moving)
 		return e;
 	/* Within the seats that are free, only the waves' pace holds the queue back: that pace is a
 	 * better guide than the measured rate, which at the start of a storm still remembers the quiet
 	 * before it. Beyond them, seats must first be freed: the seat turnover says how fast. */
-	paced = ah_adm_paced_rate(adm, r, &free_seats);
-	if (paced > 0 && position <= free_seats) {
-		e = paced_estimate(adm, position, paced);
+	if (x->paced > 0 && position <= x->free_seats) {
+		e = paced_estimate(x->adm, position, x->paced);
 	} else {
-		e = turnover_estimate(adm, r, position, FALSE, now, &binding);
+		e = turnover_estimate(x, position, FALSE, &binding);
 		/* Nobody left yet, but a window end is near: say whether even a weak prior expects the
 		 * seats to come before it. */
-		if (!e.known && binding && left >= 0) {
-			ah_wait_estimate guess = turnover_estimate(adm, r, position, TRUE, now, &binding);
-			if (guess.known && guess.median_us > left)
+		if (!e.known && binding && x->left >= 0) {
+			ah_wait_estimate guess = turnover_estimate(x, position, TRUE, &binding);
+			if (guess.known && guess.median_us > x->left)
 				e = guess;
 		} else if (!binding) {
-			e = paced > 0 ? paced_estimate(adm, position, paced) : ah_wait_estimate_for(position, &r->measure.rate, now);
+			e = x->paced > 0 ? paced_estimate(x->adm, position, x->paced) : ah_wait_estimate_for(position, x->rate, x->now);
 		}
 	}
-	ah_wait_estimate_cap(&e, left);
+	ah_wait_estimate_cap(&e, x->left);
 	return e;
+}
+
+ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
+{
+	wait_ctx x;
+	wait_ctx_init(&x, adm, r, now);
+	return estimate_in(&x, position);
 }
 
 void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, gint64 now)
@@ -290,12 +329,14 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 static void report_room(ah_admission *adm, adm_room *r, gint64 now, GArray *events)
 {
 	guint position = 0;
+	wait_ctx ctx;
+	wait_ctx_init(&ctx, adm, r, now);
 	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
 		for (adm_link *x = r->queue[c].head; x != NULL; x = x->next) {
 			adm_participant *p = ADM_OF(x, adm_participant, member);
 			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000,
 				.beyond_window = p->reported_beyond, .reason = p->reported_reason};
-			ah_wait_estimate next = ah_adm_estimate(adm, r, ++position, now);
+			ah_wait_estimate next = estimate_in(&ctx, ++position);
 			if (position == p->reported && !ah_wait_estimate_changed(&told, &next))
 				continue;
 			ah_adm_told(p, position, &next, now);

@@ -44,7 +44,6 @@
 #define RATE_ALPHA 0.3
 #define RATE_MAX_GAP_WINDOWS 60
 #define RATE_EPSILON 1e-3
-#define WAIT_Z 1.28
 #define WAIT_MIN_RATE_FRACTION 0.25
 /* Jeffreys' prior for a Poisson rate: the hazard's posterior is Gamma(releases + 1/2, seat_s). */
 #define TURNOVER_PRIOR 0.5
@@ -224,7 +223,7 @@ ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
 	if (!(spread >= 0))
 		spread = 0;
 	double p = position > 0 ? (double)position : 1.0;
-	double noise = WAIT_Z * sqrt(p);
+	double noise = AH_WAIT_Z * sqrt(p);
 	double r_lo = rate - spread;
 	if (r_lo < rate * WAIT_MIN_RATE_FRACTION)
 		r_lo = rate * WAIT_MIN_RATE_FRACTION;
@@ -340,25 +339,63 @@ static double tetragamma(double x)
 	return acc - x2 - x2 / x - x2 * x2 * (0.5 - x2 * (1.0 / 6 - x2 / 6));
 }
 
+void ah_turnover_model_init(ah_turnover_model *m, double releases, double seat_s, guint seats)
+{
+	double shape = releases + TURNOVER_PRIOR;
+	*m = (ah_turnover_model){0};
+	if (!(releases >= 0) || !(seat_s > 0) || seats == 0)
+		return;
+	m->known = TRUE;
+	m->ln_scale = log(seat_s / seats) - digamma(shape);
+	m->var = trigamma(shape);
+	m->third = tetragamma(shape);
+}
+
+/* ln W = ln(seat_s / seats) + ln G(needed) - ln G(shape): its mean, variance and third cumulant from
+ * the polygamma functions, its percentiles by Cornish-Fisher (ln G is skewed to the left, which a
+ * plain normal would miss: too high a low end). */
+/* ln W's mean, spread and (Cornish-Fisher) skew term for `needed` releases. */
+static void turnover_moments(const ah_turnover_model *m, double needed, double *mu, double *sigma, double *skew)
+{
+	double var;
+	if (!(needed >= 1))
+		needed = 1;
+	var = trigamma(needed) + m->var;
+	*sigma = sqrt(var);
+	*skew = (tetragamma(needed) - m->third) / (var * *sigma) / 6;
+	*mu = m->ln_scale + digamma(needed);
+}
+
+static gint64 turnover_at(double mu, double sigma, double skew, double z)
+{
+	return wait_us(exp(mu + sigma * (z + skew * (z * z - 1))));
+}
+
+gint64 ah_turnover_quantile(const ah_turnover_model *m, double needed, double z)
+{
+	double mu, sigma, skew;
+	turnover_moments(m, needed, &mu, &sigma, &skew);
+	return turnover_at(mu, sigma, skew, z);
+}
+
+void ah_turnover_range(const ah_turnover_model *m, double needed, gint64 *low, gint64 *median, gint64 *high)
+{
+	double mu, sigma, skew;
+	turnover_moments(m, needed, &mu, &sigma, &skew);
+	*low = turnover_at(mu, sigma, skew, -AH_WAIT_Z);
+	*median = turnover_at(mu, sigma, skew, 0);
+	*high = turnover_at(mu, sigma, skew, AH_WAIT_Z);
+}
+
 ah_wait_estimate ah_wait_estimate_turnover(double needed, double releases, double seat_s, guint seats)
 {
 	ah_wait_estimate e = {FALSE, 0, 0, 0, FALSE, AH_WAIT_NO_DEPARTURES};
-	double mu, var, sigma, skew, shape = releases + TURNOVER_PRIOR;
-	if (!(releases >= 0) || !(seat_s > 0) || seats == 0)
+	ah_turnover_model m;
+	ah_turnover_model_init(&m, releases, seat_s, seats);
+	if (!m.known)
 		return e;
-	if (!(needed >= 1))
-		needed = 1;
-	/* ln W = ln(seat_s / seats) + ln G(needed) - ln G(shape): its mean, spread and skew from the
-	 * polygamma functions, its percentiles by Cornish-Fisher (ln G is skewed to the left, which a
-	 * plain normal would miss: too high a low end). */
-	mu = log(seat_s / seats) + digamma(needed) - digamma(shape);
-	var = trigamma(needed) + trigamma(shape);
-	sigma = sqrt(var);
-	skew = (tetragamma(needed) - tetragamma(shape)) / (var * sigma) / 6;
 	e.known = TRUE;
 	e.reason = AH_WAIT_UNSAID;
-	e.median_us = wait_us(exp(mu - skew * sigma));
-	e.low_us = wait_us(exp(mu + sigma * (-WAIT_Z + skew * (WAIT_Z * WAIT_Z - 1))));
-	e.high_us = wait_us(exp(mu + sigma * (WAIT_Z + skew * (WAIT_Z * WAIT_Z - 1))));
+	ah_turnover_range(&m, needed, &e.low_us, &e.median_us, &e.high_us);
 	return e;
 }
