@@ -360,6 +360,43 @@ typedef struct {
 	guint told, covered, first, first_covered, sharp;
 } tally;
 
+/* The seats are taken already, by people who came at random times before: what is left of each
+ * stay is a random part of a length-biased stay (a steady state's residual life). */
+static void fill_seats(world *w, guint seats, gboolean two_tenants)
+{
+	for (guint i = 0; i < seats; i++) {
+		guint64 pid = arrive(w, two_tenants ? (guint8)(i % 2) : 0, stay_random);
+		person *p = &w->people[pid];
+		if (p->left_at == 0) {
+			w->now += 200 * MS;
+			ah_admission_tick(w->adm, w->now, w->events);
+			handle_events(w, stay_random);
+		}
+		p->left_at = w->now + (gint64)(g_rand_double(w->rand) * (double)length_biased_stay(w, p->tenant)) + 1;
+	}
+}
+
+/* Everyone seated (a leave time set) and not in the tree yet goes into it. */
+static void track_seated(world *w, GSequence *seated)
+{
+	for (guint64 pid = 1; pid < w->next_pid; pid++)
+		if (w->people[pid].left_at != 0 && g_sequence_lookup(seated, GSIZE_TO_POINTER(pid), by_leave, w->people) == NULL)
+			g_sequence_insert_sorted(seated, GSIZE_TO_POINTER(pid), by_leave, w->people);
+}
+
+/* Whoever's stay is over leaves now. */
+static void leave_due(world *w, GSequence *seated)
+{
+	GSequenceIter *head;
+	while (!g_sequence_iter_is_end(head = g_sequence_get_begin_iter(seated)) &&
+		w->people[GPOINTER_TO_SIZE(g_sequence_get(head))].left_at <= w->now) {
+		guint64 pid = GPOINTER_TO_SIZE(g_sequence_get(head));
+		g_sequence_remove(head);
+		w->people[pid].left_at = 0;
+		g_assert_cmpint(ah_admission_leave(w->adm, pid, w->now, w->events), ==, AH_ADM_ACTIVE);
+	}
+}
+
 /* One scenario: capacity, process and binding drawn from the seed; runs until `admissions`
  * attendees came out of the queue. */
 static void run_scenario(guint32 seed, stay_kind kind, bind_kind bind, tally *out)
@@ -386,21 +423,8 @@ static void run_scenario(guint32 seed, stay_kind kind, bind_kind bind, tally *ou
 	/* Arrivals outpace departures by 5% to 60%, so a queue forms and stays. */
 	arrival_rate = seats / sim_mean_s[0] * g_rand_double_range(w.rand, 1.05, 1.6);
 	seated = g_sequence_new(NULL);
-	/* The seats are taken already, by people who came at random times before: what is left of
-	 * each stay is a random part of a length-biased stay (a steady state's residual life). */
-	for (guint i = 0; i < seats; i++) {
-		guint64 pid = arrive(&w, bind == BIND_SHARED ? (guint8)(i % 2) : 0, stay_random);
-		person *p = &w.people[pid];
-		if (p->left_at == 0) {
-			w.now += 200 * MS;
-			ah_admission_tick(w.adm, w.now, w.events);
-			handle_events(&w, stay_random);
-		}
-		p->left_at = w.now + (gint64)(g_rand_double(w.rand) * (double)length_biased_stay(&w, p->tenant)) + 1;
-	}
-	for (guint64 pid = 1; pid < w.next_pid; pid++)
-		if (w.people[pid].left_at != 0)
-			g_sequence_insert_sorted(seated, GSIZE_TO_POINTER(pid), by_leave, w.people);
+	fill_seats(&w, seats, bind == BIND_SHARED);
+	track_seated(&w, seated);
 	next_arrival = w.now;
 	/* Arrivals stop after a while and the queue drains: every told estimate is settled (stopping
 	 * with people still queued would drop the longest waits, and bias the count). */
@@ -410,13 +434,7 @@ static void run_scenario(guint32 seed, stay_kind kind, bind_kind bind, tally *ou
 		gint64 t_leave = g_sequence_iter_is_end(head) ? G_MAXINT64 : w.people[GPOINTER_TO_SIZE(g_sequence_get(head))].left_at;
 		gint64 t = MIN(MIN(t_leave, arriving ? next_arrival : G_MAXINT64), ah_admission_next_deadline(w.adm, w.now));
 		w.now = MAX(w.now, t);
-		while (!g_sequence_iter_is_end(head = g_sequence_get_begin_iter(seated)) &&
-			w.people[GPOINTER_TO_SIZE(g_sequence_get(head))].left_at <= w.now) {
-			guint64 pid = GPOINTER_TO_SIZE(g_sequence_get(head));
-			g_sequence_remove(head);
-			w.people[pid].left_at = 0;
-			g_assert_cmpint(ah_admission_leave(w.adm, pid, w.now, w.events), ==, AH_ADM_ACTIVE);
-		}
+		leave_due(&w, seated);
 		if (arriving && w.now >= next_arrival) {
 			arrive(&w, bind == BIND_SHARED ? (guint8)g_rand_int_range(w.rand, 0, 2) : 0, stay_random);
 			next_arrival = w.now + (gint64)(-log(1 - g_rand_double(w.rand)) / arrival_rate * SEC) + 1;
@@ -426,9 +444,7 @@ static void run_scenario(guint32 seed, stay_kind kind, bind_kind bind, tally *ou
 		for (guint i = 0; i < w.events->len; i++)
 			admitted += g_array_index(w.events, ah_adm_event, i).kind == AH_ADM_EV_ADMITTED;
 		handle_events(&w, stay_random);
-		for (guint64 pid = 1; pid < w.next_pid; pid++)
-			if (w.people[pid].left_at != 0 && g_sequence_lookup(seated, GSIZE_TO_POINTER(pid), by_leave, w.people) == NULL)
-				g_sequence_insert_sorted(seated, GSIZE_TO_POINTER(pid), by_leave, w.people);
+		track_seated(&w, seated);
 	}
 	out->told += w.told;
 	out->covered += w.covered;
