@@ -90,13 +90,13 @@ typedef struct {
 	gint64 told_at;        /* when the first known estimate was given */
 	guint32 told_ms;       /* that estimate's median + 1 (0: none given yet) */
 	guint32 reported;      /* QUEUED: the position last reported */
-	guint32 reported_ms;   /* QUEUED: the median last reported (if reported_known) */
+	guint32 reported_ms;   /* QUEUED: the median last reported (if known) */
 	guint8 state;          /* ah_adm_state */
 	guint8 klass;          /* ah_adm_class */
 	guint8 presenter;
-	guint8 reported_known;
-	guint8 reported_beyond; /* QUEUED: the last report said "unlikely before the end" */
-	guint8 reported_reason; /* QUEUED: the reason the last (unknown) report gave */
+	/* QUEUED: what the last report said, in one byte (the record stays at 80 bytes): known (bit 0),
+	 * beyond_window (bit 1), the unknown's reason (bits 2-3). */
+	guint8 reported_flags;
 } adm_participant;
 
 struct ah_admission {

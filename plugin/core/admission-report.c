@@ -243,10 +243,12 @@ static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gbo
 		if (!m->known || (x->releases[i] < AH_TURNOVER_MIN_RELEASES && !prior))
 			return unknown;
 		ah_turnover_range(m, needed, &low, &median, &high);
-		/* One seat per release (per 1): the turn's place spans nothing, no more to compute. */
-		if (early != needed)
+		/* Where r's turn is in the round moves the ends only when it is a fair part of the releases
+		 * needed (near the head of a queue): otherwise (within 2%) the median's range does, and a
+		 * sweep evaluates the polygamma functions once per attendee. */
+		if (needed - early > 0.02 * needed + 0.5)
 			low = ah_turnover_quantile(m, early, -AH_WAIT_Z);
-		if (late != needed)
+		if (late - needed > 0.02 * needed + 0.5)
 			high = ah_turnover_quantile(m, late, AH_WAIT_Z);
 		best.known = TRUE;
 		best.median_us = MAX(best.median_us, median);
@@ -316,10 +318,8 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 {
 	guint32 median_ms = (guint32)MIN(e->median_us / 1000, G_MAXUINT32 - 1);
 	p->reported = position;
-	p->reported_known = e->known;
+	p->reported_flags = (guint8)((e->known ? 1 : 0) | (e->beyond_window ? 2 : 0) | ((e->reason & 3) << 2));
 	p->reported_ms = e->known ? median_ms : 0;
-	p->reported_beyond = e->beyond_window;
-	p->reported_reason = (guint8)e->reason;
 	if (e->known && p->told_ms == 0) {
 		p->told_at = now;
 		p->told_ms = median_ms + 1;
@@ -334,8 +334,8 @@ static void report_room(ah_admission *adm, adm_room *r, gint64 now, GArray *even
 	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
 		for (adm_link *x = r->queue[c].head; x != NULL; x = x->next) {
 			adm_participant *p = ADM_OF(x, adm_participant, member);
-			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000,
-				.beyond_window = p->reported_beyond, .reason = p->reported_reason};
+			ah_wait_estimate told = {.known = p->reported_flags & 1, .median_us = (gint64)p->reported_ms * 1000,
+				.beyond_window = (p->reported_flags & 2) != 0, .reason = (ah_wait_reason)(p->reported_flags >> 2)};
 			ah_wait_estimate next = estimate_in(&ctx, ++position);
 			if (position == p->reported && !ah_wait_estimate_changed(&told, &next))
 				continue;
