@@ -32,6 +32,7 @@
 #define DRIFT_WINDOW_US (G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
 /* A tenant's share of the queue admissions forgets with a half-life of this many of the node's. */
 #define SHARE_HALF_LIFE 32.0
+#define SHARE_STEP 0.97857206208770013 /* 2^(-1/32): what one turn leaves of the counts */
 /* ...and is used once it saw that many (else the weights say what its share would be). */
 #define SHARE_MIN_SEEN 4.0
 /* The setup time assumed at the high end of a paced estimate until an attendee has connected. */
@@ -69,11 +70,16 @@ static void measures_of(ah_admission *adm, const adm_participant *p, adm_measure
 /* t's share counts as they are at adm->turns (the turns since its mark were seen if it had a queue). */
 static void share_at(const ah_admission *adm, const adm_tenant *t, double *got, double *seen)
 {
-	double decay = exp2(-(double)(adm->turns - t->mark) / SHARE_HALF_LIFE);
-	*got = t->got * decay;
-	*seen = t->seen * decay;
+	double decay;
+	*got = t->got;
+	*seen = t->seen;
+	if (adm->turns == t->mark)
+		return;
+	decay = exp2(-(double)(adm->turns - t->mark) / SHARE_HALF_LIFE);
+	*got *= decay;
+	*seen *= decay;
 	if (t->counts.queued > 0)
-		*seen += (1 - decay) / (1 - exp2(-1 / SHARE_HALF_LIFE));
+		*seen += (1 - decay) / (1 - SHARE_STEP);
 }
 
 void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p)
@@ -99,8 +105,8 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 		adm_tenant *t = p->room->tenant;
 		ah_adm_measure_queue(adm, p);
 		adm->turns++;
-		t->got = t->got * exp2(-1 / SHARE_HALF_LIFE) + 1;
-		t->seen = t->seen * exp2(-1 / SHARE_HALF_LIFE) + 1;
+		t->got = t->got * SHARE_STEP + 1;
+		t->seen = t->seen * SHARE_STEP + 1;
 		t->mark = adm->turns;
 	}
 	for (int i = 0; i < 3; i++) {
@@ -210,11 +216,13 @@ static void wait_ctx_init(wait_ctx *x, const ah_admission *adm, const adm_room *
 	x->paced = ah_adm_paced_rate(adm, r, &x->free_seats);
 	levels_of(adm, r, x->level);
 	for (int i = 0; i < 3; i++) {
-		double seat_s = 0;
+		const wait_level *l = &x->level[i];
+		double seat_s = 0, last = r->counts.queued;
 		guint seats = 0;
 		x->releases[i] = 0;
-		if (x->level[i].m->meter != NULL)
-			ah_turnover_read(&x->level[i].m->meter->turnover, now, &x->releases[i], &seat_s, &seats);
+		/* A level that does not bind even for the last in the queue is never read. */
+		if (l->m->meter != NULL && (last - 0.5) * l->per + 0.5 - l->free >= 0.5)
+			ah_turnover_read(&l->m->meter->turnover, now, &x->releases[i], &seat_s, &seats);
 		ah_turnover_model_init(&x->model[i], x->releases[i], seat_s, seats);
 	}
 }
