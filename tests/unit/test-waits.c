@@ -198,6 +198,73 @@ static void setup_tenants(world *w, guint tenant_cap, guint room_cap)
 	}
 }
 
+/* --- the turnover meter and its estimate */
+
+static void test_turnover_meter(void)
+{
+	ah_turnover t;
+	double releases, seat_s;
+	guint seats;
+	gint64 now = 100 * SEC;
+	ah_wait_estimate a, b, capped;
+	ah_turnover_init(&t);
+	ah_turnover_read(&t, now, &releases, &seat_s, &seats);
+	g_assert_cmpfloat(releases, ==, 0);
+	g_assert_cmpfloat(seat_s, ==, 0);
+	/* 10 seats for 100 s, 5 of them given up along the way (and taken again at once). */
+	ah_turnover_seats(&t, 10, now);
+	for (int i = 1; i <= 5; i++)
+		ah_turnover_release(&t, now + i * 20 * SEC);
+	ah_turnover_read(&t, now + 100 * SEC, &releases, &seat_s, &seats);
+	g_assert_cmpfloat(releases, ==, 5);
+	g_assert_cmpfloat(fabs(seat_s - 1000), <, 1e-6);
+	g_assert_cmpuint(seats, ==, 10);
+	/* Half the seats for the next 100 s: half the seat-seconds. */
+	ah_turnover_seats(&t, 5, now + 100 * SEC);
+	ah_turnover_read(&t, now + 200 * SEC, &releases, &seat_s, &seats);
+	g_assert_cmpfloat(fabs(seat_s - 1500), <, 1e-6);
+	/* A full ring: the oldest kept release starts the exposure, the others count. */
+	for (int i = 1; i <= AH_TURNOVER_KEEP; i++)
+		ah_turnover_release(&t, now + 200 * SEC + i * SEC);
+	ah_turnover_read(&t, now + 200 * SEC + AH_TURNOVER_KEEP * SEC, &releases, &seat_s, &seats);
+	g_assert_cmpfloat(releases, ==, AH_TURNOVER_KEEP - 1);
+	g_assert_cmpfloat(fabs(seat_s - 5.0 * (AH_TURNOVER_KEEP - 1)), <, 1e-6);
+	/* 15 releases over 75 seat-seconds with 5 seats held: one a second. The 3rd next release comes
+	 * after about 3 s; 5 s without a release lengthens that by the exposure's growth (75 -> 100
+	 * seat-seconds), never x6. */
+	a = ah_wait_estimate_turnover(3, 15, 75, 5);
+	b = ah_wait_estimate_turnover(3, 15, 100, 5);
+	g_assert_true(a.known);
+	g_assert_cmpint(a.median_us, >, 2 * SEC);
+	g_assert_cmpint(a.median_us, <, 4 * SEC);
+	g_assert_cmpint(a.low_us, <, a.median_us);
+	g_assert_cmpint(a.median_us, <, a.high_us);
+	g_assert_cmpfloat((double)b.median_us / a.median_us, <, 1.4);
+	/* More releases needed, longer; nothing measured, unknown (and why). */
+	g_assert_cmpint(ah_wait_estimate_turnover(30, 15, 75, 5).median_us, >, 8 * a.median_us);
+	b = ah_wait_estimate_turnover(3, 15, 0, 5);
+	g_assert_false(b.known);
+	g_assert_cmpint(b.reason, ==, AH_WAIT_NO_DEPARTURES);
+	/* The window's end caps it, and says so once the median is past it. */
+	capped = a;
+	ah_wait_estimate_cap(&capped, 2 * SEC);
+	g_assert_true(capped.beyond_window);
+	g_assert_cmpint(capped.median_us, ==, 2 * SEC);
+	g_assert_cmpint(capped.high_us, ==, 2 * SEC);
+	g_assert_cmpint(capped.low_us, ==, MIN(a.low_us, 2 * SEC));
+	capped = a;
+	ah_wait_estimate_cap(&capped, 100 * SEC);
+	g_assert_false(capped.beyond_window);
+	g_assert_cmpint(capped.high_us, ==, a.high_us);
+	/* Once beyond, the capped figures counting down are no news; coming back within is. */
+	b = capped;
+	ah_wait_estimate_cap(&a, 2 * SEC);
+	capped = a;
+	ah_wait_estimate_cap(&capped, SEC);
+	g_assert_false(ah_wait_estimate_changed(&a, &capped));
+	g_assert_true(ah_wait_estimate_changed(&a, &b));
+}
+
 /* --- the reproductions */
 
 /* Steady pace: the seated leave one every 4 s (a fixed stay for everyone). */
@@ -492,6 +559,7 @@ static void test_calibration(void)
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/waits/turnover-meter", test_turnover_meter);
 	g_test_add_func("/waits/full-node/slow-departures", test_full_node_slow_departures);
 	g_test_add_func("/waits/small-room/known", test_small_room_known);
 	g_test_add_func("/waits/calibration", test_calibration);
