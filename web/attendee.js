@@ -5,7 +5,7 @@
 // #leave-button, #sound-button).
 import {
   params, prefill, status, disconnect, showError, errorText, connect, send, createAnswer, presenterNames,
-  ordinal, formatWait, formatClock, formatDateTime, sdpMids,
+  ordinal, formatWait, waitSentence, formatClock, formatDateTime, sdpMids,
 } from './common.js';
 
 const form = document.getElementById('join');
@@ -314,7 +314,7 @@ function queueDetails(msg) {
   if (state === 'lobby') {
     status(`The meeting has not started yet. ${place} for when it does.`);
   } else {
-    status(`The room is full right now. ${place} (${length} waiting); ${wait ? `expected wait ${wait}` : 'estimating your wait…'}`);
+    status(`The room is full right now. ${place} (${length} waiting). ${waitSentence(msg.wait)}`);
   }
 }
 

@@ -162,11 +162,27 @@ export function formatRange(lowMs, highMs) {
   return `${a} ${ua} – ${b} ${ub}`;
 }
 
-// The plugin's wait estimate {known, median_ms, low_ms, high_ms} in words:
-// "about 2 minutes (1–3 min)"; null while it is unknown.
+// The plugin's wait estimate {known, median_ms, low_ms, high_ms, beyond_window?, reason?} in words:
+// "about 2 minutes (1–3 min)"; "unlikely before the session ends" when a seat will probably not
+// come in time; "when someone leaves (nobody has yet)" while the room is full and nobody has left
+// to measure by; null while it is otherwise unknown.
 export function formatWait(wait) {
-  if (!wait || !wait.known) return null;
+  if (!wait) return null;
+  if (wait.known && wait.beyond_window) return 'unlikely before the session ends';
+  if (!wait.known) return wait.reason === 'no_departures' ? 'when someone leaves (nobody has yet)' : null;
   return `about ${formatDuration(wait.median_ms)} (${formatRange(wait.low_ms, wait.high_ms)})`;
+}
+
+// The wait as a sentence for the status line.
+export function waitSentence(wait) {
+  if (wait && wait.known && wait.beyond_window) {
+    return 'A seat is unlikely to come free before the session ends; you can keep your place in case it does.';
+  }
+  if (wait && !wait.known && wait.reason === 'no_departures') {
+    return 'You get a seat when someone leaves; nobody has left yet, so there is no estimate yet.';
+  }
+  const text = formatWait(wait);
+  return text ? `Expected wait ${text}.` : 'Estimating your wait…';
 }
 
 // Unix seconds as the viewer's local date and time: "today at 14:00", "tomorrow at 09:30",

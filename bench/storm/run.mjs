@@ -14,6 +14,7 @@
 // Env: STORM_N (100), STORM_B (10), STORM_K (4), STORM_SPREAD_MS (1000), STORM_TIMEOUT_S (60),
 //   STORM_PLUGINS (runs, "allhands,videoroom"; "allhands@R": fixed waves at R joins/s), STORM_JOIN_RATE (15),
 //   STORM_CLIENT ("werift" or "c": bench/storm/cworker.mjs), STORM_CAPACITY (allhands capacity, 1000),
+//   STORM_LEAVE_MS (a seated joiner leaves this often from the storm on; 0, the default: nobody),
 //   STORM_OUT (test-artifacts/bench-storm).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { fork } from 'node:child_process';
@@ -33,6 +34,9 @@ const SPREAD = Number(process.env.STORM_SPREAD_MS || 1000);
 const TIMEOUT_S = Number(process.env.STORM_TIMEOUT_S || 60);
 const PLUGINS = (process.env.STORM_PLUGINS || 'allhands,videoroom').split(',');
 const JOIN_RATE = Number(process.env.STORM_JOIN_RATE || 15);
+// STORM_LEAVE_MS: from the storm on, a seated joiner leaves this often (0: nobody leaves), so that
+// with STORM_CAPACITY below B + N the queue moves by seat turnover.
+const LEAVE_MS = Number(process.env.STORM_LEAVE_MS || 0);
 const OUT = process.env.STORM_OUT || path.join(REPO_ROOT, 'test-artifacts', 'bench-storm');
 // STORM_CLIENT: "werift" (bench/storm/worker.mjs) or "c" (bench/storm/cworker.mjs, the C load client).
 const CLIENT = process.env.STORM_CLIENT || 'werift';
@@ -189,6 +193,8 @@ async function runOne(runName) {
     for (const w of joiners) w.send({ cmd: 'join', at: stormAt, spreadMs: SPREAD });
     const stormT = (stormAt - t0) / 1000;
     console.log(`# ${runName}: storm at t=${stormT.toFixed(2)} s`);
+    let leaveTurn = 0;
+    const leaving = LEAVE_MS > 0 ? setInterval(() => joiners[leaveTurn++ % K].send({ cmd: 'leave' }), LEAVE_MS) : null;
     // Until every joiner has media, or the timeout.
     let done = false;
     const deadline = now() + TIMEOUT_S * 1000;
@@ -198,6 +204,7 @@ async function runOne(runName) {
       for (const w of joiners) { w.send({ cmd: 'status' }); withMedia += (await w.next('status')).withMedia; }
       if (withMedia === N) { done = true; break; }
     }
+    if (leaving) clearInterval(leaving);
     await sleep(3000);
     for (const w of workers) w.send({ cmd: 'report' });
     const reports = await Promise.all(workers.map((w) => w.next('report')));
@@ -270,6 +277,16 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
     for (const e of known) allErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000));
     if (known.length) { const e = known[known.length - 1]; lastErrs.push(Math.abs(s.admittedAt - e.at - e.median_ms) / Math.max(s.admittedAt - e.at, 1000)); }
   }
+  // Range coverage: the fraction of announced ranges [low_ms, high_ms] that held the actual wait from
+  // when each was given (first known estimate of each joiner, and every known estimate).
+  const inRange = (s, e) => { const w = s.admittedAt - e.at; return w >= e.low_ms && w <= e.high_ms; };
+  const cover = { first: [0, 0], every: [0, 0], beyondWindow: 0 };
+  for (const s of joiners) {
+    if (!s.admittedAt) continue;
+    const known = s.estimates.filter((x) => x.known);
+    if (known.length) { cover.first[0]++; cover.first[1] += inRange(s, known[0]) ? 1 : 0; }
+    for (const e of known) { cover.every[0]++; cover.every[1] += inRange(s, e) ? 1 : 0; cover.beyondWindow += e.beyond_window ? 1 : 0; }
+  }
   const res = {
     run: variant.name, plugin, client: CLIENT, janusQuotaPct: Number(process.env.BENCH_JANUS_QUOTA || 100), N, B, K, spreadMs: SPREAD, presenterKbps: Math.round(presenterKbps), allJoinersGotMedia: done,
     joinersWithMedia: got.length,
@@ -297,7 +314,14 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
       firstKnown: { count: errs.length, medianError: q(errs.map((e) => e.err), 50), p90Error: q(errs.map((e) => e.err), 90) },
       every: { count: allErrs.length, medianError: q(allErrs, 50), p90Error: q(allErrs, 90) },
       lastBeforeAdmission: { count: lastErrs.length, medianError: q(lastErrs, 50), p90Error: q(lastErrs, 90) },
+      rangeCoverage: {
+        first: { count: cover.first[0], inRange: cover.first[0] ? r1((cover.first[1] / cover.first[0]) * 100) : null },
+        every: { count: cover.every[0], inRange: cover.every[0] ? r1((cover.every[1] / cover.every[0]) * 100) : null },
+        beyondWindow: cover.beyondWindow,
+      },
     };
+    console.log(`# ${variant.name}: announced ranges held the actual wait: first known ${res.estimates.rangeCoverage.first.inRange ?? '-'}% `
+      + `of ${cover.first[0]}, every known ${res.estimates.rangeCoverage.every.inRange ?? '-'}% of ${cover.every[0]}`);
     const admittedRate = waits.length > 1 ? (waits.length) / (Math.max(...waits) / 1000) : null;
     res.measuredAdmissionRate = r1(admittedRate);
     res.lastWaitBoundMs = variant.joinRate > 0 ? Math.round((1.3 * N * 1000) / variant.joinRate) : null;

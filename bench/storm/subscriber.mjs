@@ -52,6 +52,12 @@ export class StormSubscriber {
     if (r.jsep && r.jsep.type === 'offer') await this.offer(r.jsep);
   }
 
+  // Leave the room (STORM_LEAVE_MS: seat turnover during the storm).
+  async leave() {
+    this.rec.leftAt = now();
+    await this.h.request({ request: 'leave' }, undefined, { timeout: 60000 });
+  }
+
   // The `start` that carries an answer.
   async start(answer) {
     const body = { request: 'start' };
@@ -139,6 +145,13 @@ export function serveStormWorker(subs, { init, mark, media, refresh = async () =
       ticker.reset();
       if (!tickTimer) tickTimer = setInterval(tick, 250);
       send({ type: 'marked' });
+    },
+    // The subscriber seated longest (with media, not gone yet) leaves.
+    leave: async () => {
+      const seated = [...subs.values()].filter((s) => s.rec.firstVideoAt && !s.rec.leftAt)
+        .sort((a, b) => a.rec.admittedAt - b.rec.admittedAt);
+      if (seated.length) await seated[0].leave();
+      send({ type: 'left', id: seated.length ? seated[0].id : null });
     },
     status: async () => {
       let withMedia = 0;

@@ -25,8 +25,9 @@
  *   within admit_timeout loses its seat (AH_ADM_EV_TIMED_OUT), a REJOINING one at the end of its
  *   grace (AH_ADM_EV_GRACE_EXPIRED); both are forgotten.
  * - A queued attendee's position is its 1-based place in its room (priority entries first); its
- *   expected wait comes from the measured rate at which its room's queue is admitted. Changes are
- *   reported (AH_ADM_EV_POSITION) at most once per update_interval, when meaningful.
+ *   expected wait comes from the waves' pace within the free seats, and beyond them from the
+ *   measured seat turnover (releases per seat held) of the room, tenant or node, whichever binds.
+ *   Changes are reported (AH_ADM_EV_POSITION) at most once per update_interval, when meaningful.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -163,6 +164,10 @@ gboolean ah_admission_remove_room(ah_admission *adm, const char *tenant, const c
  * admission seats anyone of that room; other rooms are not held up by them. Opening a room makes
  * its queued attendees admissible in the usual waves, in their queue order. FALSE: unknown room. */
 gboolean ah_admission_set_room_open(ah_admission *adm, const char *tenant, const char *room, gboolean open);
+/* When the room's current window ends (monotonic microseconds; G_MAXINT64, the default: no end).
+ * Admission knows no schedule: the engine passes the end down, and estimates never reach past it
+ * (a wait that would is reported as beyond_window, see stats.h). FALSE: unknown room. */
+gboolean ah_admission_set_room_end(ah_admission *adm, const char *tenant, const char *room, gint64 ends_at);
 /* Operator pause: like a closed room, but independent of the schedule. tenant NULL: the whole
  * node (nobody is admitted; joins still queue). FALSE: unknown room. */
 gboolean ah_admission_set_paused(ah_admission *adm, const char *tenant, const char *room, gboolean paused);
@@ -226,6 +231,8 @@ gint64 ah_admission_next_deadline(const ah_admission *adm, gint64 now);
 ah_adm_state ah_admission_state(const ah_admission *adm, guint64 pid);
 /* 1-based place in its room's queue, 0 when not queued. O(place). */
 guint ah_admission_position(const ah_admission *adm, guint64 pid);
+/* The wait estimate a queued pid would be told at `now` (unknown when not queued). O(place). */
+ah_wait_estimate ah_admission_estimate(const ah_admission *adm, guint64 pid, gint64 now);
 /* Counts; tenant/room NULL means the node. Unknown tenant/room gives zeros. */
 ah_adm_counts ah_admission_counts(const ah_admission *adm, const char *tenant, const char *room);
 /* Status figures; tenant/room NULL means the node. FALSE: unknown tenant or room. */

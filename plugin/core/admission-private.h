@@ -34,6 +34,7 @@ typedef struct {
 	ah_hist setup;    /* admitted -> media, us */
 	ah_hist wait;     /* queued -> admitted, us */
 	ah_hist error;    /* |actual - estimated| / actual, in 1/1000 */
+	ah_turnover turnover; /* attendee seats held and released (allocated with the first seat) */
 } adm_meter;
 
 /* What the node, a tenant and a room each measure. */
@@ -56,6 +57,7 @@ struct adm_room {
 	adm_link ring[2];      /* in tenant->ready[class] while that class is admissible */
 	adm_link queued_link;  /* in adm->queued_rooms while it has queued attendees */
 	gboolean moving;       /* counted in adm->moving_rooms: has queued attendees, open, unpaused */
+	gint64 ends_at;        /* when its window ends (engine's schedule; G_MAXINT64: no end) */
 	adm_measure measure;
 };
 
@@ -71,6 +73,10 @@ struct adm_tenant {
 	GHashTable *rooms;     /* room id -> adm_room* (owned) */
 	adm_list ready[2];     /* rooms with admissible attendees of that class */
 	adm_link ready_link;   /* in adm->ready while it can admit */
+	/* Its measured share of the node's queue admissions ("turns"), counted while it had queued
+	 * attendees: decayed counts of the turns it got and of those it saw, up to adm->turns = mark. */
+	double got, seen;
+	guint64 mark;
 	adm_link reserve_link; /* in adm->reserve while it can admit into its reserved seats */
 	adm_measure measure;
 };
@@ -84,11 +90,13 @@ typedef struct {
 	gint64 told_at;        /* when the first known estimate was given */
 	guint32 told_ms;       /* that estimate's median + 1 (0: none given yet) */
 	guint32 reported;      /* QUEUED: the position last reported */
-	guint32 reported_ms;   /* QUEUED: the median last reported (if reported_known) */
+	guint32 reported_ms;   /* QUEUED: the median last reported (if known) */
 	guint8 state;          /* ah_adm_state */
 	guint8 klass;          /* ah_adm_class */
 	guint8 presenter;
-	guint8 reported_known;
+	/* QUEUED: what the last report said, in one byte (the record stays at 80 bytes): known (bit 0),
+	 * beyond_window (bit 1), the unknown's reason (bits 2-3). */
+	guint8 reported_flags;
 } adm_participant;
 
 struct ah_admission {
@@ -116,11 +124,15 @@ struct ah_admission {
 	ah_bucket bucket;
 	ah_adaptive adaptive;
 	double cpu;               /* < 0: no sample */
+	gint64 now;               /* the latest `now` passed in (for seat-time in calls without one) */
+	guint64 turns;            /* admissions out of a queue, ever (the tenants' shares count them) */
 	adm_measure measure;
 };
 
 /* admission.c */
 guint ah_adm_seats(const ah_adm_counts *c);
+/* Whether x is in l. */
+gboolean ah_adm_linked(const adm_list *l, const adm_link *x);
 /* Whether the room's queue is being admitted at all (open, not paused, node not paused). */
 gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r);
 adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room);
@@ -137,6 +149,12 @@ double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free
 void ah_adm_measure_clear(adm_measure *m);
 /* An attendee got its seat at `now` (from the queue or at once). */
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now);
+/* p's attendee seat was taken or given up (its counts moved): the seat-time meters follow. */
+void ah_adm_measure_seats(ah_admission *adm, const adm_participant *p);
+/* p is queued and its tenant's queued count is about to change: bring the tenant's share up to date. */
+void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p);
+/* p, seated, leaves (or its admit timeout or grace ended) at `now`: a seat turned over. */
+void ah_adm_measure_released(ah_admission *adm, const adm_participant *p, gint64 now);
 /* An attendee's media came up at `now`. */
 void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now);
 /* The estimate for 1-based `position` in room r at `now` (unknown while r does not move). */

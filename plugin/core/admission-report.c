@@ -10,20 +10,33 @@
  * otherwise, since an estimate also changes with time): it walks the queued rooms once and reports
  * the attendees whose position changed or whose estimate changed meaningfully
  * (ah_wait_estimate_changed). Each record remembers what it was last told, so a sweep costs
- * O(queued) time and nothing else. Estimates come from the room's own admission rate (stats.h):
- * that rate already reflects the room's share of the node under fair queueing and its caps.
+ * O(queued) time and nothing else. Within the free seats an estimate comes from the waves' pace;
+ * beyond them from seat turnover (stats.h): the node, each tenant and each room integrate the seats
+ * they hold and note each seat given up, and the wait is the time until the levels that bind (room,
+ * tenant, node cap) have given up enough seats for this position, given the room's turn among its
+ * tenant's rooms and its tenant's measured share of the node's queue admissions. Estimates never
+ * reach past the room's window end, which the engine passes down (admission knows no schedule).
  * The first known estimate an attendee is given is kept (its median and when it was given); at
  * admission, the difference to the actual wait feeds the estimate-error histograms, which status
  * reports so an operator can see whether the estimates are honest.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <math.h>
+
 #include "admission-private.h"
 
 /* Without changes, estimates still drift with time (a rate decays when admissions stop): re-check
  * them this often, for as long as admissions stopped less than DRIFT_WINDOW_US ago. */
 #define DRIFT_CHECK_US (G_GINT64_CONSTANT(5) * G_USEC_PER_SEC)
 #define DRIFT_WINDOW_US (G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+/* A tenant's share of the queue admissions forgets with a half-life of this many of the node's. */
+#define SHARE_HALF_LIFE 32.0
+#define SHARE_STEP 0.97857206208770013 /* 2^(-1/32): what one turn leaves of the counts */
+/* ...and is used once it saw that many (else the weights say what its share would be). */
+#define SHARE_MIN_SEEN 4.0
+/* The setup time assumed at the high end of a paced estimate until an attendee has connected. */
+#define SETUP_GUESS_US (1.0 * G_USEC_PER_SEC)
 /* A relative estimate error is computed against at least this wait, so tiny waits do not blow it up. */
 #define ERROR_FLOOR_US G_USEC_PER_SEC
 
@@ -42,6 +55,7 @@ static adm_meter *meter(adm_measure *m)
 		ah_hist_init(&m->meter->setup);
 		ah_hist_init(&m->meter->wait);
 		ah_hist_init(&m->meter->error);
+		ah_turnover_init(&m->meter->turnover);
 	}
 	return m->meter;
 }
@@ -51,6 +65,28 @@ static void measures_of(ah_admission *adm, const adm_participant *p, adm_measure
 	out[0] = &adm->measure;
 	out[1] = &p->room->tenant->measure;
 	out[2] = &p->room->measure;
+}
+
+/* t's share counts as they are at adm->turns (the turns since its mark were seen if it had a queue). */
+static void share_at(const ah_admission *adm, const adm_tenant *t, double *got, double *seen)
+{
+	double decay;
+	*got = t->got;
+	*seen = t->seen;
+	if (adm->turns == t->mark)
+		return;
+	decay = exp2(-(double)(adm->turns - t->mark) / SHARE_HALF_LIFE);
+	*got *= decay;
+	*seen *= decay;
+	if (t->counts.queued > 0)
+		*seen += (1 - decay) / (1 - SHARE_STEP);
+}
+
+void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p)
+{
+	adm_tenant *t = p->room->tenant;
+	share_at(adm, t, &t->got, &t->seen);
+	t->mark = adm->turns;
 }
 
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now)
@@ -64,6 +100,15 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 	}
 	measures_of(adm, p, m);
 	adm->last_admitted = now;
+	if (p->state == AH_ADM_QUEUED) {
+		/* A turn of the node's queue, seen by every tenant with a queue, this one's. */
+		adm_tenant *t = p->room->tenant;
+		ah_adm_measure_queue(adm, p);
+		adm->turns++;
+		t->got = t->got * SHARE_STEP + 1;
+		t->seen = t->seen * SHARE_STEP + 1;
+		t->mark = adm->turns;
+	}
 	for (int i = 0; i < 3; i++) {
 		/* A room's rate is what its queue's estimates divide by: only admissions out of the queue
 		 * count there (an admission at once says nothing about how fast the queue moves). */
@@ -74,6 +119,26 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 		if (told)
 			ah_hist_add(&meter(m[i])->error, error);
 	}
+}
+
+void ah_adm_measure_seats(ah_admission *adm, const adm_participant *p)
+{
+	adm_measure *m[3];
+	const ah_adm_counts *c[3] = {&adm->counts, &p->room->tenant->counts, &p->room->counts};
+	measures_of(adm, p, m);
+	for (int i = 0; i < 3; i++)
+		ah_turnover_seats(&meter(m[i])->turnover, ah_adm_seats(c[i]), adm->now);
+}
+
+void ah_adm_measure_released(ah_admission *adm, const adm_participant *p, gint64 now)
+{
+	adm_measure *m[3];
+	if (p->presenter || (p->state != AH_ADM_CONNECTING && p->state != AH_ADM_ACTIVE && p->state != AH_ADM_REJOINING))
+		return;
+	adm->now = MAX(adm->now, now);
+	measures_of(adm, p, m);
+	for (int i = 0; i < 3; i++)
+		ah_turnover_release(&meter(m[i])->turnover, adm->now);
 }
 
 void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint64 now)
@@ -88,27 +153,180 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
 
 /* --- positions and estimates */
 
-ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
+/* A level (room, tenant, node) whose seats room r's queue may wait for: the seats it has free for
+ * r's queue, how many of its releases it takes on average to give r's queue one seat (`per`: r
+ * competes with its tenant's other ready rooms for tenant seats, and its tenant with the other
+ * ready tenants, by weight, for node seats), and its seat turnover. */
+typedef struct {
+	double free, per;
+	double per_early;  /* for the low end: at the node, as if the other tenants' queues emptied */
+	const adm_measure *m;
+} wait_level;
+
+static void levels_of(const ah_admission *adm, const adm_room *r, wait_level out[3])
 {
-	ah_wait_estimate unknown = {0};
-	guint free_seats;
+	const adm_tenant *t = r->tenant;
+	gboolean room_ready = ah_adm_linked(&t->ready[0], &r->ring[0]) || ah_adm_linked(&t->ready[1], &r->ring[1]);
+	gboolean tenant_ready = ah_adm_linked(&adm->ready, &t->ready_link);
+	guint64 tenant_held = (guint64)ah_adm_seats(&t->counts) + t->counts.presenters + t->presenter_gap;
+	guint64 node_held = ah_adm_seats(&adm->counts), weights = adm->ready_weight + (tenant_ready ? 0 : t->weight);
+	double rooms = t->ready[0].length + t->ready[1].length + (room_ready ? 0 : 1);
+	out[0] = (wait_level){(double)r->max_attendees - MIN(ah_adm_seats(&r->counts), r->max_attendees), 1, 1, &r->measure};
+	out[1] = (wait_level){(double)t->max_participants - MIN(tenant_held, t->max_participants), rooms, rooms, &t->measure};
+	/* Below its reserve a tenant takes node seats nobody else may: its own releases count. */
+	if (ah_adm_seats(&t->counts) < t->reserved) {
+		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held, adm->config.capacity), rooms, rooms,
+			&adm->measure};
+	} else {
+		/* Its share of the node's turns: as measured while it had a queue (the other tenants'
+		 * queues come and go, which the weights alone do not know), else as the weights say. */
+		double got, seen, share = (double)t->weight / (double)weights;
+		share_at(adm, t, &got, &seen);
+		if (seen >= SHARE_MIN_SEEN)
+			share = CLAMP(got / seen, 0.01, 1.0);
+		out[2] = (wait_level){(double)adm->config.capacity - MIN(node_held + adm->reserved_unused, adm->config.capacity),
+			rooms / share, rooms, &adm->measure};
+	}
+}
+
+/* What every estimate of one room needs, prepared once per room (a sweep walks a room's queue
+ * with it): its levels and their turnover, its pace and free seats, the time left in its window. */
+typedef struct {
+	const ah_admission *adm;
+	gboolean moving;
+	wait_level level[3];
+	double releases[3];
+	ah_turnover_model model[3];
 	double paced;
-	if (!ah_adm_room_moving(adm, r))
-		return unknown;
+	guint free_seats;
+	gint64 left;          /* until the window's end; -1: no end */
+	const ah_rate *rate;  /* the room's admission rate (last resort) */
+	gint64 now;
+} wait_ctx;
+
+static void wait_ctx_init(wait_ctx *x, const ah_admission *adm, const adm_room *r, gint64 now)
+{
+	x->adm = adm;
+	x->now = now;
+	x->rate = &r->measure.rate;
+	x->left = r->ends_at == G_MAXINT64 ? -1 : MAX(r->ends_at - now, 0);
+	x->moving = ah_adm_room_moving(adm, r);
+	if (!x->moving)
+		return;
+	x->paced = ah_adm_paced_rate(adm, r, &x->free_seats);
+	levels_of(adm, r, x->level);
+	for (int i = 0; i < 3; i++) {
+		const wait_level *l = &x->level[i];
+		double seat_s = 0, last = r->counts.queued;
+		guint seats = 0;
+		x->releases[i] = 0;
+		/* A level that does not bind even for the last in the queue is never read. */
+		if (l->m->meter != NULL && (last - 0.5) * l->per + 0.5 - l->free >= 0.5)
+			ah_turnover_read(&l->m->meter->turnover, now, &x->releases[i], &seat_s, &seats);
+		ah_turnover_model_init(&x->model[i], x->releases[i], seat_s, seats);
+	}
+}
+
+/* Position `position` when seats must first be freed. Every level that binds (needs releases)
+ * holds it back, so its wait is at least each one's: the median, low and high are the largest over
+ * those levels. Unknown when a level that binds has not seen AH_TURNOVER_MIN_RELEASES releases yet
+ * (with `prior`, the evidence as it is, with Jeffreys' half release: a weak prior for "nobody left
+ * in all that time"). *binding: whether any level needs releases. */
+static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gboolean prior, gboolean *binding)
+{
+	ah_wait_estimate best = {0}, unknown = {.reason = AH_WAIT_NO_DEPARTURES};
+	double p = position;
+	*binding = FALSE;
+	for (int i = 0; i < 3; i++) {
+		/* Round robin reaches r's queue after 1 to per releases (on average (per + 1) / 2), then
+		 * every per: the range spans where in the round r's turn is. */
+		const wait_level *l = &x->level[i];
+		const ah_turnover_model *m = &x->model[i];
+		double needed = (p - 0.5) * l->per + 0.5 - l->free, early = (p - 1) * l->per_early + 1 - l->free;
+		double late = p * l->per - l->free;
+		gint64 low, median, high;
+		if (needed < 0.5)
+			continue;
+		*binding = TRUE;
+		if (!m->known || (x->releases[i] < AH_TURNOVER_MIN_RELEASES && !prior))
+			return unknown;
+		ah_turnover_range(m, needed, &low, &median, &high);
+		/* Where r's turn is in the round moves the ends only when it is a fair part of the releases
+		 * needed (near the head of a queue): otherwise (within 2%) the median's range does, and a
+		 * sweep evaluates the polygamma functions once per attendee. */
+		if (needed - early > 0.02 * needed + 0.5)
+			low = ah_turnover_quantile(m, early, -AH_WAIT_Z);
+		if (late - needed > 0.02 * needed + 0.5)
+			high = ah_turnover_quantile(m, late, AH_WAIT_Z);
+		best.known = TRUE;
+		best.median_us = MAX(best.median_us, median);
+		best.low_us = MAX(best.low_us, low);
+		best.high_us = MAX(best.high_us, high);
+	}
+	best.low_us = MIN(best.low_us, best.median_us);
+	best.high_us = MAX(best.high_us, best.median_us);
+	return *binding ? best : unknown;
+}
+
+/* The pace's estimate. Admissions come in waves, and in adaptive mode once the attendees still
+ * connecting are through their setup, so the first of them may be a wave interval (or a setup
+ * time) away: the high end allows for that. In adaptive mode the pace assumes the limit where it is
+ * heading; the high end also holds if it stays where it is now, with the setup time measured (or,
+ * before anyone connected, SETUP_GUESS_US). */
+static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
+{
+	ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
+	double interval = (double)adm->config.wave_interval_us, step = interval;
+	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE) {
+		double setup = ah_adaptive_setup_us(&adm->adaptive), assumed = setup > 0 ? setup : SETUP_GUESS_US;
+		double slow = paced * ah_adaptive_limit(&adm->adaptive) / MAX(ah_adaptive_outlook(&adm->adaptive), 1.0) *
+			MAX(interval, setup) / MAX(interval, assumed);
+		step = MAX(interval, assumed);
+		e.high_us = MAX(e.high_us, ah_wait_estimate_at(position, slow, 0).high_us);
+	}
+	e.high_us = MIN(e.high_us + (gint64)step, AH_WAIT_MAX_US);
+	return e;
+}
+
+static ah_wait_estimate estimate_in(const wait_ctx *x, guint position)
+{
+	ah_wait_estimate e = {.reason = AH_WAIT_NOT_ADMITTING};
+	gboolean binding;
+	if (!x->moving)
+		return e;
 	/* Within the seats that are free, only the waves' pace holds the queue back: that pace is a
 	 * better guide than the measured rate, which at the start of a storm still remembers the quiet
-	 * before it. Beyond them, seats must first be freed: only the measured rate knows how fast. */
-	paced = ah_adm_paced_rate(adm, r, &free_seats);
-	if (paced > 0 && position <= free_seats)
-		return ah_wait_estimate_at(position, paced, 0);
-	return ah_wait_estimate_for(position, &r->measure.rate, now);
+	 * before it. Beyond them, seats must first be freed: the seat turnover says how fast. */
+	if (x->paced > 0 && position <= x->free_seats) {
+		e = paced_estimate(x->adm, position, x->paced);
+	} else {
+		e = turnover_estimate(x, position, FALSE, &binding);
+		/* Nobody left yet, but a window end is near: say whether even a weak prior expects the
+		 * seats to come before it. */
+		if (!e.known && binding && x->left >= 0) {
+			ah_wait_estimate guess = turnover_estimate(x, position, TRUE, &binding);
+			if (guess.known && guess.median_us > x->left)
+				e = guess;
+		} else if (!binding) {
+			e = x->paced > 0 ? paced_estimate(x->adm, position, x->paced) : ah_wait_estimate_for(position, x->rate, x->now);
+		}
+	}
+	ah_wait_estimate_cap(&e, x->left);
+	return e;
+}
+
+ah_wait_estimate ah_adm_estimate(const ah_admission *adm, const adm_room *r, guint position, gint64 now)
+{
+	wait_ctx x;
+	wait_ctx_init(&x, adm, r, now);
+	return estimate_in(&x, position);
 }
 
 void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, gint64 now)
 {
 	guint32 median_ms = (guint32)MIN(e->median_us / 1000, G_MAXUINT32 - 1);
 	p->reported = position;
-	p->reported_known = e->known;
+	p->reported_flags = (guint8)((e->known ? 1 : 0) | (e->beyond_window ? 2 : 0) | ((e->reason & 3) << 2));
 	p->reported_ms = e->known ? median_ms : 0;
 	if (e->known && p->told_ms == 0) {
 		p->told_at = now;
@@ -119,11 +337,14 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 static void report_room(ah_admission *adm, adm_room *r, gint64 now, GArray *events)
 {
 	guint position = 0;
+	wait_ctx ctx;
+	wait_ctx_init(&ctx, adm, r, now);
 	for (int c = AH_ADM_PRIORITY; c >= AH_ADM_ORDINARY; c--)
 		for (adm_link *x = r->queue[c].head; x != NULL; x = x->next) {
 			adm_participant *p = ADM_OF(x, adm_participant, member);
-			ah_wait_estimate told = {.known = p->reported_known, .median_us = (gint64)p->reported_ms * 1000};
-			ah_wait_estimate next = ah_adm_estimate(adm, r, ++position, now);
+			ah_wait_estimate told = {.known = p->reported_flags & 1, .median_us = (gint64)p->reported_ms * 1000,
+				.beyond_window = (p->reported_flags & 2) != 0, .reason = (ah_wait_reason)(p->reported_flags >> 2)};
+			ah_wait_estimate next = estimate_in(&ctx, ++position);
 			if (position == p->reported && !ah_wait_estimate_changed(&told, &next))
 				continue;
 			ah_adm_told(p, position, &next, now);
@@ -178,6 +399,13 @@ guint ah_admission_position(const ah_admission *adm, guint64 pid)
 				return position;
 		}
 	return 0;
+}
+
+ah_wait_estimate ah_admission_estimate(const ah_admission *adm, guint64 pid, gint64 now)
+{
+	ah_wait_estimate unknown = {0};
+	guint position = ah_admission_position(adm, pid);
+	return position > 0 ? ah_adm_estimate(adm, ah_adm_lookup(adm, pid)->room, position, now) : unknown;
 }
 
 static gboolean find(const ah_admission *adm, const char *tenant, const char *room, const adm_tenant **t,

@@ -37,6 +37,11 @@ static gboolean list_has(const adm_list *l, const adm_link *x)
 	return x->prev != NULL || l->head == x;
 }
 
+gboolean ah_adm_linked(const adm_list *l, const adm_link *x)
+{
+	return list_has(l, x);
+}
+
 static void list_push(adm_list *l, adm_link *x)
 {
 	x->next = NULL;
@@ -188,12 +193,16 @@ static void count_add(ah_admission *adm, const adm_participant *p, int delta)
 	adm_tenant *t = r->tenant;
 	guint reserve_before = gap(t->reserved, ah_adm_seats(&t->counts));
 	guint presenters_before = gap(r->presenter_seats, r->counts.presenters);
+	if (p->state == AH_ADM_QUEUED)
+		ah_adm_measure_queue(adm, p);
 	if (!p->presenter)
 		counts_bump(&adm->counts, p, delta);
 	counts_bump(&t->counts, p, delta);
 	counts_bump(&r->counts, p, delta);
 	adm->reserved_unused = adm->reserved_unused - reserve_before + gap(t->reserved, ah_adm_seats(&t->counts));
 	t->presenter_gap = t->presenter_gap - presenters_before + gap(r->presenter_seats, r->counts.presenters);
+	if (!p->presenter && (p->state == AH_ADM_CONNECTING || p->state == AH_ADM_ACTIVE || p->state == AH_ADM_REJOINING))
+		ah_adm_measure_seats(adm, p);
 }
 
 adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid)
@@ -367,6 +376,7 @@ static void unlink_participant(ah_admission *adm, adm_participant *p)
 static void set_state(ah_admission *adm, adm_participant *p, ah_adm_state state, gint64 now)
 {
 	adm_room *r = p->room;
+	adm->now = MAX(adm->now, now);
 	count_add(adm, p, -1);
 	p->state = state;
 	count_add(adm, p, +1);
@@ -442,6 +452,7 @@ static void expire(ah_admission *adm, adm_list *l, gint64 timeout, ah_adm_event_
 	while (l->head != NULL && timed_deadline(l, timeout) <= now) {
 		adm_participant *p = ADM_OF(l->head, adm_participant, timed);
 		push_event(events, kind, p->pid);
+		ah_adm_measure_released(adm, p, now);
 		forget(adm, p);
 	}
 }
@@ -504,6 +515,7 @@ static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 
 static void run_due(ah_admission *adm, gint64 now, GArray *events)
 {
+	adm->now = MAX(adm->now, now);
 	expire(adm, &adm->connecting, adm->config.admit_timeout_us, AH_ADM_EV_TIMED_OUT, now, events);
 	expire(adm, &adm->rejoining, adm->config.rejoin_grace_us, AH_ADM_EV_GRACE_EXPIRED, now, events);
 	run_wave(adm, now, events);
@@ -645,6 +657,7 @@ gboolean ah_admission_set_room(ah_admission *adm, const char *tenant, const char
 		r = g_new0(adm_room, 1);
 		r->id = g_strdup(room);
 		r->tenant = t;
+		r->ends_at = G_MAXINT64;
 		ah_rate_init(&r->measure.rate);
 		g_hash_table_insert(t->rooms, r->id, r);
 	}
@@ -690,6 +703,16 @@ gboolean ah_admission_set_room_open(ah_admission *adm, const char *tenant, const
 	adm->dirty |= r->closed == open;
 	r->closed = !open;
 	refresh_room(adm, r);
+	return TRUE;
+}
+
+gboolean ah_admission_set_room_end(ah_admission *adm, const char *tenant, const char *room, gint64 ends_at)
+{
+	adm_room *r = ah_adm_find_room(adm, tenant, room);
+	if (r == NULL)
+		return FALSE;
+	adm->dirty |= r->ends_at != ends_at && r->queue[0].length + r->queue[1].length > 0;
+	r->ends_at = ends_at;
 	return TRUE;
 }
 
@@ -937,6 +960,7 @@ ah_adm_state ah_admission_leave(ah_admission *adm, guint64 pid, gint64 now, GArr
 	if (p == NULL)
 		return AH_ADM_NONE;
 	previous = p->state;
+	ah_adm_measure_released(adm, p, now);
 	forget(adm, p);
 	run_due(adm, now, events);
 	return previous;

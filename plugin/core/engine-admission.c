@@ -172,10 +172,19 @@ void ah_engine_adm_due(ah_engine *engine, gint64 now, GPtrArray *outs)
 
 json_t *ah_engine_wait_json(const ah_wait_estimate *e)
 {
-	if (!e->known)
-		return json_pack("{s:b}", "known", 0);
-	return json_pack("{s:b, s:I, s:I, s:I}", "known", 1, "median_ms", (json_int_t)(e->median_us / 1000),
+	json_t *wait;
+	if (!e->known) {
+		wait = json_pack("{s:b}", "known", 0);
+		if (e->reason != AH_WAIT_UNSAID)
+			json_object_set_new(wait, "reason", json_string(e->reason == AH_WAIT_NO_DEPARTURES ? "no_departures"
+				: "not_admitting"));
+		return wait;
+	}
+	wait = json_pack("{s:b, s:I, s:I, s:I}", "known", 1, "median_ms", (json_int_t)(e->median_us / 1000),
 		"low_ms", (json_int_t)(e->low_us / 1000), "high_ms", (json_int_t)(e->high_us / 1000));
+	if (e->beyond_window)
+		json_object_set_new(wait, "beyond_window", json_true());
+	return wait;
 }
 
 static void on_admitted(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)

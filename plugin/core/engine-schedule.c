@@ -171,6 +171,18 @@ static void go_live(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *out
 	ah_admission_set_room_open(engine->adm, room->tenant->id, room->id, TRUE);
 }
 
+/* Admission knows no schedule: it is told when the window ends (its grace included, when the engine
+ * ends it), so that no estimate reaches past it. */
+static void tell_end(ah_engine *engine, const ah_room *room)
+{
+	const ah_schedule_status *st = &room->status;
+	gint64 end = G_MAXINT64;
+	/* |end| below about 3000 years: no overflow in microseconds, whatever the stored schedule says. */
+	if (in_window(st->phase) && st->has_occurrence && ABS(st->occurrence.end) < G_GINT64_CONSTANT(100000000000))
+		end = (st->occurrence.end + room->grace_s) * SEC - engine->clock_offset;
+	ah_admission_set_room_end(engine->adm, room->tenant->id, room->id, end);
+}
+
 void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
 {
 	gint64 t = ah_engine_real_s(engine, now);
@@ -184,6 +196,7 @@ void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray
 	}
 	status_at(room, t, &room->status);
 	ah_engine_schedule_track(engine, room);
+	tell_end(engine, room);
 	to = room->status.phase;
 	/* Another window (back to back) counts as the end of this one; no window (the schedule was
 	 * cleared: always live) does not. */

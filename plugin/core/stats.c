@@ -27,6 +27,12 @@
  * with z = 1.28 (the 10th/90th percentiles of a normal), all clamped into [0, AH_WAIT_MAX_US] and
  * ordered low <= median <= high. A rate below RATE_EPSILON (one admission per ~17 minutes) counts
  * as 0, i.e. unknown.
+ * Seat turnover: seat-seconds are integrated as the seats held change; each release notes the
+ * integral in a ring of the latest AH_TURNOVER_KEEP. The hazard per seat is releases over the
+ * seat-seconds since the oldest kept one, up to now (a silence lengthens the exposure, so the rate
+ * falls in proportion to the time, not exponentially). The wait for k releases is
+ * E / S * G(k) / G(n + 1/2) (Jeffreys' prior on the hazard); ln of it has polygamma cumulants, and
+ * its median and 10th/90th percentiles come from the Cornish-Fisher expansion (docs/admission.md).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -38,8 +44,9 @@
 #define RATE_ALPHA 0.3
 #define RATE_MAX_GAP_WINDOWS 60
 #define RATE_EPSILON 1e-3
-#define WAIT_Z 1.28
 #define WAIT_MIN_RATE_FRACTION 0.25
+/* Jeffreys' prior for a Poisson rate: the hazard's posterior is Gamma(releases + 1/2, seat_s). */
+#define TURNOVER_PRIOR 0.5
 
 /* --- Histogram */
 
@@ -202,7 +209,7 @@ static gint64 wait_us(double seconds)
 
 ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 now)
 {
-	ah_wait_estimate e = {FALSE, 0, 0, 0};
+	ah_wait_estimate e = {0};
 	if (!ah_rate_known(r, now))
 		return e;
 	return ah_wait_estimate_at(position, ah_rate_per_s(r, now), ah_rate_spread(r, now));
@@ -210,13 +217,13 @@ ah_wait_estimate ah_wait_estimate_for(guint position, const ah_rate *r, gint64 n
 
 ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
 {
-	ah_wait_estimate e = {FALSE, 0, 0, 0};
+	ah_wait_estimate e = {0};
 	if (!(rate >= RATE_EPSILON))
 		return e;
 	if (!(spread >= 0))
 		spread = 0;
 	double p = position > 0 ? (double)position : 1.0;
-	double noise = WAIT_Z * sqrt(p);
+	double noise = AH_WAIT_Z * sqrt(p);
 	double r_lo = rate - spread;
 	if (r_lo < rate * WAIT_MIN_RATE_FRACTION)
 		r_lo = rate * WAIT_MIN_RATE_FRACTION;
@@ -235,12 +242,160 @@ ah_wait_estimate ah_wait_estimate_at(guint position, double rate, double spread)
 
 gboolean ah_wait_estimate_changed(const ah_wait_estimate *told, const ah_wait_estimate *next)
 {
-	if (!told->known != !next->known)
+	if (!told->known != !next->known || !told->beyond_window != !next->beyond_window)
 		return TRUE;
 	if (!next->known)
-		return FALSE;
+		return told->reason != next->reason;
+	if (next->beyond_window)
+		return FALSE; /* "unlikely before the end" still holds; the capped figures only count down */
 	gint64 d = next->median_us - told->median_us;
 	if (d < 0)
 		d = -d;
 	return (double)d > 0.1 * (double)told->median_us && d > 2 * G_GINT64_CONSTANT(1000000);
+}
+
+void ah_wait_estimate_cap(ah_wait_estimate *e, gint64 left_us)
+{
+	if (!e->known || left_us < 0)
+		return;
+	e->beyond_window = e->median_us > left_us;
+	e->median_us = MIN(e->median_us, left_us);
+	e->low_us = MIN(e->low_us, left_us);
+	e->high_us = MIN(e->high_us, left_us);
+}
+
+/* --- Seat turnover */
+
+void ah_turnover_init(ah_turnover *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+/* Bring the seat-seconds up to `now` (a clock that steps back adds nothing). */
+static double turnover_seat_s(const ah_turnover *t, gint64 now)
+{
+	if (t->seat_at == 0 || now <= t->seat_at)
+		return t->seat_s;
+	return t->seat_s + (double)t->seats * (double)(now - t->seat_at) / 1e6;
+}
+
+void ah_turnover_seats(ah_turnover *t, guint seats, gint64 now)
+{
+	t->seat_s = turnover_seat_s(t, now);
+	if (now > t->seat_at || t->seat_at == 0)
+		t->seat_at = now;
+	t->seats = seats;
+}
+
+void ah_turnover_release(ah_turnover *t, gint64 now)
+{
+	ah_turnover_seats(t, t->seats, now);
+	t->at[t->next] = t->seat_s;
+	t->next = (t->next + 1) % AH_TURNOVER_KEEP;
+	if (t->kept < AH_TURNOVER_KEEP)
+		t->kept++;
+	t->releases++;
+}
+
+void ah_turnover_read(const ah_turnover *t, gint64 now, double *releases, double *seat_s, guint *seats)
+{
+	double total = turnover_seat_s(t, now);
+	/* With the ring full, the oldest kept release starts the exposure and the others count. */
+	if (t->kept == AH_TURNOVER_KEEP) {
+		*releases = AH_TURNOVER_KEEP - 1;
+		*seat_s = total - t->at[t->next];
+	} else {
+		*releases = t->kept;
+		*seat_s = total;
+	}
+	*seats = t->seats;
+}
+
+/* digamma and trigamma: recurrence up to x >= 6, then their asymptotic series. */
+static double digamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc -= 1 / x;
+	x2 = 1 / (x * x);
+	return acc + log(x) - 0.5 / x - x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 / 252));
+}
+
+static double trigamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc += 1 / (x * x);
+	x2 = 1 / (x * x);
+	return acc + 1 / x + x2 / 2 + x2 / x * (1.0 / 6 - x2 * (1.0 / 30 - x2 / 42));
+}
+
+static double tetragamma(double x)
+{
+	double acc = 0, x2;
+	for (; x < 6; x += 1)
+		acc -= 2 / (x * x * x);
+	x2 = 1 / (x * x);
+	return acc - x2 - x2 / x - x2 * x2 * (0.5 - x2 * (1.0 / 6 - x2 / 6));
+}
+
+void ah_turnover_model_init(ah_turnover_model *m, double releases, double seat_s, guint seats)
+{
+	double shape = releases + TURNOVER_PRIOR;
+	*m = (ah_turnover_model){0};
+	if (!(releases >= 0) || !(seat_s > 0) || seats == 0)
+		return;
+	m->known = TRUE;
+	m->ln_scale = log(seat_s / seats) - digamma(shape);
+	m->var = trigamma(shape);
+	m->third = tetragamma(shape);
+}
+
+/* ln W = ln(seat_s / seats) + ln G(needed) - ln G(shape): its mean, variance and third cumulant from
+ * the polygamma functions, its percentiles by Cornish-Fisher (ln G is skewed to the left, which a
+ * plain normal would miss: too high a low end). */
+/* ln W's mean, spread and (Cornish-Fisher) skew term for `needed` releases. */
+static void turnover_moments(const ah_turnover_model *m, double needed, double *mu, double *sigma, double *skew)
+{
+	double var;
+	if (!(needed >= 1))
+		needed = 1;
+	var = trigamma(needed) + m->var;
+	*sigma = sqrt(var);
+	*skew = (tetragamma(needed) - m->third) / (var * *sigma) / 6;
+	*mu = m->ln_scale + digamma(needed);
+}
+
+static gint64 turnover_at(double mu, double sigma, double skew, double z)
+{
+	return wait_us(exp(mu + sigma * (z + skew * (z * z - 1))));
+}
+
+gint64 ah_turnover_quantile(const ah_turnover_model *m, double needed, double z)
+{
+	double mu, sigma, skew;
+	turnover_moments(m, needed, &mu, &sigma, &skew);
+	return turnover_at(mu, sigma, skew, z);
+}
+
+void ah_turnover_range(const ah_turnover_model *m, double needed, gint64 *low, gint64 *median, gint64 *high)
+{
+	double mu, sigma, skew;
+	turnover_moments(m, needed, &mu, &sigma, &skew);
+	*low = turnover_at(mu, sigma, skew, -AH_WAIT_Z);
+	*median = turnover_at(mu, sigma, skew, 0);
+	*high = turnover_at(mu, sigma, skew, AH_WAIT_Z);
+}
+
+ah_wait_estimate ah_wait_estimate_turnover(double needed, double releases, double seat_s, guint seats)
+{
+	ah_wait_estimate e = {FALSE, 0, 0, 0, FALSE, AH_WAIT_NO_DEPARTURES};
+	ah_turnover_model m;
+	ah_turnover_model_init(&m, releases, seat_s, seats);
+	if (!m.known)
+		return e;
+	e.known = TRUE;
+	e.reason = AH_WAIT_UNSAID;
+	ah_turnover_range(&m, needed, &e.low_us, &e.median_us, &e.high_us);
+	return e;
 }

@@ -312,14 +312,14 @@ static void test_wait_capped(void)
 
 static void test_wait_changed(void)
 {
-	ah_wait_estimate unknown = {FALSE, 0, 0, 0};
-	ah_wait_estimate s100 = {TRUE, 100 * SEC, 80 * SEC, 120 * SEC};
-	ah_wait_estimate s105 = {TRUE, 105 * SEC, 0, 0};
-	ah_wait_estimate s115 = {TRUE, 115 * SEC, 0, 0};
-	ah_wait_estimate s10 = {TRUE, 10 * SEC, 0, 0};
-	ah_wait_estimate s11_5 = {TRUE, 11500 * MS, 0, 0};
-	ah_wait_estimate s13 = {TRUE, 13 * SEC, 0, 0};
-	ah_wait_estimate s7 = {TRUE, 7 * SEC, 0, 0};
+	ah_wait_estimate unknown = {FALSE, 0, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s100 = {TRUE, 100 * SEC, 80 * SEC, 120 * SEC, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s105 = {TRUE, 105 * SEC, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s115 = {TRUE, 115 * SEC, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s10 = {TRUE, 10 * SEC, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s11_5 = {TRUE, 11500 * MS, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s13 = {TRUE, 13 * SEC, 0, 0, FALSE, AH_WAIT_UNSAID};
+	ah_wait_estimate s7 = {TRUE, 7 * SEC, 0, 0, FALSE, AH_WAIT_UNSAID};
 	g_assert_cmpint(ah_wait_estimate_changed(&unknown, &unknown), ==, FALSE);
 	g_assert_cmpint(ah_wait_estimate_changed(&unknown, &s100), ==, TRUE);
 	g_assert_cmpint(ah_wait_estimate_changed(&s100, &unknown), ==, TRUE);
