@@ -30,9 +30,9 @@
 #include "schedule-private.h"
 
 /* Candidates a query may meet within the horizon (HOURLY, DAILY, WEEKLY): ~10 ms of libical. */
-#define WORK 4000.0
+#define WORK 2000.0
 /* Periods within the horizon of a MONTHLY or YEARLY rule (each expansion ~10 us). */
-#define PERIODS 600
+#define PERIODS 400
 /* Longest run of periods without a day that a MONTHLY or YEARLY rule may have. */
 #define MAX_GAP 64
 /* Start times a day may have (BYHOUR x BYMINUTE x BYSECOND; HOURLY: hours x BYMINUTE x BYSECOND). */
@@ -160,7 +160,8 @@ static gint64 horizon_of(const struct icalrecurrencetype *r, double per_day)
 		days = 7 * WORK * r->interval / (per_day * MAX(COUNT_OF(r->by_day), 1));
 		break;
 	case ICAL_MONTHLY_RECURRENCE:
-		days = PERIODS * 30.44 * r->interval;
+		/* libical expands only the months in BYMONTH. */
+		days = PERIODS * 30.44 * r->interval * 12 / (r->by_month[0] != NO_VALUE ? COUNT_OF(r->by_month) : 12);
 		break;
 	default:
 		days = PERIODS * 365.25 * r->interval;

@@ -36,7 +36,7 @@
 /* How many occurrences before `now` may still be in their grace period when looking for one. */
 #define GRACE_LOOKBACK 8
 /* Occurrences status_at expands around `now`. */
-#define NEARBY 24
+#define NEARBY 4
 
 struct ah_schedule {
 	gboolean recurring; /* FALSE: one-off [start, end) in UTC */
