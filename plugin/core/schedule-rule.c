@@ -10,7 +10,7 @@
  *     (FREQ=MONTHLY;BYDAY=-53MO: 216,000 months, 0.4-2.3 s inside icalrecur_iterator_new).
  * So every rule kept here has
  *   - a horizon: a query never looks further than it past its `from` (the UNTIL libical is given is
- *     clamped to it), chosen from the rule's shape so that at most ~WORK candidates or PERIODS periods
+ *     clamped to it), chosen from the rule's shape so that at most ~WORK candidates, MONTHS months or YEARS years
  *     lie within it;
  *   - for MONTHLY and YEARLY, a proof that the periods it visits have days: every kind of period the
  *     series reaches (a month is known by its length and first weekday, a year by leap-ness and
@@ -31,8 +31,9 @@
 
 /* Candidates a query may meet within the horizon (HOURLY, DAILY, WEEKLY): ~10 ms of libical. */
 #define WORK 2000.0
-/* Periods within the horizon of a MONTHLY or YEARLY rule (each expansion ~10 us). */
-#define PERIODS 400
+/* Periods within the horizon of a MONTHLY or YEARLY rule (each expansion ~10-30 us). */
+#define MONTHS 400
+#define YEARS 200
 /* Longest run of periods without a day that a MONTHLY or YEARLY rule may have. */
 #define MAX_GAP 64
 /* Start times a day may have (BYHOUR x BYMINUTE x BYSECOND; HOURLY: hours x BYMINUTE x BYSECOND). */
@@ -147,7 +148,7 @@ static ah_error check_shape(const struct icalrecurrencetype *r, double *per_day,
 	return AH_ERR_OK;
 }
 
-/* How far past `from` a query looks: WORK candidates, or PERIODS months or years. */
+/* How far past `from` a query looks: WORK candidates, MONTHS months or YEARS years. */
 static gint64 horizon_of(const struct icalrecurrencetype *r, double per_day)
 {
 	double days;
@@ -161,10 +162,10 @@ static gint64 horizon_of(const struct icalrecurrencetype *r, double per_day)
 		break;
 	case ICAL_MONTHLY_RECURRENCE:
 		/* libical expands only the months in BYMONTH. */
-		days = PERIODS * 30.44 * r->interval * 12 / (r->by_month[0] != NO_VALUE ? COUNT_OF(r->by_month) : 12);
+		days = MONTHS * 30.44 * r->interval * 12 / (r->by_month[0] != NO_VALUE ? COUNT_OF(r->by_month) : 12);
 		break;
 	default:
-		days = PERIODS * 365.25 * r->interval;
+		days = YEARS * 365.25 * r->interval;
 		break;
 	}
 	return (gint64)MIN(days * 86400, (double)MAX_HORIZON_S);
