@@ -35,8 +35,9 @@
 #define STEP_BUDGET 1500
 /* How many occurrences before `now` may still be in their grace period when looking for one. */
 #define GRACE_LOOKBACK 8
-/* Occurrences status_at expands around `now`. */
-#define NEARBY 4
+/* Occurrences status_at expands from `now` - grace: those in grace, the current or next one, the
+ * one after, and two to know that nothing else starts before the last of them. */
+#define NEARBY (GRACE_LOOKBACK + 4)
 
 struct ah_schedule {
 	gboolean recurring; /* FALSE: one-off [start, end) in UTC */
@@ -243,7 +244,7 @@ static icalrecur_iterator *iterator_from(const ah_schedule *s, struct icaltimety
 	rule.until = until;
 	if (skip && rule.freq == ICAL_HOURLY_RECURRENCE) {
 		/* A whole number of INTERVALs later, the series is the same from there on. */
-		gint64 hours = (ah_naive_seconds(skip_to) - ah_naive_seconds(s->dt)) / 3600;
+		gint64 hours = MAX(ah_naive_seconds(skip_to) - ah_naive_seconds(s->dt), 0) / 3600;
 		icaltime_adjust(&start, 0, (int)(hours - hours % rule.interval), 0, 0);
 	}
 	it = ah_rule_iterator(&rule, start);
