@@ -143,6 +143,13 @@ static ah_error check_shape(const struct icalrecurrencetype *r, double *per_day,
 		if (pos > (in_month ? 5 : 53))
 			return refuse(message, "a BYDAY position beyond %d never occurs", in_month ? 5 : 53);
 	}
+	/* RFC 5545 3.3.10 (libical refuses them too, but only once it iterates). */
+	if (r->by_week_no[0] != NO_VALUE && r->freq != ICAL_YEARLY_RECURRENCE)
+		return refuse(message, "BYWEEKNO is only for FREQ=YEARLY");
+	if (r->by_year_day[0] != NO_VALUE && r->freq >= ICAL_DAILY_RECURRENCE && r->freq <= ICAL_MONTHLY_RECURRENCE)
+		return refuse(message, "BYYEARDAY is not for FREQ=DAILY, WEEKLY or MONTHLY");
+	if (r->by_month_day[0] != NO_VALUE && r->freq == ICAL_WEEKLY_RECURRENCE)
+		return refuse(message, "BYMONTHDAY is not for FREQ=WEEKLY");
 	if (r->freq == ICAL_YEARLY_RECURRENCE && r->by_week_no[0] != NO_VALUE && r->by_day[0] == NO_VALUE)
 		return refuse(message, "BYWEEKNO needs BYDAY");
 	return AH_ERR_OK;

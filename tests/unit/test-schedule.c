@@ -664,6 +664,8 @@ static void test_issue12_refused_cheaply(void)
 	refused("2026-01-05T09:00:00", "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;"
 			"BYMINUTE=0,10,20,30,40,50", NULL, "at most 96 start times a day", 0);
 	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;COUNT=1000", NULL, "use UNTIL", CREATE_STEPS);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYYEARDAY=100", NULL, "BYYEARDAY is not for", 0);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYWEEKNO=10", NULL, "BYWEEKNO is only for", 0);
 	/* Rare but real: a Monday 29 February, every 28 or 40 years. */
 	static const char *const mondays[] = {"2044-02-29T09:00:00Z", "2072-02-29T09:00:00Z", "2112-02-29T09:00:00Z",
 										  NULL};
