@@ -67,9 +67,11 @@ ah_error ah_schedule_new_once(gint64 start, gint64 end, ah_schedule **out, char 
 
 /* Recurring: `dtstart` is a local date-time "2026-01-05T09:00:00" in IANA zone `tzid` ("UTC" is
  * accepted), `rrule` an RFC 5545 RRULE value ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"; FREQ=SECONDLY and
- * MINUTELY are refused), `exdates` a NULL-terminated list (or NULL) of local date-times
- * "2026-01-07T09:00:00" or whole local dates "2026-01-07" in the same zone. `rrule` NULL or "" makes
- * a single occurrence at the local dtstart. */
+ * MINUTELY are refused, and so is any rule that cannot be expanded within a bounded amount of work,
+ * or whose first window is not within its horizon after dtstart: docs/api.md, "Scheduled rooms";
+ * the check costs a few milliseconds at most), `exdates` a NULL-terminated list (or NULL) of local
+ * date-times "2026-01-07T09:00:00" or whole local dates "2026-01-07" in the same zone. `rrule` NULL
+ * or "" makes a single occurrence at the local dtstart. */
 ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64 duration_s, const char *rrule,
 								   const char *const *exdates, ah_schedule **out, char **message);
 
