@@ -20,7 +20,7 @@ typedef struct {
 	gint64 horizon_s;				/* a query looks at most this far past its `from` */
 } ah_rule;
 
-/* Parse and check `text` for a series starting at local `dt` (its zone set). AH_ERR_OK and *out, or
+/* Parse and check `text` for a series starting at wall time `dt` (no zone). AH_ERR_OK and *out, or
  * AH_ERR_INVALID_SCHEDULE with *message (g_free) saying why it is refused. */
 ah_error ah_rule_parse(const char *text, struct icaltimetype dt, ah_rule *out, char **message);
 

@@ -11,11 +11,12 @@
  * schedule is made: the RRULE (schedule-rule.c checks that it can be expanded cheaply, gives it
  * a horizon and turns a COUNT into an UNTIL), and the EXDATEs as sorted keys, looked up by binary
  * search (RFC 5545 matches an EXDATE to the occurrence's local fields). Expansion walks libical's
- * iterator in local time from a day before the window wanted (icalrecur_iterator_set_start, or for
- * HOURLY a DTSTART moved by whole INTERVALs, as libical's own hourly alignment ignores the date),
- * never past the horizon (the UNTIL libical sees is clamped) nor more than STEP_BUDGET steps, and
- * converts each start to UTC with icaltime_as_timet_with_zone; the end is start + duration in real
- * seconds. The phase is a pure function of time: status_at expands the nearby occurrences once and
+ * iterator over wall times without a zone (given one, libical 3.0 with ICU steps in real time and
+ * keeps a time that a DST change skips moved for every later occurrence) from a day before the
+ * window wanted (icalrecur_iterator_set_start, or for HOURLY a DTSTART moved by whole INTERVALs, as
+ * libical's own hourly alignment ignores the date), never past the horizon (the UNTIL libical sees
+ * is clamped) nor more than STEP_BUDGET steps, and converts each start to UTC with local_to_utc;
+ * the end is start + duration in real seconds. The phase is a pure function of time: status_at expands the nearby occurrences once and
  * evaluates the phase at the few candidate boundaries (lobby start, start, warning, end, end +
  * grace) to find the first one where it differs.
  *
@@ -49,7 +50,7 @@ struct ah_schedule {
 	GPtrArray *exdates; /* char *: local date-times or dates, as given */
 	char *summary;
 	/* Parsed once (not in the state file). */
-	struct icaltimetype dt; /* dtstart, its zone set */
+	struct icaltimetype dt; /* dtstart: wall time, no zone */
 	gint64 first;			/* dtstart in UTC */
 	gboolean has_rule;
 	ah_rule rule;
@@ -173,6 +174,13 @@ static struct icaltimetype utc_to_local(gint64 u, icaltimezone *zone)
 	return t;
 }
 
+/* Wall-clock fields without a zone: what libical iterates (see expand). */
+static struct icaltimetype floating(struct icaltimetype t)
+{
+	t.zone = NULL;
+	return t;
+}
+
 /* The wall-clock fields of t as if they were UTC: only for differences between two wall times. */
 static gint64 naive_seconds(struct icaltimetype t)
 {
@@ -276,19 +284,13 @@ static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *o
 	/* Start a day early: local time and UTC differ by less than that. */
 	const struct icalrecurrencetype *rule = &s->rule.rule;
 	gint64 skip_to = from - s->duration - 86400, limit = MAX(from, s->first) + s->rule.horizon_s;
-	struct icaltimetype until = utc_to_local(limit, zone), last = icaltime_null_time();
+	struct icaltimetype until = floating(utc_to_local(limit, zone)), last = icaltime_null_time();
 	gboolean skip = skip_to > s->first, clamped = icaltime_is_null_time(rule->until) ||
 		icaltime_compare(until, rule->until) < 0;
-	icalrecur_iterator *it = iterator_from(s, utc_to_local(skip ? skip_to : s->first, zone),
+	icalrecur_iterator *it = iterator_from(s, floating(utc_to_local(skip ? skip_to : s->first, zone)),
 										   clamped ? until : rule->until, skip);
 	if (it == NULL)
 		return 0;
-	/* libical 3.0's iterator moves a wall time that a DST change skips (02:30 -> 03:30) and then
-	 * keeps the moved time for every later occurrence. The time of day of a daily or coarser rule
-	 * without BYHOUR, BYMINUTE or BYSECOND is DTSTART's (RFC 5545 3.3.10): put it back. */
-	gboolean keep_time = rule->freq >= ICAL_DAILY_RECURRENCE && rule->by_hour[0] == ICAL_RECURRENCE_ARRAY_MAX &&
-						 rule->by_minute[0] == ICAL_RECURRENCE_ARRAY_MAX &&
-						 rule->by_second[0] == ICAL_RECURRENCE_ARRAY_MAX;
 	guint got = 0;
 	for (int steps = 0; got < n; steps++) {
 		struct icaltimetype t;
@@ -302,8 +304,6 @@ static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *o
 				*searched = limit;
 			break;
 		}
-		if (keep_time)
-			t.hour = s->dt.hour, t.minute = s->dt.minute, t.second = s->dt.second;
 		last = t;
 		if (excluded(s, t))
 			continue;
@@ -366,6 +366,16 @@ static ah_error parse_exdates(ah_schedule *s, const char *const *exdates, char *
 	return AH_ERR_OK;
 }
 
+/* The RRULE, its UNTIL as a wall time in the schedule's zone (libical iterates wall times). */
+static ah_error parse_rule(ah_schedule *s, char **message)
+{
+	struct icalrecurrencetype *r = &s->rule.rule;
+	ah_error err = ah_rule_parse(s->rrule, s->dt, &s->rule, message);
+	if (err == AH_ERR_OK && !icaltime_is_null_time(r->until) && !r->until.is_date && icaltime_is_utc(r->until))
+		r->until = floating(utc_to_local((gint64)icaltime_as_timet(r->until), zone_lookup(s->tzid)));
+	return err;
+}
+
 /* The first window, found within the rule's horizon from DTSTART. */
 static ah_error check_first(const ah_schedule *s, char **message)
 {
@@ -401,10 +411,9 @@ ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64
 	s->duration = duration_s;
 	s->rrule = rrule && *rrule ? g_strdup(rrule) : NULL;
 	s->dt = t;
-	s->dt.zone = zone_lookup(tzid);
 	s->first = local_to_utc(s->dt, zone_lookup(tzid));
 	s->has_rule = s->rrule != NULL;
-	if ((s->has_rule && (err = ah_rule_parse(s->rrule, s->dt, &s->rule, message)) != AH_ERR_OK) ||
+	if ((s->has_rule && (err = parse_rule(s, message)) != AH_ERR_OK) ||
 		(err = parse_exdates(s, exdates, message)) != AH_ERR_OK || (err = check_first(s, message)) != AH_ERR_OK) {
 		ah_schedule_free(s);
 		return err;
