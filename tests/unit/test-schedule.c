@@ -231,7 +231,7 @@ static void test_skip_matches_walk(void)
 {
 	static const char *const rules[] = {WEEKDAYS, "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "FREQ=MONTHLY;BYDAY=-1FR",
 										"FREQ=DAILY;INTERVAL=3", "FREQ=HOURLY;INTERVAL=5;BYDAY=MO,WE"};
-	static const int counts[] = {1000, 1000, 400, 1000, 500};
+	static const int counts[] = {1000, 1000, 300, 1000, 400};
 	static const gint64 spans[] = {3 * 365, 3 * 365, 3 * 365, 3 * 365, 300};
 	const char *const ex[] = {"2027-03-01T09:00:00", NULL};
 	GRand *rand = g_rand_new_with_seed(3);
@@ -647,12 +647,12 @@ static void test_issue12_exdates_lookup(void)
 
 /* Issue 12: FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30 took 15 s to be refused; ...29;BYDAY=MO was accepted
  * after 2.1 s (its next window is on 29 February 2044). A filtered HOURLY rule is looked at for
- * 83 days; MONTHLY;BYDAY=-53MO and rules whose months or years never have a day are refused before
+ * 62 days; MONTHLY;BYDAY=-53MO and rules whose months or years never have a day are refused before
  * libical iterates, or after probing each kind of period once. */
 static void test_issue12_refused_cheaply(void)
 {
-	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", NULL, "no window within 83 days", 2);
-	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", NULL, "no window within 83 days", 2);
+	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", NULL, "no window within 62 days", 2);
+	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", NULL, "no window within 62 days", 2);
 	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYDAY=-53MO", NULL, "BYDAY position beyond 5", 0);
 	refused("2026-01-05T09:00:00", "FREQ=YEARLY;BYDAY=-54MO", NULL, "BYDAY position beyond 53", 0);
 	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=20", NULL, "in a row without a meeting", 60);
@@ -709,7 +709,7 @@ static void test_issue12_once_overflow(void)
 static void test_hourly_interval_alignment(void)
 {
 	ah_schedule *s = recurring("2026-01-05T09:00:00", BERLIN, 600, "FREQ=HOURLY;INTERVAL=7", NULL);
-	ah_occurrence walk[1400], near[3];
+	ah_occurrence walk[1200], near[3];
 	guint n = ah_schedule_next_n(s, 0, G_N_ELEMENTS(walk), walk);
 	g_assert_cmpuint(n, ==, G_N_ELEMENTS(walk));
 	for (guint i = 100; i + 3 < n; i += 97) {
@@ -720,7 +720,7 @@ static void test_hourly_interval_alignment(void)
 }
 
 /* A window further away than the horizon is not seen yet: the status says so and asks to be looked
- * at again when the horizon has moved; then it is found. DAILY;BYMONTH=2;BYMONTHDAY=29 looks 2000
+ * at again when the horizon has moved; then it is found. DAILY;BYMONTH=2;BYMONTHDAY=29 looks 1500
  * days ahead; from March 2096 the next 29 February is in 2104 (2100 is not a leap year). */
 static void test_horizon(void)
 {
@@ -731,8 +731,8 @@ static void test_horizon(void)
 	ah_schedule_status_at(s, now, &p, &st);
 	g_assert_cmpint(st.phase, ==, AH_PHASE_CLOSED);
 	g_assert_false(st.has_occurrence);
-	g_assert_cmpint(st.next_change, >, now + 1999 * 86400);
-	g_assert_cmpint(st.next_change, <=, now + 2000 * 86400);
+	g_assert_cmpint(st.next_change, >, now + 1499 * 86400);
+	g_assert_cmpint(st.next_change, <=, now + 1500 * 86400);
 	ah_schedule_status_at(s, st.next_change, &p, &st);
 	g_assert_true(st.has_occurrence);
 	g_assert_cmpint(st.occurrence.start, ==, utc("2104-02-29T09:00:00Z"));
