@@ -56,9 +56,9 @@ export async function startPresenter(janus, pluginName, { room = 'storm', max = 
   const tenant = 'bench';
   const roomId = pluginName === 'allhands' ? room : 7000 + (process.pid % 1000);
   if (pluginName === 'allhands') {
-    await janus.admin({ request: 'create_tenant', tenant, max_participants: max, secret: 's' });
-    await janus.admin({ request: 'create_room', tenant, room: roomId, max_attendees: max, presenter_secret: 'p' });
-    const j = await ph.request({ request: 'join', tenant, room: roomId, ptype: 'presenter', display: 'ceo', presenter_secret: 'p' });
+    await janus.admin({ request: 'create_tenant', tenant, max_participants: max, secret: 's-tenant-secret-1' });
+    await janus.admin({ request: 'create_room', tenant, room: roomId, max_attendees: max, presenter_secret: 'p-presenter' });
+    const j = await ph.request({ request: 'join', tenant, room: roomId, ptype: 'presenter', display: 'ceo', presenter_secret: 'p-presenter' });
     if (j.data.event !== 'joined') throw new Error(`presenter join: ${JSON.stringify(j.data)}`);
   } else {
     const c = await ph.request({ request: 'create', room: roomId, publishers: 1, bitrate: 600000 });

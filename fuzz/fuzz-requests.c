@@ -11,9 +11,10 @@
  *   'T' <b>               the clock jumps by (b % 64) seconds
  * Every line advances the clock by 100 ms, and due timers run (ah_engine_tick) as the glue would.
  * Each input gets a fresh engine with two tenants and three rooms (one scheduled, one taking join
- * tokens signed with the tenant secret "acme-secret"), made by
+ * tokens signed with acme's signing key FUZZ_KEY, set by rotate_signing_key), made by
  * the admin requests parsed once in LLVMFuzzerInitialize, so that a crash reproduces from its input
- * alone and a leak found after ah_engine_free() is a leak of the engine's.
+ * alone and a leak found after ah_engine_free() is a leak of the engine's. Handles 1 and 2 share a
+ * Janus session, 3 and 4 another (the per-session throttle and queued-join limit of 2).
  *
  * Checks beyond the sanitizers: ah_engine_handle_message appends exactly one REPLY and appends it
  * first (engine.h), admin replies are never NULL, and no out has a NULL body where one is due.
@@ -35,20 +36,23 @@
 #define N_CONNS 4
 /* 2026-11-02 08:50 UTC, ten minutes before the scheduled room opens. */
 #define REAL_START G_GINT64_CONSTANT(1793609400)
+/* acme's signing key (fuzz/make-seeds.mjs mints the corpus's tokens with it). */
+#define FUZZ_KEY "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const setup_text[] = {
 	"{\"request\":\"create_tenant\",\"tenant\":\"acme\",\"name\":\"Acme\",\"max_participants\":6,"
-	"\"secret\":\"acme-secret\",\"weight\":2,\"max_queued\":4}",
-	"{\"request\":\"create_tenant\",\"tenant\":\"globex\",\"max_participants\":3,\"secret\":\"globex-secret\"}",
+	"\"secret\":\"acme-tenant-secret\",\"weight\":2,\"max_queued\":4}",
+	"{\"request\":\"rotate_signing_key\",\"tenant\":\"acme\",\"signing_key\":\"" FUZZ_KEY "\"}",
+	"{\"request\":\"create_tenant\",\"tenant\":\"globex\",\"max_participants\":3,\"secret\":\"globex-tenant-secret\"}",
 	"{\"request\":\"create_room\",\"tenant\":\"acme\",\"room\":\"allhands\",\"max_attendees\":3,"
-	"\"presenter_secret\":\"s3cret\",\"priority_secret\":\"vip\",\"presenter_seats\":1,\"tokens\":\"optional\"}",
+	"\"presenter_secret\":\"s3cret-presenter\",\"priority_secret\":\"vip-pass\",\"presenter_seats\":1,\"tokens\":\"optional\"}",
 	"{\"request\":\"create_room\",\"tenant\":\"globex\",\"room\":\"standup\",\"max_attendees\":2,"
 	"\"pin\":\"1234\",\"presenter_secret\":\"g-s3cret\"}",
 	"{\"request\":\"create_room\",\"tenant\":\"acme\",\"room\":\"weekly\",\"max_attendees\":5,"
-	"\"presenter_secret\":\"s3cret\",\"lobby_minutes\":5,\"ending_warning_s\":60,\"grace_s\":30,"
+	"\"presenter_secret\":\"s3cret-presenter\",\"lobby_minutes\":5,\"ending_warning_s\":60,\"grace_s\":30,"
 	"\"schedule\":{\"dtstart\":\"2026-11-02T10:00:00\",\"tzid\":\"Europe/Berlin\",\"duration_s\":120,"
 	"\"rrule\":\"FREQ=DAILY;COUNT=3\"}}",
 };
@@ -85,9 +89,12 @@ static ah_engine *engine_new(gint64 now, GPtrArray *outs)
 	config.admission.wave_interval_us = 1 * SEC;
 	config.admission.admit_timeout_us = 5 * SEC;
 	config.admission.update_interval_us = 500 * MS;
+	config.max_queued_per_session = 2;
 	engine = ah_engine_new(&config, &err, &message);
 	if (engine == NULL || err != AH_ERR_OK || message != NULL)
 		abort();
+	for (guint64 conn = 1; conn <= N_CONNS; conn++)
+		ah_engine_set_conn_session(engine, conn, (conn + 1) / 2);
 	ah_engine_set_clock_offset(engine, REAL_START * SEC - now);
 	for (guint i = 0; i < G_N_ELEMENTS(setup_json); i++) {
 		json_t *reply = ah_engine_admin_message(engine, setup_json[i], now, outs);

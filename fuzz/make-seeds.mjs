@@ -1,7 +1,8 @@
 // Writes the seed corpora under fuzz/corpus/ (docs/fuzzing.md). Run from anywhere:
 //   node fuzz/make-seeds.mjs
 // Requests come from docs/api.md's walkthrough, schedules and calendars from docs/api.md and
-// tests/unit/data, tokens are minted here (HS256 with node:crypto) for fuzz-token.c's fixed secrets.
+// tests/unit/data, tokens are minted here (HS256 with node:crypto) for fuzz-token.c's fixed keys and
+// fuzz-requests.c's signing key (FUZZ_KEY).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,7 +24,7 @@ const b64 = (b) => Buffer.from(b).toString('base64url');
 const mint = (claims, { secret = 'acme-secret', alg = 'HS256', header = null } = {}) => {
   const h = b64(j(header ?? { alg, typ: 'JWT' }));
   const p = b64(j(claims));
-  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
+  const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg] ?? (header && header.alg === 'hs256' ? 'sha256' : undefined);
   const sig = hash ? crypto.createHmac(hash, secret).update(`${h}.${p}`).digest('base64url') : '';
   return `${h}.${p}.${sig}`;
 };
@@ -43,6 +44,7 @@ const tokens = {
   'bad-role': mint({ ...claims, role: 'operator' }),
   'no-exp': mint({ tenant: 'acme', room: 'allhands', role: 'attendee', sub: 'u' }),
   'claims-types': mint({ tenant: 7, room: ['allhands'], role: 'attendee', sub: '', exp: '1' }),
+  'alg-lowercase': mint({ ...claims, role: 'presenter' }, { header: { alg: 'hs256', typ: 'JWT' } }),
   'two-parts': 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0',
   'garbage': 'not a token',
 };
@@ -75,49 +77,68 @@ write('schedule', 'recurrence-id.ics', ['BEGIN:VCALENDAR', 'BEGIN:VEVENT', 'UID:
 write('schedule', 'all-day-refused.ics', vevent(['UID:4', 'DTSTART;VALUE=DATE:20261102', 'DTEND;VALUE=DATE:20261103']));
 write('schedule', 'bare-vevent.ics', ['BEGIN:VEVENT', 'DTSTART:20261102T090000Z', 'DTEND:20261102T093000Z', 'END:VEVENT', ''].join('\r\n'));
 
-// ---- state files (fuzz-persist.c)
-const tenant = { tenant: 'acme', name: 'ACME Corp', max_participants: 500, secret: 'acme-secret' };
-const room = { tenant: 'acme', room: 'allhands', description: 'Monday all-hands', max_attendees: 400, presenter_secret: 's3cret' };
+// ---- state files (fuzz-persist.c): version 2 (signing keys), and version 1 (before issue 12)
+const KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0'; // fuzz-requests.c's FUZZ_KEY
+const tenant = { tenant: 'acme', name: 'ACME Corp', max_participants: 500, secret: 'acme-tenant-secret', signing_key: KEY };
+const room = { tenant: 'acme', room: 'allhands', description: 'Monday all-hands', max_attendees: 400, presenter_secret: 's3cret-presenter' };
 const states = {
-  'empty': { version: 1, tenants: [], rooms: [] },
-  'one-room': { version: 1, tenants: [tenant], rooms: [room] },
-  'full': { version: 1,
-    tenants: [{ ...tenant, weight: 2, reserved: 10, max_queued: 1000 }, { tenant: 'globex', name: '', max_participants: 0, secret: 'g' }],
-    rooms: [{ ...room, pin: '1234', priority_secret: 'vip', presenter_seats: 2, lobby_minutes: 5, ending_warning_s: 60,
+  'empty': { version: 2, tenants: [], rooms: [] },
+  'one-room': { version: 2, tenants: [tenant], rooms: [room] },
+  'version-1': { version: 1, tenants: [{ tenant: 'acme', max_participants: 5, secret: 's', previous_secret: 'o', previous_secret_until: 1793610000 }],
+    rooms: [{ ...room, presenter_secret: 'p' }] },
+  'rotated-key': { version: 2, tenants: [{ ...tenant, previous_signing_key: KEY.split('').reverse().join(''), previous_signing_key_until: 1793613600 }], rooms: [] },
+  'full': { version: 2,
+    tenants: [{ ...tenant, weight: 2, reserved: 10, max_queued: 1000 }, { tenant: 'globex', name: '', max_participants: 0, secret: 'globex-tenant-secret', signing_key: KEY }],
+    rooms: [{ ...room, pin: '1234', priority_secret: 'vip-pass', presenter_seats: 2, lobby_minutes: 5, ending_warning_s: 60,
       grace_s: 30, prequeue_order: 'shuffle', tokens: 'required', video_layer: 'medium', schedule: schedules.recurring },
-    { tenant: 'globex', room: 'standup', description: '', max_attendees: 10, presenter_secret: 'x', schedule: { start: 1796115540, end: 1796116740 } }] },
-  'dup-room': { version: 1, tenants: [tenant], rooms: [room, room] },
-  'orphan-room': { version: 1, tenants: [], rooms: [room] },
-  'bad-version': { version: 2, tenants: [], rooms: [] },
+    { tenant: 'globex', room: 'standup', description: '', max_attendees: 10, presenter_secret: 'g-s3cret', schedule: { start: 1796115540, end: 1796116740 } }] },
+  'dup-room': { version: 2, tenants: [tenant], rooms: [room, room] },
+  'orphan-room': { version: 2, tenants: [], rooms: [room] },
+  'no-signing-key': { version: 2, tenants: [{ ...tenant, signing_key: undefined }], rooms: [] },
+  'bad-version': { version: 3, tenants: [], rooms: [] },
 };
 for (const [name, s] of Object.entries(states)) write('persist', `${name}.json`, j(s));
 
 // ---- request scripts (fuzz-requests.c: "<op><arg><json>" lines; see its header)
 const join = (extra) => j({ request: 'join', tenant: 'acme', room: 'allhands', ...extra });
-const presenter = join({ ptype: 'presenter', display: 'CEO', presenter_secret: 's3cret' });
+const presenter = join({ ptype: 'presenter', display: 'CEO', presenter_secret: 's3cret-presenter' });
+// fuzz-requests.c's acme signs with FUZZ_KEY (KEY); its clock starts ten minutes before fuzz-token's NOW.
+const signed = (c) => mint(c, { secret: KEY });
 const scripts = {
   'attendee-flow': [`1-${join({ display: 'Ann' })}`, 'T\x02', `1a${j({ request: 'start' })}`, 'U1',
     `1-${j({ request: 'room_counts' })}`, `1-${j({ request: 'leave' })}`],
   'presenter-flow': [`2o${presenter}`, 'U2', `1-${join({ ptype: 'attendee', display: 'Ann' })}`, 'T\x03',
     `1a${j({ request: 'start' })}`, 'U1', `2-${j({ request: 'unpublish' })}`, `2o${j({ request: 'publish' })}`, 'D2', 'G1'],
-  'h264-presenter': [`3h${presenter}`, `4-${join({ ptype: 'backstage', display: 'screen', presenter_secret: 's3cret' })}`,
+  'h264-presenter': [`3h${presenter}`, `4-${join({ ptype: 'backstage', display: 'screen', presenter_secret: 's3cret-presenter' })}`,
     `4a${j({ request: 'start' })}`, 'U3', 'U4', 'G3'],
   'pin-priority': [`1-${j({ request: 'join', tenant: 'globex', room: 'standup', display: 'B', pin: '1234' })}`,
-    `2-${join({ display: 'Board', priority_secret: 'vip' })}`, `3-${join({ display: 'X', rejoin_token: '9f2c0d5e7a1b4c3d8e6f0a1b2c3d4e5f' })}`,
-    `4-${join({ display: 'T', token: tokens['valid-attendee'] })}`],
-  'token-joins': [`1-${join({ display: 'T', token: tokens['valid-attendee'] })}`,
-    `2o${join({ ptype: 'presenter', display: 'P', token: mint({ ...claims, role: 'presenter' }) })}`,
-    `3-${join({ display: 'V', token: tokens['valid-priority-hs512'] })}`, `4-${join({ display: 'X', token: tokens['alg-none'] })}`,
+    `2-${join({ display: 'Board', priority_secret: 'vip-pass' })}`, `3-${join({ display: 'X', rejoin_token: '9f2c0d5e7a1b4c3d8e6f0a1b2c3d4e5f' })}`,
+    `4-${join({ display: 'T', token: signed(claims) })}`],
+  'token-joins': [`1-${join({ display: 'T', token: signed(claims) })}`,
+    `2o${join({ ptype: 'presenter', display: 'P', token: signed({ ...claims, role: 'presenter' }) })}`,
+    `3-${join({ display: 'V', token: mint({ ...claims, role: 'priority' }, { secret: KEY, alg: 'HS512' }) })}`,
+    `4-${join({ display: 'X', token: tokens['alg-none'] })}`, `4-${join({ display: 'X', token: tokens['valid-attendee'] })}`,
     `4-${join({ display: 'X', token: tokens['wrong-room'] })}`, `4-${join({ display: 'X', token: tokens.expired })}`,
     `A-${j({ request: 'edit_room', tenant: 'acme', room: 'allhands', tokens: 'required' })}`, `4-${join({ display: 'Y' })}`],
   'waves': ['1-', '2-', '3-', '4-'].map((c) => `${c}${join({ display: 'P' })}`).concat(['T\x01', 'T\x01', 'T\x05', 'T\x3f']),
   'scheduled-room': [`1-${j({ request: 'join', tenant: 'acme', room: 'weekly', display: 'A' })}`, 'T\x3f',
     ...Array(12).fill('T\x3f'), `A-${j({ request: 'occurrences', tenant: 'acme', room: 'weekly', count: 3 })}`],
-  'operator-handle': [`1-${j({ request: 'create_room', tenant: 'acme', tenant_secret: 'acme-secret', room: 'r2', max_attendees: 4, presenter_secret: 'p' })}`,
-    `1-${j({ request: 'list_rooms', admin_key: 'op-key' })}`, `2-${j({ request: 'status', tenant: 'acme', tenant_secret: 'acme-secret' })}`],
+  'operator-handle': [`1-${j({ request: 'create_room', tenant: 'acme', tenant_secret: 'acme-tenant-secret', room: 'r2', max_attendees: 4, presenter_secret: 'p-presenter' })}`,
+    `1-${j({ request: 'list_rooms', admin_key: 'op-key' })}`, `2-${j({ request: 'status', tenant: 'acme', tenant_secret: 'acme-tenant-secret' })}`,
+    `3-${j({ request: 'get_signing_key', tenant: 'acme', tenant_secret: 'acme-tenant-secret' })}`,
+    `3-${j({ request: 'rotate_signing_key', tenant: 'acme', tenant_secret: 'acme-tenant-secret', overlap_s: 60 })}`,
+    `4-${join({ display: 'T', token: signed(claims) })}`, 'T\x3f', `4-${join({ display: 'T', token: signed(claims) })}`],
+  'guessing': [...Array(12).fill(0).map((_, i) => `${1 + (i % 2)}-${j({ request: 'join', tenant: 'globex', room: 'standup', pin: `g${i}00` })}`),
+    `1-${j({ request: 'join', tenant: 'globex', room: 'standup', pin: '1234' })}`,
+    ...Array(11).fill(0).map((_, i) => `3-${j({ request: 'list_rooms', tenant: 'acme', tenant_secret: `guess-${i}` })}`),
+    `4-${j({ request: 'status', admin_key: 'op-kez' })}`, 'T\x3f', `1-${j({ request: 'join', tenant: 'globex', room: 'standup', pin: '1234' })}`,
+    `A-${j({ request: 'status' })}`],
+  'queued-per-session': [`A-${j({ request: 'set_capacity', capacity: 0 })}`, `1-${join({ display: 'a' })}`, `2-${join({ display: 'b' })}`,
+    `3-${join({ display: 'c' })}`, `4-${join({ display: 'd' })}`, `1-${j({ request: 'leave' })}`, 'G2', `4-${join({ display: 'd' })}`],
   'admin-walkthrough': [
-    `A-${j({ request: 'create_tenant', tenant: 'initech', name: 'Initech', max_participants: 500, secret: 'i-secret', weight: 2, max_queued: 1000 })}`,
-    `A-${j({ request: 'create_room', tenant: 'initech', room: 'allhands', description: 'Monday all-hands', max_attendees: 400, pin: '1234', presenter_secret: 's3cret', priority_secret: 'vip' })}`,
+    `A-${j({ request: 'create_tenant', tenant: 'initech', name: 'Initech', max_participants: 500, secret: 'initech-tenant-secret', weight: 2, max_queued: 1000 })}`,
+    `A-${j({ request: 'create_room', tenant: 'initech', room: 'allhands', description: 'Monday all-hands', max_attendees: 400, pin: '1234', presenter_secret: 's3cret-presenter', priority_secret: 'vip-pass' })}`,
+    `A-${j({ request: 'rotate_signing_key', tenant: 'initech', overlap_s: 3600 })}`, `A-${j({ request: 'get_signing_key', tenant: 'initech' })}`,
     `A-${j({ request: 'set_capacity', capacity: 300, wave_size: 25, wave_interval_ms: 1000, join_rate: 50, join_burst: 50, rejoin_grace_s: 30, max_queued: 5000 })}`,
     `A-${j({ request: 'edit_tenant', tenant: 'acme', reserved: 2 })}`,
     `A-${j({ request: 'edit_room', tenant: 'acme', room: 'allhands', max_attendees: 2, pin: '', presenter_seats: 2 })}`,
@@ -136,6 +157,8 @@ const scripts = {
     `A-${j({ request: 'set_schedule', tenant: 'acme', room: 'allhands', schedule: null })}`,
     `A-${j({ request: 'destroy_room', tenant: 'acme', room: 'weekly' })}`],
   'errors': [`1-${j({ request: 'create_room', tenant: 'acme', room: 'bad room!', max_attendees: 10, presenter_secret: 'x' })}`,
+    `A-${j({ request: 'create_tenant', tenant: 'short', max_participants: 1, secret: 'short' })}`,
+    `A-${j({ request: 'rotate_signing_key', tenant: 'acme', signing_key: 'ABC' })}`,
     '1-[1,2]', '1-', '1-{"request":5}', '1-{"request":"nope"}', '1o{"request":"leave"}', `2a${j({ request: 'start' })}`],
 };
 for (const [name, lines] of Object.entries(scripts)) write('requests', name, lines.join('\n'));

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A short run of each fuzz target (`make fuzz-smoke`, part of scripts/test.sh): every target runs
 # for SECONDS on a scratch copy of its seed corpus (fuzz/corpus/<target>, left unmodified), with
-# leak detection, all targets at once. The targets' own stderr is closed (libical prints parser
+# leak detection, all targets at once. G_SLICE=always-malloc: GLib 2.74's slice allocator keeps
+# freed blocks in its own magazines, so a leaked GSList or GHashTable node would never reach
+# LeakSanitizer; with it every g_slice allocation is a plain malloc that LeakSanitizer sees. The targets' own stderr is closed (libical prints parser
 # warnings there); libFuzzer and the sanitizers still report. Prints one line per target,
 # "fuzz <target>: ok N execs" or "fuzz <target>: FAILED ...", and exits non-zero when any failed.
 # A crash's input is saved under fuzz/crashes/, the target's output in fuzz/<target>-smoke.log.
@@ -15,6 +17,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d /tmp/ah-fuzz-smoke.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p fuzz/crashes
+export G_SLICE=always-malloc
 
 pids=()
 for t in "$@"; do

@@ -228,6 +228,11 @@ if ! admin --quiet '{"request":"create_room","tenant":"demo","room":"allhands","
 	admin --quiet '{"request":"edit_room","tenant":"demo","room":"allhands","max_attendees":150,"pin":"","presenter_secret":"presenter"}' || die "cannot create or edit room demo/allhands"
 fi
 
+# The demo tenant's signing key for join tokens (HS256; docs/api.md "Join tokens").
+SIGNING_KEY=$(admin '{"request":"get_signing_key","tenant":"demo"}' |
+	node -e 'let s = ""; process.stdin.on("data", (d) => { s += d; }).on("end", () => console.log(JSON.parse(s).signing_key || ""))') ||
+	die "cannot read the demo tenant's signing key"
+
 # --- web pages: a staging folder with links to web/ and the browser libraries from Debian
 WS_URL="ws://$JANUS_IP:8188/"
 if [ -d web ]; then
@@ -263,6 +268,7 @@ cat <<EOF
     log         $DIR/janus.log
 
   Tenant "demo" (secret: $TENANT_SECRET), room "allhands": no pin, presenter secret "presenter".
+  Join tokens for tenant "demo": HS256 signed with its signing key $SIGNING_KEY
 EOF
 if [ -n "$web_pid" ]; then
 	cat <<EOF

@@ -91,7 +91,23 @@ soundButton.addEventListener('click', () => {
   }
   for (const v of videos.querySelectorAll('video')) v.play().catch(() => {});
 });
-window.addEventListener('pagehide', () => { if (session) disconnect(session); });
+// Closing the tab or navigating away is a deliberate exit: `leave` goes out before the page does, so
+// the seat is free at once. Janus hands plugin messages to its task threads but ends a session whose
+// WebSocket closed at once, so a close right behind the leave can overtake it, and a session that
+// just goes away looks like a dropped connection (its seat is held for the rejoin grace). So the
+// session is not destroyed here, and the page holds its unload for LEAVE_HOLD_MS (the browser cannot
+// wait for the answer in pagehide) before the browser closes the WebSocket.
+const LEAVE_HOLD_MS = 150;
+window.addEventListener('pagehide', () => {
+  const current = session;
+  if (!current || leaving || !IN_ROOM.has(state) || state === 'reconnecting') return;
+  leaving = true;
+  try {
+    current.handle.send({ message: { request: 'leave' } });
+  } catch { return; /* the page goes anyway */ }
+  const until = performance.now() + LEAVE_HOLD_MS;
+  while (performance.now() < until) { /* the leave travels meanwhile */ }
+});
 
 // ---- joining and reconnecting
 
@@ -109,7 +125,8 @@ async function join(rejoin) {
   const server = form.elements.server.value.trim();
   let s;
   try {
-    s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); });
+    s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); },
+      { destroyOnUnload: false });
   } catch (err) {
     if (my !== gen) return;
     if (rejoin) { scheduleReconnect(); return; }

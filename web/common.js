@@ -65,14 +65,16 @@ function initJanus() {
 
 // Connect to Janus and attach one allhands handle. `callbacks` are janus.js attach callbacks
 // (onmessage, onremotetrack, webrtcState, iceState, oncleanup...); `onLost` runs when the
-// connection to Janus drops after it was established.
-export async function connect(server, callbacks, onLost) {
+// connection to Janus drops after it was established. `destroyOnUnload: false` keeps janus.js from
+// closing the session when the page unloads (the page then says goodbye itself first).
+export async function connect(server, callbacks, onLost, { destroyOnUnload = true } = {}) {
   await initJanus();
   if (!window.Janus.isWebrtcSupported()) throw new Error('this browser does not support WebRTC');
   let up = false;
   const janus = await new Promise((resolve, reject) => {
     const j = new window.Janus({
       server,
+      destroyOnUnload,
       iceServers: [], // Janus's own candidates are enough for the demo (no STUN lookups)
       success: () => { up = true; resolve(j); },
       error: (cause) => (up ? onLost(cause) : reject(new Error(`${cause} (${server})`))),

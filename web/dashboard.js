@@ -680,7 +680,9 @@ function submitTenant(ev) {
   }, (form, editing, req, r, warn) => {
     form.elements.secret.value = '';
     if (!editing) { tenantMode('edit', req.tenant); }
-    setFormMessage('tenant', `Tenant ${req.tenant} ${editing ? 'saved' : 'created'}.${warn}`, '');
+    // The signing key of join tokens comes once, with create_tenant (get_signing_key gives it again).
+    const key = !editing && r.signing_key ? ` Its join-token signing key: ${r.signing_key}` : '';
+    setFormMessage('tenant', `Tenant ${req.tenant} ${editing ? 'saved' : 'created'}.${warn}${key}`, '');
   });
 }
 // Empty a form for a new tenant or room (`kind`), in create mode, focus on its first field.

@@ -61,6 +61,10 @@ typedef struct {
 	guint max_queued;        /* node queue bound; 0: none */
 } ah_admission_config;
 
+/* The node queue's default bound (issue 12: anyone may queue without credentials, so the queue
+ * is bounded unless the operator says otherwise; docs/operations.md). */
+#define AH_MAX_QUEUED_DEFAULT 20000
+
 /* Defaults for the fields a caller does not care about (capacity 0: set it). */
 void ah_admission_config_defaults(ah_admission_config *config);
 
@@ -170,16 +174,20 @@ void ah_admission_set_draining(ah_admission *adm, gboolean draining, GArray *eve
  * Each class is permuted within itself. FALSE: unknown room. Positions are reported as usual. */
 gboolean ah_admission_shuffle_room(ah_admission *adm, const char *tenant, const char *room, guint32 seed,
 	GArray *events);
-/* Take every attendee of the room out (queued and seated; presenters stay), freeing their seats and
- * queue places; their pids are appended to `removed` in queue order, then seat order. The room
- * stays. FALSE: unknown room. */
-gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed,
-	gint64 now, GArray *events);
+/* Take every attendee of the room out (queued and seated), and its presenters too when
+ * `presenters` is TRUE, freeing their seats and queue places; their pids are appended to `removed`
+ * in queue order, then seat order. The room stays. No due work runs here: the freed seats go to
+ * the queues at the next tick, so every room ending at the same moment is cleared (and closed)
+ * before any of their seats is handed out. FALSE: unknown room. */
+gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, gboolean presenters,
+	GArray *removed);
 
 /* An attendee asks for a seat. Returns AH_ADM_CONNECTING (admitted now), AH_ADM_QUEUED (then
  * `out` has its position and estimate), a REFUSED_* state (nothing is kept; out->retry_after_us),
  * or AH_ADM_NONE when the pid is already known or the room is unknown. `out` may be NULL.
- * Events for other attendees may be appended to `events` (GArray of ah_adm_event). */
+ * The admission work due at `now` (timeouts, a wave) runs first, as a tick would: its events for
+ * other attendees are appended to `events` (GArray of ah_adm_event) whatever the answer, so the
+ * caller must deliver them even when the join is refused (the refusal itself changes nothing). */
 ah_adm_state ah_admission_join_class(ah_admission *adm, guint64 pid, const char *tenant, const char *room,
 	ah_adm_class klass, gint64 now, ah_adm_join *out, GArray *events);
 /* join_class() with the room already looked up (ah_admission_room): no string lookups. */
@@ -198,8 +206,10 @@ gboolean ah_admission_connected(ah_admission *adm, guint64 pid, gint64 now);
 /* A seated attendee (CONNECTING or ACTIVE) lost its connection: keep its seat for rejoin_grace.
  * FALSE (nothing changes) when the grace is 0 or pid is not seated: then call leave(). */
 gboolean ah_admission_hold(ah_admission *adm, guint64 pid, gint64 now);
-/* A REJOINING attendee comes back as `new_pid` (which must be unknown): the seat passes to it as
- * CONNECTING (a new admit timeout); old_pid is forgotten. FALSE: old_pid not REJOINING. */
+/* A REJOINING attendee comes back as `new_pid` (which must be unknown), or a seated attendee
+ * (CONNECTING or ACTIVE) is taken over by it: the seat passes to it as CONNECTING (a new admit
+ * timeout) without ever being free; old_pid is forgotten. FALSE (nothing changes): old_pid is not
+ * such an attendee, or new_pid is 0 or known. */
 gboolean ah_admission_rejoin(ah_admission *adm, guint64 old_pid, guint64 new_pid, gint64 now);
 /* The participant leaves by any way out (leave, hangup, detach, kick...): frees its seat or its
  * queue place. Returns its previous state (AH_ADM_NONE when unknown). */

@@ -23,10 +23,14 @@
 
 typedef struct ah_engine ah_engine;
 
+/* Queued attendee joins one Janus session may hold at once (issue 12), unless configured. */
+#define AH_QUEUED_PER_SESSION_DEFAULT 4
+
 typedef struct {
 	const char *state_path; /* JSON state file for tenants and rooms; NULL: nothing persists */
 	const char *admin_key;  /* enables operator requests through plugin handles; NULL: disabled */
 	ah_admission_config admission;
+	guint max_queued_per_session; /* queued attendees one Janus session may hold (too_many_queued); 0: no limit */
 } ah_engine_config;
 
 typedef enum { AH_MEDIA_AUDIO = 0, AH_MEDIA_VIDEO = 1 } ah_media_kind;
@@ -119,6 +123,11 @@ void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray
 /* The handle is gone (Janus destroy_session: detach, session timeout, transport gone). */
 void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs);
 
+/* The Janus session `conn`'s handle belongs to (an opaque non-zero key the glue chooses), for the
+ * per-session limits: failed credential attempts and queued joins. Set before the conn's first
+ * message; a conn never set counts as a session of its own. Forgotten when the conn is gone. */
+void ah_engine_set_conn_session(ah_engine *engine, guint64 conn, guint64 session);
+
 /* Timers: admission waves and timeouts. Call when now >= ah_engine_next_deadline(). */
 void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now);
@@ -138,5 +147,11 @@ void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monoton
 
 /* The node's current admission config (for logging). */
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
+
+/* The state file's writer (persist-writer.h; NULL: nothing persists). The glue runs its thread;
+ * ah_engine_free() writes what is still pending, so stop that thread first. */
+struct ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine);
+/* Temporary files of a killed writer that ah_engine_new() removed (for the log). */
+guint ah_engine_stale_temps_removed(const ah_engine *engine);
 
 #endif

@@ -50,6 +50,8 @@
 	X(REQUEST_TOO_LARGE, 636, "request_too_large",  "The request is too large") \
 	X(RATE_LIMITED,     637, "rate_limited",        "Too many requests on this handle: slow down") \
 	X(TOO_MANY_HANDLES, 638, "too_many_handles",    "Too many allhands handles in this Janus session") \
+	X(TOO_MANY_FAILURES, 650, "too_many_failures", "Too many failed credential attempts: try again after retry_after_ms") \
+	X(TOO_MANY_QUEUED,  651, "too_many_queued",     "This Janus session already holds the most queued joins allowed") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

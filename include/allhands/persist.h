@@ -1,9 +1,10 @@
 /* allhands: the state file (tenants and rooms that survive restarts).
  *
  * Format (JSON, written by this module only):
- *   {"version": 1,
+ *   {"version": 2,
  *    "tenants": [{"tenant", "name", "max_participants", "secret", "weight"?, "reserved"?, "max_queued"?,
- *                 "previous_secret"?, "previous_secret_until"?}],
+ *                 "previous_secret"?, "previous_secret_until"?, "signing_key",
+ *                 "previous_signing_key"?, "previous_signing_key_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
  *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?}]}
@@ -12,13 +13,20 @@
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
  * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
  * "optional" or "required" (join tokens, token.h); "video_layer" is "low", "medium" or "high" (the
- * default; simulcast.h).
+ * default; simulcast.h). "signing_key" is the tenant's join-token key (token.h's form: 64 lower-case
+ * hex characters); "previous_signing_key" and "previous_signing_key_until" (a rotated-out key and
+ * the UNIX second it stays valid until) come together or not at all.
+ * Version 1 files (before issue 12) are read too: their tenants have no signing key (the row's
+ * signing_key is NULL; the engine generates one and saves the file as version 2).
  * Every row is checked with the same rules as the requests that create it (validate.h), ids are
  * unique and every room's tenant exists; a file that fails any check is refused whole.
- * Saving writes a temporary file, fsyncs it and renames it over the old one, so a crash or a full
- * disk never leaves a half-written state file behind.
+ * Saving writes the temporary file "<state file>.allhands-tmp" (mode 0600, one fixed name: only one
+ * writer ever writes a state file), fsyncs it, renames it over the old one and fsyncs the folder,
+ * so a crash or a full disk never leaves a half-written state file behind. A kill between the open
+ * and the rename leaves that temporary file: ah_persist_clean_temps() removes it at start.
+ * Who writes when: persist-writer.h (a writer thread, off the control thread).
  *
- * Pure apart from file I/O: no Janus, no clock, no logging. Control thread only.
+ * Pure apart from file I/O: no Janus, no clock, no logging. No global state: any thread.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -30,7 +38,8 @@
 
 #include "allhands/errors.h"
 
-#define AH_PERSIST_VERSION 1
+#define AH_PERSIST_VERSION 2
+#define AH_PERSIST_VERSION_MIN 1 /* the oldest format still read */
 
 /* A room's schedule options (issue 3): defaults and bounds, shared with the request table. */
 #define AH_LOBBY_MINUTES_DEFAULT 10
@@ -62,6 +71,9 @@ typedef struct {
 	guint max_queued;       /* 0: no bound */
 	char *previous_secret;  /* NULL: no rotation under way */
 	gint64 previous_secret_until; /* UNIX seconds; 0 when previous_secret is NULL */
+	char *signing_key;      /* NULL: none yet (a version 1 file) */
+	char *previous_signing_key; /* NULL: no key rotation under way */
+	gint64 previous_signing_key_until; /* UNIX seconds; 0 when previous_signing_key is NULL */
 } ah_persist_tenant;
 
 typedef struct {
@@ -101,6 +113,10 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 const char *ah_persist_tokens_name(ah_tokens_policy policy);
 gboolean ah_persist_tokens_from_name(const char *name, ah_tokens_policy *policy);
 
+/* One row of the file's "tenants" / "rooms" array (the same object ah_persist_to_json puts there). */
+json_t *ah_persist_tenant_json(const ah_persist_tenant *t);
+json_t *ah_persist_room_json(const ah_persist_room *r);
+
 /* The file's JSON for a state, and back (with every check; NULL with *err and *message on failure). */
 json_t *ah_persist_to_json(const ah_persist_state *state);
 ah_persist_state *ah_persist_from_json(const json_t *root, ah_error *err, char **message);
@@ -112,5 +128,17 @@ ah_persist_state *ah_persist_load(const char *path, ah_error *err, char **messag
 /* Write the state file atomically (mode 0600). FALSE with *message (g_free) on failure, in which
  * case the previous file is left as it was. */
 gboolean ah_persist_save(const char *path, const ah_persist_state *state, char **message);
+
+/* The temporary file a save writes before renaming it over `path`. */
+#define AH_PERSIST_TEMP_SUFFIX ".allhands-tmp"
+char *ah_persist_temp_path(const char *path);
+/* Write `text` to `path` atomically (temporary file 0600, fsync, rename, fsync of the folder).
+ * FALSE with *message (g_free; names the path, the step and the system error) on failure: the
+ * previous file is then left as it was and the temporary file removed. */
+gboolean ah_persist_write_text(const char *path, const char *text, gsize length, char **message);
+/* Remove the temporary files a killed process left next to `path`: ours ("<name>.allhands-tmp")
+ * and those of earlier versions (GLib's "<name>.XXXXXX": six letters and digits, at least one a
+ * digit or a capital), regular files owned by this user only. Returns how many were removed. */
+guint ah_persist_clean_temps(const char *path);
 
 #endif

@@ -48,6 +48,11 @@ typedef struct {
 #define AH_PIN_MAX_LEN         64
 #define AH_SECRET_MAX_LEN      256            /* tenant secret, presenter secret, admin_key */
 #define AH_PID_MAX             G_GUINT64_CONSTANT(9007199254740991) /* 2^53 - 1: JSON-safe */
+/* Minimum lengths of the credentials a request sets (issue 12; docs/security.md). The state file
+ * still reads shorter ones written before, so an upgrade never locks anyone out. */
+#define AH_TENANT_SECRET_MIN_LEN 16           /* the tenant's admin password */
+#define AH_ROOM_SECRET_MIN_LEN   8            /* presenter_secret, priority_secret */
+#define AH_PIN_MIN_LEN           4            /* a pin, when set ("" removes it) */
 
 /* Check `object` against `spec`. On failure *message (g_free; may be NULL) names the element. */
 ah_error ah_validate_params(const json_t *object, const ah_param *spec, char **message);

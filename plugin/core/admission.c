@@ -95,7 +95,7 @@ void ah_admission_config_defaults(ah_admission_config *c)
 	*c = (ah_admission_config){
 		.capacity = 0, .wave_size = 20, .wave_interval_us = 1000000, .admit_timeout_us = 15000000,
 		.wave_mode = AH_WAVES_FIXED, .wave_min = 1, .cpu_target = 0.8, .join_rate = 0, .join_burst = 20,
-		.update_interval_us = 1000000, .rejoin_grace_us = 0, .max_queued = 0,
+		.update_interval_us = 1000000, .rejoin_grace_us = 0, .max_queued = AH_MAX_QUEUED_DEFAULT,
 	};
 }
 
@@ -759,15 +759,15 @@ gboolean ah_admission_shuffle_room(ah_admission *adm, const char *tenant, const 
 	return TRUE;
 }
 
-gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, GArray *removed,
-	gint64 now, GArray *events)
+gboolean ah_admission_clear_room(ah_admission *adm, const char *tenant, const char *room, gboolean presenters,
+	GArray *removed)
 {
 	adm_room *r = ah_adm_find_room(adm, tenant, room);
 	if (r == NULL)
 		return FALSE;
-	remove_members(adm, r, TRUE, removed);
-	/* Like leave(): the freed seats go to the queue at once if a wave is due. */
-	run_due(adm, now, events);
+	remove_members(adm, r, !presenters, removed);
+	/* No run_due(): another room ending at the same moment must be closed before a wave could
+	 * give it these seats (the caller's next tick hands them out). */
 	return TRUE;
 }
 
@@ -831,9 +831,13 @@ ah_adm_state ah_admission_join_room(ah_admission *adm, guint64 pid, adm_room *r,
 	if (out == NULL)
 		out = &ignored;
 	*out = (ah_adm_join){0};
-	/* Refusals change nothing, so a caller may drop `events` then. */
 	if (pid == 0 || r == NULL || ah_adm_lookup(adm, pid) != NULL)
 		return AH_ADM_NONE;
+	/* Nobody is admitted or queued while draining: refuse before any work. */
+	if (adm->draining)
+		return AH_ADM_REFUSED_DRAINING;
+	/* Work due by now, as a tick would do it (it may free a queue place); its events are the
+	 * caller's to deliver even if this join is refused below. */
 	run_due(adm, now, events);
 	if (admissible_now(adm, r, now)) {
 		p = participant_new(adm, pid, r);
@@ -914,10 +918,12 @@ gboolean ah_admission_rejoin(ah_admission *adm, guint64 old_pid, guint64 new_pid
 {
 	adm_participant *old = ah_adm_lookup(adm, old_pid), *p;
 	adm_room *r;
-	if (old == NULL || old->state != AH_ADM_REJOINING || new_pid == 0 || ah_adm_lookup(adm, new_pid) != NULL)
+	if (old == NULL || old->presenter || new_pid == 0 || ah_adm_lookup(adm, new_pid) != NULL ||
+		(old->state != AH_ADM_REJOINING && old->state != AH_ADM_CONNECTING && old->state != AH_ADM_ACTIVE))
 		return FALSE;
 	r = old->room;
-	/* The seat passes on without ever being free: no wave runs in between. */
+	/* The seat passes on without ever being free (a held seat, or a take-over of a seated one): no
+	 * wave runs in between. */
 	forget(adm, old);
 	p = participant_new(adm, new_pid, r);
 	set_state(adm, p, AH_ADM_CONNECTING, now);

@@ -1,6 +1,6 @@
 /* allhands: the engine's admission side (engine-private.h): rejoin tokens and the seats they hold
- * ("ghosts"), admission events, tenants' shares and rooms' presenter seats, the node settings,
- * pause/resume/drain, and the admission figures in status.
+ * ("ghosts"), the admission work due before a request, admission events, tenants' shares and
+ * rooms' presenter seats, the node settings, pause/resume/drain, and the admission figures in status.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging; control thread only. The one
  * outside call is getrandom() for rejoin tokens, which must not be guessable.
@@ -10,7 +10,8 @@
  * engine like before, but when the node has a rejoin grace admission keeps its seat (REJOINING)
  * and the engine keeps a ghost: the token it was given at admission, the pid holding the seat and
  * the room's ids. A join that presents the token to the same room within the grace takes the seat
- * over at once (admission passes it to the new pid). Ghosts are indexed by token and by pid, and
+ * over at once (admission passes it to the new pid); so does one whose token's holder is still
+ * seated (a take-over: no ghost, no `rejoining`). Ghosts are indexed by token and by pid, and
  * kept in expiry order (one grace for all), so expiry is O(1) per ghost; a ghost whose room went
  * away is dropped when its grace would have ended, since admission forgot its pid with the room.
  *
@@ -106,40 +107,65 @@ void ah_engine_ghosts_due(ah_engine *engine, gint64 now)
 
 /* A client that lost its connection may come back before Janus noticed (a half-open TCP
  * connection, an ICE consent that has not timed out yet): its old participant is still seated.
- * The token proves it is the same attendee, so the old one is taken out as if its connection had
- * dropped (its seat is held), and the rejoin below takes the seat over. */
-static void replace_stale(ah_engine *engine, const char *token, ah_room *room, gint64 now, GPtrArray *outs)
+ * The token proves it is the same attendee, so the new one takes that seat over. */
+static ah_participant *stale_holder(ah_engine *engine, const char *token, ah_room *room)
 {
 	for (guint i = 0; i < room->members->len; i++) {
 		ah_participant *old = g_ptr_array_index(room->members, i);
 		if (old->rejoin_token[0] != '\0' && ah_validate_secret_equal(token, old->rejoin_token) &&
-			ah_engine_seated(engine, old)) {
-			ah_engine_remove(engine, old, AH_EXIT_REPLACED, now, outs);
-			return;
-		}
+			ah_engine_seated(engine, old))
+			return old;
 	}
+	return NULL;
 }
 
+/* Either the whole rejoin happens or nothing does: the seat passes in admission first (it cannot
+ * fail once the holder is known), then the old participant, if still there, is taken out as
+ * `replaced`. A take-over is no lost connection: no `rejoining`, and no ghost. */
 gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
 	gint64 now, GPtrArray *outs, ah_participant **p)
 {
 	ah_ghost *g;
+	ah_participant *old = NULL;
 	guint64 pid;
 	if (token == NULL)
 		return FALSE;
-	if (g_hash_table_lookup(engine->ghosts, token) == NULL)
-		replace_stale(engine, token, room, now, outs);
 	g = g_hash_table_lookup(engine->ghosts, token);
-	pid = ah_engine_next_id(engine);
-	if (g == NULL || strcmp(g->tenant, room->tenant->id) != 0 || strcmp(g->room, room->id) != 0)
+	if (g == NULL && (old = stale_holder(engine, token, room)) == NULL)
 		return FALSE;
-	if (!ah_admission_rejoin(engine->adm, g->pid, pid, now)) {
-		ghost_drop(engine, g); /* its seat is gone already */
+	if (g != NULL && (strcmp(g->tenant, room->tenant->id) != 0 || strcmp(g->room, room->id) != 0))
+		return FALSE;
+	pid = ah_engine_next_id(engine);
+	if (!ah_admission_rejoin(engine->adm, g != NULL ? g->pid : old->id, pid, now)) {
+		if (g != NULL)
+			ghost_drop(engine, g); /* its seat is gone already (a stale holder is always seated) */
 		return FALSE;
 	}
-	*p = ah_engine_add_participant(engine, conn, room, FALSE, display != NULL ? display : g->display);
-	ghost_drop(engine, g);
+	if (display == NULL)
+		display = g != NULL ? g->display : old->display;
+	*p = ah_engine_add_participant(engine, conn, room, FALSE, display);
+	if (g != NULL) {
+		ghost_drop(engine, g);
+		return TRUE;
+	}
+	/* Admission forgot it already: removing it frees nothing and runs no admission work. */
+	ah_engine_remove(engine, old, AH_EXIT_REPLACED, now, outs);
+	ah_engine_routes_changed(engine, room);
 	return TRUE;
+}
+
+/* --- due work */
+
+void ah_engine_adm_due(ah_engine *engine, gint64 now, GPtrArray *outs)
+{
+	GArray *events;
+	if (ah_admission_next_deadline(engine->adm, now) > now)
+		return;
+	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+	ah_admission_tick(engine->adm, now, events);
+	ah_engine_adm_events(engine, events, now, outs);
+	g_array_unref(events);
+	ah_engine_ghosts_due(engine, now);
 }
 
 /* --- admission events */

@@ -10,7 +10,9 @@
 
 #include "allhands/engine.h"
 #include "allhands/persist.h"
+#include "allhands/persist-writer.h"
 #include "allhands/schedule.h"
+#include "allhands/throttle.h"
 #include "allhands/token.h"
 #include "allhands/validate.h"
 
@@ -50,6 +52,12 @@ typedef struct {
 	guint reserved;         /* node seats only this tenant may take */
 	guint max_queued;       /* 0: no bound */
 	GHashTable *rooms;      /* room id -> ah_room* (owned) */
+	/* Join tokens' HMAC key (token.h), generated; never the secret (engine-credentials.c). */
+	char signing_key[AH_SIGNING_KEY_LEN + 1];
+	char *previous_signing_key; /* a rotated-out key valid until previous_signing_key_until; NULL: none */
+	gint64 previous_signing_key_until; /* UNIX seconds */
+	ah_fail_bucket secret_failures; /* failed tenant_secret attempts (throttle.h) */
+	guint64 token_failures; /* joins refused for their token (counted; the session throttles them) */
 } ah_tenant;
 
 struct ah_room {
@@ -73,6 +81,7 @@ struct ah_room {
 	ah_room_override override;
 	/* What the engine last acted on: the phase, its window and when to look again. */
 	ah_schedule_status status;
+	ah_fail_bucket failures; /* failed pin, presenter_secret, priority_secret attempts (throttle.h) */
 };
 
 typedef struct {
@@ -105,6 +114,8 @@ typedef struct {
 
 struct ah_engine {
 	char *state_path;       /* NULL: nothing persists */
+	ah_persist_writer *writer; /* the state file's writer (NULL: nothing persists) */
+	guint stale_temps_removed; /* temporary files of a killed writer removed at start */
 	char *admin_key;        /* NULL: no operator requests through plugin handles */
 	ah_admission *adm;
 	GHashTable *tenants;    /* id -> ah_tenant* (owned) */
@@ -118,6 +129,14 @@ struct ah_engine {
 	GHashTable *ghosts;     /* token -> ah_ghost* (owned) */
 	GHashTable *ghost_pids; /* &pid -> ah_ghost* */
 	GQueue ghost_order;     /* ah_ghost*, by expiry */
+	/* Per Janus session limits (engine-credentials.c). */
+	GHashTable *conn_sessions;   /* &conn -> guint64* session (owned) */
+	GHashTable *session_conns;   /* &session -> GArray of guint64 conns (owned) */
+	GHashTable *session_failures; /* &session -> ah_fail_bucket* (owned), forgotten when idle */
+	guint session_prune_at;      /* prune idle session buckets when the table grows past this */
+	ah_fail_bucket admin_failures; /* failed admin_key attempts over plugin handles */
+	guint64 failed_total, refused_total; /* every scope, since start */
+	guint max_queued_per_session; /* 0: no limit */
 };
 
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
@@ -153,6 +172,7 @@ typedef struct {
 	ah_jsep_kind jsep;      /* JSEP to attach to the reply */
 	char *error;            /* error message (g_free); NULL: the table's default */
 	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
+	guint kept;             /* outs below this index stand even if the request fails (others' events) */
 	const ah_token_claims *token; /* join: the verified join token (its role decides); NULL: none */
 	ah_token_claims claims;       /* join: where `token` points once verified */
 } ah_req;
@@ -177,6 +197,8 @@ ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
  * rotation overlap lasts. Fills secrets[0..1] (borrowed), returns how many (1 or 2). */
 guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
 	const char *secrets[2]);
+/* Likewise its join-token signing keys (engine-credentials.c makes them). */
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room);
 ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
 	guint max_participants, const char *secret);
@@ -188,8 +210,19 @@ void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, 
 /* Sorted by id (GPtrArray of ah_tenant* / ah_room*, borrowed; caller unrefs the array). */
 GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
 GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
-/* Write the state file; TRUE when there is none. */
-gboolean ah_engine_save(const ah_engine *engine, char **message);
+/* engine-persist.c. Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
+ * the writer (the file is written off this thread). FALSE when the last write failed (the change
+ * may not reach the disk); TRUE too when nothing persists. */
+gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
+/* `sync`: replies the number of the last change; the glue answers once it is durable. */
+ah_error ah_req_sync(ah_req *req);
+/* engine-persist.c: the writer of a state file just loaded (its rows seed the writer), and its end
+ * (writes what is pending, frees it). */
+void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded);
+void ah_engine_persist_stop(ah_engine *engine);
+/* After loading an older file whose tenants got new signing keys: write their rows now, synchronously
+ * (FALSE with *message when the write fails: the node must not start with keys it would forget). */
+gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
 
 /* --- engine.c: participants */
 ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn);
@@ -232,9 +265,14 @@ void ah_engine_ghosts_clear(ah_engine *engine);
 gboolean ah_engine_hold(ah_engine *engine, const ah_participant *p, gint64 now, GPtrArray *outs);
 /* Forget ghosts whose grace is over (their seats were freed by admission) at `now`. */
 void ah_engine_ghosts_due(ah_engine *engine, gint64 now);
+/* The admission work due by `now` (timeouts, graces, a wave, reports), if any, with its outs: run
+ * before a request so that the request sees the seats of now and never does others' work. */
+void ah_engine_adm_due(ah_engine *engine, gint64 now, GPtrArray *outs);
 /* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
 void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
-/* join with a rejoin_token: the ghost's seat passes to a new participant of `room` (TRUE, *p set). */
+/* join with a rejoin_token: the seat it holds (a ghost's, or a still seated attendee's, which is
+ * taken out as `replaced`) passes to a new participant of `room` (TRUE, *p set). FALSE: nothing
+ * changed (at most a ghost whose seat was gone already is forgotten). */
 gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
 	gint64 now, GPtrArray *outs, ah_participant **p);
 /* {"known", "median_ms", "low_ms", "high_ms"} */
@@ -292,6 +330,31 @@ ah_error ah_req_occurrences(ah_req *req);
 ah_error ah_req_start_now(ah_req *req);
 ah_error ah_req_end_now(ah_req *req);
 
+/* --- engine-credentials.c: signing keys, the failure throttle, per-session limits */
+void ah_engine_credentials_init(ah_engine *engine, const ah_engine_config *config);
+void ah_engine_credentials_clear(ah_engine *engine);
+/* The conn is gone: forget its session. */
+void ah_engine_forget_conn(ah_engine *engine, guint64 conn);
+/* A fresh signing key for the tenant (FALSE: no randomness; nothing changed). */
+gboolean ah_engine_new_signing_key(ah_tenant *tenant);
+/* The failure throttle around one credential check: guard before it (too_many_failures with
+ * retry_after_ms and scope when the caller's session or `bucket` is over its limit: then the
+ * credential must not be checked), failed after it failed. bucket NULL: the session alone. */
+typedef enum { AH_FAIL_ROOM, AH_FAIL_TENANT, AH_FAIL_NODE, AH_FAIL_SESSION } ah_fail_scope;
+ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
+void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
+/* create_room, edit_room: a pin and a priority_secret, when set (not ""), are at least their minimum. */
+ah_error ah_req_room_credentials(ah_req *req);
+/* join: the caller's Janus session already holds max_queued_per_session queued attendees. */
+gboolean ah_engine_session_queue_full(const ah_engine *engine, guint64 conn);
+/* {"failed","refused","retry_after_ms"} of a room or tenant (with "token_failures"), or of the node
+ * (tenant and room NULL: totals, sessions tracked and throttled, admin_key). */
+json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
+/* get_signing_key, rotate_signing_key (requests.c's table). */
+ah_error ah_req_get_signing_key(ah_req *req);
+ah_error ah_req_rotate_signing_key(ah_req *req);
+extern const ah_param ah_rotate_signing_key_params[];
+
 /* --- requests.c: helpers the schedule and admission requests share */
 ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
 /* The request's string element `name` (NULL when absent), and whether it has element `name`. */
@@ -305,6 +368,8 @@ ah_error ah_req_join(ah_req *req);
 /* A tenant caller may only name its own tenant. */
 ah_error ah_req_in_scope(ah_req *req, const char *tenant);
 ah_error ah_req_find_room(ah_req *req, ah_room **room);
+/* Save the state file after a change; on failure the reply gets a persist_failed warning. */
+void ah_req_save(ah_req *req);
 /* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
 ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);
 

@@ -121,27 +121,29 @@ static gboolean contains(const GArray *pids, guint64 pid)
 	return FALSE;
 }
 
-/* The window is over: every attendee out (admission frees their seats and queue places at once),
- * then every presenter and backstage monitor. */
+/* The window is over: the room closes in admission, and everybody goes out, attendees in queue
+ * then seat order, then presenters and backstage monitors. Admission frees their seats and queue
+ * places at once but hands none out here: another room whose window ends at the same moment may
+ * not have been synced yet, and must not get them (its attendees would be admitted, then ended).
+ * The tick after the schedules (ah_engine_tick, or the due work before a request) runs the wave. */
 static void end_window(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
 {
 	GArray *queued = ah_admission_queue(engine->adm, room->tenant->id, room->id);
 	GArray *removed = g_array_new(FALSE, FALSE, sizeof(guint64));
-	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
-	ah_admission_clear_room(engine->adm, room->tenant->id, room->id, removed, now, events);
+	ah_admission_set_room_open(engine->adm, room->tenant->id, room->id, FALSE);
+	ah_admission_clear_room(engine->adm, room->tenant->id, room->id, TRUE, removed);
 	for (guint i = 0; i < removed->len; i++) {
 		guint64 pid = g_array_index(removed, guint64, i);
 		ah_participant *p = ah_engine_participant_by_id(engine, pid);
-		if (p != NULL)
+		if (p != NULL && !p->presenter && !p->backstage)
 			ah_engine_remove(engine, p, contains(queued, pid) ? AH_EXIT_ENDED_QUEUED : AH_EXIT_ENDED, now, outs);
 	}
+	/* Admission forgot the presenters and monitors already, so their removal runs no due work. */
 	while (room->members->len > 0) {
 		ah_participant *p = g_ptr_array_index(room->members, 0);
 		ah_engine_remove(engine, p, p->presenter || p->backstage ? AH_EXIT_ENDED_PRESENTER : AH_EXIT_ENDED, now,
 			outs);
 	}
-	ah_engine_adm_events(engine, events, now, outs);
-	g_array_unref(events);
 	g_array_unref(removed);
 	if (queued != NULL)
 		g_array_unref(queued);

@@ -1,7 +1,7 @@
 /* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
  * participants, media negotiation state (slots and routes), the media and timer entry points.
- * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c; all
- * share engine-private.h.
+ * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c, the
+ * state file's rows in engine-persist.c; all share engine-private.h.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.
@@ -143,6 +143,7 @@ static void tenant_free(gpointer data)
 	g_free(tenant->name);
 	g_free(tenant->secret);
 	g_free(tenant->previous_secret);
+	g_free(tenant->previous_signing_key);
 	g_free(tenant);
 }
 
@@ -151,15 +152,25 @@ ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id)
 	return id != NULL ? g_hash_table_lookup(engine->tenants, id) : NULL;
 }
 
+/* A current credential, and a rotated-out one while its overlap lasts (until `until`, UNIX seconds). */
+static guint with_previous(const ah_engine *engine, gint64 now, const char *current, const char *previous,
+	gint64 until, const char *out[2])
+{
+	out[0] = current;
+	out[1] = previous != NULL && ah_engine_real_s(engine, now) < until ? previous : NULL;
+	return out[1] != NULL ? 2 : 1;
+}
+
 guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
 	const char *secrets[2])
 {
-	secrets[0] = tenant->secret;
-	secrets[1] = NULL;
-	if (tenant->previous_secret == NULL || ah_engine_real_s(engine, now) >= tenant->previous_secret_until)
-		return 1;
-	secrets[1] = tenant->previous_secret;
-	return 2;
+	return with_previous(engine, now, tenant->secret, tenant->previous_secret, tenant->previous_secret_until, secrets);
+}
+
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2])
+{
+	return with_previous(engine, now, tenant->signing_key, tenant->previous_signing_key,
+		tenant->previous_signing_key_until, keys);
 }
 
 ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room)
@@ -177,6 +188,7 @@ ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *n
 	t->secret = g_strdup(secret);
 	t->max_participants = max_participants;
 	t->weight = 1;
+	ah_engine_new_signing_key(t);
 	t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
 	g_hash_table_insert(engine->tenants, t->id, t);
 	ah_admission_set_tenant(engine->adm, id, max_participants);
@@ -262,45 +274,6 @@ GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant)
 	return sorted_values(tenant->rooms, compare_rooms);
 }
 
-gboolean ah_engine_save(const ah_engine *engine, char **message)
-{
-	ah_persist_state *state;
-	GPtrArray *tenants;
-	gboolean ok;
-	*message = NULL;
-	if (engine->state_path == NULL)
-		return TRUE;
-	state = ah_persist_state_new();
-	tenants = ah_engine_sorted_tenants(engine);
-	for (guint i = 0; i < tenants->len; i++) {
-		ah_tenant *t = g_ptr_array_index(tenants, i);
-		GPtrArray *rooms = ah_engine_sorted_rooms(t);
-		ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
-		row->weight = t->weight;
-		row->reserved = t->reserved;
-		row->max_queued = t->max_queued;
-		if (t->previous_secret != NULL) {
-			row->previous_secret = g_strdup(t->previous_secret);
-			row->previous_secret_until = t->previous_secret_until;
-		}
-		for (guint j = 0; j < rooms->len; j++) {
-			ah_room *r = g_ptr_array_index(rooms, j);
-			ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
-				r->pin, r->presenter_secret);
-			rrow->presenter_seats = r->presenter_seats;
-			rrow->priority_secret = g_strdup(r->priority_secret);
-			rrow->tokens = r->tokens;
-			rrow->video_layer = r->video_layer;
-			ah_room_schedule_save(r, rrow);
-		}
-		g_ptr_array_unref(rooms);
-	}
-	g_ptr_array_unref(tenants);
-	ok = ah_persist_save(engine->state_path, state, message);
-	ah_persist_state_free(state);
-	return ok;
-}
-
 /* --- lifecycle */
 
 /* The admission settings the engine accepts: the same bounds as set_capacity. */
@@ -334,7 +307,8 @@ static gboolean config_valid(const ah_admission_config *c, char **message)
 	return bad == NULL;
 }
 
-static gboolean load_state(ah_engine *engine, const ah_persist_state *state, char **message)
+/* *migrated: a tenant had no signing key (a version 1 file) and got a new one. */
+static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gboolean *migrated, char **message)
 {
 	for (guint i = 0; i < state->tenants->len; i++) {
 		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
@@ -344,6 +318,11 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, cha
 		tenant->max_queued = t->max_queued;
 		tenant->previous_secret = g_strdup(t->previous_secret);
 		tenant->previous_secret_until = t->previous_secret_until;
+		if (t->signing_key != NULL)
+			g_strlcpy(tenant->signing_key, t->signing_key, sizeof(tenant->signing_key));
+		*migrated = *migrated || t->signing_key == NULL;
+		tenant->previous_signing_key = g_strdup(t->previous_signing_key);
+		tenant->previous_signing_key_until = t->previous_signing_key_until;
 		ah_engine_apply_share(engine, tenant);
 	}
 	for (guint i = 0; i < state->rooms->len; i++) {
@@ -379,15 +358,19 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	ah_engine *engine;
 	ah_persist_state *state = NULL;
 	char *why = NULL;
+	gboolean migrated = FALSE;
 	*err = AH_ERR_OK;
 	*errmsg = NULL;
 	if (!config_valid(&config->admission, errmsg)) {
 		*err = AH_ERR_INVALID_ELEMENT;
 		return NULL;
 	}
+	/* What a killed writer left behind goes first (it may hold secrets, and is never read). */
+	guint stale = config->state_path != NULL ? ah_persist_clean_temps(config->state_path) : 0;
 	if (config->state_path != NULL && (state = ah_persist_load(config->state_path, err, errmsg)) == NULL)
 		return NULL;
 	engine = g_new0(ah_engine, 1);
+	engine->stale_temps_removed = stale;
 	engine->state_path = g_strdup(config->state_path);
 	/* An empty key would let an empty admin_key in: treat it as no key. */
 	engine->admin_key = (config->admin_key != NULL && *config->admin_key != '\0') ? g_strdup(config->admin_key) : NULL;
@@ -399,7 +382,15 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
 	ah_engine_ghosts_init(engine);
-	if (state != NULL && !load_state(engine, state, &why)) {
+	ah_engine_credentials_init(engine, config);
+	/* Tenants of an older file get their signing key now, written at once (synchronously, before
+	 * the node serves anything) so that it is the same after the next restart (docs/security.md). */
+	gboolean ok = state == NULL || load_state(engine, state, &migrated, &why);
+	if (ok && state != NULL) {
+		ah_engine_persist_start(engine, state);
+		ok = !migrated || ah_engine_persist_migrated(engine, &why);
+	}
+	if (!ok) {
 		*err = AH_ERR_INTERNAL;
 		*errmsg = g_strdup_printf("state file %s: %s", config->state_path, why);
 		g_free(why);
@@ -419,9 +410,11 @@ void ah_engine_free(ah_engine *engine)
 	g_hash_table_destroy(engine->conns);
 	g_hash_table_destroy(engine->tenants);
 	ah_engine_ghosts_clear(engine);
+	ah_engine_credentials_clear(engine);
 	ah_admission_free(engine->adm);
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
+	ah_engine_persist_stop(engine);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);
@@ -524,7 +517,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	ah_room *room = p->room;
 	guint64 id = p->id, conn = p->conn;
 	gboolean was_publishing = publishing(p), was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
-	gboolean held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
+	gboolean held;
 	json_t *note;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
@@ -533,6 +526,8 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 		ah_engine_push(outs, AH_OUT_CLOSE_PC, conn, NULL, AH_JSEP_NONE);
 	note = ah_engine_notify(outs, conn, exits[how].event, room->tenant->id, room->id, id);
 	json_object_set_new(note, "reason", json_string(exits[how].reason));
+	/* After its `left`: the seat is held for a rejoin (`rejoining` follows the `left`). */
+	held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
 	forget(engine, p);
 	if (was_publishing)
 		touch_conn(engine, conn);
@@ -829,6 +824,7 @@ void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray
 void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant(engine, conn);
+	ah_engine_forget_conn(engine, conn);
 	if (p == NULL)
 		return;
 	ah_engine_remove(engine, p, AH_EXIT_GONE, now, outs);

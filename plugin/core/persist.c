@@ -2,16 +2,22 @@
  *
  * Owns the file format: turning tenant and room rows into JSON and back, every check on a file
  * read from disk, and the atomic save. It knows nothing of the engine's structures (the engine
- * fills and reads ah_persist_state). Pure apart from file I/O: no Janus, no clock, no logging.
- * Control thread only.
+ * fills and reads ah_persist_state), the atomic write of a file's text (ah_persist_write_text,
+ * called by persist-writer.c on its thread) and the clean-up of temporary files at start. Pure
+ * apart from file I/O: no Janus, no clock, no logging. Reentrant: no global state.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "allhands/persist.h"
 #include "allhands/simulcast.h"
+#include "allhands/token.h"
 #include "allhands/validate.h"
 
 /* The same rules as create_tenant / create_room (requests.c), element for element. */
@@ -32,6 +38,9 @@ static const ah_param tenant_spec[] = {
 	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("previous_secret", FALSE, 1, AH_SECRET_MAX_LEN),
 	AH_PARAM_UINT("previous_secret_until", FALSE, 1, AH_PID_MAX),
+	AH_PARAM_STR("signing_key", FALSE, AH_SIGNING_KEY_LEN, AH_SIGNING_KEY_LEN),
+	AH_PARAM_STR("previous_signing_key", FALSE, AH_SIGNING_KEY_LEN, AH_SIGNING_KEY_LEN),
+	AH_PARAM_UINT("previous_signing_key_until", FALSE, 1, AH_PID_MAX),
 	AH_PARAM_END
 };
 
@@ -60,6 +69,8 @@ static void tenant_free(gpointer data)
 	g_free(t->name);
 	g_free(t->secret);
 	g_free(t->previous_secret);
+	g_free(t->signing_key);
+	g_free(t->previous_signing_key);
 	g_free(t);
 }
 
@@ -148,41 +159,58 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 	return r;
 }
 
+static void signing_keys_to_json(const ah_persist_tenant *t, json_t *row)
+{
+	if (t->signing_key != NULL)
+		json_object_set_new(row, "signing_key", json_string(t->signing_key));
+	if (t->previous_signing_key != NULL) {
+		json_object_set_new(row, "previous_signing_key", json_string(t->previous_signing_key));
+		json_object_set_new(row, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
+	}
+}
+
+json_t *ah_persist_tenant_json(const ah_persist_tenant *t)
+{
+	json_t *row = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "tenant", t->tenant,
+		"name", t->name, "max_participants", (json_int_t)t->max_participants, "secret", t->secret,
+		"weight", (json_int_t)t->weight, "reserved", (json_int_t)t->reserved,
+		"max_queued", (json_int_t)t->max_queued);
+	if (t->previous_secret != NULL) {
+		json_object_set_new(row, "previous_secret", json_string(t->previous_secret));
+		json_object_set_new(row, "previous_secret_until", json_integer(t->previous_secret_until));
+	}
+	signing_keys_to_json(t, row);
+	return row;
+}
+
+json_t *ah_persist_room_json(const ah_persist_room *r)
+{
+	json_t *row = json_pack("{s:s, s:s, s:s, s:I, s:s}", "tenant", r->tenant, "room", r->room,
+		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
+		"presenter_secret", r->presenter_secret);
+	if (r->pin != NULL)
+		json_object_set_new(row, "pin", json_string(r->pin));
+	if (r->schedule != NULL)
+		json_object_set(row, "schedule", r->schedule);
+	json_object_set_new(row, "lobby_minutes", json_integer(r->lobby_minutes));
+	json_object_set_new(row, "ending_warning_s", json_integer(r->ending_warning_s));
+	json_object_set_new(row, "grace_s", json_integer(r->grace_s));
+	json_object_set_new(row, "prequeue_order", json_string(r->shuffle ? "shuffle" : "fifo"));
+	json_object_set_new(row, "presenter_seats", json_integer(r->presenter_seats));
+	if (r->priority_secret != NULL)
+		json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
+	json_object_set_new(row, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
+	json_object_set_new(row, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
+	return row;
+}
+
 json_t *ah_persist_to_json(const ah_persist_state *state)
 {
 	json_t *tenants = json_array(), *rooms = json_array();
-	for (guint i = 0; i < state->tenants->len; i++) {
-		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
-		json_array_append_new(tenants, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "tenant", t->tenant,
-			"name", t->name, "max_participants", (json_int_t)t->max_participants, "secret", t->secret,
-			"weight", (json_int_t)t->weight, "reserved", (json_int_t)t->reserved,
-			"max_queued", (json_int_t)t->max_queued));
-		if (t->previous_secret != NULL) {
-			json_t *row = json_array_get(tenants, json_array_size(tenants) - 1);
-			json_object_set_new(row, "previous_secret", json_string(t->previous_secret));
-			json_object_set_new(row, "previous_secret_until", json_integer(t->previous_secret_until));
-		}
-	}
-	for (guint i = 0; i < state->rooms->len; i++) {
-		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
-		json_t *row = json_pack("{s:s, s:s, s:s, s:I, s:s}", "tenant", r->tenant, "room", r->room,
-			"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
-			"presenter_secret", r->presenter_secret);
-		if (r->pin != NULL)
-			json_object_set_new(row, "pin", json_string(r->pin));
-		if (r->schedule != NULL)
-			json_object_set(row, "schedule", r->schedule);
-		json_object_set_new(row, "lobby_minutes", json_integer(r->lobby_minutes));
-		json_object_set_new(row, "ending_warning_s", json_integer(r->ending_warning_s));
-		json_object_set_new(row, "grace_s", json_integer(r->grace_s));
-		json_object_set_new(row, "prequeue_order", json_string(r->shuffle ? "shuffle" : "fifo"));
-		json_object_set_new(row, "presenter_seats", json_integer(r->presenter_seats));
-		if (r->priority_secret != NULL)
-			json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
-		json_object_set_new(row, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
-		json_object_set_new(row, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
-		json_array_append_new(rooms, row);
-	}
+	for (guint i = 0; i < state->tenants->len; i++)
+		json_array_append_new(tenants, ah_persist_tenant_json(g_ptr_array_index(state->tenants, i)));
+	for (guint i = 0; i < state->rooms->len; i++)
+		json_array_append_new(rooms, ah_persist_room_json(g_ptr_array_index(state->rooms, i)));
 	return json_pack("{s:i, s:o, s:o}", "version", AH_PERSIST_VERSION, "tenants", tenants, "rooms", rooms);
 }
 
@@ -194,7 +222,31 @@ static ah_error row_error(ah_error err, const char *table, guint index, char *wh
 	return err;
 }
 
-static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHashTable *seen, char **message)
+/* A tenant row's signing keys: required from version 2 on, in token.h's form. */
+static ah_error read_signing_keys(ah_persist_tenant *t, const json_t *row, json_int_t version, char **why)
+{
+	const char *key = json_string_value(json_object_get(row, "signing_key"));
+	const char *previous = json_string_value(json_object_get(row, "previous_signing_key"));
+	if (key == NULL && version >= 2) {
+		*why = g_strdup("missing element (signing_key)");
+		return AH_ERR_MISSING_ELEMENT;
+	}
+	if ((key != NULL && !ah_token_key_valid(key)) || (previous != NULL && !ah_token_key_valid(previous))) {
+		*why = g_strdup("invalid element (signing_key: 64 lower-case hex characters)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	if ((previous == NULL) != (json_object_get(row, "previous_signing_key_until") == NULL)) {
+		*why = g_strdup("invalid element (previous_signing_key and previous_signing_key_until: both or neither)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
+	t->signing_key = g_strdup(key);
+	t->previous_signing_key = g_strdup(previous);
+	t->previous_signing_key_until = json_integer_value(json_object_get(row, "previous_signing_key_until"));
+	return AH_ERR_OK;
+}
+
+static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHashTable *seen, json_int_t version,
+	char **message)
 {
 	size_t i;
 	const json_t *row;
@@ -222,6 +274,8 @@ static ah_error read_tenants(ah_persist_state *state, const json_t *array, GHash
 				"(previous_secret and previous_secret_until: both or neither)"), message);
 		t->previous_secret = g_strdup(json_string_value(json_object_get(row, "previous_secret")));
 		t->previous_secret_until = json_integer_value(json_object_get(row, "previous_secret_until"));
+		if ((err = read_signing_keys(t, row, version, &why)) != AH_ERR_OK)
+			return row_error(err, "tenants", i, why, message);
 	}
 	return AH_ERR_OK;
 }
@@ -314,15 +368,15 @@ ah_persist_state *ah_persist_from_json(const json_t *root, ah_error *err, char *
 	if (*err != AH_ERR_OK)
 		return NULL;
 	version = json_integer_value(json_object_get(root, "version"));
-	if (version != AH_PERSIST_VERSION) {
+	if (version < AH_PERSIST_VERSION_MIN || version > AH_PERSIST_VERSION) {
 		*err = AH_ERR_INVALID_ELEMENT;
 		*message = g_strdup_printf("invalid element (version: %" JSON_INTEGER_FORMAT " is not supported, "
-			"this build reads %d)", version, AH_PERSIST_VERSION);
+			"this build reads %d to %d)", version, AH_PERSIST_VERSION_MIN, AH_PERSIST_VERSION);
 		return NULL;
 	}
 	state = ah_persist_state_new();
 	tenants = g_hash_table_new(g_str_hash, g_str_equal);
-	*err = read_tenants(state, json_object_get(root, "tenants"), tenants, message);
+	*err = read_tenants(state, json_object_get(root, "tenants"), tenants, version, message);
 	if (*err == AH_ERR_OK)
 		*err = read_rooms(state, json_object_get(root, "rooms"), tenants, message);
 	g_hash_table_destroy(tenants);
@@ -378,11 +432,117 @@ ah_persist_state *ah_persist_load(const char *path, ah_error *err, char **messag
 	return state;
 }
 
+char *ah_persist_temp_path(const char *path)
+{
+	return g_strconcat(path, AH_PERSIST_TEMP_SUFFIX, NULL);
+}
+
+static gboolean write_all(int fd, const char *text, gsize length)
+{
+	while (length > 0) {
+		ssize_t n = write(fd, text, length);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FALSE;
+		text += n;
+		length -= (gsize)n;
+	}
+	return TRUE;
+}
+
+/* fsync the folder holding `path`, so the rename itself survives a power cut. */
+static gboolean sync_folder(const char *path)
+{
+	char *dir = g_path_get_dirname(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	gboolean ok = fd >= 0 && fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	g_free(dir);
+	return ok;
+}
+
+gboolean ah_persist_write_text(const char *path, const char *text, gsize length, char **message)
+{
+	char *temp = ah_persist_temp_path(path);
+	const char *step = "open";
+	int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	gboolean ok = fd >= 0;
+	*message = NULL;
+	/* A temporary file left with another mode (it never is by us) must not leak the secrets. */
+	if (ok && !(ok = fchmod(fd, 0600) == 0))
+		step = "chmod";
+	if (ok && !(ok = write_all(fd, text, length)))
+		step = "write";
+	if (ok && !(ok = fsync(fd) == 0))
+		step = "fsync";
+	if (fd >= 0 && close(fd) != 0 && ok) {
+		ok = FALSE;
+		step = "close";
+	}
+	if (ok && !(ok = rename(temp, path) == 0))
+		step = "rename";
+	if (ok && !(ok = sync_folder(path)))
+		step = "fsync of the folder";
+	if (!ok) {
+		*message = g_strdup_printf("state file %s: %s: %s", path, step, g_strerror(errno));
+		/* Nothing half-written stays behind (after a rename failure the old file is untouched). */
+		if (strcmp(step, "fsync of the folder") != 0)
+			unlink(temp);
+	}
+	g_free(temp);
+	return ok;
+}
+
+/* A temporary file GLib's g_file_set_contents() (what earlier versions of this plugin
+ * saved with)
+ * named "<state file>.XXXXXX": six random letters and digits. A plain word such as "backup" is
+ * an operator's file, so at least one of the six must be a digit or a capital. */
+static gboolean legacy_temp_name(const char *name, const char *base)
+{
+	gsize n = strlen(base);
+	gboolean random_looking = FALSE;
+	if (strncmp(name, base, n) != 0 || name[n] != '.' || strlen(name + n + 1) != 6)
+		return FALSE;
+	for (const char *c = name + n + 1; *c != '\0'; c++) {
+		if (!g_ascii_isalnum(*c))
+			return FALSE;
+		random_looking |= g_ascii_isdigit(*c) || g_ascii_isupper(*c);
+	}
+	return random_looking;
+}
+
+guint ah_persist_clean_temps(const char *path)
+{
+	char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
+	char *ours = g_strconcat(base, AH_PERSIST_TEMP_SUFFIX, NULL);
+	GDir *folder = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint removed = 0;
+	while (folder != NULL && (name = g_dir_read_name(folder)) != NULL) {
+		char *full;
+		struct stat st;
+		if (strcmp(name, ours) != 0 && !legacy_temp_name(name, base))
+			continue;
+		full = g_build_filename(dir, name, NULL);
+		/* Only regular files of ours: never follow a link, never someone else's file. */
+		if (lstat(full, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && unlink(full) == 0)
+			removed++;
+		g_free(full);
+	}
+	if (folder != NULL)
+		g_dir_close(folder);
+	g_free(ours);
+	g_free(base);
+	g_free(dir);
+	return removed;
+}
+
 gboolean ah_persist_save(const char *path, const ah_persist_state *state, char **message)
 {
 	json_t *root = ah_persist_to_json(state);
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	GError *error = NULL;
 	gboolean ok;
 	json_decref(root);
 	*message = NULL;
@@ -390,13 +550,7 @@ gboolean ah_persist_save(const char *path, const ah_persist_state *state, char *
 		*message = g_strdup_printf("state file %s: cannot serialize the state", path);
 		return FALSE;
 	}
-	/* CONSISTENT: temporary file + rename; DURABLE: fsync before the rename (and of the folder). */
-	ok = g_file_set_contents_full(path, text, -1,
-		G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &error);
+	ok = ah_persist_write_text(path, text, strlen(text), message);
 	free(text);
-	if (!ok) {
-		*message = g_strdup_printf("state file %s: %s", path, error->message);
-		g_error_free(error);
-	}
 	return ok;
 }

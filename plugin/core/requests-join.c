@@ -1,6 +1,7 @@
 /* allhands: the `join` request (docs/api.md): the room's token policy and the token, then the
  * participant type it allows, then each type's own join: attendees through admission (at once,
- * queued, or refused with queue_full / draining; a rejoin token takes a held seat back),
+ * queued, or refused with queue_full / draining, which changes nothing and loses nobody's
+ * events; a rejoin token takes a held seat back, or takes a still seated one over),
  * presenters and backstage monitors onto a tenant seat. Split from requests.c, whose table
  * dispatches here. Pure: no Janus, no clock, no logging; control thread only.
  *
@@ -16,8 +17,14 @@ static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_par
 {
 	ah_engine *e = req->engine;
 	ah_error err;
-	if (req->token == NULL && !ah_validate_secret_equal(ah_req_string(req, "presenter_secret"), room->presenter_secret))
-		return AH_ERR_WRONG_SECRET;
+	if (req->token == NULL) {
+		if ((err = ah_req_guard(req, &room->failures, AH_FAIL_ROOM)) != AH_ERR_OK)
+			return err;
+		if (!ah_validate_secret_equal(ah_req_string(req, "presenter_secret"), room->presenter_secret)) {
+			ah_req_failed(req, &room->failures, AH_FAIL_ROOM);
+			return AH_ERR_WRONG_SECRET;
+		}
+	}
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
 	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
@@ -77,6 +84,25 @@ static ah_error refused(ah_req *req, ah_adm_state state, const ah_adm_join *out)
 	return ah_req_fail(req, AH_ERR_INTERNAL, g_strdup("internal error (admission refused a new attendee)"));
 }
 
+/* An attendee's pin and priority_secret (without a token), through the room's failure throttle:
+ * over its limit (or the session's) neither is compared. */
+static ah_error attendee_credentials(ah_req *req, ah_room *room, const char *priority)
+{
+	ah_error err;
+	gboolean pin = req->token == NULL && room->pin != NULL;
+	if (!pin && priority == NULL)
+		return AH_ERR_OK;
+	if ((err = ah_req_guard(req, &room->failures, AH_FAIL_ROOM)) != AH_ERR_OK)
+		return err;
+	if (pin && !ah_validate_secret_equal(ah_req_string(req, "pin"), room->pin))
+		err = AH_ERR_WRONG_PIN;
+	else if (priority != NULL && (room->priority_secret == NULL || !ah_validate_secret_equal(priority, room->priority_secret)))
+		err = ah_req_fail(req, AH_ERR_WRONG_SECRET, g_strdup("wrong secret (priority_secret)"));
+	if (err != AH_ERR_OK)
+		ah_req_failed(req, &room->failures, AH_FAIL_ROOM);
+	return err;
+}
+
 static ah_error join_attendee(ah_req *req, ah_room *room)
 {
 	ah_engine *e = req->engine;
@@ -88,10 +114,8 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	ah_adm_state state;
 	ah_adm_join out;
 	ah_error err;
-	if (req->token == NULL && room->pin != NULL && !ah_validate_secret_equal(ah_req_string(req, "pin"), room->pin))
-		return AH_ERR_WRONG_PIN;
-	if (priority != NULL && (room->priority_secret == NULL || !ah_validate_secret_equal(priority, room->priority_secret)))
-		return ah_req_fail(req, AH_ERR_WRONG_SECRET, g_strdup("wrong secret (priority_secret)"));
+	if ((err = attendee_credentials(req, room, priority)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
 	/* A rejoin within the grace takes its seat back at once. */
@@ -105,10 +129,17 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 			return AH_ERR_OK;
 		}
 	}
+	/* One Janus session cannot hold more than its share of the queue (docs/security.md). */
+	if (ah_engine_session_queue_full(e, req->conn))
+		return ah_req_fail(req, AH_ERR_TOO_MANY_QUEUED, g_strdup_printf("too many queued (this Janus session already "
+			"holds %u queued joins: wait for one to be admitted or leave)", e->max_queued_per_session));
 	events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
 	state = ah_admission_join_class(e->adm, ah_engine_next_id(e), room->tenant->id, room->id,
 		priority_class ? AH_ADM_PRIORITY : AH_ADM_ORDINARY, req->now, &out, events);
 	if (state != AH_ADM_CONNECTING && state != AH_ADM_QUEUED) {
+		/* The refusal kept nothing, but the work join() found due was done: its events stand. */
+		ah_engine_adm_events(e, events, req->now, req->outs);
+		req->kept = req->outs->len;
 		g_array_unref(events);
 		return refused(req, state, &out);
 	}
@@ -129,7 +160,8 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	}
 	if (ah_req_has(req, "rejoin_token"))
 		json_object_set_new(req->reply, "rejoined", json_false());
-	/* join() also ran the admission work due at `now` (timeouts, a wave) for others. */
+	/* join() also ran the admission work due at `now` (timeouts, a wave) for others (none when
+	 * the request came through ah_engine_handle_message, which ran it first). */
 	ah_engine_adm_events(e, events, req->now, req->outs);
 	g_array_unref(events);
 	return AH_ERR_OK;
@@ -147,7 +179,7 @@ static const struct {
 /* The room's token policy, then the token: on success req->token points at its claims. */
 static ah_error join_token(ah_req *req, ah_room *room)
 {
-	const char *secrets[2];
+	const char *keys[2];
 	guint n;
 	ah_error err;
 	if (!ah_req_has(req, "token")) {
@@ -157,11 +189,19 @@ static ah_error join_token(ah_req *req, ah_room *room)
 	}
 	if (room->tokens == AH_TOKENS_OFF)
 		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (token: tokens are off for this room)"));
-	n = ah_engine_tenant_secrets(req->engine, room->tenant, req->now, secrets);
-	err = ah_token_verify(ah_req_string(req, "token"), secrets, n, ah_engine_real_s(req->engine, req->now),
+	/* A token cannot be guessed (256-bit keys): the session alone throttles bad ones, so that nobody
+	 * can lock a tenant's token holders out; the tenant counts them (status). */
+	if ((err = ah_req_guard(req, NULL, AH_FAIL_SESSION)) != AH_ERR_OK)
+		return err;
+	n = ah_engine_tenant_keys(req->engine, room->tenant, req->now, keys);
+	err = ah_token_verify(ah_req_string(req, "token"), keys, n, ah_engine_real_s(req->engine, req->now),
 		room->tenant->id, room->id, &req->claims);
-	if (err == AH_ERR_OK)
+	if (err == AH_ERR_OK) {
 		req->token = &req->claims;
+	} else {
+		ah_req_failed(req, NULL, AH_FAIL_SESSION);
+		room->tenant->token_failures++;
+	}
 	return err;
 }
 

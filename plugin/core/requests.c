@@ -6,7 +6,9 @@
  * Pure: no Janus, no clock, no logging; control thread only.
  *
  * Every handler checks everything it needs before it changes anything, so a request that fails
- * changes nothing; dispatch also drops any out a failing handler may have appended.
+ * changes nothing (but the failure throttle's counts of a failed credential, engine-credentials.c);
+ * dispatch also drops any out a failing handler may have appended, except the events of others it
+ * marked as kept (work that was due anyway: nobody's events are lost).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -84,19 +86,21 @@ static json_t *event(const char *name)
 	return json_pack("{s:s, s:s}", "allhands", "event", "event", name);
 }
 
-/* After a change of tenants or rooms: save, and on failure keep the change but say so. */
+/* After a change of the tenant or room the request names: hand its row to the writer; while the
+ * state file cannot be written, keep the change but say so (the writer thread reports each failed
+ * write to the event handlers). */
 static void save_state(ah_req *req)
 {
-	char *why = NULL;
-	json_t *note;
-	if (ah_engine_save(req->engine, &why))
+	if (ah_engine_save(req->engine, string_of(req, "tenant"), string_of(req, "room")))
 		return;
 	json_object_set_new(req->reply, "warning", json_pack("{s:i, s:s, s:s}",
 		"error_code", ah_error_code(AH_ERR_PERSIST_FAILED), "error_name", ah_error_name(AH_ERR_PERSIST_FAILED),
 		"error", ah_error_message(AH_ERR_PERSIST_FAILED)));
-	note = ah_engine_notify(req->outs, 0, "persist_failed", NULL, NULL, 0);
-	json_object_set_new(note, "error", json_string(why != NULL ? why : "unknown"));
-	g_free(why);
+}
+
+void ah_req_save(ah_req *req)
+{
+	save_state(req);
 }
 
 /* --- objects in replies */
@@ -140,6 +144,8 @@ static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
 	if (t->previous_secret != NULL)
 		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
+	if (t->previous_signing_key != NULL)
+		json_object_set_new(tenant, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
 	return tenant;
 }
 
@@ -378,6 +384,8 @@ static ah_error req_create_tenant(ah_req *req)
 	apply_tenant_share(req, t);
 	req->reply = success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
+	/* The one reply that carries it besides get_signing_key and rotate_signing_key. */
+	json_object_set_new(req->reply, "signing_key", json_string(t->signing_key));
 	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
 	save_state(req);
 	return AH_ERR_OK;
@@ -488,7 +496,7 @@ static ah_error req_create_room(ah_req *req)
 	int video_layer;
 	if (err != AH_ERR_NO_SUCH_ROOM)
 		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
-	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
@@ -532,7 +540,7 @@ static ah_error req_edit_room(ah_req *req)
 	if (err != AH_ERR_OK)
 		return err;
 	tokens = room->tokens;
-	if ((err = tokens_of(req, &tokens)) != AH_ERR_OK)
+	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
@@ -632,6 +640,7 @@ static void add_figures(ah_req *req, json_t *array, gboolean rooms)
 		const ah_tenant *t = ah_engine_tenant(req->engine, json_string_value(json_object_get(o, "tenant")));
 		const ah_room *r = rooms ? ah_engine_room(req->engine, t->id, json_string_value(json_object_get(o, "room"))) : NULL;
 		json_object_set_new(o, "admission", ah_engine_admission_json(req->engine, t, r, req->now));
+		json_object_set_new(o, "failures", ah_engine_failures_json(req->engine, t, r, req->now));
 	}
 }
 
@@ -643,8 +652,11 @@ static ah_error req_status(ah_req *req)
 		return err;
 	req->reply = success();
 	/* The node's load is the operator's business, not one tenant's. */
-	if (req->scope == NULL)
+	if (req->scope == NULL) {
 		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
+		json_object_set_new(json_object_get(req->reply, "node"), "failures",
+			ah_engine_failures_json(req->engine, NULL, NULL, req->now));
+	}
 	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, tenant));
 	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
 	add_figures(req, json_object_get(req->reply, "tenants"), FALSE);
@@ -679,7 +691,7 @@ static const ah_param create_tenant_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", TRUE, 0, AH_CAP_MAX),
-	AH_PARAM_STR("secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("secret", TRUE, AH_TENANT_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	SHARE_OPTIONS,
 	AH_PARAM_END
 };
@@ -688,7 +700,7 @@ static const ah_param edit_tenant_params[] = {
 	AH_PARAM_ID("tenant", TRUE),
 	AH_PARAM_STR("name", FALSE, 0, AH_NAME_MAX_LEN),
 	AH_PARAM_UINT("max_participants", FALSE, 0, AH_CAP_MAX),
-	AH_PARAM_STR("secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("secret", FALSE, AH_TENANT_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	AH_PARAM_UINT("secret_overlap_s", FALSE, 0, AH_SECRET_OVERLAP_S_MAX),
 	SHARE_OPTIONS,
 	AH_PARAM_END
@@ -723,7 +735,7 @@ static const ah_param create_room_params[] = {
 	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
 	AH_PARAM_UINT("max_attendees", TRUE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
-	AH_PARAM_STR("presenter_secret", TRUE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", TRUE, AH_ROOM_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
@@ -735,7 +747,7 @@ static const ah_param edit_room_params[] = {
 	AH_PARAM_STR("description", FALSE, 0, AH_DESCRIPTION_MAX_LEN),
 	AH_PARAM_UINT("max_attendees", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
-	AH_PARAM_STR("presenter_secret", FALSE, 1, AH_SECRET_MAX_LEN),
+	AH_PARAM_STR("presenter_secret", FALSE, AH_ROOM_SECRET_MIN_LEN, AH_SECRET_MAX_LEN),
 	ROOM_SEAT_OPTIONS,
 	SCHEDULE_OPTIONS,
 	AH_PARAM_END
@@ -798,6 +810,8 @@ static const struct request_row {
 	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
 	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
 	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },
+	{ "get_signing_key", tenant_params, ah_req_get_signing_key, REQ_OPERATOR | REQ_TENANT },
+	{ "rotate_signing_key", ah_rotate_signing_key_params, ah_req_rotate_signing_key, REQ_OPERATOR | REQ_TENANT },
 	{ "list_tenants", no_params, req_list_tenants, REQ_OPERATOR },
 	{ "create_room", create_room_params, req_create_room, REQ_OPERATOR | REQ_TENANT },
 	{ "edit_room", edit_room_params, req_edit_room, REQ_OPERATOR | REQ_TENANT },
@@ -814,6 +828,7 @@ static const struct request_row {
 	{ "resume", ah_pause_params, ah_req_resume, REQ_OPERATOR | REQ_TENANT },
 	{ "drain", no_params, ah_req_drain, REQ_OPERATOR },
 	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
+	{ "sync", no_params, ah_req_sync, REQ_OPERATOR | REQ_TENANT },
 };
 
 static const struct request_row *find_request(const char *name)
@@ -830,7 +845,7 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 {
 	const ah_engine *e = req->engine;
 	const char *key, *secret, *previous[2];
-	const ah_tenant *t;
+	ah_tenant *t;
 	gboolean match;
 	ah_error err;
 	if (req->admin_api)
@@ -839,19 +854,30 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 	if (err != AH_ERR_OK)
 		return err;
 	key = string_of(req, "admin_key");
-	if (key != NULL)
-		return e->admin_key != NULL && ah_validate_secret_equal(key, e->admin_key) ? AH_ERR_OK : AH_ERR_UNAUTHORIZED;
+	if (key != NULL) {
+		/* The throttle first: over its limit the key is not even compared. */
+		if ((err = ah_req_guard(req, &req->engine->admin_failures, AH_FAIL_NODE)) != AH_ERR_OK)
+			return err;
+		if (e->admin_key != NULL && ah_validate_secret_equal(key, e->admin_key))
+			return AH_ERR_OK;
+		ah_req_failed(req, &req->engine->admin_failures, AH_FAIL_NODE);
+		return AH_ERR_UNAUTHORIZED;
+	}
 	secret = string_of(req, "tenant_secret");
 	if (secret == NULL)
 		return fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
 	t = ah_engine_tenant(e, string_of(req, "tenant"));
+	if ((err = ah_req_guard(req, t != NULL ? &t->secret_failures : NULL, AH_FAIL_TENANT)) != AH_ERR_OK)
+		return err;
 	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist; and
 	 * with the previous secret too while a rotation overlap lasts. */
 	match = ah_validate_secret_equal(secret, t != NULL ? t->secret : "-");
 	if (t != NULL && ah_engine_tenant_secrets(e, t, req->now, previous) == 2)
 		match = ah_validate_secret_equal(secret, previous[1]) || match;
-	if (t == NULL || !match)
+	if (t == NULL || !match) {
+		ah_req_failed(req, t != NULL ? &t->secret_failures : NULL, AH_FAIL_TENANT);
 		return AH_ERR_UNAUTHORIZED;
+	}
 	if (!(row->flags & REQ_TENANT))
 		return fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (%s is an operator request)", row->name));
 	req->scope = t->id;
@@ -894,14 +920,15 @@ json_t *ah_engine_error_body(ah_error err, const char *message)
 		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
 }
 
-/* Run a request; returns the reply body. Outs of a failed request are dropped. */
+/* Run a request; returns the reply body. Outs of a failed request are dropped, but for events of
+ * others it kept (req->kept). */
 static json_t *run(ah_req *req)
 {
 	guint start = req->outs->len;
 	ah_error err = dispatch(req);
 	json_t *reply = req->reply;
 	if (err != AH_ERR_OK) {
-		g_ptr_array_set_size(req->outs, start);
+		g_ptr_array_set_size(req->outs, MAX(start, req->kept));
 		if (reply != NULL)
 			json_decref(reply);
 		reply = ah_engine_error_body(err, req->error);
@@ -929,9 +956,11 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 	guint start = outs->len;
 	json_t *reply;
 	ah_out *out = g_new0(ah_out, 1);
-	/* Schedule changes due by now are made first, so the request sees the room's phase of now
-	 * (their outs follow the reply, like every side effect). */
+	/* Schedule changes due by now are made first, so the request sees the room's phase of now,
+	 * then the admission work due by now, so it sees the seats of now (their outs follow the
+	 * reply, like every side effect, and stand whatever the request's answer). */
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_adm_due(engine, now, outs);
 	reply = run(&req);
 	/* The reply goes before the side effects: the glue must send an offer before it routes. */
 	out->kind = AH_OUT_REPLY;
@@ -947,6 +976,7 @@ json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, 
 	ah_req req = { .engine = engine, .admin_api = TRUE, .message = message, .now = now, .outs = outs };
 	json_t *reply;
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_adm_due(engine, now, outs);
 	reply = run(&req);
 	ah_engine_flush(engine, outs);
 	return reply;

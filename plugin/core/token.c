@@ -4,7 +4,8 @@
  * libjwt's (jwt_decode verifies the HMAC with the key we give it); this file only refuses, before
  * libjwt sees the token, what libjwt 1.x would let through or could not tell apart: tokens over
  * AH_TOKEN_MAX_LEN, anything but three base64url parts, and every algorithm but HS256/384/512
- * (libjwt 1.x decodes alg "none" tokens whatever key it is given). Then it reads the claims
+ * spelled exactly so (libjwt 1.x decodes alg "none" tokens whatever key it is given, and reads
+ * "alg" without regard to case). It also makes the tenants' signing keys (the kernel's random). Then it reads the claims
  * through libjwt's getters and checks them against `now_s`, the tenant and the room.
  * Pure apart from libjwt: no Janus, no clock, no logging, no global state; any thread.
  *
@@ -12,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <jansson.h>
 #include <jwt.h>
@@ -73,9 +75,17 @@ static json_t *decode_part(const char *part, gsize len)
 	return json;
 }
 
-static gboolean alg_accepted(jwt_alg_t alg)
+/* The header's "alg", spelled exactly as RFC 7518 does: libjwt's jwt_str_alg compares without
+ * case ("hs256" would pass), so the three accepted names are matched here byte for byte. */
+static jwt_alg_t alg_of(const char *name)
 {
-	return alg == JWT_ALG_HS256 || alg == JWT_ALG_HS384 || alg == JWT_ALG_HS512;
+	static const struct { const char *name; jwt_alg_t alg; } accepted[] = {
+		{ "HS256", JWT_ALG_HS256 }, { "HS384", JWT_ALG_HS384 }, { "HS512", JWT_ALG_HS512 },
+	};
+	for (guint i = 0; name != NULL && i < G_N_ELEMENTS(accepted); i++)
+		if (strcmp(name, accepted[i].name) == 0)
+			return accepted[i].alg;
+	return JWT_ALG_INVAL;
 }
 
 /* Size, shape and algorithm, before any key is tried. *alg: the header's algorithm. */
@@ -101,10 +111,9 @@ static ah_error check_shape(const char *token, jwt_alg_t *alg)
 		json_decref(header);
 		return AH_ERR_TOKEN_MALFORMED;
 	}
-	p = json_string_value(json_object_get(header, "alg"));
-	*alg = p != NULL ? jwt_str_alg(p) : JWT_ALG_INVAL;
+	*alg = alg_of(json_string_value(json_object_get(header, "alg")));
 	json_decref(header);
-	if (!alg_accepted(*alg))
+	if (*alg == JWT_ALG_INVAL)
 		return AH_ERR_TOKEN_ALGORITHM;
 	/* An HS* header with no signature: a "none" token relabelled, or a truncated one. */
 	return dot2[1] == '\0' ? AH_ERR_TOKEN_SIGNATURE : AH_ERR_OK;
@@ -238,4 +247,31 @@ char *ah_token_mint(const char *secret, const char *tenant, const char *room, ah
 		free(encoded);
 	}
 	return copy;
+}
+
+gboolean ah_token_key_generate(char out[AH_SIGNING_KEY_LEN + 1])
+{
+	guchar raw[AH_SIGNING_KEY_LEN / 2];
+	gsize got = 0;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n <= 0) {
+			out[0] = '\0';
+			return FALSE;
+		}
+		got += (gsize)n;
+	}
+	for (gsize i = 0; i < sizeof(raw); i++)
+		g_snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	memset(raw, 0, sizeof(raw));
+	return TRUE;
+}
+
+gboolean ah_token_key_valid(const char *key)
+{
+	gsize i;
+	for (i = 0; key != NULL && key[i] != '\0'; i++)
+		if (!g_ascii_isdigit(key[i]) && !(key[i] >= 'a' && key[i] <= 'f'))
+			return FALSE;
+	return key != NULL && i == AH_SIGNING_KEY_LEN;
 }

@@ -3,14 +3,19 @@
  * Owns: the engine (all mutable plugin state) and the work queue that feeds it. Every engine call
  * happens on this one thread, so the engine needs no locks. Janus threads post work items and
  * return at once; the Admin API thread is the only caller that waits (for its answer). The control
- * thread waits for no other plugin thread, but two of its calls can block for a while: push_event
+ * thread waits for no other plugin thread, but one of its calls can block for a while: push_event
  * with an offer (Janus waits there for its ICE candidates when half-trickle gathering is slow, e.g.
- * with a STUN server) and the fsync of the state file. After each engine call this thread executes
- * the outs: push_event, close_pc, fan-out swaps, keyframe requests, event-handler notifications.
- * No lock is held while calling into Janus.
+ * with a STUN server). The state file is written by the writer thread (writer.c). After each
+ * engine call this thread executes the outs: push_event, close_pc, fan-out swaps, keyframe
+ * requests, event-handler notifications. No lock is held while calling into Janus.
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
+ * Time: each item is stamped with the monotonic time of the Janus callback that posted it (under
+ * post_lock, so stamps follow queue order) and the engine handles it at that time. Each turn first
+ * handles every item queued before a cut time, then the timers due by the cut: after a stall, an
+ * attendee whose media came up before its admit deadline is seated, not expired, and the engine's
+ * time never goes backwards.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -66,6 +71,7 @@ typedef struct {
 	double fraction_lost; /* FEEDBACK: worst RR fraction lost, < 0 unknown */
 	guint32 remb_bps;     /* FEEDBACK: REMB, 0 unknown */
 	admin_wait *wait;
+	gint64 at;            /* monotonic time it was posted (the Janus callback's time) */
 } work_item;
 
 /* What the control thread knows while executing the outs of one engine call. */
@@ -77,6 +83,7 @@ typedef struct {
 	int n_streams;
 	json_t *answer;         /* the answer to that offer, built before the engine saw it */
 	json_t *simulcast;      /* the offer's JSEP "simulcast" (Janus's description), or NULL */
+	gboolean sync;          /* the message is a `sync`: its reply waits for the disk */
 } out_context;
 
 /* A message to a handle that had to wait (see "held signalling" below). */
@@ -96,6 +103,8 @@ static GThread *thread = NULL;
 static ah_engine *engine = NULL;
 /* conn -> ah_session* (a reference): sessions that are closing or hold signalling back. */
 static GHashTable *gated = NULL;
+/* ALLHANDS_TEST_HOOKS=1 in the environment: the Admin API takes test-only requests (test_hook). */
+static gboolean test_hooks = FALSE;
 
 static void admin_wait_release(admin_wait *wait);
 
@@ -114,6 +123,7 @@ static gboolean push_item(work_item *item)
 {
 	g_mutex_lock(&post_lock);
 	gboolean ok = accepting;
+	item->at = janus_get_monotonic_time();
 	if (ok)
 		g_async_queue_push(queue, item);
 	g_mutex_unlock(&post_lock);
@@ -457,6 +467,11 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 			break;
 		if (out->jsep == AH_JSEP_ANSWER && is_caller)
 			publisher_accepted(session, ctx);
+		if (ctx->sync && is_caller && out->kind == AH_OUT_REPLY && json_object_get(out->body, "sequence") != NULL) {
+			ah_writer_park_reply(session, ctx->transaction, out->body,
+				(guint64)json_integer_value(json_object_get(out->body, "sequence")));
+			break;
+		}
 		signal_session(session, out, out->kind == AH_OUT_REPLY && is_caller ? ctx->transaction : NULL, 0,
 			is_caller ? ctx->answer : NULL);
 		break;
@@ -519,6 +534,8 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	int n = 0;
 	const char *jsep_type = NULL;
 	json_t *answer = NULL;
+	/* The per-session limits (failed credentials, queued joins) need the handle's Janus session. */
+	ah_engine_set_conn_session(engine, session->conn, (guint64)(guintptr)session->janus_session);
 	if (json_is_object(item->jsep)) {
 		jsep_type = json_string_value(json_object_get(item->jsep, "type"));
 		const char *sdp = json_string_value(json_object_get(item->jsep, "sdp"));
@@ -537,18 +554,30 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 				n = 0;
 		}
 	}
-	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n,
-		janus_get_monotonic_time(), outs);
+	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n, item->at, outs);
 	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
-	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast };
+	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast,
+		g_strcmp0(json_string_value(json_object_get(item->message, "request")), "sync") == 0 };
 	execute_outs(outs, &ctx);
 	json_decref(answer);
+}
+
+/* Test-only Admin API requests (ALLHANDS_TEST_HOOKS=1; docs/operations.md): {"request":
+ * "test_stall", "ms": N} holds this thread for N ms (at most 60 s), as a slow request would, so a
+ * test can check what happens to events that arrive meanwhile. NULL: not a test request. */
+static json_t *test_hook(const json_t *message)
+{
+	if (!test_hooks || g_strcmp0(json_string_value(json_object_get(message, "request")), "test_stall") != 0)
+		return NULL;
+	json_int_t ms = json_integer_value(json_object_get(message, "ms"));
+	g_usleep((gulong)CLAMP(ms, 0, 60000) * 1000);
+	return json_pack("{s:s}", "allhands", "success");
 }
 
 static void handle_item(work_item *item, GPtrArray *outs)
 {
 	const out_context none = { 0 };
-	gint64 now = janus_get_monotonic_time();
+	gint64 now = item->at;
 	/* Work a handle posted just before it was destroyed: ITEM_GONE takes care of everything. */
 	if (item->session != NULL && item->kind != ITEM_GONE && g_atomic_int_get(&item->session->destroyed))
 		return;
@@ -562,7 +591,9 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		gboolean gave_up = wait->abandoned;
 		g_mutex_unlock(&wait->lock);
 		/* A request whose caller was already told `unavailable` must not be applied. */
-		json_t *response = gave_up ? NULL : ah_engine_admin_message(engine, item->message, now, outs);
+		json_t *response = gave_up ? NULL : test_hook(item->message);
+		if (!gave_up && response == NULL)
+			response = ah_engine_admin_message(engine, item->message, now, outs);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -578,7 +609,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		ah_engine_media_down(engine, item->session->conn, now, outs);
 		/* The PeerConnection we closed is going: what waited for it may follow shortly. */
 		if (item->session->closing)
-			gate(item->session, now + AH_HANGUP_SETTLE_US);
+			gate(item->session, janus_get_monotonic_time() + AH_HANGUP_SETTLE_US);
 		break;
 	case ITEM_GONE:
 		ah_engine_conn_gone(engine, item->session->conn, now, outs);
@@ -603,7 +634,8 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		break;
 	}
 	case ITEM_FEEDBACK:
-		attendee_feedback(item->session, item->fraction_lost, item->remb_bps, now);
+		/* The layer laws run on this thread's clock (ceilings are set at handling time too). */
+		attendee_feedback(item->session, item->fraction_lost, item->remb_bps, janus_get_monotonic_time());
 		break;
 	case ITEM_STOP:
 		break;
@@ -723,31 +755,50 @@ static void sample_cpu(gint64 now)
 	cpu_meter.used_us = used;
 }
 
-static gpointer control_thread(gpointer data)
+/* Handle every item queued before the cut time (*cut), each at its own time. FALSE after STOP. */
+static gboolean handle_queued(GPtrArray *outs, gint64 *cut)
 {
-	GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
-	const out_context none = { 0 };
-	for (;;) {
-		gint64 now = janus_get_monotonic_time();
-		/* Schedules run on wall-clock time; a clock step shows up here at the next turn. */
-		ah_engine_set_clock_offset(engine, janus_get_real_time() - now);
-		sample_cpu(now);
-		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
-		if (deadline <= now) {
-			if (ah_engine_next_deadline(engine, now) <= now)
-				ah_engine_tick(engine, now, outs);
-			execute_outs(outs, &none);
-			continue;
-		}
-		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
-		work_item *item = g_async_queue_timeout_pop(queue, wait_us);
+	/* Items are stamped and pushed under post_lock: the ones in the queue now are exactly those
+	 * stamped before the cut (only this thread pops, so the length is not negative). */
+	g_mutex_lock(&post_lock);
+	*cut = janus_get_monotonic_time();
+	gint n = g_async_queue_length(queue);
+	g_mutex_unlock(&post_lock);
+	for (gint i = 0; i < n; i++) {
+		work_item *item = g_async_queue_try_pop(queue);
 		if (item == NULL)
-			continue;
+			break;
 		gboolean stop = item->kind == ITEM_STOP;
 		handle_item(item, outs);
 		item_free(item);
 		if (stop)
-			break;
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gpointer control_thread(gpointer data)
+{
+	GPtrArray *outs = g_ptr_array_new_with_free_func(ah_out_free);
+	const out_context none = { 0 };
+	gint64 cut;
+	while (handle_queued(outs, &cut)) {
+		/* Schedules run on wall-clock time; a clock step shows up here at the next turn. */
+		ah_engine_set_clock_offset(engine, janus_get_real_time() - janus_get_monotonic_time());
+		sample_cpu(cut);
+		/* Timers after the events that came before them, however late this thread is. */
+		if (ah_engine_next_deadline(engine, cut) <= cut)
+			ah_engine_tick(engine, cut, outs);
+		execute_outs(outs, &none);
+		gint64 now = janus_get_monotonic_time();
+		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
+		if (deadline <= now)
+			continue;
+		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
+		/* Wake at the first item, then handle it (and whatever follows) at the next turn. */
+		work_item *item = g_async_queue_timeout_pop(queue, wait_us);
+		if (item != NULL)
+			g_async_queue_push_front(queue, item);
 	}
 	g_ptr_array_free(outs, TRUE);
 	return NULL;
@@ -761,6 +812,17 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 	engine = ah_engine_new(config, &err, error);
 	if (engine == NULL)
 		return FALSE;
+	if (ah_engine_stale_temps_removed(engine) > 0)
+		JANUS_LOG(LOG_WARN, "allhands: removed %u temporary state file(s) left by a killed process\n",
+			ah_engine_stale_temps_removed(engine));
+	if (!ah_writer_start(ah_engine_persist_writer(engine), error)) {
+		ah_engine_free(engine);
+		engine = NULL;
+		return FALSE;
+	}
+	test_hooks = g_strcmp0(g_getenv("ALLHANDS_TEST_HOOKS"), "1") == 0;
+	if (test_hooks)
+		JANUS_LOG(LOG_WARN, "allhands: ALLHANDS_TEST_HOOKS=1: test-only Admin API requests are on\n");
 	queue = g_async_queue_new();
 	gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)ah_session_unref);
 	accepting = TRUE;
@@ -770,6 +832,7 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
 		accepting = FALSE;
 		g_clear_error(&gerr);
+		ah_writer_stop();
 		ah_engine_free(engine);
 		engine = NULL;
 		g_async_queue_unref(queue);
@@ -810,6 +873,8 @@ void ah_control_stop(void)
 	queue = NULL;
 	g_hash_table_destroy(gated);
 	gated = NULL;
+	/* Nothing changes any more: the writer thread writes the last of it and ends. */
+	ah_writer_stop();
 	ah_engine_free(engine);
 	engine = NULL;
 }
@@ -894,6 +959,15 @@ json_t *ah_control_admin_message(json_t *message)
 	admin_wait_release(wait);
 	if (response == NULL)
 		return ah_engine_error_body(AH_ERR_UNAVAILABLE, "The control thread did not answer in time");
+	/* `sync`: every change before it was handed to the writer; answer once it is on disk. */
+	if (g_strcmp0(json_string_value(json_object_get(message, "request")), "sync") == 0 &&
+			json_object_get(response, "sequence") != NULL) {
+		json_t *failed = ah_writer_wait((guint64)json_integer_value(json_object_get(response, "sequence")));
+		if (failed != NULL) {
+			json_decref(response);
+			return failed;
+		}
+	}
 	/* The media path's own figures, next to the node's in `status`. */
 	json_t *node = json_object_get(response, "node");
 	if (json_is_object(node) && json_object_get(node, "relay") == NULL) {
@@ -902,6 +976,9 @@ json_t *ah_control_admin_message(json_t *message)
 		ah_relay_figures(&threads, &queued, &dropped);
 		json_object_set_new(node, "relay", json_pack("{s:i, s:i, s:I}", "threads", (int)threads, "queued",
 			(int)queued, "dropped", (json_int_t)dropped));
+		json_t *persistence = ah_writer_figures();
+		if (persistence != NULL)
+			json_object_set_new(node, "persistence", persistence);
 	}
 	return response;
 }

@@ -11,7 +11,8 @@
  *   sessions_lock (plugin.c: conn -> session registry, handle -> session, handles per Janus session,
  *   each handle's request token bucket), ah_pubmedia.lock (relay.c:
  *   the fan-out pointer), ah_substream.context_lock (relay.c: one substream's RTP numbering),
- *   post_lock (control.c: whether the work queue still takes items).
+ *   post_lock (control.c: whether the work queue still takes items; work items are stamped under
+ *   it, so stamps follow queue order), waiters_lock (writer.c: parked `sync` replies).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -174,5 +175,19 @@ void ah_control_post_feedback(ah_session *session, double fraction_lost, guint32
 void ah_held_out_free(gpointer held);
 /* The Admin API thread waits for the answer (the control thread never waits for it). */
 json_t *ah_control_admin_message(json_t *message);
+
+/* ---- writer.c: the state file's writer thread (persist-writer.h). ---- */
+struct ah_persist_writer;
+/* Start it for the engine's writer (NULL: nothing persists, no thread). */
+gboolean ah_writer_start(struct ah_persist_writer *writer, char **error);
+/* Write what is pending, answer the parked `sync` replies, end the thread. */
+void ah_writer_stop(void);
+/* Any thread: the figures status shows (NULL: nothing persists). */
+json_t *ah_writer_figures(void);
+/* Admin API thread: wait until change `seq` is durable; NULL then, else a persist_failed body. */
+json_t *ah_writer_wait(guint64 seq);
+/* Control thread: push `body` (a `sync` reply) to `session` once change `seq` is durable, or
+ * persist_failed if its write fails or takes over 10 s. */
+void ah_writer_park_reply(ah_session *session, const char *transaction, json_t *body, guint64 seq);
 
 #endif

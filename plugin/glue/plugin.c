@@ -140,7 +140,7 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 {
 	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000, wave_min = 1;
 	gint64 cpu_target_percent = 80, join_rate = 0, join_burst = 20, update_interval_ms = 1000, rejoin_grace_s = 0;
-	gint64 max_queued = 0;
+	gint64 max_queued = AH_MAX_QUEUED_DEFAULT, max_queued_per_session = AH_QUEUED_PER_SESSION_DEFAULT;
 	char *wave_mode = NULL;
 	/* Only the syntax is checked here; ah_engine_new checks the values against the same bounds as
 	 * set_capacity and refuses to start otherwise. */
@@ -156,6 +156,7 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "update_interval_ms", &update_interval_ms, 0, G_MAXINT32 / 1000 },
 		{ "rejoin_grace_s", &rejoin_grace_s, 0, 86400 },
 		{ "max_queued", &max_queued, 0, G_MAXINT32 },
+		{ "max_queued_per_session", &max_queued_per_session, 0, G_MAXINT32 },
 		{ "max_request_bytes", &limits.max_request_bytes, 0, 64 * 1024 * 1024 },
 		{ "requests_per_second", &limits.requests_per_second, 0, 1000000 },
 		{ "request_burst", &limits.request_burst, 1, 1000000 },
@@ -212,6 +213,7 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 	out->admission.update_interval_us = update_interval_ms * 1000;
 	out->admission.rejoin_grace_us = rejoin_grace_s * G_USEC_PER_SEC;
 	out->admission.max_queued = (guint)max_queued;
+	out->max_queued_per_session = (guint)max_queued_per_session;
 	out->admission.wave_size = (guint)wave_size;
 	out->admission.wave_interval_us = wave_interval_ms * 1000;
 	out->admission.admit_timeout_us = admit_timeout_ms * 1000;

@@ -18,7 +18,7 @@ before(async () => {
   janus = await startJanus('media', { capacity: 20, wave_size: 5, wave_interval_ms: 500, admit_timeout_ms: 20000 });
   // The examples of docs/api.md: tenant acme, room allhands, pin 1234, presenter secret s3cret.
   await createTenant(janus, { tenant: 'acme', max_participants: 20, secret: 'acme-tenant-secret', name: 'ACME' });
-  await createRoom(janus, { tenant: 'acme', room: 'allhands', pin: '1234', presenter_secret: 's3cret', max_attendees: 10, description: 'All hands' });
+  await createRoom(janus, { tenant: 'acme', room: 'allhands', pin: '1234', presenter_secret: 's3cret-presenter', max_attendees: 10, description: 'All hands' });
 });
 
 after(async () => {
@@ -57,7 +57,7 @@ test('attendee receives presenter audio+video; 2nd presenter by renegotiation; u
   await waitFor(() => activeIn(re.data.id), { what: 'the early attendee active with nobody publishing' });
 
   let from = early.h.events.length;
-  const p1 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret', display: 'CEO' });
+  const p1 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret-presenter', display: 'CEO' });
   assert.ok(Number.isSafeInteger(p1.id) && p1.id > 0, `presenter id: ${safeJson(p1.joined)}`);
   assert.equal(p1.joined.tenant, 'acme');
   assert.equal(p1.joined.room, 'allhands');
@@ -98,7 +98,7 @@ test('attendee receives presenter audio+video; 2nd presenter by renegotiation; u
 
   // A second presenter arrives: the attendee gets `updated` with an offer, answers with `start`.
   from = a.h.events.length;
-  const p2 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret', display: 'CTO' });
+  const p2 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret-presenter', display: 'CTO' });
   checkPresenterEntry(p2.joined.presenters, p1.id, 'CEO');
   const upd = await a.h.waitEvent((e) => e.data.event === 'updated' && (e.data.presenters || []).some((p) => p.id === p2.id),
     { from, what: '`updated` listing the second presenter' });
@@ -163,7 +163,7 @@ test("a presenter's PeerConnection going down stops its publishing; an attendee'
   const pres = ri.presenters.filter((p) => p.publishing);
   assert.equal(pres.length, 2);
   // Fresh peers so that this test does not depend on the first one's objects: a third presenter.
-  const p3 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret', display: 'CFO' });
+  const p3 = await presenter(janus, bag, { tenant: 'acme', room: 'allhands', presenter_secret: 's3cret-presenter', display: 'CFO' });
   const c = await attendee(janus, bag);
   const rc = await c.join({ request: 'join', tenant: 'acme', room: 'allhands', display: 'Cy', pin: '1234' });
   assertEvent(rc.data, 'admitted');

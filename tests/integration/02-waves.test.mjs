@@ -18,7 +18,7 @@ const bag = new Bag();
 before(async () => {
   janus = await startJanus('waves', { capacity: CAPACITY, wave_size: WAVE, wave_interval_ms: INTERVAL, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'wave', max_participants: 100 });
-  await createRoom(janus, { tenant: 'wave', room: 'r1', max_attendees: 100, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'wave', room: 'r1', max_attendees: 100, presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -29,7 +29,7 @@ after(async () => {
 const admittedAt = (a) => a.h.events.find((e) => e.data.event === 'admitted');
 
 test('12 attendees at once: 5 admitted, 7 queued, then admitted in waves of <= 2 as seats free', async (t) => {
-  const pres = await presenter(janus, bag, { tenant: 'wave', room: 'r1', presenter_secret: 'p', display: 'host' });
+  const pres = await presenter(janus, bag, { tenant: 'wave', room: 'r1', presenter_secret: 'p-presenter', display: 'host' });
   const atts = [];
   for (let i = 0; i < 12; i++) atts.push(await attendee(janus, bag));
   const replies = await Promise.all(atts.map((a, i) => a.join(joinBody({ tenant: 'wave', room: 'r1', display: `att${i}` }))));

@@ -18,11 +18,11 @@ before(async () => {
   // Nobody answers offers here: a long admit timeout keeps the seats held while connecting.
   janus = await startJanus('tenantcap', { capacity: 50, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 120000 });
   await createTenant(janus, { tenant: 'T', max_participants: 3 });
-  await createRoom(janus, { tenant: 'T', room: 'A', presenter_secret: 'pa', presenter_seats: 0 });
-  await createRoom(janus, { tenant: 'T', room: 'B', presenter_secret: 'pb', presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'T', room: 'A', presenter_secret: 'pa-presenter', presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'T', room: 'B', presenter_secret: 'pb-presenter', presenter_seats: 0 });
   await createTenant(janus, { tenant: 'U', max_participants: 10 });
-  await createRoom(janus, { tenant: 'U', room: 'C', presenter_secret: 'pc', presenter_seats: 0 });
-  await createRoom(janus, { tenant: 'U', room: 'D', presenter_secret: 'pd', max_attendees: 1, presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'U', room: 'C', presenter_secret: 'pc-presenter', presenter_seats: 0 });
+  await createRoom(janus, { tenant: 'U', room: 'D', presenter_secret: 'pd-presenter', max_attendees: 1, presenter_seats: 0 });
 });
 
 after(async () => {
@@ -64,7 +64,7 @@ test('tenant cap across two rooms; a leave in room A admits the one queued in ro
 
   // A presenter never queues: at the tenant cap the join fails.
   const ph = await handle(janus, bag);
-  const pj = await ph.request(joinBody({ tenant: 'T', room: 'A', ptype: 'presenter', presenter_secret: 'pa', display: 'late presenter' }));
+  const pj = await ph.request(joinBody({ tenant: 'T', room: 'A', ptype: 'presenter', presenter_secret: 'pa-presenter', display: 'late presenter' }));
   assertError(pj.data, 617, 'tenant_full', 'presenter join at the tenant cap');
 
   await waitCounts(janus, { admitted: 3, queued: 2, presenters: 0 }, { tenant: 'T' });

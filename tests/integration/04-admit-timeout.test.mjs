@@ -15,7 +15,7 @@ const bag = new Bag();
 before(async () => {
   janus = await startJanus('admit-timeout', { capacity: 1, wave_size: 1, wave_interval_ms: 200, admit_timeout_ms: ADMIT_TIMEOUT });
   await createTenant(janus, { tenant: 'tt', max_participants: 10 });
-  await createRoom(janus, { tenant: 'tt', room: 'r', presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'tt', room: 'r', presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test('a silent attendee is removed after admit_timeout_ms and the next in line is admitted', async () => {
-  const pres = await presenter(janus, bag, { tenant: 'tt', room: 'r', presenter_secret: 'p' });
+  const pres = await presenter(janus, bag, { tenant: 'tt', room: 'r', presenter_secret: 'p-presenter' });
   const silent = await attendee(janus, bag, { autoStart: false });
   const r1 = await silent.join(joinBody({ tenant: 'tt', room: 'r', display: 'silent' }));
   assertEvent(r1.data, 'admitted', 'first attendee');

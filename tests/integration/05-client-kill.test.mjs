@@ -15,7 +15,7 @@ const children = [];
 before(async () => {
   janus = await startJanus('client-kill', { capacity: 2, wave_size: 2, wave_interval_ms: 300, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'tk', max_participants: 20 });
-  await createRoom(janus, { tenant: 'tk', room: 'r', presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'tk', room: 'r', presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -31,7 +31,7 @@ async function child(display) {
 }
 
 test('SIGKILL of client processes frees their queue place and their seat', async () => {
-  await presenter(janus, bag, { tenant: 'tk', room: 'r', presenter_secret: 'p' });
+  await presenter(janus, bag, { tenant: 'tk', room: 'r', presenter_secret: 'p-presenter' });
   const c1 = await child('c1');
   const c2 = await child('c2');
   assertEvent(c1.reply, 'admitted', 'c1');

@@ -1,6 +1,6 @@
 // (f) Persistence: tenants and rooms (with their settings and credentials) survive a Janus restart;
 // set_capacity lasts only until the restart. Also: a state file that cannot be written gives
-// persist_failed (619) with the change applied in memory.
+// persist_failed (619) from `sync` and as a warning in later replies, with the change applied in memory.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,16 +46,16 @@ async function snapshot() {
 }
 
 test('tenants and rooms survive a restart; set_capacity does not', async () => {
-  await createTenant(janus, { tenant: 'p1', name: 'Tenant One', max_participants: 10, secret: 'p1-secret-old' });
-  await createTenant(janus, { tenant: 'p2', max_participants: 5, secret: 'p2-secret' });
-  await createTenant(janus, { tenant: 'p3', max_participants: 5, secret: 'p3-secret' });
-  await createRoom(janus, { tenant: 'p1', room: 'main', description: 'Main stage', max_attendees: 4, pin: '4321', presenter_secret: 'stage' });
-  await createRoom(janus, { tenant: 'p1', room: 'side', max_attendees: 2, presenter_secret: 'side' });
-  await createRoom(janus, { tenant: 'p1', room: 'gone', max_attendees: 2, presenter_secret: 'gone' });
-  await createRoom(janus, { tenant: 'p2', room: 'main', description: 'Same name, other tenant', max_attendees: 3, presenter_secret: 'p2main' });
+  await createTenant(janus, { tenant: 'p1', name: 'Tenant One', max_participants: 10, secret: 'p1-secret-old-tenant-secret-1' });
+  await createTenant(janus, { tenant: 'p2', max_participants: 5, secret: 'p2-secret-tenant-secret-1' });
+  await createTenant(janus, { tenant: 'p3', max_participants: 5, secret: 'p3-secret-tenant-secret-1' });
+  await createRoom(janus, { tenant: 'p1', room: 'main', description: 'Main stage', max_attendees: 4, pin: '4321', presenter_secret: 'stage-presenter' });
+  await createRoom(janus, { tenant: 'p1', room: 'side', max_attendees: 2, presenter_secret: 'side-presenter' });
+  await createRoom(janus, { tenant: 'p1', room: 'gone', max_attendees: 2, presenter_secret: 'gone-presenter' });
+  await createRoom(janus, { tenant: 'p2', room: 'main', description: 'Same name, other tenant', max_attendees: 3, presenter_secret: 'p2main-presenter' });
   assertSuccess(await janus.admin({ request: 'edit_room', tenant: 'p1', room: 'side', description: 'edited', max_attendees: 6, pin: 'side-pin' }), 'edit_room');
   assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p2', name: 'Two', max_participants: 20 }), 'edit_tenant');
-  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p1', secret: 'p1-secret-new' }), 'edit_tenant secret');
+  assertSuccess(await janus.admin({ request: 'edit_tenant', tenant: 'p1', secret: 'p1-secret-new-tenant-secret-1' }), 'edit_tenant secret');
   assertSuccess(await janus.admin({ request: 'destroy_room', tenant: 'p1', room: 'gone' }), 'destroy_room');
   assertSuccess(await janus.admin({ request: 'destroy_tenant', tenant: 'p3' }), 'destroy_tenant');
   const sc = await janus.admin({ request: 'set_capacity', capacity: 3, wave_size: 1 });
@@ -65,6 +65,7 @@ test('tenants and rooms survive a restart; set_capacity does not', async () => {
   const beforeSnap = await snapshot();
   assert.deepEqual(beforeSnap.tenants.map((t) => t.tenant), ['p1', 'p2']);
   assert.equal(beforeSnap.rooms.length, 3);
+  assertSuccess(await janus.admin({ request: 'sync' }), 'sync: every change on disk');
   assert.ok(fs.existsSync(janus.stateFile), `state file ${janus.stateFile} written`);
 
   const exit = await janus.stop();
@@ -95,36 +96,47 @@ test('tenants and rooms survive a restart; set_capacity does not', async () => {
   assertError((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '0000' }))).data, 612, 'wrong_pin', 'wrong pin after restart');
   assertEvent((await a.h.request(joinBody({ tenant: 'p1', room: 'main', pin: '4321' }))).data, 'admitted', 'right pin after restart');
   const p = await handle(janus, bag);
-  assertError((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'stage' }))).data, 613, 'wrong_secret', 'p1 secret on p2 room');
-  assertEvent((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'p2main' }))).data, 'joined', 'presenter after restart');
+  assertError((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'stage-presenter' }))).data, 613, 'wrong_secret', 'p1 secret on p2 room');
+  assertEvent((await p.request(joinBody({ tenant: 'p2', room: 'main', ptype: 'presenter', presenter_secret: 'p2main-presenter' }))).data, 'joined', 'presenter after restart');
   const th = await handle(janus, bag);
-  assertError((await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-old' })).data, 606, 'unauthorized', 'old tenant secret');
-  const lr = await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-new' });
+  assertError((await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-old-tenant-secret-1' })).data, 606, 'unauthorized', 'old tenant secret');
+  const lr = await th.request({ request: 'list_rooms', tenant: 'p1', tenant_secret: 'p1-secret-new-tenant-secret-1' });
   assertSuccess(lr.data, 'list_rooms with the new tenant secret');
   assert.deepEqual(lr.data.rooms.map((r) => r.room).sort(), ['main', 'side']);
   assert.ok(lr.data.rooms.every((r) => r.tenant === 'p1'));
 });
 
-test('an unwritable state file: success with a persist_failed (619) warning, the change stays in memory', async () => {
+test('an unwritable state file: the change stays in memory, sync and later replies say persist_failed (619)', async () => {
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
-    const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret' });
+    // The reply comes before the write (the writer thread saves it): a success.
+    const r = await janus.admin({ request: 'create_tenant', tenant: 'volatile', max_participants: 2, secret: 'v-secret-tenant-secret-1' });
     assertSuccess(r, 'create_tenant with the state folder gone');
     assert.equal(r.tenant?.tenant, 'volatile');
-    assert.ok(r.warning, `a warning in the reply: ${safeJson(r)}`);
-    assert.equal(r.warning.error_code, 619, safeJson(r.warning));
-    assert.equal(r.warning.error_name, 'persist_failed');
-    assert.equal(typeof r.warning.error, 'string');
+    // `sync` waits for the write, which fails.
+    const s = await janus.admin({ request: 'sync' });
+    assert.equal(s.error_code, 619, safeJson(s));
+    assert.equal(s.error_name, 'persist_failed');
+    assert.equal(typeof s.error, 'string');
+    // While writes fail, every change's reply says so.
+    const e = await janus.admin({ request: 'edit_tenant', tenant: 'volatile', name: 'Volatile' });
+    assertSuccess(e, 'edit_tenant while writes fail');
+    assert.ok(e.warning, `a warning in the reply: ${safeJson(e)}`);
+    assert.equal(e.warning.error_code, 619, safeJson(e.warning));
+    assert.equal(e.warning.error_name, 'persist_failed');
+    assert.equal(typeof e.warning.error, 'string');
     const lt = await janus.admin({ request: 'list_tenants' });
     assert.ok(lt.tenants.some((t) => t.tenant === 'volatile'), `tenant applied in memory: ${safeJson(lt.tenants)}`);
   } finally {
     fs.mkdirSync(dir, { recursive: true });
   }
-  // The next successful save writes the whole state, the tenant created while saving failed included.
-  const r2 = await janus.admin({ request: 'create_room', tenant: 'volatile', room: 'r', max_attendees: 1, presenter_secret: 'x' });
+  // A sync asks for a new attempt at once; it writes the whole state, the tenant created while saving failed included.
+  assertSuccess(await janus.admin({ request: 'sync' }), 'sync once the folder is back');
+  const r2 = await janus.admin({ request: 'create_room', tenant: 'volatile', room: 'r', max_attendees: 1, presenter_secret: 'x-presenter' });
   assertSuccess(r2, 'create_room after the folder is back');
   assert.equal(r2.warning, undefined, `no warning once saving works: ${safeJson(r2)}`);
+  assertSuccess(await janus.admin({ request: 'sync' }), 'sync after create_room');
   const saved = JSON.parse(fs.readFileSync(janus.stateFile, 'utf8'));
   assert.ok(JSON.stringify(saved).includes('volatile'), 'the state file has the tenant created while saving failed');
   const mode = fs.statSync(janus.stateFile).mode & 0o777;

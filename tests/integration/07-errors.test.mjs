@@ -81,17 +81,17 @@ test('malformed requests: missing/unknown request, missing and mistyped elements
   }
   // Mistyped and missing elements in admin requests (Admin API and handle with admin_key).
   const adminCases = [
-    [{ request: 'create_tenant', tenant: 'nt', secret: 's' }, 604, 'missing_element', 'max_participants'],
+    [{ request: 'create_tenant', tenant: 'nt', secret: 's-tenant-secret-1' }, 604, 'missing_element', 'max_participants'],
     [{ request: 'create_tenant', tenant: 'nt', max_participants: 3 }, 604, 'missing_element', 'secret'],
-    [{ request: 'create_tenant', max_participants: 3, secret: 's' }, 604, 'missing_element', 'tenant'],
-    [{ request: 'create_tenant', tenant: 'nt', max_participants: -1, secret: 's' }, 605, 'invalid_element', 'max_participants'],
-    [{ request: 'create_tenant', tenant: 'nt', max_participants: '3', secret: 's' }, 605, 'invalid_element', 'max_participants'],
-    [{ request: 'create_tenant', tenant: 'nt', max_participants: 1.5, secret: 's' }, 605, 'invalid_element', 'max_participants'],
-    [{ request: 'create_tenant', tenant: 'n t', max_participants: 3, secret: 's' }, 605, 'invalid_element', 'tenant'],
-    [{ request: 'create_room', tenant: 'ta', room: 'nr', presenter_secret: 'x' }, 604, 'missing_element', 'max_attendees'],
+    [{ request: 'create_tenant', max_participants: 3, secret: 's-tenant-secret-1' }, 604, 'missing_element', 'tenant'],
+    [{ request: 'create_tenant', tenant: 'nt', max_participants: -1, secret: 's-tenant-secret-1' }, 605, 'invalid_element', 'max_participants'],
+    [{ request: 'create_tenant', tenant: 'nt', max_participants: '3', secret: 's-tenant-secret-1' }, 605, 'invalid_element', 'max_participants'],
+    [{ request: 'create_tenant', tenant: 'nt', max_participants: 1.5, secret: 's-tenant-secret-1' }, 605, 'invalid_element', 'max_participants'],
+    [{ request: 'create_tenant', tenant: 'n t', max_participants: 3, secret: 's-tenant-secret-1' }, 605, 'invalid_element', 'tenant'],
+    [{ request: 'create_room', tenant: 'ta', room: 'nr', presenter_secret: 'x-presenter' }, 604, 'missing_element', 'max_attendees'],
     [{ request: 'create_room', tenant: 'ta', room: 'nr', max_attendees: 3 }, 604, 'missing_element', 'presenter_secret'],
-    [{ request: 'create_room', tenant: 'ta', room: 'n/r', max_attendees: 3, presenter_secret: 'x' }, 605, 'invalid_element', 'room'],
-    [{ request: 'create_room', tenant: 'ta', room: 'nr', max_attendees: true, presenter_secret: 'x' }, 605, 'invalid_element', 'max_attendees'],
+    [{ request: 'create_room', tenant: 'ta', room: 'n/r', max_attendees: 3, presenter_secret: 'x-presenter' }, 605, 'invalid_element', 'room'],
+    [{ request: 'create_room', tenant: 'ta', room: 'nr', max_attendees: true, presenter_secret: 'x-presenter' }, 605, 'invalid_element', 'max_attendees'],
     [{ request: 'edit_room', tenant: 'ta', room: 'room1', max_attendees: -3 }, 605, 'invalid_element', 'max_attendees'],
     [{ request: 'room_info', tenant: 'ta' }, 604, 'missing_element', 'room'],
     [{ request: 'kick', tenant: 'ta', room: 'room1' }, 604, 'missing_element', 'id'],
@@ -135,27 +135,27 @@ test('unknown tenant/room, existing tenant/room, unknown participant', async () 
   const h = await handle(janus, bag);
   assertError((await send(h, joinBody({ tenant: 'nobody', room: 'room1' }))).data, 608, 'no_such_tenant', 'join unknown tenant');
   assertError((await send(h, joinBody({ tenant: 'ta', room: 'nowhere', pin: PIN }))).data, 610, 'no_such_room', 'join unknown room');
-  assertError(await adminSend({ request: 'create_room', tenant: 'nobody', room: 'r', max_attendees: 1, presenter_secret: 'x' }), 608, 'no_such_tenant');
+  assertError(await adminSend({ request: 'create_room', tenant: 'nobody', room: 'r', max_attendees: 1, presenter_secret: 'x-presenter' }), 608, 'no_such_tenant');
   assertError(await adminSend({ request: 'edit_tenant', tenant: 'nobody', max_participants: 3 }), 608, 'no_such_tenant');
   assertError(await adminSend({ request: 'destroy_tenant', tenant: 'nobody' }), 608, 'no_such_tenant');
   assertError(await adminSend({ request: 'room_info', tenant: 'nobody', room: 'room1' }), 608, 'no_such_tenant');
   assertError(await adminSend({ request: 'room_info', tenant: 'ta', room: 'nowhere' }), 610, 'no_such_room');
   assertError(await adminSend({ request: 'edit_room', tenant: 'ta', room: 'nowhere', max_attendees: 2 }), 610, 'no_such_room');
   assertError(await adminSend({ request: 'destroy_room', tenant: 'ta', room: 'nowhere' }), 610, 'no_such_room');
-  assertError(await adminSend({ request: 'create_tenant', tenant: 'ta', max_participants: 1, secret: 'other' }), 609, 'tenant_exists');
-  assertError(await adminSend({ request: 'create_room', tenant: 'ta', room: 'room1', max_attendees: 1, presenter_secret: 'x' }), 611, 'room_exists');
+  assertError(await adminSend({ request: 'create_tenant', tenant: 'ta', max_participants: 1, secret: 'other-tenant-secret-1' }), 609, 'tenant_exists');
+  assertError(await adminSend({ request: 'create_room', tenant: 'ta', room: 'room1', max_attendees: 1, presenter_secret: 'x-presenter' }), 611, 'room_exists');
   assertError(await adminSend({ request: 'kick', tenant: 'ta', room: 'room1', id: 123456789 }), 615, 'no_such_participant', 'kick unknown id');
   assertError((await send(h, { request: 'kick', tenant: 'ta', room: 'room1', id: 987654321, admin_key: key })).data, 615, 'no_such_participant');
   // The failed create_tenant changed nothing: ta's secret still works, "other" does not.
   assertSuccess((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: SA })).data, 'ta secret unchanged');
-  assertError((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: 'other' })).data, 606, 'unauthorized');
+  assertError((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: 'other-tenant-secret-1' })).data, 606, 'unauthorized');
 });
 
 test('wrong pin, wrong presenter secret, join twice, leave and join again', async () => {
   const h = await handle(janus, bag);
   assertError((await send(h, joinBody({ tenant: 'ta', room: 'room1', pin: 'nope' }))).data, 612, 'wrong_pin', 'wrong pin');
   assertError((await send(h, joinBody({ tenant: 'ta', room: 'room1' }))).data, 612, 'wrong_pin', 'missing pin');
-  assertError((await send(h, joinBody({ tenant: 'ta', room: 'room1', ptype: 'presenter', presenter_secret: 'nope' }))).data, 613, 'wrong_secret');
+  assertError((await send(h, joinBody({ tenant: 'ta', room: 'room1', ptype: 'presenter', presenter_secret: 'nope-presenter' }))).data, 613, 'wrong_secret');
   assertError((await send(h, joinBody({ tenant: 'ta', room: 'room1', ptype: 'presenter' }))).data, 613, 'wrong_secret', 'missing presenter_secret');
   const a = await attendee(janus, bag, { autoStart: false });
   const j = await a.join(joinBody({ tenant: 'ta', room: 'room1', pin: PIN, display: 'twice' }));
@@ -241,11 +241,11 @@ test('publish: not_presenter for attendees, invalid_jsep without an offer or wit
 });
 
 test('credentials over a plugin handle: unauthorized and forbidden', async () => {
-  const h = await handle(janus, bag);
+  let h = await handle(janus, bag);
   // No credentials / wrong admin_key.
   for (const body of [
     { request: 'list_tenants' },
-    { request: 'create_tenant', tenant: 'nx', max_participants: 1, secret: 's' },
+    { request: 'create_tenant', tenant: 'nx', max_participants: 1, secret: 's-tenant-secret-1' },
     { request: 'status' },
     { request: 'room_info', tenant: 'ta', room: 'room1' },
     { request: 'list_rooms' },
@@ -253,11 +253,14 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
     assertError((await send(h, body)).data, 606, 'unauthorized', `no credentials: ${body.request}`);
     assertError((await send(h, { ...body, admin_key: 'wrong-key' })).data, 606, 'unauthorized', `wrong admin_key: ${body.request}`);
   }
-  assertError((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: 'wrong' })).data, 606, 'unauthorized', 'wrong tenant_secret');
+  assertError((await send(h, { request: 'room_info', tenant: 'ta', room: 'room1', tenant_secret: 'wrong-tenant-secret-1' })).data, 606, 'unauthorized', 'wrong tenant_secret');
   // Tenant A's secret presented for tenant B: not a valid credential for B.
   assertError((await send(h, { request: 'room_info', tenant: 'tb', room: 'room1', tenant_secret: SA })).data, 606, 'unauthorized', "tenant A's secret on tenant B");
   assertError((await send(h, { request: 'destroy_room', tenant: 'tb', room: 'room1', tenant_secret: SA })).data, 606, 'unauthorized', "tenant A's secret destroying B's room");
 
+  // Eight failed credentials so far: the next three would pass the session's limit of ten
+  // (too_many_failures, tests/integration/22-limits.test.mjs), so they come from another session.
+  h = await handle(janus, bag);
   // Credentials are checked before the request's other elements.
   assertError((await send(h, { request: 'create_tenant' })).data, 606, 'unauthorized', 'no credentials, missing elements');
   assertError((await send(h, { request: 'kick', tenant: 'ta', room: 'room1', id: 'x' })).data, 606, 'unauthorized', 'no credentials, mistyped id');
@@ -270,7 +273,7 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
   // Tenant credentials on operator-only requests: forbidden.
   const tcred = { tenant: 'ta', tenant_secret: SA };
   for (const body of [
-    { request: 'create_tenant', ...tcred, max_participants: 50, secret: 'x' },
+    { request: 'create_tenant', ...tcred, max_participants: 50, secret: 'x-tenant-secret-1' },
     { request: 'edit_tenant', ...tcred, max_participants: 500 },
     { request: 'destroy_tenant', ...tcred },
     { request: 'list_tenants', ...tcred },
@@ -282,7 +285,7 @@ test('credentials over a plugin handle: unauthorized and forbidden', async () =>
   const lr = await send(h, { request: 'list_rooms', ...tcred });
   assertSuccess(lr.data, 'tenant list_rooms');
   assert.deepEqual(lr.data.rooms.map((r) => `${r.tenant}/${r.room}`).sort(), ['ta/full', 'ta/room1']);
-  const cr = await send(h, { request: 'create_room', ...tcred, room: 'own', max_attendees: 2, presenter_secret: 'own-ps' });
+  const cr = await send(h, { request: 'create_room', ...tcred, room: 'own', max_attendees: 2, presenter_secret: 'own-ps-presenter' });
   assertSuccess(cr.data, 'tenant create_room');
   assert.equal(cr.data.room.tenant, 'ta');
   assertSuccess((await send(h, { request: 'edit_room', ...tcred, room: 'own', description: 'mine' })).data, 'tenant edit_room');

@@ -54,17 +54,17 @@ test('the documented Admin API envelope and every admin request with its reply o
   assertSuccess(raw.response, 'list_tenants');
   assert.deepEqual(raw.response.tenants, []);
 
-  let r = await janus.admin({ request: 'create_tenant', tenant: 'acme', name: 'ACME Corp', max_participants: 50, secret: 'acme-secret-1' });
+  let r = await janus.admin({ request: 'create_tenant', tenant: 'acme', name: 'ACME Corp', max_participants: 50, secret: 'acme-secret-1-tenant-secret-1' });
   assertSuccess(r, 'create_tenant');
   checkTenant(r.tenant, { tenant: 'acme', name: 'ACME Corp', max_participants: 50, rooms: 0 });
   r = await janus.admin({ request: 'edit_tenant', tenant: 'acme', max_participants: 60 });
   assertSuccess(r, 'edit_tenant');
   checkTenant(r.tenant, { tenant: 'acme', name: 'ACME Corp', max_participants: 60 });
 
-  r = await janus.admin({ request: 'create_room', tenant: 'acme', room: 'allhands', description: 'Q3 all hands', max_attendees: 25, pin: '1234', presenter_secret: 's3cret' });
+  r = await janus.admin({ request: 'create_room', tenant: 'acme', room: 'allhands', description: 'Q3 all hands', max_attendees: 25, pin: '1234', presenter_secret: 's3cret-presenter' });
   assertSuccess(r, 'create_room');
   checkRoom(r.room, { tenant: 'acme', room: 'allhands', description: 'Q3 all hands', max_attendees: 25, pin_required: true });
-  r = await janus.admin({ request: 'create_room', tenant: 'acme', room: 'standup', max_attendees: 5, presenter_secret: 'x' });
+  r = await janus.admin({ request: 'create_room', tenant: 'acme', room: 'standup', max_attendees: 5, presenter_secret: 'x-presenter' });
   checkRoom(r.room, { room: 'standup', pin_required: false });
   r = await janus.admin({ request: 'edit_room', tenant: 'acme', room: 'standup', pin: 'abcd', description: 'daily' });
   checkRoom(r.room, { pin_required: true, description: 'daily' });
@@ -106,18 +106,18 @@ test('the documented Admin API envelope and every admin request with its reply o
   // The same through a plugin handle with admin_key.
   const h = await handle(janus, bag);
   const k = { admin_key: janus.adminKey };
-  let hr = (await h.request({ request: 'create_tenant', ...k, tenant: 'globex', max_participants: 3, secret: 'globex-secret' })).data;
+  let hr = (await h.request({ request: 'create_tenant', ...k, tenant: 'globex', max_participants: 3, secret: 'globex-secret-tenant-secret-1' })).data;
   assertSuccess(hr, 'handle create_tenant');
   checkTenant(hr.tenant, { tenant: 'globex', max_participants: 3 });
-  hr = (await h.request({ request: 'create_room', ...k, tenant: 'globex', room: 'allhands', max_attendees: 2, presenter_secret: 'g' })).data;
+  hr = (await h.request({ request: 'create_room', ...k, tenant: 'globex', room: 'allhands', max_attendees: 2, presenter_secret: 'g-presenter' })).data;
   checkRoom(hr.room, { tenant: 'globex', room: 'allhands' });
   hr = (await h.request({ request: 'list_tenants', ...k })).data;
   assert.deepEqual(hr.tenants.map((t) => t.tenant), ['acme', 'globex'], 'list_tenants sorted by tenant');
   // Lists are sorted by tenant, then room, whatever the creation order.
-  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'zeta', max_attendees: 1, presenter_secret: 'g' });
-  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'alpha', max_attendees: 1, presenter_secret: 'g' });
-  await janus.admin({ request: 'create_tenant', tenant: 'aaa', max_participants: 1, secret: 'aaa-secret' });
-  await janus.admin({ request: 'create_room', tenant: 'aaa', room: 'zz', max_attendees: 1, presenter_secret: 'g' });
+  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'zeta', max_attendees: 1, presenter_secret: 'g-presenter' });
+  await janus.admin({ request: 'create_room', tenant: 'globex', room: 'alpha', max_attendees: 1, presenter_secret: 'g-presenter' });
+  await janus.admin({ request: 'create_tenant', tenant: 'aaa', max_participants: 1, secret: 'aaa-secret-tenant-secret-1' });
+  await janus.admin({ request: 'create_room', tenant: 'aaa', room: 'zz', max_attendees: 1, presenter_secret: 'g-presenter' });
   const sorted = (await janus.admin({ request: 'list_rooms' })).rooms.map((x) => `${x.tenant}/${x.room}`);
   assert.deepEqual(sorted, ['aaa/zz', 'acme/allhands', 'acme/standup', 'globex/allhands', 'globex/alpha', 'globex/zeta'], 'list_rooms sorted');
   const stRooms = (await janus.admin({ request: 'status' })).rooms.map((x) => `${x.tenant}/${x.room}`);
@@ -139,10 +139,10 @@ test('the documented Admin API envelope and every admin request with its reply o
 });
 
 test('kick, destroy_room and destroy_tenant remove participants with their reason', async () => {
-  await janus.admin({ request: 'create_tenant', tenant: 'initech', max_participants: 10, secret: 'initech-secret' });
-  await janus.admin({ request: 'create_room', tenant: 'initech', room: 'a', max_attendees: 10, presenter_secret: 'pa' });
-  await janus.admin({ request: 'create_room', tenant: 'initech', room: 'b', max_attendees: 10, presenter_secret: 'pb' });
-  const pres = await presenter(janus, bag, { tenant: 'initech', room: 'a', presenter_secret: 'pa', display: 'boss' });
+  await janus.admin({ request: 'create_tenant', tenant: 'initech', max_participants: 10, secret: 'initech-secret-tenant-secret-1' });
+  await janus.admin({ request: 'create_room', tenant: 'initech', room: 'a', max_attendees: 10, presenter_secret: 'pa-presenter' });
+  await janus.admin({ request: 'create_room', tenant: 'initech', room: 'b', max_attendees: 10, presenter_secret: 'pb-presenter' });
+  const pres = await presenter(janus, bag, { tenant: 'initech', room: 'a', presenter_secret: 'pa-presenter', display: 'boss' });
   const a1 = await attendee(janus, bag);
   const a2 = await attendee(janus, bag);
   const b1 = await attendee(janus, bag);
@@ -160,7 +160,7 @@ test('kick, destroy_room and destroy_tenant remove participants with their reaso
 
   // kick (tenant credentials over a handle, as documented: "operator, own tenant").
   const th = await handle(janus, bag);
-  const kr = (await th.request({ request: 'kick', tenant: 'initech', tenant_secret: 'initech-secret', room: 'a', id: j1.id })).data;
+  const kr = (await th.request({ request: 'kick', tenant: 'initech', tenant_secret: 'initech-secret-tenant-secret-1', room: 'a', id: j1.id })).data;
   assertSuccess(kr, 'kick');
   assert.equal(kr.id, j1.id);
   const kicked = await a1.h.waitEvent('removed', { what: 'removed after kick' });
@@ -189,9 +189,9 @@ test('kick, destroy_room and destroy_tenant remove participants with their reaso
 });
 
 test('kick and destroy_room reach queued attendees too; a presenter leaving renegotiates attendees', async () => {
-  await janus.admin({ request: 'create_tenant', tenant: 'umbrella', max_participants: 10, secret: 'umbrella-secret' });
-  await janus.admin({ request: 'create_room', tenant: 'umbrella', room: 'one', max_attendees: 1, presenter_secret: 'pu' });
-  const pres = await presenter(janus, bag, { tenant: 'umbrella', room: 'one', presenter_secret: 'pu', display: 'lead' });
+  await janus.admin({ request: 'create_tenant', tenant: 'umbrella', max_participants: 10, secret: 'umbrella-secret-tenant-secret-1' });
+  await janus.admin({ request: 'create_room', tenant: 'umbrella', room: 'one', max_attendees: 1, presenter_secret: 'pu-presenter' });
+  const pres = await presenter(janus, bag, { tenant: 'umbrella', room: 'one', presenter_secret: 'pu-presenter', display: 'lead' });
   const a = await attendee(janus, bag);
   const ja = (await a.join(joinBody({ tenant: 'umbrella', room: 'one', display: 'seated' }))).data;
   assertEvent(ja, 'admitted');

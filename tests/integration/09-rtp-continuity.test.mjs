@@ -26,7 +26,7 @@ import {
 } from './lib/werift-peers.mjs';
 
 const TENANT = 'rtp';
-const SECRET = 'pres';
+const SECRET = 'pres-secret-09';
 let janus;
 const bag = new Bag();
 

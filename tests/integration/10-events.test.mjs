@@ -102,7 +102,7 @@ test('documented plugin events reach Janus event handlers, without secrets', asy
   const dir = path.dirname(janus.stateFile);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
-    assertSuccess(await janus.admin({ request: 'create_room', tenant: 'ev', room: 'r2', max_attendees: 1, presenter_secret: 'x2' }), 'create_room');
+    assertSuccess(await janus.admin({ request: 'create_room', tenant: 'ev', room: 'r2', max_attendees: 1, presenter_secret: 'x2-presenter' }), 'create_room');
     const pf = await expectEvent((e) => e.event === 'persist_failed', 'persist_failed');
     assert.equal(typeof pf.error, 'string');
   } finally {
@@ -117,4 +117,49 @@ test('documented plugin events reach Janus event handlers, without secrets', asy
 
   const all = JSON.stringify(raw);
   for (const s of SECRETS) assert.ok(!all.includes(s), `secret "${s}" in an event handler event`);
+});
+
+// Issue 12: the order around a rejoin grace (docs/api.md, "Order around a rejoin grace"). A lost
+// connection is `left` then `rejoining`; a take-over (the token again while the old participant is
+// still seated) is `removed` (replaced), then `joined` and `admitted`, and no `rejoining`.
+test('rejoin grace: left before rejoining; a take-over sends removed/replaced and no rejoining', async () => {
+  assertSuccess(await janus.admin({ request: 'set_capacity', capacity: 2, rejoin_grace_s: 30 }), 'set_capacity');
+  await createTenant(janus, { tenant: 'evr', max_participants: 10 });
+  await createRoom(janus, { tenant: 'evr', room: 'r', presenter_secret: 'evr-presenter' });
+  const body = (extra = {}) => ({ ...joinBody({ tenant: 'evr', room: 'r' }), ...extra });
+  const indexOf = (pred) => events.findIndex(pred);
+
+  const a1 = await attendee(janus, bag);
+  const r1 = (await a1.join(body())).data;
+  assertEvent(r1, 'admitted');
+  // No presenter: no media, but the PeerConnection comes up (`active`).
+  await expectEvent((e) => e.event === 'active' && e.id === r1.id, 'active');
+  a1.dropPc();
+  await expectEvent((e) => e.event === 'rejoining' && e.id === r1.id, 'rejoining (after hangup)');
+  const left = indexOf((e) => e.event === 'left' && e.id === r1.id);
+  assert.ok(left >= 0, `left for ${r1.id}: ${safeJson(events)}`);
+  assert.equal(events[left].reason, 'hangup');
+  assert.ok(left < indexOf((e) => e.event === 'rejoining' && e.id === r1.id), `left before rejoining: ${safeJson(events)}`);
+
+  // The rejoin: the held seat passes on.
+  const a2 = await attendee(janus, bag);
+  const r2 = (await a2.join(body({ rejoin_token: r1.rejoin_token }))).data;
+  assertEvent(r2, 'admitted');
+  assert.equal(r2.rejoined, true, safeJson(r2));
+  await expectEvent((e) => e.event === 'active' && e.id === r2.id, 'active (rejoined)');
+
+  // A take-over while a2 is still seated.
+  const a3 = await attendee(janus, bag);
+  const r3 = (await a3.join(body({ rejoin_token: r2.rejoin_token }))).data;
+  assertEvent(r3, 'admitted');
+  assert.equal(r3.rejoined, true, safeJson(r3));
+  await expectEvent((e) => e.event === 'admitted' && e.id === r3.id, 'admitted (take-over)');
+  const removed = indexOf((e) => e.event === 'removed' && e.id === r2.id);
+  assert.ok(removed >= 0, `removed for ${r2.id}: ${safeJson(events)}`);
+  assert.equal(events[removed].reason, 'replaced');
+  assert.ok(removed < indexOf((e) => e.event === 'joined' && e.id === r3.id), `removed before joined: ${safeJson(events)}`);
+  assert.equal(indexOf((e) => e.event === 'rejoining' && e.id === r2.id), -1, `no rejoining for a take-over: ${safeJson(events)}`);
+  await expectEvent((e) => e.event === 'active' && e.id === r3.id, 'active (took over)');
+  const counts = (await janus.admin({ request: 'status' })).node.counts;
+  assert.equal(counts.rejoining, 0, safeJson(counts));
 });

@@ -18,8 +18,8 @@ const bag = new Bag();
 before(async () => {
   janus = await startJanus('rejoin', { capacity: 5, wave_size: 5, wave_interval_ms: 100, admit_timeout_ms: 15000 });
   await createTenant(janus, { tenant: 'rj', max_participants: 10 });
-  await createRoom(janus, { tenant: 'rj', room: 'r', presenter_secret: 'p' });
-  await presenter(janus, bag, { tenant: 'rj', room: 'r', presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'rj', room: 'r', presenter_secret: 'p-presenter' });
+  await presenter(janus, bag, { tenant: 'rj', room: 'r', presenter_secret: 'p-presenter' });
 });
 
 after(async () => {

@@ -27,8 +27,8 @@ after(async () => {
 async function scene() {
   roomNo += 1;
   const room = `r${roomNo}`;
-  await createRoom(janus, { tenant: 'wo', room, presenter_secret: 'p' });
-  const pres = await presenter(janus, bag, { tenant: 'wo', room, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'wo', room, presenter_secret: 'p-presenter' });
+  const pres = await presenter(janus, bag, { tenant: 'wo', room, presenter_secret: 'p-presenter' });
   const watcher = await attendee(janus, bag);
   const r1 = await watcher.join(joinBody({ tenant: 'wo', room, display: 'watcher' }));
   assertEvent(r1.data, 'admitted', 'watcher');
@@ -99,8 +99,8 @@ test('room destroyed: the seat goes to an attendee queued for another room', asy
   // Someone queued for another room of the tenant, behind the one queued in this room.
   roomNo += 1;
   const other = `r${roomNo}`;
-  await createRoom(janus, { tenant: 'wo', room: other, presenter_secret: 'p' });
-  await presenter(janus, bag, { tenant: 'wo', room: other, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'wo', room: other, presenter_secret: 'p-presenter' });
+  await presenter(janus, bag, { tenant: 'wo', room: other, presenter_secret: 'p-presenter' });
   const elsewhere = await attendee(janus, bag);
   assertEvent((await elsewhere.join(joinBody({ tenant: 'wo', room: other, display: 'elsewhere' }))).data, 'queued', 'elsewhere');
   assertSuccess(await janus.admin({ request: 'destroy_room', tenant: 'wo', room: s.room }), 'destroy_room');

@@ -23,7 +23,7 @@ before(async () => {
   await startLocalStun();
   janus = await startJanus('storm', { capacity: CAPACITY, wave_size: WAVE, wave_interval_ms: 300, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'big', max_participants: 100 });
-  await createRoom(janus, { tenant: 'big', room: 'allhands', max_attendees: 100, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'big', room: 'allhands', max_attendees: 100, presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -36,7 +36,7 @@ test(`${N} attendees at once on capacity ${CAPACITY}: queued, admitted in waves,
   const ph = await handle(janus, bag);
   const pres = new WeriftPresenter(ph, { label: 'ceo', video: 'vp8' });
   bag.add(() => pres.close());
-  assertEvent((await ph.request(joinBody({ tenant: 'big', room: 'allhands', ptype: 'presenter', presenter_secret: 'p' }))).data, 'joined');
+  assertEvent((await ph.request(joinBody({ tenant: 'big', room: 'allhands', ptype: 'presenter', presenter_secret: 'p-presenter' }))).data, 'joined');
   assertEvent((await pres.publish({ video: 'vp8' })).data, 'published');
   await pres.waitConnected();
 

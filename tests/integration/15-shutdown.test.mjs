@@ -17,7 +17,7 @@ before(async () => {
   await startLocalStun();
   janus = await startJanus('shutdown', { capacity: 4, wave_size: 2, wave_interval_ms: 200, admit_timeout_ms: 20000 });
   await createTenant(janus, { tenant: 's', max_participants: 100 });
-  await createRoom(janus, { tenant: 's', room: 'r', max_attendees: 50, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 's', room: 'r', max_attendees: 50, presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -31,7 +31,7 @@ async function busyRoom(tag) {
   const h = await handle(janus, bag);
   const p = new WeriftPresenter(h, { label: `p${tag}`, video: 'vp8' });
   bag.add(() => p.close());
-  assertEvent((await h.request(joinBody({ tenant: 's', room: 'r', ptype: 'presenter', presenter_secret: 'p' }))).data, 'joined');
+  assertEvent((await h.request(joinBody({ tenant: 's', room: 'r', ptype: 'presenter', presenter_secret: 'p-presenter' }))).data, 'joined');
   assertEvent((await p.publish({ video: 'vp8' })).data, 'published');
   const attendees = [];
   for (let i = 0; i < 6; i += 1) {

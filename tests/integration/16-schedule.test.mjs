@@ -30,7 +30,7 @@ after(async () => {
 test('outside its window a room refuses joins and says when it opens', async () => {
   const start = nowS() + 86400;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'tomorrow', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'tomorrow', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, duration_s: 1800 }, lobby_minutes: 10,
   }), 'create_room tomorrow');
   const a = await attendee(janus, bag);
@@ -46,14 +46,14 @@ test('lobby, backstage, go-live in waves, warning, end', async () => {
   const start = nowS() + 12;
   const end = start + 12;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'live', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'live', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 5, grace_s: 2,
   }), 'create_room live');
   const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'live' });
   assert.equal(info.room.state, 'lobby', safeJson(info.room));
 
   // Backstage: the presenter publishes in the lobby.
-  const pres = await presenter(janus, bag, { tenant: 'sc', room: 'live', presenter_secret: 'p' });
+  const pres = await presenter(janus, bag, { tenant: 'sc', room: 'live', presenter_secret: 'p-presenter' });
   // Early attendees are pre-queued with the start time.
   const early = [];
   for (let i = 0; i < 5; i += 1) {
@@ -91,7 +91,7 @@ test('lobby, backstage, go-live in waves, warning, end', async () => {
 test('backstage: a monitor sees and hears the presenters in the lobby, attendees get nothing', async () => {
   const start = nowS() + 45;
   assertSuccess(await janus.admin({
-    request: 'create_room', tenant: 'sc', room: 'stage', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'sc', room: 'stage', max_attendees: 10, presenter_secret: 'p-presenter',
     schedule: { start, duration_s: 600 }, lobby_minutes: 1,
   }), 'create_room stage');
   const info = await janus.admin({ request: 'room_info', tenant: 'sc', room: 'stage' });
@@ -104,17 +104,17 @@ test('backstage: a monitor sees and hears the presenters in the lobby, attendees
     assertEvent((await a.join(joinBody({ tenant: 'sc', room: 'stage', display: `stage-early-${i}` }))).data, 'queued', `early-${i}`);
     early.push(a);
   }
-  const first = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'first' });
-  const second = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p', display: 'second' });
+  const first = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p-presenter', display: 'first' });
+  const second = await presenter(janus, bag, { tenant: 'sc', room: 'stage', presenter_secret: 'p-presenter', display: 'second' });
 
   // A wrong secret is refused like a presenter's.
   const wrong = await attendee(janus, bag);
-  assertError((await wrong.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'x' }))).data,
+  assertError((await wrong.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'x-presenter' }))).data,
     613, 'wrong_secret', 'backstage with a wrong secret');
 
   // The second presenter's monitor: admitted at once with both presenters' streams, media flows.
   const monitor = await attendee(janus, bag);
-  const r = await monitor.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'p', display: 'second-monitor' }));
+  const r = await monitor.join(joinBody({ tenant: 'sc', room: 'stage', ptype: 'backstage', presenter_secret: 'p-presenter', display: 'second-monitor' }));
   assertEvent(r.data, 'admitted', 'backstage join');
   assert.equal(r.jsep?.type, 'offer', `backstage join carries an offer: ${safeJson(r)}`);
   assert.ok(r.data.presenters.some((p) => p.id === first.id), `first presenter offered: ${safeJson(r.data)}`);
@@ -140,11 +140,11 @@ test('backstage: a monitor sees and hears the presenters in the lobby, attendees
 });
 
 test('issue 12: the 2.4 KB schedule reproduction is refused at once, another tenant still joins', async () => {
-  await createTenant(janus, { tenant: 'slow', max_participants: 10 });
-  await createRoom(janus, { tenant: 'sc', room: 'open', max_attendees: 10, presenter_secret: 'p' });
+  const { secret } = await createTenant(janus, { tenant: 'slow', max_participants: 10 });
+  await createRoom(janus, { tenant: 'sc', room: 'open', max_attendees: 10, presenter_secret: 'presenter' });
   const th = await handle(janus, bag);
   const body = {
-    request: 'create_room', tenant: 'slow', tenant_secret: 'sec-slow', room: 'r', max_attendees: 10, presenter_secret: 'p',
+    request: 'create_room', tenant: 'slow', tenant_secret: secret, room: 'r', max_attendees: 10, presenter_secret: 'presenter',
     schedule: {
       dtstart: '1970-01-01T00:00:00', tzid: 'UTC', duration_s: 60, rrule: 'FREQ=HOURLY;COUNT=1000000000',
       exdates: Array(100).fill('2000-01-01T00:00:01'),
@@ -172,4 +172,43 @@ test('issue 12: the 2.4 KB schedule reproduction is refused at once, another ten
   const rooms = await janus.admin({ request: 'list_rooms', tenant: 'slow' });
   assertSuccess(rooms, 'list_rooms');
   assert.deepEqual(rooms.rooms, [], safeJson(rooms));
+// Issue 12: rooms ending in the same tick while the node is full. Capacity 2; ta's room holds both
+// seats, tb's room has one attendee queued; both windows end together (grace 0). The seats freed by
+// ta's end must not go to tb's queue: its attendee gets `removed` (ended), never `admitted` (before,
+// it was admitted without a usable offer, then ended).
+test('rooms ending together on a full node: the freed seats are not handed to a room that ends too', async () => {
+  assertSuccess(await janus.admin({ request: 'set_capacity', capacity: 2 }), 'set_capacity');
+  const start = nowS() + 6;
+  const end = start + 14;
+  for (const tenant of ['ta', 'tb']) {
+    await createTenant(janus, { tenant, max_participants: 10 });
+    assertSuccess(await janus.admin({
+      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p',
+      schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 0, grace_s: 0,
+    }), `create_room ${tenant}`);
+  }
+  await waitCounts(janus, { queued: 0 });
+  // Live: ta's two attendees take both seats, tb's one queues.
+  const seated = [];
+  for (let i = 0; i < 2; i += 1) {
+    const a = await attendee(janus, bag);
+    const r = await a.join(joinBody({ tenant: 'ta', room: 'r', display: `ta-${i}` }));
+    if (r.data.event === 'queued') await a.h.waitEvent('admitted', { timeout: 30000, what: `ta-${i} admitted at go-live` });
+    else assertEvent(r.data, 'admitted', `ta-${i}`);
+    seated.push(a);
+  }
+  // Their PeerConnections up (no presenter: no media, but the seats are active).
+  await waitCounts(janus, { active: 2 }, { tenant: 'ta', timeout: 30000 });
+  const q = await attendee(janus, bag);
+  const rq = await q.join(joinBody({ tenant: 'tb', room: 'r', display: 'tb-0' }));
+  assertEvent(rq.data, 'queued', 'tb-0');
+  assert.ok(nowS() < end - 2, 'still well before the end');
+  await waitCounts(janus, { admitted: 2, queued: 1 });
+  // The end of both windows.
+  for (const a of seated) await a.h.waitEvent('ended', { timeout: 40000, what: 'ta attendee ended' });
+  const removed = await q.h.waitEvent('removed', { timeout: 10000, what: 'tb-0 removed at the end' });
+  assert.equal(removed.data.reason, 'ended', safeJson(removed.data));
+  assert.equal(q.h.eventsNamed('admitted').length, 0, `tb-0 never admitted: ${safeJson(q.h.events.map((e) => e.data))}`);
+  assert.equal(q.h.eventsNamed('ended').length, 0, 'tb-0 was never seated, so not ended');
+  await waitCounts(janus, { active: 0, connecting: 0, queued: 0 });
 });

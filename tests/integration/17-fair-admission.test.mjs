@@ -17,7 +17,9 @@ let janus;
 const bag = new Bag();
 
 before(async () => {
-  janus = await startJanus('fair', { capacity: 8, wave_size: 4, wave_interval_ms: 700, admit_timeout_ms: 600000 });
+  // Many queued handles share one Janus session here (handles() below): no per-session bound on them.
+  janus = await startJanus('fair', { capacity: 8, wave_size: 4, wave_interval_ms: 700, admit_timeout_ms: 600000,
+    max_queued_per_session: 0 });
 });
 
 after(async () => {
@@ -202,7 +204,7 @@ test('(c) node max_queued: a join beyond it gets queue_full with retry_after_ms,
 test('(d) a priority attendee joining last is admitted before the tenant\'s ordinary attendees', async () => {
   await setCapacity({ capacity: 50, max_queued: 0, wave_interval_ms: 300 });
   await createTenantWith(janus, { tenant: 'pr', max_participants: 1 });
-  await createRoomWith(janus, { tenant: 'pr', room: 'r', presenter_seats: 0, priority_secret: 'vip' });
+  await createRoomWith(janus, { tenant: 'pr', room: 'r', presenter_seats: 0, priority_secret: 'vip-priority' });
   const [s1, o1, o2, o3, vip, bad] = await handles(6);
   assertEvent(await join(s1, joinBody({ tenant: 'pr', room: 'r', display: 's1' })), 'admitted', 's1');
   for (const [i, h] of [o1, o2, o3].entries()) {
@@ -210,8 +212,8 @@ test('(d) a priority attendee joining last is admitted before the tenant\'s ordi
     assertEvent(d, 'queued', `o${i + 1}`);
     assert.equal(d.position, i + 1);
   }
-  assertError((await bad.request({ ...joinBody({ tenant: 'pr', room: 'r' }), priority_secret: 'nope' })).data, 613, 'wrong_secret', 'wrong priority_secret');
-  const v = await join(vip, { ...joinBody({ tenant: 'pr', room: 'r', display: 'vip' }), priority_secret: 'vip' });
+  assertError((await bad.request({ ...joinBody({ tenant: 'pr', room: 'r' }), priority_secret: 'nope-priority' })).data, 613, 'wrong_secret', 'wrong priority_secret');
+  const v = await join(vip, { ...joinBody({ tenant: 'pr', room: 'r', display: 'vip' }), priority_secret: 'vip-priority' });
   assertEvent(v, 'queued', 'vip');
   assert.equal(v.position, 1, `the priority attendee is first in its room's queue: ${safeJson(v)}`);
   assert.equal(v.queue_length, 4);

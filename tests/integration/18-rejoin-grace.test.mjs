@@ -22,7 +22,7 @@ before(async () => {
     capacity: 1, wave_size: 1, wave_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: GRACE_S,
   });
   await createTenant(janus, { tenant: 'rg', max_participants: 20 });
-  await createRoom(janus, { tenant: 'rg', room: 'r', presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'rg', room: 'r', presenter_secret: 'p-presenter' });
 });
 
 after(async () => {
@@ -33,7 +33,7 @@ after(async () => {
 const body = (display, extra = {}) => ({ ...joinBody({ tenant: 'rg', room: 'r', display }), ...extra });
 
 test('a dropped attendee keeps its seat for the grace and takes it back with its token', async () => {
-  const pres = await presenter(janus, bag, { tenant: 'rg', room: 'r', presenter_secret: 'p', display: 'host' });
+  const pres = await presenter(janus, bag, { tenant: 'rg', room: 'r', presenter_secret: 'p-presenter', display: 'host' });
   const a1 = await attendee(janus, bag);
   const r1 = (await a1.join(body('a1'))).data;
   assertEvent(r1, 'admitted', 'a1');

@@ -2,7 +2,8 @@
 // relying only on the DOM contract in web/CONTRACT.md. Capacity 2, wave_size 1: a presenter page
 // goes live with the fake camera; four attendee pages join: two watch (decoded frames advancing),
 // two queue (positions, a queue progress bar that never goes back); a leave frees a seat for the
-// next in the queue; the dashboard shows the Admin API's status. Screenshots of each page in its key
+// next in the queue; the dashboard shows the Admin API's status; a dropped WebSocket keeps the seat
+// (rejoin grace) but a closed tab frees it at once. Screenshots of each page in its key
 // states go to $AH_ARTIFACTS/screenshots/ (and to docs/images/ with AH_UPDATE_DOCS_IMAGES=1).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
@@ -34,8 +35,8 @@ const log = (line) => console.log(`# ${line}`);
 
 before(async () => {
   janus = await startJanus('web-pages', {
-    capacity: 2, wave_size: 1, wave_interval_ms: 1000, update_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: 60,
-  });
+    capacity: 2, wave_size: 1, wave_interval_ms: 1000, update_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: 600,
+  }, { sessionTimeout: 60 }); // Janus's default: janus.js keeps sessions alive every 25 s (the harness's 15 s expired idle pages)
   await createTenant(janus, { tenant: TENANT, max_participants: 20 });
   await createRoom(janus, { tenant: TENANT, room: ROOM, max_attendees: 20, presenter_secret: PRESENTER_SECRET, description: 'All hands' });
   br = await new Browser({ log }).start();
@@ -302,18 +303,21 @@ test('(d3) dashboard forms: a tenant and a room created, a refused create shows 
   await tf.waitFor({ state: 'visible', timeout: 15000 });
   await tf.locator('input[name="tenant"]').fill('formt');
   await tf.locator('input[name="max_participants"]').fill('30');
-  await tf.locator('input[name="secret"]').fill('formt-secret');
+  await tf.locator('input[name="secret"]').fill('formt-tenant-secret');
   await tf.locator('#tenant-submit').click();
   await waitFor(async () => /created/i.test(await text(dash, '#tenant-form-status')), { timeout: 15000, what: 'tenant created message' });
   const tenants = (await janus.admin({ request: 'list_tenants' })).tenants || [];
   const t = tenants.find((x) => x.tenant === 'formt');
   assert.ok(t && t.max_participants === 30, `formt exists with max_participants 30: ${safeJson(tenants)}`);
+  // The new tenant's join-token signing key is shown once, as create_tenant gave it.
+  const key = (await janus.admin({ request: 'get_signing_key', tenant: 'formt' })).signing_key;
+  assert.match(await text(dash, '#tenant-form-status'), new RegExp(`signing key: ${key}$`), 'the signing key is shown');
 
   const rf = dash.locator('#room-form');
   // Refused in the page: no max attendees. Nothing is created and the field is marked.
   await rf.locator('input[name="tenant"]').fill('formt');
   await rf.locator('input[name="room"]').fill('town');
-  await rf.locator('input[name="presenter_secret"]').fill('p');
+  await rf.locator('input[name="presenter_secret"]').fill('p-presenter');
   await rf.locator('#room-submit').click();
   await waitFor(async () => /required/i.test(await text(dash, '#room-form-error')), { timeout: 10000, what: 'room form error' });
   assert.equal(await rf.locator('input[name="max_attendees"]').getAttribute('aria-invalid'), 'true');
@@ -410,6 +414,51 @@ test('(g) a dropped WebSocket: the attendee page shows reconnecting, rejoins wit
   assert.equal(c.active + c.connecting, 2, `two seated: ${safeJson(c)}`);
   assert.equal(c.queued, queuedBefore, `the queue did not move: ${safeJson(c)}`);
   for (const q of attendees.slice(4)) if (!q.page.isClosed()) assert.equal(await q.page.evaluate(() => document.body.dataset.state), 'queued', `${q.name} still queued`);
+});
+
+// Close a watching attendee's tab with `close`; its seat must be free long before the 600 s grace (no
+// held seat), and the first queued attendee gets it.
+async function closeFreesSeat(a, next, close) {
+  await waitState(a.page, 'watching', 20000);
+  await waitState(next.page, 'queued', 20000);
+  const before = (await roomInfo(janus, TENANT, ROOM)).counts;
+  log(`closing ${a.name}'s tab; ${next.name} is queued; counts ${safeJson(before)}`);
+  const closed = Date.now();
+  await close(a.page);
+  let last;
+  await waitFor(async () => {
+    last = (await roomInfo(janus, TENANT, ROOM)).counts;
+    return last.rejoining === 0 && last.queued === before.queued - 1 ? last : false;
+  }, { timeout: 30000, interval: 250, what: `${a.name}'s seat freed at once, not held, and taken from the queue` })
+    .catch((e) => { throw new Error(`${e.message}; counts ${safeJson(last)}`); });
+  log(`${a.name}'s seat went to the queue ${Date.now() - closed} ms after the close (grace 600 s)`);
+  await waitState(next.page, 'watching', 60000);
+  const c = (await roomInfo(janus, TENANT, ROOM)).counts;
+  assert.equal(c.rejoining, 0, `no seat held for ${a.name}: ${safeJson(c)}`);
+  assert.equal(c.active + c.connecting, 2, `${next.name} took the seat: ${safeJson(c)}`);
+}
+
+test('(h) closing a watching attendee\'s tab leaves at once: its seat is not held for rejoin_grace_s (600 s), the next in the queue watches', async () => {
+  assert.ok(chainOk, 'needs (c)');
+  const queued = attendees.slice(4).filter((q) => !q.page.isClosed());
+  assert.ok(queued.length >= 2, `two queued attendees from (d): ${queued.length}`);
+  // The whole browser context goes (what closing a window does), then a tab closed with its
+  // beforeunload handlers run (what the user's close button does).
+  await closeFreesSeat(attendees[3], queued[0], (page) => br.closePage(page));
+  const closeTab = async (page) => {
+    br.pages = br.pages.filter((p) => p !== page);
+    await page.close({ runBeforeUnload: true });
+  };
+  await closeFreesSeat(attendees[2], queued[1], closeTab);
+  // A few more rounds, alternating the two ways: a new attendee queues, a watching one's tab closes.
+  let watching = [queued[0], queued[1]];
+  for (let i = 7; i <= 10; i++) {
+    const name = `attendee${i}`;
+    const next = { page: await br.openAttendee({ ...common(), display: `Viewer ${i}` }, { name }), name };
+    attendees.push(next);
+    await closeFreesSeat(watching[0], next, i % 2 ? closeTab : (page) => br.closePage(page));
+    watching = [watching[1], next];
+  }
 });
 
 test('no uncaught errors (pageerror) in any page; every body data-state is one of the contract\'s', async () => {

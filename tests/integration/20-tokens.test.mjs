@@ -1,8 +1,9 @@
 // (issue 6) Join tokens against the real Janus: a room with tokens "required" admits only joins
 // with a valid token, whose role decides (attendee, priority, presenter: a presenter token joins and
 // publishes without presenter_secret); ptype cannot raise the role; wrong room and expired tokens
-// get their codes; a secret rotation with an overlap keeps the old tokens valid for the overlap.
-// Tokens are minted here with node:crypto alone, as docs/api.md shows.
+// get their codes; a signing-key rotation with an overlap keeps the old tokens valid for the overlap.
+// Tokens are minted here with node:crypto alone, as docs/api.md shows, with the tenant's signing key
+// (create_tenant's reply, get_signing_key): the tenant secret, an admin password, signs nothing (issue 12).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,15 +29,20 @@ function mint(secret, claims) {
   return `${header}.${payload}.${signature}`;
 }
 const tokens = [];
-function token(claims, secret = SECRET) {
-  const t = mint(secret, claims);
+let KEY; // tk's signing key (create_tenant's reply)
+const keys = []; // every signing key seen (no other reply may carry one)
+function token(claims, key = KEY) {
+  const t = mint(key, claims);
   tokens.push(t);
   return t;
 }
 
 before(async () => {
   janus = await startJanus('tokens', { capacity: 20, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 60000 });
-  await createTenant(janus, { tenant: 'tk', max_participants: 20, secret: SECRET });
+  const t = await createTenant(janus, { tenant: 'tk', max_participants: 20, secret: SECRET });
+  assert.match(t.signing_key, /^[0-9a-f]{64}$/, 'create_tenant returns the signing key');
+  KEY = t.signing_key;
+  keys.push(KEY);
   const r = await createRoomWith(janus, { tenant: 'tk', room: 'town', presenter_secret: PS, tokens: 'required' });
   assert.equal(r.room.tokens, 'required');
   await createRoomWith(janus, { tenant: 'tk', room: 'other', presenter_secret: PS, tokens: 'optional' });
@@ -44,7 +50,7 @@ before(async () => {
 
 after(async () => {
   const text = JSON.stringify(seen);
-  for (const s of [SECRET, NEW_SECRET, PS, ...tokens]) assert.ok(!text.includes(s), 'no reply carries a secret or a token');
+  for (const s of [SECRET, NEW_SECRET, PS, ...keys, ...tokens]) assert.ok(!text.includes(s), 'no reply carries a secret, key or token');
   await bag.closeAll();
   if (janus) await janus.dispose();
 });
@@ -120,23 +126,45 @@ test('wrong room, expired, not yet valid, alg none, tampered: their codes', asyn
   assertError(bad.data, 630, 'token_signature', 'optional room, bad token');
 });
 
-test('rotation: the old secret works for the overlap (tokens and tenant_secret), then not', async () => {
+test('a token signed with the tenant secret (the admin password) is refused', async () => {
+  assertError((await join({ token: token({ role: 'attendee', sub: 'guess' }, SECRET) })).r.data, 630, 'token_signature',
+    'tenant secret as HMAC key');
+  const k = await janus.admin({ request: 'get_signing_key', tenant: 'tk' });
+  assertSuccess(k, 'get_signing_key');
+  assert.equal(k.signing_key, KEY);
+  // over a plugin handle with the tenant's own credentials, too
+  const h = await handle(janus, bag);
+  const own = await h.request({ request: 'get_signing_key', tenant: 'tk', tenant_secret: SECRET });
+  assertSuccess(own.data, 'get_signing_key with tenant_secret');
+  assert.equal(own.data.signing_key, KEY);
+  const st = await janus.admin({ request: 'status' });
+  seen.push(st);
+});
+
+test('key rotation: the old key works for the overlap, then not; a secret rotation leaves tokens alone', async () => {
   const old = token({ role: 'attendee', sub: 'old' });
-  const r = await janus.admin({ request: 'edit_tenant', tenant: 'tk', secret: NEW_SECRET, secret_overlap_s: 5 });
-  seen.push(r);
-  assertSuccess(r, 'edit_tenant');
-  assert.ok(Number.isInteger(r.tenant.previous_secret_until), safeJson(r.tenant));
-  const fresh = token({ role: 'attendee', sub: 'new' }, NEW_SECRET);
-  assertEvent((await join({ token: old })).r.data, 'admitted', 'old secret within the overlap');
-  assertEvent((await join({ token: fresh })).r.data, 'admitted', 'new secret');
+  const r = await janus.admin({ request: 'rotate_signing_key', tenant: 'tk', overlap_s: 5 });
+  assertSuccess(r, 'rotate_signing_key');
+  assert.match(r.signing_key, /^[0-9a-f]{64}$/);
+  assert.notEqual(r.signing_key, KEY);
+  assert.ok(Number.isInteger(r.previous_signing_key_until), safeJson(Object.keys(r)));
+  keys.push(r.signing_key);
+  const fresh = token({ role: 'attendee', sub: 'new' }, r.signing_key);
+  assertEvent((await join({ token: old })).r.data, 'admitted', 'old key within the overlap');
+  assertEvent((await join({ token: fresh })).r.data, 'admitted', 'new key');
+  // a new tenant secret: tokens are not concerned; the old secret keeps authorizing for its overlap
+  const e = await janus.admin({ request: 'edit_tenant', tenant: 'tk', secret: NEW_SECRET, secret_overlap_s: 5 });
+  seen.push(e);
+  assertSuccess(e, 'edit_tenant');
+  assert.ok(Number.isInteger(e.tenant.previous_secret_until), safeJson(e.tenant));
   const h = await handle(janus, bag);
   const list = await h.request({ request: 'list_rooms', tenant: 'tk', tenant_secret: SECRET });
   seen.push(list.data);
   assertSuccess(list.data, 'tenant_secret: old secret within the overlap');
   await new Promise((resolve) => setTimeout(resolve, 6000));
-  assertError((await join({ token: old })).r.data, 630, 'token_signature', 'old secret after the overlap');
+  assertError((await join({ token: old })).r.data, 630, 'token_signature', 'old key after the overlap');
   const list2 = await h.request({ request: 'list_rooms', tenant: 'tk', tenant_secret: SECRET });
   seen.push(list2.data);
   assertError(list2.data, 606, 'unauthorized', 'tenant_secret: old secret after the overlap');
-  assertEvent((await join({ token: fresh })).r.data, 'admitted', 'new secret after the overlap');
+  assertEvent((await join({ token: fresh })).r.data, 'admitted', 'new key after the overlap');
 });

@@ -2,6 +2,9 @@
 // retry_after_ms) while another client in the same room is answered promptly; a request over
 // max_request_bytes is request_too_large; handles past max_handles_per_session are refused at
 // attach; Janus keeps running and logs no secret. Small limits keep it fast.
+// Issue 12: failed pins and tenant secrets are throttled per Janus session (too_many_failures, the
+// credential not even checked) and counted in status; one Janus session holds at most
+// max_queued_per_session queued joins (too_many_queued); the node queue is bounded by default.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +15,10 @@ import {
 } from './lib/allhands.mjs';
 import { Client } from './lib/client.mjs';
 
-const LIMITS = { max_request_bytes: 2048, requests_per_second: 5, request_burst: 10, max_handles_per_session: 3 };
+const LIMITS = { max_request_bytes: 2048, requests_per_second: 5, request_burst: 10, max_handles_per_session: 3,
+  max_queued_per_session: 2 };
+const PIN = 'pin-2468';
+const SESSION_BURST = 10; // AH_FAIL_SESSION_BURST (docs/security.md)
 const SA = 'limits-tenant-secret-8e1f';
 const PS = 'limits-presenter-secret-2a';
 let janus;
@@ -22,6 +28,7 @@ before(async () => {
   janus = await startJanus('limits', { capacity: 20, wave_size: 10, wave_interval_ms: 200, admit_timeout_ms: 60000, ...LIMITS });
   await createTenant(janus, { tenant: 'ta', max_participants: 10, secret: SA });
   await createRoom(janus, { tenant: 'ta', room: 'ra', max_attendees: 10, presenter_secret: PS });
+  await createRoom(janus, { tenant: 'ta', room: 'pinned', max_attendees: 10, presenter_secret: PS, pin: PIN });
 });
 
 after(async () => {
@@ -101,6 +108,64 @@ test('handles past max_handles_per_session are refused at attach; others still a
   await hs[0].detach();
   const again = await c.attach(ALLHANDS);
   assertSuccess((await again.request({ request: 'list_rooms', tenant: 'ta', tenant_secret: SA })).data, 'after a detach');
+});
+
+// A Janus session (one client, three handles) guessing a room's pin.
+async function sessionHandles() {
+  const c = await Client.connect(janus);
+  bag.add(() => c.close());
+  const hs = [];
+  for (let i = 0; i < LIMITS.max_handles_per_session; i++) hs.push(await c.attach(ALLHANDS));
+  return hs;
+}
+
+test('failed pins and tenant secrets are throttled per Janus session, and counted in status', async () => {
+  const hs = await sessionHandles();
+  for (let i = 0; i < SESSION_BURST; i++) {
+    const r = (await hs[i % hs.length].request(joinBody({ tenant: 'ta', room: 'pinned', pin: `guess-${i}` }))).data;
+    assertError(r, 612, 'wrong_pin', `guess ${i}`);
+  }
+  // Over the limit: refused before the pin is looked at, the right one too.
+  const refused = (await hs[0].request(joinBody({ tenant: 'ta', room: 'pinned', pin: PIN }))).data;
+  assertError(refused, 650, 'too_many_failures', 'the right pin from the guessing session');
+  assert.equal(refused.scope, 'session', safeJson(refused));
+  assert.ok(Number.isInteger(refused.retry_after_ms) && refused.retry_after_ms > 0 && refused.retry_after_ms <= 6000,
+    safeJson(refused));
+  const secret = (await hs[1].request({ request: 'list_rooms', tenant: 'ta', tenant_secret: SA })).data;
+  assertError(secret, 650, 'too_many_failures', 'the right tenant secret from the guessing session');
+  // Another Janus session is not concerned.
+  const other = await handle(janus, bag);
+  assertEvent((await other.request(joinBody({ tenant: 'ta', room: 'pinned', pin: PIN }))).data, 'admitted', 'other session');
+  const st = await janus.admin({ request: 'status' });
+  const room = st.rooms.find((r) => r.tenant === 'ta' && r.room === 'pinned');
+  assert.equal(room.failures.failed, SESSION_BURST, safeJson(room.failures));
+  assert.ok(st.node.failures.refused >= 2 && st.node.failures.sessions_throttled >= 1, safeJson(st.node.failures));
+  assert.equal(st.tenants.find((t) => t.tenant === 'ta').failures.failed, 0, 'no tenant_secret failed');
+});
+
+test('one Janus session holds at most max_queued_per_session queued joins; the node queue is bounded by default', async () => {
+  const st = await janus.admin({ request: 'status' });
+  assert.equal(st.node.max_queued, 20000, `the default node queue bound: ${safeJson(st.node.max_queued)}`);
+  assertSuccess(await janus.admin({ request: 'set_capacity', capacity: 0 }));
+  try {
+    const hs = await sessionHandles();
+    const body = joinBody({ tenant: 'ta', room: 'ra', display: 'q' });
+    assertEvent((await hs[0].request(body)).data, 'queued', 'first queued join');
+    assertEvent((await hs[1].request(body)).data, 'queued', 'second queued join');
+    const third = (await hs[2].request(body)).data;
+    assertError(third, 651, 'too_many_queued', 'third queued join of the session');
+    const before = (await janus.admin({ request: 'room_info', tenant: 'ta', room: 'ra' })).room.counts.queued;
+    // another session queues as usual
+    const other = await handle(janus, bag);
+    assertEvent((await other.request(body)).data, 'queued', 'another session');
+    // a place freed in the session lets its third handle queue
+    assertEvent((await hs[0].request({ request: 'leave' })).data, 'left', 'leave');
+    assertEvent((await hs[2].request(body)).data, 'queued', 'third handle after a leave');
+    const after = (await janus.admin({ request: 'room_info', tenant: 'ta', room: 'ra' })).room.counts.queued;
+    assert.equal(after, before + 1, 'the refused join took no place');
+  } finally {
+    assertSuccess(await janus.admin({ request: 'set_capacity', capacity: 20 }));
+  }
 });
 
 test('Janus keeps running, and its log holds no secret', async () => {

@@ -33,8 +33,8 @@ before(async () => {
   await startLocalStun();
   janus = await startJanus('keyframes', { capacity: 100, wave_size: N, wave_interval_ms: 1000, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'kf', max_participants: 100 });
-  await createRoom(janus, { tenant: 'kf', room: 'r1', max_attendees: 100, presenter_secret: 'p' });
-  pres = await presenter(janus, bag, { tenant: 'kf', room: 'r1', presenter_secret: 'p', display: 'host' });
+  await createRoom(janus, { tenant: 'kf', room: 'r1', max_attendees: 100, presenter_secret: 'p-presenter' });
+  pres = await presenter(janus, bag, { tenant: 'kf', room: 'r1', presenter_secret: 'p-presenter', display: 'host' });
 });
 
 after(async () => {

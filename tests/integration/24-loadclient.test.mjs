@@ -65,8 +65,8 @@ before(async () => {
   assert.ok(fs.existsSync(LOADCLIENT_BIN), `${LOADCLIENT_BIN} is built (make)`);
   janus = await startJanus('loadclient', { capacity: 200, wave_size: 50, wave_interval_ms: 200, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'lc', max_participants: 100 });
-  await createRoom(janus, { tenant: 'lc', room: 'r1', max_attendees: 100, presenter_secret: 'p' });
-  await presenter(janus, bag, { tenant: 'lc', room: 'r1', presenter_secret: 'p', display: 'host' });
+  await createRoom(janus, { tenant: 'lc', room: 'r1', max_attendees: 100, presenter_secret: 'p-presenter' });
+  await presenter(janus, bag, { tenant: 'lc', room: 'r1', presenter_secret: 'p-presenter', display: 'host' });
   // The client gathers on the Janus end of the veth: Janus's libnice pins its sockets to that interface
   // (IP_UNICAST_IF), so its datagrams to the other end's address, local to the same namespace, are
   // dropped; between two sockets on the same address they are delivered (bench/loadclient/README.md).
@@ -126,7 +126,7 @@ test('30 attendees connect and receive authenticated audio and video', async () 
 
 test('a second presenter: renegotiation, everyone keeps receiving on the same ICE/DTLS', async () => {
   const before1 = byId(await lc.stats());
-  await presenter(janus, bag, { tenant: 'lc', room: 'r1', presenter_secret: 'p', display: 'guest' });
+  await presenter(janus, bag, { tenant: 'lc', room: 'r1', presenter_secret: 'p-presenter', display: 'guest' });
   await waitFor(() => [...subs.values()].every((s) => s.answers.length >= 2), { timeout: 20000, what: 'every attendee answered an updated offer' });
   for (const s of subs.values()) {
     assert.deepEqual(s.errors, [], `${s.id}: no errors`);

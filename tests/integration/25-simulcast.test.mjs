@@ -33,9 +33,9 @@ before(async () => {
   await startLocalStun();
   janus = await startJanus('simulcast', { capacity: 50, wave_size: 10, wave_interval_ms: 200, admit_timeout_ms: 30000 });
   await createTenant(janus, { tenant: 'sim', max_participants: 50 });
-  await createRoom(janus, { tenant: 'sim', room: 'r1', max_attendees: 40, presenter_secret: 'p' });
+  await createRoom(janus, { tenant: 'sim', room: 'r1', max_attendees: 40, presenter_secret: 'p-presenter' });
   pres = await presenter(janus, bag, {
-    tenant: 'sim', room: 'r1', presenter_secret: 'p', display: 'host',
+    tenant: 'sim', room: 'r1', presenter_secret: 'p-presenter', display: 'host',
     media: { simulcast: LAYERS, width: 960, height: 540, fps: 15 },
   });
 });

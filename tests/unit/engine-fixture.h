@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "allhands/engine.h"
+#include "allhands/persist-writer.h"
 
 #define SEC G_GINT64_CONSTANT(1000000)
 #define MS G_GINT64_CONSTANT(1000)
@@ -29,8 +30,8 @@ typedef struct {
 
 /* The last two: join-token tests' rotated secret, and the header every libjwt HS256 token starts
  * with (so no token is ever echoed). */
-static G_GNUC_UNUSED const char *const secrets[] = { "acme-secret", "s3cret", "pin-4321", "op-key", "globex-secret", "g-s3cret",
-	"vip-pass", "acme-rotated", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" };
+static G_GNUC_UNUSED const char *const secrets[] = { "acme-tenant-secret", "s3cret-presenter", "pin-4321", "op-key", "globex-tenant-secret", "g-s3cret",
+	"vip-pass", "acme-rotated-secret", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" };
 
 static G_GNUC_UNUSED const ah_stream_desc av[] = {
 	{ AH_MEDIA_AUDIO, 0, "opus", "" },
@@ -70,6 +71,16 @@ static G_GNUC_UNUSED ah_engine *engine_new(const ah_engine_config *config)
 	g_assert_cmpint(err, ==, AH_ERR_OK);
 	g_assert_nonnull(engine);
 	return engine;
+}
+
+/* Write what the engine handed its state file's writer (the plugin's writer thread does this). */
+static G_GNUC_UNUSED void flush_state(fixture *f)
+{
+	char *why = NULL;
+	ah_persist_writer *writer = ah_engine_persist_writer(f->engine);
+	if (writer != NULL)
+		ah_persist_writer_flush(writer, &why);
+	g_free(why);
 }
 
 /* A state file with `text` makes the engine refuse to start, with a message, and is left as it was. */
@@ -287,12 +298,12 @@ static G_GNUC_UNUSED json_int_t node_count(fixture *f, const char *which)
 static G_GNUC_UNUSED void make_rooms(fixture *f)
 {
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'name': 'Acme', "
-		"'max_participants': 100, 'secret': 'acme-secret'}"));
+		"'max_participants': 100, 'secret': 'acme-tenant-secret'}"));
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'allhands', "
-		"'max_attendees': 100, 'presenter_secret': 's3cret'}"));
+		"'max_attendees': 100, 'presenter_secret': 's3cret-presenter'}"));
 	/* globex has no seat at all: every presenter join there is tenant_full. */
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'globex', 'max_participants': 0, "
-		"'secret': 'globex-secret'}"));
+		"'secret': 'globex-tenant-secret'}"));
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'globex', 'room': 'standup', "
 		"'max_attendees': 10, 'pin': 'pin-4321', 'presenter_secret': 'g-s3cret'}"));
 	clear(f);
@@ -306,7 +317,7 @@ static G_GNUC_UNUSED json_t *join_attendee(fixture *f, guint64 conn)
 static G_GNUC_UNUSED json_t *join_presenter(fixture *f, guint64 conn)
 {
 	json_t *reply = send(f, conn, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
-		"'ptype': 'presenter', 'display': 'CEO', 'presenter_secret': 's3cret'}");
+		"'ptype': 'presenter', 'display': 'CEO', 'presenter_secret': 's3cret-presenter'}");
 	assert_event(reply, "joined");
 	return reply;
 }

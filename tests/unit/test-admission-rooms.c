@@ -222,10 +222,14 @@ static void test_rooms_clear(fixture *f, gconstpointer data)
 	join_queued(f, 8, "globex", "lobby", 2);
 	g_assert_cmpint(ah_admission_set_room_open(f->adm, "acme", "town", FALSE), ==, TRUE);
 	/* Queued in queue order, then seated in join order; the presenter stays. */
-	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", removed, f->now, f->events), ==, TRUE);
+	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", FALSE, removed), ==, TRUE);
 	assert_removed(removed, "5 7 1 3");
-	/* Two seats freed: the wave that is due takes one of each tenant (globex was ready first,
-	 * then acme's hall); 8 moves up in lobby. */
+	/* Nobody is admitted by the clearing itself (another room ending now is cleared first)... */
+	assert_events(f, "");
+	/* ...two seats freed: the wave that is due at the next tick takes one of each tenant (globex
+	 * was ready first, then acme's hall); 8 moves up in lobby. */
+	g_assert_cmpint(ah_admission_next_deadline(f->adm, f->now), ==, f->now);
+	ah_admission_tick(f->adm, f->now, f->events);
 	assert_events(f, "A4 A6 P8=1/1");
 	g_assert_cmpint(ah_admission_state(f->adm, 1), ==, AH_ADM_NONE);
 	g_assert_cmpint(ah_admission_state(f->adm, 5), ==, AH_ADM_NONE);
@@ -234,11 +238,17 @@ static void test_rooms_clear(fixture *f, gconstpointer data)
 	assert_counts(f, NULL, NULL, 0, 3, 1, 0);
 	/* The room stays, closed as it was. */
 	join_queued(f, 9, "acme", "town", 1);
-	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", NULL, f->now, f->events), ==, TRUE);
+	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", FALSE, NULL), ==, TRUE);
+	ah_admission_tick(f->adm, f->now, f->events);
 	assert_events(f, "");
 	assert_queue(f, NULL, NULL, "8");
-	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "nowhere", removed, f->now, f->events), ==, FALSE);
+	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "nowhere", TRUE, removed), ==, FALSE);
 	g_assert_cmpuint(removed->len, ==, 0);
+	/* With presenters: the presenter's tenant seat goes too. */
+	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", TRUE, removed), ==, TRUE);
+	assert_removed(removed, "50");
+	g_assert_cmpint(ah_admission_state(f->adm, 50), ==, AH_ADM_NONE);
+	assert_counts(f, "acme", "town", 0, 0, 0, 0);
 	g_array_free(removed, TRUE);
 }
 
@@ -253,8 +263,9 @@ static void test_rooms_clear_positions(fixture *f, gconstpointer data)
 	join_queued(f, 3, "globex", "lobby", 1);
 	join_queued(f, 4, "acme", "town", 2);
 	join_queued(f, 5, "acme", "hall", 2);
-	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", removed, f->now, f->events), ==, TRUE);
+	g_assert_cmpint(ah_admission_clear_room(f->adm, "acme", "town", FALSE, removed), ==, TRUE);
 	assert_removed(removed, "2 4");
+	ah_admission_tick(f->adm, f->now, f->events);
 	assert_events(f, "");
 	g_assert_cmpuint(ah_admission_position(f->adm, 3), ==, 1);
 	g_assert_cmpuint(ah_admission_position(f->adm, 5), ==, 2);

@@ -501,7 +501,13 @@ static void test_share_rejoin_no_grace(fixture *f, gconstpointer data)
 	join_admitted(f, 1, 1, "acme", "town");
 	g_assert_cmpint(ah_admission_hold(f->adm, 1, f->now), ==, FALSE);
 	g_assert_cmpint(ah_admission_state(f->adm, 1), ==, AH_ADM_CONNECTING);
-	g_assert_cmpint(ah_admission_rejoin(f->adm, 1, 2, f->now), ==, FALSE);
+	/* Nothing held: a rejoin is a take-over of the seat (no grace needed, nothing was lost). */
+	g_assert_cmpint(ah_admission_rejoin(f->adm, 1, 2, f->now), ==, TRUE);
+	g_assert_cmpint(ah_admission_state(f->adm, 1), ==, AH_ADM_NONE);
+	g_assert_cmpint(ah_admission_state(f->adm, 2), ==, AH_ADM_CONNECTING);
+	g_assert_cmpuint(ah_admission_counts(f->adm, NULL, NULL).connecting, ==, 1);
+	g_assert_cmpint(ah_admission_rejoin(f->adm, 1, 3, f->now), ==, FALSE);
+	g_assert_cmpint(ah_admission_rejoin(f->adm, 2, 2, f->now), ==, FALSE);
 }
 
 /* --- queue bounds */

@@ -10,7 +10,7 @@
 static void make_room(fixture *f, const char *tenant, const char *room, const char *extra)
 {
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': '%s', 'room': '%s', 'max_attendees': 100, "
-		"'presenter_secret': 's3cret'%s}", tenant, room, extra);
+		"'presenter_secret': 's3cret-presenter'%s}", tenant, room, extra);
 	assert_success(admin(f, text));
 	g_free(text);
 }
@@ -53,9 +53,9 @@ static void test_weights(fixture *f, gconstpointer data)
 {
 	guint a = 0, b = 0;
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'acme', 'max_participants': 100, "
-		"'secret': 'acme-secret', 'weight': 3}"));
+		"'secret': 'acme-tenant-secret', 'weight': 3}"));
 	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'globex', 'max_participants': 100, "
-		"'secret': 'globex-secret'}"));
+		"'secret': 'globex-tenant-secret'}"));
 	make_room(f, "acme", "allhands", ", 'presenter_seats': 0");
 	make_room(f, "globex", "standup", ", 'presenter_seats': 0");
 	g_assert_cmpint(num(status_entry(f, "tenants", "acme", NULL), "weight"), ==, 3);
@@ -208,7 +208,7 @@ static void test_drain(fixture *f, gconstpointer data)
 	assert_event(join_attendee(f, 2), "queued");
 	assert_event(join_attendee(f, 3), "queued");
 	clear(f);
-	assert_error(send(f, 9, "{'request': 'drain', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'drain', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
 	reply = admin(f, "{'request': 'drain'}");
 	assert_success(reply);
@@ -270,10 +270,10 @@ static void test_pause_room(fixture *f, gconstpointer data)
 	make_rooms(f);
 	make_room(f, "acme", "town", "");
 	/* A tenant pauses its own room, not another tenant's. */
-	reply = send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-secret', 'room': 'allhands'}");
+	reply = send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', 'room': 'allhands'}");
 	assert_success(reply);
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "room_paused"));
-	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'globex', 'tenant_secret': 'acme-secret', "
+	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'globex', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'standup'}"), AH_ERR_UNAUTHORIZED);
 	g_assert_true(json_is_true(json_object_get(json_object_get(status_entry(f, "rooms", "acme", "allhands"),
 		"admission"), "paused")));
@@ -285,7 +285,7 @@ static void test_pause_room(fixture *f, gconstpointer data)
 	clear(f);
 	advance(f, 5 * SEC);
 	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "admitted"), ==, 0);
-	assert_success(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'allhands'}"));
 	g_assert_nonnull(find(f, AH_OUT_NOTIFY, 0, "room_resumed"));
 	advance(f, 1 * SEC);
@@ -297,9 +297,9 @@ static void test_pause_node_forbidden(fixture *f, gconstpointer data)
 	make_rooms(f);
 	/* Pausing the node is an operator request: a tenant (who must name itself to authenticate)
 	 * gets forbidden, and the node is not paused. */
-	assert_error(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'resume', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
-	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-secret'}"),
+	assert_error(send(f, 9, "{'request': 'pause', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret'}"),
 		AH_ERR_FORBIDDEN);
 	g_assert_true(json_is_false(json_object_get(json_object_get(node(f), "admission"), "paused")));
 	assert_event(join_attendee(f, 1), "admitted");
@@ -470,6 +470,138 @@ static void test_no_grace(fixture *f, gconstpointer data)
 	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
 }
 
+/* --- refusals change nothing and lose nobody's events (issue 12) */
+
+/* Index of the first out of `kind` whose body's "event" is `event` (and "reason" `reason` if not
+ * NULL), or -1. */
+static int index_of(fixture *f, ah_out_kind kind, const char *event, const char *reason)
+{
+	for (guint i = 0; i < f->outs->len; i++) {
+		ah_out *out = g_ptr_array_index(f->outs, i);
+		if (out->kind == kind && g_strcmp0(str(out->body, "event"), event) == 0 &&
+				(reason == NULL || g_strcmp0(str(out->body, "reason"), reason) == 0))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The reason of the EVENT `event` sent to `conn` (which must exist). */
+static const char *reason_of(fixture *f, guint64 conn, const char *event)
+{
+	ah_out *out = find(f, AH_OUT_EVENT, conn, event);
+	g_assert_nonnull(out);
+	return str(out->body, "reason");
+}
+
+/* One node seat held by 1 (never answers), 2 queued in acme; globex's queue (it has no seat) full
+ * with 3. At 1's admit timeout a join to globex is refused, and the work that was due by then
+ * (1 out, 2 admitted) is told all the same: before, the refusal dropped it, 2 was never sent its
+ * offer and was later removed as admit_timeout. */
+static void test_refused_join_keeps_due_events(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1}"));
+	assert_success(admin(f, "{'request': 'edit_tenant', 'tenant': 'globex', 'max_queued': 1}"));
+	assert_event(join_attendee(f, 1), "admitted");
+	assert_event(join_attendee(f, 2), "queued");
+	assert_event(send(f, 3, "{'request': 'join', 'tenant': 'globex', 'room': 'standup', 'pin': 'pin-4321'}"),
+		"queued");
+	clear(f);
+	f->now += 10 * SEC;
+	assert_error(send(f, 4, "{'request': 'join', 'tenant': 'globex', 'room': 'standup', 'pin': 'pin-4321'}"),
+		AH_ERR_QUEUE_FULL);
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "admit_timeout");
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 2, "admitted"));
+	g_assert_cmpint(find(f, AH_OUT_EVENT, 2, "admitted")->jsep, ==, AH_JSEP_OFFER);
+	/* The refused joiner got its error and nothing else; 2 can answer its offer. */
+	g_assert_null(find(f, AH_OUT_NOTIFY, 4, NULL));
+	clear(f);
+	connect(f, 2);
+	g_assert_cmpint(node_count(f, "active"), ==, 1);
+	g_assert_cmpint(node_count(f, "queued"), ==, 1);
+}
+
+/* A draining node refuses before any work: the admit timeout that is due is told by the tick (or
+ * the next request), never dropped with the refusal. */
+static void test_refused_draining_keeps_due_events(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1}"));
+	assert_event(join_attendee(f, 1), "admitted");
+	assert_success(admin(f, "{'request': 'drain'}"));
+	clear(f);
+	f->now += 10 * SEC;
+	assert_error(join_attendee(f, 2), AH_ERR_DRAINING);
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "admit_timeout");
+	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
+	/* The engine forgot 1 as admission did: its late answer is refused. */
+	assert_error(send_jsep(f, 1, "{'request': 'start'}", "answer", NULL, 0), AH_ERR_WRONG_STATE);
+}
+
+/* A token whose seat is still held by a seated participant, on a node that would refuse an
+ * ordinary join (draining) and has no grace any more: the take-over happens whole (the seat needs
+ * no grace: nothing was lost). Before, the old participant was taken out, its seat freed and its
+ * outs dropped with the draining refusal: its handle was never told. */
+static void test_rejoin_take_over_is_whole(fixture *f, gconstpointer data)
+{
+	json_t *reply;
+	char *token = seated_with_grace(f);
+	assert_success(admin(f, "{'request': 'set_capacity', 'rejoin_grace_s': 0}"));
+	assert_success(admin(f, "{'request': 'drain'}"));
+	clear(f);
+	reply = rejoin(f, 2, token);
+	assert_event(reply, "admitted");
+	g_assert_true(json_is_true(json_object_get(reply, "rejoined")));
+	g_assert_null(json_object_get(reply, "rejoin_token"));
+	g_assert_cmpstr(reason_of(f, 1, "removed"), ==, "replaced");
+	g_assert_nonnull(find(f, AH_OUT_CLOSE_PC, 1, NULL));
+	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
+	g_assert_cmpint(node_count(f, "rejoining"), ==, 0);
+	/* Spent: now an ordinary join, refused by the drain, which changes nothing. */
+	clear(f);
+	assert_error(rejoin(f, 3, token), AH_ERR_DRAINING);
+	g_assert_cmpuint(f->outs->len, ==, 1);
+	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
+	g_free(token);
+}
+
+/* The documented order (docs/api.md, events): a lost connection is `left` (hangup or gone), then
+ * `rejoining`; a take-over is `removed` (replaced) of the old id, then `joined` and `admitted` of the
+ * new one, and no `rejoining` since no seat was ever held. */
+static void test_rejoin_event_order(fixture *f, gconstpointer data)
+{
+	char *token = seated_with_grace(f);
+	json_t *reply;
+	clear(f);
+	ah_engine_media_down(f->engine, 1, f->now, f->outs);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "left", "hangup"), >=, 0);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "left", "hangup"), <, index_of(f, AH_OUT_NOTIFY, "rejoining", NULL));
+	clear(f);
+	reply = rejoin(f, 2, token);
+	assert_event(reply, "admitted");
+	g_free(token);
+	token = g_strdup(token_of(f, reply));
+	connect(f, 2);
+	clear(f);
+	/* Handle gone: the same order. */
+	ah_engine_conn_gone(f->engine, 2, f->now, f->outs);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "left", "gone"), >=, 0);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "left", "gone"), <, index_of(f, AH_OUT_NOTIFY, "rejoining", NULL));
+	reply = rejoin(f, 3, token);
+	g_free(token);
+	token = g_strdup(token_of(f, reply));
+	connect(f, 3);
+	clear(f);
+	/* Take-over of a seated participant. */
+	assert_event(rejoin(f, 4, token), "admitted");
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "rejoining", NULL), ==, -1);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "removed", "replaced"), >=, 0);
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "removed", "replaced"), <, index_of(f, AH_OUT_NOTIFY, "joined", NULL));
+	g_assert_cmpint(index_of(f, AH_OUT_NOTIFY, "joined", NULL), <, index_of(f, AH_OUT_NOTIFY, "admitted", NULL));
+	g_assert_cmpint(node_count(f, "rejoining"), ==, 0);
+	g_free(token);
+}
+
 /* --- presenter seats */
 
 static void test_presenter_seats(fixture *f, gconstpointer data)
@@ -486,7 +618,7 @@ static void test_presenter_seats(fixture *f, gconstpointer data)
 	join_presenter(f, 10);
 	/* A second presenter finds no seat left. */
 	assert_error(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
-		"'ptype': 'presenter', 'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 	/* Two presenter seats: the queued attendee still waits, the second presenter gets in once
 	 * an attendee leaves (its seat is an ordinary one, taken back first by nobody). */
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_seats': 2}"));
@@ -495,7 +627,7 @@ static void test_presenter_seats(fixture *f, gconstpointer data)
 	assert_event(send(f, 1, "{'request': 'leave'}"), "left");
 	g_assert_null(find(f, AH_OUT_EVENT, 3, "admitted"));
 	assert_event(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', "
-		"'ptype': 'presenter', 'presenter_secret': 's3cret'}"), "joined");
+		"'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'}"), "joined");
 }
 
 /* --- node settings and figures */
@@ -656,7 +788,7 @@ static void test_persist_round_trip(fixture *f, gconstpointer data)
 }
 
 static const char old_file[] = "{\"version\": 1, \"tenants\": [{\"tenant\": \"acme\", \"max_participants\": 10, "
-	"\"secret\": \"acme-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"allhands\", \"max_attendees\": 5, "
+	"\"secret\": \"acme-tenant-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"allhands\", \"max_attendees\": 5, "
 	"\"presenter_secret\": \"s3cret\"}]}";
 
 static void test_persist_old_file(fixture *f, gconstpointer data)
@@ -715,6 +847,10 @@ int main(int argc, char **argv)
 	ADD("/engine/admission/status/figures", test_status_figures);
 	ADD("/engine/admission/room-counts/presenter", test_room_counts);
 	ADD("/engine/admission/rejoin/replaces-stale", test_rejoin_replaces_stale);
+	ADD("/engine/admission/refused/join-keeps-due-events", test_refused_join_keeps_due_events);
+	ADD("/engine/admission/refused/draining-keeps-due-events", test_refused_draining_keeps_due_events);
+	ADD("/engine/admission/rejoin/take-over-is-whole", test_rejoin_take_over_is_whole);
+	ADD("/engine/admission/rejoin/event-order", test_rejoin_event_order);
 	ADD("/engine/admission/persist/round-trip", test_persist_round_trip);
 	ADD("/engine/admission/persist/old-file-defaults", test_persist_old_file);
 	ADD("/engine/admission/persist/refuses-bad-values", test_persist_refuses_bad_values);

@@ -55,16 +55,16 @@ static void test_room_setting(fixture *f, gconstpointer data)
 	make_rooms(f);
 	g_assert_cmpstr(str(room_info(f), "video_layer"), ==, "high");
 	reply = admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': 5, "
-		"'presenter_secret': 's3cret', 'video_layer': 'medium'}");
+		"'presenter_secret': 's3cret-presenter', 'video_layer': 'medium'}");
 	assert_success(reply);
 	g_assert_cmpstr(str(json_object_get(reply, "room"), "video_layer"), ==, "medium");
 	/* Invalid values: nothing is created. */
 	reply = admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'bad', 'max_attendees': 5, "
-		"'presenter_secret': 's3cret', 'video_layer': 'ultra'}");
+		"'presenter_secret': 's3cret-presenter', 'video_layer': 'ultra'}");
 	assert_error(reply, AH_ERR_INVALID_ELEMENT);
 	g_assert_cmpstr(str(reply, "error"), ==, "invalid element (video_layer: must be low, medium or high)");
 	assert_error(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'bad', 'max_attendees': 5, "
-		"'presenter_secret': 's3cret', 'video_layer': 2}"), AH_ERR_INVALID_ELEMENT);
+		"'presenter_secret': 's3cret-presenter', 'video_layer': 2}"), AH_ERR_INVALID_ELEMENT);
 	assert_error(admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'bad'}"), AH_ERR_NO_SUCH_ROOM);
 	/* edit_room: a valid one applies, an invalid one changes nothing (nor the other elements). */
 	reply = admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}");
@@ -77,7 +77,7 @@ static void test_room_setting(fixture *f, gconstpointer data)
 	/* list_rooms shows it too; a tenant may set it on its own room. */
 	reply = admin(f, "{'request': 'list_rooms', 'tenant': 'acme'}");
 	g_assert_cmpstr(str(json_array_get(json_object_get(reply, "rooms"), 0), "video_layer"), ==, "low");
-	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'town', 'video_layer': 'high'}"));
 }
 
@@ -156,7 +156,7 @@ static void test_set_layer(fixture *f, gconstpointer data)
 	assert_error(send(f, 6, "{'request': 'set_layer', 'layer': 'low'}"), AH_ERR_WRONG_STATE);
 	/* A backstage monitor receives: it may. */
 	assert_event(send(f, 7, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'backstage', "
-		"'presenter_secret': 's3cret'}"), "admitted");
+		"'presenter_secret': 's3cret-presenter'}"), "admitted");
 	assert_event(send(f, 7, "{'request': 'set_layer', 'layer': 'low'}"), "layer");
 	g_assert_cmpint(video_layer_of(f, 7), ==, AH_SIM_LOW);
 	/* Through the Admin API it is a plugin handle request. */
@@ -169,6 +169,7 @@ static void test_persisted(fixture *f, gconstpointer data)
 	char *text = NULL;
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
+	flush_state(f);
 	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
 	g_assert_nonnull(strstr(text, "\"video_layer\": \"low\""));
 	g_free(text);

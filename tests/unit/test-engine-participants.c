@@ -473,7 +473,7 @@ static void test_destroy_room(fixture *f, gconstpointer data)
 {
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'other', 'max_attendees': 10, "
-		"'presenter_secret': 'p'}"));
+		"'presenter_secret': 'presenter-p'}"));
 	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
 	assert_event(join_attendee(f, 1), "admitted");
 	assert_event(join_attendee(f, 2), "admitted");
@@ -492,12 +492,13 @@ static void test_destroy_room(fixture *f, gconstpointer data)
 	g_assert_nonnull(find(f, AH_OUT_ROUTES, 10, NULL));
 	g_assert_null(find(f, AH_OUT_EVENT, 4, NULL));
 	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 0, "removed"), ==, 4);
-	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
-	/* The queue moves up on the next tick, and the freed seats admit the other room's attendee. */
+	/* The queue moves up on the next tick, and the freed seats admit the other room's attendee
+	 * (a request runs that due work first: status shows the seats after it). */
 	clear(f);
 	g_assert_cmpint(ah_engine_next_deadline(f->engine, f->now), ==, f->now);
-	tick(f);
+	g_assert_cmpint(node_count(f, "admitted"), ==, 1);
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 4, "admitted"));
+	tick(f);
 	g_assert_null(slots(f, 1, &(guint){ 0 }));
 	assert_error(join_attendee(f, 1), AH_ERR_NO_SUCH_ROOM);
 }
@@ -596,7 +597,7 @@ static void test_presenter_tenant_full(fixture *f, gconstpointer data)
 	join_presenter(f, 10);
 	assert_event(join_attendee(f, 1), "admitted");
 	assert_error(send(f, 11, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'presenter', "
-		"'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
 	/* Attendees queue instead. */
 	assert_event(join_attendee(f, 2), "queued");
 }

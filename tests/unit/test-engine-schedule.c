@@ -54,7 +54,7 @@ static json_t *room_info(fixture *f, const char *room)
 static json_t *join_room(fixture *f, guint64 conn, const char *room, gboolean presenter)
 {
 	char *text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': '%s'%s}", room,
-		presenter ? ", 'ptype': 'presenter', 'presenter_secret': 's3cret'" : "");
+		presenter ? ", 'ptype': 'presenter', 'presenter_secret': 's3cret-presenter'" : "");
 	json_t *reply = send(f, conn, text);
 	g_free(text);
 	return reply;
@@ -64,7 +64,7 @@ static json_t *join_room(fixture *f, guint64 conn, const char *room, gboolean pr
 static void make_town(fixture *f, guint max_attendees, const char *order)
 {
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': %u, "
-		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, "
 		"'lobby_minutes': 5, 'prequeue_order': '%s'}", max_attendees, T0 + 600, order);
 	assert_success(admin(f, text));
 	g_free(text);
@@ -197,7 +197,7 @@ static GArray *shuffled(fixture *f, const char *room, guint64 base, guint n)
 {
 	GArray *admitted;
 	char *text = g_strdup_printf("{'request': 'create_room', 'tenant': 'acme', 'room': '%s', 'max_attendees': 100, "
-		"'presenter_secret': 's3cret', 'schedule': {'start': %" G_GINT64_FORMAT ", 'end': %" G_GINT64_FORMAT "}, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'end': %" G_GINT64_FORMAT "}, "
 		"'lobby_minutes': 10, 'prequeue_order': 'shuffle'}", room, real_now(f) + 60, real_now(f) + 600);
 	assert_success(admin(f, text));
 	g_free(text);
@@ -243,7 +243,7 @@ static void test_recurring_occurrences(fixture *f, gconstpointer data)
 	json_t *reply, *list, *room;
 	make_rooms(f);
 	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'daily', 'max_attendees': 10, "
-		"'presenter_secret': 's3cret', 'schedule': {'dtstart': '2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'dtstart': '2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', "
 		"'duration_s': 1800, 'rrule': 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', 'exdates': ['2026-12-25']}}"));
 	reply = admin(f, "{'request': 'occurrences', 'tenant': 'acme', 'room': 'daily', 'count': 5}");
 	assert_success(reply);
@@ -316,7 +316,7 @@ static void test_set_schedule_null(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 1, "town", FALSE), "queued");
 	clear(f);
 	/* A tenant clears its room's schedule: always open, the pre-queue goes in. */
-	assert_success(send(f, 7, "{'request': 'set_schedule', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 7, "{'request': 'set_schedule', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'town', 'schedule': null}"));
 	assert_room_state(f, 1, "live");
 	g_assert_cmpstr(str(room_info(f, "town"), "state"), ==, "live");
@@ -390,7 +390,7 @@ static void test_end_now_in_window(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 1, "town", FALSE), "queued");
 	clear(f);
 	/* Ending in the lobby flushes the pre-queue and keeps the room closed through the window. */
-	assert_success(send(f, 7, "{'request': 'end_now', 'tenant': 'acme', 'tenant_secret': 'acme-secret', "
+	assert_success(send(f, 7, "{'request': 'end_now', 'tenant': 'acme', 'tenant_secret': 'acme-tenant-secret', "
 		"'room': 'town'}"));
 	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 1, "removed")->body, "reason"), ==, "ended");
 	advance_to(f, T0 + 700);
@@ -419,13 +419,13 @@ static void test_errors(fixture *f, gconstpointer data)
 		const char *message;
 		ah_error err;
 	} cases[] = {
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'start': 1900000000, 'end': 1800000000}}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': 5}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'start': 1900000000, 'duration_s': 90000}}", AH_ERR_INVALID_SCHEDULE },
-		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'p', "
+		{ "{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, 'presenter_secret': 'presenter-p', "
 			"'schedule': {'ical': 'BEGIN:VEVENT\\nSUMMARY:x\\nEND:VEVENT'}}", AH_ERR_INVALID_SCHEDULE },
 		{ "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'allhands', 'schedule': {'dtstart': "
 			"'2026-11-02T09:00:00', 'tzid': 'Europe/Berlin', 'duration_s': 60, 'rrule': 'FREQ=SOMETIMES'}}",
@@ -464,10 +464,10 @@ static void test_errors(fixture *f, gconstpointer data)
 static void test_refused_schedule_in_state_file(fixture *f, gconstpointer data)
 {
 	static const char state[] = "{\"version\": 1, \"tenants\": [{\"tenant\": \"acme\", \"max_participants\": 10, "
-		"\"secret\": \"acme-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"r\", \"max_attendees\": 1, "
-		"\"presenter_secret\": \"s3cret\", \"schedule\": {\"dtstart\": \"1970-01-01T00:00:00\", \"tzid\": \"UTC\", "
+		"\"secret\": \"acme-tenant-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"r\", \"max_attendees\": 1, "
+		"\"presenter_secret\": \"s3cret-presenter\", \"schedule\": {\"dtstart\": \"1970-01-01T00:00:00\", \"tzid\": \"UTC\", "
 		"\"duration_s\": 60, \"rrule\": \"FREQ=HOURLY;COUNT=1000000000\"}}, {\"tenant\": \"acme\", \"room\": \"b\", "
-		"\"max_attendees\": 1, \"presenter_secret\": \"s3cret\", \"schedule\": {\"start\": 10, \"end\": 5}}]}";
+		"\"max_attendees\": 1, \"presenter_secret\": \"s3cret-presenter\", \"schedule\": {\"start\": 10, \"end\": 5}}]}";
 	json_t *stored = parse("{'dtstart': '1970-01-01T00:00:00', 'tzid': 'UTC', 'duration_s': 60, "
 		"'rrule': 'FREQ=HOURLY;COUNT=1000000000'}"), *room, *saved;
 	ah_engine_free(f->engine);
@@ -483,13 +483,17 @@ static void test_refused_schedule_in_state_file(fixture *f, gconstpointer data)
 	assert_error(join_room(f, 1, "r", FALSE), AH_ERR_ROOM_CLOSED);
 	/* Saved unchanged with the next change; replaced by a valid schedule, it applies. */
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'b', 'description': 'x'}"));
+	flush_state(f);
 	saved = json_load_file(f->path, 0, NULL);
 	g_assert_nonnull(saved);
 	for (guint i = 0; i < json_array_size(json_object_get(saved, "rooms")); i++) {
 		json_t *row = json_array_get(json_object_get(saved, "rooms"), i);
 		if (g_strcmp0(str(row, "room"), "r") == 0)
 			g_assert_true(json_equal(json_object_get(row, "schedule"), stored));
+		else
+			g_assert_cmpstr(str(row, "description"), ==, "x"); /* the file was written again */
 	}
+	g_assert_cmpuint(json_array_size(json_object_get(saved, "rooms")), ==, 2);
 	json_decref(saved);
 	assert_success(admin(f, "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'r', 'schedule': "
 		"{'start': 1796115540, 'duration_s': 600}}"));
@@ -505,7 +509,7 @@ static void test_refused_schedule_in_state_file(fixture *f, gconstpointer data)
 static void test_issue12_requests(fixture *f, gconstpointer data)
 {
 	GString *create = g_string_new("{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, "
-		"'presenter_secret': 's3cret', 'schedule': {'dtstart': '1970-01-01T00:00:00', 'tzid': 'UTC', "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'dtstart': '1970-01-01T00:00:00', 'tzid': 'UTC', "
 		"'duration_s': 60, 'rrule': 'FREQ=HOURLY;COUNT=1000000000', 'exdates': [");
 	json_t *reply;
 	guint64 before;
@@ -566,7 +570,7 @@ static void test_backstage_monitor(fixture *f, gconstpointer data)
 	make_rooms(f);
 	make_town(f, 10, "fifo");
 	/* Closed: refused like a presenter; a wrong or missing secret first. */
-	assert_error(join_backstage(f, 20, "town", "s3cret"), AH_ERR_ROOM_CLOSED);
+	assert_error(join_backstage(f, 20, "town", "s3cret-presenter"), AH_ERR_ROOM_CLOSED);
 	advance_to(f, T0 + 300);
 	clear(f);
 	assert_error(join_backstage(f, 20, "town", "nope"), AH_ERR_WRONG_SECRET);
@@ -579,7 +583,7 @@ static void test_backstage_monitor(fixture *f, gconstpointer data)
 	assert_event(join_room(f, 9, "town", TRUE), "joined");
 	publish(f, 9, av, 2);
 	clear(f);
-	reply = join_backstage(f, 20, "town", "s3cret");
+	reply = join_backstage(f, 20, "town", "s3cret-presenter");
 	assert_event(reply, "admitted");
 	g_assert_cmpint(reply_jsep(f), ==, AH_JSEP_OFFER);
 	list = json_object_get(reply, "presenters");
@@ -664,8 +668,8 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 	make_town(f, 10, "fifo");
 	advance_to(f, T0 + 300);
 	assert_event(join_room(f, 9, "town", TRUE), "joined");
-	assert_event(join_backstage(f, 20, "town", "s3cret"), "admitted");
-	assert_error(join_backstage(f, 21, "town", "s3cret"), AH_ERR_TENANT_FULL);
+	assert_event(join_backstage(f, 20, "town", "s3cret-presenter"), "admitted");
+	assert_error(join_backstage(f, 21, "town", "s3cret-presenter"), AH_ERR_TENANT_FULL);
 	assert_error(join_room(f, 10, "town", TRUE), AH_ERR_TENANT_FULL);
 	start(f, 20);
 	ah_engine_media_up(f->engine, 20, f->now, f->outs);
@@ -673,10 +677,78 @@ static void test_backstage_tenant_cap(fixture *f, gconstpointer data)
 	ah_engine_media_down(f->engine, 20, f->now, f->outs);
 	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 20, "left")->body, "reason"), ==, "hangup");
 	g_assert_cmpint(room_count(f, "town", "backstage"), ==, 0);
-	assert_event(join_backstage(f, 21, "town", "s3cret"), "admitted");
+	assert_event(join_backstage(f, 21, "town", "s3cret-presenter"), "admitted");
 	/* The cap is the tenant's, across its rooms. */
 	assert_error(send(f, 22, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'backstage', "
-		"'presenter_secret': 's3cret'}"), AH_ERR_TENANT_FULL);
+		"'presenter_secret': 's3cret-presenter'}"), AH_ERR_TENANT_FULL);
+}
+
+/* Tenant `tenant` with room `r` on the window [T0 + 600, T0 + 1800), grace 0. */
+static void make_windowed_tenant(fixture *f, const char *tenant)
+{
+	char *text = g_strdup_printf("{'request': 'create_tenant', 'tenant': '%s', 'max_participants': 10, "
+		"'secret': '%s-secret-for-the-schedule-test'}", tenant, tenant);
+	assert_success(admin(f, text));
+	g_free(text);
+	text = g_strdup_printf("{'request': 'create_room', 'tenant': '%s', 'room': 'r', 'max_attendees': 10, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'start': %" G_GINT64_FORMAT ", 'duration_s': 1200}, 'grace_s': 0}",
+		tenant, T0 + 600);
+	assert_success(admin(f, text));
+	g_free(text);
+}
+
+/* Capacity 2; at go-live 1 and 2 take both seats in ta's room, 3 queues in `queued_tenant`'s room r. */
+static void full_node_at_go_live(fixture *f, const char *queued_tenant)
+{
+	char *text = g_strdup_printf("{'request': 'join', 'tenant': '%s', 'room': 'r'}", queued_tenant);
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 2}"));
+	advance_to(f, T0 + 600);
+	for (guint64 conn = 1; conn <= 2; conn++) {
+		assert_event(send(f, conn, "{'request': 'join', 'tenant': 'ta', 'room': 'r'}"), "admitted");
+		connect(f, conn);
+	}
+	assert_event(send(f, 3, text), "queued");
+	g_free(text);
+	clear(f);
+}
+
+/* Issue 12: rooms ending in the same tick while the node is full. Capacity 2, ta's room has both
+ * seats, tb's room one queued attendee, both windows end together. The seats ta's end frees must
+ * not go to tb's queue (its room ends in the same tick: before, its attendee was admitted, sent an
+ * offer, then ended). */
+static void test_rooms_end_together(fixture *f, gconstpointer data)
+{
+	make_windowed_tenant(f, "ta");
+	make_windowed_tenant(f, "tb");
+	full_node_at_go_live(f, "tb");
+	advance_to(f, T0 + 1799);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 0, "ended"), ==, 0);
+	advance_to(f, T0 + 1800);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 2, "ended"), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 3, "admitted"), ==, 0);
+	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 3, "admitted"), ==, 0);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "removed"));
+	g_assert_cmpstr(str(find(f, AH_OUT_EVENT, 3, "removed")->body, "reason"), ==, "ended");
+	g_assert_null(find(f, AH_OUT_EVENT, 3, "ended"));
+	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
+	g_assert_cmpint(node_count(f, "queued"), ==, 0);
+}
+
+/* The seats a room's end frees go to the queues of rooms that stay live (at the next wave). */
+static void test_room_end_frees_seats(fixture *f, gconstpointer data)
+{
+	make_windowed_tenant(f, "ta");
+	assert_success(admin(f, "{'request': 'create_tenant', 'tenant': 'tc', 'max_participants': 10, "
+		"'secret': 'tc-secret-for-the-schedule-test'}"));
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'tc', 'room': 'r', 'max_attendees': 10, "
+		"'presenter_secret': 's3cret-presenter'}"));
+	full_node_at_go_live(f, "tc");
+	advance_to(f, T0 + 1800);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 1, "ended"), ==, 1);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "admitted"));
+	g_assert_cmpint(find(f, AH_OUT_EVENT, 3, "admitted")->jsep, ==, AH_JSEP_OFFER);
+	g_assert_cmpint(position_of(f, AH_OUT_EVENT, 1), <, position_of(f, AH_OUT_EVENT, 3));
 }
 
 #define ADDS(path, fn) g_test_add(path, fixture, NULL, sched_setup, fn, teardown)
@@ -698,6 +770,8 @@ int main(int argc, char **argv)
 	ADDS("/engine/schedule/backstage/tenant-cap-hangup", test_backstage_tenant_cap);
 	ADDS("/engine/schedule/state/refused-schedule-held", test_refused_schedule_in_state_file);
 	ADDS("/engine/schedule/issue12/requests", test_issue12_requests);
+	ADDS("/engine/schedule/end/rooms-end-together-when-full", test_rooms_end_together);
+	ADDS("/engine/schedule/end/freed-seats-go-to-live-rooms", test_room_end_frees_seats);
 	rc = g_test_run();
 	ah_schedule_release_caches();
 	return rc;

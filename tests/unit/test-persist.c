@@ -13,6 +13,7 @@
 
 #include "allhands/persist.h"
 #include "allhands/simulcast.h"
+#include "tmpdir-fixture.h"
 
 typedef struct {
 	char *dir;
@@ -21,36 +22,34 @@ typedef struct {
 
 static void setup(fixture *f, gconstpointer data)
 {
-	GError *error = NULL;
-	f->dir = g_dir_make_tmp("ah-persist-XXXXXX", &error);
-	g_assert_no_error(error);
+	f->dir = tmpdir_new("ah-persist-XXXXXX");
 	f->path = g_build_filename(f->dir, "state.json", NULL);
 }
 
 static void teardown(fixture *f, gconstpointer data)
 {
-	GDir *dir = g_dir_open(f->dir, 0, NULL);
-	const char *name;
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		char *file = g_build_filename(f->dir, name, NULL);
-		if (g_file_test(file, G_FILE_TEST_IS_DIR))
-			g_rmdir(file);
-		else
-			g_unlink(file);
-		g_free(file);
-	}
-	if (dir != NULL)
-		g_dir_close(dir);
-	g_rmdir(f->dir);
+	tmpdir_remove(f->dir);
 	g_free(f->dir);
 	g_free(f->path);
+}
+
+#define KEY_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+/* A tenant row with its signing key (required from version 2 on). */
+static ah_persist_tenant *add_tenant(ah_persist_state *state, const char *id, const char *name, guint max,
+	const char *secret)
+{
+	ah_persist_tenant *t = ah_persist_add_tenant(state, id, name, max, secret);
+	t->signing_key = g_strdup(KEY_A);
+	return t;
 }
 
 static ah_persist_state *sample_state(void)
 {
 	ah_persist_state *state = ah_persist_state_new();
-	ah_persist_add_tenant(state, "acme", "Acme Inc.", 100, "acme-secret");
-	ah_persist_add_tenant(state, "globex", NULL, 0, "g");
+	add_tenant(state, "acme", "Acme Inc.", 100, "acme-secret");
+	add_tenant(state, "globex", NULL, 0, "g");
 	ah_persist_add_room(state, "acme", "allhands", "Q1 all hands", 50, "1234", "s3cret");
 	ah_persist_add_room(state, "acme", "standup", NULL, 0, NULL, "p");
 	ah_persist_add_room(state, "globex", "standup", "", 7, "", "q");
@@ -137,12 +136,49 @@ static void test_round_trip(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
+/* Issue 12: version 2 rows carry the tenant's signing key (and a rotated-out one with its end);
+ * version 1 rows have none (the engine makes one); a version 2 row without one is refused. */
+static void test_signing_keys(fixture *f, gconstpointer data)
+{
+	ah_persist_state *state = ah_persist_state_new(), *loaded;
+	ah_persist_tenant *t = add_tenant(state, "acme", "", 1, "acme-secret");
+	const ah_persist_tenant *l;
+	char *message = NULL;
+	ah_error err = AH_ERR_OK;
+	t->previous_signing_key = g_strdup(KEY_B);
+	t->previous_signing_key_until = 1800000060;
+	g_assert_true(ah_persist_save(f->path, state, &message));
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	l = g_ptr_array_index(loaded->tenants, 0);
+	g_assert_cmpstr(l->signing_key, ==, KEY_A);
+	g_assert_cmpstr(l->previous_signing_key, ==, KEY_B);
+	g_assert_cmpint(l->previous_signing_key_until, ==, 1800000060);
+	ah_persist_state_free(loaded);
+	ah_persist_state_free(state);
+	write_file(f->path, "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\"}], "
+		"\"rooms\": []}");
+	loaded = ah_persist_load(f->path, &err, &message);
+	g_assert_nonnull(loaded);
+	g_assert_null(((ah_persist_tenant *)g_ptr_array_index(loaded->tenants, 0))->signing_key);
+	ah_persist_state_free(loaded);
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\"}], "
+		"\"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_MISSING_ELEMENT, "signing_key");
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\", "
+		"\"signing_key\": \"" KEY_A "\", \"previous_signing_key\": \"" KEY_B "\"}], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "both or neither");
+	write_file(f->path, "{\"version\": 2, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, \"secret\": \"s\", "
+		"\"signing_key\": \"00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\"}], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "signing_key");
+}
+
 static void test_json_shape(fixture *f, gconstpointer data)
 {
 	ah_persist_state *state = sample_state();
 	json_t *root = ah_persist_to_json(state);
 	json_t *rooms = json_object_get(root, "rooms");
-	g_assert_cmpint(json_integer_value(json_object_get(root, "version")), ==, 1);
+	g_assert_cmpint(json_integer_value(json_object_get(root, "version")), ==, AH_PERSIST_VERSION);
 	g_assert_cmpuint(json_array_size(json_object_get(root, "tenants")), ==, 2);
 	g_assert_cmpuint(json_array_size(rooms), ==, 3);
 	g_assert_nonnull(json_object_get(json_array_get(rooms, 0), "pin"));
@@ -334,8 +370,10 @@ static void test_old_file_defaults(fixture *f, gconstpointer data)
 
 static void test_wrong_version(fixture *f, gconstpointer data)
 {
-	write_file(f->path, "{\"version\": 2, \"tenants\": [], \"rooms\": []}");
-	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 2 is not supported");
+	write_file(f->path, "{\"version\": 3, \"tenants\": [], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 3 is not supported");
+	write_file(f->path, "{\"version\": 0, \"tenants\": [], \"rooms\": []}");
+	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version: 0 is not supported");
 	write_file(f->path, "{\"version\": \"1\", \"tenants\": [], \"rooms\": []}");
 	expect_load_error(f->path, AH_ERR_INVALID_ELEMENT, "version");
 	write_file(f->path, "{\"tenants\": [], \"rooms\": []}");
@@ -434,17 +472,6 @@ static void test_unwritable_path(fixture *f, gconstpointer data)
 	ah_persist_state_free(state);
 }
 
-/* Count the files in the fixture's folder (a failed save must leave no temporary file). */
-static guint count_files(const char *folder)
-{
-	GDir *dir = g_dir_open(folder, 0, NULL);
-	guint n = 0;
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	g_dir_close(dir);
-	return n;
-}
-
 static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 {
 	ah_persist_state *state = ah_persist_state_new(), *big = sample_state(), *loaded;
@@ -453,7 +480,7 @@ static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 	void (*old_handler)(int);
 	gboolean ok;
 	ah_error err;
-	ah_persist_add_tenant(state, "solo", "", 1, "x");
+	add_tenant(state, "solo", "", 1, "x");
 	g_assert_true(ah_persist_save(f->path, state, &message));
 	before = read_file(f->path);
 	/* Make the write fail half-way (as a full disk would): files may not grow past 64 bytes. Even
@@ -471,7 +498,7 @@ static void test_failed_save_keeps_old(fixture *f, gconstpointer data)
 	g_free(message);
 	after = read_file(f->path);
 	g_assert_cmpstr(after, ==, before);
-	g_assert_cmpuint(count_files(f->dir), ==, 1);
+	g_assert_cmpuint(tmpdir_count(f->dir), ==, 1);
 	loaded = ah_persist_load(f->path, &err, &message);
 	g_assert_nonnull(loaded);
 	g_assert_cmpuint(loaded->tenants->len, ==, 1);
@@ -496,6 +523,7 @@ int main(int argc, char **argv)
 	ADD("/persist/load/truncated", test_truncated);
 	ADD("/persist/load/corrupt-json", test_corrupt);
 	ADD("/persist/load/wrong-version", test_wrong_version);
+	ADD("/persist/load/signing-keys", test_signing_keys);
 	ADD("/persist/load/invalid-rows", test_invalid_rows);
 	ADD("/persist/load/unreadable", test_unreadable);
 	ADD("/persist/save/unwritable-path", test_unwritable_path);

@@ -190,6 +190,42 @@ static char *sign(const char *header, const char *payload, GChecksumType type)
 
 /* HS384 and HS512 are accepted; a signature made with one HS variant under a header naming
  * another fails: libjwt verifies with the header's algorithm, which we pinned to HS*. */
+/* Issue 12: "alg" is matched exactly. A correctly signed HS256 token whose header says "hs256"
+ * (or "Hs512", " HS256") is refused before any key is tried: api.md names HS256/HS384/HS512. */
+static void test_alg_case(void)
+{
+	const char *const headers[] = { "{\"alg\":\"hs256\"}", "{\"alg\":\"Hs256\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"hs512\"}", "{\"alg\":\"HS256 \"}", "{\"alg\":\"NONE\"}" };
+	for (guint i = 0; i < G_N_ELEMENTS(headers); i++) {
+		char *t = sign(headers[i], PAYLOAD, G_CHECKSUM_SHA256);
+		g_assert_cmpint(verify(t, NULL), ==, AH_ERR_TOKEN_ALGORITHM);
+		g_free(t);
+	}
+	/* the exact spelling of the same token verifies */
+	char *ok = sign("{\"alg\":\"HS256\"}", PAYLOAD, G_CHECKSUM_SHA256);
+	g_assert_cmpint(verify(ok, NULL), ==, AH_ERR_OK);
+	g_free(ok);
+}
+
+/* Signing keys: 64 lower-case hex characters, never twice the same. */
+static void test_signing_key(void)
+{
+	char a[AH_SIGNING_KEY_LEN + 1], b[AH_SIGNING_KEY_LEN + 1];
+	g_assert_true(ah_token_key_generate(a));
+	g_assert_true(ah_token_key_generate(b));
+	g_assert_cmpuint(strlen(a), ==, AH_SIGNING_KEY_LEN);
+	g_assert_true(ah_token_key_valid(a));
+	g_assert_true(ah_token_key_valid(b));
+	g_assert_cmpstr(a, !=, b);
+	g_assert_false(ah_token_key_valid(NULL));
+	g_assert_false(ah_token_key_valid(""));
+	g_assert_false(ah_token_key_valid("acme-secret"));
+	a[0] = 'A';
+	g_assert_false(ah_token_key_valid(a));
+	b[AH_SIGNING_KEY_LEN - 1] = '\0';
+	g_assert_false(ah_token_key_valid(b));
+}
+
 static void test_alg_switch(void)
 {
 	char *ok512 = sign("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", PAYLOAD, G_CHECKSUM_SHA512);
@@ -344,6 +380,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/token/alg-none", test_alg_none);
 	g_test_add_func("/token/alg-other", test_alg_other);
 	g_test_add_func("/token/alg-switch", test_alg_switch);
+	g_test_add_func("/token/alg-case", test_alg_case);
+	g_test_add_func("/token/signing-key", test_signing_key);
 	g_test_add_func("/token/altered-payload", test_altered_payload);
 	g_test_add_func("/token/truncated", test_truncated);
 	g_test_add_func("/token/malformed", test_malformed);

@@ -50,7 +50,7 @@ export function assertCounts(c, context = '') {
 // Operator admin request through the Admin API (message_plugin); returns the plugin's response.
 export const admin = (janus, request) => janus.admin(request);
 
-export async function createTenant(janus, { tenant, max_participants = 100, secret = `sec-${tenant}`, name } = {}) {
+export async function createTenant(janus, { tenant, max_participants = 100, secret = `sec-${tenant}-tenant-secret`, name } = {}) {
   const req = { request: 'create_tenant', tenant, max_participants, secret };
   if (name !== undefined) req.name = name;
   const r = await janus.admin(req);
@@ -226,7 +226,7 @@ export function checkMindex(presenters, offerSdp, context = '') {
 export { Attendee, Presenter, waitFor, safeJson };
 
 // create_tenant with any extra fields of docs/api.md (weight, reserved, max_queued, ...).
-export async function createTenantWith(janus, { tenant, max_participants = 100, secret = `sec-${tenant}`, ...extra } = {}) {
+export async function createTenantWith(janus, { tenant, max_participants = 100, secret = `sec-${tenant}-tenant-secret`, ...extra } = {}) {
   const r = await janus.admin({ request: 'create_tenant', tenant, max_participants, secret, ...extra });
   assertSuccess(r, `create_tenant ${tenant}`);
   return { ...r, secret };

@@ -1,0 +1,127 @@
+/* allhands: the engine's side of the state file (issue 12): the row of a tenant or room that changed,
+ * handed to the writer (persist-writer.h), whose thread (the glue's) writes the file; the writer's
+ * start (seeded with the rows as loaded) and stop; `sync`.
+ *
+ * Pure: no Janus header, no clock, no logging. Control thread only (ah_engine_persist_stop after
+ * the writer thread has stopped).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "engine-private.h"
+#include "allhands/persist.h"
+#include "allhands/persist-writer.h"
+
+/* A tenant's row of the state file, from the engine's tenant. */
+static ah_persist_tenant *tenant_row(ah_persist_state *state, const ah_tenant *t)
+{
+	ah_persist_tenant *row = ah_persist_add_tenant(state, t->id, t->name, t->max_participants, t->secret);
+	row->weight = t->weight;
+	row->reserved = t->reserved;
+	row->max_queued = t->max_queued;
+	if (t->previous_secret != NULL) {
+		row->previous_secret = g_strdup(t->previous_secret);
+		row->previous_secret_until = t->previous_secret_until;
+	}
+	row->signing_key = g_strdup(t->signing_key);
+	row->previous_signing_key = g_strdup(t->previous_signing_key);
+	row->previous_signing_key_until = t->previous_signing_key_until;
+	return row;
+}
+
+static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, const ah_room *r)
+{
+	ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
+		r->pin, r->presenter_secret);
+	rrow->presenter_seats = r->presenter_seats;
+	rrow->priority_secret = g_strdup(r->priority_secret);
+	rrow->tokens = r->tokens;
+	rrow->video_layer = r->video_layer;
+	ah_room_schedule_save(r, rrow);
+	return rrow;
+}
+
+/* Only the row that changed is built here (O(1) of the state's size); the writer thread writes
+ * the file (persist-writer.h). */
+gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
+{
+	ah_persist_state *state;
+	const ah_tenant *t;
+	const ah_room *r;
+	json_t *row = NULL;
+	if (engine->writer == NULL || tenant == NULL)
+		return TRUE;
+	state = ah_persist_state_new();
+	t = ah_engine_tenant(engine, tenant);
+	r = room != NULL ? ah_engine_room(engine, tenant, room) : NULL;
+	if (room == NULL && t != NULL)
+		row = ah_persist_tenant_json(tenant_row(state, t));
+	else if (r != NULL)
+		row = ah_persist_room_json(room_row(state, t, r));
+	ah_persist_writer_put(engine->writer, tenant, room, row);
+	if (row != NULL)
+		json_decref(row);
+	ah_persist_state_free(state);
+	return !ah_persist_writer_failing(engine->writer);
+}
+
+ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine)
+{
+	return engine->writer;
+}
+
+guint ah_engine_stale_temps_removed(const ah_engine *engine)
+{
+	return engine->stale_temps_removed;
+}
+
+ah_error ah_req_sync(ah_req *req)
+{
+	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_sync(req->engine->writer) : 0;
+	req->reply = json_pack("{s:s, s:I}", "allhands", "success", "sequence", (json_int_t)seq);
+	return AH_ERR_OK;
+}
+
+/* The rows as loaded, into the writer's image (nothing is written: the file already says this). */
+static void seed_writer(ah_persist_writer *writer, const ah_persist_state *state)
+{
+	for (guint i = 0; i < state->tenants->len; i++) {
+		const ah_persist_tenant *t = g_ptr_array_index(state->tenants, i);
+		json_t *row = ah_persist_tenant_json(t);
+		ah_persist_writer_seed(writer, t->tenant, NULL, row);
+		json_decref(row);
+	}
+	for (guint i = 0; i < state->rooms->len; i++) {
+		const ah_persist_room *r = g_ptr_array_index(state->rooms, i);
+		json_t *row = ah_persist_room_json(r);
+		ah_persist_writer_seed(writer, r->tenant, r->room, row);
+		json_decref(row);
+	}
+}
+
+void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded)
+{
+	engine->writer = ah_persist_writer_new(engine->state_path, NULL);
+	seed_writer(engine->writer, loaded);
+}
+
+gboolean ah_engine_persist_migrated(ah_engine *engine, char **message)
+{
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, engine->tenants);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		ah_engine_save(engine, key, NULL);
+	return ah_persist_writer_flush(engine->writer, message) != AH_PERSIST_FAILED;
+}
+
+void ah_engine_persist_stop(ah_engine *engine)
+{
+	char *why = NULL;
+	if (engine->writer == NULL)
+		return;
+	/* The last changes reach the disk (the glue's writer thread, if any, has stopped). */
+	ah_persist_writer_flush(engine->writer, &why);
+	g_free(why);
+	ah_persist_writer_free(engine->writer);
+	engine->writer = NULL;
+}
