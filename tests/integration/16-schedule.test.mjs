@@ -172,6 +172,11 @@ test('issue 12: the 2.4 KB schedule reproduction is refused at once, another ten
   const rooms = await janus.admin({ request: 'list_rooms', tenant: 'slow' });
   assertSuccess(rooms, 'list_rooms');
   assert.deepEqual(rooms.rooms, [], safeJson(rooms));
+  // The other tenant's attendee leaves: the next test wants every seat.
+  assertEvent((await a.h.request({ request: 'leave' })).data, 'left', 'other-tenant leaves');
+  await waitCounts(janus, { admitted: 0, connecting: 0, queued: 0 }, { tenant: 'sc' });
+});
+
 // Issue 12: rooms ending in the same tick while the node is full. Capacity 2; ta's room holds both
 // seats, tb's room has one attendee queued; both windows end together (grace 0). The seats freed by
 // ta's end must not go to tb's queue: its attendee gets `removed` (ended), never `admitted` (before,
@@ -183,7 +188,7 @@ test('rooms ending together on a full node: the freed seats are not handed to a 
   for (const tenant of ['ta', 'tb']) {
     await createTenant(janus, { tenant, max_participants: 10 });
     assertSuccess(await janus.admin({
-      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p',
+      request: 'create_room', tenant, room: 'r', max_attendees: 10, presenter_secret: 'p-presenter',
       schedule: { start, end }, lobby_minutes: 1, ending_warning_s: 0, grace_s: 0,
     }), `create_room ${tenant}`);
   }
