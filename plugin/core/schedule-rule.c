@@ -32,7 +32,7 @@
 /* Candidates a query may meet within the horizon (HOURLY, DAILY, WEEKLY): ~10 ms of libical. */
 #define WORK 1500.0
 /* Periods within the horizon of a MONTHLY or YEARLY rule (each expansion ~10-30 us). */
-#define MONTHS 300
+#define MONTHS 200
 #define YEARS 200
 /* Longest run of periods without a day that a MONTHLY or YEARLY rule may have. */
 #define MAX_GAP 64

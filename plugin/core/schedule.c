@@ -261,9 +261,11 @@ static icalrecur_iterator *iterator_from(const ah_schedule *s, struct icaltimety
 	return it;
 }
 
-/* Occurrences ending after `from`, at most n, in order. *searched: the UTC time up to which the
- * answer is complete (G_MAXINT64 when the series is over or n were found). */
-static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out, gint64 *searched)
+/* Occurrences ending after `from`, at most n, in order, and no more once `future` of them end after
+ * `after`. *searched: the UTC time up to which the answer is complete (G_MAXINT64 when the series is
+ * over or enough were found). */
+static guint expand_until(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out, gint64 *searched,
+						  gint64 after, guint future)
 {
 	*searched = G_MAXINT64;
 	if (n == 0 || s->held != NULL)
@@ -291,8 +293,8 @@ static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *o
 										   clamped ? until : rule->until, skip);
 	if (it == NULL)
 		return 0;
-	guint got = 0;
-	for (int steps = 0; got < n; steps++) {
+	guint got = 0, ahead = 0;
+	for (int steps = 0; got < n && ahead < future; steps++) {
 		struct icaltimetype t;
 		if (steps == STEP_BUDGET) {
 			*searched = local_to_utc(last, zone);
@@ -308,11 +310,18 @@ static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *o
 		if (excluded(s, t))
 			continue;
 		gint64 start = local_to_utc(t, zone);
-		if (start + s->duration > from)
+		if (start + s->duration > from) {
 			out[got++] = (ah_occurrence){start, start + s->duration};
+			ahead += start + s->duration > after;
+		}
 	}
 	icalrecur_iterator_free(it);
 	return got;
+}
+
+static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out, gint64 *searched)
+{
+	return expand_until(s, from, n, out, searched, from, n);
 }
 
 /* --- Creating. */
@@ -531,8 +540,12 @@ void ah_schedule_status_at(const ah_schedule *s, gint64 now, const ah_phase_para
 {
 	ah_occurrence near[NEARBY];
 	gint64 cand[5 * (2 + GRACE_LOOKBACK)], searched;
-	guint nc = 0, k = expand(s, now - p->grace_s, NEARBY, near, &searched);
-	gint64 complete = k == NEARBY ? near[k - 1].start : searched;
+	/* Those in grace and the next three (a boundary past them is looked at again when reached). The
+	 * list is complete up to the start of its last one if it stopped there, else to `searched`. */
+	guint nc = 0, ahead = 0, k = expand_until(s, now - p->grace_s, NEARBY, near, &searched, now, 3);
+	for (guint i = 0; i < k; i++)
+		ahead += near[i].end > now;
+	gint64 complete = k == NEARBY || ahead == 3 ? near[k - 1].start : searched;
 	phase_at(near, k, now, p, out);
 	for (guint i = 0; i < MIN(k, 2 + GRACE_LOOKBACK); i++) {
 		const ah_occurrence *o = &near[i];
