@@ -122,6 +122,30 @@ static int count_of(const short *values, int size)
 
 /* --- Shape: what is refused before libical runs. */
 
+static int compare_shorts(const void *a, const void *b)
+{
+	return *(const short *)a - *(const short *)b;
+}
+
+/* libical walks BYHOUR, BYMINUTE and BYSECOND in the order written (BYMINUTE=30,0 would go back in
+ * time) and repeats a value written twice: sort them and drop repeats, as the sets they are. BYDAY
+ * comes sorted from libical's parser; repeats are dropped too. */
+static void normalize(short *values, int size, gboolean sort)
+{
+	int n = count_of(values, size), kept = 0;
+	if (sort)
+		qsort(values, (size_t)n, sizeof(short), compare_shorts);
+	for (int i = 0; i < n; i++) {
+		gboolean seen = FALSE;
+		for (int j = 0; j < kept && !seen; j++)
+			seen = values[j] == values[i];
+		if (!seen)
+			values[kept++] = values[i];
+	}
+	for (int i = kept; i < n; i++)
+		values[i] = NO_VALUE;
+}
+
 static ah_error check_shape(const struct icalrecurrencetype *r, double *per_day, char **message)
 {
 	int nh = MAX(COUNT_OF(r->by_hour), 1), nm = MAX(COUNT_OF(r->by_minute), 1);
@@ -317,6 +341,10 @@ ah_error ah_rule_parse(const char *text, struct icaltimetype dt, ah_rule *out, c
 	}
 	if (out->rule.freq == ICAL_SECONDLY_RECURRENCE || out->rule.freq == ICAL_MINUTELY_RECURRENCE)
 		return refuse(message, "FREQ=SECONDLY and MINUTELY are not supported");
+	normalize(out->rule.by_hour, (int)G_N_ELEMENTS(out->rule.by_hour), TRUE);
+	normalize(out->rule.by_minute, (int)G_N_ELEMENTS(out->rule.by_minute), TRUE);
+	normalize(out->rule.by_second, (int)G_N_ELEMENTS(out->rule.by_second), TRUE);
+	normalize(out->rule.by_day, (int)G_N_ELEMENTS(out->rule.by_day), FALSE);
 	if ((err = check_shape(&out->rule, &per_day, message)) != AH_ERR_OK)
 		return err;
 	out->horizon_s = horizon_of(&out->rule, per_day);

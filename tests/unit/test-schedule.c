@@ -719,6 +719,17 @@ static void test_hourly_interval_alignment(void)
 	ah_schedule_free(s);
 }
 
+/* BYMINUTE=30,0,0: libical walks the list as written (back in time, and twice at :00); the parts are
+ * sets, sorted once. (Found by the fuzz smoke run on the slow rules of the corpus.) */
+static void test_unsorted_by_lists(void)
+{
+	ah_schedule *s = recurring("2026-01-05T09:00:00", "UTC", 600, "FREQ=DAILY;BYHOUR=9;BYMINUTE=30,0,0", NULL);
+	assert_starts(s, "2026-01-05T00:00:00Z", 600,
+				  (const char *const[]){"2026-01-05T09:00:00Z", "2026-01-05T09:30:00Z", "2026-01-06T09:00:00Z",
+										"2026-01-06T09:30:00Z", NULL});
+	ah_schedule_free(s);
+}
+
 /* A window further away than the horizon is not seen yet: the status says so and asks to be looked
  * at again when the horizon has moved; then it is found. DAILY;BYMONTH=2;BYMONTHDAY=29 looks 1500
  * days ahead; from March 2096 the next 29 February is in 2104 (2100 is not a leap year). */
@@ -842,6 +853,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/schedule/issue12/once-overflow", test_issue12_once_overflow);
 	g_test_add_func("/schedule/bounded/hourly-interval", test_hourly_interval_alignment);
 	g_test_add_func("/schedule/bounded/horizon", test_horizon);
+	g_test_add_func("/schedule/recurring/unsorted-by-lists", test_unsorted_by_lists);
 	g_test_add_func("/schedule/bounded/corpus", test_corpus_bounded);
 	g_test_add_func("/schedule/held", test_held);
 	int rc = g_test_run();
