@@ -153,5 +153,12 @@ const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 struct ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine);
 /* Temporary files of a killed writer that ah_engine_new() removed (for the log). */
 guint ah_engine_stale_temps_removed(const ah_engine *engine);
+/* What the engine examined since it was created: deterministic work counters, so tests can check
+ * that work grows with what changed (never with wall-clock time). */
+typedef struct {
+	guint64 member_visits;  /* participants looked at to renegotiate, offer, route and ask keyframes */
+	guint64 room_visits;    /* rooms looked at to find and run the schedules' next changes */
+} ah_engine_work;
+const ah_engine_work *ah_engine_work_done(const ah_engine *engine);
 
 #endif

@@ -72,6 +72,8 @@ struct ah_room {
 	guint presenter_seats;  /* tenant seats kept for its presenters and backstage monitors */
 	int video_layer;        /* simulcast layer its receivers get at most (AH_SIM_*, default high) */
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
+	GPtrArray *presenters;  /* the presenters among them, in join order: what a presenter change
+				 * walks per receiver instead of every member */
 	/* Schedule (engine-schedule.c). No schedule: always live, nothing below is used. */
 	ah_schedule *schedule;
 	guint lobby_minutes;
@@ -82,6 +84,8 @@ struct ah_room {
 	/* What the engine last acted on: the phase, its window and when to look again. */
 	ah_schedule_status status;
 	ah_fail_bucket failures; /* failed pin, presenter_secret, priority_secret attempts (throttle.h) */
+	guint queue_index;      /* 1 + its place in engine->schedule_queue; 0: not in it */
+	gboolean dirty;         /* in engine->dirty_rooms */
 };
 
 typedef struct {
@@ -125,6 +129,7 @@ struct ah_engine {
 	/* ROUTES owed at the end of the current entry point (see ah_engine_flush). */
 	GPtrArray *dirty_rooms; /* ah_room*: every publishing presenter's fan-out may have changed */
 	GArray *dirty_conns;    /* guint64: presenters that stopped publishing */
+	GHashTable *dirty_conn_set; /* the same conns (guint64*, into nothing: keys are copies) */
 	gint64 clock_offset;    /* real time - monotonic, microseconds (ah_engine_set_clock_offset) */
 	GHashTable *ghosts;     /* token -> ah_ghost* (owned) */
 	GHashTable *ghost_pids; /* &pid -> ah_ghost* */
@@ -137,6 +142,10 @@ struct ah_engine {
 	ah_fail_bucket admin_failures; /* failed admin_key attempts over plugin handles */
 	guint64 failed_total, refused_total; /* every scope, since start */
 	guint max_queued_per_session; /* 0: no limit */
+	/* Scheduled rooms with a next change: a binary min-heap on status.next_change
+	 * (engine-schedule.c), so the next deadline is its head. */
+	GPtrArray *schedule_queue;
+	ah_engine_work *work;   /* work counters (ah_engine_work_done); a pointer so const readers count */
 };
 
 /* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
@@ -304,6 +313,10 @@ void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray
 void ah_engine_schedule_due(ah_engine *engine, gint64 now, GPtrArray *outs);
 /* The earliest monotonic time a scheduled room changes phase, G_MAXINT64 when none. */
 gint64 ah_engine_schedule_deadline(const ah_engine *engine);
+/* Put the room in (or out of) the schedule queue after its schedule or next change changed, and
+ * take it out before it is freed. */
+void ah_engine_schedule_track(ah_engine *engine, ah_room *room);
+void ah_engine_schedule_untrack(ah_engine *engine, ah_room *room);
 /* The persisted form of a room's schedule and options, into its state-file row, and back. */
 void ah_room_schedule_save(const ah_room *room, ah_persist_room *row);
 ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message);

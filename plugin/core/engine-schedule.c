@@ -183,6 +183,7 @@ void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray
 			room->override.kind = AH_OVERRIDE_NONE;
 	}
 	status_at(room, t, &room->status);
+	ah_engine_schedule_track(engine, room);
 	to = room->status.phase;
 	/* Another window (back to back) counts as the end of this one; no window (the schedule was
 	 * cleared: always live) does not. */
@@ -200,54 +201,126 @@ void ah_engine_room_sync(ah_engine *engine, ah_room *room, gint64 now, GPtrArray
 		ah_admission_set_room_open(engine->adm, room->tenant->id, room->id, FALSE);
 }
 
-/* Scheduled rooms, in a stable order (tenant, then room). */
-static GPtrArray *scheduled_rooms(const ah_engine *engine)
+/* --- the schedule queue: the rooms with a next change, a binary min-heap on status.next_change
+ * (real seconds; one clock offset for all, so the order is the same in monotonic time). Each
+ * room knows its place (queue_index), so a change or a removal costs O(log rooms) and the next
+ * deadline is the head: nothing ever walks every room. */
+
+static gboolean queue_before(const ah_room *a, const ah_room *b)
 {
-	GPtrArray *all = g_ptr_array_new(), *tenants = ah_engine_sorted_tenants(engine);
-	for (guint i = 0; i < tenants->len; i++) {
-		GPtrArray *rooms = ah_engine_sorted_rooms(g_ptr_array_index(tenants, i));
-		for (guint j = 0; j < rooms->len; j++) {
-			ah_room *room = g_ptr_array_index(rooms, j);
-			if (room->schedule != NULL)
-				g_ptr_array_add(all, room);
-		}
-		g_ptr_array_unref(rooms);
+	return a->status.next_change < b->status.next_change;
+}
+
+static void queue_put(GPtrArray *q, guint i, ah_room *room)
+{
+	q->pdata[i] = room;
+	room->queue_index = i + 1;
+}
+
+static void queue_up(ah_engine *engine, guint i)
+{
+	GPtrArray *q = engine->schedule_queue;
+	ah_room *room = q->pdata[i];
+	while (i > 0) {
+		guint parent = (i - 1) / 2;
+		engine->work->room_visits++;
+		if (!queue_before(room, q->pdata[parent]))
+			break;
+		queue_put(q, i, q->pdata[parent]);
+		i = parent;
 	}
-	g_ptr_array_unref(tenants);
-	return all;
+	queue_put(q, i, room);
+}
+
+static void queue_down(ah_engine *engine, guint i)
+{
+	GPtrArray *q = engine->schedule_queue;
+	ah_room *room = q->pdata[i];
+	for (;;) {
+		guint child = 2 * i + 1;
+		if (child >= q->len)
+			break;
+		if (child + 1 < q->len && queue_before(q->pdata[child + 1], q->pdata[child]))
+			child++;
+		engine->work->room_visits++;
+		if (!queue_before(q->pdata[child], room))
+			break;
+		queue_put(q, i, q->pdata[child]);
+		i = child;
+	}
+	queue_put(q, i, room);
+}
+
+void ah_engine_schedule_untrack(ah_engine *engine, ah_room *room)
+{
+	GPtrArray *q = engine->schedule_queue;
+	guint i = room->queue_index;
+	ah_room *last;
+	if (i == 0)
+		return;
+	room->queue_index = 0;
+	last = g_ptr_array_remove_index(q, q->len - 1);
+	if (last == room)
+		return;
+	/* The last room fills the hole, then moves up or down to its place. */
+	queue_put(q, i - 1, last);
+	queue_up(engine, i - 1);
+	queue_down(engine, last->queue_index - 1);
+}
+
+void ah_engine_schedule_track(ah_engine *engine, ah_room *room)
+{
+	if (room->schedule == NULL || room->status.next_change < 0) {
+		ah_engine_schedule_untrack(engine, room);
+		return;
+	}
+	if (room->queue_index == 0) {
+		g_ptr_array_add(engine->schedule_queue, room);
+		room->queue_index = engine->schedule_queue->len;
+	}
+	queue_up(engine, room->queue_index - 1);
+	queue_down(engine, room->queue_index - 1);
+}
+
+/* A stable order for rooms due together: tenant, then room. */
+static gint compare_due(gconstpointer a, gconstpointer b)
+{
+	const ah_room *x = *(ah_room *const *)a, *y = *(ah_room *const *)b;
+	int c = strcmp(x->tenant->id, y->tenant->id);
+	return c != 0 ? c : strcmp(x->id, y->id);
 }
 
 void ah_engine_schedule_due(ah_engine *engine, gint64 now, GPtrArray *outs)
 {
 	gint64 t = ah_engine_real_s(engine, now);
-	GPtrArray *rooms;
-	if (ah_engine_schedule_deadline(engine) > now)
+	GPtrArray *q = engine->schedule_queue, *due;
+	if (q->len == 0)
 		return;
-	rooms = scheduled_rooms(engine);
-	for (guint i = 0; i < rooms->len; i++) {
-		ah_room *room = g_ptr_array_index(rooms, i);
-		if (room->status.next_change >= 0 && room->status.next_change <= t)
-			ah_engine_room_sync(engine, room, now, outs);
+	engine->work->room_visits++;
+	if (((const ah_room *)q->pdata[0])->status.next_change > t)
+		return;
+	/* Take every due room out first; syncing one puts it back with its next change. */
+	due = g_ptr_array_new();
+	while (q->len > 0 && ((const ah_room *)q->pdata[0])->status.next_change <= t) {
+		ah_room *room = q->pdata[0];
+		engine->work->room_visits++;
+		ah_engine_schedule_untrack(engine, room);
+		g_ptr_array_add(due, room);
 	}
-	g_ptr_array_unref(rooms);
+	g_ptr_array_sort(due, compare_due);
+	for (guint i = 0; i < due->len; i++)
+		ah_engine_room_sync(engine, g_ptr_array_index(due, i), now, outs);
+	g_ptr_array_unref(due);
 }
 
 gint64 ah_engine_schedule_deadline(const ah_engine *engine)
 {
-	gint64 best = G_MAXINT64;
-	GHashTableIter ti, ri;
-	gpointer value;
-	g_hash_table_iter_init(&ti, engine->tenants);
-	while (g_hash_table_iter_next(&ti, NULL, &value)) {
-		const ah_tenant *tenant = value;
-		g_hash_table_iter_init(&ri, tenant->rooms);
-		while (g_hash_table_iter_next(&ri, NULL, &value)) {
-			const ah_room *room = value;
-			if (room->schedule != NULL && room->status.next_change >= 0)
-				best = MIN(best, room->status.next_change * SEC - engine->clock_offset);
-		}
-	}
-	return best;
+	const ah_room *head;
+	if (engine->schedule_queue->len == 0)
+		return G_MAXINT64;
+	head = g_ptr_array_index(engine->schedule_queue, 0);
+	engine->work->room_visits++;
+	return head->status.next_change * SEC - engine->clock_offset;
 }
 
 /* --- persistence and replies */

@@ -21,6 +21,10 @@
  * m-lines before it builds a fan-out that points at them.
  * A backstage monitor is a receiver like a seated attendee (slots, offers, routes) whatever the
  * room's phase, but holds a presenter's tenant seat instead of an attendee seat.
+ * Work grows with what changed, not with the square of a room: a room keeps its presenters apart
+ * (room->presenters, in join order), so an attendee's slots, its presenters list, the keyframe
+ * requests and the flush walk the presenters only; a presenter change walks the members once
+ * (renegotiate), and each fan-out once (ah_engine_routes). ah_engine_work_done counts the visits.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -67,15 +71,17 @@ json_t *ah_engine_notify(GPtrArray *outs, guint64 conn, const char *event, const
 
 static void touch_room(ah_engine *engine, ah_room *room)
 {
-	if (!g_ptr_array_find(engine->dirty_rooms, room, NULL))
+	if (!room->dirty) {
+		room->dirty = TRUE;
 		g_ptr_array_add(engine->dirty_rooms, room);
+	}
 }
 
 static void touch_conn(ah_engine *engine, guint64 conn)
 {
-	for (guint i = 0; i < engine->dirty_conns->len; i++)
-		if (g_array_index(engine->dirty_conns, guint64, i) == conn)
-			return;
+	if (g_hash_table_contains(engine->dirty_conn_set, &conn))
+		return;
+	g_hash_table_add(engine->dirty_conn_set, g_memdup2(&conn, sizeof(conn)));
 	g_array_append_val(engine->dirty_conns, conn);
 }
 
@@ -98,8 +104,10 @@ void ah_engine_flush(ah_engine *engine, GPtrArray *outs)
 {
 	for (guint i = 0; i < engine->dirty_rooms->len; i++) {
 		ah_room *room = g_ptr_array_index(engine->dirty_rooms, i);
-		for (guint j = 0; j < room->members->len; j++) {
-			ah_participant *p = g_ptr_array_index(room->members, j);
+		room->dirty = FALSE;
+		for (guint j = 0; j < room->presenters->len; j++) {
+			ah_participant *p = g_ptr_array_index(room->presenters, j);
+			engine->work->member_visits++;
 			if (publishing(p))
 				touch_conn(engine, p->conn);
 		}
@@ -108,6 +116,7 @@ void ah_engine_flush(ah_engine *engine, GPtrArray *outs)
 		ah_engine_push(outs, AH_OUT_ROUTES, g_array_index(engine->dirty_conns, guint64, i), NULL, AH_JSEP_NONE);
 	g_ptr_array_set_size(engine->dirty_rooms, 0);
 	g_array_set_size(engine->dirty_conns, 0);
+	g_hash_table_remove_all(engine->dirty_conn_set);
 }
 
 /* --- tenants and rooms */
@@ -131,6 +140,7 @@ static void room_free(gpointer data)
 	g_free(room->presenter_secret);
 	g_free(room->priority_secret);
 	g_ptr_array_unref(room->members);
+	g_ptr_array_unref(room->presenters);
 	ah_room_schedule_clear(room);
 	g_free(room);
 }
@@ -208,6 +218,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	r->video_layer = AH_SIM_HIGH;
 	r->members = g_ptr_array_new();
+	r->presenters = g_ptr_array_new();
 	ah_room_schedule_init(r);
 	g_hash_table_insert(tenant->rooms, r->id, r);
 	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
@@ -220,7 +231,10 @@ static void empty_room(ah_engine *engine, ah_room *room, ah_exit how, gint64 now
 {
 	while (room->members->len > 0)
 		ah_engine_remove(engine, g_ptr_array_index(room->members, 0), how, now, outs);
-	g_ptr_array_remove(engine->dirty_rooms, room);
+	if (room->dirty)
+		g_ptr_array_remove(engine->dirty_rooms, room);
+	room->dirty = FALSE;
+	ah_engine_schedule_untrack(engine, room);
 }
 
 void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
@@ -346,9 +360,11 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 			g_free(why);
 			return FALSE;
 		}
-		/* Closed in admission until the first sync says otherwise. */
+		/* Closed in admission until the first sync says otherwise (the first entry point: it
+		 * is due at once). */
 		if (room->schedule != NULL)
 			ah_admission_set_room_open(engine->adm, t->id, room->id, FALSE);
+		ah_engine_schedule_track(engine, room);
 	}
 	return TRUE;
 }
@@ -381,6 +397,9 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->next_pid = 1;
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
+	engine->dirty_conn_set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	engine->schedule_queue = g_ptr_array_new();
+	engine->work = g_new0(ah_engine_work, 1);
 	ah_engine_ghosts_init(engine);
 	ah_engine_credentials_init(engine, config);
 	/* Tenants of an older file get their signing key now, written at once (synchronously, before
@@ -415,6 +434,9 @@ void ah_engine_free(ah_engine *engine)
 	g_ptr_array_unref(engine->dirty_rooms);
 	g_array_unref(engine->dirty_conns);
 	ah_engine_persist_stop(engine);
+	g_hash_table_destroy(engine->dirty_conn_set);
+	g_ptr_array_unref(engine->schedule_queue);
+	g_free(engine->work);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);
@@ -423,6 +445,11 @@ void ah_engine_free(ah_engine *engine)
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine)
 {
 	return ah_admission_get_config(engine->adm);
+}
+
+const ah_engine_work *ah_engine_work_done(const ah_engine *engine)
+{
+	return engine->work;
 }
 
 /* --- participants */
@@ -455,6 +482,8 @@ ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_ro
 	p->streams = g_array_new(FALSE, TRUE, sizeof(ah_stream_desc));
 	p->slots = g_array_new(FALSE, TRUE, sizeof(ah_slot));
 	g_ptr_array_add(room->members, p);
+	if (presenter)
+		g_ptr_array_add(room->presenters, p);
 	g_hash_table_insert(engine->conns, &p->conn, p);
 	g_hash_table_insert(engine->pids, &p->id, p);
 	return p;
@@ -508,6 +537,8 @@ static gboolean has_pc(const ah_participant *p)
 static void forget(ah_engine *engine, ah_participant *p)
 {
 	g_ptr_array_remove(p->room->members, p);
+	if (p->presenter)
+		g_ptr_array_remove(p->room->presenters, p);
 	g_hash_table_remove(engine->pids, &p->id);
 	g_hash_table_remove(engine->conns, &p->conn); /* frees p */
 }
@@ -580,15 +611,16 @@ static const ah_slot placeholders[] = {
 	{ .mindex = 1, .kind = AH_MEDIA_VIDEO, .presenter_mindex = -1, .codec = "vp8" },
 };
 
-static void compute_slots(const ah_room *room, ah_participant *a)
+static void compute_slots(ah_engine *engine, const ah_room *room, ah_participant *a)
 {
 	GArray *wanted = g_array_new(FALSE, FALSE, sizeof(wanted_stream));
 	GArray *slots = a->slots;
 	guint total;
 	gboolean *claimed;
-	for (guint i = 0; i < room->members->len; i++) {
-		const ah_participant *p = g_ptr_array_index(room->members, i);
-		for (guint j = 0; p->presenter && j < p->streams->len; j++) {
+	for (guint i = 0; i < room->presenters->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->presenters, i);
+		engine->work->member_visits++;
+		for (guint j = 0; j < p->streams->len; j++) {
 			wanted_stream w = { p, &g_array_index(p->streams, ah_stream_desc, j), -1 };
 			g_array_append_val(wanted, w);
 		}
@@ -651,8 +683,8 @@ json_t *ah_engine_streams_json(const GArray *streams)
 json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room)
 {
 	json_t *array = json_array();
-	for (guint i = 0; i < room->members->len; i++) {
-		const ah_participant *p = g_ptr_array_index(room->members, i);
+	for (guint i = 0; i < room->presenters->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->presenters, i);
 		if (publishing(p))
 			json_array_append_new(array, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)p->id,
 				"display", p->display, "streams", ah_engine_streams_json(p->streams)));
@@ -672,11 +704,12 @@ static int slot_of(const ah_participant *a, guint64 id, int presenter_mindex)
 }
 
 /* The presenters list for one attendee: each stream also says which of its m-lines carries it. */
-static json_t *attendee_presenters_json(const ah_participant *a)
+static json_t *attendee_presenters_json(ah_engine *engine, const ah_participant *a)
 {
 	json_t *array = json_array();
-	for (guint i = 0; i < a->room->members->len; i++) {
-		const ah_participant *p = g_ptr_array_index(a->room->members, i);
+	for (guint i = 0; i < a->room->presenters->len; i++) {
+		const ah_participant *p = g_ptr_array_index(a->room->presenters, i);
+		engine->work->member_visits++;
 		if (!publishing(p))
 			continue;
 		json_t *streams = ah_engine_streams_json(p->streams);
@@ -692,13 +725,13 @@ static json_t *attendee_presenters_json(const ah_participant *a)
 
 json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event)
 {
-	compute_slots(a->room, a);
+	compute_slots(engine, a->room, a);
 	a->offer_pending = TRUE;
 	a->renegotiate = FALSE;
 	touch_room(engine, a->room);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", event,
 		"tenant", a->room->tenant->id, "room", a->room->id, "id", (json_int_t)a->id,
-		"presenters", attendee_presenters_json(a));
+		"presenters", attendee_presenters_json(engine, a));
 }
 
 void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GPtrArray *outs)
@@ -710,6 +743,7 @@ void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs)
 {
 	for (guint i = 0; i < room->members->len; i++) {
 		ah_participant *a = g_ptr_array_index(room->members, i);
+		engine->work->member_visits++;
 		if (!ah_engine_receiving(engine, a))
 			continue;
 		if (a->offer_pending)
@@ -732,8 +766,9 @@ void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs)
 
 void ah_engine_keyframes(const ah_engine *engine, const ah_room *room, GPtrArray *outs)
 {
-	for (guint i = 0; i < room->members->len; i++) {
-		const ah_participant *p = g_ptr_array_index(room->members, i);
+	for (guint i = 0; i < room->presenters->len; i++) {
+		const ah_participant *p = g_ptr_array_index(room->presenters, i);
+		engine->work->member_visits++;
 		if (publishing(p))
 			ah_engine_push(outs, AH_OUT_KEYFRAME, p->conn, NULL, AH_JSEP_NONE);
 	}
@@ -766,6 +801,7 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
 		return;
 	for (guint i = 0; i < p->room->members->len; i++) {
 		const ah_participant *a = g_ptr_array_index(p->room->members, i);
+		engine->work->member_visits++;
 		if (!ah_engine_receiving(engine, a))
 			continue;
 		for (guint j = 0; j < a->slots->len; j++) {
@@ -850,5 +886,7 @@ void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now)
 
 gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
 {
-	return MIN(ah_admission_next_deadline(engine->adm, now), ah_engine_schedule_deadline(engine));
+	/* Once each (MIN evaluates an argument twice). */
+	gint64 admission = ah_admission_next_deadline(engine->adm, now), schedule = ah_engine_schedule_deadline(engine);
+	return MIN(admission, schedule);
 }

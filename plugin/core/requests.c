@@ -161,17 +161,25 @@ static json_t *room_json(const ah_engine *e, const ah_room *r)
 	return room;
 }
 
+/* `tenant` alone, or every tenant sorted when it is NULL (a tenant's view never sorts the node). */
+static GPtrArray *tenants_of(const ah_engine *e, const ah_tenant *tenant)
+{
+	GPtrArray *tenants;
+	if (tenant == NULL)
+		return ah_engine_sorted_tenants(e);
+	tenants = g_ptr_array_new();
+	g_ptr_array_add(tenants, (gpointer)tenant);
+	return tenants;
+}
+
 /* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
 static json_t *rooms_json(const ah_engine *e, const ah_tenant *tenant)
 {
 	json_t *array = json_array();
-	GPtrArray *tenants = ah_engine_sorted_tenants(e);
+	GPtrArray *tenants = tenants_of(e, tenant);
 	for (guint i = 0; i < tenants->len; i++) {
 		const ah_tenant *t = g_ptr_array_index(tenants, i);
-		GPtrArray *rooms;
-		if (tenant != NULL && t != tenant)
-			continue;
-		rooms = ah_engine_sorted_rooms(t);
+		GPtrArray *rooms = ah_engine_sorted_rooms(t);
 		for (guint j = 0; j < rooms->len; j++)
 			json_array_append_new(array, room_json(e, g_ptr_array_index(rooms, j)));
 		g_ptr_array_unref(rooms);
@@ -183,12 +191,9 @@ static json_t *rooms_json(const ah_engine *e, const ah_tenant *tenant)
 static json_t *tenants_json(const ah_engine *e, const ah_tenant *tenant)
 {
 	json_t *array = json_array();
-	GPtrArray *tenants = ah_engine_sorted_tenants(e);
-	for (guint i = 0; i < tenants->len; i++) {
-		const ah_tenant *t = g_ptr_array_index(tenants, i);
-		if (tenant == NULL || t == tenant)
-			json_array_append_new(array, tenant_json(e, t));
-	}
+	GPtrArray *tenants = tenants_of(e, tenant);
+	for (guint i = 0; i < tenants->len; i++)
+		json_array_append_new(array, tenant_json(e, g_ptr_array_index(tenants, i)));
 	g_ptr_array_unref(tenants);
 	return array;
 }
