@@ -139,6 +139,9 @@ void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now);
 const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_slots);
 /* Append (ah_route) where presenter `conn`'s streams go now. */
 void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);
+/* The bitrate cap (bps) the presenter on `conn` is sent as REMB: its room's presenter_max_bitrate;
+ * 0 when none (or `conn` is not a presenter). Read when the glue rebuilds its fan-out (ROUTES). */
+guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn);
 
 /* Wall clock (issue 3: schedules are in real time). The glue sets the offset between the real-time
  * clock and the monotonic `now` (g_get_real_time() - g_get_monotonic_time(), microseconds) before

@@ -7,13 +7,15 @@
  *                 "previous_signing_key"?, "previous_signing_key_until"?}],
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
- *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?}]}
+ *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?,
+ *               "presenter_max_bitrate"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
  * room options and the tenants' shares may be missing (files written by older versions), which
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
  * (UNIX seconds it stays valid until) come together or not at all; "tokens" is "off" (the default),
  * "optional" or "required" (join tokens, token.h); "video_layer" is "low", "medium" or "high" (the
- * default; simulcast.h). "signing_key" is the tenant's join-token key (token.h's form: 64 lower-case
+ * default; simulcast.h); "presenter_max_bitrate" is 0 (the default: no cap) or
+ * AH_PRESENTER_BITRATE_MIN..AH_PRESENTER_BITRATE_MAX bps. "signing_key" is the tenant's join-token key (token.h's form: 64 lower-case
  * hex characters); "previous_signing_key" and "previous_signing_key_until" (a rotated-out key and
  * the UNIX second it stays valid until) come together or not at all.
  * Version 1 files (before issue 12) are read too: their tenants have no signing key (the row's
@@ -51,6 +53,9 @@
 #define AH_WEIGHT_MAX 1000
 #define AH_PRESENTER_SEATS_DEFAULT 1
 #define AH_PRESENTER_SEATS_MAX 1000
+/* presenter_max_bitrate (bps, 0: no cap): the REMB a room sends its presenters (docs/api.md). */
+#define AH_PRESENTER_BITRATE_MIN 50000
+#define AH_PRESENTER_BITRATE_MAX 100000000
 /* Join tokens (issue 6): a rotated-out secret stays valid at most this long. */
 #define AH_SECRET_OVERLAP_S_MAX 86400
 
@@ -92,6 +97,7 @@ typedef struct {
 	char *priority_secret;  /* NULL: no priority class by secret */
 	ah_tokens_policy tokens;
 	int video_layer;        /* AH_SIM_LOW..AH_SIM_HIGH (simulcast.h) */
+	guint presenter_max_bitrate; /* bps, 0: none */
 } ah_persist_room;
 
 typedef struct {

@@ -36,6 +36,7 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	rrow->priority_secret = g_strdup(r->priority_secret);
 	rrow->tokens = r->tokens;
 	rrow->video_layer = r->video_layer;
+	rrow->presenter_max_bitrate = r->presenter_max_bitrate;
 	ah_room_schedule_save(r, rrow);
 	return rrow;
 }

@@ -71,6 +71,7 @@ struct ah_room {
 	guint max_attendees;
 	guint presenter_seats;  /* tenant seats kept for its presenters and backstage monitors */
 	int video_layer;        /* simulcast layer its receivers get at most (AH_SIM_*, default high) */
+	guint presenter_max_bitrate; /* bps of the REMB its presenters get, 0: none */
 	GPtrArray *members;     /* ah_participant*, in join order (engine->conns owns them) */
 	GPtrArray *presenters;  /* the presenters among them, in join order: what a presenter change
 				 * walks per receiver instead of every member */

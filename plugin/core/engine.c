@@ -354,6 +354,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 		room->priority_secret = g_strdup(r->priority_secret);
 		room->tokens = r->tokens;
 		room->video_layer = r->video_layer;
+		room->presenter_max_bitrate = r->presenter_max_bitrate;
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
@@ -792,6 +793,12 @@ static gboolean has_stream(const ah_participant *p, ah_media_kind kind, int mind
 			return TRUE;
 	}
 	return FALSE;
+}
+
+guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn)
+{
+	const ah_participant *p = ah_engine_participant(engine, conn);
+	return p != NULL && p->presenter ? p->room->presenter_max_bitrate : 0;
 }
 
 void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)

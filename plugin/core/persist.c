@@ -59,6 +59,7 @@ static const ah_param room_spec[] = {
 	AH_PARAM_STR("priority_secret", FALSE, 1, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("tokens", FALSE, 0, 16),
 	AH_PARAM_STR("video_layer", FALSE, 0, 16),
+	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX),
 	AH_PARAM_END
 };
 
@@ -201,6 +202,8 @@ json_t *ah_persist_room_json(const ah_persist_room *r)
 		json_object_set_new(row, "priority_secret", json_string(r->priority_secret));
 	json_object_set_new(row, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
 	json_object_set_new(row, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
+	if (r->presenter_max_bitrate > 0)
+		json_object_set_new(row, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
 	return row;
 }
 
@@ -308,6 +311,11 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 	}
 	if (json_object_get(row, "presenter_seats") != NULL)
 		r->presenter_seats = json_integer_value(json_object_get(row, "presenter_seats"));
+	r->presenter_max_bitrate = (guint)json_integer_value(json_object_get(row, "presenter_max_bitrate"));
+	if (r->presenter_max_bitrate != 0 && r->presenter_max_bitrate < AH_PRESENTER_BITRATE_MIN) {
+		*why = g_strdup("invalid element (presenter_max_bitrate: 0 or at least 50000 bps)");
+		return AH_ERR_INVALID_ELEMENT;
+	}
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
 	/* Checked when the engine loads the room: a schedule refused now is held there, not lost. */
 	if (schedule != NULL && !json_is_null(schedule))

@@ -157,6 +157,7 @@ static json_t *room_json(const ah_engine *e, const ah_room *r)
 		"priority_class", r->priority_secret != NULL, "counts", counts_json(e, r->tenant, r));
 	json_object_set_new(room, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
 	json_object_set_new(room, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
+	json_object_set_new(room, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
 	ah_room_schedule_json(r, room);
 	return room;
 }
@@ -483,6 +484,16 @@ ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, g
 	return AH_ERR_OK;
 }
 
+/* The "presenter_max_bitrate" element, if present: 0 (no cap) or at least AH_PRESENTER_BITRATE_MIN. */
+static ah_error presenter_bitrate_check(ah_req *req)
+{
+	guint bps = has(req, "presenter_max_bitrate") ? uint_of(req, "presenter_max_bitrate") : 0;
+	if (bps != 0 && bps < AH_PRESENTER_BITRATE_MIN)
+		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (presenter_max_bitrate: 0 or at "
+			"least %d bps)", AH_PRESENTER_BITRATE_MIN));
+	return AH_ERR_OK;
+}
+
 /* The "tokens" element, if present. */
 static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
 {
@@ -505,6 +516,8 @@ static ah_error req_create_room(ah_req *req)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
+	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
 	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
@@ -524,9 +537,14 @@ static void replace(char **field, const char *value)
 	*field = g_strdup(value);
 }
 
-/* presenter_seats and priority_secret ("" removes it): those present in the request. */
+/* presenter_seats, priority_secret ("" removes it) and presenter_max_bitrate: those present in the
+ * request. A new bitrate cap reaches the presenters' REMB through their fan-outs' rebuild. */
 static void apply_room_seats(ah_req *req, ah_room *room)
 {
+	if (has(req, "presenter_max_bitrate") && uint_of(req, "presenter_max_bitrate") != room->presenter_max_bitrate) {
+		room->presenter_max_bitrate = uint_of(req, "presenter_max_bitrate");
+		ah_engine_routes_changed(req->engine, room);
+	}
 	if (has(req, "presenter_seats")) {
 		room->presenter_seats = uint_of(req, "presenter_seats");
 		ah_engine_apply_presenter_seats(req->engine, room);
@@ -548,6 +566,8 @@ static ah_error req_edit_room(ah_req *req)
 	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
+		return err;
+	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
@@ -732,7 +752,8 @@ static const ah_param optional_tenant_params[] = {
 	AH_PARAM_UINT("presenter_seats", FALSE, 0, AH_PRESENTER_SEATS_MAX), \
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN), \
 	AH_PARAM_STR("tokens", FALSE, 0, 16), \
-	AH_PARAM_STR("video_layer", FALSE, 0, 16)
+	AH_PARAM_STR("video_layer", FALSE, 0, 16), \
+	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX)
 
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),

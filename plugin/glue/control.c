@@ -371,6 +371,7 @@ static void rebuild_routes(ah_session *presenter)
 		ah_session_unref(attendee);
 	}
 	ah_pubmedia_set_routes(presenter->pub, routes);
+	ah_pubmedia_set_max_bitrate(presenter->pub, ah_engine_presenter_max_bitrate(engine, presenter->conn));
 	g_array_free(routes, TRUE);
 }
 
@@ -544,12 +545,11 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 		if (jsep_type != NULL && strcmp(jsep_type, "offer") == 0 && sdp != NULL) {
 			char *error = NULL;
 			n = ah_sdp_read_offer(sdp, streams, in_pt, AH_MAX_STREAMS, &error);
-			if (n < 0) {
-				JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": unusable offer: %s\n", session->conn,
-					error ? error : "?");
-				g_free(error);
-				n = 0;
-			}
+			if (n < 0 || error != NULL)
+				JANUS_LOG(LOG_WARN, "allhands: conn %" G_GUINT64_FORMAT ": %s offer: %s\n", session->conn,
+					n < 0 ? "unusable" : "part of an", error ? error : "?");
+			g_free(error);
+			n = MAX(n, 0);
 			if (n > 0 && (answer = publisher_answer(session, sdp, streams, n)) == NULL)
 				n = 0;
 		}
@@ -971,11 +971,7 @@ json_t *ah_control_admin_message(json_t *message)
 	/* The media path's own figures, next to the node's in `status`. */
 	json_t *node = json_object_get(response, "node");
 	if (json_is_object(node) && json_object_get(node, "relay") == NULL) {
-		guint threads = 0, queued = 0;
-		guint64 dropped = 0;
-		ah_relay_figures(&threads, &queued, &dropped);
-		json_object_set_new(node, "relay", json_pack("{s:i, s:i, s:I}", "threads", (int)threads, "queued",
-			(int)queued, "dropped", (json_int_t)dropped));
+		json_object_set_new(node, "relay", ah_relay_status());
 		json_t *persistence = ah_writer_figures();
 		if (persistence != NULL)
 			json_object_set_new(node, "persistence", persistence);

@@ -5,7 +5,8 @@
  *   the media callbacks post work to the control thread (control.c), which alone calls the engine.
  * - Each handle's loop thread runs incoming_rtp/rtcp. A presenter's loop thread relays its packets
  *   by reading its current fan-out, an immutable ref-counted snapshot swapped in by the control
- *   thread (relay.c). It never waits for the control thread.
+ *   thread (relay.c), itself or through relay helper threads. It never waits for the control thread
+ *   or a helper.
  *
  * Locks (never held across a call into Janus, and never nested):
  *   sessions_lock (plugin.c: conn -> session registry, handle -> session, handles per Janus session,
@@ -88,7 +89,8 @@ int ah_sdp_payload_type(const char *codec);
 /* Read a presenter's offer: fill up to `max` usable streams (first audio m-line with Opus, first
  * video m-line with VP8 or H.264, preferring VP8, then H.264). Returns the number found, or -1
  * with *error (g_free) when the SDP does not parse. `in_pt` receives, per stream, the
- * presenter's payload type for the chosen codec. */
+ * presenter's payload type for the chosen codec. *error may be set with a count >= 0 too: why an
+ * offered codec was not used (an fmtp that does not fit, include/allhands/fmtp.h), for the log. */
 int ah_sdp_read_offer(const char *offer, ah_stream_desc *streams, int *in_pt, int max, char **error);
 /* Build the answer to that offer: chosen streams recvonly with their codec, every other m-line
  * rejected. Returns a newly allocated SDP or NULL with *error. */
@@ -104,8 +106,12 @@ char *ah_sdp_attendee_offer(const ah_slot *slots, guint n_slots, guint64 version
 
 /* ---- relay.c: the media path. ---- */
 
-/* Per (attendee, m-line) relay state. One presenter thread feeds it; the control thread only reads
- * its context once, under context_lock, to hand the numbering over to a successor. */
+/* Per (attendee, m-line) relay state. One presenter's m-line feeds it, and one thread at a time
+ * rewrites for it, in packet order: the presenter's thread, or the attendee's relay helper while
+ * the m-line has relay_inline_max receivers or more and until the helper has finished every job
+ * queued for it (relay.c checks this and counts violations in status node.relay.overlaps). The
+ * control thread only reads its context once, under context_lock, to hand the numbering over to
+ * a successor. */
 struct ah_substream {
 	ah_session *attendee;         /* reference held */
 	int mindex;
@@ -125,6 +131,8 @@ struct ah_substream {
 	volatile gint layer_now;      /* the layer relayed now, -1: none yet */
 	int presenter_mindex;         /* control thread only: the presenter m-line this carries */
 	ah_sim_state policy;
+	/* The thread rewriting for this substream now, NULL: none (relay.c checks it is never two). */
+	gpointer owner;
 	janus_refcount ref;
 };
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec);
@@ -146,6 +154,10 @@ void ah_pubmedia_set_simulcast(ah_pubmedia *pm, json_t *simulcast);
 /* Any thread: TRUE when presenter m-line `mindex` carries simulcast, with each layer's measured
  * bitrate over the last second (0: not flowing). */
 gboolean ah_pubmedia_simulcast(ah_pubmedia *pm, int mindex, guint64 layer_bps[3]);
+/* Control thread: cap the presenter's sending bitrate (bps, 0: no cap). While capped, its thread
+ * sends it a REMB of `bps` every AH_REMB_INTERVAL_US (relay.c); lifting the cap sends a few REMB of
+ * AH_REMB_UNCAPPED so that the browser forgets the last one. */
+void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps);
 /* Any thread: ask for a keyframe; coalesced to at most one PLI per stream per interval. */
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
 /* Presenter's loop thread: relay one incoming packet to its fan-out. */
@@ -157,8 +169,10 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
 gboolean ah_relay_start(guint threads, guint inline_max, char **error);
 /* Plugin destroy: stop the helpers (packets still queued are dropped). */
 void ah_relay_stop(void);
-/* Any thread: helper count, packets queued to helpers now, packets dropped on full queues so far. */
-void ah_relay_figures(guint *threads, guint *queued, guint64 *dropped);
+/* Any thread: status's `node.relay` (docs/api.md): helper count, packets queued to helpers now,
+ * packets dropped on full queues so far, and `overlaps`, how many times two threads were found
+ * rewriting one substream at once (the relay's invariant says never: anything else is a bug). */
+json_t *ah_relay_status(void);
 
 /* ---- control.c: the control thread. ---- */
 gboolean ah_control_start(const ah_engine_config *config, char **error);

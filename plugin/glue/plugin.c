@@ -19,6 +19,7 @@
 #include "utils.h"
 
 #include "glue.h"
+#include "allhands/feedback.h"
 
 #define AH_VERSION 1
 #define AH_VERSION_STRING "0.1.0"
@@ -463,30 +464,6 @@ static void ah_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *pack
 }
 
 /* RTCP is never relayed: an attendee's PLI/FIR only asks its presenter for a keyframe (coalesced). */
-/* Loss and bandwidth in a compound RTCP packet: the worst fraction lost of its SR/RR report blocks
- * (-1: none) and its REMB bitrate (0: none). */
-static void rtcp_feedback(char *buf, int len, double *fraction_lost, guint32 *remb_bps)
-{
-	*fraction_lost = -1;
-	*remb_bps = janus_rtcp_get_remb(buf, len);
-	int at = 0;
-	while (at + 4 <= len) {
-		const janus_rtcp_header *h = (const janus_rtcp_header *)(buf + at);
-		int size = (ntohs(h->length) + 1) * 4;
-		if (h->version != 2 || size > len - at)
-			break;
-		/* Report blocks (24 bytes) follow the header and SSRC (RR), or the sender info too (SR). */
-		int blocks = h->type == RTCP_RR ? 8 : h->type == RTCP_SR ? 28 : -1;
-		for (int b = 0; blocks > 0 && b < h->rc && blocks + (b + 1) * 24 <= size; b++) {
-			const janus_report_block *rb = (const janus_report_block *)(buf + at + blocks + b * 24);
-			double f = (double)(ntohl(rb->flcnpl) >> 24) / 256.0;
-			if (f > *fraction_lost)
-				*fraction_lost = f;
-		}
-		at += size;
-	}
-}
-
 static void ah_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet)
 {
 	ah_session *session = session_of(handle);
@@ -498,7 +475,7 @@ static void ah_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *pa
 		if (at - session->last_feedback_us >= AH_FEEDBACK_INTERVAL_US) {
 			double fraction_lost;
 			guint32 remb_bps;
-			rtcp_feedback(packet->buffer, packet->length, &fraction_lost, &remb_bps);
+			ah_rtcp_feedback((const guint8 *)packet->buffer, (gsize)packet->length, &fraction_lost, &remb_bps);
 			if (fraction_lost >= 0 || remb_bps > 0) {
 				session->last_feedback_us = at;
 				ah_session_ref(session);

@@ -1,7 +1,8 @@
 /* allhands glue: the media path.
  *
- * Owns each presenter's relay state (struct ah_pubmedia: its current fan-out and keyframe state) and
- * the per-(attendee, m-line) substreams. Threads: ah_relay_rtp runs on the presenter's handle loop
+ * Owns each presenter's relay state (struct ah_pubmedia: its current fan-out, keyframe state and the
+ * REMB that caps its bitrate when its room sets presenter_max_bitrate) and the per-(attendee,
+ * m-line) substreams. Threads: ah_relay_rtp runs on the presenter's handle loop
  * thread; the control thread creates substreams and builds and swaps fan-outs; want_keyframe may be
  * called from any thread. Nothing here blocks, waits for the control thread, logs, or allocates per
  * packet; the only lock is ah_pubmedia.lock, held for a pointer swap or a pointer read plus a
@@ -34,8 +35,15 @@
  * receivers for it and pushes the copy, with a reference on the fan-out, onto that helper's queue;
  * below that, it relays inline (no hand-off cost for small rooms). A helper's queue is bounded
  * (AH_RELAY_QUEUE_MAX packets): when it is full the packet is dropped for that helper's receivers
- * and counted, so the presenter thread never waits for a helper or a slow attendee. When an m-line
- * crosses the threshold, a packet or two may overtake one still queued; receivers reorder them.
+ * and counted, so the presenter thread never waits for a helper or a slow attendee.
+ *
+ * One thread at a time per substream. A substream's rewriting state (switching, simulcast and VP8
+ * contexts) has no lock of its own: it is only ever written by one thread at a time, in packet order.
+ * With helpers, a receiver's packets all go through its own helper (FIFO). Going from inline to
+ * helpers is ordered by the queue push. Going back inline (the m-line dropped below
+ * `relay_inline_max`) waits, without blocking, until the helpers have finished every job queued for
+ * the m-line (ah_pubmedia.inflight): until then packets keep going to the helpers. The rewrite path
+ * checks this (substream_enter) and counts violations in status `node.relay.overlaps`.
  *
  * Lifetimes: a substream holds a reference on its attendee session; fan-outs hold references on
  * substreams; a queued packet holds a reference on its fan-out. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
@@ -57,6 +65,11 @@
 #define AH_KEY_WAIT_MAX_US (3 * G_TIME_SPAN_SECOND)
 /* A simulcast receiver falls back to a lower layer after this long without a packet of its own. */
 #define AH_SIM_DROP_TRIGGER_US (1000 * G_TIME_SPAN_MILLISECOND)
+/* A capped presenter gets a REMB this often; lifting the cap sends AH_REMB_UNCAP_COUNT REMB of
+ * AH_REMB_UNCAPPED (browsers keep the last REMB as a limit until another one comes). */
+#define AH_REMB_INTERVAL_US G_TIME_SPAN_SECOND
+#define AH_REMB_UNCAPPED 100000000u
+#define AH_REMB_UNCAP_COUNT 3
 /* Packets waiting in one helper's queue, at most (about 2 s of a 2.5 Mbit/s video stream). */
 #define AH_RELAY_QUEUE_MAX 512
 
@@ -129,6 +142,8 @@ static guint n_helpers = 0;
 static guint inline_max = 32;
 static volatile gint helpers_running = 0;
 static volatile gint relay_dropped = 0;
+/* Times a thread found another one rewriting the same substream (substream_enter). */
+static volatile gint relay_overlaps = 0;
 static char stop_job; /* its address tells a helper to stop */
 
 typedef struct {
@@ -158,6 +173,14 @@ struct ah_pubmedia {
 	ah_fanout *fanout; /* NULL: nothing published yet; written by the control thread */
 	ah_keyframe keyframe[AH_PUB_MAX_STREAMS];
 	ah_simulcast sim[AH_PUB_MAX_STREAMS];
+	/* Per m-line: helper jobs queued or running (the presenter's thread increments, helpers
+	 * decrement when done). */
+	volatile gint inflight[AH_PUB_MAX_STREAMS];
+	/* Bitrate cap (bps, 0: none), set by the control thread; the rest is the presenter thread's. */
+	volatile guint max_bitrate;
+	guint remb_sent;       /* the cap last sent, 0: none */
+	gint64 remb_at;        /* when */
+	int uncap_left;        /* REMB of AH_REMB_UNCAPPED still to send */
 };
 
 /* Builder input (control thread): one substream reference for presenter m-line `mindex`. */
@@ -451,6 +474,32 @@ void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes)
 	fanout_swap(pm, f);
 }
 
+void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps)
+{
+	if (pm != NULL)
+		g_atomic_int_set(&pm->max_bitrate, bps);
+}
+
+/* Presenter thread: REMB while the room caps its presenters, and a few uncapping ones after. */
+static void maybe_send_remb(ah_pubmedia *pm, ah_session *presenter)
+{
+	const guint cap = (guint)g_atomic_int_get(&pm->max_bitrate);
+	const gint64 now = g_get_monotonic_time();
+	if (cap == 0 && pm->remb_sent != 0) {
+		pm->remb_sent = 0;
+		pm->uncap_left = AH_REMB_UNCAP_COUNT;
+		pm->remb_at = 0;
+	}
+	if ((cap == 0 && pm->uncap_left == 0) || (cap == pm->remb_sent && now - pm->remb_at < AH_REMB_INTERVAL_US) ||
+		(cap == 0 && now - pm->remb_at < AH_REMB_INTERVAL_US))
+		return;
+	if (cap == 0)
+		pm->uncap_left--;
+	pm->remb_sent = cap;
+	pm->remb_at = now;
+	ah_gateway->send_remb(presenter->handle, cap != 0 ? cap : AH_REMB_UNCAPPED);
+}
+
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
 {
 	if (pm == NULL)
@@ -477,109 +526,163 @@ static void maybe_send_pli(ah_pubmedia *pm, ah_session *presenter, int mindex)
 	ah_gateway->send_pli_stream(presenter->handle, mindex);
 }
 
-/* Relay `packet` (presenter m-line `mindex`) to subs[from .. to) of `f`. */
-static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to)
+/* The check of the relay's invariant, one thread at a time per substream: the relaying thread
+ * marks the substream as its own while it rewrites for it. Finding another thread's mark counts an
+ * overlap (status node.relay.overlaps), and so does the presenter's thread rewriting for it while a
+ * helper's job for the same m-line is still queued or running (`unordered`: nothing orders the two
+ * threads' writes, even when they do not happen at the same instant). The relay goes on. */
+static gboolean substream_enter(ah_substream *sub, gpointer self, gboolean unordered)
 {
-	janus_rtp_header *header = (janus_rtp_header *)packet->buffer;
+	const gboolean owned = g_atomic_pointer_compare_and_exchange(&sub->owner, NULL, self);
+	if (!owned || unordered)
+		g_atomic_int_inc(&relay_overlaps);
+	return owned;
+}
+
+/* Only after an enter that took the mark. A release store: the next owner's compare-and-exchange
+ * sees our writes; cheaper than another locked instruction per receiver and packet. */
+static void substream_leave(ah_substream *sub)
+{
+	__atomic_store_n(&sub->owner, NULL, __ATOMIC_RELEASE);
+}
+
+/* One packet on its way to a fan-out's receivers: what relay_to_one needs, computed once. */
+typedef struct {
+	const ah_fanout *f;
+	int mindex;
+	janus_plugin_rtp *packet;
+	janus_plugin_rtp out;
+	ah_simulcast *sim; /* NULL: not simulcast */
+	char *payload;     /* simulcast only */
+	int plen;
+	int layer;         /* the packet's simulcast layer (its SSRC as learned by account_layer), -1: not known */
+	gboolean vp8;      /* rewrite VP8 picture ids */
+	char vp8pd[6];
+	int key;           /* is this packet a keyframe's: -1 not looked at yet */
+} relay_packet;
+
+/* Simulcast: whether `sub` gets this packet; may switch its layer. */
+static gboolean simulcast_pass(relay_packet *rp, ah_substream *sub)
+{
+	ah_simulcast *sim = rp->sim;
+	ah_keyframe *k = &rp->f->pm->keyframe[rp->mindex];
+	/* Janus's simulcast helper picks the layer: it relays only the target layer's packets,
+	 * switches at a keyframe of the new layer, and drops to a lower layer that flows when
+	 * the target stops. The first packet it relays is a keyframe. */
+	janus_rtp_simulcasting_context *sc = &sub->sim;
+	const int target = g_atomic_int_get(&sub->layer_target);
+	if (sc->substream_target != target) {
+		/* The new layer starts at its next keyframe: ask for one now. */
+		sc->substream_target = target;
+		g_atomic_int_set(&k->wanted, 1);
+	}
+	/* Janus's helper starts on the first keyframe of any layer, and on its way to a target
+	 * takes a keyframe of any layer in that direction, overshooting it. While the target
+	 * layer flows, it only sees the target's packets and the current layer's, so an
+	 * attendee gets no layer above its ceiling, even briefly. When the target stops
+	 * flowing (its rate reads 0 within 2 s) the helper sees everything again and falls
+	 * back to a layer that flows. */
+	if (rp->layer >= 0 && rp->layer != target && rp->layer != sc->substream && g_atomic_int_get(&sim->kbps[target]) > 0)
+		return FALSE;
+	sc->rid_ext_id = sim->rid_ext;
+	g_mutex_lock(&sub->context_lock);
+	gboolean relay = janus_rtp_simulcasting_context_process_rtp(sc, rp->packet->buffer, rp->packet->length,
+		sim->ssrcs, sim->rids, rp->f->vcodec[rp->mindex], &sub->context, &sim->rid_lock);
+	g_mutex_unlock(&sub->context_lock);
+	if (sc->need_pli)
+		g_atomic_int_set(&k->wanted, 1);
+	if (!relay)
+		return FALSE;
+	if (sc->changed_substream)
+		g_atomic_int_set(&sub->layer_now, sc->substream);
+	g_atomic_int_set(&sub->awaiting_key, 0);
+	return TRUE;
+}
+
+/* A new video substream without simulcast: whether it may start (a keyframe, or waited enough). */
+static gboolean keyframe_pass(relay_packet *rp, ah_substream *sub)
+{
+	if (rp->key < 0)
+		rp->key = is_keyframe(sub->key_codec, rp->packet);
+	if (!rp->key) {
+		gint64 now = g_get_monotonic_time();
+		if (sub->await_since == 0)
+			sub->await_since = now;
+		if (now - sub->await_since < AH_KEY_WAIT_MAX_US)
+			return FALSE;
+	}
+	g_atomic_int_set(&sub->awaiting_key, 0);
+	return TRUE;
+}
+
+/* Rewrite the packet for one receiver, hand it to Janus, restore the presenter's values. */
+static void relay_to_one(relay_packet *rp, ah_substream *sub)
+{
+	const gboolean video = rp->f->video[rp->mindex];
+	if (rp->sim != NULL ? !simulcast_pass(rp, sub) : video && g_atomic_int_get(&sub->awaiting_key) && !keyframe_pass(rp, sub))
+		return;
+	janus_rtp_header *header = (janus_rtp_header *)rp->packet->buffer;
 	const uint16_t seq = header->seq_number;
 	const uint32_t ts = header->timestamp, ssrc = header->ssrc;
 	const unsigned int pt = header->type;
+	header->type = sub->out_pt;
+	/* `step` is ignored since Janus 1.0 (the gap is measured in wall-clock time on an SSRC
+	 * change); Janus's own plugins pass 0. */
+	g_mutex_lock(&sub->context_lock);
+	janus_rtp_header_update(header, &sub->context, video, 0);
+	g_mutex_unlock(&sub->context_lock);
+	/* VP8 layers number their pictures independently: keep the attendee's picture ids and
+	 * TL0PICIDX continuous across layer switches. */
+	if (rp->vp8)
+		janus_vp8_simulcast_descriptor_update(rp->payload, rp->plen, &sub->vp8, sub->sim.changed_substream);
+	rp->out.mindex = sub->mindex;
+	ah_gateway->relay_rtp(sub->attendee->handle, &rp->out);
+	header->seq_number = seq;
+	header->timestamp = ts;
+	header->ssrc = ssrc;
+	header->type = pt;
+	if (rp->vp8)
+		memcpy(rp->payload, rp->vp8pd, sizeof(rp->vp8pd));
+}
+
+/* Relay `packet` (presenter m-line `mindex`) to subs[from .. to) of `f`. */
+static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to,
+	gboolean unordered)
+{
+	relay_packet rp = {.f = f, .mindex = mindex, .packet = packet, .layer = -1, .key = -1};
 	const gboolean video = f->video[mindex];
-
-	janus_plugin_rtp out;
-	out.mindex = -1;
-	out.video = video;
-	out.buffer = packet->buffer;
-	out.length = packet->length;
+	rp.out.mindex = -1;
+	rp.out.video = video;
+	rp.out.buffer = packet->buffer;
+	rp.out.length = packet->length;
 	/* The core strips the header extensions and writes its own from this struct. */
-	janus_plugin_rtp_extensions_reset(&out.extensions);
+	janus_plugin_rtp_extensions_reset(&rp.out.extensions);
 	if (!video) {
-		out.extensions.audio_level = packet->extensions.audio_level;
-		out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
+		rp.out.extensions.audio_level = packet->extensions.audio_level;
+		rp.out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
 	}
-
-	ah_simulcast *sim = video && g_atomic_int_get(&f->pm->sim[mindex].on) ? &f->pm->sim[mindex] : NULL;
-	int plen = 0;
-	char *payload = sim != NULL ? janus_rtp_payload(packet->buffer, packet->length, &plen) : NULL;
-	if (sim != NULL && payload == NULL)
-		return;
-	/* The packet's layer (its SSRC as learned by account_layer), -1: not known. */
-	int layer = -1;
-	for (int l = 0; sim != NULL && l < 3 && layer < 0; l++)
-		if (sim->ssrcs[l] != 0 && sim->ssrcs[l] == ntohl(ssrc))
-			layer = l;
-	char vp8pd[6];
-	const gboolean vp8 = sim != NULL && f->vcodec[mindex] == JANUS_VIDEOCODEC_VP8 && plen >= (int)sizeof(vp8pd);
-	if (vp8)
-		memcpy(vp8pd, payload, sizeof(vp8pd));
-
-	int key = -1; /* is this packet a keyframe's: -1 not looked at yet */
+	rp.sim = video && g_atomic_int_get(&f->pm->sim[mindex].on) ? &f->pm->sim[mindex] : NULL;
+	if (rp.sim != NULL) {
+		rp.payload = janus_rtp_payload(packet->buffer, packet->length, &rp.plen);
+		if (rp.payload == NULL)
+			return;
+		const uint32_t ssrc = ntohl(((janus_rtp_header *)packet->buffer)->ssrc);
+		for (int l = 0; l < 3 && rp.layer < 0; l++)
+			if (rp.sim->ssrcs[l] != 0 && rp.sim->ssrcs[l] == ssrc)
+				rp.layer = l;
+		rp.vp8 = f->vcodec[mindex] == JANUS_VIDEOCODEC_VP8 && rp.plen >= (int)sizeof(rp.vp8pd);
+		if (rp.vp8)
+			memcpy(rp.vp8pd, rp.payload, sizeof(rp.vp8pd));
+	}
+	gpointer self = g_thread_self();
 	for (guint i = from; i < to; i++) {
 		ah_substream *sub = f->subs[i];
-		ah_session *attendee = sub->attendee;
-		if (g_atomic_int_get(&attendee->destroyed) || !g_atomic_int_get(&attendee->media_up))
+		if (g_atomic_int_get(&sub->attendee->destroyed) || !g_atomic_int_get(&sub->attendee->media_up))
 			continue;
-		if (sim != NULL) {
-			/* Janus's simulcast helper picks the layer: it relays only the target layer's packets,
-			 * switches at a keyframe of the new layer, and drops to a lower layer that flows when
-			 * the target stops. The first packet it relays is a keyframe. */
-			janus_rtp_simulcasting_context *sc = &sub->sim;
-			const int target = g_atomic_int_get(&sub->layer_target);
-			if (sc->substream_target != target) {
-				/* The new layer starts at its next keyframe: ask for one now. */
-				sc->substream_target = target;
-				g_atomic_int_set(&f->pm->keyframe[mindex].wanted, 1);
-			}
-			/* Janus's helper starts on the first keyframe of any layer, and on its way to a target
-			 * takes a keyframe of any layer in that direction, overshooting it. While the target
-			 * layer flows, it only sees the target's packets and the current layer's, so an
-			 * attendee gets no layer above its ceiling, even briefly. When the target stops
-			 * flowing (its rate reads 0 within 2 s) the helper sees everything again and falls
-			 * back to a layer that flows. */
-			if (layer >= 0 && layer != target && layer != sc->substream && g_atomic_int_get(&sim->kbps[target]) > 0)
-				continue;
-			sc->rid_ext_id = sim->rid_ext;
-			g_mutex_lock(&sub->context_lock);
-			gboolean relay = janus_rtp_simulcasting_context_process_rtp(sc, packet->buffer, packet->length,
-				sim->ssrcs, sim->rids, f->vcodec[mindex], &sub->context, &sim->rid_lock);
-			g_mutex_unlock(&sub->context_lock);
-			if (sc->need_pli)
-				g_atomic_int_set(&f->pm->keyframe[mindex].wanted, 1);
-			if (!relay)
-				continue;
-			if (sc->changed_substream)
-				g_atomic_int_set(&sub->layer_now, sc->substream);
-			g_atomic_int_set(&sub->awaiting_key, 0);
-		} else if (video && g_atomic_int_get(&sub->awaiting_key)) {
-			if (key < 0)
-				key = is_keyframe(sub->key_codec, packet);
-			if (!key) {
-				gint64 now = g_get_monotonic_time();
-				if (sub->await_since == 0)
-					sub->await_since = now;
-				if (now - sub->await_since < AH_KEY_WAIT_MAX_US)
-					continue;
-			}
-			g_atomic_int_set(&sub->awaiting_key, 0);
-		}
-		header->type = sub->out_pt;
-		/* `step` is ignored since Janus 1.0 (the gap is measured in wall-clock time on an SSRC
-		 * change); Janus's own plugins pass 0. */
-		g_mutex_lock(&sub->context_lock);
-		janus_rtp_header_update(header, &sub->context, video, 0);
-		g_mutex_unlock(&sub->context_lock);
-		/* VP8 layers number their pictures independently: keep the attendee's picture ids and
-		 * TL0PICIDX continuous across layer switches. */
-		if (vp8)
-			janus_vp8_simulcast_descriptor_update(payload, plen, &sub->vp8, sub->sim.changed_substream);
-		out.mindex = sub->mindex;
-		ah_gateway->relay_rtp(attendee->handle, &out);
-		header->seq_number = seq;
-		header->timestamp = ts;
-		header->ssrc = ssrc;
-		header->type = pt;
-		if (vp8)
-			memcpy(payload, vp8pd, sizeof(vp8pd));
+		const gboolean owned = substream_enter(sub, self, unordered);
+		relay_to_one(&rp, sub);
+		if (owned)
+			substream_leave(sub);
 	}
 }
 
@@ -634,7 +737,9 @@ static void relay_job_run(relay_job *job)
 	packet.extensions.audio_level_vad = job->audio_level_vad;
 	const ah_fanout *f = job->fanout;
 	relay_to_receivers(f, job->mindex, &packet, f->share[job->mindex][job->helper],
-		f->share[job->mindex][job->helper + 1]);
+		f->share[job->mindex][job->helper + 1], FALSE);
+	/* Done with this m-line's substreams: the presenter's thread may relay them itself. */
+	g_atomic_int_dec_and_test(&f->pm->inflight[job->mindex]);
 }
 
 static void relay_job_free(relay_job *job)
@@ -675,6 +780,7 @@ static void dispatch(ah_fanout *f, int mindex, guint h, const janus_plugin_rtp *
 	job->audio_level_vad = packet->extensions.audio_level_vad;
 	job->length = packet->length;
 	memcpy(job->buffer, packet->buffer, packet->length);
+	g_atomic_int_inc(&f->pm->inflight[mindex]);
 	g_atomic_int_inc(&helper->pending);
 	g_async_queue_push(helper->queue, job);
 }
@@ -726,16 +832,37 @@ void ah_relay_stop(void)
 	}
 }
 
-void ah_relay_figures(guint *threads, guint *queued, guint64 *dropped)
+json_t *ah_relay_status(void)
 {
-	*threads = n_helpers;
-	*queued = 0;
+	guint queued = 0;
 	for (guint h = 0; h < n_helpers; h++)
-		*queued += (guint)MAX(g_atomic_int_get(&helpers[h].pending), 0);
-	*dropped = (guint)g_atomic_int_get(&relay_dropped);
+		queued += (guint)MAX(g_atomic_int_get(&helpers[h].pending), 0);
+	return json_pack("{s:i, s:i, s:I, s:I}", "threads", (int)n_helpers, "queued", (int)queued, "dropped",
+		(json_int_t)g_atomic_int_get(&relay_dropped), "overlaps", (json_int_t)g_atomic_int_get(&relay_overlaps));
 }
 
 /* ---- the relay (presenter's loop thread) ---- */
+
+/* Relay inline or hand to the helpers. An m-line goes back inline only once the helpers have
+ * finished every job for it (`inflight` is 0): until then its packets keep going to the helpers even
+ * below relay_inline_max, so a substream is rewritten by one thread at a time and in order. Only this
+ * thread increments `inflight`, so reading 0 means no job can still touch these substreams, and the
+ * helpers' atomic decrement orders their writes before ours. Nothing here waits. */
+static void relay_or_dispatch(ah_pubmedia *pm, ah_fanout *f, int mindex, janus_plugin_rtp *packet)
+{
+	const gboolean running = g_atomic_int_get(&helpers_running);
+	const gboolean drained = g_atomic_int_get(&pm->inflight[mindex]) == 0;
+	if (drained && (f->count[mindex] < inline_max || !running)) {
+		relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex],
+			g_atomic_int_get(&pm->inflight[mindex]) > 0);
+		return;
+	}
+	if (!running)
+		return; /* the helpers are stopping (plugin destroy) with jobs still queued: dropped */
+	for (guint h = 0; h < n_helpers; h++)
+		if (f->share[mindex][h + 1] > f->share[mindex][h])
+			dispatch(f, mindex, h, packet);
+}
 
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 {
@@ -754,14 +881,9 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 			if (g_atomic_int_get(&pm->sim[mindex].on))
 				account_layer(&pm->sim[mindex], packet);
 			maybe_send_pli(pm, presenter, mindex);
+			maybe_send_remb(pm, presenter);
 		}
-		if (f->count[mindex] < inline_max || !g_atomic_int_get(&helpers_running)) {
-			relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex]);
-		} else {
-			for (guint h = 0; h < n_helpers; h++)
-				if (f->share[mindex][h + 1] > f->share[mindex][h])
-					dispatch(f, mindex, h, packet);
-		}
+		relay_or_dispatch(pm, f, mindex, packet);
 	}
 	fanout_unref(f);
 }

@@ -19,6 +19,8 @@
 
 #include "glue.h"
 
+#include "allhands/fmtp.h"
+
 /* The codecs we relay, in order of preference within a kind, with the payload type attendees are
  * offered. Presenters' packets are rewritten to these. */
 static const struct {
@@ -120,47 +122,6 @@ typedef struct {
 	char fmtp[AH_FMTP_LEN]; /* what attendees will be offered */
 } codec_choice;
 
-/* Value of `key` in an fmtp parameter list ("a=1;b=2"), copied to out; FALSE if absent. */
-static gboolean fmtp_param(const char *fmtp, const char *key, char *out, size_t outlen)
-{
-	size_t keylen = strlen(key);
-	const char *p = fmtp;
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		const char *end = strchr(p, ';');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (len > keylen && p[keylen] == '=' && g_ascii_strncasecmp(p, key, keylen) == 0) {
-			size_t vlen = len - keylen - 1;
-			while (vlen > 0 && p[keylen + 1 + vlen - 1] == ' ')
-				vlen--;
-			if (vlen >= outlen)
-				return FALSE;
-			memcpy(out, p + keylen + 1, vlen);
-			out[vlen] = '\0';
-			return TRUE;
-		}
-		p = end;
-	}
-	return FALSE;
-}
-
-/* Opus: keep the presenter's FEC/DTX/stereo wishes, as Janus's VideoRoom does. */
-static void opus_fmtp(const char *offered, char *out, size_t outlen)
-{
-	static const char *const flags[] = {"useinbandfec", "usedtx", "stereo"};
-	char value[8];
-	out[0] = '\0';
-	for (size_t i = 0; offered != NULL && i < G_N_ELEMENTS(flags); i++) {
-		if (!fmtp_param(offered, flags[i], value, sizeof(value)) || strcmp(value, "1") != 0)
-			continue;
-		if (out[0] != '\0')
-			g_strlcat(out, ";", outlen);
-		g_strlcat(out, flags[i], outlen);
-		g_strlcat(out, "=1", outlen);
-	}
-}
-
 static gboolean is_h264_rtpmap(const janus_sdp_attribute *a, int *pt)
 {
 	if (a->name == NULL || a->value == NULL || g_ascii_strcasecmp(a->name, "rtpmap") != 0)
@@ -172,23 +133,12 @@ static gboolean is_h264_rtpmap(const janus_sdp_attribute *a, int *pt)
 	return TRUE;
 }
 
-/* Constrained baseline decodes everywhere (Firefox's OpenH264 included), plain baseline next. */
-static int h264_profile_score(const char *plid)
-{
-	if (strlen(plid) != 6)
-		return 0;
-	char idc[3] = {plid[0], plid[1], '\0'}, iop[3] = {plid[2], plid[3], '\0'};
-	unsigned long profile_idc = strtoul(idc, NULL, 16), constraints = strtoul(iop, NULL, 16);
-	if (profile_idc == 0x42 && (constraints & 0x40))
-		return 2;
-	return profile_idc == 0x42 ? 1 : 0;
-}
-
 /* H.264: among the offered payload types with an explicit packetization-mode=1 and a
  * profile-level-id pick the best profile (first wins ties), and let Janus resolve it to the payload
  * type its answer generator will pick. Without such a payload type, take the first H.264 one as it
- * is (Janus's answer does the same). */
-static gboolean choose_h264(janus_sdp *sdp, janus_sdp_mline *m, codec_choice *c)
+ * is (Janus's answer does the same), with its fmtp whole: one that does not fit (or is not UTF-8
+ * text) makes H.264 unusable on this m-line, and *why says so. */
+static gboolean choose_h264(janus_sdp *sdp, janus_sdp_mline *m, codec_choice *c, char **why)
 {
 	int h264_pts[32], n_pts = 0, best_score = -1;
 	char plid[16], mode[8], best[16];
@@ -209,11 +159,11 @@ static gboolean choose_h264(janus_sdp *sdp, janus_sdp_mline *m, codec_choice *c)
 		const char *params = strchr(a->value, ' ');
 		if (!h264 || params == NULL)
 			continue;
-		if (!fmtp_param(params, "packetization-mode", mode, sizeof(mode)) || strcmp(mode, "1") != 0)
+		if (!ah_fmtp_param(params, "packetization-mode", mode, sizeof(mode)) || strcmp(mode, "1") != 0)
 			continue;
-		if (!fmtp_param(params, "profile-level-id", plid, sizeof(plid)))
+		if (!ah_fmtp_param(params, "profile-level-id", plid, sizeof(plid)))
 			continue;
-		int score = h264_profile_score(plid);
+		int score = ah_fmtp_h264_profile_score(plid);
 		if (score > best_score) {
 			best_score = score;
 			g_strlcpy(best, plid, sizeof(best));
@@ -221,41 +171,44 @@ static gboolean choose_h264(janus_sdp *sdp, janus_sdp_mline *m, codec_choice *c)
 	}
 	if (best[0] != '\0') {
 		c->pt = janus_sdp_get_codec_pt_full(sdp, m->index, "h264", best);
-		if (c->pt >= 0) {
+		if (c->pt >= 0 && ah_fmtp_h264(best, c->fmtp, sizeof(c->fmtp))) {
 			g_strlcpy(c->profile, best, sizeof(c->profile));
-			char *lower = g_ascii_strdown(best, -1);
-			g_snprintf(c->fmtp, sizeof(c->fmtp), "profile-level-id=%s;packetization-mode=1", lower);
-			g_free(lower);
 			return TRUE;
 		}
 	}
 	c->pt = janus_sdp_get_codec_pt(sdp, m->index, "h264");
 	if (c->pt < 0)
 		return FALSE;
-	const char *fmtp = janus_sdp_get_fmtp(sdp, m->index, c->pt);
-	g_strlcpy(c->fmtp, fmtp != NULL ? fmtp : "", sizeof(c->fmtp));
+	char *reason = NULL;
+	if (!ah_fmtp_copy(janus_sdp_get_fmtp(sdp, m->index, c->pt), c->fmtp, sizeof(c->fmtp), &reason)) {
+		set_error(why, "m-line %d: H.264 payload type %d not used: %s", m->index, c->pt, reason);
+		g_free(reason);
+		c->pt = -1;
+		return FALSE;
+	}
 	return TRUE;
 }
 
-static gboolean choose_codec(janus_sdp *sdp, janus_sdp_mline *m, const char *codec, codec_choice *c)
+/* `why` (may be NULL) receives the reason when the m-line offers the codec but we cannot use it. */
+static gboolean choose_codec(janus_sdp *sdp, janus_sdp_mline *m, const char *codec, codec_choice *c, char **why)
 {
 	memset(c, 0, sizeof(*c));
 	c->pt = -1;
 	if (strcmp(codec, "h264") == 0)
-		return choose_h264(sdp, m, c);
+		return choose_h264(sdp, m, c, why);
 	c->pt = janus_sdp_get_codec_pt(sdp, m->index, codec);
 	if (c->pt < 0)
 		return FALSE;
 	if (strcmp(codec, "opus") == 0)
-		opus_fmtp(janus_sdp_get_fmtp(sdp, m->index, c->pt), c->fmtp, sizeof(c->fmtp));
+		ah_fmtp_opus(janus_sdp_get_fmtp(sdp, m->index, c->pt), c->fmtp, sizeof(c->fmtp));
 	return TRUE;
 }
 
 /* The preferred codec of `kind` this m-line offers, or NULL. */
-static const char *choose_mline(janus_sdp *sdp, janus_sdp_mline *m, ah_media_kind kind, codec_choice *c)
+static const char *choose_mline(janus_sdp *sdp, janus_sdp_mline *m, ah_media_kind kind, codec_choice *c, char **why)
 {
 	for (int i = 0; i < N_CODECS; i++) {
-		if (codec_rows[i].kind == kind && choose_codec(sdp, m, codec_rows[i].name, c))
+		if (codec_rows[i].kind == kind && choose_codec(sdp, m, codec_rows[i].name, c, why))
 			return codec_rows[i].name;
 	}
 	return NULL;
@@ -275,7 +228,7 @@ int ah_sdp_read_offer(const char *offer, ah_stream_desc *streams, int *in_pt, in
 		if (!av || have[kind] || !mline_usable(m))
 			continue;
 		codec_choice c;
-		const char *codec = choose_mline(sdp, m, kind, &c);
+		const char *codec = choose_mline(sdp, m, kind, &c, error);
 		if (codec == NULL)
 			continue;
 		have[kind] = TRUE;
@@ -307,7 +260,7 @@ static const ah_stream_desc *stream_for(const ah_stream_desc *streams, int n, in
 static int answer_stream(janus_sdp *offer, janus_sdp *answer, janus_sdp_mline *m, const ah_stream_desc *s, char **error)
 {
 	codec_choice c;
-	if (!choose_codec(offer, m, s->codec, &c)) {
+	if (!choose_codec(offer, m, s->codec, &c, NULL)) {
 		set_error(error, "m-line %d does not offer %s", m->index, s->codec);
 		return -1;
 	}
@@ -396,7 +349,10 @@ static int offer_slot(janus_sdp *offer, const ah_slot *slot, char **error)
 	g_snprintf(msid, sizeof(msid), "ah%" G_GUINT64_FORMAT, slot->presenter);
 	g_snprintf(track, sizeof(track), "ah%" G_GUINT64_FORMAT "-%s", slot->presenter, video ? "video" : "audio");
 	/* Fixed extension ids (Janus's own table) keep a URI on one id across every m-line of the bundle;
-	 * an id of 0 is skipped by the generator. */
+	 * an id of 0 is skipped by the generator. No transport-wide-cc: with it, browsers send
+	 * transport-wide feedback, which Janus 1.1.2 does not use to estimate bandwidth, and no REMB.
+	 * Without it (abs-send-time and goog-remb offered) they estimate the bandwidth of what they
+	 * receive and report it in REMB, which the layer policy reads (docs/operations.md). */
 	/* clang-format off */
 	int rc = janus_sdp_generate_offer_mline(offer,
 		JANUS_SDP_OA_MLINE, video ? JANUS_SDP_VIDEO : JANUS_SDP_AUDIO,
@@ -412,8 +368,6 @@ static int offer_slot(janus_sdp *offer, const ah_slot *slot, char **error)
 			video ? 0 : janus_rtp_extension_id(JANUS_RTP_EXTMAP_AUDIO_LEVEL),
 		JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
 			video ? janus_rtp_extension_id(JANUS_RTP_EXTMAP_ABS_SEND_TIME) : 0,
-		JANUS_SDP_OA_EXTENSION, JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC,
-			video ? janus_rtp_extension_id(JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC) : 0,
 		JANUS_SDP_OA_DONE);
 	/* clang-format on */
 	if (rc < 0) {

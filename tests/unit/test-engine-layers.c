@@ -1,6 +1,7 @@
 /* allhands: scenario tests of the simulcast settings in the engine: the room's `video_layer`
  * (create_room, edit_room, room_info, the state file), the attendee's `layer` (join, set_layer),
- * and the receivers' max_layer in the routes with the ROUTES that tell the glue it changed.
+ * and the receivers' max_layer in the routes with the ROUTES that tell the glue it changed; the
+ * room's `presenter_max_bitrate`.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -163,22 +164,77 @@ static void test_set_layer(fixture *f, gconstpointer data)
 	assert_error(admin(f, "{'request': 'set_layer', 'layer': 'low'}"), AH_ERR_UNKNOWN_REQUEST);
 }
 
-/* video_layer survives a restart; the state file names it. */
-static void test_persisted(fixture *f, gconstpointer data)
+/* The state file holds `needle`; then a restart from it. */
+static void restart_from_state(fixture *f, const char *needle)
 {
 	char *text = NULL;
-	make_rooms(f);
-	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
 	flush_state(f);
 	g_assert_true(g_file_get_contents(f->path, &text, NULL, NULL));
-	g_assert_nonnull(strstr(text, "\"video_layer\": \"low\""));
+	g_assert_nonnull(strstr(text, needle));
 	g_free(text);
 	clear(f);
 	ah_engine_free(f->engine);
 	f->engine = engine_new(&f->config);
+}
+
+/* video_layer survives a restart; the state file names it. */
+static void test_persisted(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'low'}"));
+	restart_from_state(f, "\"video_layer\": \"low\"");
 	g_assert_cmpstr(str(room_info(f), "video_layer"), ==, "low");
 	g_assert_cmpstr(str(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'globex', 'room': 'standup'}"),
 		"room"), "video_layer"), ==, "high");
+}
+
+/* presenter_max_bitrate: validated, shown, given to the glue for the room's presenters only (with
+ * a ROUTES out when it changes, which is when the glue reads it), kept in the state file. */
+static void test_presenter_max_bitrate(fixture *f, gconstpointer data)
+{
+	on_stage(f);
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 0);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, PRESENTER), ==, 0);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 49999}"),
+		AH_ERR_INVALID_ELEMENT);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', "
+		"'presenter_max_bitrate': 100000001}"), AH_ERR_INVALID_ELEMENT);
+	assert_error(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': '1M'}"),
+		AH_ERR_INVALID_ELEMENT);
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 0);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 300000}"));
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 1);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, PRESENTER), ==, 300000);
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
+	join_attendee(f, 7);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, 7), ==, 0);
+	g_assert_cmpuint(ah_engine_presenter_max_bitrate(f->engine, 999), ==, 0);
+	/* The same value again changes nothing. */
+	clear(f);
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'presenter_max_bitrate': 300000}"));
+	g_assert_cmpint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 0);
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'town', 'max_attendees': 5, "
+		"'presenter_secret': 's3cret-presenter', 'presenter_max_bitrate': 50000}"));
+	/* Kept across a restart. */
+	restart_from_state(f, "\"presenter_max_bitrate\": 300000");
+	g_assert_cmpint(num(room_info(f), "presenter_max_bitrate"), ==, 300000);
+	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'town'}"), "room"),
+		"presenter_max_bitrate"), ==, 50000);
+	/* A state file with a cap under the minimum is refused, as the request would be; the same file
+	 * with the minimum loads. */
+	ah_engine_free(f->engine);
+	f->engine = NULL;
+	const char *state = "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"name\": \"A\", \"max_participants\": 5, "
+		"\"secret\": \"s3cret-s3cret\"}], \"rooms\": [{\"tenant\": \"a\", \"room\": \"r\", \"description\": \"\", "
+		"\"max_attendees\": 1, \"presenter_secret\": \"p\", \"presenter_max_bitrate\": %d}]}";
+	char *low = g_strdup_printf(state, 10), *min = g_strdup_printf(state, 50000);
+	assert_state_file_refused(f, low);
+	g_assert_true(g_file_set_contents(f->path, min, -1, NULL));
+	f->engine = engine_new(&f->config);
+	g_assert_cmpint(num(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'a', 'room': 'r'}"), "room"),
+		"presenter_max_bitrate"), ==, 50000);
+	g_free(low);
+	g_free(min);
 }
 
 int main(int argc, char **argv)
@@ -188,5 +244,6 @@ int main(int argc, char **argv)
 	ADD("/engine/layers/join-clamps", test_join_clamps);
 	ADD("/engine/layers/set-layer", test_set_layer);
 	ADD("/engine/layers/persisted", test_persisted);
+	ADD("/engine/layers/presenter-max-bitrate", test_presenter_max_bitrate);
 	return g_test_run();
 }

@@ -92,8 +92,8 @@ export const VP8 = (payloadType = 96) => new RTCRtpCodecParameters({ mimeType: '
   rtcpFeedback: [useNACK(), usePLI()] });
 // The H.264 the presenter offers: packetization-mode=1, constrained baseline 3.1.
 export const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
-export const H264 = (payloadType = 102) => new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, payloadType,
-  rtcpFeedback: [useNACK(), usePLI()], parameters: H264_FMTP });
+export const H264 = (payloadType = 102, parameters = H264_FMTP) => new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000,
+  payloadType, rtcpFeedback: [useNACK(), usePLI()], parameters });
 
 async function gathered(pc, timeout = 5000) {
   if (pc.iceGatheringState === 'complete') return;
@@ -248,8 +248,8 @@ function h264Packetize(nals) {
 }
 
 // One frame -> RTP payloads (RFC 7741: one-byte descriptor, S on the first packet).
-function vp8Packetize(key, frameNo) {
-  const size = key ? 2400 : 300 + (frameNo % 7) * 40;
+function vp8Packetize(key, frameNo, scale = 1) {
+  const size = (key ? 2400 : 300 + (frameNo % 7) * 40) * scale;
   let frame;
   if (key) {
     const tag = (size << 5) | 0x10; // key frame (bit 0 = 0), version 0, show_frame
@@ -301,7 +301,7 @@ class RtpStream {
 
 function opusFrame() { return [Buffer.concat([Buffer.from([0xfc]), crypto.randomBytes(60)])]; }
 
-function videoFrames(codec) {
+function videoFrames(codec, scale = 1) {
   let idr = 0;
   if (codec === 'h264') {
     // 15 fps, an IDR (with SPS/PPS) every 15 frames.
@@ -312,7 +312,7 @@ function videoFrames(codec) {
       return h264Packetize(nals);
     };
   }
-  return (n) => vp8Packetize(n % 15 === 0, n);
+  return (n) => vp8Packetize(n % 15 === 0, n, scale);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,12 +323,17 @@ let epochs = 0;
 // Payload types other than the ones the plugin offers attendees (VP8 96, H.264 102), so a receiver
 // can tell that the plugin rewrote them.
 const PRESENTER_PT = { vp8: 100, h264: 109 };
-const presenterCodec = (video) => (video === 'h264' ? H264(PRESENTER_PT.h264) : VP8(PRESENTER_PT.vp8));
+const presenterCodec = (video, h264Fmtp) => (video === 'h264' ? H264(PRESENTER_PT.h264, h264Fmtp) : VP8(PRESENTER_PT.vp8));
 
 export class WeriftPresenter {
-  // video: 'vp8' | 'h264' | null; audio: boolean.
-  constructor(handle, { label = 'presenter', video = 'vp8', audio = true } = {}) {
+  // video: 'vp8' | 'h264' | null; audio: boolean; videoFps: video frames per second (timestamps
+  // follow), 15 unless a test wants a higher packet rate; vp8Scale: VP8 frame sizes times this
+  // (more packets per frame, sent back to back); h264Fmtp: the H.264 fmtp offered (H264_FMTP).
+  constructor(handle, { label = 'presenter', video = 'vp8', audio = true, videoFps = 15, vp8Scale = 1, h264Fmtp = H264_FMTP } = {}) {
     this.handle = handle;
+    this.h264Fmtp = h264Fmtp;
+    this.videoFps = videoFps;
+    this.vp8Scale = vp8Scale;
     this.label = label;
     this.video = video;
     this.audio = audio;
@@ -343,9 +348,9 @@ export class WeriftPresenter {
   _stream(kind, tr, epoch, video) {
     return new RtpStream({
       sender: tr.sender, source: this.label, epoch, kind,
-      intervalMs: kind === 'audio' ? 20 : 1000 / 15,
-      tsStep: kind === 'audio' ? 960 : 6000,
-      frame: kind === 'audio' ? opusFrame : videoFrames(video),
+      intervalMs: kind === 'audio' ? 20 : 1000 / this.videoFps,
+      tsStep: kind === 'audio' ? 960 : Math.round(90000 / this.videoFps),
+      frame: kind === 'audio' ? opusFrame : videoFrames(video, this.vp8Scale),
     });
   }
 
@@ -372,7 +377,7 @@ export class WeriftPresenter {
     if (audio) codecs.audio = [OPUS()];
     // Both video codecs are known to the PeerConnection (so a later in-place republish can switch);
     // each transceiver offers only its own.
-    if (video) codecs.video = [VP8(PRESENTER_PT.vp8), H264(PRESENTER_PT.h264)];
+    if (video) codecs.video = [VP8(PRESENTER_PT.vp8), H264(PRESENTER_PT.h264, this.h264Fmtp)];
     const pc = new RTCPeerConnection(weriftConfig({
       codecs,
       headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime()] },
@@ -385,7 +390,7 @@ export class WeriftPresenter {
     if (audio) trs.push({ kind: 'audio', tr: pc.addTransceiver('audio', { direction: 'sendonly' }) });
     if (video) {
       const tr = pc.addTransceiver('video', { direction: 'sendonly' });
-      tr.codecs = [presenterCodec(video)];
+      tr.codecs = [presenterCodec(video, this.h264Fmtp)];
       trs.push({ kind: 'video', tr });
     }
     const reply = await this._send(body);
@@ -412,7 +417,7 @@ export class WeriftPresenter {
     const old = this.transceivers.find((t) => t.kind === 'video');
     const epoch = `${this.label}#${++epochs}`;
     const tr = this.pc.addTransceiver('video', { direction: 'sendonly' });
-    tr.codecs = [presenterCodec(video)];
+    tr.codecs = [presenterCodec(video, this.h264Fmtp)];
     old.tr.setDirection('inactive');
     const reply = await this._send(body);
     this.publishes.push({ epoch, reply });

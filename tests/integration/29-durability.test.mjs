@@ -44,7 +44,7 @@ function stateFamily() {
 function loadStateFile() {
   const text = fs.readFileSync(janus.stateFile, 'utf8');
   const state = JSON.parse(text); // throws on a partial file
-  assert.equal(state.version, 1);
+  assert.equal(state.version, 2);
   assert.ok(Array.isArray(state.tenants) && Array.isArray(state.rooms), 'tenants and rooms arrays');
   return state;
 }
@@ -58,7 +58,7 @@ test('SIGKILL during changes: the state file always loads, no temporary file sur
   await createTenant(janus, { tenant: 'big', max_participants: 10, secret: 'big-secret-1-tenant' });
   // A state big enough for a write to take a while, so the kills land inside writes.
   for (let i = 0; i < ROOMS; i += 40) {
-    await Promise.all(Array.from({ length: 40 }, (_, k) => createRoom(janus, { tenant: 'big', room: `r${i + k}`, max_attendees: 3, presenter_secret: `ps-${i + k}` })));
+    await Promise.all(Array.from({ length: 40 }, (_, k) => createRoom(janus, { tenant: 'big', room: `r${i + k}`, max_attendees: 3, presenter_secret: `presenter-${i + k}` })));
   }
   assertSuccess(await janus.admin({ request: 'sync' }), 'sync');
   let leftAfterKills = 0;
