@@ -25,6 +25,8 @@
 #define AH_SCHEDULE_MAX_DURATION_S (24 * 3600)
 /* Most EXDATEs a schedule may carry. */
 #define AH_SCHEDULE_MAX_EXDATES 1000
+/* Largest RRULE COUNT (a longer series takes an UNTIL). */
+#define AH_SCHEDULE_MAX_COUNT 1000
 
 typedef struct ah_schedule ah_schedule;
 
@@ -65,9 +67,11 @@ ah_error ah_schedule_new_once(gint64 start, gint64 end, ah_schedule **out, char 
 
 /* Recurring: `dtstart` is a local date-time "2026-01-05T09:00:00" in IANA zone `tzid` ("UTC" is
  * accepted), `rrule` an RFC 5545 RRULE value ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"; FREQ=SECONDLY and
- * MINUTELY are refused), `exdates` a NULL-terminated list (or NULL) of local date-times
- * "2026-01-07T09:00:00" or whole local dates "2026-01-07" in the same zone. `rrule` NULL or "" makes
- * a single occurrence at the local dtstart. */
+ * MINUTELY are refused, and so is any rule that cannot be expanded within a bounded amount of work,
+ * or whose first window is not within its horizon after dtstart: docs/api.md, "Scheduled rooms";
+ * the check costs a few milliseconds at most), `exdates` a NULL-terminated list (or NULL) of local
+ * date-times "2026-01-07T09:00:00" or whole local dates "2026-01-07" in the same zone. `rrule` NULL
+ * or "" makes a single occurrence at the local dtstart. */
 ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64 duration_s, const char *rrule,
 								   const char *const *exdates, ah_schedule **out, char **message);
 
@@ -78,6 +82,13 @@ ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64
  * and their rules ignored: the zone is looked up by its TZID name. Floating and all-day DTSTARTs
  * and RDATE are refused. */
 ah_error ah_schedule_new_from_ical(const char *text, ah_schedule **out, char **message);
+
+/* A stored schedule (the state file's object) that is refused now (`reason`): kept as it was, so
+ * that nothing is lost and to_json gives it back unchanged, but it has no window (the room stays
+ * closed) until it is replaced. */
+ah_schedule *ah_schedule_new_held(const json_t *stored, const char *reason);
+/* Why a held schedule was refused, else NULL. */
+const char *ah_schedule_refusal(const ah_schedule *schedule);
 
 void ah_schedule_free(ah_schedule *schedule);
 
@@ -97,6 +108,12 @@ guint ah_schedule_next_n(const ah_schedule *schedule, gint64 from, guint n, ah_o
  * wins, then the grace of the one that just ended, then the lobby of the next one. */
 void ah_schedule_status_at(const ah_schedule *schedule, gint64 now, const ah_phase_params *params,
 						   ah_schedule_status *out);
+
+/* Every query is bounded: it looks for windows within a horizon after `now`/`from` that depends on
+ * the rule (docs/api.md, "Scheduled rooms"); a window beyond it is not seen yet (status_at's
+ * next_change is then the horizon's end, to look again). The libical iterator calls (new, next,
+ * set_start) schedules have made so far: a work counter for tests and benchmarks. */
+guint64 ah_schedule_steps(void);
 
 /* "closed", "lobby", "live", "ending". */
 const char *ah_phase_name(ah_phase phase);

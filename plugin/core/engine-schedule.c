@@ -347,21 +347,28 @@ void ah_room_schedule_save(const ah_room *room, ah_persist_room *row)
 	row->shuffle = room->shuffle;
 }
 
+/* A stored schedule is checked like a new one (so it cannot stall a restart either). One refused
+ * now (a rule that an older version accepted, a hand-edited file) is held: the room is kept, closed,
+ * with the schedule as it was (the state file keeps it) and the reason in its replies, until it is
+ * replaced; the node starts. */
 ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message)
 {
-	ah_error err = AH_ERR_OK;
 	room->lobby_minutes = row->lobby_minutes;
 	room->ending_warning_s = row->ending_warning_s;
 	room->grace_s = row->grace_s;
 	room->shuffle = row->shuffle;
-	if (row->schedule != NULL)
-		err = ah_schedule_from_json(row->schedule, &room->schedule, message);
+	if (row->schedule != NULL) {
+		char *why = NULL;
+		if (ah_schedule_from_json(row->schedule, &room->schedule, &why) != AH_ERR_OK)
+			room->schedule = ah_schedule_new_held(row->schedule, why);
+		g_free(why);
+	}
 	if (room->schedule != NULL) {
 		/* Closed until the first sync, which the first entry point runs (next_change 0 is due). */
 		room->status.phase = AH_PHASE_CLOSED;
 		room->status.next_change = 0;
 	}
-	return err;
+	return AH_ERR_OK;
 }
 
 void ah_room_schedule_json(const ah_room *room, json_t *object)
@@ -369,6 +376,8 @@ void ah_room_schedule_json(const ah_room *room, json_t *object)
 	const ah_schedule_status *st = &room->status;
 	json_object_set_new(object, "state", json_string(ah_phase_name(st->phase)));
 	json_object_set_new(object, "schedule", room->schedule != NULL ? ah_schedule_to_json(room->schedule) : json_null());
+	if (room->schedule != NULL && ah_schedule_refusal(room->schedule) != NULL)
+		json_object_set_new(object, "schedule_refused", json_string(ah_schedule_refusal(room->schedule)));
 	json_object_set_new(object, "lobby_minutes", json_integer(room->lobby_minutes));
 	json_object_set_new(object, "ending_warning_s", json_integer(room->ending_warning_s));
 	json_object_set_new(object, "grace_s", json_integer(room->grace_s));

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "allhands/persist.h"
-#include "allhands/schedule.h"
 #include "allhands/simulcast.h"
 #include "allhands/token.h"
 #include "allhands/validate.h"
@@ -318,14 +317,9 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 		return AH_ERR_INVALID_ELEMENT;
 	}
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
-	if (schedule != NULL && !json_is_null(schedule)) {
-		ah_schedule *s = NULL;
-		ah_error err = ah_schedule_from_json(schedule, &s, why);
-		if (err != AH_ERR_OK)
-			return err;
-		ah_schedule_free(s);
+	/* Checked when the engine loads the room: a schedule refused now is held there, not lost. */
+	if (schedule != NULL && !json_is_null(schedule))
 		r->schedule = json_deep_copy(schedule);
-	}
 	return AH_ERR_OK;
 }
 

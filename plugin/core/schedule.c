@@ -7,15 +7,18 @@
  * DESIGN. libical does all recurrence and time-zone work; this file never computes a weekday or a
  * UTC offset. A recurring schedule keeps its inputs as text (local DTSTART, TZID, RRULE, EXDATEs),
  * which is also what the state file holds, and looks its zone up by name on every query, so no
- * pointer into libical's cache outlives a call. Expansion walks libical's iterator in local time,
- * drops EXDATEs by comparing local fields (as RFC 5545 matches EXDATE to DTSTART values), and
- * converts each start to UTC with icaltime_as_timet_with_zone; the end is start + duration in real
- * seconds. For rules without COUNT the iterator is started a day before the window wanted
- * (icalrecur_iterator_set_start), so "the next meeting in 2045" does not walk twenty years of
- * weekdays; COUNT rules must be walked from DTSTART, and every walk is capped at MAX_STEPS.
- * The phase is a pure function of time; next_change is found by evaluating it at the few
- * candidate boundaries (lobby start, start, warning, end, end + grace of the nearby occurrences)
- * and taking the first one where it differs.
+ * pointer into libical's cache outlives a call. What a query needs is parsed once, when the
+ * schedule is made: the RRULE (schedule-rule.c checks that it can be expanded cheaply, gives it
+ * a horizon and turns a COUNT into an UNTIL), and the EXDATEs as sorted keys, looked up by binary
+ * search (RFC 5545 matches an EXDATE to the occurrence's local fields). Expansion walks libical's
+ * iterator over wall times without a zone (given one, libical 3.0 with ICU steps in real time and
+ * keeps a time that a DST change skips moved for every later occurrence) from a day before the
+ * window wanted (icalrecur_iterator_set_start, or for HOURLY a DTSTART moved by whole INTERVALs, as
+ * libical's own hourly alignment ignores the date), never past the horizon (the UNTIL libical sees
+ * is clamped) nor more than STEP_BUDGET steps, and converts each start to UTC with local_to_utc;
+ * the end is start + duration in real seconds. The phase is a pure function of time: status_at expands the nearby occurrences once and
+ * evaluates the phase at the few candidate boundaries (lobby start, start, warning, end, end +
+ * grace) to find the first one where it differs.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -26,11 +29,16 @@
 #include <libical/ical.h>
 
 #include "allhands/schedule.h"
+#include "schedule-private.h"
 
-/* Iterator steps per query: ~4 us each, so a runaway rule costs well under a second. */
-#define MAX_STEPS 200000
+/* Iterator steps per query (~2-4 us each): enough for a day of candidates, every EXDATE and the
+ * 100 occurrences a request may ask for. */
+#define STEP_BUDGET 1500
 /* How many occurrences before `now` may still be in their grace period when looking for one. */
 #define GRACE_LOOKBACK 8
+/* Occurrences status_at expands from `now` - grace: those in grace, the current or next one, the
+ * one after, and two to know that nothing else starts before the last of them. */
+#define NEARBY (GRACE_LOOKBACK + 4)
 
 struct ah_schedule {
 	gboolean recurring; /* FALSE: one-off [start, end) in UTC */
@@ -41,6 +49,15 @@ struct ah_schedule {
 	char *rrule;		/* NULL: a single occurrence at dtstart */
 	GPtrArray *exdates; /* char *: local date-times or dates, as given */
 	char *summary;
+	/* Parsed once (not in the state file). */
+	struct icaltimetype dt; /* dtstart: wall time, no zone */
+	gint64 first;			/* dtstart in UTC */
+	gboolean has_rule;
+	ah_rule rule;
+	GArray *ex_days;  /* gint64, sorted: whole-day EXDATEs (days since 1970) */
+	GArray *ex_times; /* gint64, sorted: EXDATE wall times (ah_naive_seconds) */
+	json_t *held;	  /* a stored schedule refused on load, kept as it was */
+	char *refused;
 };
 
 static ah_error fail(char **message, ah_error err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -157,6 +174,13 @@ static struct icaltimetype utc_to_local(gint64 u, icaltimezone *zone)
 	return t;
 }
 
+/* Wall-clock fields without a zone: what libical iterates (see expand). */
+static struct icaltimetype floating(struct icaltimetype t)
+{
+	t.zone = NULL;
+	return t;
+}
+
 /* The wall-clock fields of t as if they were UTC: only for differences between two wall times. */
 static gint64 naive_seconds(struct icaltimetype t)
 {
@@ -189,24 +213,62 @@ static gint64 local_to_utc(struct icaltimetype t, icaltimezone *zone)
 
 /* --- Expansion. */
 
-static gboolean excluded(const ah_schedule *s, struct icaltimetype t)
+static gint compare_times(gconstpointer a, gconstpointer b)
 {
-	for (guint i = 0; s->exdates && i < s->exdates->len; i++) {
-		struct icaltimetype e;
-		if (!parse_local(g_ptr_array_index(s->exdates, i), TRUE, &e))
-			continue;
-		if (e.year != t.year || e.month != t.month || e.day != t.day)
-			continue;
-		if (e.is_date || (e.hour == t.hour && e.minute == t.minute && e.second == t.second))
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+	return x < y ? -1 : x > y;
+}
+
+static gboolean sorted_has(const GArray *keys, gint64 key)
+{
+	guint lo = 0, hi = keys ? keys->len : 0;
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		gint64 v = g_array_index(keys, gint64, mid);
+		if (v == key)
 			return TRUE;
+		if (v < key)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return FALSE;
 }
 
-/* Occurrences ending after `from`, at most n, in order. */
-static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out)
+static gboolean excluded(const ah_schedule *s, struct icaltimetype t)
 {
-	if (n == 0)
+	return sorted_has(s->ex_days, ah_civil_days(t.year, t.month, t.day)) ||
+		   sorted_has(s->ex_times, ah_naive_seconds(t));
+}
+
+/* An iterator over the rule that yields its occurrences from about local `skip_to` on (when `skip`)
+ * and none after `until` (the rule's own, or an earlier horizon). */
+static icalrecur_iterator *iterator_from(const ah_schedule *s, struct icaltimetype skip_to, struct icaltimetype until,
+										 gboolean skip)
+{
+	struct icalrecurrencetype rule = s->rule.rule;
+	struct icaltimetype start = s->dt;
+	icalrecur_iterator *it;
+	rule.until = until;
+	if (skip && rule.freq == ICAL_HOURLY_RECURRENCE) {
+		/* A whole number of INTERVALs later, the series is the same from there on. */
+		gint64 hours = MAX(ah_naive_seconds(skip_to) - ah_naive_seconds(s->dt), 0) / 3600;
+		icaltime_adjust(&start, 0, (int)(hours - hours % rule.interval), 0, 0);
+	}
+	it = ah_rule_iterator(&rule, start);
+	if (it != NULL && skip && rule.freq != ICAL_HOURLY_RECURRENCE)
+		ah_rule_set_start(it, skip_to);
+	return it;
+}
+
+/* Occurrences ending after `from`, at most n, in order, and no more once `future` of them end after
+ * `after`. *searched: the UTC time up to which the answer is complete (G_MAXINT64 when the series is
+ * over or enough were found). */
+static guint expand_until(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out, gint64 *searched,
+						  gint64 after, guint future)
+{
+	*searched = G_MAXINT64;
+	if (n == 0 || s->held != NULL)
 		return 0;
 	if (!s->recurring) {
 		if (s->end <= from)
@@ -215,63 +277,54 @@ static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *o
 		return 1;
 	}
 	icaltimezone *zone = zone_lookup(s->tzid);
-	struct icaltimetype dt;
-	if (zone == NULL || !parse_local(s->dtstart, FALSE, &dt))
-		return 0;
-	dt.zone = zone;
-	gint64 first = local_to_utc(dt, zone);
-	if (s->rrule == NULL) {
-		if (first + s->duration <= from || excluded(s, dt))
+	if (!s->has_rule) {
+		if (s->first + s->duration <= from || excluded(s, s->dt))
 			return 0;
-		out[0] = (ah_occurrence){first, first + s->duration};
+		out[0] = (ah_occurrence){s->first, s->first + s->duration};
 		return 1;
 	}
-	struct icalrecurrencetype rule = icalrecurrencetype_from_string(s->rrule);
-	icalrecur_iterator *it = icalrecur_iterator_new(rule, dt);
+	/* Start a day early: local time and UTC differ by less than that. */
+	const struct icalrecurrencetype *rule = &s->rule.rule;
+	gint64 skip_to = from - s->duration - 86400, limit = MAX(from, s->first) + s->rule.horizon_s;
+	struct icaltimetype until = floating(utc_to_local(limit, zone)), last = icaltime_null_time();
+	gboolean skip = skip_to > s->first, clamped = icaltime_is_null_time(rule->until) ||
+		icaltime_compare(until, rule->until) < 0;
+	icalrecur_iterator *it = iterator_from(s, floating(utc_to_local(skip ? skip_to : s->first, zone)),
+										   clamped ? until : rule->until, skip);
 	if (it == NULL)
 		return 0;
-	/* Start a day early: local time and UTC differ by less than that. */
-	gint64 skip_to = from - s->duration - 86400;
-	if (rule.count == 0 && from > G_MININT64 / 2 && skip_to > first)
-		icalrecur_iterator_set_start(it, utc_to_local(skip_to, zone));
-	/* libical 3.0's iterator moves a wall time that a DST change skips (02:30 -> 03:30) and then
-	 * keeps the moved time for every later occurrence. The time of day of a daily or coarser rule
-	 * without BYHOUR, BYMINUTE or BYSECOND is DTSTART's (RFC 5545 3.3.10): put it back. */
-	gboolean keep_time = rule.freq >= ICAL_DAILY_RECURRENCE && rule.by_hour[0] == ICAL_RECURRENCE_ARRAY_MAX &&
-						 rule.by_minute[0] == ICAL_RECURRENCE_ARRAY_MAX &&
-						 rule.by_second[0] == ICAL_RECURRENCE_ARRAY_MAX;
-	guint got = 0;
-	for (int steps = 0; got < n && steps < MAX_STEPS; steps++) {
-		struct icaltimetype t = icalrecur_iterator_next(it);
-		if (icaltime_is_null_time(t))
+	guint got = 0, ahead = 0;
+	for (int steps = 0; got < n && ahead < future; steps++) {
+		struct icaltimetype t;
+		if (steps == STEP_BUDGET) {
+			*searched = local_to_utc(last, zone);
 			break;
-		if (keep_time)
-			t.hour = dt.hour, t.minute = dt.minute, t.second = dt.second;
+		}
+		if (icaltime_is_null_time(t = ah_rule_next(it))) {
+			/* Cut short by the horizon rather than by the rule's own end? */
+			if (clamped)
+				*searched = limit;
+			break;
+		}
+		last = t;
 		if (excluded(s, t))
 			continue;
 		gint64 start = local_to_utc(t, zone);
-		if (start + s->duration > from)
+		if (start + s->duration > from) {
 			out[got++] = (ah_occurrence){start, start + s->duration};
+			ahead += start + s->duration > after;
+		}
 	}
 	icalrecur_iterator_free(it);
 	return got;
 }
 
-/* --- Creating. */
-
-static ah_error check_rrule(const char *rrule, char **message)
+static guint expand(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out, gint64 *searched)
 {
-	icalerror_clear_errno();
-	struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
-	if (r.freq == ICAL_NO_RECURRENCE || icalerrno != ICAL_NO_ERROR) {
-		icalerror_clear_errno();
-		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (rrule: cannot parse \"%s\")", rrule);
-	}
-	if (r.freq == ICAL_SECONDLY_RECURRENCE || r.freq == ICAL_MINUTELY_RECURRENCE)
-		return fail(message, AH_ERR_INVALID_SCHEDULE,
-					"invalid schedule (rrule: FREQ=SECONDLY and MINUTELY are not supported)");
-	return AH_ERR_OK;
+	return expand_until(s, from, n, out, searched, from, n);
 }
+
+/* --- Creating. */
 
 static ah_error check_duration(gint64 duration, char **message)
 {
@@ -288,7 +341,9 @@ ah_error ah_schedule_new_once(gint64 start, gint64 end, ah_schedule **out, char 
 	/* Years 1970..9999, so that arithmetic on these times never overflows. */
 	if (start < 0 || start > G_GINT64_CONSTANT(253402300799))
 		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (start out of range)");
-	ah_error err = check_duration(end - start, message);
+	/* end - start only once it cannot overflow (end is any 64-bit integer). */
+	ah_error err = check_duration(end <= start ? 0 : end > start + AH_SCHEDULE_MAX_DURATION_S ? G_MAXINT64 : end - start,
+								  message);
 	if (err != AH_ERR_OK)
 		return err;
 	ah_schedule *s = g_new0(ah_schedule, 1);
@@ -296,6 +351,52 @@ ah_error ah_schedule_new_once(gint64 start, gint64 end, ah_schedule **out, char 
 	s->end = end;
 	*out = s;
 	return AH_ERR_OK;
+}
+
+/* The EXDATEs as sorted keys (whole days, wall times) and as given. */
+static ah_error parse_exdates(ah_schedule *s, const char *const *exdates, char **message)
+{
+	struct icaltimetype t;
+	s->exdates = g_ptr_array_new_with_free_func(g_free);
+	s->ex_days = g_array_new(FALSE, FALSE, sizeof(gint64));
+	s->ex_times = g_array_new(FALSE, FALSE, sizeof(gint64));
+	for (guint i = 0; exdates && exdates[i]; i++) {
+		if (i >= AH_SCHEDULE_MAX_EXDATES)
+			return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (too many exdates)");
+		if (!parse_local(exdates[i], TRUE, &t))
+			return fail(message, AH_ERR_INVALID_SCHEDULE,
+						"invalid schedule (exdate: want 2026-01-07T09:00:00 or 2026-01-07)");
+		gint64 key = t.is_date ? ah_civil_days(t.year, t.month, t.day) : ah_naive_seconds(t);
+		g_array_append_val(t.is_date ? s->ex_days : s->ex_times, key);
+		g_ptr_array_add(s->exdates, g_strdup(exdates[i]));
+	}
+	g_array_sort(s->ex_days, compare_times);
+	g_array_sort(s->ex_times, compare_times);
+	return AH_ERR_OK;
+}
+
+/* The RRULE, its UNTIL as a wall time in the schedule's zone (libical iterates wall times). */
+static ah_error parse_rule(ah_schedule *s, char **message)
+{
+	struct icalrecurrencetype *r = &s->rule.rule;
+	ah_error err = ah_rule_parse(s->rrule, s->dt, &s->rule, message);
+	if (err == AH_ERR_OK && !icaltime_is_null_time(r->until) && !r->until.is_date && icaltime_is_utc(r->until))
+		r->until = floating(utc_to_local((gint64)icaltime_as_timet(r->until), zone_lookup(s->tzid)));
+	return err;
+}
+
+/* The first window, found within the rule's horizon from DTSTART. */
+static ah_error check_first(const ah_schedule *s, char **message)
+{
+	ah_occurrence o;
+	gint64 searched;
+	if (expand(s, G_MININT64 / 2, 1, &o, &searched) == 1)
+		return AH_ERR_OK;
+	if (searched != G_MAXINT64)
+		return fail(message, AH_ERR_INVALID_SCHEDULE,
+					"invalid schedule (no window within %" G_GINT64_FORMAT " days of dtstart)",
+					s->rule.horizon_s / 86400);
+	return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (it has no occurrence)");
 }
 
 ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64 duration_s, const char *rrule,
@@ -312,32 +413,35 @@ ah_error ah_schedule_new_recurring(const char *dtstart, const char *tzid, gint64
 		return fail(message, AH_ERR_UNKNOWN_TIMEZONE, "unknown time zone (%s)", tzid ? tzid : "none");
 	if ((err = check_duration(duration_s, message)) != AH_ERR_OK)
 		return err;
-	if (rrule && *rrule && (err = check_rrule(rrule, message)) != AH_ERR_OK)
-		return err;
 	ah_schedule *s = g_new0(ah_schedule, 1);
 	s->recurring = TRUE;
 	s->dtstart = g_strdup(dtstart);
 	s->tzid = g_strdup(tzid);
 	s->duration = duration_s;
 	s->rrule = rrule && *rrule ? g_strdup(rrule) : NULL;
-	s->exdates = g_ptr_array_new_with_free_func(g_free);
-	for (guint i = 0; exdates && exdates[i]; i++) {
-		if (i >= AH_SCHEDULE_MAX_EXDATES || !parse_local(exdates[i], TRUE, &t)) {
-			ah_schedule_free(s);
-			return fail(message, AH_ERR_INVALID_SCHEDULE,
-						i >= AH_SCHEDULE_MAX_EXDATES
-							? "invalid schedule (too many exdates)"
-							: "invalid schedule (exdate: want 2026-01-07T09:00:00 or 2026-01-07)");
-		}
-		g_ptr_array_add(s->exdates, g_strdup(exdates[i]));
-	}
-	ah_occurrence o;
-	if (expand(s, G_MININT64 / 2, 1, &o) == 0) {
+	s->dt = t;
+	s->first = local_to_utc(s->dt, zone_lookup(tzid));
+	s->has_rule = s->rrule != NULL;
+	if ((s->has_rule && (err = parse_rule(s, message)) != AH_ERR_OK) ||
+		(err = parse_exdates(s, exdates, message)) != AH_ERR_OK || (err = check_first(s, message)) != AH_ERR_OK) {
 		ah_schedule_free(s);
-		return fail(message, AH_ERR_INVALID_SCHEDULE, "invalid schedule (it has no occurrence)");
+		return err;
 	}
 	*out = s;
 	return AH_ERR_OK;
+}
+
+ah_schedule *ah_schedule_new_held(const json_t *stored, const char *reason)
+{
+	ah_schedule *s = g_new0(ah_schedule, 1);
+	s->held = json_deep_copy(stored);
+	s->refused = g_strdup(reason ? reason : "invalid schedule");
+	return s;
+}
+
+const char *ah_schedule_refusal(const ah_schedule *s)
+{
+	return s->refused;
 }
 
 void ah_schedule_free(ah_schedule *s)
@@ -349,6 +453,12 @@ void ah_schedule_free(ah_schedule *s)
 	g_free(s->rrule);
 	if (s->exdates)
 		g_ptr_array_unref(s->exdates);
+	if (s->ex_days)
+		g_array_unref(s->ex_days);
+	if (s->ex_times)
+		g_array_unref(s->ex_times);
+	json_decref(s->held);
+	g_free(s->refused);
 	g_free(s->summary);
 	g_free(s);
 }
@@ -369,12 +479,14 @@ void ah_schedule_release_caches(void)
 
 gboolean ah_schedule_current_or_next(const ah_schedule *s, gint64 now, ah_occurrence *out)
 {
-	return expand(s, now, 1, out) == 1;
+	gint64 searched;
+	return expand(s, now, 1, out, &searched) == 1;
 }
 
 guint ah_schedule_next_n(const ah_schedule *s, gint64 from, guint n, ah_occurrence *out)
 {
-	return expand(s, from, n, out);
+	gint64 searched;
+	return expand(s, from, n, out, &searched);
 }
 
 const char *ah_phase_name(ah_phase phase)
@@ -383,32 +495,33 @@ const char *ah_phase_name(ah_phase phase)
 	return (guint)phase < G_N_ELEMENTS(names) ? names[phase] : "closed";
 }
 
-/* The phase at `now`, without next_change. */
-static void phase_at(const ah_schedule *s, gint64 now, const ah_phase_params *p, ah_schedule_status *st)
+/* The phase at `now`, without next_change, from the occurrences `near` (in order, all those
+ * ending after `now` - grace that start before the time the list is complete to). */
+static void phase_at(const ah_occurrence *near, guint k, gint64 now, const ah_phase_params *p, ah_schedule_status *st)
 {
-	ah_occurrence next, recent[GRACE_LOOKBACK];
-	gboolean has_next = expand(s, now, 1, &next) == 1;
+	const ah_occurrence *next = NULL;
 	*st = (ah_schedule_status){.phase = AH_PHASE_CLOSED, .next_change = -1};
-	if (has_next && next.start <= now) {
-		st->phase = now >= next.end - p->ending_warning_s ? AH_PHASE_ENDING : AH_PHASE_LIVE;
+	for (guint i = 0; i < k && next == NULL; i++)
+		if (near[i].end > now)
+			next = &near[i];
+	if (next != NULL && next->start <= now) {
+		st->phase = now >= next->end - p->ending_warning_s ? AH_PHASE_ENDING : AH_PHASE_LIVE;
 		st->has_occurrence = TRUE;
-		st->occurrence = next;
+		st->occurrence = *next;
 		return;
 	}
-	if (p->grace_s > 0) {
-		guint k = expand(s, now - p->grace_s, GRACE_LOOKBACK, recent);
-		for (guint i = k; i-- > 0;)
-			if (recent[i].end <= now) {
-				st->phase = AH_PHASE_ENDING;
-				st->has_occurrence = TRUE;
-				st->occurrence = recent[i];
-				return;
-			}
-	}
-	if (has_next) {
+	/* The latest one that ended, if within its grace. */
+	guint before = next != NULL ? (guint)(next - near) : k;
+	if (p->grace_s > 0 && before > 0 && near[before - 1].end > now - p->grace_s) {
+		st->phase = AH_PHASE_ENDING;
 		st->has_occurrence = TRUE;
-		st->occurrence = next;
-		if (now >= next.start - p->lobby_s)
+		st->occurrence = near[before - 1];
+		return;
+	}
+	if (next != NULL) {
+		st->has_occurrence = TRUE;
+		st->occurrence = *next;
+		if (now >= next->start - p->lobby_s)
 			st->phase = AH_PHASE_LOBBY;
 	}
 }
@@ -419,21 +532,22 @@ static gboolean same_status(const ah_schedule_status *a, const ah_schedule_statu
 		   (!a->has_occurrence || a->occurrence.start == b->occurrence.start);
 }
 
-static gint compare_times(gconstpointer a, gconstpointer b)
-{
-	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
-	return x < y ? -1 : x > y;
-}
-
+/* One expansion around `now`; the phase there and at the boundaries of the occurrences still in
+ * grace, the current or next one and the ones after (up to 2 + GRACE_LOOKBACK of them). A
+ * boundary past what the expansion covers (`complete`) is a next_change too: the phase is looked
+ * at again then. */
 void ah_schedule_status_at(const ah_schedule *s, gint64 now, const ah_phase_params *p, ah_schedule_status *out)
 {
-	ah_occurrence near[2 + GRACE_LOOKBACK];
-	gint64 cand[5 * G_N_ELEMENTS(near)];
-	guint nc = 0;
-	phase_at(s, now, p, out);
-	/* Boundaries of the occurrences still in grace, the current or next one, and the one after. */
-	guint k = expand(s, now - p->grace_s, G_N_ELEMENTS(near), near);
-	for (guint i = 0; i < k; i++) {
+	ah_occurrence near[NEARBY];
+	gint64 cand[5 * (2 + GRACE_LOOKBACK)], searched;
+	/* Those in grace and the next three (a boundary past them is looked at again when reached). The
+	 * list is complete up to the start of its last one if it stopped there, else to `searched`. */
+	guint nc = 0, ahead = 0, k = expand_until(s, now - p->grace_s, NEARBY, near, &searched, now, 3);
+	for (guint i = 0; i < k; i++)
+		ahead += near[i].end > now;
+	gint64 complete = k == NEARBY || ahead == 3 ? near[k - 1].start : searched;
+	phase_at(near, k, now, p, out);
+	for (guint i = 0; i < MIN(k, 2 + GRACE_LOOKBACK); i++) {
 		const ah_occurrence *o = &near[i];
 		gint64 b[5] = {o->start - p->lobby_s, o->start, o->end - p->ending_warning_s, o->end, o->end + p->grace_s};
 		for (guint j = 0; j < 5; j++)
@@ -445,12 +559,19 @@ void ah_schedule_status_at(const ah_schedule *s, gint64 now, const ah_phase_para
 		ah_schedule_status later;
 		if (i > 0 && cand[i] == cand[i - 1])
 			continue;
-		phase_at(s, cand[i], p, &later);
+		if (cand[i] >= complete) {
+			out->next_change = cand[i];
+			return;
+		}
+		phase_at(near, k, cand[i], p, &later);
 		if (!same_status(out, &later)) {
 			out->next_change = cand[i];
 			return;
 		}
 	}
+	/* Nothing changes among the windows known: the series is over, or more lies past the horizon. */
+	if (complete != G_MAXINT64)
+		out->next_change = MAX(complete, now + 1);
 }
 
 /* --- iCalendar import. */
@@ -594,6 +715,8 @@ ah_error ah_schedule_new_from_ical(const char *text, ah_schedule **out, char **m
 
 json_t *ah_schedule_to_json(const ah_schedule *s)
 {
+	if (s->held != NULL)
+		return json_deep_copy(s->held);
 	if (!s->recurring)
 		return json_pack("{s:I, s:I}", "start", (json_int_t)s->start, "end", (json_int_t)s->end);
 	json_t *o =

@@ -2,12 +2,15 @@
 // in the lobby are pre-queued with the start time; a presenter publishes backstage and attendees get
 // no media until go-live; at go-live the pre-queue is admitted in waves and receives media; a
 // warning before the end; at the end everyone gets `ended` and the node's counts return to zero.
-// A room outside its window refuses joins with the next start time.
+// A room outside its window refuses joins with the next start time. Issue 12: a tenant's schedule
+// that used to hold the control thread for 40 s is refused at once, and another tenant's join gets
+// its reply meanwhile.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertEvent, assertError, assertSuccess, attendee, createTenant, joinBody, presenter, startJanus, waitCounts, safeJson,
+  Bag, assertEvent, assertError, assertSuccess, attendee, createRoom, createTenant, handle, joinBody, presenter, startJanus,
+  waitCounts, safeJson,
 } from './lib/allhands.mjs';
 
 let janus;
@@ -134,6 +137,44 @@ test('backstage: a monitor sees and hears the presenters in the lobby, attendees
   await first.h.waitEvent('ended', { timeout: 10000, what: 'presenter ended' });
   await second.h.waitEvent('ended', { timeout: 10000, what: 'presenter ended' });
   await waitCounts(janus, { active: 0, connecting: 0, queued: 0, presenters: 0, backstage: 0 }, { tenant: 'sc' });
+});
+
+test('issue 12: the 2.4 KB schedule reproduction is refused at once, another tenant still joins', async () => {
+  const { secret } = await createTenant(janus, { tenant: 'slow', max_participants: 10 });
+  await createRoom(janus, { tenant: 'sc', room: 'open', max_attendees: 10, presenter_secret: 'presenter' });
+  const th = await handle(janus, bag);
+  const body = {
+    request: 'create_room', tenant: 'slow', tenant_secret: secret, room: 'r', max_attendees: 10, presenter_secret: 'presenter',
+    schedule: {
+      dtstart: '1970-01-01T00:00:00', tzid: 'UTC', duration_s: 60, rrule: 'FREQ=HOURLY;COUNT=1000000000',
+      exdates: Array(100).fill('2000-01-01T00:00:01'),
+    },
+  };
+  assert.ok(JSON.stringify(body).length > 2300, 'the reproduction is 2.4 KB');
+  // Sent together: the other tenant's join is answered however the create goes (it waited 39 s).
+  const a = await attendee(janus, bag);
+  const [created, joined] = await Promise.all([
+    th.request(body, undefined, { timeout: 60000 }),
+    a.join(joinBody({ tenant: 'sc', room: 'open', display: 'other-tenant' })),
+  ]);
+  assertError(created.data, 621, 'invalid_schedule', 'the reproduction');
+  assert.match(created.data.error, /COUNT is at most 1000/, safeJson(created.data));
+  assert.ok(['admitted', 'queued'].includes(joined.data.event), `join answered: ${safeJson(joined.data)}`);
+  // The rules that cost seconds each are refused as cheaply, with what is wrong.
+  for (const [rrule, why] of [
+    ['FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO', /no window within 62 days/],
+    ['FREQ=MONTHLY;BYDAY=-53MO', /BYDAY position/],
+  ]) {
+    const r = await th.request({ ...body, schedule: { dtstart: '2026-01-05T09:00:00', tzid: 'UTC', duration_s: 60, rrule } });
+    assertError(r.data, 621, 'invalid_schedule', rrule);
+    assert.match(r.data.error, why, safeJson(r.data));
+  }
+  const rooms = await janus.admin({ request: 'list_rooms', tenant: 'slow' });
+  assertSuccess(rooms, 'list_rooms');
+  assert.deepEqual(rooms.rooms, [], safeJson(rooms));
+  // The other tenant's attendee leaves: the next test wants every seat.
+  assertEvent((await a.h.request({ request: 'leave' })).data, 'left', 'other-tenant leaves');
+  await waitCounts(janus, { admitted: 0, connecting: 0, queued: 0 }, { tenant: 'sc' });
 });
 
 // Issue 12: rooms ending in the same tick while the node is full. Capacity 2; ta's room holds both

@@ -457,18 +457,92 @@ static void test_errors(fixture *f, gconstpointer data)
 	/* Over a plugin handle, room_closed is the join's answer (see test_one_off_lifecycle). */
 }
 
-static void test_bad_schedule_in_state_file(fixture *f, gconstpointer data)
+/* A stored schedule refused now is held (issue 12: a restart must neither stall on it nor lose the
+ * room): here the 40 s COUNT rule, as a state file written before it was refused would have it, and
+ * a broken one-off. The node starts; the rooms are kept, closed, with their schedule unchanged (and
+ * saved so) and the reason, until the schedule is replaced. */
+static void test_refused_schedule_in_state_file(fixture *f, gconstpointer data)
 {
-	static const char bad[] = "{\"version\": 1, \"tenants\": [{\"tenant\": \"a\", \"max_participants\": 1, "
-		"\"secret\": \"s\"}], \"rooms\": [{\"tenant\": \"a\", \"room\": \"r\", \"max_attendees\": 1, "
-		"\"presenter_secret\": \"p\", \"schedule\": {\"start\": 10, \"end\": 5}}]}";
-	ah_error err = AH_ERR_OK;
-	char *message = NULL;
-	g_assert_true(g_file_set_contents(f->path, bad, -1, NULL));
-	g_assert_null(ah_engine_new(&f->config, &err, &message));
-	g_assert_cmpint(err, ==, AH_ERR_INVALID_SCHEDULE);
-	g_assert_nonnull(message);
-	g_free(message);
+	static const char state[] = "{\"version\": 1, \"tenants\": [{\"tenant\": \"acme\", \"max_participants\": 10, "
+		"\"secret\": \"acme-tenant-secret\"}], \"rooms\": [{\"tenant\": \"acme\", \"room\": \"r\", \"max_attendees\": 1, "
+		"\"presenter_secret\": \"s3cret-presenter\", \"schedule\": {\"dtstart\": \"1970-01-01T00:00:00\", \"tzid\": \"UTC\", "
+		"\"duration_s\": 60, \"rrule\": \"FREQ=HOURLY;COUNT=1000000000\"}}, {\"tenant\": \"acme\", \"room\": \"b\", "
+		"\"max_attendees\": 1, \"presenter_secret\": \"s3cret-presenter\", \"schedule\": {\"start\": 10, \"end\": 5}}]}";
+	json_t *stored = parse("{'dtstart': '1970-01-01T00:00:00', 'tzid': 'UTC', 'duration_s': 60, "
+		"'rrule': 'FREQ=HOURLY;COUNT=1000000000'}"), *room, *saved;
+	ah_engine_free(f->engine);
+	g_assert_true(g_file_set_contents(f->path, state, -1, NULL));
+	f->engine = engine_new(&f->config);
+	set_clock(f);
+	room = room_info(f, "r");
+	g_assert_cmpstr(str(room, "state"), ==, "closed");
+	g_assert_true(json_is_null(json_object_get(room, "next_start")));
+	g_assert_true(json_equal(json_object_get(room, "schedule"), stored));
+	g_assert_nonnull(strstr(str(room, "schedule_refused"), "COUNT is at most 1000"));
+	g_assert_nonnull(strstr(str(room_info(f, "b"), "schedule_refused"), "the end must be after the start"));
+	assert_error(join_room(f, 1, "r", FALSE), AH_ERR_ROOM_CLOSED);
+	/* Saved unchanged with the next change; replaced by a valid schedule, it applies. */
+	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'b', 'description': 'x'}"));
+	flush_state(f);
+	saved = json_load_file(f->path, 0, NULL);
+	g_assert_nonnull(saved);
+	for (guint i = 0; i < json_array_size(json_object_get(saved, "rooms")); i++) {
+		json_t *row = json_array_get(json_object_get(saved, "rooms"), i);
+		if (g_strcmp0(str(row, "room"), "r") == 0)
+			g_assert_true(json_equal(json_object_get(row, "schedule"), stored));
+		else
+			g_assert_cmpstr(str(row, "description"), ==, "x"); /* the file was written again */
+	}
+	g_assert_cmpuint(json_array_size(json_object_get(saved, "rooms")), ==, 2);
+	json_decref(saved);
+	assert_success(admin(f, "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'r', 'schedule': "
+		"{'start': 1796115540, 'duration_s': 600}}"));
+	room = room_info(f, "r");
+	g_assert_null(json_object_get(room, "schedule_refused"));
+	g_assert_cmpint(num(room, "next_start"), ==, 1796115540);
+	json_decref(stored);
+}
+
+/* Issue 12's requests: the 2.4 KB create_room (40 s, then accepted), a rule accepted after 2.1 s
+ * whose `occurrences` took 4 s, and a one-off whose end overflowed end - start. Each is refused
+ * with what is wrong, at a bounded cost (libical iterator calls), and changes nothing. */
+static void test_issue12_requests(fixture *f, gconstpointer data)
+{
+	GString *create = g_string_new("{'request': 'create_room', 'tenant': 'acme', 'room': 'x', 'max_attendees': 1, "
+		"'presenter_secret': 's3cret-presenter', 'schedule': {'dtstart': '1970-01-01T00:00:00', 'tzid': 'UTC', "
+		"'duration_s': 60, 'rrule': 'FREQ=HOURLY;COUNT=1000000000', 'exdates': [");
+	json_t *reply;
+	guint64 before;
+	for (int i = 0; i < 100; i++)
+		g_string_append(create, i > 0 ? ", '2000-01-01T00:00:01'" : "'2000-01-01T00:00:01'");
+	g_string_append(create, "]}}");
+	make_rooms(f);
+	before = ah_schedule_steps();
+	reply = admin(f, create->str);
+	assert_error(reply, AH_ERR_INVALID_SCHEDULE);
+	g_assert_nonnull(strstr(str(reply, "error"), "COUNT is at most 1000"));
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, 2);
+	reply = admin(f, "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'allhands', 'schedule': {'dtstart': "
+		"'2026-01-05T09:00:00', 'tzid': 'UTC', 'duration_s': 60, 'rrule': 'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'}}");
+	assert_error(reply, AH_ERR_INVALID_SCHEDULE);
+	g_assert_nonnull(strstr(str(reply, "error"), "no window within 62 days"));
+	reply = admin(f, "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'allhands', 'schedule': "
+		"{'start': 1796115540, 'end': -9223372036854775808}}");
+	assert_error(reply, AH_ERR_INVALID_SCHEDULE);
+	g_assert_nonnull(strstr(str(reply, "error"), "the end must be after the start"));
+	g_assert_true(json_is_null(json_object_get(room_info(f, "allhands"), "schedule")));
+	g_assert_cmpuint(f->outs->len, ==, 0);
+	/* The rare rule MONTHLY keeps (every 29 February that is a Monday): 100 occurrences, bounded. */
+	assert_success(admin(f, "{'request': 'set_schedule', 'tenant': 'acme', 'room': 'allhands', 'schedule': {"
+		"'dtstart': '2026-01-05T09:00:00', 'tzid': 'UTC', 'duration_s': 60, "
+		"'rrule': 'FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'}}"));
+	before = ah_schedule_steps();
+	reply = admin(f, "{'request': 'occurrences', 'tenant': 'acme', 'room': 'allhands', 'count': 100}");
+	assert_success(reply);
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, 1502);
+	g_assert_cmpint(num(json_array_get(json_object_get(reply, "occurrences"), 0), "start"), ==,
+		G_GINT64_CONSTANT(2340349200)); /* 2044-02-29T09:00:00Z */
+	g_string_free(create, TRUE);
 }
 
 static json_t *join_backstage(fixture *f, guint64 conn, const char *room, const char *secret)
@@ -694,7 +768,8 @@ int main(int argc, char **argv)
 	ADDS("/engine/schedule/errors", test_errors);
 	ADDS("/engine/schedule/backstage/lobby-offer-renegotiate-end", test_backstage_monitor);
 	ADDS("/engine/schedule/backstage/tenant-cap-hangup", test_backstage_tenant_cap);
-	ADDS("/engine/schedule/state/bad-schedule-refused", test_bad_schedule_in_state_file);
+	ADDS("/engine/schedule/state/refused-schedule-held", test_refused_schedule_in_state_file);
+	ADDS("/engine/schedule/issue12/requests", test_issue12_requests);
 	ADDS("/engine/schedule/end/rooms-end-together-when-full", test_rooms_end_together);
 	ADDS("/engine/schedule/end/freed-seats-go-to-live-rooms", test_room_end_frees_seats);
 	rc = g_test_run();

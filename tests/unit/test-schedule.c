@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <jansson.h>
 
 #include "allhands/schedule.h"
 
@@ -223,20 +224,23 @@ static void test_years_ahead(void)
 	ah_schedule_free(s);
 }
 
-/* Rules without COUNT start libical's iterator near `from`; with a huge COUNT it walks from DTSTART.
- * Both must give the same occurrences. */
+/* Rules without COUNT start libical's iterator near `from`; a COUNT is turned into the UNTIL of its
+ * last occurrence once, by a walk from DTSTART. Both must give the same occurrences, and so must
+ * an HOURLY rule whose INTERVAL does not divide a day (libical's own alignment ignores the date). */
 static void test_skip_matches_walk(void)
 {
 	static const char *const rules[] = {WEEKDAYS, "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "FREQ=MONTHLY;BYDAY=-1FR",
-										"FREQ=DAILY;INTERVAL=3"};
+										"FREQ=DAILY;INTERVAL=3", "FREQ=HOURLY;INTERVAL=5;BYDAY=MO,WE"};
+	static const int counts[] = {1000, 1000, 200, 1000, 400};
+	static const gint64 spans[] = {3 * 365, 3 * 365, 3 * 365, 3 * 365, 300};
 	const char *const ex[] = {"2027-03-01T09:00:00", NULL};
 	GRand *rand = g_rand_new_with_seed(3);
 	for (guint r = 0; r < G_N_ELEMENTS(rules); r++) {
-		char *counted = g_strdup_printf("%s;COUNT=100000", rules[r]);
+		char *counted = g_strdup_printf("%s;COUNT=%d", rules[r], counts[r]);
 		ah_schedule *skip = recurring("2026-01-05T09:00:00", BERLIN, 2700, rules[r], ex);
 		ah_schedule *walk = recurring("2026-01-05T09:00:00", BERLIN, 2700, counted, ex);
 		for (int i = 0; i < 6; i++) {
-			gint64 from = utc("2026-01-01T00:00:00Z") + g_rand_int_range(rand, 0, 3 * 365 * 86400);
+			gint64 from = utc("2026-01-01T00:00:00Z") + g_rand_int_range(rand, 0, (gint32)(spans[r] * 86400));
 			ah_occurrence a[6], b[6];
 			g_assert_cmpuint(ah_schedule_next_n(skip, from, 6, a), ==, 6);
 			g_assert_cmpuint(ah_schedule_next_n(walk, from, 6, b), ==, 6);
@@ -549,6 +553,279 @@ static void test_json_invalid(void)
 	json_decref(j);
 }
 
+/* --- Bounded work (issue 12). A query costs libical iterator calls (ah_schedule_steps, ~2-4 us
+ * each) within a horizon that bounds libical's own loops; these tests count the calls. */
+
+/* Most calls a query may make: its step budget (1500), the iterator and set_start. */
+#define QUERY_STEPS 1502
+/* ... and making a schedule: the COUNT walk (1000), the first-window trial, the period probes. */
+#define CREATE_STEPS 2700
+
+static ah_error refused(const char *dtstart, const char *rrule, const char *const *exdates, const char *why,
+						guint64 max_steps)
+{
+	ah_schedule *s = NULL;
+	char *msg = NULL;
+	guint64 before = ah_schedule_steps();
+	ah_error err = ah_schedule_new_recurring(dtstart, "UTC", 60, rrule, exdates, &s, &msg);
+	if (g_test_verbose())
+		g_test_message("%s: %s, %" G_GUINT64_FORMAT " steps", rrule, msg, ah_schedule_steps() - before);
+	g_assert_null(s);
+	g_assert_nonnull(msg);
+	g_assert_nonnull(strstr(msg, why));
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, max_steps);
+	g_free(msg);
+	return err;
+}
+
+static const char **repeated(const char *value, guint n)
+{
+	const char **list = g_new0(const char *, n + 1);
+	for (guint i = 0; i < n; i++)
+		list[i] = value;
+	return list;
+}
+
+/* Issue 12: this create_room took 40 s (walking a billion-hour COUNT from 1970, re-parsing every
+ * EXDATE at every step), and 700 EXDATEs cost 86 s per status check. */
+static void test_issue12_count_exdates(void)
+{
+	const char **ex100 = repeated("2000-01-01T00:00:01", 100), **ex700 = repeated("2000-01-01T00:00:01", 700);
+	ah_phase_params p = {600, 60, 30};
+	ah_schedule_status st;
+	g_assert_cmpint(refused("1970-01-01T00:00:00", "FREQ=HOURLY;COUNT=1000000000", ex100, "COUNT is at most 1000", 0),
+					==, AH_ERR_INVALID_SCHEDULE);
+	refused("1970-01-01T00:00:00", "FREQ=HOURLY;COUNT=1000000000", ex700, "COUNT is at most 1000", 0);
+	/* The longest COUNT allowed is counted once, when the schedule is made; a status check in 2026
+	 * then costs a few steps (the series ended in February 1970). */
+	guint64 before = ah_schedule_steps();
+	ah_schedule *s = recurring("1970-01-01T00:00:00", "UTC", 60, "FREQ=HOURLY;COUNT=1000", ex700);
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, CREATE_STEPS);
+	before = ah_schedule_steps();
+	ah_schedule_status_at(s, utc("2026-12-07T12:00:00Z"), &p, &st);
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, 2);
+	g_assert_cmpint(st.phase, ==, AH_PHASE_CLOSED);
+	g_assert_false(st.has_occurrence);
+	g_assert_cmpint(st.next_change, ==, -1);
+	assert_starts(s, "1970-02-11T15:00:00Z", 60, (const char *const[]){"1970-02-11T15:00:00Z", NULL});
+	g_assert_cmpuint(ah_schedule_next_n(s, utc("1970-02-11T16:00:00Z"), 1, &st.occurrence), ==, 0);
+	ah_schedule_free(s);
+	g_free(ex100);
+	g_free(ex700);
+}
+
+/* 700 EXDATEs, all on the hours right after `now`: they are looked up, not re-parsed, and a status
+ * check or an `occurrences` request stays within its budget. */
+static void test_issue12_exdates_lookup(void)
+{
+	GPtrArray *ex = g_ptr_array_new_with_free_func(g_free);
+	ah_phase_params p = {600, 60, 30};
+	ah_schedule_status st;
+	ah_occurrence occ[100];
+	GDateTime *t = g_date_time_new_utc(2026, 12, 7, 0, 0, 0);
+	for (int i = 0; i < 700; i++) {
+		GDateTime *h = g_date_time_add_hours(t, i);
+		g_ptr_array_add(ex, g_date_time_format(h, "%Y-%m-%dT%H:%M:%S"));
+		g_date_time_unref(h);
+	}
+	g_ptr_array_add(ex, NULL);
+	ah_schedule *s = recurring("2026-01-01T00:00:00", "UTC", 60, "FREQ=HOURLY", (const char *const *)ex->pdata);
+	guint64 before = ah_schedule_steps();
+	ah_schedule_status_at(s, utc("2026-12-07T12:00:00Z"), &p, &st);
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, QUERY_STEPS);
+	g_assert_cmpint(st.phase, ==, AH_PHASE_CLOSED);
+	g_assert_cmpint(st.occurrence.start, ==, utc("2027-01-05T04:00:00Z")); /* 7 December + 700 hours */
+	g_assert_cmpint(st.next_change, ==, utc("2027-01-05T03:50:00Z"));
+	before = ah_schedule_steps();
+	g_assert_cmpuint(ah_schedule_next_n(s, utc("2026-12-07T12:00:00Z"), 100, occ), ==, 100);
+	g_assert_cmpuint(ah_schedule_steps() - before, <=, QUERY_STEPS);
+	g_assert_cmpint(occ[99].start, ==, utc("2027-01-09T07:00:00Z"));
+	ah_schedule_free(s);
+	g_date_time_unref(t);
+	g_ptr_array_unref(ex);
+}
+
+/* Issue 12: FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30 took 15 s to be refused; ...29;BYDAY=MO was accepted
+ * after 2.1 s (its next window is on 29 February 2044). A filtered HOURLY rule is looked at for
+ * 62 days; MONTHLY;BYDAY=-53MO and rules whose months or years never have a day are refused before
+ * libical iterates, or after probing each kind of period once. */
+static void test_issue12_refused_cheaply(void)
+{
+	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", NULL, "no window within 62 days", 2);
+	refused("2026-01-05T09:00:00", "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", NULL, "no window within 62 days", 2);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYDAY=-53MO", NULL, "BYDAY position beyond 5", 0);
+	refused("2026-01-05T09:00:00", "FREQ=YEARLY;BYDAY=-54MO", NULL, "BYDAY position beyond 53", 0);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYDAY=1MO;BYMONTHDAY=20", NULL, "in a row without a meeting", 60);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", NULL, "in a row without a meeting", 60);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30", NULL, "in a row without a meeting", 60);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;INTERVAL=12;BYMONTH=3", NULL, "it never occurs", 0);
+	refused("2026-01-05T09:00:00", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", NULL, "in a row without a meeting", 30);
+	refused("2025-02-28T09:00:00", "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", NULL, "in a row without", 30);
+	refused("2026-01-05T09:00:00", "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;"
+			"BYMINUTE=0,10,20,30,40,50", NULL, "at most 96 start times a day", 0);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;COUNT=1000", NULL, "use UNTIL", CREATE_STEPS);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYYEARDAY=100", NULL, "BYYEARDAY is not for", 0);
+	refused("2026-01-05T09:00:00", "FREQ=MONTHLY;BYWEEKNO=10", NULL, "BYWEEKNO is only for", 0);
+	/* Rare but real: a Monday 29 February, every 28 or 40 years. */
+	static const char *const mondays[] = {"2044-02-29T09:00:00Z", "2072-02-29T09:00:00Z", "2112-02-29T09:00:00Z",
+										  NULL};
+	ah_schedule *y = recurring("2026-01-05T09:00:00", "UTC", 60, "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", NULL);
+	ah_schedule *m = recurring("2026-01-05T09:00:00", "UTC", 60, "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", NULL);
+	assert_starts(y, "2026-12-07T00:00:00Z", 60, mondays);
+	assert_starts(m, "2026-12-07T00:00:00Z", 60, mondays);
+	ah_schedule_free(y);
+	ah_schedule_free(m);
+}
+
+/* Issue 12: RSCALE's value is copied by libical (the leak was 16 KB per refused request with an
+ * 8 KB value; LeakSanitizer or valgrind show it). Refused, and the copy freed. */
+static void test_issue12_rscale(void)
+{
+	char *big = g_strdup_printf("RSCALE=%0*d;FREQ=DAILY", 8192, 7);
+	refused("2026-01-05T09:00:00", big, NULL, "RSCALE and SKIP are not supported", 0);
+	refused("2026-01-05T09:00:00", "RSCALE=GREGORIAN;FREQ=MONTHLY;BYMONTHDAY=31;SKIP=FORWARD", NULL,
+			"RSCALE and SKIP are not supported", 0);
+	g_free(big);
+}
+
+/* Issue 12: the end of a one-off window is any 64-bit integer; end - start overflowed (UBSan). */
+static void test_issue12_once_overflow(void)
+{
+	gint64 now = utc("2026-12-07T12:00:00Z");
+	ah_schedule *s = NULL;
+	char *msg = NULL;
+	g_assert_cmpint(ah_schedule_new_once(now, G_MININT64, &s, &msg), ==, AH_ERR_INVALID_SCHEDULE);
+	g_assert_cmpstr(msg, ==, "invalid schedule (the end must be after the start)");
+	g_clear_pointer(&msg, g_free);
+	g_assert_cmpint(ah_schedule_new_once(now, G_MAXINT64, &s, &msg), ==, AH_ERR_INVALID_SCHEDULE);
+	g_assert_cmpstr(msg, ==, "invalid schedule (longer than 24 hours)");
+	g_free(msg);
+	g_assert_null(s);
+}
+
+/* libical's own HOURLY alignment (set_start) ignores the date when INTERVAL does not divide a day;
+ * a query near `from` must give what a walk from DTSTART gives, across daylight-saving changes too
+ * (wall-clock hours: libical iterates wall times without a zone). */
+static void test_hourly_interval_alignment(void)
+{
+	ah_schedule *s = recurring("2026-01-05T09:00:00", BERLIN, 600, "FREQ=HOURLY;INTERVAL=7", NULL);
+	ah_occurrence walk[1200], near[3];
+	guint n = ah_schedule_next_n(s, 0, G_N_ELEMENTS(walk), walk);
+	g_assert_cmpuint(n, ==, G_N_ELEMENTS(walk));
+	for (guint i = 100; i + 3 < n; i += 97) {
+		g_assert_cmpuint(ah_schedule_next_n(s, walk[i].start - 1, 3, near), ==, 3);
+		g_assert_cmpmem(near, sizeof near, &walk[i], sizeof near);
+	}
+	ah_schedule_free(s);
+}
+
+/* BYMINUTE=30,0,0: libical walks the list as written (back in time, and twice at :00); the parts are
+ * sets, sorted once. (Found by the fuzz smoke run on the slow rules of the corpus.) */
+static void test_unsorted_by_lists(void)
+{
+	ah_schedule *s = recurring("2026-01-05T09:00:00", "UTC", 600, "FREQ=DAILY;BYHOUR=9;BYMINUTE=30,0,0", NULL);
+	assert_starts(s, "2026-01-05T00:00:00Z", 600,
+				  (const char *const[]){"2026-01-05T09:00:00Z", "2026-01-05T09:30:00Z", "2026-01-06T09:00:00Z",
+										"2026-01-06T09:30:00Z", NULL});
+	ah_schedule_free(s);
+}
+
+/* A window further away than the horizon is not seen yet: the status says so and asks to be looked
+ * at again when the horizon has moved; then it is found. DAILY;BYMONTH=2;BYMONTHDAY=29 looks 1500
+ * days ahead; from March 2096 the next 29 February is in 2104 (2100 is not a leap year). */
+static void test_horizon(void)
+{
+	ah_schedule *s = recurring("2026-01-05T09:00:00", "UTC", 600, "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29", NULL);
+	ah_phase_params p = {600, 60, 30};
+	ah_schedule_status st;
+	gint64 now = utc("2096-03-01T00:00:00Z");
+	ah_schedule_status_at(s, now, &p, &st);
+	g_assert_cmpint(st.phase, ==, AH_PHASE_CLOSED);
+	g_assert_false(st.has_occurrence);
+	g_assert_cmpint(st.next_change, >, now + 1499 * 86400);
+	g_assert_cmpint(st.next_change, <=, now + 1500 * 86400);
+	ah_schedule_status_at(s, st.next_change, &p, &st);
+	g_assert_true(st.has_occurrence);
+	g_assert_cmpint(st.occurrence.start, ==, utc("2104-02-29T09:00:00Z"));
+	ah_schedule_free(s);
+}
+
+static ah_error make_from(const char *text, gsize len, ah_schedule **s, char **msg)
+{
+	json_t *json = json_loadb(text, len, 0, NULL);
+	ah_error err = json_is_object(json) ? ah_schedule_from_json(json, s, msg) : ah_schedule_new_from_ical(text, s, msg);
+	json_decref(json);
+	return err;
+}
+
+/* The fuzz corpus holds the issue's reproductions and rules designed to be slow: making each, a
+ * status check and 100 occurrences at a few times, all within their step bounds. */
+static void test_corpus_bounded(void)
+{
+	static const char *const times[] = {"1970-01-01T00:00:00Z", "2026-12-07T12:00:00Z", "2100-03-01T00:00:00Z"};
+	char *dir = g_build_filename(AH_TEST_SRCDIR, "..", "fuzz", "corpus", "schedule", NULL);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	ah_phase_params p = {600, 60, 30};
+	const char *name;
+	guint files = 0;
+	g_assert_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		char *path = g_build_filename(dir, name, NULL), *text = NULL, *msg = NULL;
+		gsize len = 0;
+		ah_schedule *s = NULL;
+		ah_occurrence occ[100];
+		ah_schedule_status st;
+		g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+		guint64 before = ah_schedule_steps();
+		(void)make_from(text, len, &s, &msg);
+		if (g_test_verbose())
+			g_test_message("%s: %" G_GUINT64_FORMAT " steps, %s", name, ah_schedule_steps() - before, msg);
+		g_assert_cmpuint(ah_schedule_steps() - before, <=, CREATE_STEPS);
+		for (guint i = 0; s != NULL && i < G_N_ELEMENTS(times); i++) {
+			before = ah_schedule_steps();
+			ah_schedule_status_at(s, utc(times[i]), &p, &st);
+			g_assert_cmpuint(ah_schedule_steps() - before, <=, QUERY_STEPS);
+			before = ah_schedule_steps();
+			(void)ah_schedule_next_n(s, utc(times[i]), G_N_ELEMENTS(occ), occ);
+			g_assert_cmpuint(ah_schedule_steps() - before, <=, QUERY_STEPS);
+		}
+		ah_schedule_free(s);
+		g_free(msg);
+		g_free(text);
+		g_free(path);
+		files++;
+	}
+	g_assert_cmpuint(files, >=, 50);
+	g_dir_close(d);
+	g_free(dir);
+}
+
+/* A stored schedule refused on load is held: given back unchanged, with no window, and the reason. */
+static void test_held(void)
+{
+	json_t *stored = json_pack("{s:s, s:s, s:i, s:s}", "dtstart", "1970-01-01T00:00:00", "tzid", "UTC", "duration_s",
+							   60, "rrule", "FREQ=HOURLY;COUNT=1000000000");
+	ah_schedule *s = NULL;
+	char *msg = NULL;
+	ah_phase_params p = {600, 60, 30};
+	ah_schedule_status st;
+	ah_occurrence o;
+	g_assert_cmpint(ah_schedule_from_json(stored, &s, &msg), ==, AH_ERR_INVALID_SCHEDULE);
+	s = ah_schedule_new_held(stored, msg);
+	json_t *back = ah_schedule_to_json(s);
+	g_assert_true(json_equal(back, stored));
+	g_assert_cmpstr(ah_schedule_refusal(s), ==, msg);
+	g_assert_false(ah_schedule_current_or_next(s, 0, &o));
+	ah_schedule_status_at(s, utc("2026-12-07T12:00:00Z"), &p, &st);
+	g_assert_cmpint(st.phase, ==, AH_PHASE_CLOSED);
+	g_assert_false(st.has_occurrence);
+	g_assert_cmpint(st.next_change, ==, -1);
+	json_decref(back);
+	json_decref(stored);
+	ah_schedule_free(s);
+	g_free(msg);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -569,6 +846,16 @@ int main(int argc, char **argv)
 	g_test_add_func("/schedule/invalid", test_invalid);
 	g_test_add_func("/schedule/json/round-trip", test_json_round_trip);
 	g_test_add_func("/schedule/json/invalid", test_json_invalid);
+	g_test_add_func("/schedule/issue12/count-exdates", test_issue12_count_exdates);
+	g_test_add_func("/schedule/issue12/exdates-lookup", test_issue12_exdates_lookup);
+	g_test_add_func("/schedule/issue12/refused-cheaply", test_issue12_refused_cheaply);
+	g_test_add_func("/schedule/issue12/rscale", test_issue12_rscale);
+	g_test_add_func("/schedule/issue12/once-overflow", test_issue12_once_overflow);
+	g_test_add_func("/schedule/bounded/hourly-interval", test_hourly_interval_alignment);
+	g_test_add_func("/schedule/bounded/horizon", test_horizon);
+	g_test_add_func("/schedule/recurring/unsorted-by-lists", test_unsorted_by_lists);
+	g_test_add_func("/schedule/bounded/corpus", test_corpus_bounded);
+	g_test_add_func("/schedule/held", test_held);
 	int rc = g_test_run();
 	ah_schedule_release_caches();
 	return rc;
