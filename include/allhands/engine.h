@@ -156,6 +156,9 @@ const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 struct ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine);
 /* Temporary files of a killed writer that ah_engine_new() removed (for the log). */
 guint ah_engine_stale_temps_removed(const ah_engine *engine);
+/* Rooms whose stored schedule is refused by today's rules (held closed; room_info's schedule_refused
+ * says why), counted at load (for the log). */
+guint ah_engine_held_schedules(const ah_engine *engine);
 /* What the engine examined since it was created: deterministic work counters, so tests can check
  * that work grows with what changed (never with wall-clock time). */
 typedef struct {

@@ -75,6 +75,11 @@ guint ah_engine_stale_temps_removed(const ah_engine *engine)
 	return engine->stale_temps_removed;
 }
 
+guint ah_engine_held_schedules(const ah_engine *engine)
+{
+	return engine->held_schedules;
+}
+
 ah_error ah_req_sync(ah_req *req)
 {
 	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_sync(req->engine->writer) : 0;

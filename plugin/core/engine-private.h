@@ -121,6 +121,7 @@ struct ah_engine {
 	char *state_path;       /* NULL: nothing persists */
 	ah_persist_writer *writer; /* the state file's writer (NULL: nothing persists) */
 	guint stale_temps_removed; /* temporary files of a killed writer removed at start */
+	guint held_schedules;   /* rooms whose stored schedule was refused at load (held closed) */
 	char *admin_key;        /* NULL: no operator requests through plugin handles */
 	ah_admission *adm;
 	GHashTable *tenants;    /* id -> ah_tenant* (owned) */

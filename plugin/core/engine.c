@@ -365,6 +365,8 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 		 * is due at once). */
 		if (room->schedule != NULL)
 			ah_admission_set_room_open(engine->adm, t->id, room->id, FALSE);
+		if (room->schedule != NULL && ah_schedule_refusal(room->schedule) != NULL)
+			engine->held_schedules++;
 		ah_engine_schedule_track(engine, room);
 	}
 	return TRUE;

@@ -815,6 +815,10 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 	if (ah_engine_stale_temps_removed(engine) > 0)
 		JANUS_LOG(LOG_WARN, "allhands: removed %u temporary state file(s) left by a killed process\n",
 			ah_engine_stale_temps_removed(engine));
+	if (ah_engine_held_schedules(engine) > 0)
+		JANUS_LOG(LOG_WARN, "allhands: %u room(s) of the state file have a schedule refused by this version's "
+			"rules: they stay closed until it is replaced (room_info shows schedule_refused)\n",
+			ah_engine_held_schedules(engine));
 	if (!ah_writer_start(ah_engine_persist_writer(engine), error)) {
 		ah_engine_free(engine);
 		engine = NULL;

@@ -480,6 +480,7 @@ static void test_refused_schedule_in_state_file(fixture *f, gconstpointer data)
 	g_assert_true(json_equal(json_object_get(room, "schedule"), stored));
 	g_assert_nonnull(strstr(str(room, "schedule_refused"), "COUNT is at most 1000"));
 	g_assert_nonnull(strstr(str(room_info(f, "b"), "schedule_refused"), "the end must be after the start"));
+	g_assert_cmpuint(ah_engine_held_schedules(f->engine), ==, 2); /* what the glue logs at start */
 	assert_error(join_room(f, 1, "r", FALSE), AH_ERR_ROOM_CLOSED);
 	/* Saved unchanged with the next change; replaced by a valid schedule, it applies. */
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'b', 'description': 'x'}"));
