@@ -188,12 +188,29 @@ typedef struct {
 	ah_token_claims claims;       /* join: where `token` points once verified */
 } ah_req;
 
-/* --- engine.c: outs and notifications */
+/* --- engine-registry.c: outs, clock, lookups and current credentials (the leaf: calls no other
+ * engine file) */
 void ah_engine_push(GPtrArray *outs, ah_out_kind kind, guint64 conn, json_t *body, ah_jsep_kind jsep);
 /* Append an AH_OUT_NOTIFY {"event", "tenant"?, "room"?, "id"?} and return its body (borrowed) so
  * the caller can add fields. tenant/room NULL and id 0 are left out. */
 json_t *ah_engine_notify(GPtrArray *outs, guint64 conn, const char *event, const char *tenant,
 	const char *room, guint64 id);
+/* Real time in UTC seconds at monotonic `now`. */
+gint64 ah_engine_real_s(const ah_engine *engine, gint64 now);
+ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
+/* The tenant's secrets valid at `now` (monotonic us): its secret, then its previous one while the
+ * rotation overlap lasts. Fills secrets[0..1] (borrowed), returns how many (1 or 2). */
+guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
+	const char *secrets[2]);
+/* Likewise its join-token signing keys (engine-credentials.c makes them). */
+guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
+ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room);
+ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn);
+ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id);
+/* The id the next participant gets (ah_engine_add_participant takes it). */
+guint64 ah_engine_next_id(const ah_engine *engine);
+
+/* --- engine.c: ROUTES owed */
 /* Emit the ROUTES owed (dirty rooms and conns) and clear them. Every entry point ends with it. */
 void ah_engine_flush(ah_engine *engine, GPtrArray *outs);
 /* Every publishing presenter's fan-out in `room` may have changed (e.g. a receiver's max_layer):
@@ -203,14 +220,6 @@ void ah_engine_routes_changed(ah_engine *engine, ah_room *room);
 int ah_engine_max_layer(const ah_participant *p);
 
 /* --- engine.c: tenants and rooms */
-ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id);
-/* The tenant's secrets valid at `now` (monotonic us): its secret, then its previous one while the
- * rotation overlap lasts. Fills secrets[0..1] (borrowed), returns how many (1 or 2). */
-guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
-	const char *secrets[2]);
-/* Likewise its join-token signing keys (engine-credentials.c makes them). */
-guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2]);
-ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room);
 ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
 	guint max_participants, const char *secret);
 ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id, const char *description,
@@ -236,10 +245,6 @@ void ah_engine_persist_stop(ah_engine *engine);
 gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
 
 /* --- engine.c: participants */
-ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn);
-ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id);
-/* The id the next participant gets (ah_engine_add_participant takes it). */
-guint64 ah_engine_next_id(const ah_engine *engine);
 ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
 	gboolean presenter, const char *display);
 /* Holds a seat (CONNECTING or ACTIVE attendee). */
@@ -304,8 +309,6 @@ extern const ah_param ah_set_capacity_params[];
 extern const ah_param ah_pause_params[];
 
 /* --- engine-schedule.c: scheduled rooms */
-/* Real time in UTC seconds at monotonic `now`. */
-gint64 ah_engine_real_s(const ah_engine *engine, gint64 now);
 /* A room starts unscheduled with the default options (ah_engine_add_room). */
 void ah_room_schedule_init(ah_room *room);
 void ah_room_schedule_clear(ah_room *room);
@@ -370,16 +373,23 @@ ah_error ah_req_get_signing_key(ah_req *req);
 ah_error ah_req_rotate_signing_key(ah_req *req);
 extern const ah_param ah_rotate_signing_key_params[];
 
-/* --- requests.c: helpers the schedule and admission requests share */
+/* --- requests-common.c: what every request handler shares (the leaf of the request files) */
+/* Fail with `err` and `message` (owned; NULL: the error table's default message). */
 ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
-/* The request's string element `name` (NULL when absent), and whether it has element `name`. */
+/* The request's string element `name` (NULL when absent), whether it has element `name`, and its
+ * unsigned element `name` (0 when absent: the parameter spec checked it before). */
 const char *ah_req_string(const ah_req *req, const char *name);
 gboolean ah_req_has(const ah_req *req, const char *name);
+guint ah_req_uint(const ah_req *req, const char *name);
+/* {"allhands": "success"} and {"allhands": "event", "event": name}. */
+json_t *ah_req_success(void);
+json_t *ah_req_event(const char *name);
+/* The counts object of a room, a tenant (room NULL) or the node (both NULL), and a room's object. */
+json_t *ah_req_counts_json(const ah_engine *e, const ah_tenant *tenant, const ah_room *room);
+json_t *ah_req_room_json(const ah_engine *e, const ah_room *r);
 /* The simulcast layer element `name` ("low".."high"): *layer 0..2, or -1 when absent;
  * invalid_element when present and not a layer. */
 ah_error ah_req_layer(ah_req *req, const char *name, int *layer);
-/* The join request (requests-join.c). */
-ah_error ah_req_join(ah_req *req);
 /* A tenant caller may only name its own tenant. */
 ah_error ah_req_in_scope(ah_req *req, const char *tenant);
 ah_error ah_req_find_room(ah_req *req, ah_room **room);
@@ -387,5 +397,8 @@ ah_error ah_req_find_room(ah_req *req, ah_room **room);
 void ah_req_save(ah_req *req);
 /* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
 ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);
+
+/* --- requests-join.c: the join request (requests.c's table) */
+ah_error ah_req_join(ah_req *req);
 
 #endif

@@ -27,17 +27,6 @@
 
 /* --- time and phase */
 
-void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monotonic_us)
-{
-	engine->clock_offset = realtime_minus_monotonic_us;
-}
-
-gint64 ah_engine_real_s(const ah_engine *engine, gint64 now)
-{
-	gint64 us = now + engine->clock_offset;
-	return us >= 0 ? us / SEC : -((-us + SEC - 1) / SEC);
-}
-
 void ah_room_schedule_init(ah_room *room)
 {
 	room->lobby_minutes = AH_LOBBY_MINUTES_DEFAULT;

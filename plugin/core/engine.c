@@ -1,7 +1,8 @@
 /* allhands: the engine core (include/allhands/engine.h): lifecycle, tenants and rooms,
  * participants, media negotiation state (slots and routes), the media and timer entry points.
  * The request table and its handlers live in requests.c, scheduled rooms in engine-schedule.c, the
- * state file's rows in engine-persist.c; all share engine-private.h.
+ * state file's rows in engine-persist.c, the lookups, outs and clock every one of them uses in
+ * engine-registry.c (the leaf); all share engine-private.h.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.
@@ -33,41 +34,7 @@
 #include "engine-private.h"
 #include "allhands/persist.h"
 
-/* --- outs and notifications */
-
-void ah_out_free(gpointer data)
-{
-	ah_out *out = data;
-	if (out == NULL)
-		return;
-	if (out->body != NULL)
-		json_decref(out->body);
-	g_free(out);
-}
-
-void ah_engine_push(GPtrArray *outs, ah_out_kind kind, guint64 conn, json_t *body, ah_jsep_kind jsep)
-{
-	ah_out *out = g_new0(ah_out, 1);
-	out->kind = kind;
-	out->conn = conn;
-	out->body = body;
-	out->jsep = jsep;
-	g_ptr_array_add(outs, out);
-}
-
-json_t *ah_engine_notify(GPtrArray *outs, guint64 conn, const char *event, const char *tenant,
-	const char *room, guint64 id)
-{
-	json_t *body = json_pack("{s:s}", "event", event);
-	if (tenant != NULL)
-		json_object_set_new(body, "tenant", json_string(tenant));
-	if (room != NULL)
-		json_object_set_new(body, "room", json_string(room));
-	if (id != 0)
-		json_object_set_new(body, "id", json_integer((json_int_t)id));
-	ah_engine_push(outs, AH_OUT_NOTIFY, conn, body, AH_JSEP_NONE);
-	return body;
-}
+/* --- ROUTES owed at the end of an entry point */
 
 static void touch_room(ah_engine *engine, ah_room *room)
 {
@@ -155,38 +122,6 @@ static void tenant_free(gpointer data)
 	g_free(tenant->previous_secret);
 	g_free(tenant->previous_signing_key);
 	g_free(tenant);
-}
-
-ah_tenant *ah_engine_tenant(const ah_engine *engine, const char *id)
-{
-	return id != NULL ? g_hash_table_lookup(engine->tenants, id) : NULL;
-}
-
-/* A current credential, and a rotated-out one while its overlap lasts (until `until`, UNIX seconds). */
-static guint with_previous(const ah_engine *engine, gint64 now, const char *current, const char *previous,
-	gint64 until, const char *out[2])
-{
-	out[0] = current;
-	out[1] = previous != NULL && ah_engine_real_s(engine, now) < until ? previous : NULL;
-	return out[1] != NULL ? 2 : 1;
-}
-
-guint ah_engine_tenant_secrets(const ah_engine *engine, const ah_tenant *tenant, gint64 now,
-	const char *secrets[2])
-{
-	return with_previous(engine, now, tenant->secret, tenant->previous_secret, tenant->previous_secret_until, secrets);
-}
-
-guint ah_engine_tenant_keys(const ah_engine *engine, const ah_tenant *tenant, gint64 now, const char *keys[2])
-{
-	return with_previous(engine, now, tenant->signing_key, tenant->previous_signing_key,
-		tenant->previous_signing_key_until, keys);
-}
-
-ah_room *ah_engine_room(const ah_engine *engine, const char *tenant, const char *room)
-{
-	ah_tenant *t = ah_engine_tenant(engine, tenant);
-	return t != NULL && room != NULL ? g_hash_table_lookup(t->rooms, room) : NULL;
 }
 
 ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
@@ -456,21 +391,6 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine)
 }
 
 /* --- participants */
-
-ah_participant *ah_engine_participant(const ah_engine *engine, guint64 conn)
-{
-	return g_hash_table_lookup(engine->conns, &conn);
-}
-
-ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id)
-{
-	return g_hash_table_lookup(engine->pids, &id);
-}
-
-guint64 ah_engine_next_id(const ah_engine *engine)
-{
-	return engine->next_pid;
-}
 
 ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
 	gboolean presenter, const char *display)

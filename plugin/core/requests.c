@@ -25,141 +25,20 @@ enum {
 
 typedef ah_error (*req_handler)(ah_req *req);
 
-static ah_error fail(ah_req *req, ah_error err, char *message)
-{
-	g_free(req->error);
-	req->error = message;
-	return err;
-}
-
-ah_error ah_req_fail(ah_req *req, ah_error err, char *message)
-{
-	return fail(req, err, message);
-}
-
-static const char *string_of(const ah_req *req, const char *name)
-{
-	return json_string_value(json_object_get(req->message, name));
-}
-
-static gboolean has(const ah_req *req, const char *name)
-{
-	return json_object_get(req->message, name) != NULL;
-}
-
-const char *ah_req_string(const ah_req *req, const char *name)
-{
-	return string_of(req, name);
-}
-
-gboolean ah_req_has(const ah_req *req, const char *name)
-{
-	return has(req, name);
-}
-
-static guint uint_of(const ah_req *req, const char *name)
-{
-	return (guint)json_integer_value(json_object_get(req->message, name));
-}
-
-/* A tenant caller may only name its own tenant (the `tenant` element also names the caller, so
- * this holds by construction today; kept so a new request cannot get it wrong). */
-static ah_error in_scope(ah_req *req, const char *tenant)
-{
-	if (req->scope != NULL && g_strcmp0(req->scope, tenant) != 0)
-		return fail(req, AH_ERR_FORBIDDEN, g_strdup("forbidden (another tenant's objects)"));
-	return AH_ERR_OK;
-}
-
-ah_error ah_req_in_scope(ah_req *req, const char *tenant)
-{
-	return in_scope(req, tenant);
-}
-
-static json_t *success(void)
-{
-	return json_pack("{s:s}", "allhands", "success");
-}
-
-static json_t *event(const char *name)
-{
-	return json_pack("{s:s, s:s}", "allhands", "event", "event", name);
-}
-
-/* After a change of the tenant or room the request names: hand its row to the writer; while the
- * state file cannot be written, keep the change but say so (the writer thread reports each failed
- * write to the event handlers). */
-static void save_state(ah_req *req)
-{
-	if (ah_engine_save(req->engine, string_of(req, "tenant"), string_of(req, "room")))
-		return;
-	json_object_set_new(req->reply, "warning", json_pack("{s:i, s:s, s:s}",
-		"error_code", ah_error_code(AH_ERR_PERSIST_FAILED), "error_name", ah_error_name(AH_ERR_PERSIST_FAILED),
-		"error", ah_error_message(AH_ERR_PERSIST_FAILED)));
-}
-
-void ah_req_save(ah_req *req)
-{
-	save_state(req);
-}
-
 /* --- objects in replies */
-
-/* Backstage monitors of one room or of a tenant (room NULL). The node's count is 0, like its
- * presenters': both hold a tenant seat but no node seat. */
-static guint backstage_count(const ah_tenant *tenant, const ah_room *room)
-{
-	GHashTableIter iter;
-	gpointer value;
-	guint n = 0;
-	if (room != NULL) {
-		for (guint i = 0; i < room->members->len; i++)
-			n += ((const ah_participant *)g_ptr_array_index(room->members, i))->backstage;
-	} else if (tenant != NULL) {
-		g_hash_table_iter_init(&iter, tenant->rooms);
-		while (g_hash_table_iter_next(&iter, NULL, &value))
-			n += backstage_count(tenant, value);
-	}
-	return n;
-}
-
-/* Admission sees backstage monitors as presenters (a tenant seat each): tell them apart here. */
-static json_t *counts_json(const ah_engine *e, const ah_tenant *tenant, const ah_room *room)
-{
-	ah_adm_counts c = ah_admission_counts(e->adm, tenant != NULL ? tenant->id : NULL, room != NULL ? room->id : NULL);
-	guint backstage = backstage_count(tenant, room);
-	guint presenters = c.presenters >= backstage ? c.presenters - backstage : 0;
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "active", (json_int_t)c.active,
-		"connecting", (json_int_t)c.connecting, "admitted", (json_int_t)(c.active + c.connecting),
-		"queued", (json_int_t)c.queued, "rejoining", (json_int_t)c.rejoining, "presenters", (json_int_t)presenters,
-		"backstage", (json_int_t)backstage);
-}
 
 static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
 {
 	json_t *tenant = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
 		"max_participants", (json_int_t)t->max_participants, "weight", (json_int_t)t->weight,
 		"reserved", (json_int_t)t->reserved, "max_queued", (json_int_t)t->max_queued,
-		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", counts_json(e, t, NULL));
+		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", ah_req_counts_json(e, t, NULL));
 	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
 	if (t->previous_secret != NULL)
 		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
 	if (t->previous_signing_key != NULL)
 		json_object_set_new(tenant, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
 	return tenant;
-}
-
-static json_t *room_json(const ah_engine *e, const ah_room *r)
-{
-	json_t *room = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:o}", "tenant", r->tenant->id, "room", r->id,
-		"description", r->description, "max_attendees", (json_int_t)r->max_attendees,
-		"presenter_seats", (json_int_t)r->presenter_seats, "pin_required", r->pin != NULL,
-		"priority_class", r->priority_secret != NULL, "counts", counts_json(e, r->tenant, r));
-	json_object_set_new(room, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
-	json_object_set_new(room, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
-	json_object_set_new(room, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
-	ah_room_schedule_json(r, room);
-	return room;
 }
 
 /* `tenant` alone, or every tenant sorted when it is NULL (a tenant's view never sorts the node). */
@@ -182,7 +61,7 @@ static json_t *rooms_json(const ah_engine *e, const ah_tenant *tenant)
 		const ah_tenant *t = g_ptr_array_index(tenants, i);
 		GPtrArray *rooms = ah_engine_sorted_rooms(t);
 		for (guint j = 0; j < rooms->len; j++)
-			json_array_append_new(array, room_json(e, g_ptr_array_index(rooms, j)));
+			json_array_append_new(array, ah_req_room_json(e, g_ptr_array_index(rooms, j)));
 		g_ptr_array_unref(rooms);
 	}
 	g_ptr_array_unref(tenants);
@@ -207,7 +86,7 @@ static const char *const state_names[] = {
 /* room_info: the room plus who is in it. */
 static json_t *room_info_json(const ah_engine *e, const ah_room *r)
 {
-	json_t *room = room_json(e, r), *presenters = json_array(), *attendees = json_array(), *queue = json_array();
+	json_t *room = ah_req_room_json(e, r), *presenters = json_array(), *attendees = json_array(), *queue = json_array();
 	json_t *backstage = json_array();
 	GArray *queued = ah_admission_queue(e->adm, r->tenant->id, r->id);
 	for (guint i = 0; i < r->members->len; i++) {
@@ -251,11 +130,11 @@ static ah_error req_start(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
 	if (p == NULL || p->presenter || !p->offer_pending)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (no offer is waiting for an answer)"));
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (no offer is waiting for an answer)"));
 	if (g_strcmp0(req->jsep_type, "answer") != 0)
-		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (start needs the answer to our offer)"));
+		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (start needs the answer to our offer)"));
 	p->offer_pending = FALSE;
-	req->reply = event("started");
+	req->reply = ah_req_event("started");
 	ah_engine_keyframes(req->engine, p->room, req->outs);
 	if (p->renegotiate)
 		ah_engine_offer(req->engine, p, "updated", req->outs);
@@ -274,19 +153,19 @@ static ah_error req_publish(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
 	if (p == NULL)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
 	if (!p->presenter)
 		return AH_ERR_NOT_PRESENTER;
 	if (g_strcmp0(req->jsep_type, "offer") != 0)
-		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (publish needs an offer)"));
+		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (publish needs an offer)"));
 	if (req->n_streams == 0 || req->n_streams > AH_MAX_STREAMS || req->streams == NULL)
-		return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (no usable audio or video stream)"));
+		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (no usable audio or video stream)"));
 	for (guint i = 0; i < req->n_streams; i++)
 		if (!stream_valid(&req->streams[i]))
-			return fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (unusable stream)"));
+			return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (unusable stream)"));
 	g_array_set_size(p->streams, 0);
 	g_array_append_vals(p->streams, req->streams, req->n_streams);
-	req->reply = event("published");
+	req->reply = ah_req_event("published");
 	json_object_set_new(req->reply, "streams", ah_engine_streams_json(p->streams));
 	req->jsep = AH_JSEP_ANSWER;
 	ah_engine_renegotiate(req->engine, p->room, req->outs);
@@ -298,12 +177,12 @@ static ah_error req_unpublish(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
 	if (p == NULL)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
 	if (!p->presenter)
 		return AH_ERR_NOT_PRESENTER;
 	if (p->streams->len == 0)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not publishing)"));
-	req->reply = event("unpublished");
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not publishing)"));
+	req->reply = ah_req_event("unpublished");
 	/* The PeerConnection goes with the streams; publishing again starts a new one. */
 	ah_engine_push(req->outs, AH_OUT_CLOSE_PC, p->conn, NULL, AH_JSEP_NONE);
 	p->media = FALSE;
@@ -316,13 +195,13 @@ static ah_error req_room_counts(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
 	if (p == NULL)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
 	if (!p->presenter && !p->backstage)
 		return AH_ERR_NOT_PRESENTER;
-	req->reply = event("room_counts");
+	req->reply = ah_req_event("room_counts");
 	json_object_set_new(req->reply, "tenant", json_string(p->room->tenant->id));
 	json_object_set_new(req->reply, "room", json_string(p->room->id));
-	json_object_set_new(req->reply, "counts", counts_json(req->engine, p->room->tenant, p->room));
+	json_object_set_new(req->reply, "counts", ah_req_counts_json(req->engine, p->room->tenant, p->room));
 	return AH_ERR_OK;
 }
 
@@ -330,18 +209,9 @@ static ah_error req_leave(ah_req *req)
 {
 	ah_participant *p = ah_engine_participant(req->engine, req->conn);
 	if (p == NULL)
-		return fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
-	req->reply = event("left");
+		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
+	req->reply = ah_req_event("left");
 	ah_engine_remove(req->engine, p, AH_EXIT_LEAVE, req->now, req->outs);
-	return AH_ERR_OK;
-}
-
-/* The simulcast layer element `name` (0..2), if present; -1 when absent. */
-ah_error ah_req_layer(ah_req *req, const char *name, int *layer)
-{
-	*layer = -1;
-	if (has(req, name) && (*layer = ah_sim_layer_parse(string_of(req, name))) < 0)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (%s: must be low, medium or high)", name));
 	return AH_ERR_OK;
 }
 
@@ -352,7 +222,7 @@ static ah_error req_set_layer(ah_req *req)
 	int layer, before;
 	ah_error err;
 	if (p == NULL || !ah_engine_receiving(req->engine, p))
-		return fail(req, AH_ERR_WRONG_STATE,
+		return ah_req_fail(req, AH_ERR_WRONG_STATE,
 			g_strdup("wrong state (only a seated attendee or a backstage monitor receives video)"));
 	if ((err = ah_req_layer(req, "layer", &layer)) != AH_ERR_OK)
 		return err;
@@ -360,7 +230,7 @@ static ah_error req_set_layer(ah_req *req)
 	p->layer = layer;
 	if (ah_engine_max_layer(p) != before)
 		ah_engine_routes_changed(req->engine, p->room);
-	req->reply = event("layer");
+	req->reply = ah_req_event("layer");
 	json_object_set_new(req->reply, "layer", json_string(ah_sim_layer_name(ah_engine_max_layer(p))));
 	return AH_ERR_OK;
 }
@@ -370,30 +240,30 @@ static ah_error req_set_layer(ah_req *req)
 /* weight, reserved, max_queued: those present in the request. */
 static void apply_tenant_share(ah_req *req, ah_tenant *t)
 {
-	if (has(req, "weight"))
-		t->weight = uint_of(req, "weight");
-	if (has(req, "reserved"))
-		t->reserved = uint_of(req, "reserved");
-	if (has(req, "max_queued"))
-		t->max_queued = uint_of(req, "max_queued");
+	if (ah_req_has(req, "weight"))
+		t->weight = ah_req_uint(req, "weight");
+	if (ah_req_has(req, "reserved"))
+		t->reserved = ah_req_uint(req, "reserved");
+	if (ah_req_has(req, "max_queued"))
+		t->max_queued = ah_req_uint(req, "max_queued");
 	ah_engine_apply_share(req->engine, t);
 }
 
 static ah_error req_create_tenant(ah_req *req)
 {
-	const char *id = string_of(req, "tenant");
+	const char *id = ah_req_string(req, "tenant");
 	ah_tenant *t;
 	if (ah_engine_tenant(req->engine, id) != NULL)
 		return AH_ERR_TENANT_EXISTS;
-	t = ah_engine_add_tenant(req->engine, id, string_of(req, "name"), uint_of(req, "max_participants"),
-		string_of(req, "secret"));
+	t = ah_engine_add_tenant(req->engine, id, ah_req_string(req, "name"), ah_req_uint(req, "max_participants"),
+		ah_req_string(req, "secret"));
 	apply_tenant_share(req, t);
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
 	/* The one reply that carries it besides get_signing_key and rotate_signing_key. */
 	json_object_set_new(req->reply, "signing_key", json_string(t->signing_key));
 	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
-	save_state(req);
+	ah_req_save(req);
 	return AH_ERR_OK;
 }
 
@@ -414,45 +284,45 @@ static void rotate_secret(ah_req *req, ah_tenant *t, const char *secret, guint o
 
 static ah_error req_edit_tenant(ah_req *req)
 {
-	ah_tenant *t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
+	ah_tenant *t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
 	if (t == NULL)
 		return AH_ERR_NO_SUCH_TENANT;
-	if (has(req, "secret_overlap_s") && !has(req, "secret"))
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (secret_overlap_s: only with a new secret)"));
-	if (has(req, "name")) {
+	if (ah_req_has(req, "secret_overlap_s") && !ah_req_has(req, "secret"))
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (secret_overlap_s: only with a new secret)"));
+	if (ah_req_has(req, "name")) {
 		g_free(t->name);
-		t->name = g_strdup(string_of(req, "name"));
+		t->name = g_strdup(ah_req_string(req, "name"));
 	}
-	if (has(req, "secret") && strcmp(string_of(req, "secret"), t->secret) != 0)
-		rotate_secret(req, t, string_of(req, "secret"), uint_of(req, "secret_overlap_s"));
-	if (has(req, "max_participants")) {
-		t->max_participants = uint_of(req, "max_participants");
+	if (ah_req_has(req, "secret") && strcmp(ah_req_string(req, "secret"), t->secret) != 0)
+		rotate_secret(req, t, ah_req_string(req, "secret"), ah_req_uint(req, "secret_overlap_s"));
+	if (ah_req_has(req, "max_participants")) {
+		t->max_participants = ah_req_uint(req, "max_participants");
 		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
 	}
 	apply_tenant_share(req, t);
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
 	ah_engine_notify(req->outs, 0, "tenant_edited", t->id, NULL, 0);
-	save_state(req);
+	ah_req_save(req);
 	return AH_ERR_OK;
 }
 
 static ah_error req_destroy_tenant(ah_req *req)
 {
-	ah_tenant *t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
+	ah_tenant *t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
 	if (t == NULL)
 		return AH_ERR_NO_SUCH_TENANT;
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
 	ah_engine_notify(req->outs, 0, "tenant_destroyed", t->id, NULL, 0);
 	ah_engine_destroy_tenant(req->engine, t, req->now, req->outs);
-	save_state(req);
+	ah_req_save(req);
 	return AH_ERR_OK;
 }
 
 static ah_error req_list_tenants(ah_req *req)
 {
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, NULL));
 	return AH_ERR_OK;
 }
@@ -461,35 +331,12 @@ static ah_error req_list_tenants(ah_req *req)
 
 static void apply_room_seats(ah_req *req, ah_room *room);
 
-/* The room named by the request, within the caller's rights. */
-ah_error ah_req_find_room(ah_req *req, ah_room **room)
-{
-	const char *tenant = string_of(req, "tenant");
-	ah_error err = in_scope(req, tenant);
-	if (err != AH_ERR_OK)
-		return err;
-	if (ah_engine_tenant(req->engine, tenant) == NULL)
-		return AH_ERR_NO_SUCH_TENANT;
-	*room = ah_engine_room(req->engine, tenant, string_of(req, "room"));
-	return *room != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_ROOM;
-}
-
-ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save)
-{
-	req->reply = success();
-	json_object_set_new(req->reply, "room", room_json(req->engine, room));
-	ah_engine_notify(req->outs, 0, note, room->tenant->id, room->id, 0);
-	if (save)
-		save_state(req);
-	return AH_ERR_OK;
-}
-
 /* The "presenter_max_bitrate" element, if present: 0 (no cap) or at least AH_PRESENTER_BITRATE_MIN. */
 static ah_error presenter_bitrate_check(ah_req *req)
 {
-	guint bps = has(req, "presenter_max_bitrate") ? uint_of(req, "presenter_max_bitrate") : 0;
+	guint bps = ah_req_has(req, "presenter_max_bitrate") ? ah_req_uint(req, "presenter_max_bitrate") : 0;
 	if (bps != 0 && bps < AH_PRESENTER_BITRATE_MIN)
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (presenter_max_bitrate: 0 or at "
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (presenter_max_bitrate: 0 or at "
 			"least %d bps)", AH_PRESENTER_BITRATE_MIN));
 	return AH_ERR_OK;
 }
@@ -497,8 +344,8 @@ static ah_error presenter_bitrate_check(ah_req *req)
 /* The "tokens" element, if present. */
 static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
 {
-	if (has(req, "tokens") && !ah_persist_tokens_from_name(string_of(req, "tokens"), policy))
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (tokens: must be off, optional or required)"));
+	if (ah_req_has(req, "tokens") && !ah_persist_tokens_from_name(ah_req_string(req, "tokens"), policy))
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (tokens: must be off, optional or required)"));
 	return AH_ERR_OK;
 }
 
@@ -520,9 +367,9 @@ static ah_error req_create_room(ah_req *req)
 		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
-	t = ah_engine_tenant(req->engine, string_of(req, "tenant"));
-	room = ah_engine_add_room(req->engine, t, string_of(req, "room"), string_of(req, "description"),
-		uint_of(req, "max_attendees"), string_of(req, "pin"), string_of(req, "presenter_secret"));
+	t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
+	room = ah_engine_add_room(req->engine, t, ah_req_string(req, "room"), ah_req_string(req, "description"),
+		ah_req_uint(req, "max_attendees"), ah_req_string(req, "pin"), ah_req_string(req, "presenter_secret"));
 	room->tokens = tokens;
 	if (video_layer >= 0)
 		room->video_layer = video_layer;
@@ -541,16 +388,16 @@ static void replace(char **field, const char *value)
  * request. A new bitrate cap reaches the presenters' REMB through their fan-outs' rebuild. */
 static void apply_room_seats(ah_req *req, ah_room *room)
 {
-	if (has(req, "presenter_max_bitrate") && uint_of(req, "presenter_max_bitrate") != room->presenter_max_bitrate) {
-		room->presenter_max_bitrate = uint_of(req, "presenter_max_bitrate");
+	if (ah_req_has(req, "presenter_max_bitrate") && ah_req_uint(req, "presenter_max_bitrate") != room->presenter_max_bitrate) {
+		room->presenter_max_bitrate = ah_req_uint(req, "presenter_max_bitrate");
 		ah_engine_routes_changed(req->engine, room);
 	}
-	if (has(req, "presenter_seats")) {
-		room->presenter_seats = uint_of(req, "presenter_seats");
+	if (ah_req_has(req, "presenter_seats")) {
+		room->presenter_seats = ah_req_uint(req, "presenter_seats");
 		ah_engine_apply_presenter_seats(req->engine, room);
 	}
-	if (has(req, "priority_secret"))
-		replace(&room->priority_secret, *string_of(req, "priority_secret") != '\0' ? string_of(req, "priority_secret") : NULL);
+	if (ah_req_has(req, "priority_secret"))
+		replace(&room->priority_secret, *ah_req_string(req, "priority_secret") != '\0' ? ah_req_string(req, "priority_secret") : NULL);
 }
 
 static ah_error req_edit_room(ah_req *req)
@@ -577,14 +424,14 @@ static ah_error req_edit_room(ah_req *req)
 		room->video_layer = video_layer;
 		ah_engine_routes_changed(req->engine, room);
 	}
-	if (has(req, "description"))
-		replace(&room->description, string_of(req, "description"));
-	if (has(req, "presenter_secret"))
-		replace(&room->presenter_secret, string_of(req, "presenter_secret"));
-	if (has(req, "pin"))
-		replace(&room->pin, *string_of(req, "pin") != '\0' ? string_of(req, "pin") : NULL);
-	if (has(req, "max_attendees")) {
-		room->max_attendees = uint_of(req, "max_attendees");
+	if (ah_req_has(req, "description"))
+		replace(&room->description, ah_req_string(req, "description"));
+	if (ah_req_has(req, "presenter_secret"))
+		replace(&room->presenter_secret, ah_req_string(req, "presenter_secret"));
+	if (ah_req_has(req, "pin"))
+		replace(&room->pin, *ah_req_string(req, "pin") != '\0' ? ah_req_string(req, "pin") : NULL);
+	if (ah_req_has(req, "max_attendees")) {
+		room->max_attendees = ah_req_uint(req, "max_attendees");
 		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
 	}
 	apply_room_seats(req, room);
@@ -600,15 +447,15 @@ static ah_error req_destroy_room(ah_req *req)
 		return err;
 	ah_req_room_reply(req, room, "room_destroyed", FALSE);
 	ah_engine_destroy_room(req->engine, room, req->now, req->outs);
-	save_state(req);
+	ah_req_save(req);
 	return AH_ERR_OK;
 }
 
 /* The tenant a list or status is about: the one named, else the caller's own, else all (NULL). */
 static ah_error filter_tenant(ah_req *req, ah_tenant **tenant)
 {
-	const char *id = has(req, "tenant") ? string_of(req, "tenant") : req->scope;
-	ah_error err = in_scope(req, id);
+	const char *id = ah_req_has(req, "tenant") ? ah_req_string(req, "tenant") : req->scope;
+	ah_error err = ah_req_in_scope(req, id);
 	*tenant = NULL;
 	if (err != AH_ERR_OK || id == NULL)
 		return err;
@@ -622,7 +469,7 @@ static ah_error req_list_rooms(ah_req *req)
 	ah_error err = filter_tenant(req, &tenant);
 	if (err != AH_ERR_OK)
 		return err;
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
 	return AH_ERR_OK;
 }
@@ -633,7 +480,7 @@ static ah_error req_room_info(ah_req *req)
 	ah_error err = ah_req_find_room(req, &room);
 	if (err != AH_ERR_OK)
 		return err;
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "room", room_info_json(req->engine, room));
 	return AH_ERR_OK;
 }
@@ -648,7 +495,7 @@ static ah_error req_kick(ah_req *req)
 		return err;
 	if (p == NULL || p->room != room)
 		return AH_ERR_NO_SUCH_PARTICIPANT;
-	req->reply = success();
+	req->reply = ah_req_success();
 	json_object_set_new(req->reply, "id", json_integer((json_int_t)id));
 	ah_engine_remove(req->engine, p, AH_EXIT_KICKED, req->now, req->outs);
 	return AH_ERR_OK;
@@ -675,7 +522,7 @@ static ah_error req_status(ah_req *req)
 	ah_error err = filter_tenant(req, &tenant);
 	if (err != AH_ERR_OK)
 		return err;
-	req->reply = success();
+	req->reply = ah_req_success();
 	/* The node's load is the operator's business, not one tenant's. */
 	if (req->scope == NULL) {
 		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
@@ -879,7 +726,7 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 	err = ah_validate_params(req->message, auth_params, &req->error);
 	if (err != AH_ERR_OK)
 		return err;
-	key = string_of(req, "admin_key");
+	key = ah_req_string(req, "admin_key");
 	if (key != NULL) {
 		/* The throttle first: over its limit the key is not even compared. */
 		if ((err = ah_req_guard(req, &req->engine->admin_failures, AH_FAIL_NODE)) != AH_ERR_OK)
@@ -889,10 +736,10 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 		ah_req_failed(req, &req->engine->admin_failures, AH_FAIL_NODE);
 		return AH_ERR_UNAUTHORIZED;
 	}
-	secret = string_of(req, "tenant_secret");
+	secret = ah_req_string(req, "tenant_secret");
 	if (secret == NULL)
-		return fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
-	t = ah_engine_tenant(e, string_of(req, "tenant"));
+		return ah_req_fail(req, AH_ERR_UNAUTHORIZED, g_strdup("unauthorized (admin_key or tenant and tenant_secret needed)"));
+	t = ah_engine_tenant(e, ah_req_string(req, "tenant"));
 	if ((err = ah_req_guard(req, t != NULL ? &t->secret_failures : NULL, AH_FAIL_TENANT)) != AH_ERR_OK)
 		return err;
 	/* Compare even for an unknown tenant, so the time taken does not tell which tenants exist; and
@@ -905,7 +752,7 @@ static ah_error authorize(ah_req *req, const struct request_row *row)
 		return AH_ERR_UNAUTHORIZED;
 	}
 	if (!(row->flags & REQ_TENANT))
-		return fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (%s is an operator request)", row->name));
+		return ah_req_fail(req, AH_ERR_FORBIDDEN, g_strdup_printf("forbidden (%s is an operator request)", row->name));
 	req->scope = t->id;
 	return AH_ERR_OK;
 }
@@ -923,18 +770,18 @@ static ah_error dispatch(ah_req *req)
 	if (name == NULL)
 		return AH_ERR_MISSING_REQUEST;
 	if (!json_is_string(name))
-		return fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (request: must be a string)"));
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (request: must be a string)"));
 	row = find_request(json_string_value(name));
 	if (row == NULL)
-		return fail(req, AH_ERR_UNKNOWN_REQUEST, ah_validate_identifier(json_string_value(name)) ?
+		return ah_req_fail(req, AH_ERR_UNKNOWN_REQUEST, ah_validate_identifier(json_string_value(name)) ?
 			g_strdup_printf("unknown request (%s)", json_string_value(name)) : NULL);
 	if (req->admin_api && (row->flags & REQ_PARTICIPANT))
-		return fail(req, AH_ERR_UNKNOWN_REQUEST,
+		return ah_req_fail(req, AH_ERR_UNKNOWN_REQUEST,
 			g_strdup_printf("unknown request (%s is a plugin handle request)", row->name));
 	if (!(row->flags & REQ_PARTICIPANT) && (err = authorize(req, row)) != AH_ERR_OK)
 		return err;
 	if (req->jsep_type != NULL && !(row->flags & REQ_JSEP))
-		return fail(req, AH_ERR_INVALID_JSEP, g_strdup_printf("invalid jsep (unexpected with %s)", row->name));
+		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup_printf("invalid jsep (unexpected with %s)", row->name));
 	if ((err = ah_validate_params(req->message, row->params, &req->error)) != AH_ERR_OK)
 		return err;
 	return row->handler(req);
@@ -962,7 +809,7 @@ static json_t *run(ah_req *req)
 			json_object_update(reply, req->error_extra);
 		req->jsep = AH_JSEP_NONE;
 	} else if (reply == NULL) {
-		reply = success();
+		reply = ah_req_success();
 	}
 	g_free(req->error);
 	req->error = NULL;
