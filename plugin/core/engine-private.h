@@ -253,6 +253,8 @@ gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p);
 gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p);
 /* Take a participant out (see ah_exit); p is freed. */
 void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
+/* The schedule changes, then the admission work, due by `now` (each entry point starts with it). */
+void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs);
 /* Act on admission events (admitted, position, timed out); empties `events`. */
 void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs);
 

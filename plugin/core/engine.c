@@ -746,8 +746,18 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
 
 /* --- media and time */
 
+/* Every entry point first brings the schedules, then admission, up to its own `now`: a request, a
+ * hangup or a media_up handled before the timer of a change already due must see that change made
+ * (a room whose window ended by `now` is closed before a seat freed now could go to its queue). */
+void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs)
+{
+	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_adm_due(engine, now, outs);
+}
+
 void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
+	ah_engine_catch_up(engine, now, outs);
 	ah_participant *p = ah_engine_participant(engine, conn);
 	if (p == NULL)
 		return;
@@ -765,6 +775,7 @@ void ah_engine_media_up(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *
 
 void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
+	ah_engine_catch_up(engine, now, outs);
 	ah_participant *p = ah_engine_participant(engine, conn);
 	if (p == NULL)
 		return;
@@ -788,6 +799,7 @@ void ah_engine_media_down(ah_engine *engine, guint64 conn, gint64 now, GPtrArray
 
 void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray *outs)
 {
+	ah_engine_catch_up(engine, now, outs);
 	ah_participant *p = ah_engine_participant(engine, conn);
 	ah_engine_forget_conn(engine, conn);
 	if (p == NULL)

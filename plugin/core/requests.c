@@ -832,8 +832,7 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 	/* Schedule changes due by now are made first, so the request sees the room's phase of now,
 	 * then the admission work due by now, so it sees the seats of now (their outs follow the
 	 * reply, like every side effect, and stand whatever the request's answer). */
-	ah_engine_schedule_due(engine, now, outs);
-	ah_engine_adm_due(engine, now, outs);
+	ah_engine_catch_up(engine, now, outs);
 	reply = run(&req);
 	/* The reply goes before the side effects: the glue must send an offer before it routes. */
 	out->kind = AH_OUT_REPLY;
@@ -848,8 +847,7 @@ json_t *ah_engine_admin_message(ah_engine *engine, json_t *message, gint64 now, 
 {
 	ah_req req = { .engine = engine, .admin_api = TRUE, .message = message, .now = now, .outs = outs };
 	json_t *reply;
-	ah_engine_schedule_due(engine, now, outs);
-	ah_engine_adm_due(engine, now, outs);
+	ah_engine_catch_up(engine, now, outs);
 	reply = run(&req);
 	ah_engine_flush(engine, outs);
 	return reply;

@@ -736,6 +736,26 @@ static void test_rooms_end_together(fixture *f, gconstpointer data)
 	g_assert_cmpint(node_count(f, "queued"), ==, 0);
 }
 
+/* The same two rooms, but a seated attendee of ta hangs up just after the windows' end, before the
+ * timer that ends them has run (the control thread handles the hangup first): the seat it frees
+ * must not go to tb's queue either. Every entry point brings the schedules up to its own time. */
+static void test_hangup_at_the_end(fixture *f, gconstpointer data)
+{
+	make_windowed_tenant(f, "ta");
+	make_windowed_tenant(f, "tb");
+	full_node_at_go_live(f, "tb");
+	advance_to(f, T0 + 1799);
+	clear(f);
+	f->now = MONO0 + (T0 + 1800 - T0) * SEC + 1000;
+	ah_engine_media_down(f->engine, 1, f->now, f->outs);
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 3, "admitted"), ==, 0);
+	g_assert_cmpuint(count(f, AH_OUT_NOTIFY, 3, "admitted"), ==, 0);
+	g_assert_nonnull(find(f, AH_OUT_EVENT, 3, "removed"));
+	g_assert_cmpuint(count(f, AH_OUT_EVENT, 2, "ended"), ==, 1);
+	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
+	g_assert_cmpint(node_count(f, "queued"), ==, 0);
+}
+
 /* The seats a room's end frees go to the queues of rooms that stay live (at the next wave). */
 static void test_room_end_frees_seats(fixture *f, gconstpointer data)
 {
@@ -772,6 +792,7 @@ int main(int argc, char **argv)
 	ADDS("/engine/schedule/state/refused-schedule-held", test_refused_schedule_in_state_file);
 	ADDS("/engine/schedule/issue12/requests", test_issue12_requests);
 	ADDS("/engine/schedule/end/rooms-end-together-when-full", test_rooms_end_together);
+	ADDS("/engine/schedule/end/hangup-at-the-end", test_hangup_at_the_end);
 	ADDS("/engine/schedule/end/freed-seats-go-to-live-rooms", test_room_end_frees_seats);
 	rc = g_test_run();
 	ah_schedule_release_caches();
