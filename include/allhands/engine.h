@@ -68,6 +68,7 @@ typedef struct {
 	int max_layer;      /* the receiver's simulcast ceiling, AH_SIM_LOW..AH_SIM_HIGH (simulcast.h): the
 			     * room's video_layer or the lower layer the receiver asked for. Meant for video;
 			     * audio routes carry the same value. */
+	guint64 presenter_conn; /* whose stream it is */
 } ah_route;
 
 typedef enum {
@@ -76,6 +77,9 @@ typedef enum {
 	AH_OUT_CLOSE_PC, /* hang up `conn`'s PeerConnection (kick, timeout, room destroyed...) */
 	AH_OUT_ROUTES,   /* the fan-out of presenter `conn` changed (receivers, m-lines or a receiver's
 			  * max_layer): rebuild it from ah_engine_routes() */
+	AH_OUT_RECEIVER_ROUTES, /* receiver `conn`'s part of its presenters' fan-outs changed (its m-lines
+			  * or max_layer, or it is gone): patch those fan-outs from ah_engine_receiver_routes()
+			  * (only that receiver's entries; the rest of each fan-out stands) */
 	AH_OUT_KEYFRAME, /* ask presenter `conn` for a keyframe on its video streams */
 	AH_OUT_NOTIFY,   /* an event for Janus event handlers (`conn` may be 0) */
 } ah_out_kind;
@@ -137,8 +141,12 @@ void ah_engine_cpu_sample(ah_engine *engine, double cpu, gint64 now);
 /* The m-lines of a receiver (attendee or backstage monitor), valid until the next call into the
  * engine. NULL/0 for presenters and unknown conns. */
 const ah_slot *ah_engine_slots(const ah_engine *engine, guint64 conn, guint *n_slots);
-/* Append (ah_route) where presenter `conn`'s streams go now. */
+/* Append (ah_route) where presenter `conn`'s streams go now. O(room members). */
 void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);
+/* Append (ah_route) what receiver `conn` gets now, from every presenter: nothing when it is gone or
+ * receives nothing. O(its m-lines): a receiver joining, leaving or changing layer costs the glue
+ * a patch of the fan-outs it is in, never a rebuild of the room's. */
+void ah_engine_receiver_routes(const ah_engine *engine, guint64 conn, GArray *routes);
 /* The bitrate cap (bps) the presenter on `conn` is sent as REMB: its room's presenter_max_bitrate;
  * 0 when none (or `conn` is not a presenter). Read when the glue rebuilds its fan-out (ROUTES). */
 guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn);

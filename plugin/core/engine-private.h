@@ -132,6 +132,8 @@ struct ah_engine {
 	GPtrArray *dirty_rooms; /* ah_room*: every publishing presenter's fan-out may have changed */
 	GArray *dirty_conns;    /* guint64: presenters that stopped publishing */
 	GHashTable *dirty_conn_set; /* the same conns (guint64*, into nothing: keys are copies) */
+	GArray *dirty_receivers; /* guint64: receivers whose own routes changed (RECEIVER_ROUTES) */
+	GHashTable *dirty_receiver_set; /* the same conns */
 	gint64 clock_offset;    /* real time - monotonic, microseconds (ah_engine_set_clock_offset) */
 	GHashTable *ghosts;     /* token -> ah_ghost* (owned) */
 	GHashTable *ghost_pids; /* &pid -> ah_ghost* */
@@ -216,6 +218,9 @@ void ah_engine_flush(ah_engine *engine, GPtrArray *outs);
 /* Every publishing presenter's fan-out in `room` may have changed (e.g. a receiver's max_layer):
  * a ROUTES for each at the flush. */
 void ah_engine_routes_changed(ah_engine *engine, ah_room *room);
+/* Only receiver `conn`'s routes changed (its slots, its max_layer, or it is gone): a
+ * RECEIVER_ROUTES at the flush, unless its room's fan-outs are rebuilt whole then anyway. */
+void ah_engine_receiver_changed(ah_engine *engine, guint64 conn);
 /* A receiver's simulcast ceiling: MIN(p->layer, its room's video_layer). */
 int ah_engine_max_layer(const ah_participant *p);
 

@@ -44,12 +44,23 @@ static void touch_room(ah_engine *engine, ah_room *room)
 	}
 }
 
+/* Add `conn` to a dirty list once (set: the conns already in it). */
+static void mark(GHashTable *set, GArray *list, guint64 conn)
+{
+	if (g_hash_table_contains(set, &conn))
+		return;
+	g_hash_table_add(set, g_memdup2(&conn, sizeof(conn)));
+	g_array_append_val(list, conn);
+}
+
 static void touch_conn(ah_engine *engine, guint64 conn)
 {
-	if (g_hash_table_contains(engine->dirty_conn_set, &conn))
-		return;
-	g_hash_table_add(engine->dirty_conn_set, g_memdup2(&conn, sizeof(conn)));
-	g_array_append_val(engine->dirty_conns, conn);
+	mark(engine->dirty_conn_set, engine->dirty_conns, conn);
+}
+
+void ah_engine_receiver_changed(ah_engine *engine, guint64 conn)
+{
+	mark(engine->dirty_receiver_set, engine->dirty_receivers, conn);
 }
 
 void ah_engine_routes_changed(ah_engine *engine, ah_room *room)
@@ -69,6 +80,16 @@ static gboolean publishing(const ah_participant *p)
 
 void ah_engine_flush(ah_engine *engine, GPtrArray *outs)
 {
+	/* A receiver's own patch, unless its room's fan-outs are rebuilt whole below (a gone receiver
+	 * always: the glue also forgets where it was routed). */
+	for (guint i = 0; i < engine->dirty_receivers->len; i++) {
+		guint64 conn = g_array_index(engine->dirty_receivers, guint64, i);
+		const ah_participant *a = ah_engine_participant(engine, conn);
+		if (a == NULL || !a->room->dirty)
+			ah_engine_push(outs, AH_OUT_RECEIVER_ROUTES, conn, NULL, AH_JSEP_NONE);
+	}
+	g_array_set_size(engine->dirty_receivers, 0);
+	g_hash_table_remove_all(engine->dirty_receiver_set);
 	for (guint i = 0; i < engine->dirty_rooms->len; i++) {
 		ah_room *room = g_ptr_array_index(engine->dirty_rooms, i);
 		room->dirty = FALSE;
@@ -336,6 +357,8 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_rooms = g_ptr_array_new();
 	engine->dirty_conns = g_array_new(FALSE, FALSE, sizeof(guint64));
 	engine->dirty_conn_set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	engine->dirty_receivers = g_array_new(FALSE, FALSE, sizeof(guint64));
+	engine->dirty_receiver_set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	engine->schedule_queue = g_ptr_array_new();
 	engine->work = g_new0(ah_engine_work, 1);
 	ah_engine_ghosts_init(engine);
@@ -373,6 +396,8 @@ void ah_engine_free(ah_engine *engine)
 	g_array_unref(engine->dirty_conns);
 	ah_engine_persist_stop(engine);
 	g_hash_table_destroy(engine->dirty_conn_set);
+	g_array_unref(engine->dirty_receivers);
+	g_hash_table_destroy(engine->dirty_receiver_set);
 	g_ptr_array_unref(engine->schedule_queue);
 	g_free(engine->work);
 	g_free(engine->state_path);
@@ -489,7 +514,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 		if (was_publishing)
 			ah_engine_renegotiate(engine, room, outs);
 		if (was_seated)
-			touch_room(engine, room);
+			ah_engine_receiver_changed(engine, conn);
 	}
 	if (exits[how].adm_leave && !held) {
 		GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
@@ -651,7 +676,7 @@ json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *e
 	compute_slots(engine, a->room, a);
 	a->offer_pending = TRUE;
 	a->renegotiate = FALSE;
-	touch_room(engine, a->room);
+	ah_engine_receiver_changed(engine, a->conn);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", event,
 		"tenant", a->room->tenant->id, "room", a->room->id, "id", (json_int_t)a->id,
 		"presenters", attendee_presenters_json(engine, a));
@@ -737,9 +762,26 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes)
 			const ah_slot *s = &g_array_index(a->slots, ah_slot, j);
 			/* An offer made before a republish may name an m-line the presenter no longer has. */
 			if (s->active && s->presenter == p->id && has_stream(p, s->kind, s->presenter_mindex)) {
-				ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind, ah_engine_max_layer(a) };
+				ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind, ah_engine_max_layer(a), p->conn };
 				g_array_append_val(routes, r);
 			}
+		}
+	}
+}
+
+void ah_engine_receiver_routes(const ah_engine *engine, guint64 conn, GArray *routes)
+{
+	const ah_participant *a = ah_engine_participant(engine, conn);
+	engine->work->member_visits++;
+	if (a == NULL || !ah_engine_receiving(engine, a))
+		return;
+	for (guint j = 0; j < a->slots->len; j++) {
+		const ah_slot *s = &g_array_index(a->slots, ah_slot, j);
+		const ah_participant *p = s->active ? ah_engine_participant_by_id(engine, s->presenter) : NULL;
+		/* The same rule as ah_engine_routes, seen from the receiver's side. */
+		if (p != NULL && p->room == a->room && publishing(p) && has_stream(p, s->kind, s->presenter_mindex)) {
+			ah_route r = { a->conn, s->mindex, s->presenter_mindex, s->kind, ah_engine_max_layer(a), p->conn };
+			g_array_append_val(routes, r);
 		}
 	}
 }

@@ -229,7 +229,7 @@ static ah_error req_set_layer(ah_req *req)
 	before = ah_engine_max_layer(p);
 	p->layer = layer;
 	if (ah_engine_max_layer(p) != before)
-		ah_engine_routes_changed(req->engine, p->room);
+		ah_engine_receiver_changed(req->engine, p->conn);
 	req->reply = ah_req_event("layer");
 	json_object_set_new(req->reply, "layer", json_string(ah_sim_layer_name(ah_engine_max_layer(p))));
 	return AH_ERR_OK;

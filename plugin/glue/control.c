@@ -103,6 +103,9 @@ static GThread *thread = NULL;
 static ah_engine *engine = NULL;
 /* conn -> ah_session* (a reference): sessions that are closing or hold signalling back. */
 static GHashTable *gated = NULL;
+/* Receiver conn (guint64*) -> GArray of guint64: the presenters whose fan-out may hold it (control
+ * thread). A superset: patching a fan-out that does not hold the receiver changes nothing. */
+static GHashTable *routed_from = NULL;
 /* ALLHANDS_TEST_HOOKS=1 in the environment: the Admin API takes test-only requests (test_hook). */
 static gboolean test_hooks = FALSE;
 
@@ -355,6 +358,63 @@ static void attendee_feedback(ah_session *attendee, double fraction_lost, guint3
 	}
 }
 
+static void note_routed(guint64 receiver, guint64 presenter)
+{
+	GArray *list = g_hash_table_lookup(routed_from, &receiver);
+	if (list == NULL) {
+		list = g_array_new(FALSE, FALSE, sizeof(guint64));
+		g_hash_table_insert(routed_from, g_memdup2(&receiver, sizeof(receiver)), list);
+	}
+	for (guint i = 0; i < list->len; i++)
+		if (g_array_index(list, guint64, i) == presenter)
+			return;
+	g_array_append_val(list, presenter);
+}
+
+/* Only receiver `conn`'s routes changed (RECEIVER_ROUTES): patch the fan-outs it was in and those
+ * it is in now; the rest of each fan-out is copied as it is. */
+static void patch_receiver(guint64 conn)
+{
+	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
+	GArray *presenters = g_array_new(FALSE, FALSE, sizeof(guint64));
+	GArray *was = g_hash_table_lookup(routed_from, &conn);
+	ah_session *attendee = ah_session_lookup(conn);
+	ah_engine_receiver_routes(engine, conn, routes);
+	if (was != NULL)
+		g_array_append_vals(presenters, was->data, was->len);
+	if (attendee != NULL && !g_atomic_int_get(&attendee->destroyed)) {
+		sync_substreams(attendee);
+		for (guint i = 0; i < routes->len; i++)
+			set_layer_ceiling(attendee, &g_array_index(routes, ah_route, i));
+	}
+	g_hash_table_remove(routed_from, &conn); /* frees `was` (copied above) */
+	for (guint i = 0; i < routes->len; i++) {
+		guint64 p = g_array_index(routes, ah_route, i).presenter_conn;
+		note_routed(conn, p);
+		g_array_append_val(presenters, p);
+	}
+	for (guint i = 0; i < presenters->len; i++) {
+		guint64 p = g_array_index(presenters, guint64, i);
+		gboolean seen = FALSE;
+		for (guint j = 0; j < i && !seen; j++)
+			seen = g_array_index(presenters, guint64, j) == p;
+		ah_session *presenter = seen ? NULL : ah_session_lookup(p);
+		if (presenter == NULL)
+			continue;
+		ah_route mine[AH_MAX_STREAMS];
+		guint n = 0;
+		for (guint k = 0; k < routes->len && n < AH_MAX_STREAMS; k++)
+			if (g_array_index(routes, ah_route, k).presenter_conn == p)
+				mine[n++] = g_array_index(routes, ah_route, k);
+		ah_pubmedia_patch_routes(presenter->pub, conn, mine, n);
+		ah_session_unref(presenter);
+	}
+	if (attendee != NULL)
+		ah_session_unref(attendee);
+	g_array_free(presenters, TRUE);
+	g_array_free(routes, TRUE);
+}
+
 static void rebuild_routes(ah_session *presenter)
 {
 	if (presenter->pub == NULL)
@@ -369,6 +429,7 @@ static void rebuild_routes(ah_session *presenter)
 		sync_substreams(attendee);
 		set_layer_ceiling(attendee, route);
 		ah_session_unref(attendee);
+		note_routed(route->attendee_conn, presenter->conn);
 	}
 	ah_pubmedia_set_routes(presenter->pub, routes);
 	ah_pubmedia_set_max_bitrate(presenter->pub, ah_engine_presenter_max_bitrate(engine, presenter->conn));
@@ -479,6 +540,9 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 	case AH_OUT_ROUTES:
 		if (session != NULL)
 			rebuild_routes(session);
+		break;
+	case AH_OUT_RECEIVER_ROUTES:
+		patch_receiver(out->conn);
 		break;
 	case AH_OUT_KEYFRAME:
 		if (session != NULL && session->pub != NULL)
@@ -641,6 +705,9 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		break;
 	}
 	execute_outs(outs, &none);
+	/* A receiver gone: what its outs patched is done; forget where it was routed. */
+	if (item->kind == ITEM_GONE)
+		g_hash_table_remove(routed_from, &item->session->conn);
 }
 
 /* Adaptive waves want the process's CPU use: sampled once a second on this thread, as a fraction
@@ -829,6 +896,7 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 		JANUS_LOG(LOG_WARN, "allhands: ALLHANDS_TEST_HOOKS=1: test-only Admin API requests are on\n");
 	queue = g_async_queue_new();
 	gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)ah_session_unref);
+	routed_from = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)g_array_unref);
 	accepting = TRUE;
 	GError *gerr = NULL;
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
@@ -843,6 +911,8 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 		queue = NULL;
 		g_hash_table_destroy(gated);
 		gated = NULL;
+		g_hash_table_destroy(routed_from);
+		routed_from = NULL;
 		return FALSE;
 	}
 	return TRUE;
@@ -877,6 +947,8 @@ void ah_control_stop(void)
 	queue = NULL;
 	g_hash_table_destroy(gated);
 	gated = NULL;
+	g_hash_table_destroy(routed_from);
+	routed_from = NULL;
 	/* Nothing changes any more: the writer thread writes the last of it and ends. */
 	ah_writer_stop();
 	ah_engine_free(engine);

@@ -148,6 +148,10 @@ void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, con
 /* Control thread: replace the fan-out with one built from `routes` (GArray of ah_route) and the
  * attendees' substreams (looked up with ah_session_lookup + session->substreams). */
 void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes);
+/* Control thread: the same fan-out but for receiver `attendee_conn`, whose entries become `routes`
+ * (n of them, all of this presenter; none: it leaves it). O(fan-out) copying, no lookups but the
+ * receiver's own; nothing is rebuilt when it neither was nor will be in it. */
+void ah_pubmedia_patch_routes(ah_pubmedia *pm, guint64 attendee_conn, const ah_route *routes, guint n);
 /* Control thread: the presenter's simulcast description from its offer's JSEP ("simulcast", as
  * Janus passes it; NULL or not an array: none). */
 void ah_pubmedia_set_simulcast(ah_pubmedia *pm, json_t *simulcast);

@@ -316,11 +316,14 @@ static ah_fanout *fanout_build(ah_pubmedia *pm, const ah_fanout *streams_from, G
 	return f;
 }
 
-/* Every substream of `f` with its presenter m-line, each with a new reference. */
-static void fanout_collect(const ah_fanout *f, GArray *pairs)
+/* Every substream of `f` with its presenter m-line, each with a new reference, but those of
+ * receiver `except_conn` (0: none; conns start at 1). */
+static void fanout_collect(const ah_fanout *f, GArray *pairs, guint64 except_conn)
 {
 	for (int m = 0; f != NULL && m < AH_PUB_MAX_STREAMS; m++) {
 		for (guint i = f->first[m]; i < f->first[m] + f->count[m]; i++) {
+			if (except_conn != 0 && f->subs[i]->attendee->conn == except_conn)
+				continue;
 			fanout_pair p = {m, f->subs[i]};
 			janus_refcount_increase(&p.sub->ref);
 			g_array_append_val(pairs, p);
@@ -420,7 +423,7 @@ void ah_pubmedia_set_streams(ah_pubmedia *pm, const ah_stream_desc *streams, con
 		return;
 	ah_fanout *old = fanout_get(pm);
 	GArray *pairs = g_array_new(FALSE, FALSE, sizeof(fanout_pair));
-	fanout_collect(old, pairs);
+	fanout_collect(old, pairs, 0);
 	fanout_unref(old);
 	ah_fanout *f = fanout_build(pm, NULL, pairs);
 	g_array_free(pairs, TRUE);
@@ -454,24 +457,55 @@ static ah_substream *route_target(const ah_route *route)
 	return sub;
 }
 
-void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes)
+/* The substreams `routes` point at, as builder pairs (with a reference each). */
+static void append_routes(GArray *pairs, const ah_route *routes, guint n)
 {
-	if (pm == NULL)
-		return;
-	GArray *pairs = g_array_new(FALSE, FALSE, sizeof(fanout_pair));
-	for (guint i = 0; routes != NULL && i < routes->len; i++) {
-		const ah_route *route = &g_array_index(routes, ah_route, i);
+	for (guint i = 0; i < n; i++) {
+		const ah_route *route = &routes[i];
 		if (route->presenter_mindex < 0 || route->presenter_mindex >= AH_PUB_MAX_STREAMS)
 			continue;
 		fanout_pair p = {route->presenter_mindex, route_target(route)};
 		if (p.sub != NULL)
 			g_array_append_val(pairs, p);
 	}
-	ah_fanout *old = fanout_get(pm);
+}
+
+/* Swap in a snapshot of `pairs` (their references taken over) with `old`'s stream table. */
+static void fanout_replace(ah_pubmedia *pm, ah_fanout *old, GArray *pairs)
+{
 	ah_fanout *f = fanout_build(pm, old, pairs);
 	fanout_unref(old);
 	g_array_free(pairs, TRUE);
 	fanout_swap(pm, f);
+}
+
+void ah_pubmedia_set_routes(ah_pubmedia *pm, GArray *routes)
+{
+	if (pm == NULL)
+		return;
+	GArray *pairs = g_array_new(FALSE, FALSE, sizeof(fanout_pair));
+	if (routes != NULL)
+		append_routes(pairs, (const ah_route *)routes->data, routes->len);
+	fanout_replace(pm, fanout_get(pm), pairs);
+}
+
+void ah_pubmedia_patch_routes(ah_pubmedia *pm, guint64 attendee_conn, const ah_route *routes, guint n)
+{
+	if (pm == NULL)
+		return;
+	ah_fanout *old = fanout_get(pm);
+	guint held = 0;
+	for (guint i = 0; old != NULL && i < old->n_subs; i++)
+		held += old->subs[i]->attendee->conn == attendee_conn;
+	if (held == 0 && n == 0) {
+		fanout_unref(old); /* not in it, and not to be: nothing to rebuild */
+		return;
+	}
+	/* The other receivers' substreams as they are (no session lookups), then this one's. */
+	GArray *pairs = g_array_sized_new(FALSE, FALSE, sizeof(fanout_pair), (old != NULL ? old->n_subs : 0) + n);
+	fanout_collect(old, pairs, attendee_conn);
+	append_routes(pairs, routes, n);
+	fanout_replace(pm, old, pairs);
 }
 
 void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps)

@@ -268,15 +268,37 @@ static G_GNUC_UNUSED int position_of(fixture *f, ah_out_kind kind, guint64 conn)
 	return -1;
 }
 
+/* The routes from presenter_conn to attendee_conn (0: to anyone). Seen from the receiver's side
+ * (ah_engine_receiver_routes, what a RECEIVER_ROUTES patch uses) they must be the same ones. */
 static G_GNUC_UNUSED guint n_routes(fixture *f, guint64 presenter_conn, guint64 attendee_conn)
 {
 	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
 	guint n = 0;
 	ah_engine_routes(f->engine, presenter_conn, routes);
-	for (guint i = 0; i < routes->len; i++)
-		if (attendee_conn == 0 || g_array_index(routes, ah_route, i).attendee_conn == attendee_conn)
-			n++;
+	for (guint i = 0; i < routes->len; i++) {
+		const ah_route *r = &g_array_index(routes, ah_route, i);
+		g_assert_cmpuint(r->presenter_conn, ==, presenter_conn);
+		if (attendee_conn != 0 && r->attendee_conn != attendee_conn)
+			continue;
+		n++;
+		GArray *mine = g_array_new(FALSE, FALSE, sizeof(ah_route));
+		gboolean found = FALSE;
+		ah_engine_receiver_routes(f->engine, r->attendee_conn, mine);
+		for (guint j = 0; j < mine->len; j++)
+			found = found || memcmp(&g_array_index(mine, ah_route, j), r, sizeof(*r)) == 0;
+		g_assert_true(found);
+		g_array_unref(mine);
+	}
 	g_array_unref(routes);
+	if (attendee_conn != 0) {
+		guint from_receiver = 0;
+		routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
+		ah_engine_receiver_routes(f->engine, attendee_conn, routes);
+		for (guint i = 0; i < routes->len; i++)
+			from_receiver += g_array_index(routes, ah_route, i).presenter_conn == presenter_conn;
+		g_array_unref(routes);
+		g_assert_cmpuint(from_receiver, ==, n);
+	}
 	return n;
 }
 

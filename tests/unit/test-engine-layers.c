@@ -127,20 +127,22 @@ static void test_set_layer(fixture *f, gconstpointer data)
 	reply = send(f, 1, "{'request': 'set_layer', 'layer': 'low'}");
 	assert_event(reply, "layer");
 	g_assert_cmpstr(str(reply, "layer"), ==, "low");
-	g_assert_cmpuint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_RECEIVER_ROUTES, 1, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 0);
 	g_assert_cmpint(video_layer_of(f, 1), ==, AH_SIM_LOW);
 	g_assert_cmpstr(str(attendee_row(f, 2), "layer"), ==, "low"); /* conn 1 has id 2 */
 	clear(f);
 	/* The same again: no ROUTES. */
 	assert_event(send(f, 1, "{'request': 'set_layer', 'layer': 'low'}"), "layer");
 	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 0, NULL), ==, 0);
+	g_assert_cmpuint(count(f, AH_OUT_RECEIVER_ROUTES, 0, NULL), ==, 0);
 	/* More than the room's: clamped, and the answer says so. */
 	assert_success(admin(f, "{'request': 'edit_room', 'tenant': 'acme', 'room': 'allhands', 'video_layer': 'medium'}"));
 	clear(f);
 	reply = send(f, 1, "{'request': 'set_layer', 'layer': 'high'}");
 	g_assert_cmpstr(str(reply, "layer"), ==, "medium");
 	g_assert_cmpint(video_layer_of(f, 1), ==, AH_SIM_MEDIUM);
-	g_assert_cmpuint(count(f, AH_OUT_ROUTES, PRESENTER, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_RECEIVER_ROUTES, 1, NULL), ==, 1);
 	clear(f);
 	/* Invalid and missing values change nothing. */
 	assert_error(send(f, 1, "{'request': 'set_layer', 'layer': 'tiny'}"), AH_ERR_INVALID_ELEMENT);

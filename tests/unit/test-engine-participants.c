@@ -225,7 +225,7 @@ static void test_publish_updates_attendees(fixture *f, gconstpointer data)
 	out = find(f, AH_OUT_EVENT, 2, "updated");
 	g_assert_nonnull(out);
 	g_assert_cmpint(out->jsep, ==, AH_JSEP_OFFER);
-	g_assert_cmpint(position_of(f, AH_OUT_ROUTES, 10), >, position_of(f, AH_OUT_EVENT, 2));
+	g_assert_cmpint(position_of(f, AH_OUT_RECEIVER_ROUTES, 2), >, position_of(f, AH_OUT_EVENT, 2));
 	g_assert_cmpuint(n_routes(f, 10, 2), ==, 2);
 	clear(f);
 	/* The presenter's routes list every seated attendee; the presenter itself has no slots. */
@@ -236,7 +236,9 @@ static void test_publish_updates_attendees(fixture *f, gconstpointer data)
 	reply = join_attendee(f, 4);
 	assert_event(reply, "admitted");
 	g_assert_cmpuint(json_array_size(json_object_get(reply, "presenters")), ==, 1);
-	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 10, NULL), ==, 1);
+	/* Only the joiner's own routes change: a patch for it, no rebuild of the presenter's fan-out. */
+	g_assert_cmpuint(count(f, AH_OUT_RECEIVER_ROUTES, 4, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 10, NULL), ==, 0);
 	g_assert_cmpuint(n_routes(f, 10, 4), ==, 2);
 	/* room_info shows the presenter publishing. */
 	presenters = json_object_get(json_object_get(admin(f, "{'request': 'room_info', 'tenant': 'acme', "
@@ -422,9 +424,12 @@ static void test_admit_timeout(fixture *f, gconstpointer data)
 	g_assert_cmpstr(str(out->body, "reason"), ==, "admit_timeout");
 	g_assert_nonnull(find(f, AH_OUT_CLOSE_PC, 1, NULL));
 	g_assert_cmpstr(str(find(f, AH_OUT_NOTIFY, 1, "removed")->body, "reason"), ==, "admit_timeout");
-	/* Its seat went to the next in line, and the presenter's fan-out follows. */
+	/* Its seat went to the next in line, and the presenter's fan-out follows: a patch for each of
+	 * the two receivers, no rebuild. */
 	g_assert_nonnull(find(f, AH_OUT_EVENT, 2, "admitted"));
-	g_assert_nonnull(find(f, AH_OUT_ROUTES, 10, NULL));
+	g_assert_nonnull(find(f, AH_OUT_RECEIVER_ROUTES, 1, NULL));
+	g_assert_nonnull(find(f, AH_OUT_RECEIVER_ROUTES, 2, NULL));
+	g_assert_null(find(f, AH_OUT_ROUTES, 10, NULL));
 	g_assert_cmpuint(n_routes(f, 10, 1), ==, 0);
 	g_assert_cmpuint(n_routes(f, 10, 2), ==, 2);
 	g_assert_null(slots(f, 1, &(guint){ 0 }));
@@ -450,7 +455,8 @@ static void test_kick(fixture *f, gconstpointer data)
 	g_assert_nonnull(out);
 	g_assert_cmpstr(str(out->body, "reason"), ==, "kicked");
 	g_assert_nonnull(find(f, AH_OUT_CLOSE_PC, 1, NULL));
-	g_assert_nonnull(find(f, AH_OUT_ROUTES, 10, NULL));
+	g_assert_nonnull(find(f, AH_OUT_RECEIVER_ROUTES, 1, NULL));
+	g_assert_null(find(f, AH_OUT_ROUTES, 10, NULL));
 	g_assert_cmpuint(n_routes(f, 10, 0), ==, 0);
 	g_assert_cmpint(node_count(f, "admitted"), ==, 0);
 	assert_error(admin(f, "{'request': 'kick', 'tenant': 'acme', 'room': 'allhands', "

@@ -596,7 +596,8 @@ static void test_backstage_monitor(fixture *f, gconstpointer data)
 	g_assert_cmpuint(n, ==, 2);
 	g_assert_true(s[0].active && s[1].active);
 	g_assert_cmpuint(s[0].presenter_conn, ==, 9);
-	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 9, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_RECEIVER_ROUTES, 20, NULL), ==, 1);
+	g_assert_cmpuint(count(f, AH_OUT_ROUTES, 9, NULL), ==, 0);
 	g_assert_cmpuint(n_routes(f, 9, 20), ==, 2);
 	g_assert_cmpuint(n_routes(f, 9, 1) + n_routes(f, 9, 2), ==, 0);
 	g_assert_null(slots(f, 1, &n));

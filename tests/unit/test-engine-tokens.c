@@ -203,7 +203,10 @@ static void test_secret_is_not_the_key(fixture *f, gconstpointer data)
 		free(text);
 	}
 	for (guint i = 0; i < f->outs->len; i++) {
-		char *text = json_dumps(((ah_out *)g_ptr_array_index(f->outs, i))->body, 0);
+		const json_t *body = ((ah_out *)g_ptr_array_index(f->outs, i))->body;
+		if (body == NULL)
+			continue; /* ROUTES, RECEIVER_ROUTES, KEYFRAME, CLOSE_PC */
+		char *text = json_dumps(body, 0);
 		g_assert_null(strstr(text, acme_key));
 		free(text);
 	}
