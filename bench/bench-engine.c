@@ -154,18 +154,22 @@ static void expect(const char *got, const char *want, const char *what)
 	}
 }
 
-/* What the glue does for each ROUTES out: rebuild the presenter's fan-out from the engine. */
+/* What the glue asks the engine for each ROUTES out (rebuild the presenter's fan-out) and, in
+ * engines that have it, each RECEIVER_ROUTES out (patch one receiver's entries). */
 static guint rebuild_fanouts(ah_engine *engine, GPtrArray *outs)
 {
 	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
 	guint n = 0;
 	for (guint i = 0; i < outs->len; i++) {
 		const ah_out *out = g_ptr_array_index(outs, i);
-		if (out->kind == AH_OUT_ROUTES) {
-			g_array_set_size(routes, 0);
+		g_array_set_size(routes, 0);
+		if (out->kind == AH_OUT_ROUTES)
 			ah_engine_routes(engine, out->conn, routes);
-			n += routes->len;
-		}
+#ifdef AH_HAVE_RECEIVER_ROUTES
+		else if (out->kind == AH_OUT_RECEIVER_ROUTES)
+			ah_engine_receiver_routes(engine, out->conn, routes);
+#endif
+		n += routes->len;
 	}
 	g_array_unref(routes);
 	return n;

@@ -147,6 +147,7 @@ void ah_engine_routes(const ah_engine *engine, guint64 conn, GArray *routes);
  * receives nothing. O(its m-lines): a receiver joining, leaving or changing layer costs the glue
  * a patch of the fan-outs it is in, never a rebuild of the room's. */
 void ah_engine_receiver_routes(const ah_engine *engine, guint64 conn, GArray *routes);
+#define AH_HAVE_RECEIVER_ROUTES 1 /* for sources built against older engines too (bench-engine) */
 /* The bitrate cap (bps) the presenter on `conn` is sent as REMB: its room's presenter_max_bitrate;
  * 0 when none (or `conn` is not a presenter). Read when the glue rebuilds its fan-out (ROUTES). */
 guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn);

@@ -17,15 +17,19 @@
  * the attendee's PeerConnection comes up while it waits. At most one offer is outstanding per
  * attendee: a change while one is out sets `renegotiate`, and `start` sends the next offer.
  * Fan-outs (ah_engine_routes) are derived on demand from the slots; entry points only record
- * which rooms (and which presenters that stopped) need a ROUTES out and emit them once at the end
- * (ah_engine_flush), after every offer of that entry point, so the glue has the attendees'
- * m-lines before it builds a fan-out that points at them.
+ * which rooms (and which presenters that stopped) need a ROUTES out, and which receivers alone
+ * changed (an offer, a leave, a layer) and need a RECEIVER_ROUTES out, and emit them once at the
+ * end (ah_engine_flush), after every offer of that entry point, so the glue has the attendees'
+ * m-lines before it builds a fan-out that points at them. A receiver's change is a patch of the
+ * fan-outs it is in (ah_engine_receiver_routes: its own routes), never a rebuild of the room's;
+ * only a presenter change or a room setting rebuilds whole fan-outs.
  * A backstage monitor is a receiver like a seated attendee (slots, offers, routes) whatever the
  * room's phase, but holds a presenter's tenant seat instead of an attendee seat.
  * Work grows with what changed, not with the square of a room: a room keeps its presenters apart
  * (room->presenters, in join order), so an attendee's slots, its presenters list, the keyframe
  * requests and the flush walk the presenters only; a presenter change walks the members once
- * (renegotiate), and each fan-out once (ah_engine_routes). ah_engine_work_done counts the visits.
+ * (renegotiate), and each fan-out once (ah_engine_routes); a receiver's change looks at that
+ * receiver only. ah_engine_work_done counts the visits.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
