@@ -13,11 +13,16 @@
 // step with loss >= 1 %, or with the clients at >= 80 % of their core (then the load generator, not
 // Janus, would be measured). With BENCH_JANUS_QUOTA (scripts/bench-env.sh) Janus gets only that
 // share of its core, so it saturates, and loses packets, before the client core is at its limit.
-// Writes test-artifacts/bench-fanout/{results.json, fanout.csv}.
+// Each variant runs BENCH_RUNS times (3), interleaved (allhands, videoroom, allhands, ...); the
+// presenter's video is capped at BENCH_PRESENTER_KBPS (300) for every variant (bench/common.mjs).
+// Writes test-artifacts/bench-fanout/{results.json, fanout-runs.csv (every run's rows), fanout.csv
+// (per variant and step: the median over the runs, with min and max of the Janus CPU)}. The marginal
+// cost (least-squares slope of Janus CPU over the steps) is computed per run, reported as median
+// [min-max].
 //
 // Env: FANOUT_STEPS ("50,100,200,300,400,500,600,800,1000"), FANOUT_MEASURE_S (10),
 //   FANOUT_VARIANTS ("allhands,videoroom"; also "allhands-relay2": allhands with relay_threads = 2,
-//   every stream through the helper threads), FANOUT_OUT.
+//   every stream through the helper threads), FANOUT_OUT, BENCH_RUNS, BENCH_PRESENTER_KBPS.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +30,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { JanusServer } from '../../tests/integration/lib/janus.mjs';
 import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
-import { CpuMeter, presenterKbps, r1, startPresenter, writeCsv } from '../common.mjs';
+import {
+  CpuMeter, RUNS, aggregateRuns, commandLine, fmtRange, medianOf, presenterKbps, r1, slope, startPresenter, writeCsv,
+} from '../common.mjs';
 
 const STEPS = (process.env.FANOUT_STEPS || '50,100,200,300,400,500,600,800,1000').split(',').map(Number);
 const MEASURE_S = Number(process.env.FANOUT_MEASURE_S || 10);
@@ -62,9 +69,9 @@ function forkWorker(name) {
   return w;
 }
 
-async function runVariant(variant) {
+async function runVariant(variant, rep) {
   const { plugin: pluginName, cfg } = VARIANT_CFG[variant];
-  console.log(`# ${variant}: steps ${STEPS.join(', ')}, ${MEASURE_S} s each`);
+  console.log(`# ${variant}, run ${rep} of ${RUNS}: steps ${STEPS.join(', ')}, ${MEASURE_S} s each`);
   const janus = new JanusServer({ name: `fanout-${variant}`, plugins: [pluginName], sessionTimeout: 120, allhands: cfg });
   await janus.start();
   const workers = [];
@@ -79,6 +86,7 @@ async function runVariant(variant) {
   try {
     presenter = await startPresenter(janus, pluginName, { room: 'fanout', max: 5000 });
     const kbps = await presenterKbps(presenter.pres);
+    console.log(`# ${variant}, run ${rep}: presenter sends ${Math.round(kbps)} kbit/s (audio + video) before the first step`);
     const init = {
       wsUrl: janus.wsUrl, plugin: presenter.plugin, mode: pluginName, tenant: presenter.tenant, room: presenter.room,
       feed: presenter.feed,
@@ -120,7 +128,7 @@ async function runVariant(variant) {
       const exp = subs.reduce((a, s) => a + s.windowExp, 0);
       const losses = subs.map((s) => (s.windowExp ? Math.max(0, 1 - s.windowRecv / s.windowExp) * 100 : 100));
       const row = {
-        variant, n, presenterKbps: presKbps, withVideo: subs.filter((s) => s.firstVideoAt).length,
+        variant, rep, n, presenterKbps: presKbps, withVideo: subs.filter((s) => s.firstVideoAt).length,
         janusCpu: r1(jc), janusCpuPerAttendee: Math.round((jc / n) * 1000) / 1000, clientsCpu: r1(cc),
         lossPct: exp > 0 ? Math.round((1 - recv / exp) * 100 * 1000) / 1000 : null,
         worstLossPct: r1(Math.max(...losses)),
@@ -133,7 +141,11 @@ async function runVariant(variant) {
       if (row.lossPct === null || row.lossPct >= 1) { stopped = `loss ${row.lossPct}% at ${n}`; break; }
       if (row.clientsCpu >= 80) { stopped = `clients at ${row.clientsCpu}% at ${n}`; break; }
     }
-    return { variant, plugin: pluginName, config: cfg, presenterKbps: Math.round(kbps), rows, stopped: stopped || 'last step' };
+    const perAttendee = slope(rows.map((r) => r.n), rows.map((r) => r.janusCpu));
+    return {
+      variant, rep, plugin: pluginName, config: cfg, presenterKbps: Math.round(kbps), rows, stopped: stopped || 'last step',
+      marginalCpuPerAttendee: perAttendee === null ? null : Math.round(perAttendee * 10000) / 10000,
+    };
   } finally {
     await stopWorkers();
     if (presenter) { try { presenter.pres.close(); } catch { /* ignore */ } try { await presenter.client.close(); } catch { /* ignore */ } }
@@ -141,21 +153,76 @@ async function runVariant(variant) {
   }
 }
 
+const ROW_COLS = ['variant', 'n', 'presenterKbps', 'withVideo', 'janusCpu', 'janusCpuPerAttendee', 'clientsCpu', 'lossPct',
+  'worstLossPct', 'maxVideoGapMs', 'authFail', 'packetsPerAttendeePerS'];
+
+// Per variant and step, the median of each column over the runs that reached it, with the range of
+// the Janus CPU, the gap and the presenter's bitrate.
+function medianRows(runs) {
+  const out = [];
+  for (const v of VARIANTS) {
+    for (const n of STEPS) {
+      const rows = runs.filter((r) => r.variant === v).flatMap((r) => r.rows).filter((r) => r.n === n);
+      if (!rows.length) continue;
+      const m = { variant: v, n, runs: rows.length };
+      for (const c of ROW_COLS.slice(2)) m[c] = medianOf(rows.map((r) => r[c]));
+      for (const c of ['janusCpu', 'maxVideoGapMs', 'presenterKbps', 'lossPct']) {
+        m[`${c}Min`] = Math.min(...rows.map((r) => r[c]));
+        m[`${c}Max`] = Math.max(...rows.map((r) => r[c]));
+      }
+      out.push(m);
+    }
+  }
+  return out;
+}
+
+function printSummary(results) {
+  console.log(`# median [min-max] of ${RUNS} run(s) each; per step: Janus CPU % / longest gap ms / loss % / presenter kbit/s`);
+  console.log(`| attendees | ${VARIANTS.join(' | ')} |`);
+  console.log(`| ---: |${VARIANTS.map(() => ' --- |').join('')}`);
+  const rng = (xs, d = 1) => fmtRange({ median: medianOf(xs), min: Math.min(...xs), max: Math.max(...xs) }, d);
+  for (const n of STEPS) {
+    const cells = VARIANTS.map((v) => {
+      const rows = results.runs.filter((r) => r.variant === v).flatMap((r) => r.rows).filter((r) => r.n === n);
+      if (!rows.length) return '-';
+      return `${rng(rows.map((r) => r.janusCpu))} / ${rng(rows.map((r) => r.maxVideoGapMs), 0)} / ${rng(rows.map((r) => r.lossPct), 3)}`
+        + ` / ${rng(rows.map((r) => r.presenterKbps), 0)}${rows.length < RUNS ? ` (${rows.length} runs)` : ''}`;
+    });
+    console.log(`| ${n} | ${cells.join(' | ')} |`);
+  }
+  console.log(`| marginal cost, % of a core per attendee | ${VARIANTS.map((v) => fmtRange(results.summary[v]?.marginalCpuPerAttendee, 3)).join(' | ')} |`);
+}
+
 async function main() {
+  const command = commandLine('scripts/bench-fanout.sh', { FANOUT_STEPS: STEPS, FANOUT_MEASURE_S: MEASURE_S, FANOUT_VARIANTS: VARIANTS });
+  console.log(`# command: ${command}`);
   const results = {
     date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release() },
-    params: { STEPS, MEASURE_S, VARIANTS, janusQuotaPct: QUOTA }, runs: [],
+    command, params: { STEPS, MEASURE_S, VARIANTS, janusQuotaPct: QUOTA, RUNS }, runs: [], summary: {},
   };
   for (const v of VARIANTS) {
     if (!VARIANT_CFG[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANT_CFG).join(', ')})`);
-    const r = await runVariant(v);
-    results.runs.push(r);
-    fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1));
-    writeCsv(path.join(OUT, 'fanout.csv'), results.runs.flatMap((x) => x.rows),
-      ['variant', 'n', 'presenterKbps', 'withVideo', 'janusCpu', 'janusCpuPerAttendee', 'clientsCpu', 'lossPct', 'worstLossPct', 'maxVideoGapMs', 'authFail', 'packetsPerAttendeePerS']);
-    await sleep(2000);
   }
-  console.log(JSON.stringify(results, null, 1));
+  // Interleaved: every variant's first run, then every variant's second run, ...
+  for (let rep = 1; rep <= RUNS; rep += 1) {
+    for (const v of VARIANTS) {
+      const r = await runVariant(v, rep);
+      results.runs.push(r);
+      for (const name of VARIANTS) {
+        const mine = results.runs.filter((x) => x.variant === name);
+        if (mine.length) results.summary[name] = aggregateRuns(mine.map((x) => ({ presenterKbps: x.presenterKbps, marginalCpuPerAttendee: x.marginalCpuPerAttendee })));
+      }
+      results.medianRows = medianRows(results.runs);
+      fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1));
+      writeCsv(path.join(OUT, 'fanout-runs.csv'), results.runs.flatMap((x) => x.rows), ['rep', ...ROW_COLS]);
+      writeCsv(path.join(OUT, 'fanout.csv'), results.medianRows,
+        [...ROW_COLS, 'runs', 'janusCpuMin', 'janusCpuMax', 'maxVideoGapMsMin', 'maxVideoGapMsMax', 'presenterKbpsMin', 'presenterKbpsMax', 'lossPctMin', 'lossPctMax']);
+      await sleep(2000);
+    }
+  }
+  console.log(JSON.stringify(results.summary, null, 1));
+  console.log(`# command: ${command}`);
+  printSummary(results);
   process.exit(0);
 }
 

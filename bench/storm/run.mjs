@@ -8,10 +8,19 @@
 // a Janus with only that plugin, one @roamhq/wrtc presenter (synthetic video + audio), B werift
 // attendees already watching (own process), then N werift joiners within STORM_SPREAD_MS over K
 // processes. Samples Janus's and the clients' CPU (/proc/<pid>/stat) every 250 ms and allhands'
-// status every 500 ms. Writes test-artifacts/bench-storm/{results.json, <plugin>-series.csv,
-// <plugin>-subs.csv}.
+// status every 500 ms. Each run is repeated BENCH_RUNS times (3), the plugins interleaved, and every
+// figure reported as median [min-max] (bench/common.mjs). Writes test-artifacts/bench-storm/
+// {results.json, <run>-r<i>-series.csv, <run>-r<i>-subs.csv}.
+//
+// The measurement window is the same for every plugin: the attendees already in are measured (loss,
+// longest video gap, CPU) from 2 s before the storm to STORM_WINDOW_S seconds after its first join,
+// whether the joiners all got media earlier or not (before issue 12 it ended 3 s after the last
+// joiner's video, or at the timeout: ~65 s for allhands over capacity against ~10 s for VideoRoom).
+// The joiners' own figures (time to media, estimates) are taken until every joiner has media or
+// STORM_TIMEOUT_S, and at least until the window's end.
 //
 // Env: STORM_N (100), STORM_B (10), STORM_K (4), STORM_SPREAD_MS (1000), STORM_TIMEOUT_S (60),
+//   STORM_WINDOW_S (20), BENCH_RUNS (3), BENCH_PRESENTER_KBPS (300, bench/common.mjs),
 //   STORM_PLUGINS (runs, "allhands,videoroom"; "allhands@R": fixed waves at R joins/s), STORM_JOIN_RATE (15),
 //   STORM_CLIENT ("werift" or "c": bench/storm/cworker.mjs), STORM_CAPACITY (allhands capacity, 1000),
 //   STORM_LEAVE_MS (a seated joiner leaves this often from the storm on; 0, the default: nobody),
@@ -24,7 +33,8 @@ import path from 'node:path';
 import { JanusServer } from '../../tests/integration/lib/janus.mjs';
 import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
 import {
-  HZ, cpuTicks, mean, now, pct, presenterKbps as measureKbps, r1, startPresenter, writeCsv,
+  HZ, RUNS, aggregateRuns, commandLine, cpuTicks, fmtRange, mean, now, pct, presenterKbps as measureKbps, r1,
+  startPresenter, writeCsv,
 } from '../common.mjs';
 
 const N = Number(process.env.STORM_N || 100);
@@ -32,6 +42,8 @@ const B = Number(process.env.STORM_B || 10);
 const K = Number(process.env.STORM_K || 4);
 const SPREAD = Number(process.env.STORM_SPREAD_MS || 1000);
 const TIMEOUT_S = Number(process.env.STORM_TIMEOUT_S || 60);
+// The measurement window of the attendees already in, the same for every plugin (see above).
+const WINDOW_S = Number(process.env.STORM_WINDOW_S || 20);
 const PLUGINS = (process.env.STORM_PLUGINS || 'allhands,videoroom').split(',');
 const JOIN_RATE = Number(process.env.STORM_JOIN_RATE || 15);
 // STORM_LEAVE_MS: from the storm on, a seated joiner leaves this often (0: nobody leaves), so that
@@ -92,10 +104,11 @@ function variantOf(name) {
   throw new Error(`unknown run ${name}`);
 }
 
-async function runOne(runName) {
+async function runOne(runName, rep) {
   const variant = variantOf(runName);
   const pluginName = variant.plugin;
-  console.log(`# ${runName}: N=${N} joiners, B=${B} already in, K=${K} joiner processes`);
+  const file = `${runName}-r${rep}`;
+  console.log(`# ${runName}, run ${rep} of ${RUNS}: N=${N} joiners, B=${B} already in, K=${K} joiner processes`);
   const janus = new JanusServer({
     name: `storm-${runName}`, plugins: [pluginName], sessionTimeout: 60, allhands: variant.cfg,
   });
@@ -142,6 +155,7 @@ async function runOne(runName) {
     await sleep(3000); // steady state
 
     const presenterKbps = await measureKbps(pres);
+    console.log(`# ${runName}, run ${rep}: presenter sends ${Math.round(presenterKbps)} kbit/s (audio + video)`);
 
     // Sampling.
     const clientPids = [process.pid, ...workers.map((w) => w.pid), ...mediaPids];
@@ -193,6 +207,10 @@ async function runOne(runName) {
     for (const w of joiners) w.send({ cmd: 'join', at: stormAt, spreadMs: SPREAD });
     const stormT = (stormAt - t0) / 1000;
     console.log(`# ${runName}: storm at t=${stormT.toFixed(2)} s`);
+    // The window of those already in ends WINDOW_S after the storm's first join, for every plugin.
+    const windowEnd = stormAt + WINDOW_S * 1000;
+    const kbpsWindow = measureKbps(pres, windowEnd - now());
+    const windowReport = sleep(Math.max(0, windowEnd - now())).then(() => { const r = pre.next('report'); pre.send({ cmd: 'report' }); return r; });
     let leaveTurn = 0;
     const leaving = LEAVE_MS > 0 ? setInterval(() => joiners[leaveTurn++ % K].send({ cmd: 'leave' }), LEAVE_MS) : null;
     // Until every joiner has media, or the timeout.
@@ -205,9 +223,9 @@ async function runOne(runName) {
       if (withMedia === N) { done = true; break; }
     }
     if (leaving) clearInterval(leaving);
-    await sleep(3000);
-    for (const w of workers) w.send({ cmd: 'report' });
-    const reports = await Promise.all(workers.map((w) => w.next('report')));
+    const preReport = await windowReport;
+    const reports = await Promise.all(joiners.map((w) => { const r = w.next('report'); w.send({ cmd: 'report' }); return r; }));
+    reports.push(preReport);
     sampling = false;
     await cpuLoop;
     await statusLoop;
@@ -231,16 +249,18 @@ async function runOne(runName) {
       delete row.lastStatus;
     }
     const result = summarize(variant, subs, series, { stormT, t0, presenterKbps, done, finalStatus });
-    writeCsv(path.join(OUT, `${runName}-series.csv`), series.map((r) => ({ ...r, t: r.t - stormT })),
+    result.rep = rep;
+    result.presenterKbpsWindow = Math.round(await kbpsWindow);
+    writeCsv(path.join(OUT, `${file}-series.csv`), series.map((r) => ({ ...r, t: r.t - stormT })),
       ['t', 'janusCpu', 'clientsCpu', 'queued', 'admitted', 'connecting', 'withMedia', 'joinersAdmitted', 'preLossPct', 'preGapMs', 'waveNow']);
-    writeCsv(path.join(OUT, `${runName}-subs.csv`), subs.map((s) => ({
+    writeCsv(path.join(OUT, `${file}-subs.csv`), subs.map((s) => ({
       id: s.id, pre: s.pre ? 1 : 0, reply: s.reply, joinAt: s.joinAt,
       admittedMs: s.admittedAt && s.joinAt ? s.admittedAt - s.joinAt : '',
       firstVideoMs: s.firstVideoAt && s.joinAt ? s.firstVideoAt - s.joinAt : '',
       firstEstimateMs: s.estimates.find((e) => e.known) ? s.estimates.find((e) => e.known).median_ms : '',
       windowRecv: s.windowRecv, windowExp: s.windowExp, maxVideoGapMs: s.maxVideoGapMs ?? '', errors: s.errors.length,
     })), ['id', 'pre', 'reply', 'joinAt', 'admittedMs', 'firstVideoMs', 'firstEstimateMs', 'windowRecv', 'windowExp', 'maxVideoGapMs', 'errors']);
-    fs.writeFileSync(path.join(OUT, `${runName}-subs.json`), JSON.stringify(subs, null, 1));
+    fs.writeFileSync(path.join(OUT, `${file}-subs.json`), JSON.stringify(subs, null, 1));
     return result;
   } finally {
     for (const c of cleanup.reverse()) { try { await c(); } catch { /* ignore */ } }
@@ -268,6 +288,7 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
   // The storm: from the first join until the last joiner's first video packet.
   const stormEndT = got.length ? (Math.max(...got.map((s) => s.firstVideoAt)) - t0) / 1000 : Infinity;
   const during = series.filter((r) => r.t >= stormT && r.t <= stormEndT + 0.25);
+  const inWindow = series.filter((r) => r.t >= stormT && r.t <= stormT + WINDOW_S + 0.25);
   // Every estimate a queued joiner was given vs its actual remaining wait from then.
   const allErrs = [];
   const lastErrs = [];
@@ -301,10 +322,16 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
       maxVideoGapMsPerAttendee: pres.map((s) => Math.round(s.maxVideoGapMs || 0)),
     },
     stormSeconds: r1(stormEndT - stormT),
+    windowSeconds: WINDOW_S,
     janusCpuPct: { meanDuringStorm: r1(mean(during.map((r) => r.janusCpu))), max: r1(Math.max(...during.map((r) => r.janusCpu))),
       secondsAbove95: during.filter((r) => r.janusCpu >= 95).length / 4 },
     clientsCpuPct: { meanDuringStorm: r1(mean(during.map((r) => r.clientsCpu))), max: r1(Math.max(...during.map((r) => r.clientsCpu))),
       secondsAbove80: during.filter((r) => r.clientsCpu >= 80).length / 4 },
+    // The same figures over the fixed window (the storm's first join + WINDOW_S), for every plugin.
+    window: {
+      janusCpuMean: r1(mean(inWindow.map((r) => r.janusCpu))), janusCpuMax: r1(Math.max(...inWindow.map((r) => r.janusCpu))),
+      clientsCpuMean: r1(mean(inWindow.map((r) => r.clientsCpu))), clientsCpuMax: r1(Math.max(...inWindow.map((r) => r.clientsCpu))),
+    },
   };
   if (plugin === 'allhands') {
     res.config = variant.cfg;
@@ -331,18 +358,68 @@ function summarize(variant, subs, series, { stormT, t0, presenterKbps, done, fin
 }
 
 
+// The figures of the tables in docs/benchmarks.md, median [min-max] over the runs of one name.
+const SUMMARY = [
+  ['presenter kbit/s (2 s before the storm)', 'presenterKbps', 0],
+  ['presenter kbit/s (storm window)', 'presenterKbpsWindow', 0],
+  ['joiners with media', 'joinersWithMedia', 0],
+  ['join to first video p50 (ms)', 'timeToMediaMs.p50', 0],
+  ['join to first video p99 (ms)', 'timeToMediaMs.p99', 0],
+  ['join to first video max (ms)', 'timeToMediaMs.max', 0],
+  ['join to admitted max (ms)', 'joinToAdmittedMs.max', 0],
+  ['storm length (s)', 'stormSeconds', 1],
+  ['already in: loss %', 'alreadyIn.lossPct', 2],
+  ['already in: worst loss %', 'alreadyIn.worstLossPct', 2],
+  ['already in: longest video gap (ms)', 'alreadyIn.maxVideoGapMs', 0],
+  ['Janus CPU mean during the storm %', 'janusCpuPct.meanDuringStorm', 0],
+  ['Janus CPU peak during the storm %', 'janusCpuPct.max', 0],
+  ['Janus CPU mean over the window %', 'window.janusCpuMean', 0],
+  ['clients CPU peak over the window %', 'window.clientsCpuMax', 0],
+  ['estimates: first known, median error', 'estimates.firstKnown.medianError', 3],
+  ['estimates: every, median error', 'estimates.every.medianError', 3],
+  ['estimates: last, median error', 'estimates.lastBeforeAdmission.medianError', 3],
+  ['ranges held the wait: first known %', 'estimates.rangeCoverage.first.inRange', 1],
+  ['ranges held the wait: every %', 'estimates.rangeCoverage.every.inRange', 1],
+];
+
+function printSummary(summary) {
+  const names = Object.keys(summary);
+  console.log(`# median [min-max] of ${RUNS} run(s) each`);
+  console.log(`| | ${names.join(' | ')} |`);
+  console.log(`| --- |${names.map(() => ' ---: |').join('')}`);
+  for (const [label, key, digits] of SUMMARY) {
+    if (!names.some((n) => summary[n][key])) continue;
+    console.log(`| ${label} | ${names.map((n) => fmtRange(summary[n][key], digits)).join(' | ')} |`);
+  }
+}
+
 async function main() {
+  const command = commandLine('scripts/bench-storm.sh', {
+    STORM_CLIENT: CLIENT, STORM_N: N, STORM_B: B, STORM_K: K, STORM_SPREAD_MS: SPREAD, STORM_JOIN_RATE: JOIN_RATE,
+    STORM_CAPACITY: ALLHANDS_CFG.capacity, STORM_LEAVE_MS: LEAVE_MS, STORM_WINDOW_S: WINDOW_S, STORM_TIMEOUT_S: TIMEOUT_S,
+    STORM_PLUGINS: PLUGINS,
+  });
+  console.log(`# command: ${command}`);
   const results = {
     date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: os.release() },
-    params: { N, B, K, SPREAD, JOIN_RATE, CLIENT }, runs: [],
+    command, params: { N, B, K, SPREAD, JOIN_RATE, CLIENT, WINDOW_S, TIMEOUT_S, RUNS }, runs: [], summary: {},
   };
-  for (const p of PLUGINS) {
-    const r = await runOne(p);
-    console.log(JSON.stringify(r, null, 1));
-    results.runs.push(r);
-    fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1));
-    await sleep(2000);
+  // Interleaved: every plugin's first run, then every plugin's second run, ...
+  for (let rep = 1; rep <= RUNS; rep += 1) {
+    for (const p of PLUGINS) {
+      const r = await runOne(p, rep);
+      console.log(JSON.stringify(r, null, 1));
+      results.runs.push(r);
+      for (const name of PLUGINS) {
+        const mine = results.runs.filter((x) => x.run === name);
+        if (mine.length) results.summary[name] = aggregateRuns(mine);
+      }
+      fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 1));
+      await sleep(2000);
+    }
   }
+  console.log(`# command: ${command}`);
+  printSummary(results.summary);
   process.exit(0);
 }
 
