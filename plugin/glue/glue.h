@@ -208,4 +208,10 @@ json_t *ah_writer_wait(guint64 seq);
  * persist_failed if its write fails or takes over 10 s. */
 void ah_writer_park_reply(ah_session *session, const char *transaction, json_t *body, guint64 seq);
 
+/* ---- cpu.c: the CPU figures adaptive waves use ---- */
+/* User + system time of the whole process so far, microseconds; -1 when unknown. */
+gint64 ah_process_cpu_us(void);
+/* The CPUs the process may use: its affinity mask, or less under a cgroup CPU limit. */
+double ah_usable_cpus(void);
+
 #endif
