@@ -355,6 +355,15 @@ static void attendee_feedback(ah_session *attendee, double fraction_lost, guint3
 	}
 }
 
+/* Append `conn` to `list` (guint64) unless it is there already (lists of a few presenters). */
+static void add_unique(GArray *list, guint64 conn)
+{
+	for (guint i = 0; i < list->len; i++)
+		if (g_array_index(list, guint64, i) == conn)
+			return;
+	g_array_append_val(list, conn);
+}
+
 static void note_routed(guint64 receiver, guint64 presenter)
 {
 	GArray *list = g_hash_table_lookup(routed_from, &receiver);
@@ -362,10 +371,7 @@ static void note_routed(guint64 receiver, guint64 presenter)
 		list = g_array_new(FALSE, FALSE, sizeof(guint64));
 		g_hash_table_insert(routed_from, g_memdup2(&receiver, sizeof(receiver)), list);
 	}
-	for (guint i = 0; i < list->len; i++)
-		if (g_array_index(list, guint64, i) == presenter)
-			return;
-	g_array_append_val(list, presenter);
+	add_unique(list, presenter);
 }
 
 /* Only receiver `conn`'s routes changed (RECEIVER_ROUTES): patch the fan-outs it was in and those
@@ -373,29 +379,25 @@ static void note_routed(guint64 receiver, guint64 presenter)
 static void patch_receiver(guint64 conn)
 {
 	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
-	GArray *presenters = g_array_new(FALSE, FALSE, sizeof(guint64));
-	GArray *was = g_hash_table_lookup(routed_from, &conn);
 	ah_session *attendee = ah_session_lookup(conn);
+	gpointer key = NULL, was = NULL;
 	ah_engine_receiver_routes(engine, conn, routes);
-	if (was != NULL)
-		g_array_append_vals(presenters, was->data, was->len);
 	if (attendee != NULL && !g_atomic_int_get(&attendee->destroyed)) {
 		sync_substreams(attendee);
 		for (guint i = 0; i < routes->len; i++)
 			set_layer_ceiling(attendee, &g_array_index(routes, ah_route, i));
 	}
-	g_hash_table_remove(routed_from, &conn); /* frees `was` (copied above) */
+	/* The presenters it was routed from, then those it is routed from now, each once. */
+	GArray *presenters = g_hash_table_steal_extended(routed_from, &conn, &key, &was) ? was
+		: g_array_new(FALSE, FALSE, sizeof(guint64));
+	g_free(key);
 	for (guint i = 0; i < routes->len; i++) {
-		guint64 p = g_array_index(routes, ah_route, i).presenter_conn;
-		note_routed(conn, p);
-		g_array_append_val(presenters, p);
+		note_routed(conn, g_array_index(routes, ah_route, i).presenter_conn);
+		add_unique(presenters, g_array_index(routes, ah_route, i).presenter_conn);
 	}
 	for (guint i = 0; i < presenters->len; i++) {
 		guint64 p = g_array_index(presenters, guint64, i);
-		gboolean seen = FALSE;
-		for (guint j = 0; j < i && !seen; j++)
-			seen = g_array_index(presenters, guint64, j) == p;
-		ah_session *presenter = seen ? NULL : ah_session_lookup(p);
+		ah_session *presenter = ah_session_lookup(p);
 		if (presenter == NULL)
 			continue;
 		ah_route mine[AH_MAX_STREAMS];
@@ -408,7 +410,7 @@ static void patch_receiver(guint64 conn)
 	}
 	if (attendee != NULL)
 		ah_session_unref(attendee);
-	g_array_free(presenters, TRUE);
+	g_array_unref(presenters);
 	g_array_free(routes, TRUE);
 }
 
