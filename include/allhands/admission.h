@@ -231,8 +231,6 @@ gint64 ah_admission_next_deadline(const ah_admission *adm, gint64 now);
 ah_adm_state ah_admission_state(const ah_admission *adm, guint64 pid);
 /* 1-based place in its room's queue, 0 when not queued. O(place). */
 guint ah_admission_position(const ah_admission *adm, guint64 pid);
-/* The wait estimate a queued pid would be told at `now` (unknown when not queued). O(place). */
-ah_wait_estimate ah_admission_estimate(const ah_admission *adm, guint64 pid, gint64 now);
 /* Counts; tenant/room NULL means the node. Unknown tenant/room gives zeros. */
 ah_adm_counts ah_admission_counts(const ah_admission *adm, const char *tenant, const char *room);
 /* Status figures; tenant/room NULL means the node. FALSE: unknown tenant or room. */

@@ -70,7 +70,6 @@ guint64 ah_persist_writer_put(ah_persist_writer *w, const char *tenant, const ch
 guint64 ah_persist_writer_sync(ah_persist_writer *w);
 /* The last write failed (so the latest changes may not reach the disk). */
 gboolean ah_persist_writer_failing(ah_persist_writer *w);
-guint64 ah_persist_writer_submitted(ah_persist_writer *w);
 
 /* Writer thread: wait until there is something to write (a change, or a retry after a failure),
  * write it and say how it went; AH_PERSIST_STOPPED once stop() was called and everything handed

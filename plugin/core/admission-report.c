@@ -401,13 +401,6 @@ guint ah_admission_position(const ah_admission *adm, guint64 pid)
 	return 0;
 }
 
-ah_wait_estimate ah_admission_estimate(const ah_admission *adm, guint64 pid, gint64 now)
-{
-	ah_wait_estimate unknown = {0};
-	guint position = ah_admission_position(adm, pid);
-	return position > 0 ? ah_adm_estimate(adm, ah_adm_lookup(adm, pid)->room, position, now) : unknown;
-}
-
 static gboolean find(const ah_admission *adm, const char *tenant, const char *room, const adm_tenant **t,
 	const adm_room **r)
 {

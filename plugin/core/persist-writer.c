@@ -170,14 +170,6 @@ gboolean ah_persist_writer_failing(ah_persist_writer *w)
 	return failing;
 }
 
-guint64 ah_persist_writer_submitted(ah_persist_writer *w)
-{
-	g_mutex_lock(&w->lock);
-	guint64 seq = w->submitted;
-	g_mutex_unlock(&w->lock);
-	return seq;
-}
-
 typedef struct {
 	GString *text;
 	gboolean first;

@@ -217,7 +217,7 @@ static void set_receivers(ah_pubmedia *pm, guint n)
 {
 	GArray *routes = g_array_new(FALSE, FALSE, sizeof(ah_route));
 	for (guint i = 0; i < n; i++) {
-		ah_route route = {i + 1, 0, 0, AH_MEDIA_VIDEO, 2};
+		ah_route route = {i + 1, 0, 0, AH_MEDIA_VIDEO, 2, 0 /* unused by the relay */};
 		g_array_append_val(routes, route);
 	}
 	ah_pubmedia_set_routes(pm, routes);
