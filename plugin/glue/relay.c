@@ -65,6 +65,9 @@
 #define AH_KEY_WAIT_MAX_US (3 * G_TIME_SPAN_SECOND)
 /* A simulcast receiver falls back to a lower layer after this long without a packet of its own. */
 #define AH_SIM_DROP_TRIGGER_US (1000 * G_TIME_SPAN_MILLISECOND)
+/* A simulcast layer counts as flowing while its last packet is at most this old (a layer paused
+ * by the presenter's encoder stops at once; pacing gaps are tens of milliseconds). */
+#define AH_SIM_FLOWING_US (500 * G_TIME_SPAN_MILLISECOND)
 /* A capped presenter gets a REMB this often; lifting the cap sends AH_REMB_UNCAP_COUNT REMB of
  * AH_REMB_UNCAPPED (browsers keep the last REMB as a limit until another one comes). */
 #define AH_REMB_INTERVAL_US G_TIME_SPAN_SECOND
@@ -162,6 +165,10 @@ typedef struct {
 	guint64 bytes[3];
 	gint64 window_start;
 	volatile gint kbps[3];
+	/* Presenter thread writes, helpers read (__atomic): when each layer's last packet came
+	 * (monotonic µs, 0: never), so a receiver knows within one packet whether a layer flows. */
+	gint64 last_at[3];
+	gint64 first_at;      /* the m-line's first packet of a known layer (same rules) */
 } ah_simulcast;
 
 /* Ref-counted: the presenter session holds one reference (released by ah_pubmedia_free), each
@@ -350,7 +357,9 @@ static void simulcast_clear(ah_simulcast *sim)
 		g_clear_pointer(&sim->rids[l], g_free);
 		sim->ssrcs[l] = 0;
 		g_atomic_int_set(&sim->kbps[l], 0);
+		__atomic_store_n(&sim->last_at[l], 0, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&sim->first_at, 0, __ATOMIC_RELAXED);
 	sim->rid_ext = 0;
 	g_mutex_unlock(&sim->rid_lock);
 }
@@ -593,7 +602,36 @@ typedef struct {
 	gboolean vp8;      /* rewrite VP8 picture ids */
 	char vp8pd[6];
 	int key;           /* is this packet a keyframe's: -1 not looked at yet */
+	gint64 now;        /* monotonic µs, read once when first needed (0: not yet) */
 } relay_packet;
+
+/* Whether simulcast layer `l` of the packet's m-line has sent a packet recently. */
+static gboolean layer_flows(relay_packet *rp, int l)
+{
+	const gint64 at = __atomic_load_n(&rp->sim->last_at[l], __ATOMIC_RELAXED);
+	if (at == 0)
+		return FALSE;
+	if (rp->now == 0)
+		rp->now = g_get_monotonic_time();
+	return rp->now - at < AH_SIM_FLOWING_US;
+}
+
+/* The layer a receiver aiming at `target` should be moving to: the target when it flows, else
+ * the highest flowing layer below it, else the target while the presenter's layers are still
+ * starting (their first packets come within milliseconds of each other, in no set order), else the
+ * packet's own (none at or below the target flows: any will do). */
+static int usable_layer(relay_packet *rp, int target)
+{
+	for (int l = target; l >= 0; l--)
+		if (layer_flows(rp, l))
+			return l;
+	const gint64 first = __atomic_load_n(&rp->sim->first_at, __ATOMIC_RELAXED);
+	if (rp->now == 0)
+		rp->now = g_get_monotonic_time();
+	if (first != 0 && rp->now - first < AH_SIM_FLOWING_US)
+		return target;
+	return rp->layer;
+}
 
 /* Simulcast: whether `sub` gets this packet; may switch its layer. */
 static gboolean simulcast_pass(relay_packet *rp, ah_substream *sub)
@@ -611,12 +649,12 @@ static gboolean simulcast_pass(relay_packet *rp, ah_substream *sub)
 		g_atomic_int_set(&k->wanted, 1);
 	}
 	/* Janus's helper starts on the first keyframe of any layer, and on its way to a target
-	 * takes a keyframe of any layer in that direction, overshooting it. While the target
-	 * layer flows, it only sees the target's packets and the current layer's, so an
-	 * attendee gets no layer above its ceiling, even briefly. When the target stops
-	 * flowing (its rate reads 0 within 2 s) the helper sees everything again and falls
-	 * back to a layer that flows. */
-	if (rp->layer >= 0 && rp->layer != target && rp->layer != sc->substream && g_atomic_int_get(&sim->kbps[target]) > 0)
+	 * takes a keyframe of any layer in that direction, overshooting it. So it only sees the
+	 * packets of the layer it is on and of the one it should move to: the target while it
+	 * flows, else the highest layer below the target that flows, else (the presenter sends
+	 * only layers above the target) any. An attendee gets no layer above its target while one
+	 * at or below it flows, even at its first keyframe. */
+	if (rp->layer >= 0 && rp->layer != sc->substream && rp->layer != usable_layer(rp, target))
 		return FALSE;
 	sc->rid_ext_id = sim->rid_ext;
 	g_mutex_lock(&sub->context_lock);
@@ -745,8 +783,12 @@ static void account_layer(ah_simulcast *sim, const janus_plugin_rtp *packet)
 	const gint64 now = g_get_monotonic_time();
 	if (sim->window_start == 0)
 		sim->window_start = now;
-	if (layer >= 0)
+	if (layer >= 0) {
 		sim->bytes[layer] += packet->length;
+		__atomic_store_n(&sim->last_at[layer], now, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&sim->first_at, __ATOMIC_RELAXED) == 0)
+			__atomic_store_n(&sim->first_at, now, __ATOMIC_RELAXED);
+	}
 	const gint64 elapsed = now - sim->window_start;
 	if (elapsed >= G_TIME_SPAN_SECOND) {
 		for (int l = 0; l < 3; l++) {

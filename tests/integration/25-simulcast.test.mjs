@@ -10,6 +10,10 @@
 //      feedback, and smaller keyframes); once its reports are clean again it is raised back to
 //      high after the policy's hold (5 s for the first raise).
 //   4. Sequence numbers stay continuous for every attendee across the layer switches.
+//   5. Attendees seated before the presenter publishes: the one that asked for "low" gets only
+//      240x135 keyframes from the very first packet (the presenter's layers start within
+//      milliseconds of each other, and none above the ceiling may get through meanwhile; a CI run
+//      once saw a "low" attendee get 960, 480, then 240).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,10 +132,10 @@ async function keyframeOf(a, width, { from = 0, timeout = 25000 } = {}) {
   });
 }
 
-function assertContinuous(a) {
+function assertContinuous(a, minPackets = 50) {
   const mid = a.videoMid();
   const vids = a.packets.filter((p) => p.mid === mid);
-  assert.ok(vids.length > 50, `${a.label}: video packets (${vids.length})`);
+  assert.ok(vids.length > minPackets, `${a.label}: video packets (${vids.length})`);
   let jumps = 0;
   for (let i = 1; i < vids.length; i += 1) {
     const d = (vids[i].seq - vids[i - 1].seq + 0x10000) & 0xffff;
@@ -141,8 +145,29 @@ function assertContinuous(a) {
   assert.equal(new Set(vids.map((p) => p.ssrc)).size, 1, `${a.label}: one SSRC towards the attendee`);
 }
 
+// Resolves once the wrtc presenter encodes all three layers (libwebrtc enables the higher ones as
+// its bandwidth estimate grows): until then a high-layer attendee rightly starts lower.
+async function presenterSendsLayers(p, n = 3) {
+  const sent = async () => {
+    const counts = new Map();
+    (await p.pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video' && s.bytesSent > 0) counts.set(s.ssrc, s.bytesSent);
+    });
+    return counts;
+  };
+  let last = await sent();
+  await waitFor(async () => {
+    await sleep(300);
+    const now = await sent();
+    const growing = [...now].filter(([ssrc, b]) => b > (last.get(ssrc) || 0)).length;
+    last = now;
+    return growing >= n;
+  }, { timeout: 20000, interval: 100, what: `the presenter sending ${n} layers` });
+}
+
 test('the presenter\'s answer accepts simulcast; a default attendee gets the high layer (960x540)', async () => {
   const sdp = pres.lastReply.jsep.sdp;
+  await presenterSendsLayers(pres);
   assert.match(sdp, /a=simulcast:\s*recv/, `answer accepts simulcast: ${sdp}`);
   assert.match(sdp, /urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id/, 'answer keeps the rid extension');
   const a = await attendee('default');
@@ -198,4 +223,33 @@ test('reported loss lowers an attendee\'s layer; clean reports raise it back aft
     clearInterval(timer);
   }
   assertContinuous(a);
+});
+
+test('attendees seated before the presenter publishes: "low" gets only 240x135 from its first keyframe', async () => {
+  await createRoom(janus, { tenant: 'sim', room: 'r2', max_attendees: 10, presenter_secret: 'p-presenter' });
+  const join = async (label, extra = {}) => {
+    const h = await handle(janus, bag);
+    const a = new SimAttendee(h, { label });
+    bag.add(() => a.close());
+    a.h = h;
+    a.events = [];
+    h.on('plugin-event', (e) => a.events.push(e.data || {}));
+    const r = await a.join({ ...joinBody({ tenant: 'sim', room: 'r2', display: label }), ...extra });
+    assertEvent(r.data, 'admitted', `${label} join`);
+    await a.waitConnected();
+    return a;
+  };
+  const low = await join('early-low', { layer: 'low' });
+  const high = await join('early-high');
+  const p2 = await presenter(janus, bag, {
+    tenant: 'sim', room: 'r2', presenter_secret: 'p-presenter', display: 'host2',
+    media: { simulcast: LAYERS, width: 960, height: 540, fps: 15 },
+  });
+  await keyframeOf(low, WIDTH.low);
+  await keyframeOf(high, WIDTH.high);
+  await sleep(3000);
+  const widths = low.keyframes().map((k) => k.width);
+  assert.ok(widths.length > 0 && widths.every((w) => w === WIDTH.low), `early-low: only low keyframes: ${safeJson(widths)}`);
+  assertContinuous(low, 20); // the low layer alone: ~15 packets a second
+  await p2.close();
 });
