@@ -60,6 +60,9 @@ guint ah_adaptive_limit(const ah_adaptive *a);
 double ah_adaptive_outlook(const ah_adaptive *a);
 /* The recent setup time, microseconds; 0 before the first sample. */
 double ah_adaptive_setup_us(const ah_adaptive *a);
+/* The setup time the law holds the node under while L is above min_limit (it cuts L beyond it):
+ * max(tolerance * baseline, baseline + slack), microseconds; 0 before the first sample. */
+double ah_adaptive_setup_target_us(const ah_adaptive *a);
 
 /* --- Join-rate budget: a token bucket of `burst` tokens refilled at `rate` per second.
  * rate <= 0 means unlimited (available() returns G_MAXUINT, next() returns now). */

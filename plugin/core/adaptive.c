@@ -130,11 +130,16 @@ void ah_adaptive_cpu_sample(ah_adaptive *a, double cpu)
 	a->pending_samples |= PENDING_CPU;
 }
 
+double ah_adaptive_setup_target_us(const ah_adaptive *a)
+{
+	return a->samples > 0 ? MAX(a->config.tolerance * a->baseline_us, a->baseline_us + SETUP_SLACK_US) : 0.0;
+}
+
 static double gradient(const ah_adaptive *a)
 {
 	double g = 1.0;
 	if (a->samples > 0 && a->recent_us > 0.0)
-		g = clamp_gradient(MAX(a->config.tolerance * a->baseline_us, a->baseline_us + SETUP_SLACK_US) / a->recent_us);
+		g = clamp_gradient(ah_adaptive_setup_target_us(a) / a->recent_us);
 	if (a->config.cpu_target > 0.0 && a->cpu > 0.0) {
 		double gc = clamp_gradient(a->config.cpu_target / a->cpu);
 		if (gc < g)

@@ -138,6 +138,9 @@ gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r);
 adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room);
 adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid);
 
+/* The node's admission pace, per second: the waves' (fixed, or the adaptive limit where it is
+ * heading over the setup time), capped by join_rate; 0 when admissions are not paced. */
+double ah_adm_pace_per_s(const ah_admission *adm);
 /* The rate (per second) at which the waves' pacing alone (wave size and interval, or the adaptive
  * limit, and join_rate) would admit from room r's queue now, given its tenant's weight among the
  * ready tenants and its turn among its tenant's ready rooms; *free_seats: how many of its queue

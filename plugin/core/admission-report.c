@@ -268,23 +268,41 @@ static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gbo
 	return *binding ? best : unknown;
 }
 
-/* The pace's estimate. Admissions come in waves, and in adaptive mode once the attendees still
- * connecting are through their setup, so the first of them may be a wave interval (or a setup
- * time) away: the high end allows for that. In adaptive mode the pace assumes the limit where it is
- * heading; the high end also holds if it stays where it is now, with the setup time measured (or,
- * before anyone connected, SETUP_GUESS_US). */
+/* The pace's estimate. Admissions come in waves, so the first of them may be a wave interval away:
+ * the high end allows for that. Fixed waves keep their pace. Adaptive waves move theirs with the
+ * node's setup times and CPU, which a storm's own joins raise after the estimate is made (the storm
+ * benchmark saw the pace halve within seconds): the low end assumes the limit where it is heading
+ * (max_limit while healthy) at today's setup time, the high end the slowest pace the law settles at
+ * while the queue lasts (min_limit attendees per turn of the longer of the setup time now and the one
+ * the law tolerates, or SETUP_GUESS_US before anyone connected, plus a wave interval), plus one such
+ * turn; the median is their geometric mean, as the pace lands between them (within the current
+ * limit, where the next waves decide, the pace of the moment). */
 static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
 {
-	ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
-	double interval = (double)adm->config.wave_interval_us, step = interval;
-	if (adm->config.wave_mode == AH_WAVES_ADAPTIVE) {
-		double setup = ah_adaptive_setup_us(&adm->adaptive), assumed = setup > 0 ? setup : SETUP_GUESS_US;
-		double slow = paced * ah_adaptive_limit(&adm->adaptive) / MAX(ah_adaptive_outlook(&adm->adaptive), 1.0) *
-			MAX(interval, setup) / MAX(interval, assumed);
-		step = MAX(interval, assumed);
-		e.high_us = MAX(e.high_us, ah_wait_estimate_at(position, slow, 0).high_us);
+	const double interval = (double)adm->config.wave_interval_us;
+	if (adm->config.wave_mode != AH_WAVES_ADAPTIVE) {
+		ah_wait_estimate e = ah_wait_estimate_at(position, paced, 0);
+		e.high_us = MIN(e.high_us + (gint64)interval, AH_WAIT_MAX_US);
+		return e;
 	}
-	e.high_us = MIN(e.high_us + (gint64)step, AH_WAIT_MAX_US);
+	const ah_adaptive *a = &adm->adaptive;
+	const double setup = ah_adaptive_setup_us(a);
+	const double slow_setup = setup > 0 ? MAX(setup, ah_adaptive_setup_target_us(a)) : SETUP_GUESS_US;
+	const double fast_pace = ah_adm_pace_per_s(adm);
+	/* A wave admits only once those connecting are through, at its next tick: a setup time plus up
+	 * to an interval per turn. */
+	double slow_pace = a->config.min_limit * (double)G_USEC_PER_SEC / (slow_setup + interval);
+	if (adm->config.join_rate > 0)
+		slow_pace = MIN(slow_pace, adm->config.join_rate);
+	const double slow = fast_pace > 0 ? paced * MIN(slow_pace / fast_pace, 1.0) : paced;
+	const ah_wait_estimate fast_e = ah_wait_estimate_at(position, paced, 0);
+	/* Within the current limit the next waves decide, at today's pace. */
+	const gboolean next_waves = position <= ah_adaptive_limit(a);
+	ah_wait_estimate e = next_waves ? fast_e : ah_wait_estimate_at(position, sqrt(paced * slow), 0);
+	const ah_wait_estimate slow_e = ah_wait_estimate_at(position, slow, 0);
+	/* Within the current limit, the next wave may come at any moment. */
+	e.low_us = next_waves ? 0 : MIN(e.low_us, fast_e.low_us);
+	e.high_us = MIN(MAX(e.high_us, slow_e.high_us) + (gint64)(slow_setup + interval), AH_WAIT_MAX_US);
 	return e;
 }
 

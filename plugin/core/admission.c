@@ -298,7 +298,7 @@ static gboolean wave_possible(const ah_admission *adm)
 }
 
 /* The waves' pace: admissions per second the configuration allows, 0 when unbounded. */
-static double pace_per_s(const ah_admission *adm)
+double ah_adm_pace_per_s(const ah_admission *adm)
 {
 	const ah_admission_config *c = &adm->config;
 	double pace = 0;
@@ -320,7 +320,7 @@ double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free
 	const adm_tenant *t = r->tenant;
 	guint64 node_seats = (guint64)ah_adm_seats(&adm->counts) + adm->reserved_unused;
 	guint rooms = t->ready[AH_ADM_PRIORITY].length + t->ready[AH_ADM_ORDINARY].length;
-	double pace = pace_per_s(adm), share;
+	double pace = ah_adm_pace_per_s(adm), share;
 	guint node_free, room_free, tenant_free;
 	*free_seats = 0;
 	if (pace <= 0 || adm->ready_weight == 0 || rooms == 0 || !ah_adm_room_moving(adm, r) ||
