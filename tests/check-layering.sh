@@ -1,12 +1,52 @@
-#!/bin/sh
-# The layering rule: only plugin/glue may include a Janus header. Everything else (plugin/core,
-# include/allhands, the unit tests) must build and be tested without Janus. TAP output.
+#!/usr/bin/env bash
+# The layering rules, checked on every `make check` (TAP output):
+#  1. only plugin/glue may include a Janus header: plugin/core, include/allhands and the unit tests
+#     build and are tested without Janus;
+#  2. no project header shares a name with a Janus header;
+#  3. no two C files under plugin/ call each other's functions (a cycle a reader must hold in mind);
+#  4. calls point down the layers listed in LAYERS below: a file calls files of lower layers only,
+#     never one above it, nor another group of its own layer.
+# "Calls" here: a file names a function that another file defines without `static` (universal-ctags
+# finds the definitions). Comments count, like calls: a comment naming a higher layer's function is
+# a dependency a reader follows too; string literals do not. docs/operations.md ("Code layout")
+# explains the layers.
 # SPDX-License-Identifier: GPL-3.0-or-later
 cd "${top_srcdir:-.}" || exit 1
+
+# The layers, top first; each line one layer, each word on it one group (a file or a glob). A group
+# may call itself (the files of one glob may call each other, without cycles: test 3) and any group
+# of a lower layer. Files under plugin/ matching no group are listed as a diagnostic and checked by
+# test 3 only: give a new file its place here.
+LAYERS='
+plugin/glue/plugin.c
+plugin/glue/control.c
+plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c plugin/glue/metrics*.c
+plugin/glue/sdp.c plugin/glue/session.c
+plugin/redis/*.c
+plugin/core/requests.c
+plugin/core/requests-participant.c plugin/core/requests-join.c plugin/core/requests-tenants.c plugin/core/requests-rooms.c plugin/core/requests-node.c
+plugin/core/requests-schedule.c
+plugin/core/requests-common.c
+plugin/core/engine.c
+plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c
+plugin/core/engine-participants.c
+plugin/core/engine-ghosts.c plugin/core/engine-media.c
+plugin/core/engine-credentials.c
+plugin/core/engine-registry.c
+plugin/core/admission.c
+plugin/core/admission-report.c
+plugin/core/admission-common.c
+plugin/core/ledger*.c
+plugin/core/persist-writer.c plugin/core/schedule.c
+plugin/core/persist.c plugin/core/schedule-rule.c plugin/core/adaptive.c plugin/core/stats.c plugin/core/throttle.c
+plugin/core/token.c plugin/core/simulcast.c plugin/core/fmtp.c plugin/core/feedback.c
+plugin/core/validate.c plugin/core/errors.c
+'
+
 # Janus's headers, as a plugin includes them (janus-dev: /usr/include/janus).
 janus_headers=$(ls /usr/include/janus 2>/dev/null | sed -n 's/\.h$//p' | tr '\n' '|')
 pattern="^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"](janus/|plugins/|${janus_headers}__none__)(\\.h)?"
-echo "1..2"
+echo "1..4"
 bad=$(grep -rnE "$pattern" plugin/core include tests/unit 2>/dev/null | grep -vE '"allhands/' )
 if [ -z "$bad" ]; then
 	echo "ok 1 - no Janus header outside plugin/glue"
@@ -23,3 +63,62 @@ if [ -z "$shadow" ]; then
 else
 	echo "not ok 2 - project headers named like Janus headers: $shadow"
 fi
+
+# --- 3 and 4: who calls whom under plugin/
+if ! ctags --version 2>/dev/null | grep -q 'Universal Ctags'; then
+	echo "not ok 3 - no mutual calls between files under plugin/ # universal-ctags is missing (scripts/setup.sh installs it)"
+	echo "not ok 4 - calls point down the layers # universal-ctags is missing"
+	exit 0
+fi
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+find plugin -name '*.c' | LC_ALL=C sort >"$tmp/files"
+# "name file" for every function defined without `static` (--extras=-F leaves file-scope ones out),
+# but `create`: the one symbol the plugin exports, which only Janus calls (and a common word).
+xargs ctags -x --c-kinds=f --extras=-F --_xformat='%N %F' <"$tmp/files" | grep -v '^create ' | LC_ALL=C sort -u \
+	>"$tmp/defs"
+# "file name" for every identifier a file mentions outside string literals.
+while read -r f; do
+	sed -E 's/"([^"\\]|\\.)*"/""/g' "$f" | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | LC_ALL=C sort -u | sed "s|^|$f |"
+done <"$tmp/files" >"$tmp/uses"
+# "caller callee name": caller mentions a function callee defines.
+awk 'NR == FNR { def[$1] = def[$1] " " $2; next }
+	($2 in def) { n = split(def[$2], d, " "); for (i = 1; i <= n; i++) if (d[i] != $1) print $1, d[i], $2 }' \
+	"$tmp/defs" "$tmp/uses" | LC_ALL=C sort -u >"$tmp/edges"
+
+mutual=$(awk '{ k = $1 " " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
+	END { for (k in e) { split(k, p, " "); r = p[2] " " p[1]; if ((r in e) && p[1] < p[2]) print p[1] " <-> " p[2] ": " e[k] " | " e[r] } }' \
+	"$tmp/edges" | LC_ALL=C sort)
+if [ -z "$mutual" ]; then
+	echo "ok 3 - no two files under plugin/ call each other"
+else
+	echo "not ok 3 - files under plugin/ that call each other (caller's names | callee's names):"
+	echo "$mutual" | sed 's/^/# /'
+fi
+
+# "file layer group" for every file a group of LAYERS matches (the first match wins).
+layer=0
+echo "$LAYERS" | while read -r line; do
+	[ -n "$line" ] || continue
+	layer=$((layer + 1))
+	group=0
+	for pattern in $line; do
+		group=$((group + 1))
+		while read -r f; do
+			case "$f" in $pattern) echo "$f $layer $layer.$group" ;; esac
+		done <"$tmp/files"
+	done
+done | awk '!seen[$1]++' >"$tmp/placed"
+upward=$(awk 'NR == FNR { layer[$1] = $2; group[$1] = $3; next }
+	($1 in layer) && ($2 in layer) && group[$1] != group[$2] && layer[$1] >= layer[$2] {
+		k = $1 " -> " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
+	END { for (k in e) print k ": " e[k] }' "$tmp/placed" "$tmp/edges" | LC_ALL=C sort)
+unplaced=$(awk 'NR == FNR { placed[$1] = 1; next } !($1 in placed)' "$tmp/placed" "$tmp/files")
+if [ -z "$upward" ]; then
+	echo "ok 4 - calls point down the layers ($(wc -l <"$tmp/placed") files placed)"
+else
+	echo "not ok 4 - calls up the layers, or across groups of one layer (tests/check-layering.sh, LAYERS):"
+	echo "$upward" | sed 's/^/# /'
+fi
+[ -z "$unplaced" ] || echo "$unplaced" | sed 's/^/# not in LAYERS (only test 3 checks it): /'
+exit 0

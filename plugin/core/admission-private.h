@@ -1,6 +1,7 @@
-/* allhands: admission's records, shared by admission.c (seats, queues, waves) and
- * admission-report.c (positions, estimates, measurements, queries). Not installed; nothing else
- * includes it.
+/* allhands: admission's records, shared by admission.c (seats, queues, waves),
+ * admission-report.c (positions, estimates, measurements, queries) and admission-common.c (what
+ * both read). Not installed; nothing else includes it. Calls point down: admission.c ->
+ * admission-report.c -> admission-common.c.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -129,8 +130,10 @@ struct ah_admission {
 	adm_measure measure;
 };
 
-/* admission.c */
+/* admission-common.c */
 guint ah_adm_seats(const ah_adm_counts *c);
+/* A tenant's seats held: attendee seats and presenters. */
+guint ah_adm_tenant_seats(const adm_tenant *t);
 /* Whether x is in l. */
 gboolean ah_adm_linked(const adm_list *l, const adm_link *x);
 /* Whether the room's queue is being admitted at all (open, not paused, node not paused). */

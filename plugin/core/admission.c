@@ -3,7 +3,8 @@
  *
  * Owns every participant's admission state, the tenants' and rooms' caps, shares and seat counts,
  * the per-room queues, the admit timeouts and rejoin graces, the wave clock and the join-rate
- * budget. Positions, estimates and measurements are in admission-report.c. Pure: no Janus header,
+ * budget. Positions, estimates and measurements are in admission-report.c, what both read (seat
+ * counts, lookups, the waves' pace) in admission-common.c. Pure: no Janus header,
  * no clock reads (time is the `now` argument), no logging, no locks, no global state. Only the
  * control thread calls it, through the engine.
  *
@@ -31,16 +32,6 @@
 #include "admission-private.h"
 
 /* --- intrusive lists */
-
-static gboolean list_has(const adm_list *l, const adm_link *x)
-{
-	return x->prev != NULL || l->head == x;
-}
-
-gboolean ah_adm_linked(const adm_list *l, const adm_link *x)
-{
-	return list_has(l, x);
-}
 
 static void list_push(adm_list *l, adm_link *x)
 {
@@ -70,9 +61,9 @@ static void list_remove(adm_list *l, adm_link *x)
 
 static void list_set(adm_list *l, adm_link *x, gboolean in)
 {
-	if (in && !list_has(l, x))
+	if (in && !ah_adm_linked(l, x))
 		list_push(l, x);
-	else if (!in && list_has(l, x))
+	else if (!in && ah_adm_linked(l, x))
 		list_remove(l, x);
 }
 
@@ -135,16 +126,6 @@ static void push_event(GArray *events, ah_adm_event_kind kind, guint64 pid)
 		g_array_append_val(events, ev);
 }
 
-guint ah_adm_seats(const ah_adm_counts *c)
-{
-	return c->connecting + c->active + c->rejoining;
-}
-
-static guint tenant_seats(const adm_tenant *t)
-{
-	return ah_adm_seats(&t->counts) + t->counts.presenters;
-}
-
 static guint gap(guint want, guint have)
 {
 	return have < want ? want - have : 0;
@@ -205,20 +186,6 @@ static void count_add(ah_admission *adm, const adm_participant *p, int delta)
 		ah_adm_measure_seats(adm, p);
 }
 
-adm_participant *ah_adm_lookup(const ah_admission *adm, guint64 pid)
-{
-	return g_hash_table_lookup(adm->participants, &pid);
-}
-
-adm_room *ah_adm_find_room(const ah_admission *adm, const char *tenant, const char *room)
-{
-	adm_tenant *t;
-	if (tenant == NULL || room == NULL)
-		return NULL;
-	t = g_hash_table_lookup(adm->tenants, tenant);
-	return t != NULL ? g_hash_table_lookup(t->rooms, room) : NULL;
-}
-
 /* --- caps and readiness */
 
 static gboolean room_seat_free(const adm_room *r)
@@ -229,7 +196,7 @@ static gboolean room_seat_free(const adm_room *r)
 /* A tenant seat an attendee may take: free presenter seats are not for attendees. */
 static gboolean tenant_seat_free(const adm_tenant *t)
 {
-	return (guint64)tenant_seats(t) + t->presenter_gap < t->max_participants;
+	return (guint64)ah_adm_tenant_seats(t) + t->presenter_gap < t->max_participants;
 }
 
 /* A node seat tenant t may take: its own reserved seats, else one nobody reserved. */
@@ -241,11 +208,6 @@ static gboolean node_seat_for(const ah_admission *adm, const adm_tenant *t)
 	return (guint64)seats + adm->reserved_unused < adm->config.capacity;
 }
 
-gboolean ah_adm_room_moving(const ah_admission *adm, const adm_room *r)
-{
-	return !r->closed && !r->paused && !adm->paused && !adm->draining;
-}
-
 static gboolean room_ready(const adm_room *r, int klass)
 {
 	return r->queue[klass].length > 0 && !r->closed && !r->paused && room_seat_free(r);
@@ -254,7 +216,7 @@ static gboolean room_ready(const adm_room *r, int klass)
 /* In or out of the node's ready ring, keeping the sum of the ready tenants' weights. */
 static void set_ready(ah_admission *adm, adm_tenant *t, gboolean ready)
 {
-	if (ready == list_has(&adm->ready, &t->ready_link))
+	if (ready == ah_adm_linked(&adm->ready, &t->ready_link))
 		return;
 	list_set(&adm->ready, &t->ready_link, ready);
 	adm->ready_weight = ready ? adm->ready_weight + t->weight : adm->ready_weight - t->weight;
@@ -295,47 +257,6 @@ static gboolean wave_possible(const ah_admission *adm)
 		return FALSE;
 	return adm->reserve.length > 0 ||
 		(adm->ready.length > 0 && (guint64)seats + adm->reserved_unused < adm->config.capacity);
-}
-
-/* The waves' pace: admissions per second the configuration allows, 0 when unbounded. */
-double ah_adm_pace_per_s(const ah_admission *adm)
-{
-	const ah_admission_config *c = &adm->config;
-	double pace = 0;
-	if (c->wave_interval_us > 0 && c->wave_mode == AH_WAVES_ADAPTIVE) {
-		/* L attendees connect at a time, each for the setup time, and a wave comes once per
-		 * interval: L / max(interval, setup) per second (Little's law), with L where it is heading. */
-		double turnover_us = MAX((double)c->wave_interval_us, ah_adaptive_setup_us(&adm->adaptive));
-		pace = ah_adaptive_outlook(&adm->adaptive) * G_USEC_PER_SEC / turnover_us;
-	} else if (c->wave_interval_us > 0) {
-		pace = c->wave_size * (double)G_USEC_PER_SEC / (double)c->wave_interval_us;
-	}
-	if (c->join_rate > 0)
-		pace = pace > 0 ? MIN(pace, c->join_rate) : c->join_rate;
-	return pace;
-}
-
-double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free_seats)
-{
-	const adm_tenant *t = r->tenant;
-	guint64 node_seats = (guint64)ah_adm_seats(&adm->counts) + adm->reserved_unused;
-	guint rooms = t->ready[AH_ADM_PRIORITY].length + t->ready[AH_ADM_ORDINARY].length;
-	double pace = ah_adm_pace_per_s(adm), share;
-	guint node_free, room_free, tenant_free;
-	*free_seats = 0;
-	if (pace <= 0 || adm->ready_weight == 0 || rooms == 0 || !ah_adm_room_moving(adm, r) ||
-		!list_has(&adm->ready, &t->ready_link) ||
-		(!list_has(&t->ready[AH_ADM_PRIORITY], &r->ring[AH_ADM_PRIORITY]) &&
-			!list_has(&t->ready[AH_ADM_ORDINARY], &r->ring[AH_ADM_ORDINARY])) ||
-		node_seats >= adm->config.capacity)
-		return 0;
-	share = (double)t->weight / (double)adm->ready_weight / rooms;
-	/* The seats its share of the free ones, its room's and its tenant's caps leave for it. */
-	node_free = (guint)((adm->config.capacity - node_seats) * share);
-	room_free = r->max_attendees - ah_adm_seats(&r->counts);
-	tenant_free = (guint)(t->max_participants - MIN((guint64)tenant_seats(t) + t->presenter_gap, t->max_participants));
-	*free_seats = MIN(MIN(node_free, room_free), tenant_free);
-	return pace * share;
 }
 
 /* --- participants */
@@ -502,7 +423,7 @@ static void run_wave(ah_admission *adm, gint64 now, GArray *events)
 			t->deficit = t->weight;
 		admit_from(adm, t, now, events);
 		admitted++;
-		if (t->deficit > 0 && list_has(&adm->ready, &t->ready_link) && --t->deficit == 0)
+		if (t->deficit > 0 && ah_adm_linked(&adm->ready, &t->ready_link) && --t->deficit == 0)
 			list_rotate(&adm->ready);
 	}
 	if (admitted > 0) {
@@ -618,7 +539,7 @@ gboolean ah_admission_set_tenant_share(ah_admission *adm, const char *tenant, gu
 		return FALSE;
 	seats = ah_adm_seats(&t->counts);
 	adm->reserved_unused = adm->reserved_unused - gap(t->reserved, seats) + gap(reserved, seats);
-	if (list_has(&adm->ready, &t->ready_link))
+	if (ah_adm_linked(&adm->ready, &t->ready_link))
 		adm->ready_weight = adm->ready_weight - t->weight + MAX(weight, 1);
 	t->weight = MAX(weight, 1);
 	t->deficit = MIN(t->deficit, t->weight);
@@ -902,7 +823,7 @@ gboolean ah_admission_add_presenter(ah_admission *adm, guint64 pid, const char *
 		return FALSE;
 	/* One of the room's own presenter seats, or a seat no other room reserved for presenters. */
 	if (r->counts.presenters < r->presenter_seats)
-		fits = tenant_seats(r->tenant) < r->tenant->max_participants;
+		fits = ah_adm_tenant_seats(r->tenant) < r->tenant->max_participants;
 	else
 		fits = tenant_seat_free(r->tenant);
 	if (!fits)

@@ -1,7 +1,9 @@
-/* allhands: credentials and abuse (issue 12): the tenants' join-token signing keys and their
- * requests (get_signing_key, rotate_signing_key), the throttle of failed credential attempts per
- * Janus session and per room, tenant and node (throttle.h), the per-session bound on queued joins,
- * and the failure figures of status. Split from engine.c and requests.c, which call in here.
+/* allhands: credentials and abuse (issue 12), the engine's side: a tenant's new join-token signing
+ * key, the throttle of failed credential attempts per Janus session and per room, tenant and node
+ * (throttle.h), the per-session bound on queued joins, and the failure figures of status. The
+ * requests that use them (get_signing_key, rotate_signing_key, the guard around each credential
+ * check) are the requests layer's; engine.c and the request handlers call in here, and it calls only
+ * engine-registry.c, admission, the throttle and token modules.
  * Pure: no Janus, no clock, no logging (the keys come from token.c); control thread only.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -126,18 +128,17 @@ static void prune_sessions(ah_engine *engine, gint64 now)
 }
 
 /* The caller's session bucket; NULL for the Admin API, or when the table is full (create). */
-static ah_fail_bucket *session_bucket(ah_req *req, gboolean create)
+static ah_fail_bucket *session_bucket(ah_engine *e, gboolean admin_api, guint64 conn, gint64 now, gboolean create)
 {
-	ah_engine *e = req->engine;
 	guint64 session;
 	ah_fail_bucket *b;
-	if (req->admin_api)
+	if (admin_api)
 		return NULL;
-	session = session_of(e, req->conn);
+	session = session_of(e, conn);
 	b = g_hash_table_lookup(e->session_failures, &session);
 	if (b != NULL || !create)
 		return b;
-	prune_sessions(e, req->now);
+	prune_sessions(e, now);
 	if (g_hash_table_size(e->session_failures) >= AH_FAIL_SESSIONS_MAX)
 		return NULL;
 	b = g_new0(ah_fail_bucket, 1);
@@ -145,31 +146,31 @@ static ah_fail_bucket *session_bucket(ah_req *req, gboolean create)
 	return b;
 }
 
-ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope)
+gint64 ah_engine_fail_guard(ah_engine *engine, gboolean admin_api, guint64 conn, ah_fail_bucket *bucket,
+	ah_fail_scope scope, gint64 now, const char **scope_name)
 {
-	ah_fail_bucket *own = session_bucket(req, FALSE);
-	gint64 wait = own != NULL ? ah_fail_check(own, &fail_limits[AH_FAIL_SESSION], req->now) : 0, scoped;
-	const char *name = scope_names[AH_FAIL_SESSION];
-	scoped = bucket != NULL && wait == 0 ? ah_fail_check(bucket, &fail_limits[scope], req->now) : 0;
+	ah_fail_bucket *own = session_bucket(engine, admin_api, conn, now, FALSE);
+	gint64 wait = own != NULL ? ah_fail_check(own, &fail_limits[AH_FAIL_SESSION], now) : 0, scoped;
+	*scope_name = scope_names[AH_FAIL_SESSION];
+	scoped = bucket != NULL && wait == 0 ? ah_fail_check(bucket, &fail_limits[scope], now) : 0;
 	if (scoped > 0) {
 		wait = scoped;
-		name = scope_names[scope];
+		*scope_name = scope_names[scope];
 	}
-	if (wait == 0)
-		return AH_ERR_OK;
-	req->engine->refused_total++;
-	req->error_extra = json_pack("{s:I, s:s}", "retry_after_ms", (json_int_t)((wait + 999) / 1000), "scope", name);
-	return AH_ERR_TOO_MANY_FAILURES;
+	if (wait > 0)
+		engine->refused_total++;
+	return wait;
 }
 
-void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope)
+void ah_engine_fail_record(ah_engine *engine, gboolean admin_api, guint64 conn, ah_fail_bucket *bucket,
+	ah_fail_scope scope, gint64 now)
 {
-	ah_fail_bucket *own = session_bucket(req, TRUE);
+	ah_fail_bucket *own = session_bucket(engine, admin_api, conn, now, TRUE);
 	if (own != NULL)
-		ah_fail_record(own, &fail_limits[AH_FAIL_SESSION], req->now);
+		ah_fail_record(own, &fail_limits[AH_FAIL_SESSION], now);
 	if (bucket != NULL)
-		ah_fail_record(bucket, &fail_limits[scope], req->now);
-	req->engine->failed_total++;
+		ah_fail_record(bucket, &fail_limits[scope], now);
+	engine->failed_total++;
 }
 
 static json_t *bucket_json(const ah_fail_bucket *b, ah_fail_scope scope, gint64 now)
@@ -201,20 +202,6 @@ json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant
 		"admin_key", bucket_json(&engine->admin_failures, AH_FAIL_NODE, now));
 }
 
-/* --- minimum lengths (validate.h) the parameter specs cannot say */
-
-ah_error ah_req_room_credentials(ah_req *req)
-{
-	const char *pin = ah_req_string(req, "pin"), *priority = ah_req_string(req, "priority_secret");
-	if (pin != NULL && *pin != '\0' && g_utf8_strlen(pin, -1) < AH_PIN_MIN_LEN)
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (pin: at least %d "
-			"characters, or \"\" for none)", AH_PIN_MIN_LEN));
-	if (priority != NULL && *priority != '\0' && g_utf8_strlen(priority, -1) < AH_ROOM_SECRET_MIN_LEN)
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (priority_secret: at "
-			"least %d characters, or \"\" for none)", AH_ROOM_SECRET_MIN_LEN));
-	return AH_ERR_OK;
-}
-
 /* --- signing keys */
 
 gboolean ah_engine_new_signing_key(ah_tenant *tenant)
@@ -225,72 +212,4 @@ gboolean ah_engine_new_signing_key(ah_tenant *tenant)
 	memcpy(tenant->signing_key, key, sizeof(key));
 	memset(key, 0, sizeof(key));
 	return TRUE;
-}
-
-/* {"tenant", "signing_key", "previous_signing_key_until"?}: the key goes to the caller only. */
-static json_t *key_reply(const ah_engine *engine, const ah_tenant *t, gint64 now)
-{
-	const char *keys[2];
-	json_t *reply = json_pack("{s:s, s:s, s:s}", "allhands", "success", "tenant", t->id, "signing_key", t->signing_key);
-	if (ah_engine_tenant_keys(engine, t, now, keys) == 2)
-		json_object_set_new(reply, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
-	return reply;
-}
-
-static ah_error find_tenant(ah_req *req, ah_tenant **t)
-{
-	const char *id = ah_req_string(req, "tenant");
-	ah_error err = ah_req_in_scope(req, id);
-	if (err != AH_ERR_OK)
-		return err;
-	*t = ah_engine_tenant(req->engine, id);
-	return *t != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_TENANT;
-}
-
-ah_error ah_req_get_signing_key(ah_req *req)
-{
-	ah_tenant *t = NULL;
-	ah_error err = find_tenant(req, &t);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = key_reply(req->engine, t, req->now);
-	return AH_ERR_OK;
-}
-
-const ah_param ah_rotate_signing_key_params[] = {
-	AH_PARAM_ID("tenant", TRUE),
-	AH_PARAM_UINT("overlap_s", FALSE, 0, AH_SECRET_OVERLAP_S_MAX),
-	AH_PARAM_STR("signing_key", FALSE, 0, 0),
-	AH_PARAM_END
-};
-
-/* A new key (generated, or the operator's own, e.g. shared by several nodes); the old one keeps
- * verifying tokens for overlap_s (default 0: not at all). */
-ah_error ah_req_rotate_signing_key(ah_req *req)
-{
-	ah_tenant *t = NULL;
-	ah_error err = find_tenant(req, &t);
-	const char *given = ah_req_string(req, "signing_key");
-	char key[AH_SIGNING_KEY_LEN + 1];
-	guint overlap_s = (guint)json_integer_value(json_object_get(req->message, "overlap_s"));
-	if (err != AH_ERR_OK)
-		return err;
-	if (given != NULL && req->scope != NULL)
-		return ah_req_fail(req, AH_ERR_FORBIDDEN, g_strdup("forbidden (only the operator may set a signing_key)"));
-	if (given != NULL && !ah_token_key_valid(given))
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT,
-			g_strdup("invalid element (signing_key: 64 lower-case hex characters, 256 random bits)"));
-	if (given != NULL)
-		g_strlcpy(key, given, sizeof(key));
-	else if (!ah_token_key_generate(key))
-		return ah_req_fail(req, AH_ERR_INTERNAL, g_strdup("internal error (no randomness for a signing key)"));
-	g_free(t->previous_signing_key);
-	t->previous_signing_key = overlap_s > 0 ? g_strdup(t->signing_key) : NULL;
-	t->previous_signing_key_until = overlap_s > 0 ? ah_engine_real_s(req->engine, req->now) + overlap_s : 0;
-	memcpy(t->signing_key, key, sizeof(key));
-	memset(key, 0, sizeof(key));
-	req->reply = key_reply(req->engine, t, req->now);
-	ah_engine_notify(req->outs, 0, "signing_key_rotated", t->id, NULL, 0);
-	ah_req_save(req);
-	return AH_ERR_OK;
 }

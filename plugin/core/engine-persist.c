@@ -1,6 +1,8 @@
 /* allhands: the engine's side of the state file (issue 12): the row of a tenant or room that changed,
  * handed to the writer (persist-writer.h), whose thread (the glue's) writes the file; the writer's
- * start (seeded with the rows as loaded) and stop; `sync`.
+ * start (seeded with the rows as loaded) and stop; the last change's number (`sync`); a room's
+ * schedule and options in its row and back. engine.c and the request handlers call it; it calls
+ * engine-registry.c, persist, the writer and the schedule module.
  *
  * Pure: no Janus header, no clock, no logging. Control thread only (ah_engine_persist_stop after
  * the writer thread has stopped).
@@ -80,11 +82,9 @@ guint ah_engine_held_schedules(const ah_engine *engine)
 	return engine->held_schedules;
 }
 
-ah_error ah_req_sync(ah_req *req)
+guint64 ah_engine_persist_sync(ah_engine *engine)
 {
-	guint64 seq = req->engine->writer != NULL ? ah_persist_writer_sync(req->engine->writer) : 0;
-	req->reply = json_pack("{s:s, s:I}", "allhands", "success", "sequence", (json_int_t)seq);
-	return AH_ERR_OK;
+	return engine->writer != NULL ? ah_persist_writer_sync(engine->writer) : 0;
 }
 
 /* The rows as loaded, into the writer's image (nothing is written: the file already says this). */
@@ -130,4 +130,39 @@ void ah_engine_persist_stop(ah_engine *engine)
 	g_free(why);
 	ah_persist_writer_free(engine->writer);
 	engine->writer = NULL;
+}
+
+/* --- a room's schedule and options in its row */
+
+void ah_room_schedule_save(const ah_room *room, ah_persist_room *row)
+{
+	row->schedule = room->schedule != NULL ? ah_schedule_to_json(room->schedule) : NULL;
+	row->lobby_minutes = room->lobby_minutes;
+	row->ending_warning_s = room->ending_warning_s;
+	row->grace_s = room->grace_s;
+	row->shuffle = room->shuffle;
+}
+
+/* A stored schedule is checked like a new one (so it cannot stall a restart either). One refused
+ * now (a rule that an older version accepted, a hand-edited file) is held: the room is kept, closed,
+ * with the schedule as it was (the state file keeps it) and the reason in its replies, until it is
+ * replaced; the node starts. */
+ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message)
+{
+	room->lobby_minutes = row->lobby_minutes;
+	room->ending_warning_s = row->ending_warning_s;
+	room->grace_s = row->grace_s;
+	room->shuffle = row->shuffle;
+	if (row->schedule != NULL) {
+		char *why = NULL;
+		if (ah_schedule_from_json(row->schedule, &room->schedule, &why) != AH_ERR_OK)
+			room->schedule = ah_schedule_new_held(row->schedule, why);
+		g_free(why);
+	}
+	if (room->schedule != NULL) {
+		/* Closed until the first sync, which the first entry point runs (next_change 0 is due). */
+		room->status.phase = AH_PHASE_CLOSED;
+		room->status.next_change = 0;
+	}
+	return AH_ERR_OK;
 }

@@ -1,7 +1,11 @@
-/* allhands: the engine's state, shared by engine.c (participants, offers, slots, routes, time),
- * engine-schedule.c (scheduled rooms: phases, transitions, schedule requests) and requests.c
- * (the request table and its handlers). Not a public header: nothing outside
- * plugin/core includes it. Control thread only, like the whole engine.
+/* allhands: the engine's state and the functions its files offer each other, shared by the engine's
+ * files (engine*.c) and, through requests-private.h, by the request files above them. Not a public
+ * header: nothing outside plugin/core includes it. Control thread only, like the whole engine.
+ *
+ * The engine's files call down only (tests/check-layering.sh checks it; docs/operations.md, "Code
+ * layout"): engine.c -> engine-schedule.c, engine-admission.c, engine-persist.c ->
+ * engine-participants.c -> engine-ghosts.c, engine-media.c -> engine-credentials.c,
+ * engine-registry.c. The sections below follow that order, bottom first.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -168,30 +172,8 @@ typedef enum {
 	AH_EXIT_REPLACED,       /* a seated attendee whose rejoin token came back on another handle */
 } ah_exit;
 
-/* A request being processed (requests.c fills it, handlers read and answer it). */
-typedef struct {
-	ah_engine *engine;
-	gboolean admin_api;     /* from ah_engine_admin_message: operator rights, no conn */
-	guint64 conn;
-	json_t *message;
-	const char *jsep_type;
-	const ah_stream_desc *streams;
-	guint n_streams;
-	gint64 now;
-	const char *scope;      /* NULL: operator; else the one tenant the caller may touch */
-	GPtrArray *outs;
-	/* The handler's answer. */
-	json_t *reply;          /* success body (complete, with "allhands") */
-	ah_jsep_kind jsep;      /* JSEP to attach to the reply */
-	char *error;            /* error message (g_free); NULL: the table's default */
-	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
-	guint kept;             /* outs below this index stand even if the request fails (others' events) */
-	const ah_token_claims *token; /* join: the verified join token (its role decides); NULL: none */
-	ah_token_claims claims;       /* join: where `token` points once verified */
-} ah_req;
-
-/* --- engine-registry.c: outs, clock, lookups and current credentials (the leaf: calls no other
- * engine file) */
+/* --- engine-registry.c: outs, clock, lookups, current credentials and seats (the leaf: calls no
+ * other engine file) */
 void ah_engine_push(GPtrArray *outs, ah_out_kind kind, guint64 conn, json_t *body, ah_jsep_kind jsep);
 /* Append an AH_OUT_NOTIFY {"event", "tenant"?, "room"?, "id"?} and return its body (borrowed) so
  * the caller can add fields. tenant/room NULL and id 0 are left out. */
@@ -212,7 +194,35 @@ ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id)
 /* The id the next participant gets (ah_engine_add_participant takes it). */
 guint64 ah_engine_next_id(const ah_engine *engine);
 
-/* --- engine.c: ROUTES owed */
+/* Holds a seat (CONNECTING or ACTIVE attendee). */
+gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p);
+/* Receives the room's media: a seated attendee, or a backstage monitor (in any room state). */
+gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p);
+
+/* --- engine-credentials.c: signing keys, the failure throttle, per-session limits */
+void ah_engine_credentials_init(ah_engine *engine, const ah_engine_config *config);
+void ah_engine_credentials_clear(ah_engine *engine);
+/* The conn is gone: forget its session. */
+void ah_engine_forget_conn(ah_engine *engine, guint64 conn);
+/* A fresh signing key for the tenant (FALSE: no randomness; nothing changed). */
+gboolean ah_engine_new_signing_key(ah_tenant *tenant);
+/* The failure throttle around one credential check by the caller on `conn` (admin_api: the Admin
+ * API, which has no session): guard before the check returns how long (us) the caller must wait when
+ * its session or `bucket` is over its limit (then the credential must not be checked; counted as
+ * refused), with *scope_name the bucket that said so; 0: go on. record after a failed check.
+ * bucket NULL: the session alone. */
+typedef enum { AH_FAIL_ROOM, AH_FAIL_TENANT, AH_FAIL_NODE, AH_FAIL_SESSION } ah_fail_scope;
+gint64 ah_engine_fail_guard(ah_engine *engine, gboolean admin_api, guint64 conn, ah_fail_bucket *bucket,
+	ah_fail_scope scope, gint64 now, const char **scope_name);
+void ah_engine_fail_record(ah_engine *engine, gboolean admin_api, guint64 conn, ah_fail_bucket *bucket,
+	ah_fail_scope scope, gint64 now);
+/* join: the caller's Janus session already holds max_queued_per_session queued attendees. */
+gboolean ah_engine_session_queue_full(const ah_engine *engine, guint64 conn);
+/* {"failed","refused","retry_after_ms"} of a room or tenant (with "token_failures"), or of the node
+ * (tenant and room NULL: totals, sessions tracked and throttled, admin_key). */
+json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
+
+/* --- engine-media.c: media negotiation and the ROUTES owed */
 /* Emit the ROUTES owed (dirty rooms and conns) and clear them. Every entry point ends with it. */
 void ah_engine_flush(ah_engine *engine, GPtrArray *outs);
 /* Every publishing presenter's fan-out in `room` may have changed (e.g. a receiver's max_layer):
@@ -221,49 +231,12 @@ void ah_engine_routes_changed(ah_engine *engine, ah_room *room);
 /* Only receiver `conn`'s routes changed (its slots, its max_layer, or it is gone): a
  * RECEIVER_ROUTES at the flush, unless its room's fan-outs are rebuilt whole then anyway. */
 void ah_engine_receiver_changed(ah_engine *engine, guint64 conn);
+/* Presenter `conn` stopped publishing (or is gone): a ROUTES for it at the flush. */
+void ah_engine_presenter_stopped(ah_engine *engine, guint64 conn);
 /* A receiver's simulcast ceiling: MIN(p->layer, its room's video_layer). */
 int ah_engine_max_layer(const ah_participant *p);
-
-/* --- engine.c: tenants and rooms */
-ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
-	guint max_participants, const char *secret);
-ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id, const char *description,
-	guint max_attendees, const char *pin, const char *presenter_secret);
-/* Remove every participant ("removed" with the room's/tenant's reason), then the room/tenant. */
-void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs);
-void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, GPtrArray *outs);
-/* Sorted by id (GPtrArray of ah_tenant* / ah_room*, borrowed; caller unrefs the array). */
-GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
-GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
-/* engine-persist.c. Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
- * the writer (the file is written off this thread). FALSE when the last write failed (the change
- * may not reach the disk); TRUE too when nothing persists. */
-gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
-/* `sync`: replies the number of the last change; the glue answers once it is durable. */
-ah_error ah_req_sync(ah_req *req);
-/* engine-persist.c: the writer of a state file just loaded (its rows seed the writer), and its end
- * (writes what is pending, frees it). */
-void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded);
-void ah_engine_persist_stop(ah_engine *engine);
-/* After loading an older file whose tenants got new signing keys: write their rows now, synchronously
- * (FALSE with *message when the write fails: the node must not start with keys it would forget). */
-gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
-
-/* --- engine.c: participants */
-ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
-	gboolean presenter, const char *display);
-/* Holds a seat (CONNECTING or ACTIVE attendee). */
-gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p);
-/* Receives the room's media: a seated attendee, or a backstage monitor (in any room state). */
-gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p);
-/* Take a participant out (see ah_exit); p is freed. */
-void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
-/* The schedule changes, then the admission work, due by `now` (each entry point starts with it). */
-void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs);
-/* Act on admission events (admitted, position, timed out); empties `events`. */
-void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs);
-
-/* --- engine.c: media negotiation */
+/* A presenter with streams. */
+gboolean ah_engine_publishing(const ah_participant *p);
 /* Recompute attendee a's slots and build the offer event `event` (with presenters) for it: the
  * caller sends it with AH_JSEP_OFFER (as the reply, or through ah_engine_offer as an event). */
 json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event);
@@ -280,26 +253,60 @@ json_t *ah_engine_presenters_json(const ah_engine *engine, const ah_room *room);
 /* [{"kind","codec"}] */
 json_t *ah_engine_streams_json(const GArray *streams);
 
-/* --- engine-admission.c: shares, rejoin, pause and drain, admission figures */
+/* --- engine-ghosts.c: rejoin tokens and the seats they hold */
 void ah_engine_ghosts_init(ah_engine *engine);
 void ah_engine_ghosts_clear(ah_engine *engine);
+/* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
+void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
 /* A seated attendee's connection dropped (hangup, gone): keep its seat for the rejoin grace.
  * FALSE when there is no grace (the caller frees the seat). */
 gboolean ah_engine_hold(ah_engine *engine, const ah_participant *p, gint64 now, GPtrArray *outs);
 /* Forget ghosts whose grace is over (their seats were freed by admission) at `now`. */
 void ah_engine_ghosts_due(ah_engine *engine, gint64 now);
+/* The ghost holding a seat for `token` / for admission pid `pid`, NULL: none; and forgetting one. */
+ah_ghost *ah_engine_ghost_of_token(const ah_engine *engine, const char *token);
+ah_ghost *ah_engine_ghost_of_pid(const ah_engine *engine, guint64 pid);
+void ah_engine_ghost_drop(ah_engine *engine, ah_ghost *g);
+
+/* --- engine-participants.c: joining, the ways out, admission events */
+ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
+	gboolean presenter, const char *display);
+/* Take a participant out (see ah_exit); p is freed. When that frees a seat, the admission events
+ * it causes (the next in line admitted...) are acted on before it returns. */
+void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
+/* Act on admission events (admitted, position, timed out, grace expired, drained); empties `events`. */
+void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs);
+/* {"known", "median_ms", "low_ms", "high_ms"} */
+json_t *ah_engine_wait_json(const ah_wait_estimate *e);
+
+/* --- engine-persist.c: the state file's rows, and the writer */
+/* Tenant `tenant`'s row (room NULL) or room `room`'s row changed, or is gone: hand its new row to
+ * the writer (the file is written off this thread). FALSE when the last write failed (the change
+ * may not reach the disk); TRUE too when nothing persists. */
+gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
+/* The number of the last change handed to the writer (`sync`: the glue answers once it is
+ * durable); 0 when nothing persists. */
+guint64 ah_engine_persist_sync(ah_engine *engine);
+/* The writer of a state file just loaded (its rows seed the writer), and its end (writes what is
+ * pending, frees it). */
+void ah_engine_persist_start(ah_engine *engine, const ah_persist_state *loaded);
+void ah_engine_persist_stop(ah_engine *engine);
+/* After loading an older file whose tenants got new signing keys: write their rows now, synchronously
+ * (FALSE with *message when the write fails: the node must not start with keys it would forget). */
+gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
+/* The persisted form of a room's schedule and options, into its state-file row, and back. */
+void ah_room_schedule_save(const ah_room *room, ah_persist_room *row);
+ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message);
+
+/* --- engine-admission.c: rejoin, due work, shares, admission figures */
 /* The admission work due by `now` (timeouts, graces, a wave, reports), if any, with its outs: run
  * before a request so that the request sees the seats of now and never does others' work. */
 void ah_engine_adm_due(ah_engine *engine, gint64 now, GPtrArray *outs);
-/* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
-void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
 /* join with a rejoin_token: the seat it holds (a ghost's, or a still seated attendee's, which is
  * taken out as `replaced`) passes to a new participant of `room` (TRUE, *p set). FALSE: nothing
  * changed (at most a ghost whose seat was gone already is forgotten). */
 gboolean ah_engine_rejoin(ah_engine *engine, const char *token, ah_room *room, guint64 conn, const char *display,
 	gint64 now, GPtrArray *outs, ah_participant **p);
-/* {"known", "median_ms", "low_ms", "high_ms"} */
-json_t *ah_engine_wait_json(const ah_wait_estimate *e);
 /* Status figures of the node (tenant and room NULL), a tenant or a room. */
 json_t *ah_engine_admission_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
 /* The node's settings and figures (status, set_capacity). */
@@ -307,13 +314,6 @@ json_t *ah_engine_node_json(const ah_engine *engine, gint64 now);
 /* Tell admission a tenant's share / a room's presenter seats after they changed. */
 void ah_engine_apply_share(ah_engine *engine, const ah_tenant *t);
 void ah_engine_apply_presenter_seats(ah_engine *engine, const ah_room *r);
-/* The node settings requests and their parameter specs (requests.c's table). */
-ah_error ah_req_set_capacity(ah_req *req);
-ah_error ah_req_pause(ah_req *req);
-ah_error ah_req_resume(ah_req *req);
-ah_error ah_req_drain(ah_req *req);
-extern const ah_param ah_set_capacity_params[];
-extern const ah_param ah_pause_params[];
 
 /* --- engine-schedule.c: scheduled rooms */
 /* A room starts unscheduled with the default options (ah_engine_add_room). */
@@ -329,83 +329,21 @@ gint64 ah_engine_schedule_deadline(const ah_engine *engine);
  * take it out before it is freed. */
 void ah_engine_schedule_track(ah_engine *engine, ah_room *room);
 void ah_engine_schedule_untrack(ah_engine *engine, ah_room *room);
-/* The persisted form of a room's schedule and options, into its state-file row, and back. */
-void ah_room_schedule_save(const ah_room *room, ah_persist_room *row);
-ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message);
 /* Add "state", "schedule", options, "next_start", "next_end" to a room object. */
 void ah_room_schedule_json(const ah_room *room, json_t *object);
-/* The schedule and options a create_room/edit_room/set_schedule request carries (only those
- * present): parse checks them all (nothing changes on failure); apply sets them on the room,
- * syncs it (a change of phase acts at once) and clears the input. */
-typedef struct {
-	gboolean has_schedule;
-	ah_schedule *schedule;  /* owned; NULL with has_schedule: "schedule": null clears it */
-	gboolean has_lobby, has_warning, has_grace, has_order;
-	guint lobby_minutes, ending_warning_s, grace_s;
-	gboolean shuffle;
-} ah_schedule_input;
-ah_error ah_req_schedule_parse(ah_req *req, ah_schedule_input *in);
-void ah_req_schedule_apply(ah_req *req, ah_room *room, ah_schedule_input *in);
-void ah_schedule_input_clear(ah_schedule_input *in);
-/* join: room_closed (with next_start in req->error_extra) while the room is closed. */
-ah_error ah_req_join_allowed(ah_req *req, const ah_room *room);
-/* The schedule requests (requests.c's table). */
-ah_error ah_req_set_schedule(ah_req *req);
-ah_error ah_req_occurrences(ah_req *req);
-ah_error ah_req_start_now(ah_req *req);
-ah_error ah_req_end_now(ah_req *req);
 
-/* --- engine-credentials.c: signing keys, the failure throttle, per-session limits */
-void ah_engine_credentials_init(ah_engine *engine, const ah_engine_config *config);
-void ah_engine_credentials_clear(ah_engine *engine);
-/* The conn is gone: forget its session. */
-void ah_engine_forget_conn(ah_engine *engine, guint64 conn);
-/* A fresh signing key for the tenant (FALSE: no randomness; nothing changed). */
-gboolean ah_engine_new_signing_key(ah_tenant *tenant);
-/* The failure throttle around one credential check: guard before it (too_many_failures with
- * retry_after_ms and scope when the caller's session or `bucket` is over its limit: then the
- * credential must not be checked), failed after it failed. bucket NULL: the session alone. */
-typedef enum { AH_FAIL_ROOM, AH_FAIL_TENANT, AH_FAIL_NODE, AH_FAIL_SESSION } ah_fail_scope;
-ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
-void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope);
-/* create_room, edit_room: a pin and a priority_secret, when set (not ""), are at least their minimum. */
-ah_error ah_req_room_credentials(ah_req *req);
-/* join: the caller's Janus session already holds max_queued_per_session queued attendees. */
-gboolean ah_engine_session_queue_full(const ah_engine *engine, guint64 conn);
-/* {"failed","refused","retry_after_ms"} of a room or tenant (with "token_failures"), or of the node
- * (tenant and room NULL: totals, sessions tracked and throttled, admin_key). */
-json_t *ah_engine_failures_json(const ah_engine *engine, const ah_tenant *tenant, const ah_room *room, gint64 now);
-/* get_signing_key, rotate_signing_key (requests.c's table). */
-ah_error ah_req_get_signing_key(ah_req *req);
-ah_error ah_req_rotate_signing_key(ah_req *req);
-extern const ah_param ah_rotate_signing_key_params[];
-
-/* --- requests-common.c: what every request handler shares (the leaf of the request files) */
-/* Fail with `err` and `message` (owned; NULL: the error table's default message). */
-ah_error ah_req_fail(ah_req *req, ah_error err, char *message);
-/* The request's string element `name` (NULL when absent), whether it has element `name`, and its
- * unsigned element `name` (0 when absent: the parameter spec checked it before). */
-const char *ah_req_string(const ah_req *req, const char *name);
-gboolean ah_req_has(const ah_req *req, const char *name);
-guint ah_req_uint(const ah_req *req, const char *name);
-/* {"allhands": "success"} and {"allhands": "event", "event": name}. */
-json_t *ah_req_success(void);
-json_t *ah_req_event(const char *name);
-/* The counts object of a room, a tenant (room NULL) or the node (both NULL), and a room's object. */
-json_t *ah_req_counts_json(const ah_engine *e, const ah_tenant *tenant, const ah_room *room);
-json_t *ah_req_room_json(const ah_engine *e, const ah_room *r);
-/* The simulcast layer element `name` ("low".."high"): *layer 0..2, or -1 when absent;
- * invalid_element when present and not a layer. */
-ah_error ah_req_layer(ah_req *req, const char *name, int *layer);
-/* A tenant caller may only name its own tenant. */
-ah_error ah_req_in_scope(ah_req *req, const char *tenant);
-ah_error ah_req_find_room(ah_req *req, ah_room **room);
-/* Save the state file after a change; on failure the reply gets a persist_failed warning. */
-void ah_req_save(ah_req *req);
-/* Success reply {"room": ...}, NOTIFY `note`, and save when `save`. */
-ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, gboolean save);
-
-/* --- requests-join.c: the join request (requests.c's table) */
-ah_error ah_req_join(ah_req *req);
+/* --- engine.c: the top: tenants and rooms, and the entry points of media and time */
+ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *name,
+	guint max_participants, const char *secret);
+ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id, const char *description,
+	guint max_attendees, const char *pin, const char *presenter_secret);
+/* Remove every participant ("removed" with the room's/tenant's reason), then the room/tenant. */
+void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs);
+void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, GPtrArray *outs);
+/* Sorted by id (GPtrArray of ah_tenant* / ah_room*, borrowed; caller unrefs the array). */
+GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
+GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
+/* The schedule changes, then the admission work, due by `now` (each entry point starts with it). */
+void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs);
 
 #endif

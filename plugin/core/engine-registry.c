@@ -1,8 +1,8 @@
 /* allhands: the engine's registry: the lookups of tenants, rooms and participants, the outs every
  * part of the engine appends to, the engine's real-time clock offset and the tenants' current
- * credentials. The leaf of the engine's files: it calls no other engine file, and every other one
- * (engine.c, engine-admission.c, engine-schedule.c, engine-credentials.c, engine-persist.c,
- * requests*.c) may call it, so their arrows point down to it.
+ * credentials, and whether a participant holds a seat (admission's state of it). The leaf of the
+ * engine's files: it calls no other engine file, and every other one (and the request files) may
+ * call it, so their arrows point down to it.
  *
  * Pure: no Janus header, no clock, no logging. Control thread only.
  *
@@ -108,4 +108,20 @@ ah_participant *ah_engine_participant_by_id(const ah_engine *engine, guint64 id)
 guint64 ah_engine_next_id(const ah_engine *engine)
 {
 	return engine->next_pid;
+}
+
+/* --- seats */
+
+gboolean ah_engine_seated(const ah_engine *engine, const ah_participant *p)
+{
+	ah_adm_state state;
+	if (p->presenter || p->backstage)
+		return FALSE;
+	state = ah_admission_state(engine->adm, p->id);
+	return state == AH_ADM_CONNECTING || state == AH_ADM_ACTIVE;
+}
+
+gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p)
+{
+	return p->backstage || ah_engine_seated(engine, p);
 }

@@ -1,15 +1,15 @@
-/* allhands: what every request handler shares (engine-private.h's "requests" helpers): failing
- * with a message, reading the request's elements, the caller's scope, replies and their room and
- * counts objects, saving a change. The leaf of the request files: requests.c (the table and most
- * handlers), requests-join.c, engine-admission.c, engine-schedule.c and engine-credentials.c call
- * it; it calls only down (engine-registry.c, engine-persist.c, engine-schedule.c's room object,
- * admission).
+/* allhands: what every request handler shares (requests-private.h): failing with a message,
+ * reading the request's elements, the caller's scope, replies and their tenant, room and counts
+ * objects, saving a change, the failure throttle around a credential check and the credentials'
+ * minimum lengths. The leaf of the request files: every other one calls it, and it calls only down
+ * into the engine (engine-registry.c, engine-persist.c, engine-credentials.c, engine-schedule.c's
+ * room object) and admission.
  *
  * Pure: no Janus header, no clock, no logging. Control thread only.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "engine-private.h"
+#include "requests-private.h"
 #include "allhands/persist.h"
 #include "allhands/simulcast.h"
 
@@ -111,6 +111,59 @@ json_t *ah_req_room_json(const ah_engine *e, const ah_room *r)
 	return room;
 }
 
+/* Tenants */
+
+json_t *ah_req_tenant_json(const ah_engine *e, const ah_tenant *t)
+{
+	json_t *tenant = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
+		"max_participants", (json_int_t)t->max_participants, "weight", (json_int_t)t->weight,
+		"reserved", (json_int_t)t->reserved, "max_queued", (json_int_t)t->max_queued,
+		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", ah_req_counts_json(e, t, NULL));
+	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
+	if (t->previous_secret != NULL)
+		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
+	if (t->previous_signing_key != NULL)
+		json_object_set_new(tenant, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
+	return tenant;
+}
+
+/* `tenant` alone, or every tenant sorted when it is NULL (a tenant's view never sorts the node). */
+static GPtrArray *tenants_of(const ah_engine *e, const ah_tenant *tenant)
+{
+	GPtrArray *tenants;
+	if (tenant == NULL)
+		return ah_engine_sorted_tenants(e);
+	tenants = g_ptr_array_new();
+	g_ptr_array_add(tenants, (gpointer)tenant);
+	return tenants;
+}
+
+/* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
+json_t *ah_req_rooms_json(const ah_engine *e, const ah_tenant *tenant)
+{
+	json_t *array = json_array();
+	GPtrArray *tenants = tenants_of(e, tenant);
+	for (guint i = 0; i < tenants->len; i++) {
+		const ah_tenant *t = g_ptr_array_index(tenants, i);
+		GPtrArray *rooms = ah_engine_sorted_rooms(t);
+		for (guint j = 0; j < rooms->len; j++)
+			json_array_append_new(array, ah_req_room_json(e, g_ptr_array_index(rooms, j)));
+		g_ptr_array_unref(rooms);
+	}
+	g_ptr_array_unref(tenants);
+	return array;
+}
+
+json_t *ah_req_tenants_json(const ah_engine *e, const ah_tenant *tenant)
+{
+	json_t *array = json_array();
+	GPtrArray *tenants = tenants_of(e, tenant);
+	for (guint i = 0; i < tenants->len; i++)
+		json_array_append_new(array, ah_req_tenant_json(e, g_ptr_array_index(tenants, i)));
+	g_ptr_array_unref(tenants);
+	return array;
+}
+
 /* --- elements and rooms */
 
 /* The simulcast layer element `name` (0..2), if present; -1 when absent. */
@@ -144,3 +197,47 @@ ah_error ah_req_room_reply(ah_req *req, const ah_room *room, const char *note, g
 		ah_req_save(req);
 	return AH_ERR_OK;
 }
+
+/* The tenant a list or status is about: the one named, else the caller's own, else all (NULL). */
+ah_error ah_req_filter_tenant(ah_req *req, ah_tenant **tenant)
+{
+	const char *id = ah_req_has(req, "tenant") ? ah_req_string(req, "tenant") : req->scope;
+	ah_error err = ah_req_in_scope(req, id);
+	*tenant = NULL;
+	if (err != AH_ERR_OK || id == NULL)
+		return err;
+	*tenant = ah_engine_tenant(req->engine, id);
+	return *tenant != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_TENANT;
+}
+
+/* --- the failure throttle around a credential check (engine-credentials.c keeps the buckets) */
+
+ah_error ah_req_guard(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope)
+{
+	const char *name;
+	gint64 wait = ah_engine_fail_guard(req->engine, req->admin_api, req->conn, bucket, scope, req->now, &name);
+	if (wait == 0)
+		return AH_ERR_OK;
+	req->error_extra = json_pack("{s:I, s:s}", "retry_after_ms", (json_int_t)((wait + 999) / 1000), "scope", name);
+	return AH_ERR_TOO_MANY_FAILURES;
+}
+
+void ah_req_failed(ah_req *req, ah_fail_bucket *bucket, ah_fail_scope scope)
+{
+	ah_engine_fail_record(req->engine, req->admin_api, req->conn, bucket, scope, req->now);
+}
+
+/* --- minimum lengths (validate.h) the parameter specs cannot say */
+
+ah_error ah_req_room_credentials(ah_req *req)
+{
+	const char *pin = ah_req_string(req, "pin"), *priority = ah_req_string(req, "priority_secret");
+	if (pin != NULL && *pin != '\0' && g_utf8_strlen(pin, -1) < AH_PIN_MIN_LEN)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (pin: at least %d "
+			"characters, or \"\" for none)", AH_PIN_MIN_LEN));
+	if (priority != NULL && *priority != '\0' && g_utf8_strlen(priority, -1) < AH_ROOM_SECRET_MIN_LEN)
+		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (priority_secret: at "
+			"least %d characters, or \"\" for none)", AH_ROOM_SECRET_MIN_LEN));
+	return AH_ERR_OK;
+}
+

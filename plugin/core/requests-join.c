@@ -2,14 +2,15 @@
  * participant type it allows, then each type's own join: attendees through admission (at once,
  * queued, or refused with queue_full / draining, which changes nothing and loses nobody's
  * events; a rejoin token takes a held seat back, or takes a still seated one over),
- * presenters and backstage monitors onto a tenant seat. Split from requests.c, whose table
- * dispatches here. Pure: no Janus, no clock, no logging; control thread only.
+ * presenters and backstage monitors onto a tenant seat. requests.c's table dispatches here; it
+ * calls requests-schedule.c (a closed room), requests-common.c and the engine. Pure: no Janus, no
+ * clock, no logging; control thread only.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <string.h>
 
-#include "engine-private.h"
+#include "requests-private.h"
 #include "allhands/token.h"
 
 /* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
@@ -161,7 +162,7 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	if (ah_req_has(req, "rejoin_token"))
 		json_object_set_new(req->reply, "rejoined", json_false());
 	/* join() also ran the admission work due at `now` (timeouts, a wave) for others (none when
-	 * the request came through ah_engine_handle_message, which ran it first). */
+	 * the request came through the dispatcher, which ran it first). */
 	ah_engine_adm_events(e, events, req->now, req->outs);
 	g_array_unref(events);
 	return AH_ERR_OK;

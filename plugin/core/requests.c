@@ -1,8 +1,10 @@
-/* allhands: the request table (docs/api.md) and its handlers.
+/* allhands: the request table (docs/api.md) and its dispatch: the top of the requests layer, and
+ * of the engine (ah_engine_handle_message, ah_engine_admin_message).
  *
  * Owns dispatch (one row per request: name, parameter spec, handler, flags), authorization
- * (operator, tenant, participant), reply and error bodies, and saving the state file after a
- * change of tenants or rooms. The participants' state machine it drives lives in engine.c.
+ * (operator, tenant, participant), and the reply and error bodies. Each family of handlers is a
+ * file below it (requests-participant.c, requests-join.c, requests-tenants.c, requests-rooms.c,
+ * requests-node.c, requests-schedule.c), sharing requests-common.c; the engine is below them all.
  * Pure: no Janus, no clock, no logging; control thread only.
  *
  * Every handler checks everything it needs before it changes anything, so a request that fails
@@ -14,7 +16,7 @@
  */
 #include <string.h>
 
-#include "engine-private.h"
+#include "requests-private.h"
 
 enum {
 	REQ_PARTICIPANT = 1 << 0, /* plugin handles only, no credentials */
@@ -24,517 +26,6 @@ enum {
 };
 
 typedef ah_error (*req_handler)(ah_req *req);
-
-/* --- objects in replies */
-
-static json_t *tenant_json(const ah_engine *e, const ah_tenant *t)
-{
-	json_t *tenant = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "tenant", t->id, "name", t->name,
-		"max_participants", (json_int_t)t->max_participants, "weight", (json_int_t)t->weight,
-		"reserved", (json_int_t)t->reserved, "max_queued", (json_int_t)t->max_queued,
-		"rooms", (json_int_t)g_hash_table_size(t->rooms), "counts", ah_req_counts_json(e, t, NULL));
-	/* The end of a secret rotation's overlap (the secrets themselves are never shown). */
-	if (t->previous_secret != NULL)
-		json_object_set_new(tenant, "previous_secret_until", json_integer(t->previous_secret_until));
-	if (t->previous_signing_key != NULL)
-		json_object_set_new(tenant, "previous_signing_key_until", json_integer(t->previous_signing_key_until));
-	return tenant;
-}
-
-/* `tenant` alone, or every tenant sorted when it is NULL (a tenant's view never sorts the node). */
-static GPtrArray *tenants_of(const ah_engine *e, const ah_tenant *tenant)
-{
-	GPtrArray *tenants;
-	if (tenant == NULL)
-		return ah_engine_sorted_tenants(e);
-	tenants = g_ptr_array_new();
-	g_ptr_array_add(tenants, (gpointer)tenant);
-	return tenants;
-}
-
-/* Rooms of one tenant, or of all tenants when `tenant` is NULL, sorted. */
-static json_t *rooms_json(const ah_engine *e, const ah_tenant *tenant)
-{
-	json_t *array = json_array();
-	GPtrArray *tenants = tenants_of(e, tenant);
-	for (guint i = 0; i < tenants->len; i++) {
-		const ah_tenant *t = g_ptr_array_index(tenants, i);
-		GPtrArray *rooms = ah_engine_sorted_rooms(t);
-		for (guint j = 0; j < rooms->len; j++)
-			json_array_append_new(array, ah_req_room_json(e, g_ptr_array_index(rooms, j)));
-		g_ptr_array_unref(rooms);
-	}
-	g_ptr_array_unref(tenants);
-	return array;
-}
-
-static json_t *tenants_json(const ah_engine *e, const ah_tenant *tenant)
-{
-	json_t *array = json_array();
-	GPtrArray *tenants = tenants_of(e, tenant);
-	for (guint i = 0; i < tenants->len; i++)
-		json_array_append_new(array, tenant_json(e, g_ptr_array_index(tenants, i)));
-	g_ptr_array_unref(tenants);
-	return array;
-}
-
-static const char *const state_names[] = {
-	[AH_ADM_NONE] = "none", [AH_ADM_QUEUED] = "queued", [AH_ADM_CONNECTING] = "connecting", [AH_ADM_ACTIVE] = "active",
-	[AH_ADM_REJOINING] = "rejoining", [AH_ADM_REFUSED_QUEUE_FULL] = "none", [AH_ADM_REFUSED_DRAINING] = "none",
-};
-
-/* room_info: the room plus who is in it. */
-static json_t *room_info_json(const ah_engine *e, const ah_room *r)
-{
-	json_t *room = ah_req_room_json(e, r), *presenters = json_array(), *attendees = json_array(), *queue = json_array();
-	json_t *backstage = json_array();
-	GArray *queued = ah_admission_queue(e->adm, r->tenant->id, r->id);
-	for (guint i = 0; i < r->members->len; i++) {
-		const ah_participant *p = g_ptr_array_index(r->members, i);
-		json_t *row = NULL;
-		if (p->presenter)
-			json_array_append_new(presenters, row = json_pack("{s:I, s:s, s:b, s:o}", "id", (json_int_t)p->id,
-				"display", p->display, "publishing", p->streams->len > 0,
-				"streams", ah_engine_streams_json(p->streams)));
-		else if (p->backstage)
-			json_array_append_new(backstage, row = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
-				"display", p->display, "layer", ah_sim_layer_name(ah_engine_max_layer(p))));
-		else if (ah_engine_seated(e, p))
-			json_array_append_new(attendees, row = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)p->id,
-				"display", p->display, "state", state_names[ah_admission_state(e->adm, p->id)],
-				"layer", ah_sim_layer_name(ah_engine_max_layer(p))));
-		if (row != NULL && p->sub != NULL)
-			json_object_set_new(row, "sub", json_string(p->sub));
-	}
-	for (guint i = 0; queued != NULL && i < queued->len; i++) {
-		guint64 pid = g_array_index(queued, guint64, i);
-		const ah_participant *p = ah_engine_participant_by_id(e, pid);
-		json_t *row = json_pack("{s:I, s:s, s:I}", "id", (json_int_t)pid, "display", p != NULL ? p->display : "",
-			"position", (json_int_t)ah_admission_position(e->adm, pid));
-		if (p != NULL && p->sub != NULL)
-			json_object_set_new(row, "sub", json_string(p->sub));
-		json_array_append_new(queue, row);
-	}
-	if (queued != NULL)
-		g_array_unref(queued);
-	json_object_set_new(room, "presenters", presenters);
-	json_object_set_new(room, "attendees", attendees);
-	json_object_set_new(room, "queue", queue);
-	json_object_set_new(room, "backstage", backstage);
-	return room;
-}
-
-/* --- participant requests (join: requests-join.c) */
-
-static ah_error req_start(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	if (p == NULL || p->presenter || !p->offer_pending)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (no offer is waiting for an answer)"));
-	if (g_strcmp0(req->jsep_type, "answer") != 0)
-		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (start needs the answer to our offer)"));
-	p->offer_pending = FALSE;
-	req->reply = ah_req_event("started");
-	ah_engine_keyframes(req->engine, p->room, req->outs);
-	if (p->renegotiate)
-		ah_engine_offer(req->engine, p, "updated", req->outs);
-	return AH_ERR_OK;
-}
-
-
-static gboolean stream_valid(const ah_stream_desc *s)
-{
-	return (s->kind == AH_MEDIA_AUDIO || s->kind == AH_MEDIA_VIDEO) && s->mindex >= 0 &&
-		memchr(s->codec, '\0', sizeof(s->codec)) != NULL && s->codec[0] != '\0' &&
-		g_utf8_validate(s->codec, -1, NULL) && memchr(s->fmtp, '\0', sizeof(s->fmtp)) != NULL;
-}
-
-static ah_error req_publish(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	if (p == NULL)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
-	if (!p->presenter)
-		return AH_ERR_NOT_PRESENTER;
-	if (g_strcmp0(req->jsep_type, "offer") != 0)
-		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (publish needs an offer)"));
-	if (req->n_streams == 0 || req->n_streams > AH_MAX_STREAMS || req->streams == NULL)
-		return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (no usable audio or video stream)"));
-	for (guint i = 0; i < req->n_streams; i++)
-		if (!stream_valid(&req->streams[i]))
-			return ah_req_fail(req, AH_ERR_INVALID_JSEP, g_strdup("invalid jsep (unusable stream)"));
-	g_array_set_size(p->streams, 0);
-	g_array_append_vals(p->streams, req->streams, req->n_streams);
-	req->reply = ah_req_event("published");
-	json_object_set_new(req->reply, "streams", ah_engine_streams_json(p->streams));
-	req->jsep = AH_JSEP_ANSWER;
-	ah_engine_renegotiate(req->engine, p->room, req->outs);
-	ah_engine_notify(req->outs, p->conn, "published", p->room->tenant->id, p->room->id, p->id);
-	return AH_ERR_OK;
-}
-
-static ah_error req_unpublish(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	if (p == NULL)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
-	if (!p->presenter)
-		return AH_ERR_NOT_PRESENTER;
-	if (p->streams->len == 0)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not publishing)"));
-	req->reply = ah_req_event("unpublished");
-	/* The PeerConnection goes with the streams; publishing again starts a new one. */
-	ah_engine_push(req->outs, AH_OUT_CLOSE_PC, p->conn, NULL, AH_JSEP_NONE);
-	p->media = FALSE;
-	ah_engine_unpublish(req->engine, p, req->outs);
-	return AH_ERR_OK;
-}
-
-/* A presenter's or backstage monitor's view of its room: how many are in, connecting, queued. */
-static ah_error req_room_counts(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	if (p == NULL)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (join as a presenter first)"));
-	if (!p->presenter && !p->backstage)
-		return AH_ERR_NOT_PRESENTER;
-	req->reply = ah_req_event("room_counts");
-	json_object_set_new(req->reply, "tenant", json_string(p->room->tenant->id));
-	json_object_set_new(req->reply, "room", json_string(p->room->id));
-	json_object_set_new(req->reply, "counts", ah_req_counts_json(req->engine, p->room->tenant, p->room));
-	return AH_ERR_OK;
-}
-
-static ah_error req_leave(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	if (p == NULL)
-		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (not joined)"));
-	req->reply = ah_req_event("left");
-	ah_engine_remove(req->engine, p, AH_EXIT_LEAVE, req->now, req->outs);
-	return AH_ERR_OK;
-}
-
-/* A receiver asks for a lower simulcast layer than its room's (or for the room's again). */
-static ah_error req_set_layer(ah_req *req)
-{
-	ah_participant *p = ah_engine_participant(req->engine, req->conn);
-	int layer, before;
-	ah_error err;
-	if (p == NULL || !ah_engine_receiving(req->engine, p))
-		return ah_req_fail(req, AH_ERR_WRONG_STATE,
-			g_strdup("wrong state (only a seated attendee or a backstage monitor receives video)"));
-	if ((err = ah_req_layer(req, "layer", &layer)) != AH_ERR_OK)
-		return err;
-	before = ah_engine_max_layer(p);
-	p->layer = layer;
-	if (ah_engine_max_layer(p) != before)
-		ah_engine_receiver_changed(req->engine, p->conn);
-	req->reply = ah_req_event("layer");
-	json_object_set_new(req->reply, "layer", json_string(ah_sim_layer_name(ah_engine_max_layer(p))));
-	return AH_ERR_OK;
-}
-
-/* --- tenants */
-
-/* weight, reserved, max_queued: those present in the request. */
-static void apply_tenant_share(ah_req *req, ah_tenant *t)
-{
-	if (ah_req_has(req, "weight"))
-		t->weight = ah_req_uint(req, "weight");
-	if (ah_req_has(req, "reserved"))
-		t->reserved = ah_req_uint(req, "reserved");
-	if (ah_req_has(req, "max_queued"))
-		t->max_queued = ah_req_uint(req, "max_queued");
-	ah_engine_apply_share(req->engine, t);
-}
-
-static ah_error req_create_tenant(ah_req *req)
-{
-	const char *id = ah_req_string(req, "tenant");
-	ah_tenant *t;
-	if (ah_engine_tenant(req->engine, id) != NULL)
-		return AH_ERR_TENANT_EXISTS;
-	t = ah_engine_add_tenant(req->engine, id, ah_req_string(req, "name"), ah_req_uint(req, "max_participants"),
-		ah_req_string(req, "secret"));
-	apply_tenant_share(req, t);
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
-	/* The one reply that carries it besides get_signing_key and rotate_signing_key. */
-	json_object_set_new(req->reply, "signing_key", json_string(t->signing_key));
-	ah_engine_notify(req->outs, 0, "tenant_created", t->id, NULL, 0);
-	ah_req_save(req);
-	return AH_ERR_OK;
-}
-
-/* A new secret; the old one stays valid (tokens and tenant_secret) for `overlap_s`, 0: not at all. */
-static void rotate_secret(ah_req *req, ah_tenant *t, const char *secret, guint overlap_s)
-{
-	g_free(t->previous_secret);
-	t->previous_secret = NULL;
-	t->previous_secret_until = 0;
-	if (overlap_s > 0) {
-		t->previous_secret = t->secret;
-		t->previous_secret_until = ah_engine_real_s(req->engine, req->now) + overlap_s;
-	} else {
-		g_free(t->secret);
-	}
-	t->secret = g_strdup(secret);
-}
-
-static ah_error req_edit_tenant(ah_req *req)
-{
-	ah_tenant *t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
-	if (t == NULL)
-		return AH_ERR_NO_SUCH_TENANT;
-	if (ah_req_has(req, "secret_overlap_s") && !ah_req_has(req, "secret"))
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (secret_overlap_s: only with a new secret)"));
-	if (ah_req_has(req, "name")) {
-		g_free(t->name);
-		t->name = g_strdup(ah_req_string(req, "name"));
-	}
-	if (ah_req_has(req, "secret") && strcmp(ah_req_string(req, "secret"), t->secret) != 0)
-		rotate_secret(req, t, ah_req_string(req, "secret"), ah_req_uint(req, "secret_overlap_s"));
-	if (ah_req_has(req, "max_participants")) {
-		t->max_participants = ah_req_uint(req, "max_participants");
-		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
-	}
-	apply_tenant_share(req, t);
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
-	ah_engine_notify(req->outs, 0, "tenant_edited", t->id, NULL, 0);
-	ah_req_save(req);
-	return AH_ERR_OK;
-}
-
-static ah_error req_destroy_tenant(ah_req *req)
-{
-	ah_tenant *t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
-	if (t == NULL)
-		return AH_ERR_NO_SUCH_TENANT;
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "tenant", tenant_json(req->engine, t));
-	ah_engine_notify(req->outs, 0, "tenant_destroyed", t->id, NULL, 0);
-	ah_engine_destroy_tenant(req->engine, t, req->now, req->outs);
-	ah_req_save(req);
-	return AH_ERR_OK;
-}
-
-static ah_error req_list_tenants(ah_req *req)
-{
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, NULL));
-	return AH_ERR_OK;
-}
-
-/* --- rooms */
-
-static void apply_room_seats(ah_req *req, ah_room *room);
-
-/* The "presenter_max_bitrate" element, if present: 0 (no cap) or at least AH_PRESENTER_BITRATE_MIN. */
-static ah_error presenter_bitrate_check(ah_req *req)
-{
-	guint bps = ah_req_has(req, "presenter_max_bitrate") ? ah_req_uint(req, "presenter_max_bitrate") : 0;
-	if (bps != 0 && bps < AH_PRESENTER_BITRATE_MIN)
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup_printf("invalid element (presenter_max_bitrate: 0 or at "
-			"least %d bps)", AH_PRESENTER_BITRATE_MIN));
-	return AH_ERR_OK;
-}
-
-/* The "tokens" element, if present. */
-static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
-{
-	if (ah_req_has(req, "tokens") && !ah_persist_tokens_from_name(ah_req_string(req, "tokens"), policy))
-		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (tokens: must be off, optional or required)"));
-	return AH_ERR_OK;
-}
-
-static ah_error req_create_room(ah_req *req)
-{
-	ah_room *room = NULL;
-	ah_error err = ah_req_find_room(req, &room);
-	ah_tokens_policy tokens = AH_TOKENS_OFF;
-	ah_schedule_input in;
-	ah_tenant *t;
-	int video_layer;
-	if (err != AH_ERR_NO_SUCH_ROOM)
-		return err == AH_ERR_OK ? AH_ERR_ROOM_EXISTS : err;
-	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
-		return err;
-	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
-		return err;
-	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
-		return err;
-	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
-		return err;
-	t = ah_engine_tenant(req->engine, ah_req_string(req, "tenant"));
-	room = ah_engine_add_room(req->engine, t, ah_req_string(req, "room"), ah_req_string(req, "description"),
-		ah_req_uint(req, "max_attendees"), ah_req_string(req, "pin"), ah_req_string(req, "presenter_secret"));
-	room->tokens = tokens;
-	if (video_layer >= 0)
-		room->video_layer = video_layer;
-	apply_room_seats(req, room);
-	ah_req_schedule_apply(req, room, &in);
-	return ah_req_room_reply(req, room, "room_created", TRUE);
-}
-
-static void replace(char **field, const char *value)
-{
-	g_free(*field);
-	*field = g_strdup(value);
-}
-
-/* presenter_seats, priority_secret ("" removes it) and presenter_max_bitrate: those present in the
- * request. A new bitrate cap reaches the presenters' REMB through their fan-outs' rebuild. */
-static void apply_room_seats(ah_req *req, ah_room *room)
-{
-	if (ah_req_has(req, "presenter_max_bitrate") && ah_req_uint(req, "presenter_max_bitrate") != room->presenter_max_bitrate) {
-		room->presenter_max_bitrate = ah_req_uint(req, "presenter_max_bitrate");
-		ah_engine_routes_changed(req->engine, room);
-	}
-	if (ah_req_has(req, "presenter_seats")) {
-		room->presenter_seats = ah_req_uint(req, "presenter_seats");
-		ah_engine_apply_presenter_seats(req->engine, room);
-	}
-	if (ah_req_has(req, "priority_secret"))
-		replace(&room->priority_secret, *ah_req_string(req, "priority_secret") != '\0' ? ah_req_string(req, "priority_secret") : NULL);
-}
-
-static ah_error req_edit_room(ah_req *req)
-{
-	ah_room *room = NULL;
-	ah_error err = ah_req_find_room(req, &room);
-	ah_tokens_policy tokens;
-	ah_schedule_input in;
-	int video_layer;
-	if (err != AH_ERR_OK)
-		return err;
-	tokens = room->tokens;
-	if ((err = ah_req_room_credentials(req)) != AH_ERR_OK || (err = tokens_of(req, &tokens)) != AH_ERR_OK)
-		return err;
-	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
-		return err;
-	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
-		return err;
-	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
-		return err;
-	room->tokens = tokens;
-	/* Every receiver's max_layer may follow: rebuild the room's fan-outs. */
-	if (video_layer >= 0 && video_layer != room->video_layer) {
-		room->video_layer = video_layer;
-		ah_engine_routes_changed(req->engine, room);
-	}
-	if (ah_req_has(req, "description"))
-		replace(&room->description, ah_req_string(req, "description"));
-	if (ah_req_has(req, "presenter_secret"))
-		replace(&room->presenter_secret, ah_req_string(req, "presenter_secret"));
-	if (ah_req_has(req, "pin"))
-		replace(&room->pin, *ah_req_string(req, "pin") != '\0' ? ah_req_string(req, "pin") : NULL);
-	if (ah_req_has(req, "max_attendees")) {
-		room->max_attendees = ah_req_uint(req, "max_attendees");
-		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
-	}
-	apply_room_seats(req, room);
-	ah_req_schedule_apply(req, room, &in);
-	return ah_req_room_reply(req, room, "room_edited", TRUE);
-}
-
-static ah_error req_destroy_room(ah_req *req)
-{
-	ah_room *room = NULL;
-	ah_error err = ah_req_find_room(req, &room);
-	if (err != AH_ERR_OK)
-		return err;
-	ah_req_room_reply(req, room, "room_destroyed", FALSE);
-	ah_engine_destroy_room(req->engine, room, req->now, req->outs);
-	ah_req_save(req);
-	return AH_ERR_OK;
-}
-
-/* The tenant a list or status is about: the one named, else the caller's own, else all (NULL). */
-static ah_error filter_tenant(ah_req *req, ah_tenant **tenant)
-{
-	const char *id = ah_req_has(req, "tenant") ? ah_req_string(req, "tenant") : req->scope;
-	ah_error err = ah_req_in_scope(req, id);
-	*tenant = NULL;
-	if (err != AH_ERR_OK || id == NULL)
-		return err;
-	*tenant = ah_engine_tenant(req->engine, id);
-	return *tenant != NULL ? AH_ERR_OK : AH_ERR_NO_SUCH_TENANT;
-}
-
-static ah_error req_list_rooms(ah_req *req)
-{
-	ah_tenant *tenant;
-	ah_error err = filter_tenant(req, &tenant);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
-	return AH_ERR_OK;
-}
-
-static ah_error req_room_info(ah_req *req)
-{
-	ah_room *room = NULL;
-	ah_error err = ah_req_find_room(req, &room);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "room", room_info_json(req->engine, room));
-	return AH_ERR_OK;
-}
-
-static ah_error req_kick(ah_req *req)
-{
-	ah_room *room = NULL;
-	ah_error err = ah_req_find_room(req, &room);
-	guint64 id = (guint64)json_integer_value(json_object_get(req->message, "id"));
-	ah_participant *p = ah_engine_participant_by_id(req->engine, id);
-	if (err != AH_ERR_OK)
-		return err;
-	if (p == NULL || p->room != room)
-		return AH_ERR_NO_SUCH_PARTICIPANT;
-	req->reply = ah_req_success();
-	json_object_set_new(req->reply, "id", json_integer((json_int_t)id));
-	ah_engine_remove(req->engine, p, AH_EXIT_KICKED, req->now, req->outs);
-	return AH_ERR_OK;
-}
-
-/* --- node */
-
-/* status: each tenant and room also gets its admission figures. */
-static void add_figures(ah_req *req, json_t *array, gboolean rooms)
-{
-	size_t i;
-	json_t *o;
-	json_array_foreach(array, i, o) {
-		const ah_tenant *t = ah_engine_tenant(req->engine, json_string_value(json_object_get(o, "tenant")));
-		const ah_room *r = rooms ? ah_engine_room(req->engine, t->id, json_string_value(json_object_get(o, "room"))) : NULL;
-		json_object_set_new(o, "admission", ah_engine_admission_json(req->engine, t, r, req->now));
-		json_object_set_new(o, "failures", ah_engine_failures_json(req->engine, t, r, req->now));
-	}
-}
-
-static ah_error req_status(ah_req *req)
-{
-	ah_tenant *tenant;
-	ah_error err = filter_tenant(req, &tenant);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = ah_req_success();
-	/* The node's load is the operator's business, not one tenant's. */
-	if (req->scope == NULL) {
-		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
-		json_object_set_new(json_object_get(req->reply, "node"), "failures",
-			ah_engine_failures_json(req->engine, NULL, NULL, req->now));
-	}
-	json_object_set_new(req->reply, "tenants", tenants_json(req->engine, tenant));
-	json_object_set_new(req->reply, "rooms", rooms_json(req->engine, tenant));
-	add_figures(req, json_object_get(req->reply, "tenants"), FALSE);
-	add_figures(req, json_object_get(req->reply, "rooms"), TRUE);
-	return AH_ERR_OK;
-}
 
 /* --- the table */
 
@@ -659,6 +150,35 @@ static const ah_param kick_params[] = {
 	AH_PARAM_END
 };
 
+static const ah_param rotate_signing_key_params[] = {
+	AH_PARAM_ID("tenant", TRUE),
+	AH_PARAM_UINT("overlap_s", FALSE, 0, AH_SECRET_OVERLAP_S_MAX),
+	AH_PARAM_STR("signing_key", FALSE, 0, 0),
+	AH_PARAM_END
+};
+
+static const ah_param set_capacity_params[] = {
+	AH_PARAM_UINT("capacity", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_STR("wave_mode", FALSE, 0, 16),
+	AH_PARAM_UINT("wave_size", FALSE, 1, AH_WAVE_SIZE_MAX),
+	AH_PARAM_UINT("wave_min", FALSE, 1, AH_WAVE_SIZE_MAX),
+	AH_PARAM_UINT("wave_interval_ms", FALSE, 0, AH_WAVE_INTERVAL_MS_MAX),
+	AH_PARAM_UINT("admit_timeout_ms", FALSE, AH_ADMIT_TIMEOUT_MS_MIN, AH_ADMIT_TIMEOUT_MS_MAX),
+	AH_PARAM_UINT("cpu_target_percent", FALSE, 0, 100),
+	AH_PARAM_UINT("join_rate", FALSE, 0, AH_JOIN_RATE_MAX),
+	AH_PARAM_UINT("join_burst", FALSE, 1, AH_JOIN_RATE_MAX),
+	AH_PARAM_UINT("update_interval_ms", FALSE, AH_UPDATE_INTERVAL_MS_MIN, AH_UPDATE_INTERVAL_MS_MAX),
+	AH_PARAM_UINT("rejoin_grace_s", FALSE, 0, AH_REJOIN_GRACE_S_MAX),
+	AH_PARAM_UINT("max_queued", FALSE, 0, AH_CAP_MAX),
+	AH_PARAM_END
+};
+
+static const ah_param pause_params[] = {
+	AH_PARAM_ID("tenant", FALSE),
+	AH_PARAM_ID("room", FALSE),
+	AH_PARAM_END
+};
+
 /* Credentials of admin requests sent over a plugin handle. */
 static const ah_param auth_params[] = {
 	AH_PARAM_STR("admin_key", FALSE, 0, AH_SECRET_MAX_LEN),
@@ -674,33 +194,33 @@ static const struct request_row {
 	guint flags;
 } requests[] = {
 	{ "join", join_params, ah_req_join, REQ_PARTICIPANT },
-	{ "start", no_params, req_start, REQ_PARTICIPANT | REQ_JSEP },
-	{ "publish", no_params, req_publish, REQ_PARTICIPANT | REQ_JSEP },
-	{ "unpublish", no_params, req_unpublish, REQ_PARTICIPANT },
-	{ "leave", no_params, req_leave, REQ_PARTICIPANT },
-	{ "room_counts", no_params, req_room_counts, REQ_PARTICIPANT },
-	{ "set_layer", set_layer_params, req_set_layer, REQ_PARTICIPANT },
-	{ "create_tenant", create_tenant_params, req_create_tenant, REQ_OPERATOR },
-	{ "edit_tenant", edit_tenant_params, req_edit_tenant, REQ_OPERATOR },
-	{ "destroy_tenant", tenant_params, req_destroy_tenant, REQ_OPERATOR },
+	{ "start", no_params, ah_req_start, REQ_PARTICIPANT | REQ_JSEP },
+	{ "publish", no_params, ah_req_publish, REQ_PARTICIPANT | REQ_JSEP },
+	{ "unpublish", no_params, ah_req_unpublish, REQ_PARTICIPANT },
+	{ "leave", no_params, ah_req_leave, REQ_PARTICIPANT },
+	{ "room_counts", no_params, ah_req_room_counts, REQ_PARTICIPANT },
+	{ "set_layer", set_layer_params, ah_req_set_layer, REQ_PARTICIPANT },
+	{ "create_tenant", create_tenant_params, ah_req_create_tenant, REQ_OPERATOR },
+	{ "edit_tenant", edit_tenant_params, ah_req_edit_tenant, REQ_OPERATOR },
+	{ "destroy_tenant", tenant_params, ah_req_destroy_tenant, REQ_OPERATOR },
 	{ "get_signing_key", tenant_params, ah_req_get_signing_key, REQ_OPERATOR | REQ_TENANT },
-	{ "rotate_signing_key", ah_rotate_signing_key_params, ah_req_rotate_signing_key, REQ_OPERATOR | REQ_TENANT },
-	{ "list_tenants", no_params, req_list_tenants, REQ_OPERATOR },
-	{ "create_room", create_room_params, req_create_room, REQ_OPERATOR | REQ_TENANT },
-	{ "edit_room", edit_room_params, req_edit_room, REQ_OPERATOR | REQ_TENANT },
-	{ "destroy_room", room_params, req_destroy_room, REQ_OPERATOR | REQ_TENANT },
-	{ "list_rooms", optional_tenant_params, req_list_rooms, REQ_OPERATOR | REQ_TENANT },
-	{ "room_info", room_params, req_room_info, REQ_OPERATOR | REQ_TENANT },
-	{ "kick", kick_params, req_kick, REQ_OPERATOR | REQ_TENANT },
+	{ "rotate_signing_key", rotate_signing_key_params, ah_req_rotate_signing_key, REQ_OPERATOR | REQ_TENANT },
+	{ "list_tenants", no_params, ah_req_list_tenants, REQ_OPERATOR },
+	{ "create_room", create_room_params, ah_req_create_room, REQ_OPERATOR | REQ_TENANT },
+	{ "edit_room", edit_room_params, ah_req_edit_room, REQ_OPERATOR | REQ_TENANT },
+	{ "destroy_room", room_params, ah_req_destroy_room, REQ_OPERATOR | REQ_TENANT },
+	{ "list_rooms", optional_tenant_params, ah_req_list_rooms, REQ_OPERATOR | REQ_TENANT },
+	{ "room_info", room_params, ah_req_room_info, REQ_OPERATOR | REQ_TENANT },
+	{ "kick", kick_params, ah_req_kick, REQ_OPERATOR | REQ_TENANT },
 	{ "set_schedule", set_schedule_params, ah_req_set_schedule, REQ_OPERATOR | REQ_TENANT },
 	{ "occurrences", occurrences_params, ah_req_occurrences, REQ_OPERATOR | REQ_TENANT },
 	{ "start_now", room_params, ah_req_start_now, REQ_OPERATOR | REQ_TENANT },
 	{ "end_now", room_params, ah_req_end_now, REQ_OPERATOR | REQ_TENANT },
-	{ "set_capacity", ah_set_capacity_params, ah_req_set_capacity, REQ_OPERATOR },
-	{ "pause", ah_pause_params, ah_req_pause, REQ_OPERATOR | REQ_TENANT },
-	{ "resume", ah_pause_params, ah_req_resume, REQ_OPERATOR | REQ_TENANT },
+	{ "set_capacity", set_capacity_params, ah_req_set_capacity, REQ_OPERATOR },
+	{ "pause", pause_params, ah_req_pause, REQ_OPERATOR | REQ_TENANT },
+	{ "resume", pause_params, ah_req_resume, REQ_OPERATOR | REQ_TENANT },
 	{ "drain", no_params, ah_req_drain, REQ_OPERATOR },
-	{ "status", optional_tenant_params, req_status, REQ_OPERATOR | REQ_TENANT },
+	{ "status", optional_tenant_params, ah_req_status, REQ_OPERATOR | REQ_TENANT },
 	{ "sync", no_params, ah_req_sync, REQ_OPERATOR | REQ_TENANT },
 };
 

@@ -9,7 +9,7 @@
  *   or a helper.
  *
  * Locks (never held across a call into Janus, and never nested):
- *   sessions_lock (plugin.c: conn -> session registry, handle -> session, handles per Janus session,
+ *   sessions_lock (session.c: conn -> session registry, handle -> session, handles per Janus session,
  *   each handle's request token bucket), ah_pubmedia.lock (relay.c:
  *   the fan-out pointer), ah_substream.context_lock (relay.c: one substream's RTP numbering),
  *   post_lock (control.c: whether the work queue still takes items; work items are stamped under
@@ -67,19 +67,43 @@ typedef struct ah_session {
 	 * and its last RTCP feedback (for simulcast layers). */
 	gint64 last_pli_us;
 	gint64 last_feedback_us;
-	/* Under sessions_lock (plugin.c): the handle's request token bucket, refilled lazily. */
+	/* Under sessions_lock (session.c): the handle's request token bucket, refilled lazily. */
 	double tokens;
 	gint64 tokens_at;
 	/* The Janus session this handle belongs to, as an opaque key for the per-session handle
-	 * count (plugin.c); never dereferenced. Set once in create_session. */
+	 * count (session.c); never dereferenced. Set once in create_session. */
 	gconstpointer janus_session;
 	janus_refcount ref;
 } ah_session;
+
+/* ---- session.c: the registry of plugin handles (the glue's leaf: it calls no other glue file). ---- */
 
 void ah_session_ref(ah_session *session);
 void ah_session_unref(ah_session *session);
 /* Registry lookup; returns a new reference or NULL. Any thread. */
 ah_session *ah_session_lookup(guint64 conn);
+/* Plugin init, before any session: an empty registry. `release` frees what other files hang on a
+ * session (presenter media, held-back signalling) when its last reference goes, on whatever thread
+ * drops it. */
+void ah_sessions_init(void (*release)(ah_session *session));
+/* Plugin init failed (no session exists yet): forget the registry. */
+void ah_sessions_clear(void);
+/* Plugin destroy: mark every registered session destroyed (they stay allocated: Janus's loop threads
+ * may still run). */
+void ah_sessions_mark_destroyed(void);
+/* create_session: a new session for `handle` (handle->plugin_handle set), registered under a fresh
+ * conn with `tokens` in its request bucket; NULL when Janus session `janus_session` (an opaque key,
+ * NULL: unknown) already holds max_handles of our handles (0: no limit). */
+ah_session *ah_session_register(janus_plugin_session *handle, gconstpointer janus_session, gint64 max_handles,
+	double tokens, gint64 now);
+/* destroy_session: detach the handle's session (returned, or NULL) and mark it destroyed;
+ * *registered when this call took it out of the registry, whose reference the caller now holds. */
+ah_session *ah_session_unregister(janus_plugin_session *handle, gboolean *registered);
+/* Any thread: a new reference to the handle's session, NULL when it has none or it is destroyed. */
+ah_session *ah_session_ref_of(janus_plugin_session *handle);
+/* Take one request token from the session's bucket (per_second > 0, at most `burst` kept): 0 when the
+ * request may go on, else how many milliseconds until a token is there. */
+gint64 ah_session_take_token(ah_session *session, gint64 now, gint64 per_second, gint64 burst);
 
 /* ---- sdp.c: SDP in and out. Pure functions over strings; any thread. ---- */
 

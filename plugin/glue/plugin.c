@@ -1,8 +1,9 @@
-/* allhands glue: the janus_plugin struct, the plugin's lifecycle and its per-handle sessions.
+/* allhands glue: the janus_plugin struct, the plugin's lifecycle and the callbacks Janus calls.
  *
- * Owns: the configuration read at init, the conn -> session registry (sessions_lock), the per-client
- * limits (request size, requests per handle per second, handles per Janus session: answered here, so
- * a flood never reaches the control thread), and the callbacks Janus calls. Must not: touch engine
+ * Owns: the configuration read at init, the per-client limits (request size, requests per handle per
+ * second, handles per Janus session: answered here, so a flood never reaches the control thread;
+ * their counts live in the session registry, session.c), and the callbacks Janus calls. The top of
+ * the glue: it calls control.c, relay.c and session.c, and nothing calls it. Must not: touch engine
  * state (only control.c does) or block a Janus thread. handle_message/handle_admin_message run on
  * Janus's request threads (concurrently); setup_media, incoming_rtp/rtcp, hangup_media and
  * destroy_session on the handle's loop thread.
@@ -32,11 +33,6 @@
 janus_callbacks *ah_gateway = NULL;
 
 static volatile gint initialized = 0, stopping = 0;
-static GHashTable *sessions = NULL; /* guint64 conn -> ah_session* (one reference) */
-static GMutex sessions_lock;
-static guint64 next_conn = 1;       /* under sessions_lock */
-/* Janus session (opaque key) -> number of our handles in it (GUINT_TO_POINTER), under sessions_lock. */
-static GHashTable *handles_per_session = NULL;
 
 /* What a client can make the plugin do, checked on Janus's threads before anything reaches the
  * control thread (docs/security.md). 0 turns a limit off. Set once in init. */
@@ -53,39 +49,13 @@ static gint64 relay_threads = -1, relay_inline_max = 32;
 
 /* ---- sessions ---- */
 
-static void session_free(const janus_refcount *ref)
+/* What control.c and relay.c hang on a session, freed with its last reference (session.c). */
+static void release_parts(ah_session *session)
 {
-	ah_session *session = janus_refcount_containerof(ref, ah_session, ref);
-	if (session->substreams != NULL)
-		g_ptr_array_free(session->substreams, TRUE);
 	if (session->pub != NULL)
 		ah_pubmedia_free(session->pub);
-	g_free(session->pending_offer);
 	if (session->held != NULL)
 		g_queue_free_full(session->held, ah_held_out_free);
-	if (session->handle != NULL)
-		janus_refcount_decrease(&session->handle->ref);
-	g_free(session);
-}
-
-void ah_session_ref(ah_session *session)
-{
-	janus_refcount_increase(&session->ref);
-}
-
-void ah_session_unref(ah_session *session)
-{
-	janus_refcount_decrease(&session->ref);
-}
-
-ah_session *ah_session_lookup(guint64 conn)
-{
-	g_mutex_lock(&sessions_lock);
-	ah_session *session = sessions ? g_hash_table_lookup(sessions, &conn) : NULL;
-	if (session != NULL)
-		ah_session_ref(session);
-	g_mutex_unlock(&sessions_lock);
-	return session;
 }
 
 static gboolean running(void)
@@ -105,20 +75,13 @@ static ah_session *session_of(janus_plugin_session *handle)
 	return session;
 }
 
-/* For other threads (handle_message, query_session): a new reference, taken under sessions_lock so
- * that a concurrent destroy_session cannot free the session in between. */
+/* For other threads (handle_message, query_session): a new reference, taken under the registry's
+ * lock so that a concurrent destroy_session cannot free the session in between. */
 static ah_session *session_ref_of(janus_plugin_session *handle)
 {
 	if (!running() || handle == NULL)
 		return NULL;
-	g_mutex_lock(&sessions_lock);
-	ah_session *session = handle->plugin_handle;
-	if (session != NULL && !g_atomic_int_get(&session->destroyed))
-		ah_session_ref(session);
-	else
-		session = NULL;
-	g_mutex_unlock(&sessions_lock);
-	return session;
+	return ah_session_ref_of(handle);
 }
 
 /* ---- configuration ---- */
@@ -248,18 +211,14 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		g_free(state_path);
 		return -1;
 	}
-	sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, NULL);
-	handles_per_session = g_hash_table_new(g_direct_hash, g_direct_equal);
+	ah_sessions_init(release_parts);
 	gboolean ok = ah_control_start(&config, &error);
 	g_free(admin_key);
 	g_free(state_path);
 	if (!ok) {
 		JANUS_LOG(LOG_FATAL, "allhands: cannot start: %s\n", error ? error : "unknown error");
 		g_free(error);
-		g_hash_table_destroy(sessions);
-		sessions = NULL;
-		g_hash_table_destroy(handles_per_session);
-		handles_per_session = NULL;
+		ah_sessions_clear();
 		ah_relay_stop();
 		return -1;
 	}
@@ -284,13 +243,7 @@ static void ah_destroy(void)
 	ah_control_stop();
 	/* Janus does not detach handles at shutdown and its loop threads may still be running: the
 	 * sessions stay allocated (the process is ending), marked destroyed so nothing uses them. */
-	g_mutex_lock(&sessions_lock);
-	GHashTableIter iter;
-	gpointer value;
-	g_hash_table_iter_init(&iter, sessions);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		g_atomic_int_set(&((ah_session *)value)->destroyed, 1);
-	g_mutex_unlock(&sessions_lock);
+	ah_sessions_mark_destroyed();
 	ah_relay_stop();
 	g_atomic_int_set(&initialized, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed\n", AH_PLUGIN_PACKAGE);
@@ -314,29 +267,6 @@ static gconstpointer janus_session_key(const janus_plugin_session *handle)
 	return handle->gateway_handle != NULL ? *(void *const *)handle->gateway_handle : NULL;
 }
 
-/* Under sessions_lock: count a new handle in its Janus session; FALSE when that is over the limit. */
-static gboolean count_handle_locked(gconstpointer key)
-{
-	if (key == NULL)
-		return TRUE;
-	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(handles_per_session, key));
-	if (limits.max_handles_per_session > 0 && n >= (guint64)limits.max_handles_per_session)
-		return FALSE;
-	g_hash_table_insert(handles_per_session, (gpointer)key, GUINT_TO_POINTER(n + 1));
-	return TRUE;
-}
-
-static void uncount_handle_locked(gconstpointer key)
-{
-	if (key == NULL)
-		return;
-	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(handles_per_session, key));
-	if (n <= 1)
-		g_hash_table_remove(handles_per_session, key);
-	else
-		g_hash_table_insert(handles_per_session, (gpointer)key, GUINT_TO_POINTER(n - 1));
-}
-
 static void ah_create_session(janus_plugin_session *handle, int *error)
 {
 	if (!running()) {
@@ -344,9 +274,8 @@ static void ah_create_session(janus_plugin_session *handle, int *error)
 		return;
 	}
 	gconstpointer key = janus_session_key(handle);
-	g_mutex_lock(&sessions_lock);
-	if (!count_handle_locked(key)) {
-		g_mutex_unlock(&sessions_lock);
+	if (ah_session_register(handle, key, limits.max_handles_per_session, (double)limits.request_burst,
+			janus_get_monotonic_time()) == NULL) {
 		/* Janus answers the attach with error 461 "Couldn't attach to plugin: error '638'": the
 		 * only way the plugin API lets create_session say why (docs/security.md). */
 		*error = ah_error_code(AH_ERR_TOO_MANY_HANDLES);
@@ -354,35 +283,6 @@ static void ah_create_session(janus_plugin_session *handle, int *error)
 			limits.max_handles_per_session);
 		return;
 	}
-	ah_session *session = g_malloc0(sizeof(ah_session));
-	janus_refcount_init(&session->ref, session_free);
-	/* Janus initializes handle->ref only after this returns, with one of its two references meant
-	 * for the plugin: session_free releases that one (so no increase here). */
-	session->handle = handle;
-	session->janus_session = key;
-	session->tokens = (double)limits.request_burst;
-	session->tokens_at = janus_get_monotonic_time();
-	session->conn = next_conn++;
-	g_hash_table_insert(sessions, &session->conn, session);
-	handle->plugin_handle = session;
-	g_mutex_unlock(&sessions_lock);
-}
-
-/* Under sessions_lock: take one token from the handle's bucket. 0 when the request may go on, else
- * how many milliseconds until a token is there. */
-static gint64 take_token_locked(ah_session *session, gint64 now)
-{
-	if (limits.requests_per_second <= 0)
-		return 0;
-	double rate = (double)limits.requests_per_second / G_USEC_PER_SEC, burst = (double)limits.request_burst;
-	if (now > session->tokens_at)
-		session->tokens = MIN(burst, session->tokens + (double)(now - session->tokens_at) * rate);
-	session->tokens_at = now;
-	if (session->tokens >= 1.0) {
-		session->tokens -= 1.0;
-		return 0;
-	}
-	return (gint64)((1.0 - session->tokens) / rate / 1000.0) + 1;
 }
 
 /* The limits on one handle message, checked on the Janus thread; NULL when it may be queued, else the
@@ -399,9 +299,8 @@ static json_t *check_limits(ah_session *session, json_t *message)
 			return body;
 		}
 	}
-	g_mutex_lock(&sessions_lock);
-	gint64 retry_ms = take_token_locked(session, janus_get_monotonic_time());
-	g_mutex_unlock(&sessions_lock);
+	gint64 retry_ms = limits.requests_per_second <= 0 ? 0 : ah_session_take_token(session, janus_get_monotonic_time(),
+		limits.requests_per_second, limits.request_burst);
 	if (retry_ms == 0)
 		return NULL;
 	json_t *body = ah_engine_error_body(AH_ERR_RATE_LIMITED, NULL);
@@ -511,14 +410,8 @@ static void ah_destroy_session(janus_plugin_session *handle, int *error)
 		*error = -1;
 		return;
 	}
-	g_mutex_lock(&sessions_lock);
-	ah_session *session = handle->plugin_handle;
-	gboolean registered = session != NULL && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1) &&
-		g_hash_table_remove(sessions, &session->conn);
-	if (registered)
-		uncount_handle_locked(session->janus_session);
-	handle->plugin_handle = NULL;
-	g_mutex_unlock(&sessions_lock);
+	gboolean registered;
+	ah_session *session = ah_session_unregister(handle, &registered);
 	if (session == NULL) {
 		*error = -1;
 		return;

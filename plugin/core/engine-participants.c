@@ -1,0 +1,200 @@
+/* allhands: the engine's participants (engine-private.h): a participant joining (once admission
+ * gave it a seat or a queue place), every way it goes away (the `exits` table: what it and the
+ * event handlers are told, whether its PeerConnection is closed, its seat freed or held for a
+ * rejoin, its room renegotiated), and what admission says about it (admitted, position, timed out,
+ * grace expired, drained). engine.c, engine-admission.c, engine-schedule.c and the request handlers
+ * call it; it calls down to engine-media.c, engine-ghosts.c, engine-registry.c and admission.
+ *
+ * Pure: no Janus header, no clock (time is `now`), no logging; control thread only.
+ *
+ * DESIGN
+ * A way out that frees a seat hands admission the leave and acts on the events it returns at once
+ * (the next in line admitted, positions), so the outs keep their order: the one leaving is told
+ * before the one who gets its seat. Acting on an event may take another participant out (an admit
+ * timeout, a drained queue place), but such a way out frees no seat through admission (admission
+ * forgot it already), so the recursion ends there.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "engine-private.h"
+
+/* --- joining */
+
+ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
+	gboolean presenter, const char *display)
+{
+	ah_participant *p = g_new0(ah_participant, 1);
+	p->id = engine->next_pid++;
+	p->conn = conn;
+	p->presenter = presenter;
+	p->room = room;
+	p->display = g_strdup(display != NULL ? display : "");
+	p->layer = AH_SIM_HIGH;
+	p->streams = g_array_new(FALSE, TRUE, sizeof(ah_stream_desc));
+	p->slots = g_array_new(FALSE, TRUE, sizeof(ah_slot));
+	g_ptr_array_add(room->members, p);
+	if (presenter)
+		g_ptr_array_add(room->presenters, p);
+	g_hash_table_insert(engine->conns, &p->conn, p);
+	g_hash_table_insert(engine->pids, &p->id, p);
+	return p;
+}
+
+/* --- ways out */
+
+/* What each way out tells the participant and the event handlers. */
+enum { CLOSE_NEVER, CLOSE_IF_MEDIA, CLOSE_ALWAYS };
+static const struct {
+	const char *event;      /* to the participant and to the event handlers */
+	const char *reason;
+	gboolean tell;          /* EVENT to the participant (else it learns otherwise or is gone) */
+	int close_pc;
+	gboolean adm_leave;     /* free the seat through ah_admission_leave */
+	gboolean room_stays;    /* renegotiate and rebuild the room's fan-outs */
+	gboolean may_hold;      /* a lost connection: the seat waits for a rejoin if there is a grace */
+} exits[] = {
+	[AH_EXIT_LEAVE] = { "left", "leave", FALSE, CLOSE_IF_MEDIA, TRUE, TRUE, FALSE },
+	[AH_EXIT_HANGUP] = { "left", "hangup", TRUE, CLOSE_NEVER, TRUE, TRUE, TRUE },
+	[AH_EXIT_GONE] = { "left", "gone", FALSE, CLOSE_NEVER, TRUE, TRUE, TRUE },
+	[AH_EXIT_KICKED] = { "removed", "kicked", TRUE, CLOSE_ALWAYS, TRUE, TRUE, FALSE },
+	[AH_EXIT_TIMEOUT] = { "removed", "admit_timeout", TRUE, CLOSE_ALWAYS, FALSE, TRUE, FALSE },
+	[AH_EXIT_ROOM] = { "removed", "room_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_TENANT] = { "removed", "tenant_destroyed", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED] = { "ended", "ended", TRUE, CLOSE_ALWAYS, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED_QUEUED] = { "removed", "ended", TRUE, CLOSE_IF_MEDIA, FALSE, FALSE, FALSE },
+	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE, FALSE },
+	[AH_EXIT_DRAINED] = { "removed", "draining", TRUE, CLOSE_IF_MEDIA, FALSE, TRUE, FALSE },
+	[AH_EXIT_REPLACED] = { "removed", "replaced", TRUE, CLOSE_ALWAYS, TRUE, TRUE, TRUE },
+};
+
+/* The participant has (or is setting up) a PeerConnection with us. */
+static gboolean has_pc(const ah_participant *p)
+{
+	return p->media || p->slots->len > 0 || p->streams->len > 0;
+}
+
+static void forget(ah_engine *engine, ah_participant *p)
+{
+	g_ptr_array_remove(p->room->members, p);
+	if (p->presenter)
+		g_ptr_array_remove(p->room->presenters, p);
+	g_hash_table_remove(engine->pids, &p->id);
+	g_hash_table_remove(engine->conns, &p->conn); /* frees p */
+}
+
+void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs)
+{
+	ah_room *room = p->room;
+	guint64 id = p->id, conn = p->conn;
+	gboolean was_publishing = ah_engine_publishing(p);
+	gboolean was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
+	gboolean held;
+	json_t *note;
+	if (exits[how].tell)
+		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
+			"event", exits[how].event, "reason", exits[how].reason), AH_JSEP_NONE);
+	if (exits[how].close_pc == CLOSE_ALWAYS || (exits[how].close_pc == CLOSE_IF_MEDIA && has_pc(p)))
+		ah_engine_push(outs, AH_OUT_CLOSE_PC, conn, NULL, AH_JSEP_NONE);
+	note = ah_engine_notify(outs, conn, exits[how].event, room->tenant->id, room->id, id);
+	json_object_set_new(note, "reason", json_string(exits[how].reason));
+	/* After its `left`: the seat is held for a rejoin (`rejoining` follows the `left`). */
+	held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
+	forget(engine, p);
+	if (was_publishing)
+		ah_engine_presenter_stopped(engine, conn);
+	if (exits[how].room_stays) {
+		if (was_publishing)
+			ah_engine_renegotiate(engine, room, outs);
+		if (was_seated)
+			ah_engine_receiver_changed(engine, conn);
+	}
+	if (exits[how].adm_leave && !held) {
+		GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
+		ah_admission_leave(engine->adm, id, now, events);
+		ah_engine_adm_events(engine, events, now, outs);
+		g_array_unref(events);
+	}
+}
+
+/* --- admission events */
+
+json_t *ah_engine_wait_json(const ah_wait_estimate *e)
+{
+	json_t *wait;
+	if (!e->known) {
+		wait = json_pack("{s:b}", "known", 0);
+		if (e->reason != AH_WAIT_UNSAID)
+			json_object_set_new(wait, "reason", json_string(e->reason == AH_WAIT_NO_DEPARTURES ? "no_departures"
+				: "not_admitting"));
+		return wait;
+	}
+	wait = json_pack("{s:b, s:I, s:I, s:I}", "known", 1, "median_ms", (json_int_t)(e->median_us / 1000),
+		"low_ms", (json_int_t)(e->low_us / 1000), "high_ms", (json_int_t)(e->high_us / 1000));
+	if (e->beyond_window)
+		json_object_set_new(wait, "beyond_window", json_true());
+	return wait;
+}
+
+static void on_admitted(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	json_t *body;
+	if (p == NULL)
+		return;
+	body = ah_engine_offer_body(engine, p, "admitted");
+	ah_engine_issue_token(engine, p, body);
+	ah_engine_push(outs, AH_OUT_EVENT, p->conn, body, AH_JSEP_OFFER);
+	ah_engine_notify(outs, p->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
+}
+
+static void on_position(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	if (p == NULL)
+		return;
+	ah_engine_push(outs, AH_OUT_EVENT, p->conn, json_pack("{s:s, s:s, s:I, s:I, s:o}", "allhands", "event",
+		"event", "position", "position", (json_int_t)ev->position, "queue_length", (json_int_t)ev->queue_length,
+		"wait", ah_engine_wait_json(&ev->estimate)), AH_JSEP_NONE);
+}
+
+static void on_timed_out(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	if (p != NULL)
+		ah_engine_remove(engine, p, AH_EXIT_TIMEOUT, now, outs);
+}
+
+static void on_grace_expired(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_ghost *g = ah_engine_ghost_of_pid(engine, ev->pid);
+	if (g == NULL)
+		return;
+	json_object_set_new(ah_engine_notify(outs, 0, "left", g->tenant, g->room, g->pid), "reason",
+		json_string("grace_expired"));
+	ah_engine_ghost_drop(engine, g);
+}
+
+static void on_drained(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
+{
+	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	if (p != NULL)
+		ah_engine_remove(engine, p, AH_EXIT_DRAINED, now, outs);
+}
+
+static void (*const adm_handlers[])(ah_engine *, const ah_adm_event *, gint64, GPtrArray *) = {
+	[AH_ADM_EV_ADMITTED] = on_admitted,
+	[AH_ADM_EV_POSITION] = on_position,
+	[AH_ADM_EV_TIMED_OUT] = on_timed_out,
+	[AH_ADM_EV_GRACE_EXPIRED] = on_grace_expired,
+	[AH_ADM_EV_DRAINED] = on_drained,
+};
+
+void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs)
+{
+	for (guint i = 0; i < events->len; i++) {
+		const ah_adm_event *ev = &g_array_index(events, ah_adm_event, i);
+		if ((guint)ev->kind < G_N_ELEMENTS(adm_handlers))
+			adm_handlers[ev->kind](engine, ev, now, outs);
+	}
+	g_array_set_size(events, 0);
+}
