@@ -8,7 +8,7 @@
 #     never one above it, nor another group of its own layer.
 # "Calls" here: a file names a function that another file defines without `static` (universal-ctags
 # finds the definitions). Comments count, like calls: a comment naming a higher layer's function is
-# a dependency a reader follows too; string literals do not. docs/operations.md ("Code layout")
+# a dependency a reader follows too; string literals do not. docs/architecture.md
 # explains the layers.
 # SPDX-License-Identifier: GPL-3.0-or-later
 cd "${top_srcdir:-.}" || exit 1

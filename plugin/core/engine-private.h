@@ -2,9 +2,9 @@
  * files (engine*.c) and, through requests-private.h, by the request files above them. Not a public
  * header: nothing outside plugin/core includes it. Control thread only, like the whole engine.
  *
- * The engine's files call down only (tests/check-layering.sh checks it; docs/operations.md, "Code
- * layout"): engine.c -> engine-schedule.c, engine-admission.c, engine-persist.c ->
- * engine-participants.c -> engine-ghosts.c, engine-media.c -> engine-credentials.c,
+ * The engine's files call down only (tests/check-layering.sh checks it; docs/architecture.md):
+ * engine.c -> engine-schedule.c, engine-admission.c, engine-persist.c ->
+ * engine-participants.c -> engine-ghosts.c, engine-media.c -> engine-credentials.c ->
  * engine-registry.c. The sections below follow that order, bottom first.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -6,7 +6,7 @@
  * and engine-persist.c (the state file's rows), then engine-participants.c (joining, leaving,
  * admission events), then engine-ghosts.c (rejoin tokens) and engine-media.c (slots, offers,
  * fan-outs), then engine-credentials.c and engine-registry.c (lookups, outs, clock); all share
- * engine-private.h. docs/operations.md ("Code layout") draws the layers.
+ * engine-private.h. docs/architecture.md draws the layers.
  *
  * Pure: no Janus header, no clock (time is `now`), no logging, no threads or locks. Only the
  * control thread calls it. Everything the glue must do is appended to `outs`, in order.

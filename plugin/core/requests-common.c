@@ -111,7 +111,7 @@ json_t *ah_req_room_json(const ah_engine *e, const ah_room *r)
 	return room;
 }
 
-/* Tenants */
+/* Tenants and lists of rooms, in replies. */
 
 json_t *ah_req_tenant_json(const ah_engine *e, const ah_tenant *t)
 {

@@ -1,5 +1,5 @@
-/* allhands: scenario tests of the engine's fair admission (plugin/core/engine-admission.c and the
- * join side of requests.c): tenants' weights and queue bounds, rooms' presenter seats and priority
+/* allhands: scenario tests of the engine's fair admission (plugin/core/engine-admission.c,
+ * engine-ghosts.c, requests-node.c and requests-join.c): tenants' weights and queue bounds, rooms' presenter seats and priority
  * class, pause/resume/drain, rejoin grace, the node settings and figures, and their persistence.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,5 +1,6 @@
-/* allhands: scenario tests of the engine's participant side (plugin/core/engine.c): joins, the
- * queue, publishing and renegotiation, slots and routes, and every way out.
+/* allhands: scenario tests of the engine's participant side (plugin/core/engine-participants.c,
+ * engine-media.c, requests-participant.c, requests-join.c): joins, the queue, publishing and
+ * renegotiation, slots and routes, and every way out.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

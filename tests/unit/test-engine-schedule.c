@@ -1,6 +1,6 @@
-/* allhands: scenario tests of scheduled rooms in the engine (plugin/core/engine-schedule.c): the
- * lobby, go-live in waves, the warning, the end, overrides, occurrences, restarts and the schedule
- * errors, on a hand clock whose real time starts at 2026-12-01T08:49:00Z (a Tuesday).
+/* allhands: scenario tests of scheduled rooms in the engine (plugin/core/engine-schedule.c,
+ * requests-schedule.c): the lobby, go-live in waves, the warning, the end, overrides, occurrences,
+ * restarts and the schedule errors, on a hand clock whose real time starts at 2026-12-01T08:49:00Z (a Tuesday).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -1,4 +1,4 @@
-/* allhands: scenario tests of the engine's operator side (plugin/core/requests.c, engine.c):
+/* allhands: scenario tests of the engine's operator side (plugin/core/requests*.c, engine.c):
  * tenant and room administration, authorization, every error code, persistence across restarts.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
