@@ -112,7 +112,7 @@ typedef struct {
 } ah_participant;
 
 /* An attendee whose connection dropped while seated: admission holds its seat (REJOINING) until
- * the grace ends; the token brings it back (engine-admission.c). */
+ * the grace ends; the token brings it back (engine-ghosts.c, engine-admission.c). */
 typedef struct {
 	char token[AH_REJOIN_TOKEN_LEN + 1];
 	guint64 pid;            /* the admission pid holding the seat */
@@ -156,7 +156,7 @@ struct ah_engine {
 	ah_engine_work *work;   /* work counters (ah_engine_work_done); a pointer so const readers count */
 };
 
-/* How a participant goes away; each row of engine.c's `exits` table says what it is told. */
+/* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */
 typedef enum {
 	AH_EXIT_LEAVE,          /* `leave` request (the handler replies) */
 	AH_EXIT_HANGUP,         /* attendee's or backstage monitor's PeerConnection went down */
