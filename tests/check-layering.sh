@@ -5,7 +5,9 @@
 #  2. no project header shares a name with a Janus header;
 #  3. no two C files under plugin/ call each other's functions (a cycle a reader must hold in mind);
 #  4. calls point down the layers listed in LAYERS below: a file calls files of lower layers only,
-#     never one above it, nor another group of its own layer.
+#     never one above it, nor another group of its own layer;
+#  5. tests 3 and 4 see what they must: run on a small planted tree, they find its cycle and its
+#     call up the layers (and not its static function, nor a name inside a string).
 # "Calls" here: a file names a function that another file defines without `static` (universal-ctags
 # finds the definitions). Comments count, like calls: a comment naming a higher layer's function is
 # a dependency a reader follows too; string literals do not. docs/architecture.md
@@ -46,7 +48,7 @@ plugin/core/validate.c plugin/core/errors.c
 # Janus's headers, as a plugin includes them (janus-dev: /usr/include/janus).
 janus_headers=$(ls /usr/include/janus 2>/dev/null | sed -n 's/\.h$//p' | tr '\n' '|')
 pattern="^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"](janus/|plugins/|${janus_headers}__none__)(\\.h)?"
-echo "1..4"
+echo "1..5"
 bad=$(grep -rnE "$pattern" plugin/core include tests/unit 2>/dev/null | grep -vE '"allhands/' )
 if [ -z "$bad" ]; then
 	echo "ok 1 - no Janus header outside plugin/glue"
@@ -64,61 +66,98 @@ else
 	echo "not ok 2 - project headers named like Janus headers: $shadow"
 fi
 
-# --- 3 and 4: who calls whom under plugin/
+# --- 3 to 5: who calls whom under plugin/
 if ! ctags --version 2>/dev/null | grep -q 'Universal Ctags'; then
-	echo "not ok 3 - no mutual calls between files under plugin/ # universal-ctags is missing (scripts/setup.sh installs it)"
-	echo "not ok 4 - calls point down the layers # universal-ctags is missing"
+	for n in 3 4 5; do
+		echo "not ok $n - who calls whom # universal-ctags is missing (scripts/setup.sh installs it)"
+	done
 	exit 0
 fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-find plugin -name '*.c' | LC_ALL=C sort >"$tmp/files"
-# "name file" for every function defined without `static` (--extras=-F leaves file-scope ones out),
-# but `create`: the one symbol the plugin exports, which only Janus calls (and a common word).
-xargs ctags -x --c-kinds=f --extras=-F --_xformat='%N %F' <"$tmp/files" | grep -v '^create ' | LC_ALL=C sort -u \
-	>"$tmp/defs"
-# "file name" for every identifier a file mentions outside string literals.
-while read -r f; do
-	sed -E 's/"([^"\\]|\\.)*"/""/g' "$f" | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | LC_ALL=C sort -u | sed "s|^|$f |"
-done <"$tmp/files" >"$tmp/uses"
-# "caller callee name": caller mentions a function callee defines.
-awk 'NR == FNR { def[$1] = def[$1] " " $2; next }
-	($2 in def) { n = split(def[$2], d, " "); for (i = 1; i <= n; i++) if (d[i] != $1) print $1, d[i], $2 }' \
-	"$tmp/defs" "$tmp/uses" | LC_ALL=C sort -u >"$tmp/edges"
 
-mutual=$(awk '{ k = $1 " " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
-	END { for (k in e) { split(k, p, " "); r = p[2] " " p[1]; if ((r in e) && p[1] < p[2]) print p[1] " <-> " p[2] ": " e[k] " | " e[r] } }' \
-	"$tmp/edges" | LC_ALL=C sort)
-if [ -z "$mutual" ]; then
+# calls ROOT OUT: the C files under ROOT/plugin, and into OUT: `edges` ("caller callee name": the
+# caller mentions a function the callee defines), `mutual` (pairs that call each other), `upward`
+# (calls up LAYERS or across groups of a layer), `placed` ("file layer group") and `unplaced`.
+calls() {
+	local root=$1 out=$2 layer=0 group line pattern f
+	mkdir -p "$out"
+	(cd "$root" && find plugin -name '*.c' | LC_ALL=C sort) >"$out/files"
+	# "name file" for every function defined without `static` (--extras=-F leaves file-scope ones
+	# out), but `create`: the one symbol the plugin exports, which only Janus calls (a common word).
+	(cd "$root" && xargs ctags -x --c-kinds=f --extras=-F --_xformat='%N %F') <"$out/files" | grep -v '^create ' |
+		LC_ALL=C sort -u >"$out/defs"
+	# "file name" for every identifier a file mentions outside string literals.
+	while read -r f; do
+		sed -E 's/"([^"\\]|\\.)*"/""/g' "$root/$f" | grep -oE '[A-Za-z_][A-Za-z0-9_]*' | LC_ALL=C sort -u |
+			sed "s|^|$f |"
+	done <"$out/files" >"$out/uses"
+	awk 'NR == FNR { def[$1] = def[$1] " " $2; next }
+		($2 in def) { n = split(def[$2], d, " "); for (i = 1; i <= n; i++) if (d[i] != $1) print $1, d[i], $2 }' \
+		"$out/defs" "$out/uses" | LC_ALL=C sort -u >"$out/edges"
+	awk '{ k = $1 " " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
+		END { for (k in e) { split(k, p, " "); r = p[2] " " p[1]
+			if ((r in e) && p[1] < p[2]) print p[1] " <-> " p[2] ": " e[k] " | " e[r] } }' \
+		"$out/edges" | LC_ALL=C sort >"$out/mutual"
+	# Each file's layer and group: the first group of LAYERS that matches it.
+	echo "$LAYERS" | while read -r line; do
+		[ -n "$line" ] || continue
+		layer=$((layer + 1))
+		group=0
+		for pattern in $line; do
+			group=$((group + 1))
+			while read -r f; do
+				case "$f" in $pattern) echo "$f $layer $layer.$group" ;; esac
+			done <"$out/files"
+		done
+	done | awk '!seen[$1]++' >"$out/placed"
+	awk 'NR == FNR { layer[$1] = $2; group[$1] = $3; next }
+		($1 in layer) && ($2 in layer) && group[$1] != group[$2] && layer[$1] >= layer[$2] {
+			k = $1 " -> " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
+		END { for (k in e) print k ": " e[k] }' "$out/placed" "$out/edges" | LC_ALL=C sort >"$out/upward"
+	awk 'NR == FNR { placed[$1] = 1; next } !($1 in placed)' "$out/placed" "$out/files" >"$out/unplaced"
+}
+
+calls . "$tmp/tree"
+if [ ! -s "$tmp/tree/mutual" ]; then
 	echo "ok 3 - no two files under plugin/ call each other"
 else
 	echo "not ok 3 - files under plugin/ that call each other (caller's names | callee's names):"
-	echo "$mutual" | sed 's/^/# /'
+	sed 's/^/# /' "$tmp/tree/mutual"
 fi
-
-# "file layer group" for every file a group of LAYERS matches (the first match wins).
-layer=0
-echo "$LAYERS" | while read -r line; do
-	[ -n "$line" ] || continue
-	layer=$((layer + 1))
-	group=0
-	for pattern in $line; do
-		group=$((group + 1))
-		while read -r f; do
-			case "$f" in $pattern) echo "$f $layer $layer.$group" ;; esac
-		done <"$tmp/files"
-	done
-done | awk '!seen[$1]++' >"$tmp/placed"
-upward=$(awk 'NR == FNR { layer[$1] = $2; group[$1] = $3; next }
-	($1 in layer) && ($2 in layer) && group[$1] != group[$2] && layer[$1] >= layer[$2] {
-		k = $1 " -> " $2; if (k in e) e[k] = e[k] "," $3; else e[k] = $3 }
-	END { for (k in e) print k ": " e[k] }' "$tmp/placed" "$tmp/edges" | LC_ALL=C sort)
-unplaced=$(awk 'NR == FNR { placed[$1] = 1; next } !($1 in placed)' "$tmp/placed" "$tmp/files")
-if [ -z "$upward" ]; then
-	echo "ok 4 - calls point down the layers ($(wc -l <"$tmp/placed") files placed)"
+if [ ! -s "$tmp/tree/upward" ]; then
+	echo "ok 4 - calls point down the layers ($(wc -l <"$tmp/tree/placed") files placed)"
 else
 	echo "not ok 4 - calls up the layers, or across groups of one layer (tests/check-layering.sh, LAYERS):"
-	echo "$upward" | sed 's/^/# /'
+	sed 's/^/# /' "$tmp/tree/upward"
 fi
-[ -z "$unplaced" ] || echo "$unplaced" | sed 's/^/# not in LAYERS (only test 3 checks it): /'
+sed 's/^/# not in LAYERS (only test 3 checks it): /' "$tmp/tree/unplaced"
+
+# The planted tree: engine.c calls the registry (down: fine); the registry's comment names engine.c's
+# ah_engine_top (up, and so a cycle); validate.c names both only in a string and defines a static.
+mkdir -p "$tmp/planted/plugin/core"
+cat >"$tmp/planted/plugin/core/engine.c" <<'EOF'
+void ah_engine_top(void);
+void ah_engine_top(void) { ah_registry_leaf(); ah_hidden(); }
+EOF
+cat >"$tmp/planted/plugin/core/engine-registry.c" <<'EOF'
+/* The caller is ah_engine_top. */
+void ah_registry_leaf(void);
+void ah_registry_leaf(void) { }
+EOF
+cat >"$tmp/planted/plugin/core/validate.c" <<'EOF'
+static void ah_hidden(void) { }
+const char *ah_validate_name(void);
+const char *ah_validate_name(void) { ah_hidden(); return "ah_engine_top ah_registry_leaf"; }
+EOF
+calls "$tmp/planted" "$tmp/planted-out"
+want_mutual='plugin/core/engine-registry.c <-> plugin/core/engine.c: ah_engine_top | ah_registry_leaf'
+want_upward='plugin/core/engine-registry.c -> plugin/core/engine.c: ah_engine_top'
+if [ "$(cat "$tmp/planted-out/mutual")" = "$want_mutual" ] && [ "$(cat "$tmp/planted-out/upward")" = "$want_upward" ] &&
+	[ "$(wc -l <"$tmp/planted-out/edges")" -eq 2 ]; then
+	echo "ok 5 - on a planted tree, tests 3 and 4 find its cycle and its call up, nothing else"
+else
+	echo "not ok 5 - on a planted tree, tests 3 and 4 do not see what they must; edges, pairs, calls up found:"
+	cat "$tmp/planted-out/edges" "$tmp/planted-out/mutual" "$tmp/planted-out/upward" | sed 's/^/# /'
+fi
 exit 0

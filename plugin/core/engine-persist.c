@@ -30,6 +30,16 @@ static ah_persist_tenant *tenant_row(ah_persist_state *state, const ah_tenant *t
 	return row;
 }
 
+/* A room's schedule and options, into its row (ah_room_schedule_load reads them back). */
+static void schedule_row(const ah_room *room, ah_persist_room *row)
+{
+	row->schedule = room->schedule != NULL ? ah_schedule_to_json(room->schedule) : NULL;
+	row->lobby_minutes = room->lobby_minutes;
+	row->ending_warning_s = room->ending_warning_s;
+	row->grace_s = room->grace_s;
+	row->shuffle = room->shuffle;
+}
+
 static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, const ah_room *r)
 {
 	ah_persist_room *rrow = ah_persist_add_room(state, t->id, r->id, r->description, r->max_attendees,
@@ -39,7 +49,7 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	rrow->tokens = r->tokens;
 	rrow->video_layer = r->video_layer;
 	rrow->presenter_max_bitrate = r->presenter_max_bitrate;
-	ah_room_schedule_save(r, rrow);
+	schedule_row(r, rrow);
 	return rrow;
 }
 
@@ -132,16 +142,7 @@ void ah_engine_persist_stop(ah_engine *engine)
 	engine->writer = NULL;
 }
 
-/* --- a room's schedule and options in its row */
-
-void ah_room_schedule_save(const ah_room *room, ah_persist_room *row)
-{
-	row->schedule = room->schedule != NULL ? ah_schedule_to_json(room->schedule) : NULL;
-	row->lobby_minutes = room->lobby_minutes;
-	row->ending_warning_s = room->ending_warning_s;
-	row->grace_s = room->grace_s;
-	row->shuffle = room->shuffle;
-}
+/* --- a room's schedule and options, back from its row */
 
 /* A stored schedule is checked like a new one (so it cannot stall a restart either). One refused
  * now (a rule that an older version accepted, a hand-edited file) is held: the room is kept, closed,

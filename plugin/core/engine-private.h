@@ -294,8 +294,7 @@ void ah_engine_persist_stop(ah_engine *engine);
 /* After loading an older file whose tenants got new signing keys: write their rows now, synchronously
  * (FALSE with *message when the write fails: the node must not start with keys it would forget). */
 gboolean ah_engine_persist_migrated(ah_engine *engine, char **message);
-/* The persisted form of a room's schedule and options, into its state-file row, and back. */
-void ah_room_schedule_save(const ah_room *room, ah_persist_room *row);
+/* A room's schedule and options, back from its state-file row (a schedule refused now is held). */
 ah_error ah_room_schedule_load(ah_room *room, const ah_persist_room *row, char **message);
 
 /* --- engine-admission.c: rejoin, due work, shares, admission figures */
