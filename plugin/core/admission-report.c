@@ -271,12 +271,13 @@ static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gbo
 /* The pace's estimate. Admissions come in waves, so the first of them may be a wave interval away:
  * the high end allows for that. Fixed waves keep their pace. Adaptive waves move theirs with the
  * node's setup times and CPU, which a storm's own joins raise after the estimate is made (the storm
- * benchmark saw the pace halve within seconds): the low end assumes the limit where it is heading
- * (max_limit while healthy) at today's setup time, the high end the slowest pace the law settles at
+ * benchmark saw the pace halve within seconds): the low end assumes the limit back at max_limit at the
+ * node's quiet (baseline) setup time, the high end the slowest pace the law settles at
  * while the queue lasts (min_limit attendees per turn of the longer of the setup time now and the one
  * the law tolerates, or SETUP_GUESS_US before anyone connected, plus a wave interval), plus one such
- * turn; the median is their geometric mean, as the pace lands between them (within the current
- * limit, where the next waves decide, the pace of the moment). */
+ * turn; the median is the geometric mean of that and the pace where the limit is heading, as the
+ * pace lands between them (within the current limit, where the next waves decide, the pace of the
+ * moment). */
 static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
 {
 	const double interval = (double)adm->config.wave_interval_us;
@@ -288,20 +289,26 @@ static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, 
 	const ah_adaptive *a = &adm->adaptive;
 	const double setup = ah_adaptive_setup_us(a);
 	const double slow_setup = setup > 0 ? MAX(setup, ah_adaptive_setup_target_us(a)) : SETUP_GUESS_US;
-	const double fast_pace = ah_adm_pace_per_s(adm);
+	const double heading_pace = ah_adm_pace_per_s(adm);
 	/* A wave admits only once those connecting are through, at its next tick: a setup time plus up
 	 * to an interval per turn. */
 	double slow_pace = a->config.min_limit * (double)G_USEC_PER_SEC / (slow_setup + interval);
 	if (adm->config.join_rate > 0)
 		slow_pace = MIN(slow_pace, adm->config.join_rate);
-	const double slow = fast_pace > 0 ? paced * MIN(slow_pace / fast_pace, 1.0) : paced;
-	const ah_wait_estimate fast_e = ah_wait_estimate_at(position, paced, 0);
+	const double slow = heading_pace > 0 ? paced * MIN(slow_pace / heading_pace, 1.0) : paced;
+	/* The fastest: max_limit at a time, each for the node's quiet (baseline) setup time. */
+	const double baseline = a->samples > 0 ? a->baseline_us : 0;
+	double top_pace = a->config.max_limit * (double)G_USEC_PER_SEC / MAX(interval, baseline);
+	if (adm->config.join_rate > 0)
+		top_pace = MIN(top_pace, adm->config.join_rate);
+	const double top = heading_pace > 0 ? paced * MAX(top_pace / heading_pace, 1.0) : paced;
+	const ah_wait_estimate top_e = ah_wait_estimate_at(position, top, 0);
 	/* Within the current limit the next waves decide, at today's pace. */
 	const gboolean next_waves = position <= ah_adaptive_limit(a);
-	ah_wait_estimate e = next_waves ? fast_e : ah_wait_estimate_at(position, sqrt(paced * slow), 0);
+	ah_wait_estimate e = ah_wait_estimate_at(position, next_waves ? paced : sqrt(paced * slow), 0);
 	const ah_wait_estimate slow_e = ah_wait_estimate_at(position, slow, 0);
 	/* Within the current limit, the next wave may come at any moment. */
-	e.low_us = next_waves ? 0 : MIN(e.low_us, fast_e.low_us);
+	e.low_us = next_waves ? 0 : MIN(e.low_us, top_e.low_us);
 	e.high_us = MIN(MAX(e.high_us, slow_e.high_us) + (gint64)(slow_setup + interval), AH_WAIT_MAX_US);
 	return e;
 }
