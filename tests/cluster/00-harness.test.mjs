@@ -4,18 +4,20 @@
 // namespace. Checks that each node serves media over the bridge (a @roamhq/wrtc presenter, a wrtc
 // attendee decoding the video and a werift attendee recording the RTP, on node a and on node c),
 // that every node reaches Redis and a partitioned node does not until it is healed (and then serves
-// media again), that a tbf limit on a node's link really drops what exceeds it, that a SIGKILLed
-// node is gone while the other two keep serving the media they were serving, and that Redis killed
+// media again), that a tbf limit on a node's link drops what exceeds it (a UDP burst: WebRTC media
+// would adapt its bitrate to the limit), that a SIGKILLed node is gone while the other two keep
+// serving the media they were serving (and that it starts again), and that Redis killed
 // and restarted answers again (empty without persistence; with AOF it keeps its data unless
 // restarted empty).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import {
   Bag, assertEvent, attendee, createRoom, createTenant, handle, joinBody, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun, summarize } from '../integration/lib/werift-peers.mjs';
-import { Cluster } from './lib/cluster.mjs';
+import { Cluster, run } from './lib/cluster.mjs';
 
 const TENANT = 'harness';
 const ROOM = 'bridge';
@@ -45,7 +47,8 @@ after(async () => {
 // A wrtc presenter and a wrtc attendee on `node`; resolves once the attendee's audio packets and
 // video packets and decoded frames grow. The peers stay open in `peers` (a Bag).
 async function wrtcPair(node, peers, label) {
-  const p = await presenter(node.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: `${label} presenter` });
+  const p = await presenter(node.janus, peers,
+    { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: `${label} presenter` });
   const at = await attendee(node.janus, peers);
   const r = await at.join(joinBody({ tenant: TENANT, room: ROOM, display: `${label} attendee` }));
   assertEvent(r.data, 'admitted', `${label}: attendee join`);
@@ -67,7 +70,8 @@ async function weriftAttendee(node, peers, label, n = 50) {
   const mlines = w.offers[0].mlines.filter((m) => m.direction === 'sendonly');
   const mid = (kind) => {
     const m = mlines.find((x) => x.kind === kind);
-    assert.ok(m, `${label}: the offer sends ${kind}: ${safeJson(w.offers[0].mlines.map(({ kind: k, direction, mid: i }) => ({ k, direction, i })))}`);
+    const all = w.offers[0].mlines.map(({ kind: k, direction, mid: i }) => ({ kind: k, direction, mid: i }));
+    assert.ok(m, `${label}: the offer sends ${kind}: ${safeJson(all)}`);
     return m.mid;
   };
   const [am, vm] = [mid('audio'), mid('video')];
@@ -121,26 +125,61 @@ test('every node reaches Redis; a partitioned node does not, and does again once
   }
 });
 
-test('a tbf limit on a node\'s link drops what exceeds it; media flows again once lifted', async () => {
-  const peers = new Bag();
+// Send `count` UDP datagrams of `size` bytes as fast as possible from `from`'s namespace (a node
+// process started there) to `to`:`port`; resolves once the sender is done.
+async function udpBurst(from, to, port, { count = 50, size = 500 } = {}) {
+  const code = `const s = require('node:dgram').createSocket('udp4'); const b = Buffer.alloc(${size}, 7); let n = 0;
+    const next = () => { if (n++ === ${count}) return s.close(); s.send(b, ${port}, '${to}', next); }; next();`;
+  const r = await run(from.ns, process.execPath, ['-e', code], { timeout: 10000 });
+  assert.ok(r.ok, `UDP sender in ${from.ns}: ${r.stderr}`);
+}
+
+// A UDP socket on the client's bridge address counting what it receives; `settled()` resolves the
+// count once nothing more arrived for a second (what a tbf queued has been let out by then).
+async function udpCounter(ip) {
+  const sock = dgram.createSocket('udp4');
+  let got = 0;
+  let last = Date.now();
+  sock.on('message', () => { got += 1; last = Date.now(); });
+  await new Promise((resolve) => sock.bind(0, ip, resolve));
+  return {
+    port: sock.address().port,
+    settled: () => waitFor(() => Date.now() - last > 1000 && { got }, { timeout: 15000, interval: 100, what: 'UDP burst to settle' }),
+    close: () => sock.close(),
+  };
+}
+
+test('a tbf limit on a node\'s link drops what exceeds it, in both directions; lifted, everything passes', async () => {
+  const N = 50;
+  const counter = await udpCounter(cluster.client.ip);
   try {
-    const { attendee: at } = await wrtcPair(b, peers, 'node b limited');
-    await cluster.limit(b, { rate: '64kbit', burst: '4kb', latency: '50ms' });
-    const q = await cluster.qdiscStats(b);
-    assert.equal(q.kind, 'tbf', `root qdisc on node b's eth0: ${q.text}`);
-    // Janus sends the attendee a few hundred kbit/s of audio and video: far more than the bucket.
-    const dropped = await waitFor(async () => {
-      const s = await cluster.qdiscStats(b);
-      return s.dropped > 0 ? s : false;
-    }, { timeout: 20000, what: 'the tbf on node b to drop packets' });
-    console.log(`# node b limited to 64kbit: qdisc sent ${dropped.sentPackets} packets, dropped ${dropped.dropped}, overlimits ${dropped.overlimits}`);
+    await cluster.limit(b, { rate: '64kbit', burst: '4kb', latency: '50ms', direction: 'both' });
+    for (const direction of ['out', 'in']) {
+      assert.equal((await cluster.qdiscStats(b, direction)).kind, 'tbf', `a tbf on node b's link (${direction})`);
+    }
+    // Out of node b: 50 x 500 bytes at once into a 4 KB bucket with 50 ms of queue at 64 kbit/s.
+    await udpBurst(b, cluster.client.ip, counter.port, { count: N });
+    const { got } = await counter.settled();
+    const out = await cluster.qdiscStats(b, 'out');
+    console.log(`# limited (out): ${got} of ${N} datagrams arrived; qdisc sent ${out.sentPackets}, dropped ${out.dropped}, overlimits ${out.overlimits}`);
+    assert.ok(got < N && out.dropped > 0, `the limit drops part of a burst out of node b: ${got} of ${N} arrived, ${out.text}`);
+    // Into node b (the tbf on its bridge port): the client sends to b's discard port.
+    await udpBurst(cluster.client, b.ip, 9, { count: N });
+    const inn = await cluster.qdiscStats(b, 'in');
+    console.log(`# limited (in): qdisc sent ${inn.sentPackets}, dropped ${inn.dropped}, overlimits ${inn.overlimits}`);
+    assert.ok(inn.dropped > 0, `the limit drops part of a burst into node b: ${inn.text}`);
+
     await cluster.unlimit(b);
-    assert.notEqual((await cluster.qdiscStats(b)).kind, 'tbf', 'the limit is lifted');
-    await at.waitMedia({ audio: true, video: true });
-    await mediaFigures('node b attendee after the limit', at);
+    for (const direction of ['out', 'in']) {
+      assert.notEqual((await cluster.qdiscStats(b, direction)).kind, 'tbf', `the limit (${direction}) is lifted`);
+    }
+    const before = (await counter.settled()).got;
+    await udpBurst(b, cluster.client.ip, counter.port, { count: N });
+    const after = (await counter.settled()).got;
+    assert.equal(after - before, N, 'without the limit the whole burst arrives');
   } finally {
     await cluster.unlimit(b);
-    await peers.closeAll();
+    counter.close();
   }
 });
 
@@ -165,6 +204,11 @@ test('a SIGKILLed node is gone; the other two keep serving media', async () => {
     }
     assert.equal((await b.janus.adminRaw({ janus: 'info' })).janus, 'server_info');
     assert.equal((await c.janus.adminRaw({ janus: 'info' })).janus, 'server_info');
+    // The node starts again in its namespace, with the same folders (its state file).
+    await a.janus.start();
+    assert.equal(a.alive, true);
+    const s = await a.janus.admin({ request: 'status' });
+    assert.ok(s.tenants?.some((t) => t.tenant === TENANT), `node a's tenant back from its state file: ${safeJson(s.tenants)}`);
   } finally {
     await peers.closeAll();
   }

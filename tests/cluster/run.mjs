@@ -16,6 +16,7 @@
 //   AH_TAP_FILE=path        also write a TAP report there (default test-artifacts/cluster.tap)
 //   AH_TEST_TIMEOUT=ms      per-test timeout (default 240000)
 // SPDX-License-Identifier: GPL-3.0-or-later
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +28,7 @@ const HERE = path.join(REPO_ROOT, 'tests', 'cluster');
 
 async function main() {
   requireRootAndIp('tests/cluster/run.mjs');
-  if (!fs.existsSync('/usr/bin/nsenter')) {
+  if (spawnSync('nsenter', ['--version']).status !== 0) {
     console.error('tests/cluster/run.mjs: nsenter (util-linux) is missing');
     process.exit(2);
   }
@@ -68,8 +69,8 @@ async function main() {
     // Nodes and Redis first (their processes end), then the client namespace, the switch last.
     cleanup: async () => {
       const mine = nsList().filter((ns) => ns.startsWith(`${prefix}-`));
-      const last = [clientNs, sw];
-      for (const ns of [...mine.filter((ns) => !last.includes(ns)), ...last.filter((ns) => mine.includes(ns))]) await removeNs(ns);
+      const last = [clientNs, sw].filter((ns) => mine.includes(ns));
+      for (const ns of [...mine.filter((ns) => !last.includes(ns)), ...last]) await removeNs(ns);
       if (!process.env.AH_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
     },
     banner: `# cluster: switch ${sw} (bridge br0), client ${clientNs} at ${clientIp}/24, ${files.length} test file(s)`,

@@ -195,7 +195,8 @@ function allocHostNumber(dir) {
 export function parseQdisc(text) {
   const kind = (/^qdisc (\S+)/m.exec(text) || [])[1] || null;
   const m = /Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/.exec(text) || [];
-  return { kind, sentBytes: Number(m[1] || 0), sentPackets: Number(m[2] || 0), dropped: Number(m[3] || 0), overlimits: Number(m[4] || 0), text };
+  const n = (i) => Number(m[i] || 0);
+  return { kind, sentBytes: n(1), sentPackets: n(2), dropped: n(3), overlimits: n(4), text };
 }
 
 export class Cluster {
@@ -228,7 +229,8 @@ export class Cluster {
   // sessionTimeout, ...); the network is the node's. Resolves once Janus answers with its plugins.
   async startNode(name, opts = {}) {
     const host = this.addHost(name);
-    const janus = new JanusServer({ name: `node-${name}`, ...opts, net: { netns: host.ns, iface: host.iface, janusIp: host.ip } });
+    const net = { netns: host.ns, iface: host.iface, janusIp: host.ip };
+    const janus = new JanusServer({ name: `node-${name}`, ...opts, net });
     const node = new ClusterNode(host, janus);
     this.nodes.push(node);
     await janus.start();
@@ -265,7 +267,9 @@ export class Cluster {
   }
 
   async unlimit(host, { direction = 'both' } = {}) {
-    for (const [ns, dev] of this._links(host, direction)) await tc(['-n', ns, 'qdisc', 'del', 'dev', dev, 'root'], { check: false });
+    for (const [ns, dev] of this._links(host, direction)) {
+      await tc(['-n', ns, 'qdisc', 'del', 'dev', dev, 'root'], { check: false });
+    }
   }
 
   // The root qdisc's counters on the host's link in `direction` ('out' or 'in'), see parseQdisc().

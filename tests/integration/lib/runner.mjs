@@ -35,7 +35,8 @@ export async function runSuite({ who, files, tapFile, enter, env, setup, cleanup
   try { fs.unlinkSync(tapFile); } catch { /* none */ }
   let child = null;
   let cleaned = null;
-  const cleanOnce = () => (cleaned ||= Promise.resolve().then(cleanup).catch((e) => console.error(`${who}: cleanup: ${e.stack || e}`)));
+  const cleanOnce = () => (cleaned ||= Promise.resolve().then(cleanup)
+    .catch((e) => console.error(`${who}: cleanup: ${e.stack || e}`)));
   const onSignal = (sig) => {
     console.error(`# ${sig}: cleaning up`);
     if (child) { try { child.kill('SIGTERM'); } catch { /* gone */ } }
@@ -56,7 +57,9 @@ export async function runSuite({ who, files, tapFile, enter, env, setup, cleanup
       ...files,
     ];
     console.log(banner);
-    child = spawn(enter[0], args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, AH_ARTIFACTS: ARTIFACTS, ...env }, cwd: REPO_ROOT });
+    child = spawn(enter[0], args, {
+      stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, AH_ARTIFACTS: ARTIFACTS, ...env }, cwd: REPO_ROOT,
+    });
     code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
     child = null;
   } catch (e) {
