@@ -7,7 +7,8 @@
  * with an offer (Janus waits there for its ICE candidates when half-trickle gathering is slow, e.g.
  * with a STUN server). The state file is written by the writer thread (writer.c). After each
  * engine call this thread executes the outs: push_event, close_pc, fan-out swaps, keyframe
- * requests, event-handler notifications. No lock is held while calling into Janus.
+ * requests, event-handler notifications. No lock is held while calling into Janus. Once per turn it
+ * offers metrics.c the chance to render a metrics snapshot (at most once a second, while scraped).
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
