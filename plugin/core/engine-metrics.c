@@ -3,8 +3,8 @@
  * ah_metrics_input (include/allhands/metrics.h), which the glue completes with its own figures and
  * renders. Reads only; nothing in the engine calls it. Control thread only, like the whole engine.
  *
- * Cost: O(participants) for the presenter and backstage counts plus O(tenants log tenants) for the
- * per-tenant rows; the glue calls it about once a second, and only while someone scrapes.
+ * Cost: O(rooms) for the counts plus O(tenants log tenants) for the per-tenant rows (never a walk
+ * over the participants); the glue calls it about once a second, and only while someone scrapes.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -33,6 +33,7 @@ static void node_figures(const ah_engine *engine, gint64 now, ah_metrics_input *
 	ah_adm_stats st;
 	GHashTableIter iter;
 	gpointer value;
+	guint seated = 0;
 	ah_admission_stats(engine->adm, NULL, NULL, now, &st);
 	in->capacity = config->capacity;
 	in->adaptive = config->wave_mode == AH_WAVES_ADAPTIVE;
@@ -48,16 +49,20 @@ static void node_figures(const ah_engine *engine, gint64 now, ah_metrics_input *
 	in->cpu = st.cpu;
 	in->admitted_per_s = st.admitted_per_s;
 	in->tenants = g_hash_table_size(engine->tenants);
+	/* Presenters hold no node seat, so admission's node counts have none: each tenant's count has
+	 * its presenters and backstage monitors (a tenant seat each), each room's list its presenters. */
 	g_hash_table_iter_init(&iter, engine->tenants);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		in->rooms += g_hash_table_size(((const ah_tenant *)value)->rooms);
-	/* Presenters hold no node seat, so admission's node counts have none: count the participants. */
-	g_hash_table_iter_init(&iter, engine->conns);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		const ah_participant *p = value;
-		in->backstage += p->backstage ? 1 : 0;
-		in->presenters += p->presenter && !p->backstage ? 1 : 0;
+		const ah_tenant *t = value;
+		GHashTableIter rooms;
+		gpointer room;
+		in->rooms += g_hash_table_size(t->rooms);
+		seated += ah_admission_counts(engine->adm, t->id, NULL).presenters;
+		g_hash_table_iter_init(&rooms, t->rooms);
+		while (g_hash_table_iter_next(&rooms, NULL, &room))
+			in->presenters += ((const ah_room *)room)->presenters->len;
 	}
+	in->backstage = seated >= in->presenters ? seated - in->presenters : 0;
 }
 
 static void counters(const ah_engine *engine, ah_metrics_input *in)

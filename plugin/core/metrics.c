@@ -88,7 +88,13 @@ void ah_metrics_input_clear(ah_metrics_input *in)
 
 void ah_metrics_escape_label(GString *out, const char *value)
 {
-	for (const char *c = value != NULL ? value : ""; *c != '\0'; c++) {
+	const char *c = value != NULL ? value : "";
+	/* Ids are plain identifiers: most values need no escaping at all. */
+	if (strpbrk(c, "\\\"\n") == NULL) {
+		g_string_append(out, c);
+		return;
+	}
+	for (; *c != '\0'; c++) {
 		if (*c == '\\')
 			g_string_append(out, "\\\\");
 		else if (*c == '"')
@@ -108,7 +114,7 @@ static void append_number(GString *out, double v)
 	else if (isinf(v))
 		g_string_append(out, v > 0 ? "+Inf" : "-Inf");
 	else if (v == floor(v) && fabs(v) < 1e15)
-		g_string_append_printf(out, "%.0f", v);
+		g_string_append_printf(out, "%" G_GINT64_FORMAT, (gint64)v);
 	else
 		g_string_append(out, g_ascii_dtostr(buf, sizeof(buf), v));
 }
@@ -134,11 +140,15 @@ static void sample(GString *out, const char *name, const char *l1, const char *v
 {
 	g_string_append(out, name);
 	if (l1 != NULL) {
-		g_string_append_printf(out, "{%s=\"", l1);
+		g_string_append_c(out, '{');
+		g_string_append(out, l1);
+		g_string_append(out, "=\"");
 		ah_metrics_escape_label(out, v1);
 		g_string_append_c(out, '"');
 		if (l2 != NULL) {
-			g_string_append_printf(out, ",%s=\"", l2);
+			g_string_append_c(out, ',');
+			g_string_append(out, l2);
+			g_string_append(out, "=\"");
 			ah_metrics_escape_label(out, v2);
 			g_string_append_c(out, '"');
 		}

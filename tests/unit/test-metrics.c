@@ -466,6 +466,33 @@ static void test_tenant_bound(fixture *f, gconstpointer data)
 	exposition_free(e);
 }
 
+/* Presenters and backstage monitors hold tenant seats, not node seats: counted apart, and in their
+ * tenant's seats. */
+static void test_presenters(fixture *f, gconstpointer data)
+{
+	make_rooms(f);
+	assert_event(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'presenter', "
+		"'presenter_secret': 's3cret-presenter'}"), "joined");
+	assert_event(send(f, 2, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'ptype': 'backstage', "
+		"'presenter_secret': 's3cret-presenter'}"), "admitted");
+	assert_event(send(f, 3, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands'}"), "admitted");
+	clear(f);
+	exposition *e = render_engine(f, 1000);
+	g_assert_cmpfloat(series(e, "allhands_presenters", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_backstage", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_seats_held", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_tenant_seats", "tenant=\"acme\""), ==, 3);
+	g_assert_cmpfloat(series(e, "allhands_joins_total", ""), ==, 3);
+	exposition_free(e);
+	assert_event(send(f, 1, "{'request': 'leave'}"), "left");
+	clear(f);
+	e = render_engine(f, 1000);
+	g_assert_cmpfloat(series(e, "allhands_presenters", ""), ==, 0);
+	g_assert_cmpfloat(series(e, "allhands_backstage", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_exits_total", "reason=\"leave\""), ==, 1);
+	exposition_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -473,5 +500,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/metrics/render/escaping", test_render_escaping);
 	g_test_add("/metrics/engine/counters-move-and-never-go-down", fixture, NULL, setup, test_engine_counters, teardown);
 	g_test_add("/metrics/engine/tenant-bound", fixture, NULL, setup, test_tenant_bound, teardown);
+	g_test_add("/metrics/engine/presenters-and-backstage", fixture, NULL, setup, test_presenters, teardown);
 	return g_test_run();
 }
