@@ -106,6 +106,16 @@ void ah_metrics_escape_label(GString *out, const char *value)
 	}
 }
 
+/* The shortest of %.15g and %.17g that reads back as v, in the C locale ("0.1", not
+ * "0.10000000000000001"), so bucket bounds are the labels people write in queries. */
+static const char *format_double(char *buf, gsize size, double v)
+{
+	g_ascii_formatd(buf, (gint)size, "%.15g", v);
+	if (g_ascii_strtod(buf, NULL) != v)
+		g_ascii_formatd(buf, (gint)size, "%.17g", v);
+	return buf;
+}
+
 static void append_number(GString *out, double v)
 {
 	char buf[G_ASCII_DTOSTR_BUF_SIZE];
@@ -116,7 +126,7 @@ static void append_number(GString *out, double v)
 	else if (v == floor(v) && fabs(v) < 1e15)
 		g_string_append_printf(out, "%" G_GINT64_FORMAT, (gint64)v);
 	else
-		g_string_append(out, g_ascii_dtostr(buf, sizeof(buf), v));
+		g_string_append(out, format_double(buf, sizeof(buf), v));
 }
 
 /* HELP text escapes only backslash and newline (0.0.4). */
@@ -175,7 +185,7 @@ static void histogram(GString *out, const char *name, const char *help, const ah
 	g_snprintf(bucket, sizeof(bucket), "%s_bucket", name);
 	for (guint i = 0; i < h->n_bounds; i++) {
 		cumulative += h->counts[i];
-		sample(out, bucket, "le", g_ascii_dtostr(le, sizeof(le), h->bounds[i]), NULL, NULL, (double)cumulative);
+		sample(out, bucket, "le", format_double(le, sizeof(le), h->bounds[i]), NULL, NULL, (double)cumulative);
 	}
 	sample(out, bucket, "le", "+Inf", NULL, NULL, (double)h->count);
 	g_snprintf(bucket, sizeof(bucket), "%s_sum", name);

@@ -302,6 +302,8 @@ static void test_render_escaping(void)
 	in.setup = &setup;
 	in.capacity = 300;
 	in.cpu = 0.5;
+	in.admitted_per_s = 0.1;
+	in.rendered_at_s = 1796115540.123;
 	in.persisting = TRUE;
 	in.persist_last_write_age_s = 1.5;
 	g_array_append_val(in.tenant_rows, odd);
@@ -325,13 +327,17 @@ static void test_render_escaping(void)
 	}
 	g_assert_true(found);
 	g_assert_cmpfloat(series(e, "allhands_join_refusals_total", "error=\"queue_full\",code=\"624\""), ==, 2);
+	g_assert_cmpfloat(series(e, "allhands_setup_seconds_bucket", "le=\"0.1\""), ==, 0);
 	g_assert_cmpfloat(series(e, "allhands_setup_seconds_bucket", "le=\"0.5\""), ==, 1);
 	g_assert_cmpfloat(series(e, "allhands_setup_seconds_bucket", "le=\"+Inf\""), ==, 2);
 	g_assert_cmpfloat(series(e, "allhands_setup_seconds_sum", ""), ==, 42.8);
 	g_assert_cmpfloat(series(e, "allhands_capacity_seats", ""), ==, 300);
 	g_assert_cmpfloat(series(e, "allhands_cpu_ratio", ""), ==, 0.5);
 	g_assert_cmpfloat(series(e, "allhands_persistence_last_write_age_seconds", ""), ==, 1.5);
-	g_assert_cmpfloat(series(e, "allhands_metrics_rendered_timestamp_seconds", ""), ==, 0);
+	g_assert_cmpfloat(series(e, "allhands_metrics_rendered_timestamp_seconds", ""), ==, 1796115540.123);
+	/* Numbers as short as they read back exactly. */
+	g_assert_nonnull(strstr(text, "\nallhands_admission_rate_per_second 0.1\n"));
+	g_assert_nonnull(strstr(text, "\nallhands_metrics_rendered_timestamp_seconds 1796115540.123\n"));
 	exposition_free(e);
 	g_free(text);
 }
