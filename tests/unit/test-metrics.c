@@ -499,11 +499,49 @@ static void test_presenters(fixture *f, gconstpointer data)
 	exposition_free(e);
 }
 
+/* Every family a render can have is documented in docs/operations.md's "Metrics" section. */
+static void test_documented(void)
+{
+	ah_metrics_input in;
+	ah_metrics_hist h;
+	char *doc = NULL, *path = g_build_filename(AH_TEST_SRCDIR, "..", "docs", "operations.md", NULL);
+	ah_metrics_input_init(&in);
+	ah_metrics_hist_init(&h, AH_METRICS_BOUNDS_WAIT);
+	in.setup = in.wait = in.estimate_error = in.handling = in.queueing = &h;
+	in.cpu = 0.25;
+	in.persisting = TRUE;
+	in.persist_last_write_age_s = 2;
+	char *text = ah_metrics_render(&in, NULL);
+	ah_metrics_input_clear(&in);
+	exposition *e = parse_exposition(text);
+	g_assert_true(g_file_get_contents(path, &doc, NULL, NULL));
+	const char *start = strstr(doc, "\n## Metrics\n");
+	g_assert_nonnull(start);
+	const char *end = strstr(start + 1, "\n## ");
+	char *section = g_strndup(start, end != NULL ? (gsize)(end - start) : strlen(start));
+	GHashTableIter iter;
+	gpointer family;
+	g_hash_table_iter_init(&iter, e->types);
+	while (g_hash_table_iter_next(&iter, &family, NULL)) {
+		char *quoted = g_strdup_printf("`%s`", (const char *)family);
+		if (strstr(section, quoted) == NULL)
+			g_assert_cmpstr(quoted, ==, "documented in operations.md's Metrics");
+		g_free(quoted);
+	}
+	g_assert_cmpuint(g_hash_table_size(e->types), >=, 40);
+	exposition_free(e);
+	g_free(section);
+	g_free(doc);
+	g_free(path);
+	g_free(text);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/metrics/hist/buckets", test_hist_buckets);
 	g_test_add_func("/metrics/render/escaping", test_render_escaping);
+	g_test_add_func("/metrics/render/documented", test_documented);
 	g_test_add("/metrics/engine/counters-move-and-never-go-down", fixture, NULL, setup, test_engine_counters, teardown);
 	g_test_add("/metrics/engine/tenant-bound", fixture, NULL, setup, test_tenant_bound, teardown);
 	g_test_add("/metrics/engine/presenters-and-backstage", fixture, NULL, setup, test_presenters, teardown);
