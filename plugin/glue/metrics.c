@@ -122,10 +122,12 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *connecti
 	return res;
 }
 
+/* The daemon's own messages are mostly about one client's bad request: verbose level, so that a
+ * client cannot flood the log (a failure to start is reported by ah_metrics_start's caller). */
 static void log_mhd(void *cls, const char *format, va_list args)
 {
 	char *text = g_strdup_vprintf(format, args);
-	JANUS_LOG(LOG_WARN, "allhands: metrics HTTP server: %s%s", text, g_str_has_suffix(text, "\n") ? "" : "\n");
+	JANUS_LOG(LOG_VERB, "allhands: metrics HTTP server: %s%s", text, g_str_has_suffix(text, "\n") ? "" : "\n");
 	g_free(text);
 }
 
@@ -175,11 +177,12 @@ gboolean ah_metrics_start(const ah_metrics_config *config, char **error)
 	token = config->token != NULL && *config->token != '\0' ? g_strdup(config->token) : NULL;
 	max_tenants = config->max_tenants;
 	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+	/* The logger first, so that every message of the daemon goes to Janus's log. */
 	daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)AH_METRICS_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)AH_METRICS_TIMEOUT_S,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 		MHD_OPTION_END);
 	if (daemon_ == NULL) {
 		close(fd);

@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import {
   Bag, assertEvent, assertSuccess, attendee, createRoom, createTenant, joinBody, presenter, startJanus, waitCounts,
   waitFor, safeJson,
@@ -93,6 +94,37 @@ test('GET /metrics only, with the bearer token', async () => {
   const post = await httpGet(url(), { headers: auth, method: 'POST' });
   assert.equal(post.status, 405);
   assert.match(post.headers.allow || '', /GET/);
+});
+
+// Send raw bytes to the metrics port; resolves with what came back before the server closed (or 3 s).
+function rawExchange(bytes) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = () => { sock.destroy(); resolve(got); };
+    sock.setTimeout(3000, done);
+    sock.on('data', (d) => { got += d.toString('latin1'); });
+    sock.on('error', done);
+    sock.on('close', done);
+    sock.on('connect', () => sock.end(bytes));
+  });
+}
+
+test('garbage, huge headers and half-open connections get an error or a close, and scrapes go on', async () => {
+  const garbage = await rawExchange('\x00\x01 NOT HTTP AT ALL\r\n\r\n');
+  assert.ok(garbage === '' || /^HTTP\/1\.[01] 4\d\d/.test(garbage), `garbage: ${safeJson(garbage.slice(0, 80))}`);
+  const huge = await rawExchange(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200000)}\r\n\r\n`);
+  assert.ok(huge === '' || /^HTTP\/1\.[01] 4\d\d/.test(huge), `huge header: ${safeJson(huge.slice(0, 80))}`);
+  // Connections that send nothing hold no more than their slot until the idle timeout.
+  const idle = [];
+  for (let i = 0; i < 8; i++) idle.push(net.connect(port, '127.0.0.1'));
+  try {
+    const m = await scrape();
+    assert.equal(m.get('allhands_up'), 1);
+    assert.ok(janus.alive, 'Janus is still running');
+  } finally {
+    for (const s of idle) s.destroy();
+  }
 });
 
 test('a join, an admission and a queued attendee move the right series by the right amounts', async () => {
