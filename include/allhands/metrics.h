@@ -100,6 +100,14 @@ typedef struct {
 void ah_metrics_input_init(ah_metrics_input *in);
 void ah_metrics_input_clear(ah_metrics_input *in);
 
+/* When to render (the glue asks at every turn of the control thread): never rendered yet
+ * (rendered_at 0), or at least AH_METRICS_PERIOD_US after the last render while the last scrape
+ * (last_scrape; 0: none since start) is at most AH_METRICS_IDLE_US old. So an idle node renders
+ * nothing, and a scraped one once a second. All times monotonic microseconds. */
+#define AH_METRICS_PERIOD_US G_USEC_PER_SEC
+#define AH_METRICS_IDLE_US (G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+gboolean ah_metrics_render_due(gint64 now, gint64 rendered_at, gint64 last_scrape);
+
 /* Render as the text exposition format 0.0.4. Returns the text (g_free), *len its length. */
 char *ah_metrics_render(const ah_metrics_input *in, gsize *len);
 

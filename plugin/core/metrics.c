@@ -314,6 +314,13 @@ static void render_tenants(GString *out, const ah_metrics_input *in)
 		in->tenants_omitted);
 }
 
+gboolean ah_metrics_render_due(gint64 now, gint64 rendered_at, gint64 last_scrape)
+{
+	if (rendered_at == 0)
+		return TRUE;
+	return now - rendered_at >= AH_METRICS_PERIOD_US && last_scrape != 0 && now - last_scrape <= AH_METRICS_IDLE_US;
+}
+
 char *ah_metrics_render(const ah_metrics_input *in, gsize *len)
 {
 	GString *out = g_string_sized_new(8192);

@@ -34,9 +34,6 @@
 #include "allhands/validate.h"
 #include "glue.h"
 
-/* Render again at most this often, and only this long after a scrape. */
-#define AH_METRICS_PERIOD_US G_USEC_PER_SEC
-#define AH_METRICS_IDLE_S 60
 #define AH_METRICS_CONNECTIONS 32
 #define AH_METRICS_TIMEOUT_S 10
 #define AH_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -45,7 +42,8 @@ static struct MHD_Daemon *daemon_ = NULL;
 static char *token = NULL;        /* NULL: no authorization needed */
 static guint max_tenants = 1000;
 static volatile gint enabled = 0; /* the endpoint runs: the control thread renders */
-static volatile gint last_scrape_s = 0; /* monotonic seconds of the last served scrape + 1 (0: none) */
+/* Monotonic seconds of the last served scrape, + 1 (0: none): an int, as GLib has no 64-bit atomics. */
+static volatile gint last_scrape_s = 0;
 static GMutex snapshot_lock;      /* innermost: guards `snapshot` only */
 static GBytes *snapshot = NULL;
 static gint64 rendered_at = 0;    /* control thread only: when `snapshot` was rendered (0: never) */
@@ -244,11 +242,9 @@ static gboolean due(gint64 now)
 {
 	if (!g_atomic_int_get(&enabled))
 		return FALSE;
-	if (rendered_at == 0)
-		return TRUE;
 	gint scraped = g_atomic_int_get(&last_scrape_s);
-	return now - rendered_at >= AH_METRICS_PERIOD_US && scraped > 0 &&
-		now / G_USEC_PER_SEC - (scraped - 1) <= AH_METRICS_IDLE_S;
+	/* To the second: the idle minute may last up to a second longer. */
+	return ah_metrics_render_due(now, rendered_at, scraped > 0 ? (gint64)(scraped - 1) * G_USEC_PER_SEC : 0);
 }
 
 void ah_metrics_refresh(const ah_engine *engine, const ah_control_figures *figures, gint64 now)

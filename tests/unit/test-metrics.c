@@ -287,6 +287,20 @@ static void test_hist_buckets(void)
 	g_assert_cmpfloat(fabs(h.sum - (2 * h.bounds[0] + 1e-9 + 1e9 - 1)), <, 1e-3);
 }
 
+/* When the control thread renders: at once the first time, then once a second while scraped, and
+ * never on a node nobody scraped for a minute. */
+static void test_render_due(void)
+{
+	const gint64 t = 5000 * SEC;
+	g_assert_true(ah_metrics_render_due(t, 0, 0));                       /* never rendered */
+	g_assert_false(ah_metrics_render_due(t, t - 10 * SEC, 0));           /* never scraped */
+	g_assert_true(ah_metrics_render_due(t, t - 1 * SEC, t - 2 * SEC));   /* scraped: once a second */
+	g_assert_false(ah_metrics_render_due(t, t - 999 * MS, t - 1 * SEC)); /* not twice in one */
+	g_assert_true(ah_metrics_render_due(t, t - 30 * SEC, t - 60 * SEC)); /* a minute after a scrape */
+	g_assert_false(ah_metrics_render_due(t, t - 30 * SEC, t - 61 * SEC)); /* idle: no work */
+	g_assert_false(ah_metrics_render_due(t, t - 3600 * SEC, t - 3600 * SEC));
+}
+
 /* Hand-made figures: a tenant id full of characters to escape, histograms with samples. */
 static void test_render_escaping(void)
 {
@@ -540,6 +554,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/metrics/hist/buckets", test_hist_buckets);
+	g_test_add_func("/metrics/render/due", test_render_due);
 	g_test_add_func("/metrics/render/escaping", test_render_escaping);
 	g_test_add_func("/metrics/render/documented", test_documented);
 	g_test_add("/metrics/engine/counters-move-and-never-go-down", fixture, NULL, setup, test_engine_counters, teardown);
