@@ -74,14 +74,14 @@ after(async () => {
 });
 
 test('GET /metrics only, with the bearer token', async () => {
-  // Snapshots come about once a second: the first may predate the tenant.
-  const m = await scrapeUntil((x) => x.get('allhands_tenant_max_participants', { tenant: 'mt' }) === 10, 'the tenant');
+  // Snapshots come about once a second: the first may predate the tenant or its room.
+  const m = await scrapeUntil((x) => x.get('allhands_tenant_max_participants', { tenant: 'mt' }) === 10 &&
+    x.get('allhands_rooms') === 1, 'the tenant and its room');
   assert.equal(m.get('allhands_up'), 1);
   assert.equal(m.get('allhands_capacity_seats'), 1);
   assert.equal(m.type('allhands_joins_total'), 'counter');
   assert.equal(m.type('allhands_setup_seconds'), 'histogram');
   assert.equal(m.get('allhands_tenants'), 1);
-  assert.equal(m.get('allhands_rooms'), 1);
   assert.equal(m.get('allhands_persistence_enabled'), 1);
   for (const headers of [{}, { Authorization: 'Bearer wrong-token-0123456789' }, { Authorization: TOKEN }]) {
     const res = await httpGet(url(), { headers });
