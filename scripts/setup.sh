@@ -23,10 +23,11 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # chromium and fonts: the web pages' end-to-end tests (playwright-core drives Debian's chromium);
 # libjs-webrtc-adapter: the pages load it with janus.js.
-# libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz).
+# libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz); libmicrohttpd-dev: the
+# Prometheus endpoint (metrics_port).
 # redis-server, redis-tools (redis-cli): the cluster tests (tests/cluster); util-linux: nsenter.
 APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev libjwt-dev
-	libssl-dev libnice-dev libsrtp2-dev
+	libssl-dev libmicrohttpd-dev libnice-dev libsrtp2-dev
 	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core
 	redis-server redis-tools util-linux)
 

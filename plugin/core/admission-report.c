@@ -23,6 +23,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <math.h>
+#include <string.h>
 
 #include "admission-private.h"
 
@@ -89,6 +90,39 @@ void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p)
 	t->mark = adm->turns;
 }
 
+void ah_adm_metrics_init(ah_adm_metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	ah_metrics_hist_init(&m->setup, AH_METRICS_BOUNDS_SETUP);
+	ah_metrics_hist_init(&m->wait, AH_METRICS_BOUNDS_WAIT);
+	ah_metrics_hist_init(&m->error, AH_METRICS_BOUNDS_ERROR);
+}
+
+const ah_adm_metrics *ah_admission_metrics(const ah_admission *adm)
+{
+	return &adm->metrics;
+}
+
+/* The node's Prometheus figures of one admission (wait and error as the histograms below have them). */
+static void metrics_admitted(ah_admission *adm, const adm_participant *p, guint64 wait, gboolean told,
+	guint64 error, gint64 now)
+{
+	ah_adm_metrics *x = &adm->metrics;
+	if (p->state == AH_ADM_QUEUED)
+		x->admitted_queue++;
+	else
+		x->admitted_at_once++;
+	ah_metrics_hist_observe(&x->wait, (double)wait / G_USEC_PER_SEC);
+	if (told) {
+		gint64 actual_ms = MAX(now - p->told_at, 0) / 1000;
+		ah_metrics_hist_observe(&x->error, error / 1000.0);
+		if (actual_ms >= p->told_low_ms && actual_ms <= p->told_high_ms)
+			x->range_held++;
+		else
+			x->range_missed++;
+	}
+}
+
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now)
 {
 	adm_measure *m[3];
@@ -98,6 +132,7 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 		gint64 actual = MAX(now - p->told_at, 0), estimated = (gint64)(p->told_ms - 1) * 1000;
 		error = (guint64)(ABS(actual - estimated) * 1000 / MAX(actual, ERROR_FLOOR_US));
 	}
+	metrics_admitted(adm, p, wait, told, error, now);
 	measures_of(adm, p, m);
 	adm->last_admitted = now;
 	if (p->state == AH_ADM_QUEUED) {
@@ -148,6 +183,7 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
 	measures_of(adm, p, m);
 	for (int i = 0; i < 3; i++)
 		ah_hist_add(&meter(m[i])->setup, (guint64)setup);
+	ah_metrics_hist_observe(&adm->metrics.setup, (double)setup / G_USEC_PER_SEC);
 	ah_adaptive_setup_sample(&adm->adaptive, setup);
 }
 
@@ -356,6 +392,8 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 	if (e->known && p->told_ms == 0) {
 		p->told_at = now;
 		p->told_ms = median_ms + 1;
+		p->told_low_ms = (guint32)MIN(e->low_us / 1000, G_MAXUINT32);
+		p->told_high_ms = (guint32)MIN((e->high_us + 999) / 1000, G_MAXUINT32);
 	}
 }
 

@@ -212,6 +212,7 @@ static void on_position(ah_engine *engine, const ah_adm_event *ev, gint64 now, G
 static void on_timed_out(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	engine->counters->admit_timeouts++;
 	if (p != NULL)
 		ah_engine_remove(engine, p, AH_EXIT_TIMEOUT, now, outs);
 }
@@ -221,6 +222,7 @@ static void on_grace_expired(ah_engine *engine, const ah_adm_event *ev, gint64 n
 	ah_ghost *g = g_hash_table_lookup(engine->ghost_pids, &ev->pid);
 	if (g == NULL)
 		return;
+	engine->counters->grace_expired++;
 	json_object_set_new(ah_engine_notify(outs, 0, "left", g->tenant, g->room, g->pid), "reason",
 		json_string("grace_expired"));
 	ghost_drop(engine, g);

@@ -365,6 +365,7 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_receiver_set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	engine->schedule_queue = g_ptr_array_new();
 	engine->work = g_new0(ah_engine_work, 1);
+	engine->counters = g_new0(ah_engine_counters, 1);
 	ah_engine_ghosts_init(engine);
 	ah_engine_credentials_init(engine, config);
 	/* Tenants of an older file get their signing key now, written at once (synchronously, before
@@ -404,6 +405,7 @@ void ah_engine_free(ah_engine *engine)
 	g_hash_table_destroy(engine->dirty_receiver_set);
 	g_ptr_array_unref(engine->schedule_queue);
 	g_free(engine->work);
+	g_free(engine->counters);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);
@@ -502,6 +504,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	gboolean was_publishing = publishing(p), was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
 	gboolean held;
 	json_t *note;
+	engine->counters->exits[how]++;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
 			"event", exits[how].event, "reason", exits[how].reason), AH_JSEP_NONE);
