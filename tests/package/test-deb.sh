@@ -12,6 +12,7 @@
 #
 # Usage: bash tests/package/test-deb.sh [OUTDIR]   (default test-artifacts/package: .deb, logs)
 #   AH_SKIP_PACKAGE=1  skip everything (prints "1..0 # SKIP")
+#   AH_PACKAGE_DEB=F   test the .deb F instead of building one (the build test is skipped)
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -48,16 +49,23 @@ cleanup() {
 trap cleanup EXIT
 
 # --- build
-t0=$(date +%s)
-rm -f "$OUT"/janus-allhands_*.deb
-deb=$(bash scripts/build-deb.sh "$OUT" 2> >(diag >&2) | tail -n 1)
-if [ -z "$deb" ] || [ ! -f "$deb" ]; then
-	not_ok "dpkg-buildpackage -us -uc -b builds janus-allhands" "see $OUT/build.log"
-	tail -n 20 "$OUT/build.log" 2>/dev/null | diag
-	finish
+if [ -n "${AH_PACKAGE_DEB:-}" ]; then
+	deb=$(cd "$(dirname "$AH_PACKAGE_DEB")" && pwd)/$(basename "$AH_PACKAGE_DEB")
+	[ -f "$deb" ] || { echo "Bail out! AH_PACKAGE_DEB=$AH_PACKAGE_DEB is not a file"; exit 1; }
+	skip "dpkg-buildpackage -us -uc -b builds janus-allhands" "AH_PACKAGE_DEB: testing $deb as built"
+else
+	t0=$(date +%s)
+	rm -f "$OUT"/janus-allhands_*.deb "$OUT"/janus-allhands-dbgsym_*.deb
+	# It prints the .deb files it made: the package and its debug symbols (janus-allhands-dbgsym).
+	deb=$(bash scripts/build-deb.sh "$OUT" 2> >(diag >&2) | grep '/janus-allhands_[^/]*\.deb$')
+	if [ -z "$deb" ] || [ ! -f "$deb" ]; then
+		not_ok "dpkg-buildpackage -us -uc -b builds janus-allhands" "see $OUT/build.log"
+		tail -n 20 "$OUT/build.log" 2>/dev/null | diag
+		finish
+	fi
+	ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb") ($(($(date +%s) - t0)) s)"
+	echo "# $(grep -c 'warning:' "$OUT/build.log") lines with 'warning:' in the build log (see $OUT/build.log)"
 fi
-ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb") ($(($(date +%s) - t0)) s)"
-echo "# $(grep -c 'warning:' "$OUT/build.log") lines with 'warning:' in the build log (see $OUT/build.log)"
 
 # --- the package's metadata
 version=$(dpkg-deb -f "$deb" Version)
@@ -90,8 +98,8 @@ expected=(
 	usr/share/janus-allhands/web/dashboard.html
 	usr/share/janus-allhands/web/common.js
 	usr/share/janus-allhands/web/style.css
-	"usr/share/janus-allhands/web/vendor/janus.js -> /usr/share/javascript/janus-gateway/janus.js"
-	"usr/share/janus-allhands/web/vendor/adapter.min.js -> /usr/share/javascript/webrtc-adapter/adapter.min.js"
+	"usr/share/janus-allhands/web/vendor/janus.js -> ../../../javascript/janus-gateway/janus.js"
+	"usr/share/janus-allhands/web/vendor/adapter.min.js -> ../../../javascript/webrtc-adapter/adapter.min.js"
 	usr/share/doc/janus-allhands/copyright
 	usr/share/doc/janus-allhands/changelog.gz
 	usr/share/doc/janus-allhands/README.md.gz
@@ -233,7 +241,8 @@ admin() { post 7088/admin "$(jq -nc --arg s "$ADMIN_SECRET" --argjson b "$1" '$b
 plugin_admin() { admin "$(jq -nc --argjson r "$1" '{janus: "message_plugin", plugin: "janus.plugin.allhands", request: $r}')"; }
 
 janus_log="$OUT/janus.log"
-inns janus -F "$W/conf" -C "$W/conf/janus.jcfg" -o >"$janus_log" 2>&1 &
+# Not through inns: $! must be Janus's own PID (ip netns exec execs it), not a subshell's.
+ip netns exec "$NS" janus -F "$W/conf" -C "$W/conf/janus.jcfg" -o >"$janus_log" 2>&1 &
 janus_pid=$!
 info=''
 for _ in $(seq 1 150); do
@@ -302,6 +311,7 @@ fi
 
 exit_status=''
 if kill -0 "$janus_pid" 2>/dev/null; then
+	sigs=$(grep -E '^Sig(Ign|Cgt)' "/proc/$janus_pid/status" | tr '\n\t' '  ')
 	kill -TERM "$janus_pid"
 	for _ in $(seq 1 100); do kill -0 "$janus_pid" 2>/dev/null || break; sleep 0.2; done
 	if kill -0 "$janus_pid" 2>/dev/null; then exit_status=running; else wait "$janus_pid"; exit_status=$?; fi
@@ -309,7 +319,8 @@ fi
 if [ "$exit_status" = 0 ] && ! grep -qiE 'segmentation|assertion|double free|AddressSanitizer' "$janus_log"; then
 	ok "Janus stops on SIGTERM (exit status 0)"
 else
-	not_ok "Janus stops on SIGTERM" "exit status: ${exit_status:-not running before SIGTERM}" "log: $janus_log"
+	not_ok "Janus stops on SIGTERM" "exit status: ${exit_status:-not running before SIGTERM}" "log: $janus_log" \
+		"$(cat "/proc/$janus_pid/comm" 2>/dev/null) signals before SIGTERM: ${sigs:-?}"
 	tail -n 10 "$janus_log" | diag
 fi
 janus_pid=''
