@@ -153,6 +153,30 @@ else
 	not_ok "Depends names janus and the linked libraries" "missing: ${dep_missing[*]}"
 fi
 
+# --- the extracted package
+X="$TMP/extracted"
+mkdir -p "$X"
+dpkg-deb -x "$deb" "$X"
+# Every script the pages load from vendor/ is a link that lands, once installed, on a file of a package
+# janus-allhands depends on.
+web=usr/share/janus-allhands/web
+vendor_problems=()
+for src in $(sed -n 's/.*src="\(vendor\/[^"]*\)".*/\1/p' "$X/$web"/*.html | sort -u); do
+	link="$X/$web/$src"
+	if [ ! -L "$link" ]; then vendor_problems+=("$src is not a link"); continue; fi
+	target=$(realpath -m "/$web/$(dirname "$src")/$(readlink "$link")")
+	owner=$(dpkg -S "$target" 2>/dev/null | cut -d: -f1)
+	case "$owner" in
+	libjs-janus-gateway|libjs-webrtc-adapter) echo "# $src -> $target ($owner)" ;;
+	*) vendor_problems+=("$src -> $target belongs to '${owner:-no installed package}'") ;;
+	esac
+done
+if [ "$(sed -n 's/.*src="\(vendor\/[^"]*\)".*/\1/p' "$X/$web"/*.html | sort -u | wc -l)" -ge 2 ] && [ "${#vendor_problems[@]}" = 0 ]; then
+	ok "the pages' vendor/ scripts are links to files of libjs-janus-gateway and libjs-webrtc-adapter"
+else
+	not_ok "the pages' vendor/ scripts link to their Debian packages" "${vendor_problems[@]:-fewer than 2 vendor scripts found}"
+fi
+
 # --- a real Janus with the extracted package
 if [ "$(id -u)" != 0 ]; then
 	for t in "Janus loads the packaged plugin" "the plugin answers through the Admin API" \
@@ -164,10 +188,8 @@ if [ "$(id -u)" != 0 ]; then
 	finish
 fi
 
-X="$TMP/extracted"
 W="$TMP/janus"
-mkdir -p "$X" "$W"/{conf,transports,empty,state}
-dpkg-deb -x "$deb" "$X"
+mkdir -p "$W"/{conf,transports,empty,state}
 JANUS_LIBDIR="/usr/lib/$multiarch/janus"
 ADMIN_SECRET="pkgtest-$$-$RANDOM"
 state_file="$W/state/allhands-state.json"
