@@ -23,6 +23,7 @@ git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ah-deb-XXXXXX")
 cleanup() { if [ "${AH_KEEP_TMP:-0}" = 1 ]; then echo "build-deb.sh: build folder kept: $TMP" >&2; else rm -rf "$TMP"; fi; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The source folder is named like Debian's unpacked sources (name-version); dpkg-buildpackage
 # writes its results one folder up, in $TMP.

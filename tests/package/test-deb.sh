@@ -30,7 +30,6 @@ n=0 nfail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $1"; shift; local l; for l in "$@"; do echo "# $l"; done; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what" "command failed: $*"; fi; }
 diag() { sed 's/^/# /'; }
 finish() { echo "1..$n"; [ "$nfail" = 0 ]; exit $?; }
 
@@ -47,6 +46,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # --- build
 if [ -n "${AH_PACKAGE_DEB:-}" ]; then
