@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs what it needs (scripts/setup.sh), builds, runs the C unit
 # tests (`make check`, automake TAP), a short libFuzzer run of each fuzz target (`make fuzz-smoke`:
-# one test per target), the integration suite (Node's test runner against a real Janus inside a
+# one test per target), the Debian package (tests/package/test-deb.sh: build, lintian, a real Janus
+# with the packaged plugin; the .deb stays in test-artifacts/package/ and its path is exported to the
+# later stages as AH_DEB), the integration suite (Node's test runner against a real Janus inside a
 # private network namespace: needs root) and the cluster tests (tests/cluster: several Janus nodes
 # and redis-server in namespaces on a bridge: needs root), then prints `N passed, N failed`.
 # Exits non-zero when anything failed.
@@ -9,6 +11,7 @@
 # Usage: bash scripts/test.sh [integration test files...]   (the cluster tests always run all)
 #   AH_SKIP_UNIT=1         skip `make check`
 #   AH_SKIP_FUZZ=1         skip the fuzz smoke run (`make fuzz-smoke`, docs/fuzzing.md)
+#   AH_SKIP_PACKAGE=1      skip the Debian package stage
 #   AH_SKIP_INTEGRATION=1  skip the integration suite
 #   AH_SKIP_CLUSTER=1      skip the cluster tests (tests/cluster/README.md)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -86,6 +89,29 @@ if [ "${AH_SKIP_FUZZ:-0}" != 1 ]; then
 	else
 		stage_fail "make fuzz-smoke not run: no build"
 	fi
+fi
+
+if [ "${AH_SKIP_PACKAGE:-0}" != 1 ]; then
+	echo "=== package (tests/package/test-deb.sh: dpkg-buildpackage, lintian, Janus with the .deb's plugin)"
+	ptap="$ART/package.tap"
+	bash tests/package/test-deb.sh "$ART/package" >"$ptap"
+	pkg_rc=$?
+	grep -E '^(not )?ok |^1\.\.' "$ptap"
+	read -r p_pass p_fail p_skip < <(awk '
+		/^ok .*# SKIP/ { s++; next }
+		/^ok / { p++ }
+		/^not ok / { f++ }
+		END { printf "%d %d %d\n", p, f, s }' "$ptap")
+	echo "package: $p_pass passed, $p_fail failed, $p_skip skipped (details: test-artifacts/package.tap)"
+	passed=$((passed + p_pass)); failed=$((failed + p_fail)); skipped=$((skipped + p_skip))
+	if [ "$pkg_rc" != 0 ] && [ "$p_fail" = 0 ]; then
+		stage_fail "tests/package/test-deb.sh exited $pkg_rc without a failing test (see test-artifacts/package.tap)"
+	elif ! grep -q '^1\.\.' "$ptap"; then
+		stage_fail "tests/package/test-deb.sh ended without its plan (see test-artifacts/package.tap)"
+	fi
+	for deb in "$ART"/package/janus-allhands_*.deb; do
+		[ -f "$deb" ] && export AH_DEB="$deb"
+	done
 fi
 
 # Run a Node test runner (tests/*/run.mjs, needs root) writing TAP to $ART/<stage>.tap and add its

@@ -22,7 +22,8 @@
 #include "allhands/feedback.h"
 
 #define AH_VERSION 1
-#define AH_VERSION_STRING "0.1.0"
+/* One version for configure, the plugin and the Debian package (tests/package/test-deb.sh compares them). */
+#define AH_VERSION_STRING PACKAGE_VERSION
 #define AH_CONFIG_FILE AH_PLUGIN_PACKAGE ".jcfg"
 /* An attendee asking for keyframes more often than this is coalesced before the control thread. */
 #define AH_ATTENDEE_PLI_INTERVAL_US (250 * G_USEC_PER_SEC / 1000)
