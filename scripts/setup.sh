@@ -23,11 +23,16 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # chromium and fonts: the web pages' end-to-end tests (playwright-core drives Debian's chromium);
 # libjs-webrtc-adapter: the pages load it with janus.js.
-# libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz); universal-ctags: make check's
-# layering test (tests/check-layering.sh) finds each file's functions with it.
+# libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz); libmicrohttpd-dev: the
+# Prometheus endpoint (metrics_port); universal-ctags: make check's layering test (tests/check-layering.sh)
+# finds each file's functions with it.
+# redis-server, redis-tools (redis-cli): the cluster tests (tests/cluster); util-linux: nsenter.
+# dpkg-dev, debhelper, fakeroot, lintian: the Debian package (debian/, tests/package/test-deb.sh, with
+# curl and jq to talk to the Janus it starts).
 APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev libjwt-dev
-	libssl-dev libnice-dev libsrtp2-dev
-	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core universal-ctags)
+	libssl-dev libmicrohttpd-dev libnice-dev libsrtp2-dev
+	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core universal-ctags
+	redis-server redis-tools util-linux dpkg-dev debhelper fakeroot lintian curl jq)
 
 apt_missing() {
 	local p

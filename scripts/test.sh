@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The project's test command: installs what it needs (scripts/setup.sh), builds, runs the C unit
 # tests (`make check`, automake TAP), a short libFuzzer run of each fuzz target (`make fuzz-smoke`:
-# one test per target) and the integration suite (Node's test runner against a real
-# Janus inside a private network namespace: needs root), then prints `N passed, N failed`.
+# one test per target), the Debian package (tests/package/test-deb.sh: build, lintian, a real Janus
+# with the packaged plugin; the .deb stays in test-artifacts/package/ and its path is exported to the
+# later stages as AH_DEB), the integration suite (Node's test runner against a real Janus inside a
+# private network namespace: needs root) and the cluster tests (tests/cluster: several Janus nodes
+# and redis-server in namespaces on a bridge: needs root), then prints `N passed, N failed`.
 # Exits non-zero when anything failed.
 #
-# Usage: bash scripts/test.sh [integration test files...]
+# Usage: bash scripts/test.sh [integration test files...]   (the cluster tests always run all)
 #   AH_SKIP_UNIT=1         skip `make check`
 #   AH_SKIP_FUZZ=1         skip the fuzz smoke run (`make fuzz-smoke`, docs/fuzzing.md)
+#   AH_SKIP_PACKAGE=1      skip the Debian package stage
 #   AH_SKIP_INTEGRATION=1  skip the integration suite
+#   AH_SKIP_CLUSTER=1      skip the cluster tests (tests/cluster/README.md)
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -86,32 +91,68 @@ if [ "${AH_SKIP_FUZZ:-0}" != 1 ]; then
 	fi
 fi
 
-if [ "${AH_SKIP_INTEGRATION:-0}" != 1 ]; then
-	echo "=== integration tests (Janus in a network namespace)"
-	tap="$ART/integration.tap"
+if [ "${AH_SKIP_PACKAGE:-0}" != 1 ]; then
+	echo "=== package (tests/package/test-deb.sh: dpkg-buildpackage, lintian, Janus with the .deb's plugin)"
+	ptap="$ART/package.tap"
+	bash tests/package/test-deb.sh "$ART/package" >"$ptap"
+	pkg_rc=$?
+	grep -E '^(not )?ok |^1\.\.' "$ptap"
+	read -r p_pass p_fail p_skip < <(awk '
+		/^ok .*# SKIP/ { s++; next }
+		/^ok / { p++ }
+		/^not ok / { f++ }
+		END { printf "%d %d %d\n", p, f, s }' "$ptap")
+	echo "package: $p_pass passed, $p_fail failed, $p_skip skipped (details: test-artifacts/package.tap)"
+	passed=$((passed + p_pass)); failed=$((failed + p_fail)); skipped=$((skipped + p_skip))
+	if [ "$pkg_rc" != 0 ] && [ "$p_fail" = 0 ]; then
+		stage_fail "tests/package/test-deb.sh exited $pkg_rc without a failing test (see test-artifacts/package.tap)"
+	elif ! grep -q '^1\.\.' "$ptap"; then
+		stage_fail "tests/package/test-deb.sh ended without its plan (see test-artifacts/package.tap)"
+	fi
+	for deb in "$ART"/package/janus-allhands_*.deb; do
+		[ -f "$deb" ] && export AH_DEB="$deb"
+	done
+fi
+
+# Run a Node test runner (tests/*/run.mjs, needs root) writing TAP to $ART/<stage>.tap and add its
+# results to the totals: run_node_stage STAGE RUNNER [test files...]
+run_node_stage() {
+	local stage=$1 runner_file=$2
+	shift 2
+	local tap="$ART/$stage.tap" rc n_pass n_fail n_skip
 	rm -f "$tap"
-	runner=(node tests/integration/run.mjs "$@")
+	local runner=(node "$runner_file" "$@")
 	if [ "$(id -u)" != 0 ]; then
 		if command -v sudo >/dev/null 2>&1; then runner=(sudo -E "${runner[@]}"); else
-			echo "test.sh: the integration tests need root (network namespaces)" >&2
+			echo "test.sh: the $stage tests need root (network namespaces)" >&2
 		fi
 	fi
 	AH_TAP_FILE="$tap" "${runner[@]}"
-	int_rc=$?
+	rc=$?
 	if [ -f "$tap" ]; then
-		read -r i_pass i_fail i_skip < <(awk '
+		read -r n_pass n_fail n_skip < <(awk '
 			/^# pass / { p += $3 }
 			/^# (fail|cancelled) / { f += $3 }
 			/^# (skipped|todo) / { s += $3 }
 			END { printf "%d %d %d\n", p, f, s }' "$tap")
 	else
-		i_pass=0 i_fail=0 i_skip=0
+		n_pass=0 n_fail=0 n_skip=0
 	fi
-	echo "integration: $i_pass passed, $i_fail failed, $i_skip skipped"
-	passed=$((passed + i_pass)); failed=$((failed + i_fail)); skipped=$((skipped + i_skip))
-	if [ "$int_rc" != 0 ] && [ "$i_fail" = 0 ]; then
-		stage_fail "integration runner exited $int_rc without a failing test result"
+	echo "$stage: $n_pass passed, $n_fail failed, $n_skip skipped"
+	passed=$((passed + n_pass)); failed=$((failed + n_fail)); skipped=$((skipped + n_skip))
+	if [ "$rc" != 0 ] && [ "$n_fail" = 0 ]; then
+		stage_fail "$stage runner exited $rc without a failing test result"
 	fi
+}
+
+if [ "${AH_SKIP_INTEGRATION:-0}" != 1 ]; then
+	echo "=== integration tests (Janus in a network namespace)"
+	run_node_stage integration tests/integration/run.mjs "$@"
+fi
+
+if [ "${AH_SKIP_CLUSTER:-0}" != 1 ]; then
+	echo "=== cluster tests (three Janus nodes and redis-server on a bridge)"
+	run_node_stage cluster tests/cluster/run.mjs
 fi
 
 echo "=== done in $(( $(date +%s) - t0 )) s; logs in test-artifacts/"

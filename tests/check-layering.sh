@@ -22,10 +22,11 @@ cd "${top_srcdir:-.}" || exit 1
 LAYERS='
 plugin/glue/plugin.c
 plugin/glue/control.c
-plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c plugin/glue/metrics*.c
+plugin/glue/metrics.c
+plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c
 plugin/glue/sdp.c plugin/glue/session.c
 plugin/redis/*.c
-plugin/core/requests.c
+plugin/core/requests.c plugin/core/engine-metrics.c
 plugin/core/requests-participant.c plugin/core/requests-join.c plugin/core/requests-tenants.c plugin/core/requests-rooms.c plugin/core/requests-node.c
 plugin/core/requests-schedule.c
 plugin/core/requests-common.c
@@ -41,7 +42,7 @@ plugin/core/admission-common.c
 plugin/core/ledger*.c
 plugin/core/persist-writer.c plugin/core/schedule.c
 plugin/core/persist.c plugin/core/schedule-rule.c plugin/core/adaptive.c plugin/core/stats.c plugin/core/throttle.c
-plugin/core/token.c plugin/core/simulcast.c plugin/core/fmtp.c plugin/core/feedback.c
+plugin/core/token.c plugin/core/simulcast.c plugin/core/fmtp.c plugin/core/feedback.c plugin/core/metrics.c
 plugin/core/validate.c plugin/core/errors.c
 '
 

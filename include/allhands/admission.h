@@ -36,6 +36,7 @@
 
 #include <glib.h>
 
+#include "allhands/metrics.h"
 #include "allhands/stats.h"
 
 typedef struct ah_admission ah_admission;
@@ -138,6 +139,18 @@ typedef struct {
 	double cpu;                /* node only: last CPU sample, < 0 unknown */
 } ah_adm_stats;
 
+/* The node's counters and histograms for Prometheus (metrics.h), since start: never reset, never
+ * decreasing. Admissions exclude rejoins; `range_*` compare an admitted attendee's wait since its
+ * first known estimate with that estimate's [low, high] range (edges included). */
+typedef struct {
+	guint64 admitted_queue;    /* out of the queue (waves) */
+	guint64 admitted_at_once;  /* without queueing */
+	guint64 range_held, range_missed;
+	ah_metrics_hist setup;     /* seconds: admitted -> media */
+	ah_metrics_hist wait;      /* seconds: queued -> admitted (0 at once) */
+	ah_metrics_hist error;     /* |actual - estimated median| / max(actual, 1 s) */
+} ah_adm_metrics;
+
 ah_admission *ah_admission_new(const ah_admission_config *config);
 void ah_admission_free(ah_admission *adm);
 /* Change the config at runtime. Lowering a cap never evicts; it only stops admissions. */
@@ -236,6 +249,8 @@ ah_adm_counts ah_admission_counts(const ah_admission *adm, const char *tenant, c
 /* Status figures; tenant/room NULL means the node. FALSE: unknown tenant or room. */
 gboolean ah_admission_stats(const ah_admission *adm, const char *tenant, const char *room, gint64 now,
 	ah_adm_stats *out);
+/* The node's metrics (valid as long as adm). */
+const ah_adm_metrics *ah_admission_metrics(const ah_admission *adm);
 /* The queued pids (GArray of guint64, caller frees): a room's in queue order (priority first);
  * a tenant's or the node's room by room. tenant/room NULL = all. */
 GArray *ah_admission_queue(const ah_admission *adm, const char *tenant, const char *room);

@@ -19,6 +19,7 @@
 
 #include "allhands/admission.h"
 #include "allhands/errors.h"
+#include "allhands/metrics.h"
 #include "allhands/simulcast.h"
 
 typedef struct ah_engine ah_engine;
@@ -175,5 +176,11 @@ typedef struct {
 	guint64 room_visits;    /* rooms looked at to find and run the schedules' next changes */
 } ah_engine_work;
 const ah_engine_work *ah_engine_work_done(const ah_engine *engine);
+
+/* Prometheus metrics (engine-metrics.c): fill `in` (ah_metrics_input_init'ed) with the node's counts,
+ * admission figures and counters at `now`, and the first `max_tenants` tenants by id (the rest
+ * counted in tenants_omitted). Strings and histograms in `in` are borrowed from the engine: render
+ * before the next call into it. */
+void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in);
 
 #endif

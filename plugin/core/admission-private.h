@@ -90,12 +90,14 @@ typedef struct {
 	gint64 since;          /* QUEUED: enqueued; CONNECTING: admitted; REJOINING: held */
 	gint64 told_at;        /* when the first known estimate was given */
 	guint32 told_ms;       /* that estimate's median + 1 (0: none given yet) */
+	guint32 told_low_ms;   /* and its range (metrics: whether the range held) */
+	guint32 told_high_ms;
 	guint32 reported;      /* QUEUED: the position last reported */
 	guint32 reported_ms;   /* QUEUED: the median last reported (if known) */
 	guint8 state;          /* ah_adm_state */
 	guint8 klass;          /* ah_adm_class */
 	guint8 presenter;
-	/* QUEUED: what the last report said, in one byte (the record stays at 80 bytes): known (bit 0),
+	/* QUEUED: what the last report said, in one byte (the record stays at 88 bytes): known (bit 0),
 	 * beyond_window (bit 1), the unknown's reason (bits 2-3). */
 	guint8 reported_flags;
 } adm_participant;
@@ -128,6 +130,7 @@ struct ah_admission {
 	gint64 now;               /* the latest `now` passed in (for seat-time in calls without one) */
 	guint64 turns;            /* admissions out of a queue, ever (the tenants' shares count them) */
 	adm_measure measure;
+	ah_adm_metrics metrics;   /* the node's, for Prometheus (admission-report.c) */
 };
 
 /* admission-common.c */
@@ -153,6 +156,8 @@ double ah_adm_paced_rate(const ah_admission *adm, const adm_room *r, guint *free
 
 /* admission-report.c */
 void ah_adm_measure_clear(adm_measure *m);
+/* The node's Prometheus counters and histograms, zeroed (ah_admission_new). */
+void ah_adm_metrics_init(ah_adm_metrics *m);
 /* An attendee got its seat at `now` (from the queue or at once). */
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now);
 /* p's attendee seat was taken or given up (its counts moved): the seat-time meters follow. */

@@ -23,6 +23,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <math.h>
+#include <string.h>
 
 #include "admission-private.h"
 
@@ -89,6 +90,39 @@ void ah_adm_measure_queue(ah_admission *adm, const adm_participant *p)
 	t->mark = adm->turns;
 }
 
+void ah_adm_metrics_init(ah_adm_metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	ah_metrics_hist_init(&m->setup, AH_METRICS_BOUNDS_SETUP);
+	ah_metrics_hist_init(&m->wait, AH_METRICS_BOUNDS_WAIT);
+	ah_metrics_hist_init(&m->error, AH_METRICS_BOUNDS_ERROR);
+}
+
+const ah_adm_metrics *ah_admission_metrics(const ah_admission *adm)
+{
+	return &adm->metrics;
+}
+
+/* The node's Prometheus figures of one admission (wait and error as the histograms below have them). */
+static void metrics_admitted(ah_admission *adm, const adm_participant *p, guint64 wait, gboolean told,
+	guint64 error, gint64 now)
+{
+	ah_adm_metrics *x = &adm->metrics;
+	if (p->state == AH_ADM_QUEUED)
+		x->admitted_queue++;
+	else
+		x->admitted_at_once++;
+	ah_metrics_hist_observe(&x->wait, (double)wait / G_USEC_PER_SEC);
+	if (told) {
+		gint64 actual_ms = MAX(now - p->told_at, 0) / 1000;
+		ah_metrics_hist_observe(&x->error, error / 1000.0);
+		if (actual_ms >= p->told_low_ms && actual_ms <= p->told_high_ms)
+			x->range_held++;
+		else
+			x->range_missed++;
+	}
+}
+
 void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64 now)
 {
 	adm_measure *m[3];
@@ -98,6 +132,7 @@ void ah_adm_measure_admitted(ah_admission *adm, const adm_participant *p, gint64
 		gint64 actual = MAX(now - p->told_at, 0), estimated = (gint64)(p->told_ms - 1) * 1000;
 		error = (guint64)(ABS(actual - estimated) * 1000 / MAX(actual, ERROR_FLOOR_US));
 	}
+	metrics_admitted(adm, p, wait, told, error, now);
 	measures_of(adm, p, m);
 	adm->last_admitted = now;
 	if (p->state == AH_ADM_QUEUED) {
@@ -148,6 +183,7 @@ void ah_adm_measure_connected(ah_admission *adm, const adm_participant *p, gint6
 	measures_of(adm, p, m);
 	for (int i = 0; i < 3; i++)
 		ah_hist_add(&meter(m[i])->setup, (guint64)setup);
+	ah_metrics_hist_observe(&adm->metrics.setup, (double)setup / G_USEC_PER_SEC);
 	ah_adaptive_setup_sample(&adm->adaptive, setup);
 }
 
@@ -271,12 +307,13 @@ static ah_wait_estimate turnover_estimate(const wait_ctx *x, guint position, gbo
 /* The pace's estimate. Admissions come in waves, so the first of them may be a wave interval away:
  * the high end allows for that. Fixed waves keep their pace. Adaptive waves move theirs with the
  * node's setup times and CPU, which a storm's own joins raise after the estimate is made (the storm
- * benchmark saw the pace halve within seconds): the low end assumes the limit where it is heading
- * (max_limit while healthy) at today's setup time, the high end the slowest pace the law settles at
+ * benchmark saw the pace halve within seconds): the low end assumes the limit back at max_limit at the
+ * node's quiet (baseline) setup time, the high end the slowest pace the law settles at
  * while the queue lasts (min_limit attendees per turn of the longer of the setup time now and the one
  * the law tolerates, or SETUP_GUESS_US before anyone connected, plus a wave interval), plus one such
- * turn; the median is their geometric mean, as the pace lands between them (within the current
- * limit, where the next waves decide, the pace of the moment). */
+ * turn; the median is the geometric mean of that and the pace where the limit is heading, as the
+ * pace lands between them (within the current limit, where the next waves decide, the pace of the
+ * moment). */
 static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, double paced)
 {
 	const double interval = (double)adm->config.wave_interval_us;
@@ -288,20 +325,26 @@ static ah_wait_estimate paced_estimate(const ah_admission *adm, guint position, 
 	const ah_adaptive *a = &adm->adaptive;
 	const double setup = ah_adaptive_setup_us(a);
 	const double slow_setup = setup > 0 ? MAX(setup, ah_adaptive_setup_target_us(a)) : SETUP_GUESS_US;
-	const double fast_pace = ah_adm_pace_per_s(adm);
+	const double heading_pace = ah_adm_pace_per_s(adm);
 	/* A wave admits only once those connecting are through, at its next tick: a setup time plus up
 	 * to an interval per turn. */
 	double slow_pace = a->config.min_limit * (double)G_USEC_PER_SEC / (slow_setup + interval);
 	if (adm->config.join_rate > 0)
 		slow_pace = MIN(slow_pace, adm->config.join_rate);
-	const double slow = fast_pace > 0 ? paced * MIN(slow_pace / fast_pace, 1.0) : paced;
-	const ah_wait_estimate fast_e = ah_wait_estimate_at(position, paced, 0);
+	const double slow = heading_pace > 0 ? paced * MIN(slow_pace / heading_pace, 1.0) : paced;
+	/* The fastest: max_limit at a time, each for the node's quiet (baseline) setup time. */
+	const double baseline = a->samples > 0 ? a->baseline_us : 0;
+	double top_pace = a->config.max_limit * (double)G_USEC_PER_SEC / MAX(interval, baseline);
+	if (adm->config.join_rate > 0)
+		top_pace = MIN(top_pace, adm->config.join_rate);
+	const double top = heading_pace > 0 ? paced * MAX(top_pace / heading_pace, 1.0) : paced;
+	const ah_wait_estimate top_e = ah_wait_estimate_at(position, top, 0);
 	/* Within the current limit the next waves decide, at today's pace. */
 	const gboolean next_waves = position <= ah_adaptive_limit(a);
-	ah_wait_estimate e = next_waves ? fast_e : ah_wait_estimate_at(position, sqrt(paced * slow), 0);
+	ah_wait_estimate e = ah_wait_estimate_at(position, next_waves ? paced : sqrt(paced * slow), 0);
 	const ah_wait_estimate slow_e = ah_wait_estimate_at(position, slow, 0);
 	/* Within the current limit, the next wave may come at any moment. */
-	e.low_us = next_waves ? 0 : MIN(e.low_us, fast_e.low_us);
+	e.low_us = next_waves ? 0 : MIN(e.low_us, top_e.low_us);
 	e.high_us = MIN(MAX(e.high_us, slow_e.high_us) + (gint64)(slow_setup + interval), AH_WAIT_MAX_US);
 	return e;
 }
@@ -349,6 +392,8 @@ void ah_adm_told(adm_participant *p, guint position, const ah_wait_estimate *e, 
 	if (e->known && p->told_ms == 0) {
 		p->told_at = now;
 		p->told_ms = median_ms + 1;
+		p->told_low_ms = (guint32)MIN(e->low_us / 1000, G_MAXUINT32);
+		p->told_high_ms = (guint32)MIN((e->high_us + 999) / 1000, G_MAXUINT32);
 	}
 }
 

@@ -475,6 +475,7 @@ ah_admission *ah_admission_new(const ah_admission_config *config)
 	ah_adaptive_init(&adm->adaptive, &ac);
 	ah_bucket_init(&adm->bucket, adm->config.join_rate, adm->config.join_burst, 0);
 	ah_rate_init(&adm->measure.rate);
+	ah_adm_metrics_init(&adm->metrics);
 	adm->cpu = -1;
 	adm->last_admitted = G_MININT64;
 	return adm;

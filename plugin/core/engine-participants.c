@@ -90,6 +90,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	gboolean was_seated = ah_engine_receiving(engine, p) || how == AH_EXIT_TIMEOUT;
 	gboolean held;
 	json_t *note;
+	engine->counters->exits[how]++;
 	if (exits[how].tell)
 		ah_engine_push(outs, AH_OUT_EVENT, conn, json_pack("{s:s, s:s, s:s}", "allhands", "event",
 			"event", exits[how].event, "reason", exits[how].reason), AH_JSEP_NONE);
@@ -160,6 +161,7 @@ static void on_position(ah_engine *engine, const ah_adm_event *ev, gint64 now, G
 static void on_timed_out(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
+	engine->counters->admit_timeouts++;
 	if (p != NULL)
 		ah_engine_remove(engine, p, AH_EXIT_TIMEOUT, now, outs);
 }
@@ -169,6 +171,7 @@ static void on_grace_expired(ah_engine *engine, const ah_adm_event *ev, gint64 n
 	ah_ghost *g = ah_engine_ghost_of_pid(engine, ev->pid);
 	if (g == NULL)
 		return;
+	engine->counters->grace_expired++;
 	json_object_set_new(ah_engine_notify(outs, 0, "left", g->tenant, g->room, g->pid), "reason",
 		json_string("grace_expired"));
 	ah_engine_ghost_drop(engine, g);

@@ -154,6 +154,7 @@ struct ah_engine {
 	 * (engine-schedule.c), so the next deadline is its head. */
 	GPtrArray *schedule_queue;
 	ah_engine_work *work;   /* work counters (ah_engine_work_done); a pointer so const readers count */
+	struct ah_engine_counters *counters; /* what metrics count (engine-metrics.c reads them) */
 };
 
 /* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */
@@ -170,7 +171,18 @@ typedef enum {
 	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter or backstage monitor (frees its tenant seat) */
 	AH_EXIT_DRAINED,        /* a queued attendee of a draining node (admission already forgot it) */
 	AH_EXIT_REPLACED,       /* a seated attendee whose rejoin token came back on another handle */
+	AH_EXIT__COUNT
 } ah_exit;
+
+/* What the engine counts for Prometheus (include/allhands/metrics.h), since it was created: plain
+ * fields incremented where things happen, read by engine-metrics.c. */
+typedef struct ah_engine_counters {
+	guint64 joins;                          /* join requests through plugin handles */
+	guint64 join_refusals[AH_ERR__COUNT];   /* of those, answered with this error */
+	guint64 exits[AH_EXIT__COUNT];          /* participants gone, by way out */
+	guint64 admit_timeouts;                 /* admitted attendees that did not connect in time */
+	guint64 grace_expired;                  /* seats kept for a rejoin that nobody came back for */
+} ah_engine_counters;
 
 /* --- engine-registry.c: outs, clock, lookups, current credentials and seats (the leaf: calls no
  * other engine file) */

@@ -272,6 +272,7 @@ ah_engine *ah_engine_new(const ah_engine_config *config, ah_error *err, char **e
 	engine->dirty_receiver_set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	engine->schedule_queue = g_ptr_array_new();
 	engine->work = g_new0(ah_engine_work, 1);
+	engine->counters = g_new0(ah_engine_counters, 1);
 	ah_engine_ghosts_init(engine);
 	ah_engine_credentials_init(engine, config);
 	/* Tenants of an older file get their signing key now, written at once (synchronously, before
@@ -311,6 +312,7 @@ void ah_engine_free(ah_engine *engine)
 	g_hash_table_destroy(engine->dirty_receiver_set);
 	g_ptr_array_unref(engine->schedule_queue);
 	g_free(engine->work);
+	g_free(engine->counters);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	g_free(engine);

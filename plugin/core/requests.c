@@ -354,6 +354,12 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 	 * reply, like every side effect, and stand whatever the request's answer). */
 	ah_engine_catch_up(engine, now, outs);
 	reply = run(&req);
+	if (g_strcmp0(json_string_value(json_object_get(message, "request")), "join") == 0) {
+		ah_error err = ah_error_from_code((int)json_integer_value(json_object_get(reply, "error_code")));
+		engine->counters->joins++;
+		if (err != AH_ERR_OK && err < AH_ERR__COUNT)
+			engine->counters->join_refusals[err]++;
+	}
 	/* The reply goes before the side effects: the glue must send an offer before it routes. */
 	out->kind = AH_OUT_REPLY;
 	out->conn = conn;

@@ -7,7 +7,8 @@
  * with an offer (Janus waits there for its ICE candidates when half-trickle gathering is slow, e.g.
  * with a STUN server). The state file is written by the writer thread (writer.c). After each
  * engine call this thread executes the outs: push_event, close_pc, fan-out swaps, keyframe
- * requests, event-handler notifications. No lock is held while calling into Janus.
+ * requests, event-handler notifications. No lock is held while calling into Janus. Once per turn it
+ * offers metrics.c the chance to render a metrics snapshot (at most once a second, while scraped).
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
@@ -103,6 +104,8 @@ static GHashTable *gated = NULL;
 /* Receiver conn (guint64*) -> GArray of guint64: the presenters whose fan-out may hold it (control
  * thread). A superset: patching a fan-out that does not hold the receiver changes nothing. */
 static GHashTable *routed_from = NULL;
+/* Metrics: this thread's time per work item and each item's time in the queue (seconds). */
+static ah_metrics_hist handling_hist, queueing_hist;
 /* ALLHANDS_TEST_HOOKS=1 in the environment: the Admin API takes test-only requests (test_hook). */
 static gboolean test_hooks = FALSE;
 
@@ -746,7 +749,10 @@ static gboolean handle_queued(GPtrArray *outs, gint64 *cut)
 		if (item == NULL)
 			break;
 		gboolean stop = item->kind == ITEM_STOP;
+		gint64 start = janus_get_monotonic_time();
+		ah_metrics_hist_observe(&queueing_hist, (double)(start - item->at) / G_USEC_PER_SEC);
 		handle_item(item, outs);
+		ah_metrics_hist_observe(&handling_hist, (double)(janus_get_monotonic_time() - start) / G_USEC_PER_SEC);
 		item_free(item);
 		if (stop)
 			return FALSE;
@@ -768,6 +774,8 @@ static gpointer control_thread(gpointer data)
 			ah_engine_tick(engine, cut, outs);
 		execute_outs(outs, &none);
 		gint64 now = janus_get_monotonic_time();
+		ah_control_figures figures = { &handling_hist, &queueing_hist, (guint)MAX(g_async_queue_length(queue), 0) };
+		ah_metrics_refresh(engine, &figures, now);
 		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
 		if (deadline <= now)
 			continue;
@@ -804,6 +812,8 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 	test_hooks = g_strcmp0(g_getenv("ALLHANDS_TEST_HOOKS"), "1") == 0;
 	if (test_hooks)
 		JANUS_LOG(LOG_WARN, "allhands: ALLHANDS_TEST_HOOKS=1: test-only Admin API requests are on\n");
+	ah_metrics_hist_init(&handling_hist, AH_METRICS_BOUNDS_HANDLING);
+	ah_metrics_hist_init(&queueing_hist, AH_METRICS_BOUNDS_HANDLING);
 	queue = g_async_queue_new();
 	gated = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)ah_session_unref);
 	routed_from = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)g_array_unref);

@@ -13,7 +13,8 @@
  *   each handle's request token bucket), ah_pubmedia.lock (relay.c:
  *   the fan-out pointer), ah_substream.context_lock (relay.c: one substream's RTP numbering),
  *   post_lock (control.c: whether the work queue still takes items; work items are stamped under
- *   it, so stamps follow queue order), waiters_lock (writer.c: parked `sync` replies).
+ *   it, so stamps follow queue order), waiters_lock (writer.c: parked `sync` replies),
+ *   snapshot_lock (metrics.c: the current metrics snapshot pointer, swapped or referenced under it).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -231,6 +232,28 @@ json_t *ah_writer_wait(guint64 seq);
 /* Control thread: push `body` (a `sync` reply) to `session` once change `seq` is durable, or
  * persist_failed if its write fails or takes over 10 s. */
 void ah_writer_park_reply(ah_session *session, const char *transaction, json_t *body, guint64 seq);
+
+/* ---- metrics.c: the Prometheus endpoint (docs/operations.md, "Metrics") ---- */
+typedef struct {
+	guint port;          /* 0: off */
+	const char *address; /* NULL: 127.0.0.1 */
+	const char *token;   /* NULL or "": no Authorization needed */
+	guint max_tenants;   /* per-tenant series for at most this many tenants (by id) */
+} ah_metrics_config;
+/* Plugin init: listen and serve GET /metrics. TRUE when off (port 0); FALSE with *error (g_free)
+ * when it cannot (port in use, bad address): the plugin then runs without metrics. */
+gboolean ah_metrics_start(const ah_metrics_config *config, char **error);
+/* Plugin destroy: stop serving (waits for the HTTP thread). */
+void ah_metrics_stop(void);
+/* What only the control thread knows, for the metrics. */
+typedef struct {
+	const ah_metrics_hist *handling;  /* seconds spent on each work item */
+	const ah_metrics_hist *queueing;  /* seconds each item waited in the queue */
+	guint queue_length;               /* items waiting now */
+} ah_control_figures;
+/* Control thread, every turn: render and swap in a new snapshot when one is due (at most once a
+ * second, while someone scraped in the last minute); returns at once otherwise. */
+void ah_metrics_refresh(const ah_engine *engine, const ah_control_figures *figures, gint64 now);
 
 /* ---- cpu.c: the CPU figures adaptive waves use ---- */
 /* User + system time of the whole process so far, microseconds; -1 when unknown. */

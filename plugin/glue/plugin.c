@@ -23,7 +23,8 @@
 #include "allhands/feedback.h"
 
 #define AH_VERSION 1
-#define AH_VERSION_STRING "0.1.0"
+/* One version for configure, the plugin and the Debian package (tests/package/test-deb.sh compares them). */
+#define AH_VERSION_STRING PACKAGE_VERSION
 #define AH_CONFIG_FILE AH_PLUGIN_PACKAGE ".jcfg"
 /* An attendee asking for keyframes more often than this is coalesced before the control thread. */
 #define AH_ATTENDEE_PLI_INTERVAL_US (250 * G_USEC_PER_SEC / 1000)
@@ -46,6 +47,9 @@ static struct {
 /* Relay helper threads (relay.c): -1 = one per usable CPU (at most 8) when there are two or more,
  * else none. Set once in init. */
 static gint64 relay_threads = -1, relay_inline_max = 32;
+/* The Prometheus endpoint (metrics.c): port 0 = off. Set once in init. */
+static gint64 metrics_port = 0, metrics_max_tenants = 1000;
+static char *metrics_address = NULL, *metrics_token = NULL;
 
 /* ---- sessions ---- */
 
@@ -127,6 +131,8 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		{ "max_handles_per_session", &limits.max_handles_per_session, 0, 1000000 },
 		{ "relay_threads", &relay_threads, -1, AH_RELAY_MAX_THREADS },
 		{ "relay_inline_max", &relay_inline_max, 0, 1000000 },
+		{ "metrics_port", &metrics_port, 0, 65535 },
+		{ "metrics_max_tenants", &metrics_max_tenants, 0, 1000000 },
 	};
 	char *path = g_build_filename(folder ? folder : ".", AH_CONFIG_FILE, NULL);
 	janus_config *config = janus_config_parse(path);
@@ -152,6 +158,8 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		*admin_key = config_string(config, general, "admin_key");
 		*state_path = config_string(config, general, "state_file");
 		wave_mode = config_string(config, general, "wave_mode");
+		metrics_address = config_string(config, general, "metrics_address");
+		metrics_token = config_string(config, general, "metrics_token");
 		if (wave_mode != NULL && strcmp(wave_mode, "fixed") != 0 && strcmp(wave_mode, "adaptive") != 0) {
 			JANUS_LOG(LOG_ERR, "allhands: wave_mode = %s is not fixed or adaptive\n", wave_mode);
 			g_free(wave_mode);
@@ -185,6 +193,25 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 }
 
 /* ---- plugin callbacks ---- */
+
+/* The Prometheus endpoint: a failure to listen is logged and the plugin runs without it. */
+static void start_metrics(void)
+{
+	char *error = NULL;
+	const ah_metrics_config config = { (guint)metrics_port, metrics_address, metrics_token, (guint)metrics_max_tenants };
+	if (!ah_metrics_start(&config, &error))
+		JANUS_LOG(LOG_ERR, "allhands: metrics are off: %s\n", error ? error : "unknown error");
+	else if (metrics_port != 0)
+		JANUS_LOG(LOG_INFO, "%s metrics: http://%s:%" G_GINT64_FORMAT "/metrics%s\n", AH_PLUGIN_PACKAGE,
+			metrics_address ? metrics_address : "127.0.0.1", metrics_port,
+			metrics_token ? " (Authorization: Bearer token required)" : "");
+	g_free(error);
+	/* The endpoint keeps its own copy of the token. */
+	g_free(metrics_token);
+	metrics_token = NULL;
+	g_free(metrics_address);
+	metrics_address = NULL;
+}
 
 gboolean ah_events_enabled = FALSE;
 
@@ -222,6 +249,7 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		ah_relay_stop();
 		return -1;
 	}
+	start_metrics();
 	g_atomic_int_set(&initialized, 1);
 	JANUS_LOG(LOG_INFO, "%s initialized: capacity %u, waves of %u every %" G_GINT64_FORMAT " ms\n",
 		AH_PLUGIN_PACKAGE, config.admission.capacity, config.admission.wave_size,
@@ -240,6 +268,7 @@ static void ah_destroy(void)
 	if (!g_atomic_int_get(&initialized))
 		return;
 	g_atomic_int_set(&stopping, 1);
+	ah_metrics_stop();
 	ah_control_stop();
 	/* Janus does not detach handles at shutdown and its loop threads may still be running: the
 	 * sessions stay allocated (the process is ending), marked destroyed so nothing uses them. */

@@ -147,6 +147,9 @@ static volatile gint helpers_running = 0;
 static volatile gint relay_dropped = 0;
 /* Times a thread found another one rewriting the same substream (substream_enter). */
 static volatile gint relay_overlaps = 0;
+/* Keyframes asked for (ah_pubmedia_want_keyframe calls) and PLIs sent after coalescing (metrics). */
+static volatile gint keyframe_requests = 0;
+static volatile gint plis_sent = 0;
 static char stop_job; /* its address tells a helper to stop */
 
 typedef struct {
@@ -547,6 +550,7 @@ void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
 {
 	if (pm == NULL)
 		return;
+	g_atomic_int_inc(&keyframe_requests);
 	/* Audio slots may be flagged too: the relay only looks at video streams' flags. */
 	for (int i = 0; i < AH_PUB_MAX_STREAMS; i++)
 		g_atomic_int_set(&pm->keyframe[i].wanted, 1);
@@ -566,6 +570,7 @@ static void maybe_send_pli(ah_pubmedia *pm, ah_session *presenter, int mindex)
 	if (!g_atomic_int_compare_and_exchange(&k->wanted, 1, 0))
 		return;
 	k->last_pli = now;
+	g_atomic_int_inc(&plis_sent);
 	ah_gateway->send_pli_stream(presenter->handle, mindex);
 }
 
@@ -913,8 +918,10 @@ json_t *ah_relay_status(void)
 	guint queued = 0;
 	for (guint h = 0; h < n_helpers; h++)
 		queued += (guint)MAX(g_atomic_int_get(&helpers[h].pending), 0);
-	return json_pack("{s:i, s:i, s:I, s:I}", "threads", (int)n_helpers, "queued", (int)queued, "dropped",
-		(json_int_t)g_atomic_int_get(&relay_dropped), "overlaps", (json_int_t)g_atomic_int_get(&relay_overlaps));
+	return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "threads", (int)n_helpers, "queued", (int)queued, "dropped",
+		(json_int_t)(guint)g_atomic_int_get(&relay_dropped), "overlaps", (json_int_t)g_atomic_int_get(&relay_overlaps),
+		"keyframe_requests", (json_int_t)(guint)g_atomic_int_get(&keyframe_requests),
+		"plis_sent", (json_int_t)(guint)g_atomic_int_get(&plis_sent));
 }
 
 /* ---- the relay (presenter's loop thread) ---- */

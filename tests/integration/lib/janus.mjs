@@ -1,6 +1,8 @@
 // A private Janus instance for one test file: its own config folder, plugin folder, transports,
 // ports and state folder; started inside the test network namespace (the runner,
-// tests/integration/run.mjs, runs the test files inside it and exports AH_* variables).
+// tests/integration/run.mjs, runs the test files inside it and exports AH_* variables), or, with the
+// `net` option, inside another namespace (a cluster node, tests/cluster/lib/cluster.mjs) with its APIs
+// on that namespace's address.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -51,11 +53,17 @@ export class JanusServer {
   // opts.allhands: plugin config keys (capacity, wave_size, wave_interval_ms, admit_timeout_ms,
   //   admin_key, events, state_file). Keys set to null are left out of the file.
   // opts.sessionTimeout: Janus session_timeout in seconds.
+  // opts.net: {netns, iface, janusIp}: run Janus under `ip netns exec netns` instead of in this
+  //   process's namespace, media on `iface` (ice_enforce_list) and `janusIp`, and the HTTP, Admin
+  //   and WebSocket APIs on `janusIp` rather than 127.0.0.1 (so a client in another namespace on
+  //   the same bridge reaches them). Without it, the runner's namespace (netEnv()) is used.
   constructor(opts = {}) {
     instanceCounter += 1;
     this.name = (opts.name || 'janus').replace(/[^A-Za-z0-9_.-]/g, '_');
     this.plugins = opts.plugins || ['allhands'];
-    this.net = netEnv();
+    this.net = opts.net ? { ...opts.net } : netEnv();
+    this.netns = opts.net ? opts.net.netns : null;
+    this.apiHost = opts.net ? opts.net.janusIp : '127.0.0.1';
     this.adminSecret = opts.adminSecret || `adm-${process.pid}-${instanceCounter}`;
     this.sessionTimeout = opts.sessionTimeout ?? 15;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `ah-janus-${this.name}-`));
@@ -87,9 +95,9 @@ export class JanusServer {
 
   get adminKey() { return this.allhands.admin_key; }
   get stateFile() { return this.allhands.state_file; }
-  get wsUrl() { return `ws://127.0.0.1:${this.wsPort}`; }
-  get httpUrl() { return `http://127.0.0.1:${this.httpPort}/janus`; }
-  get adminUrl() { return `http://127.0.0.1:${this.adminPort}/admin`; }
+  get wsUrl() { return `ws://${this.apiHost}:${this.wsPort}`; }
+  get httpUrl() { return `http://${this.apiHost}:${this.httpPort}/janus`; }
+  get adminUrl() { return `http://${this.apiHost}:${this.adminPort}/admin`; }
   get alive() { return !!this.proc && !this.exit; }
 
   async _writeConfig() {
@@ -130,11 +138,11 @@ export class JanusServer {
       fs.symlinkSync(path.join(JANUS_LIBDIR, 'events', 'libjanus_sampleevh.so'), evh);
     }
     fs.writeFileSync(path.join(this.confDir, 'janus.transport.http.jcfg'),
-      jsection('general', { json: 'compact', base_path: '/janus', http: true, port: this.httpPort, ip: '127.0.0.1', https: false }) +
-      jsection('admin', { admin_base_path: '/admin', admin_http: true, admin_port: this.adminPort, admin_ip: '127.0.0.1', admin_https: false }) +
+      jsection('general', { json: 'compact', base_path: '/janus', http: true, port: this.httpPort, ip: this.apiHost, https: false }) +
+      jsection('admin', { admin_base_path: '/admin', admin_http: true, admin_port: this.adminPort, admin_ip: this.apiHost, admin_https: false }) +
       'cors: {\n}\n');
     fs.writeFileSync(path.join(this.confDir, 'janus.transport.websockets.jcfg'),
-      jsection('general', { json: 'compact', ws: true, ws_port: this.wsPort, ws_ip: '127.0.0.1', wss: false }) +
+      jsection('general', { json: 'compact', ws: true, ws_port: this.wsPort, ws_ip: this.apiHost, wss: false }) +
       jsection('admin', { admin_ws: false, admin_wss: false }));
     fs.writeFileSync(path.join(this.confDir, 'janus.plugin.allhands.jcfg'), jsection('general', this.allhands));
     const link = (target, dir, name) => {
@@ -165,7 +173,10 @@ export class JanusServer {
     this.logFile = path.join(this.logDir, `${this.name}-${process.pid}-${instanceCounter}-${this.starts}.log`);
     const fd = fs.openSync(this.logFile, 'a');
     this.exit = null;
-    const proc = spawn(JANUS_BIN, ['-F', this.confDir, '-C', path.join(this.confDir, 'janus.jcfg'), '-o'], {
+    const args = ['-F', this.confDir, '-C', path.join(this.confDir, 'janus.jcfg'), '-o'];
+    // `ip netns exec` execs the command in place, so the child's PID is Janus's own.
+    const argv = this.netns ? ['ip', ['netns', 'exec', this.netns, JANUS_BIN, ...args]] : [JANUS_BIN, args];
+    const proc = spawn(argv[0], argv[1], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, G_SLICE: 'always-malloc' },
     });
@@ -190,7 +201,7 @@ export class JanusServer {
         this.info = info;
         return true;
       }, { timeout, interval: 150, what: `janus ${this.name} to start (log: ${this.logFile})` });
-      await waitFor(() => tcpOpen(this.wsPort), { timeout: 5000, what: 'janus websockets port' });
+      await waitFor(() => tcpOpen(this.apiHost, this.wsPort), { timeout: 5000, what: 'janus websockets port' });
     } catch (e) {
       e.message += `\n--- last lines of ${this.logFile}:\n${this.logTail(40)}`;
       await this.stop().catch(() => {});
@@ -219,6 +230,16 @@ export class JanusServer {
   async restart() {
     await this.stop();
     return this.start();
+  }
+
+  // Kill Janus with `signal` (no clean shutdown) and wait until it is gone. Returns {code, signal}.
+  async kill(signal = 'SIGKILL') {
+    if (!this.proc) return null;
+    if (!this.exit) {
+      try { this.proc.kill(signal); } catch { /* gone */ }
+      await this.exitPromise;
+    }
+    return this.exit;
   }
 
   // Stop and remove the temporary folder (logs stay in test-artifacts/janus).
@@ -256,9 +277,9 @@ export class JanusServer {
   }
 }
 
-function tcpOpen(port) {
+function tcpOpen(host, port) {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
+    const s = net.connect({ host, port });
     s.on('connect', () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(false));
   });

@@ -32,11 +32,18 @@ import { safeJson, waitFor } from './util.mjs';
 // libnice never completes a connectivity check with a werift candidate on the client end
 // (AH_CLIENT_IP) here, and @roamhq/wrtc, which offers both addresses, also ends up on the pair
 // AH_JANUS_IP -> AH_JANUS_IP. The address is still private to the namespace.
+// The cluster runner (tests/cluster/run.mjs) sets AH_WERIFT_IP instead: its client namespace has one
+// address of its own on the bridge, and the Janus nodes live in other namespaces.
 // werift falls back to a public STUN server when it is given none, so it gets a local one
 // (startLocalStun) that answers binding requests from inside the namespace.
+function weriftIp() {
+  const ip = process.env.AH_WERIFT_IP || process.env.AH_JANUS_IP;
+  if (!ip) throw new Error('werift peers need AH_JANUS_IP (or AH_WERIFT_IP): run the tests with tests/integration/run.mjs');
+  return ip;
+}
+
 export function weriftConfig(extra = {}) {
-  const ip = process.env.AH_JANUS_IP;
-  if (!ip) throw new Error('werift peers need AH_JANUS_IP: run the tests with tests/integration/run.mjs');
+  const ip = weriftIp();
   if (!localStun) throw new Error('call startLocalStun() before creating werift peers');
   return {
     iceServers: [{ urls: localStun }],
@@ -47,15 +54,14 @@ export function weriftConfig(extra = {}) {
   };
 }
 
-// A minimal STUN binding responder (RFC 5389: XOR-MAPPED-ADDRESS only) on AH_JANUS_IP, so werift's
+// A minimal STUN binding responder (RFC 5389: XOR-MAPPED-ADDRESS only) on that address, so werift's
 // server-reflexive gathering stays inside the namespace. Idempotent; the socket does not keep the
 // process alive.
 let localStun = null;
 let localStunSocket = null;
 export async function startLocalStun() {
   if (localStun) return localStun;
-  const ip = process.env.AH_JANUS_IP;
-  if (!ip) throw new Error('werift peers need AH_JANUS_IP: run the tests with tests/integration/run.mjs');
+  const ip = weriftIp();
   const sock = dgram.createSocket('udp4');
   sock.on('message', (msg, rinfo) => {
     if (msg.length < 20 || msg.readUInt16BE(0) !== 0x0001 || msg.readUInt32BE(4) !== 0x2112a442 || rinfo.family !== 'IPv4') return;
