@@ -58,12 +58,12 @@ else
 end
 local tenant_held = add(KEYS[2], 'tenant', total - old_total)
 
-local caps = redis.call('HMGET', KEYS[1], 'tenant', unpack(rooms))
+-- One HGET per room rather than one HMGET: unpack() of a long list would fail after the writes above.
 local rooms_over = 0
-for i, field in ipairs(rooms) do
-	if held[field] > (tonumber(caps[i + 1]) or 0) then
+for _, field in ipairs(rooms) do
+	if held[field] > (tonumber(redis.call('HGET', KEYS[1], field)) or 0) then
 		rooms_over = rooms_over + 1
 	end
 end
-local tenant_over = math.max(0, tenant_held - (tonumber(caps[1]) or 0))
+local tenant_over = math.max(0, tenant_held - (tonumber(redis.call('HGET', KEYS[1], 'tenant')) or 0))
 return {tenant_held, total - old_total, corrected, tenant_over, rooms_over, ready}

@@ -521,6 +521,30 @@ static void test_sync(fixture *f, gconstpointer data)
 	g_assert_cmpint(seats(f, "tenant"), ==, 10);
 }
 
+/* A node's share over thousands of rooms is one sync (O(rooms)), and rooms without a cap count as over. */
+static void test_sync_many_rooms(fixture *f, gconstpointer data)
+{
+	const guint n = 5000;
+	ah_ledger_room_count *rooms = g_new(ah_ledger_room_count, n);
+	char **names = g_new0(char *, n + 1);
+	ah_ledger_sync_reply r;
+	open_tenant(f, 10);
+	set_cap(f, "room:r0", 1);
+	for (guint i = 0; i < n; i++) {
+		names[i] = g_strdup_printf("r%u", i);
+		rooms[i] = (ah_ledger_room_count){ names[i], 1 };
+	}
+	r = sync_share(f, "n1", 0, rooms, n);
+	g_assert_cmpint(r.tenant_held, ==, n);
+	g_assert_cmpint(r.tenant_over, ==, n - 10);
+	g_assert_cmpint(r.rooms_over, ==, n - 1);
+	g_assert_cmpint(reclaim(f, "n1").counters, ==, n);
+	g_assert_cmpint(seats(f, "tenant"), ==, 0);
+	g_assert_cmpint(seats(f, "room:r4999"), ==, 0);
+	g_strfreev(names);
+	g_free(rooms);
+}
+
 static void test_reclaim(fixture *f, gconstpointer data)
 {
 	ah_ledger_reclaim_reply r;
@@ -921,6 +945,7 @@ int main(int argc, char **argv)
 	ADD("claim/smaller-of-both-caps", test_both_caps, NULL);
 	ADD("release/own-seats-only", test_release, NULL);
 	ADD("sync/exact-share", test_sync, NULL);
+	ADD("sync/many-rooms", test_sync_many_rooms, NULL);
 	ADD("reclaim/dead-node", test_reclaim, NULL);
 	ADD("errors/documented", test_errors, NULL);
 	ADD("property/three-nodes", test_property, NULL);
