@@ -42,7 +42,7 @@ static G_GNUC_UNUSED test_redis *test_redis_start(const char *dir, GError **erro
 	char *log;
 	const char *argv[] = { "redis-server", "--port", "0", "--unixsocket", NULL, "--unixsocketperm", "700",
 		"--dir", NULL, "--save", "", "--appendonly", "no", "--logfile", NULL, NULL };
-	r->dir = dir != NULL ? g_strdup(dir) : g_dir_make_tmp("ah-redis-XXXXXX", error);
+	r->dir = dir != NULL ? g_strdup(dir) : g_dir_make_tmp("ah-ledger-redis-XXXXXX", error);
 	if (r->dir == NULL) {
 		g_free(r);
 		return NULL;
