@@ -26,11 +26,12 @@ say() { printf '[setup] %s\n' "$*"; }
 # libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz); libmicrohttpd-dev: the
 # Prometheus endpoint (metrics_port); universal-ctags: make check's layering test (tests/check-layering.sh)
 # finds each file's functions with it.
-# redis-server, redis-tools (redis-cli): the cluster tests (tests/cluster); util-linux: nsenter.
+# libhiredis-dev, redis-server: cluster mode's Redis connection and seat ledger, and their tests;
+# redis-tools (redis-cli): the cluster tests (tests/cluster); util-linux: nsenter.
 # dpkg-dev, debhelper, fakeroot, lintian: the Debian package (debian/, tests/package/test-deb.sh, with
 # curl and jq to talk to the Janus it starts).
 APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev libjwt-dev
-	libssl-dev libmicrohttpd-dev libnice-dev libsrtp2-dev
+	libssl-dev libmicrohttpd-dev libnice-dev libsrtp2-dev libhiredis-dev
 	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core universal-ctags
 	redis-server redis-tools util-linux dpkg-dev debhelper fakeroot lintian curl jq)
 

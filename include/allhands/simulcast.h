@@ -35,12 +35,14 @@ enum { AH_SIM_LOW = 0, AH_SIM_MEDIUM = 1, AH_SIM_HIGH = 2 };
 #define AH_SIM_HOLD_MIN_US      G_GINT64_CONSTANT(5000000)   /* clean run needed before a raise */
 #define AH_SIM_HOLD_MAX_US      G_GINT64_CONSTANT(60000000)
 #define AH_SIM_STALE_US         G_GINT64_CONSTANT(10000000)  /* a longer silence forgets the history */
+#define AH_SIM_GONE_US          G_GINT64_CONSTANT(3000000)   /* a layer seen, then read 0 this long: gone */
 
 typedef struct {
 	int ceiling;            /* 0..2: the most this receiver may get */
 	int target;             /* 0..ceiling: the layer the law wants (may not be received now) */
 	int layer;              /* the layer last returned: target, or the nearest layer received */
 	guint received;         /* bit i: layer i was received at the last feedback; 0: not known */
+	gint64 seen_us[AH_SIM_LAYERS]; /* when each layer last had a bitrate (0: never) */
 	/* Loss and REMB history (forgotten at each change of target: it was about another layer). */
 	gboolean loss_known;
 	double loss;            /* smoothed fraction lost, 0..1 */

@@ -8,8 +8,11 @@
  *
  * DESIGN
  * Input. A fraction lost outside 0..1 (or NaN) and a REMB of 0 are "not known". A layer with
- * bitrate 0 is not received; with no bitrate at all every layer counts as received and REMB is
- * never compared with a bitrate.
+ * bitrate 0 is not received, unless it had one less than AH_SIM_GONE_US (3 s) ago: a layer's
+ * bitrate is measured over one-second windows, and under CPU load a layer the presenter still
+ * sends read 0 for a window, which took a receiver capped at "low" up to "medium" for seconds (the
+ * simulcast integration test on a loaded machine). With no bitrate at all every layer counts as
+ * received and REMB is never compared with a bitrate.
  * Sent layer. The law moves a target (0..ceiling). What is sent is the target if it is received,
  * else the nearest received layer below it, else the nearest above it (even above the ceiling: a
  * higher picture beats none, and a presenter that sends only one layer leaves no choice). So a
@@ -137,12 +140,22 @@ int ah_sim_set_ceiling(ah_sim_state *s, int ceiling, gint64 now_us)
 	return s->layer;
 }
 
-static guint received_mask(const guint64 layer_bps[AH_SIM_LAYERS])
+/* The layers received (see DESIGN, "Input"): a layer that had a bitrate counts until it has read
+ * 0 for AH_SIM_GONE_US. */
+static guint received_mask(ah_sim_state *s, const guint64 layer_bps[AH_SIM_LAYERS], gint64 now_us)
 {
-	guint mask = 0;
+	guint now = 0, mask = 0;
 	for (int i = 0; layer_bps != NULL && i < AH_SIM_LAYERS; i++)
 		if (layer_bps[i] > 0)
+			now |= 1u << i;
+	if (now == 0)
+		return 0;
+	for (int i = 0; i < AH_SIM_LAYERS; i++) {
+		if (now & (1u << i))
+			s->seen_us[i] = now_us;
+		if ((now & (1u << i)) || (s->seen_us[i] != 0 && elapsed(now_us, s->seen_us[i]) < AH_SIM_GONE_US))
 			mask |= 1u << i;
+	}
 	return mask;
 }
 
@@ -203,7 +216,7 @@ int ah_sim_feedback(ah_sim_state *s, gint64 now_us, double fraction_lost, guint6
 	gboolean loss_known = isfinite(fraction_lost) && fraction_lost >= 0 && fraction_lost <= 1;
 	guint64 sent_bps, next_bps;
 	int sent, next;
-	s->received = received_mask(layer_bps);
+	s->received = received_mask(s, layer_bps, now_us);
 	keep_time(s, now_us);
 	sent = resolve(s);
 	if (elapsed(now_us, s->changed_us) < AH_SIM_SETTLE_US)

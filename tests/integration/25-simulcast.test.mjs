@@ -182,7 +182,7 @@ test('layer "low" at join gets 240x135 only; set_layer "medium" moves it to 480x
   await keyframeOf(a, WIDTH.low);
   await sleep(2000);
   const widths = a.keyframes().map((k) => k.width);
-  assert.ok(widths.every((w) => w === WIDTH.low), `only low keyframes while low: ${safeJson(widths)}`);
+  assert.ok(widths.every((w) => w === WIDTH.low), `only low keyframes while low: ${safeJson(widths)}; events ${safeJson(a.events)}`);
   const from = a.packets.length;
   const r = await a.h.request({ request: 'set_layer', layer: 'medium' });
   assert.equal(r.data.layer, 'medium', `set_layer reply: ${safeJson(r.data)}`);
@@ -249,7 +249,7 @@ test('attendees seated before the presenter publishes: "low" gets only 240x135 f
   await keyframeOf(high, WIDTH.high);
   await sleep(3000);
   const widths = low.keyframes().map((k) => k.width);
-  assert.ok(widths.length > 0 && widths.every((w) => w === WIDTH.low), `early-low: only low keyframes: ${safeJson(widths)}`);
+  assert.ok(widths.length > 0 && widths.every((w) => w === WIDTH.low), `early-low: only low keyframes: ${safeJson(widths)}; events ${safeJson(low.events)}`);
   assertContinuous(low, 20); // the low layer alone: ~15 packets a second
   await p2.close();
 });

@@ -230,6 +230,26 @@ static void test_missing_layers(void)
 	g_assert_cmpint(at(&s, 2, 0.3, 5000, (const guint64[]){ 0, 0, 0 }), ==, AH_SIM_LOW);
 }
 
+/* A layer the presenter still sends reads 0 for a second under CPU load (the bitrate is measured
+ * over one-second windows): a receiver capped at low stays on low. Only after AH_SIM_GONE_US of
+ * zeros is the layer gone, and then the nearest one above is sent (a picture beats none). The
+ * simulcast integration test saw a "low" receiver taken up to medium by such a dip. */
+static void test_layer_dip(void)
+{
+	ah_sim_state s;
+	static const guint64 no_low[AH_SIM_LAYERS] = { 0, 500000, 1500000 };
+	ah_sim_init(&s, AH_SIM_LOW, 0);
+	g_assert_cmpint(at(&s, 1, 0.0, 0, all_layers), ==, AH_SIM_LOW);
+	g_assert_cmpint(at(&s, 2, 0.0, 0, no_low), ==, AH_SIM_LOW);
+	g_assert_cmpint(at(&s, 3, 0.0, 0, no_low), ==, AH_SIM_LOW);
+	g_assert_cmpint(at(&s, 4, 0.0, 0, all_layers), ==, AH_SIM_LOW);
+	/* Gone for good: 3 s after its last bitrate, medium is sent; low again once it is back. */
+	g_assert_cmpint(at(&s, 5, 0.0, 0, no_low), ==, AH_SIM_LOW);
+	g_assert_cmpint(at(&s, 6, 0.0, 0, no_low), ==, AH_SIM_LOW);
+	g_assert_cmpint(at(&s, 7, 0.0, 0, no_low), ==, AH_SIM_MEDIUM);
+	g_assert_cmpint(at(&s, 8, 0.0, 0, all_layers), ==, AH_SIM_LOW);
+}
+
 static void test_unknown_feedback(void)
 {
 	ah_sim_state s;
@@ -311,6 +331,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/simulcast/up/hold-doubles-on-oscillation", test_hold_doubling);
 	g_test_add_func("/simulcast/ceiling", test_ceiling);
 	g_test_add_func("/simulcast/missing-layers", test_missing_layers);
+	g_test_add_func("/simulcast/layer-dip", test_layer_dip);
 	g_test_add_func("/simulcast/unknown-feedback", test_unknown_feedback);
 	g_test_add_func("/simulcast/time/backwards-and-jumps", test_time);
 	g_test_add_func("/simulcast/garbage", test_garbage);
