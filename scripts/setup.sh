@@ -24,8 +24,9 @@ say() { printf '[setup] %s\n' "$*"; }
 # chromium and fonts: the web pages' end-to-end tests (playwright-core drives Debian's chromium);
 # libjs-webrtc-adapter: the pages load it with janus.js.
 # libjwt-dev: join tokens; clang: libFuzzer for the fuzz targets (make fuzz).
+# libhiredis-dev: the Redis client of cluster mode; redis-server: its tests (and the cluster's Redis).
 APT_PKGS=(janus janus-dev libjs-janus-gateway libjs-webrtc-adapter libglib2.0-dev libjansson-dev libical-dev libjwt-dev
-	libssl-dev libnice-dev libsrtp2-dev
+	libssl-dev libnice-dev libsrtp2-dev libhiredis-dev redis-server
 	tzdata autoconf automake libtool pkg-config iproute2 make gcc clang chromium fonts-dejavu-core)
 
 apt_missing() {
