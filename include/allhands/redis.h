@@ -7,10 +7,10 @@
  * and returns at once, poll() returns at once, and `wake(user)` tells the owner that something is
  * ready to poll. The client reconnects by itself (backoff 100 ms doubling to 2 s), re-authenticates,
  * re-selects the db and re-subscribes; commands submitted while it is not connected are answered at
- * once with a "disconnected" failure, and a command with no answer within the command timeout is
- * answered with a "timeout" failure (the connection is then dropped and reopened: hiredis cannot
- * cancel one command). Behaviour, config keys and failure handling: docs/cluster.md,
- * "Redis connection".
+ * once with a "disconnected" failure, and a command that has waited the command timeout while no
+ * answer at all came on its connection is answered with a "timeout" failure (the connection is then
+ * dropped and reopened: hiredis cannot cancel one command). Behaviour, config keys and failure
+ * handling: docs/cluster.md, "Redis connection".
  *
  * Threads: every function may be called from any thread (poll() by one consumer at a time), except
  * ah_redis_free(), which must not run concurrently with the others on the same client nor from

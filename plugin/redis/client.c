@@ -7,35 +7,38 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <stdarg.h>
 #include <string.h>
 #include <sys/un.h>
 
 #include "redis-private.h"
 
+static gboolean refuse(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean refuse(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *message = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG, message);
+	g_free(message);
+	return FALSE;
+}
+
 static gboolean config_check(const ah_redis_config *c, GError **error)
 {
 	gboolean has_path = c->unix_path != NULL && c->unix_path[0] != '\0';
-	if (!has_path && (c->host == NULL || c->host[0] == '\0')) {
-		g_set_error(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG, "redis: neither a unix socket nor a host");
-		return FALSE;
-	}
-	if (has_path && strlen(c->unix_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
-		g_set_error(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG,
-			"redis: unix socket path longer than %zu bytes", sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
-		return FALSE;
-	}
-	if (c->port < 0 || c->port > 65535) {
-		g_set_error(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG, "redis: port %d out of 1..65535", c->port);
-		return FALSE;
-	}
-	if (c->db < 0) {
-		g_set_error(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG, "redis: db %d is negative", c->db);
-		return FALSE;
-	}
-	if (c->username != NULL && c->username[0] != '\0' && (c->password == NULL || c->password[0] == '\0')) {
-		g_set_error(error, AH_REDIS_CLIENT_ERROR, AH_REDIS_CLIENT_ERROR_CONFIG, "redis: a username needs a password");
-		return FALSE;
-	}
+	gsize path_max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+	if (!has_path && (c->host == NULL || c->host[0] == '\0'))
+		return refuse(error, "redis: neither a unix socket nor a host");
+	if (has_path && strlen(c->unix_path) > path_max)
+		return refuse(error, "redis: unix socket path longer than %zu bytes", path_max);
+	if (c->port < 0 || c->port > 65535)
+		return refuse(error, "redis: port %d out of 1..65535", c->port);
+	if (c->db < 0)
+		return refuse(error, "redis: db %d is negative", c->db);
+	if (c->username != NULL && c->username[0] != '\0' && (c->password == NULL || c->password[0] == '\0'))
+		return refuse(error, "redis: a username needs a password");
 	return TRUE;
 }
 

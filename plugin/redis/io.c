@@ -17,7 +17,8 @@
  * attempts keep failing the same way). An idle UP link sends PING every ping interval, so a dead
  * link or a stopped server is found even when nobody submits.
  * Commands are sent in submission order on the command connection and kept in `inflight`, also in
- * order: its head is the oldest unanswered command, the only one the timeout needs to look at.
+ * order: its head is the oldest unanswered command, the only one the timeout needs to look at. The
+ * timeout runs while no answer at all comes: a deep pipeline on a busy but live server is not cut.
  * A script is sent whole (EVAL) on its first use on a connection, which also loads it into the
  * server's cache, and as EVALSHA after that, so a reconnection (a restart, a failover) never costs a
  * NOSCRIPT; a NOSCRIPT still seen (SCRIPT FLUSH on a live server) re-sends the call whole once.
@@ -51,7 +52,6 @@
 
 typedef struct {
 	ah_redis_io *io;
-	const char *name;               /* "command" or "pub/sub", in reasons */
 	redisAsyncContext *ac;          /* NULL: none, or hiredis is freeing it */
 	gboolean want_read, want_write; /* what hiredis asked to be told about */
 	gboolean connected;             /* the socket is connected: the handshake was sent */
@@ -70,6 +70,7 @@ struct ah_redis_io {
 	gint64 backoff_us;              /* the wait after the next failure */
 	gint64 connect_deadline;        /* CONNECTING */
 	gint64 last_sent;               /* UP: for the idle PING */
+	gint64 last_answer;             /* UP: the command connection's last answer */
 	GQueue inflight;                /* ah_redis_cmd* sent on the command connection, in order */
 	GHashTable *loaded;             /* SHA1s of the scripts sent whole on this connection */
 	GPtrArray *subs;                /* ah_redis_sub*, every subscription (owned) */
@@ -184,11 +185,12 @@ static void conn_lost(conn *c, const redisAsyncContext *ac)
 {
 	if (c->ac != ac)
 		return; /* we closed it ourselves, the link already knows */
+	const char *why = ac->c.err != 0 && ac->c.errstr[0] != '\0' ? ac->c.errstr : "closed";
+	const char *what = c->connected ? "connection lost" : "cannot connect";
 	c->ac = NULL;
 	c->connected = c->ready = FALSE;
 	c->want_read = c->want_write = FALSE;
-	link_fail(c->io, AH_REDIS_E_DISCONNECTED, "%s connection: %s", c->name,
-		ac->c.err != 0 && ac->c.errstr[0] != '\0' ? ac->c.errstr : "closed");
+	link_fail(c->io, AH_REDIS_E_DISCONNECTED, "%s: %s", what, why);
 }
 
 static void maybe_up(ah_redis_io *io)
@@ -197,7 +199,7 @@ static void maybe_up(ah_redis_io *io)
 		return;
 	io->state = LINK_UP;
 	io->backoff_us = AH_REDIS_BACKOFF_MIN_MS * 1000;
-	io->last_sent = g_get_monotonic_time();
+	io->last_sent = io->last_answer = g_get_monotonic_time();
 	g_clear_pointer(&io->last_reason, g_free);
 	ah_redis_reply *rep = ah_redis_reply_new(AH_REDIS_CONNECTED, 0);
 	rep->text = g_strdup(io->run_id);
@@ -229,8 +231,7 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *step)
 	if (c->ac != ac)
 		return;
 	if (rr->type == REDIS_REPLY_ERROR) {
-		link_fail(c->io, AH_REDIS_E_REFUSED, "%s refused on the %s connection: %s", (const char *)step, c->name,
-			rr->str);
+		link_fail(c->io, AH_REDIS_E_REFUSED, "%s refused: %s", (const char *)step, rr->str);
 		return;
 	}
 	if (step == step_info)
@@ -348,7 +349,7 @@ static gboolean conn_open(conn *c)
 		char *why = g_strdup(ac != NULL ? ac->errstr : "out of memory");
 		if (ac != NULL)
 			redisAsyncFree(ac);
-		link_fail(c->io, AH_REDIS_E_DISCONNECTED, "%s connection: %s", c->name, why);
+		link_fail(c->io, AH_REDIS_E_DISCONNECTED, "cannot connect: %s", why);
 		g_free(why);
 		return FALSE;
 	}
@@ -483,6 +484,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *data)
 		fail_cmd(io, cmd, io->cause);
 		return;
 	}
+	io->last_answer = g_get_monotonic_time();
 	if (cmd->script != NULL && !cmd->resent && rr->type == REDIS_REPLY_ERROR
 		&& g_str_has_prefix(rr->str, "NOSCRIPT")) {
 		g_hash_table_remove(io->loaded, cmd->script->sha1);
@@ -526,6 +528,13 @@ static gint64 subs_oldest(ah_redis_io *io)
 	return oldest;
 }
 
+/* Since when the oldest command has been waiting with no answer coming at all: a command queued behind
+ * a long pipeline waits while the answers before it keep coming, and a busy server is not a dead one. */
+static gint64 waiting_since(ah_redis_io *io, const ah_redis_cmd *head)
+{
+	return MAX(head->sent_at, io->last_answer);
+}
+
 /* When timers() has something to do next (monotonic). */
 static gint64 next_deadline(ah_redis_io *io)
 {
@@ -540,7 +549,7 @@ static gint64 next_deadline(ah_redis_io *io)
 	case LINK_UP:
 	default:
 		head = g_queue_peek_head(&io->inflight);
-		next = head != NULL ? head->sent_at + r->command_timeout_us : io->last_sent + r->ping_interval_us;
+		next = head != NULL ? waiting_since(io, head) + r->command_timeout_us : io->last_sent + r->ping_interval_us;
 		oldest = subs_oldest(io);
 		return oldest != 0 ? MIN(next, oldest + r->command_timeout_us) : next;
 	}
@@ -564,7 +573,7 @@ static void timers(ah_redis_io *io, gint64 now)
 	case LINK_UP:
 		head = g_queue_peek_head(&io->inflight);
 		oldest = subs_oldest(io);
-		if ((head != NULL && now - head->sent_at >= r->command_timeout_us)
+		if ((head != NULL && now - waiting_since(io, head) >= r->command_timeout_us)
 			|| (oldest != 0 && now - oldest >= r->command_timeout_us))
 			link_fail(io, AH_REDIS_E_TIMEOUT, "no answer within %" G_GINT64_FORMAT " ms",
 				r->command_timeout_us / 1000);
@@ -662,8 +671,6 @@ gboolean ah_redis_io_start(ah_redis *r, GError **error)
 	ah_redis_io *io = g_new0(ah_redis_io, 1);
 	io->r = r;
 	io->cmd.io = io->sub.io = io;
-	io->cmd.name = "command";
-	io->sub.name = "pub/sub";
 	io->state = LINK_DOWN;
 	io->retry_at = 0; /* the first attempt at once */
 	io->backoff_us = AH_REDIS_BACKOFF_MIN_MS * 1000;

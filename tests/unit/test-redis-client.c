@@ -522,8 +522,18 @@ static void test_auth(fixture *f, gconstpointer data)
 	g_test_message("wrong password: %s", rep->text);
 	ah_redis_reply_free(rep);
 	assert_fails_fast(f, 3);
+	/* It keeps trying (a password fixed on the server is picked up) without repeating the event. */
 	ah_redis_stats st;
-	ah_redis_get_stats(f->r, &st);
+	gint64 until = g_get_monotonic_time() + WAIT_S * G_USEC_PER_SEC;
+	do {
+		g_usleep(10 * 1000);
+		ah_redis_get_stats(f->r, &st);
+		g_assert_cmpint(g_get_monotonic_time(), <, until);
+	} while (st.connect_failures < 3);
+	while ((rep = ah_redis_poll(f->r)) != NULL) {
+		g_assert_cmpint(rep->event, !=, AH_REDIS_DISCONNECTED);
+		ah_redis_reply_free(rep);
+	}
 	g_assert_false(st.connected);
 	g_assert_cmpuint(st.connects, ==, 0);
 	ah_redis_free(f->r);
@@ -727,6 +737,16 @@ static void test_config(fixture *f, gconstpointer data)
 	ah_redis_reply_free(rep);
 	assert_fails_fast(f, 1);
 	g_free(nowhere);
+	ah_redis_free(f->r);
+
+	/* TCP, where the connect completes (here: fails) asynchronously. */
+	ah_redis_config tcp = { .host = "127.0.0.1", .port = 1 };
+	client_start(f, &tcp);
+	rep = wait_for(f, AH_REDIS_DISCONNECTED, 0);
+	g_assert_cmpint(rep->status, ==, AH_REDIS_E_DISCONNECTED);
+	g_test_message("127.0.0.1:1: %s", rep->text);
+	ah_redis_reply_free(rep);
+	assert_fails_fast(f, 2);
 }
 
 int main(int argc, char **argv)
