@@ -290,6 +290,13 @@ static char *wait_connected(fixture *f)
 	return run_id;
 }
 
+/* A client with config `c`, once connected; returns the server's run_id (g_free). */
+static char *start_connected(fixture *f, const ah_redis_config *c)
+{
+	client_start(f, c);
+	return wait_connected(f);
+}
+
 /* Submits a command (NULL-terminated arguments) and waits for its answer. */
 static ah_redis_reply *call(fixture *f, guint64 tag, const char *const *argv)
 {
@@ -349,8 +356,7 @@ static void test_round_trip(fixture *f, gconstpointer data)
 	if (skip_without_server())
 		return;
 	ah_redis_config c = config_for(f);
-	client_start(f, &c);
-	char *run_id = wait_connected(f);
+	char *run_id = start_connected(f, &c);
 
 	/* Binary-safe both ways: a value with a NUL inside. */
 	const char *set[] = { "SET", "k", "a\0b" };
@@ -410,8 +416,7 @@ static void test_pipeline(fixture *f, gconstpointer data)
 		return;
 	ah_redis_config c = config_for(f);
 	c.max_queued = 2 * N;
-	client_start(f, &c);
-	g_free(wait_connected(f));
+	g_free(start_connected(f, &c));
 	const char *incr[] = { "INCR", "counter" };
 	gint64 t0 = g_get_monotonic_time();
 	for (guint64 i = 1; i <= N; i++)
@@ -458,8 +463,7 @@ static void test_script(fixture *f, gconstpointer data)
 	ah_redis_script *s = ah_redis_script_new(source);
 	ah_redis_config c = config_for(f);
 	ah_redis_stats st;
-	client_start(f, &c);
-	g_free(wait_connected(f));
+	g_free(start_connected(f, &c));
 
 	/* First use on this connection: sent whole; then by its SHA1. */
 	g_assert_cmpint(script_call(f, 1, s, "seats", "5"), ==, 5);
@@ -503,8 +507,7 @@ static void test_auth(fixture *f, gconstpointer data)
 	ah_redis_config c = config_for(f);
 	c.password = PASSWORD;
 	c.db = 3;
-	client_start(f, &c);
-	g_free(wait_connected(f));
+	g_free(start_connected(f, &c));
 	ah_redis_reply *rep = call(f, 1, (const char *[]){ "CLIENT", "INFO", NULL });
 	g_assert_nonnull(strstr(rep->value->str, " db=3 "));
 	ah_redis_reply_free(rep);
@@ -553,8 +556,7 @@ static void test_kill_restart(fixture *f, gconstpointer data)
 	if (skip_without_server())
 		return;
 	ah_redis_config c = config_for(f);
-	client_start(f, &c);
-	char *run_id = wait_connected(f);
+	char *run_id = start_connected(f, &c);
 	call_expect(f, 1, (const char *[]){ "SET", "a", "1", NULL }, AH_REDIS_STATUS, "OK");
 
 	server_kill(&f->srv);
@@ -588,8 +590,7 @@ static void test_stop_timeout(fixture *f, gconstpointer data)
 	ah_redis_config c = config_for(f);
 	c.command_timeout_ms = 500;
 	c.connect_timeout_ms = 500;
-	client_start(f, &c);
-	char *run_id = wait_connected(f);
+	char *run_id = start_connected(f, &c);
 	call_expect(f, 1, (const char *[]){ "SET", "x", "1", NULL }, AH_REDIS_STATUS, "OK");
 
 	/* A stopped server keeps the connection open and answers nothing. */
@@ -628,8 +629,7 @@ static void test_queue_full(fixture *f, gconstpointer data)
 		return;
 	ah_redis_config c = config_for(f);
 	c.max_queued = 4;
-	client_start(f, &c);
-	g_free(wait_connected(f));
+	g_free(start_connected(f, &c));
 	const char *ping[] = { "PING" };
 	/* Answers count against the bound until they are polled: nothing is polled here. */
 	for (guint64 tag = 1; tag <= 4; tag++)
