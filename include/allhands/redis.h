@@ -125,6 +125,7 @@ typedef struct {
 	guint64 script_evals;           /* scripts sent whole (EVAL: first use on a connection, NOSCRIPT) */
 	guint64 script_noscript;        /* NOSCRIPT answers hidden from the caller by a re-send */
 	guint64 messages;               /* pub/sub messages delivered */
+	guint64 messages_dropped;       /* pub/sub messages dropped: max_queued replies were waiting */
 	guint queued;                   /* commands submitted and not yet polled */
 	guint rtt_samples;              /* replies in the percentile window (<= AH_REDIS_RTT_RING) */
 	gint64 rtt_p50_us, rtt_p99_us;  /* over the last rtt_samples replies, 0 when none */
@@ -160,7 +161,7 @@ gboolean ah_redis_submit_script(ah_redis *r, guint64 tag, ah_redis_script *s, in
 /* Subscribes to `channel` on the pub/sub connection, for the client's life (again after each
  * reconnect): SUBSCRIBED then MESSAGE replies come with `tag`. FALSE if the channel is already
  * subscribed or empty. Messages published while the client is not connected are lost (pub/sub
- * stores nothing). */
+ * stores nothing), and so are those that arrive while max_queued replies wait to be polled. */
 gboolean ah_redis_subscribe(ah_redis *r, guint64 tag, const char *channel);
 
 /* The next reply or event, NULL when none is ready. Never blocks. Free it with ah_redis_reply_free. */

@@ -134,12 +134,20 @@ static void count_locked(ah_redis *r, const ah_redis_reply *rep)
 
 void ah_redis_queue_emit(ah_redis *r, ah_redis_reply *rep)
 {
-	gboolean wake;
+	gboolean wake = FALSE;
 	g_mutex_lock(&r->lock);
-	count_locked(r, rep);
-	wake = r->out.length == 0;
-	g_queue_push_tail(&r->out, rep);
+	if (rep->event == AH_REDIS_MESSAGE && r->out.length >= r->max_queued) {
+		/* An owner that stopped polling must not make messages pile up without bound: commands
+		 * are bounded at submit, messages here. */
+		r->st.messages_dropped++;
+	} else {
+		count_locked(r, rep);
+		wake = r->out.length == 0;
+		g_queue_push_tail(&r->out, rep);
+		rep = NULL;
+	}
 	g_mutex_unlock(&r->lock);
+	ah_redis_reply_free(rep);
 	if (wake && r->wake != NULL)
 		r->wake(r->user);
 }

@@ -629,7 +629,10 @@ static void test_queue_full(fixture *f, gconstpointer data)
 		return;
 	ah_redis_config c = config_for(f);
 	c.max_queued = 4;
-	g_free(start_connected(f, &c));
+	client_start(f, &c);
+	g_assert_true(ah_redis_subscribe(f->r, 100, "ah:q"));
+	ah_redis_reply_free(wait_for(f, AH_REDIS_SUBSCRIBED, 100));
+	g_free(wait_connected(f));
 	const char *ping[] = { "PING" };
 	/* Answers count against the bound until they are polled: nothing is polled here. */
 	for (guint64 tag = 1; tag <= 4; tag++)
@@ -639,6 +642,20 @@ static void test_queue_full(fixture *f, gconstpointer data)
 	ah_redis_get_stats(f->r, &st);
 	g_assert_cmpuint(st.drops, ==, 1);
 	g_assert_cmpuint(st.queued, ==, 4);
+
+	/* With the 4 answers waiting, a message is dropped (counted) rather than queued. */
+	gint64 until = g_get_monotonic_time() + WAIT_S * G_USEC_PER_SEC;
+	while (ah_redis_get_stats(f->r, &st), st.replies < 4) {
+		g_assert_cmpint(g_get_monotonic_time(), <, until);
+		g_usleep(10 * 1000);
+	}
+	char *n = raw_once(&f->srv, (const char *[]){ "PUBLISH", "ah:q", "lost", NULL });
+	g_assert_cmpstr(n, ==, ":1");
+	g_free(n);
+	while (ah_redis_get_stats(f->r, &st), st.messages_dropped < 1) {
+		g_assert_cmpint(g_get_monotonic_time(), <, until);
+		g_usleep(10 * 1000);
+	}
 	for (guint64 tag = 1; tag <= 4; tag++) {
 		ah_redis_reply *rep = wait_for(f, AH_REDIS_REPLY, tag);
 		assert_value(rep->value, AH_REDIS_STATUS, "PONG");
@@ -648,6 +665,15 @@ static void test_queue_full(fixture *f, gconstpointer data)
 	g_assert_cmpuint(st.queued, ==, 0);
 	g_assert_true(ah_redis_submit(f->r, 6, 1, ping, NULL));
 	ah_redis_reply_free(wait_for(f, AH_REDIS_REPLY, 6));
+	n = raw_once(&f->srv, (const char *[]){ "PUBLISH", "ah:q", "kept", NULL });
+	g_free(n);
+	ah_redis_reply *rep = wait_for(f, AH_REDIS_MESSAGE, 100);
+	assert_value(rep->value, AH_REDIS_STRING, "kept");
+	ah_redis_reply_free(rep);
+	g_assert_null(g_queue_peek_head(&f->got)); /* "lost" never came */
+	ah_redis_get_stats(f->r, &st);
+	g_assert_cmpuint(st.messages, ==, 1);
+	g_assert_cmpuint(st.messages_dropped, ==, 1);
 
 	/* Freed with a command that will never be answered (a blocking pop without end): no reply,
 	 * nothing left behind (valgrind). */
