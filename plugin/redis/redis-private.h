@@ -1,12 +1,13 @@
 /* allhands: the Redis client's insides, shared by the files of plugin/redis (include/allhands/redis.h).
  *
- * Four files, arrows pointing down only:
+ * Five files, arrows pointing down only:
  *   client.c  the public entry points that build commands and start or stop the client;
- *   io.c      the client's thread: the hiredis connections, handshakes, timeouts, reconnection;
+ *   io.c      the client's thread: its loop, the backoff, the timeouts, the idle PING;
+ *   link.c    the hiredis connections (link.h): handshakes, subscriptions, commands, failures;
  *   queue.c   the hand-over between the client's thread and the others: the only file that takes
  *             `lock` (submitted commands in, replies and events out, counters);
  *   data.c    values, replies, commands and scripts: allocation, copies, names.
- * Only io.c includes hiredis.
+ * Only link.c includes hiredis.
  *
  * Lock: one, `lock`, innermost; never held while calling out (wake, hiredis) or allocating a reply.
  *

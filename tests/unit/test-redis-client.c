@@ -209,8 +209,8 @@ static ah_redis_config config_for(fixture *f)
 {
 	ah_redis_config c = {
 		.unix_path = f->srv.sock,
-		.connect_timeout_ms = 1000,
-		.command_timeout_ms = 1000,
+		.connect_timeout_ms = 2000,
+		.command_timeout_ms = 2000,
 	};
 	return c;
 }
@@ -588,8 +588,8 @@ static void test_stop_timeout(fixture *f, gconstpointer data)
 	if (skip_without_server())
 		return;
 	ah_redis_config c = config_for(f);
-	c.command_timeout_ms = 500;
-	c.connect_timeout_ms = 500;
+	c.command_timeout_ms = 1000;
+	c.connect_timeout_ms = 1000;
 	char *run_id = start_connected(f, &c);
 	call_expect(f, 1, (const char *[]){ "SET", "x", "1", NULL }, AH_REDIS_STATUS, "OK");
 
