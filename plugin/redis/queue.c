@@ -186,6 +186,7 @@ void ah_redis_queue_kick(ah_redis *r, gboolean stop)
 ah_redis_reply *ah_redis_poll(ah_redis *r)
 {
 	ah_redis_reply *rep;
+	g_return_val_if_fail(r != NULL, NULL);
 	g_mutex_lock(&r->lock);
 	rep = g_queue_pop_head(&r->out);
 	if (rep != NULL && rep->event == AH_REDIS_REPLY)
@@ -211,6 +212,7 @@ void ah_redis_get_stats(ah_redis *r, ah_redis_stats *out)
 {
 	gint64 samples[AH_REDIS_RTT_RING];
 	guint n;
+	g_return_if_fail(r != NULL && out != NULL);
 	g_mutex_lock(&r->lock);
 	*out = r->st;
 	out->connected = r->up;
