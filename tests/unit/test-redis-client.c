@@ -549,6 +549,18 @@ static void test_auth(fixture *f, gconstpointer data)
 	g_assert_cmpint(rep->status, ==, AH_REDIS_E_REFUSED);
 	g_assert_nonnull(strstr(rep->text, "NOAUTH"));
 	ah_redis_reply_free(rep);
+	ah_redis_free(f->r);
+	f->r = NULL;
+
+	/* The right password, a db the server does not have. */
+	c.password = PASSWORD;
+	c.db = 99;
+	client_start(f, &c);
+	rep = wait_for(f, AH_REDIS_DISCONNECTED, 0);
+	g_assert_cmpint(rep->status, ==, AH_REDIS_E_REFUSED);
+	g_assert_true(g_str_has_prefix(rep->text, "SELECT refused"));
+	g_test_message("db 99: %s", rep->text);
+	ah_redis_reply_free(rep);
 }
 
 static void test_kill_restart(fixture *f, gconstpointer data)
@@ -619,6 +631,31 @@ static void test_stop_timeout(fixture *f, gconstpointer data)
 	ah_redis_get_stats(f->r, &st);
 	g_assert_cmpuint(st.timeouts, ==, 1);
 	g_assert_cmpuint(st.connects, >=, 2);
+	g_free(run_id);
+	g_free(run_id2);
+}
+
+/* Nobody submits: the idle PING finds the stopped server. */
+static void test_idle_ping(fixture *f, gconstpointer data)
+{
+	if (skip_without_server())
+		return;
+	ah_redis_config c = config_for(f);
+	c.ping_interval_ms = 200;
+	c.command_timeout_ms = 1000;
+	char *run_id = start_connected(f, &c);
+	g_assert_cmpint(kill(f->srv.pid, SIGSTOP), ==, 0);
+	ah_redis_reply *rep = wait_for(f, AH_REDIS_DISCONNECTED, 0);
+	g_assert_cmpint(rep->status, ==, AH_REDIS_E_TIMEOUT);
+	g_test_message("idle link, stopped server: %s", rep->text);
+	ah_redis_reply_free(rep);
+	ah_redis_stats st;
+	ah_redis_get_stats(f->r, &st);
+	g_assert_cmpuint(st.submitted, ==, 0);
+	g_assert_cmpuint(st.timeouts, ==, 0); /* PINGs are the client's own: nobody's command failed */
+	g_assert_cmpint(kill(f->srv.pid, SIGCONT), ==, 0);
+	char *run_id2 = wait_connected(f);
+	g_assert_cmpstr(run_id2, ==, run_id);
 	g_free(run_id);
 	g_free(run_id2);
 }
@@ -786,6 +823,7 @@ int main(int argc, char **argv)
 	ADD("/redis/client/auth", test_auth, PASSWORD);
 	ADD("/redis/client/server-killed-and-restarted", test_kill_restart, NULL);
 	ADD("/redis/client/server-stopped-timeout", test_stop_timeout, NULL);
+	ADD("/redis/client/server-stopped-idle-ping", test_idle_ping, NULL);
 	ADD("/redis/client/queue-full", test_queue_full, NULL);
 	ADD("/redis/client/pubsub-resubscribe", test_pubsub, NULL);
 	return g_test_run();
