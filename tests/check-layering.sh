@@ -3,10 +3,11 @@
 #  1. only plugin/glue may include a Janus header: plugin/core, plugin/redis, include/allhands and the
 #     unit tests build and are tested without Janus;
 #  2. no project header shares a name with a Janus header;
-#  3. no two C files under plugin/ call each other's functions (a cycle a reader must hold in mind);
-#  4. calls point down the layers listed in LAYERS below: a file calls files of lower layers only,
+#  3. only plugin/redis may include hiredis: the Redis client is confined like the Janus glue;
+#  4. no two C files under plugin/ call each other's functions (a cycle a reader must hold in mind);
+#  5. calls point down the layers listed in LAYERS below: a file calls files of lower layers only,
 #     never one above it, nor another group of its own layer;
-#  5. tests 3 and 4 see what they must: run on a small planted tree, they find its cycle and its
+#  6. tests 4 and 5 see what they must: run on a small planted tree, they find its cycle and its
 #     call up the layers (and not its static function, nor a name inside a string).
 # "Calls" here: a file names a function that another file defines without `static` (universal-ctags
 # finds the definitions). Comments count, like calls: a comment naming a higher layer's function is
@@ -16,9 +17,9 @@
 cd "${top_srcdir:-.}" || exit 1
 
 # The layers, top first; each line one layer, each word on it one group (a file or a glob). A group
-# may call itself (the files of one glob may call each other, without cycles: test 3) and any group
+# may call itself (the files of one glob may call each other, without cycles: test 4) and any group
 # of a lower layer. Files under plugin/ matching no group are listed as a diagnostic and checked by
-# test 3 only: give a new file its place here.
+# test 4 only: give a new file its place here.
 LAYERS='
 plugin/glue/plugin.c
 plugin/glue/control.c
@@ -49,7 +50,7 @@ plugin/core/validate.c plugin/core/errors.c
 # Janus's headers, as a plugin includes them (janus-dev: /usr/include/janus).
 janus_headers=$(ls /usr/include/janus 2>/dev/null | sed -n 's/\.h$//p' | tr '\n' '|')
 pattern="^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"](janus/|plugins/|${janus_headers}__none__)(\\.h)?"
-echo "1..5"
+echo "1..6"
 bad=$(grep -rnE "$pattern" plugin/core plugin/redis include tests/unit 2>/dev/null | grep -vE '"allhands/' )
 if [ -z "$bad" ]; then
 	echo "ok 1 - no Janus header outside plugin/glue"
@@ -66,10 +67,21 @@ if [ -z "$shadow" ]; then
 else
 	echo "not ok 2 - project headers named like Janus headers: $shadow"
 fi
+# hiredis (and its adapters) only in plugin/redis; nothing else of the plugin sees a hiredis type. (The
+# seat ledger's tests and benchmark use hiredis's synchronous API to look at Redis from outside, as
+# redis-cli would: they are not the plugin.)
+hiredis=$(grep -rnIE --include='*.[ch]' '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](hiredis/|hiredis\.h|async\.h|adapters/)' \
+	plugin include 2>/dev/null | grep -v '^plugin/redis/')
+if [ -z "$hiredis" ]; then
+	echo "ok 3 - hiredis included only in plugin/redis"
+else
+	echo "not ok 3 - hiredis included outside plugin/redis:"
+	echo "$hiredis" | sed 's/^/# /'
+fi
 
-# --- 3 to 5: who calls whom under plugin/
+# --- 4 to 6: who calls whom under plugin/
 if ! ctags --version 2>/dev/null | grep -q 'Universal Ctags'; then
-	for n in 3 4 5; do
+	for n in 4 5 6; do
 		echo "not ok $n - who calls whom # universal-ctags is missing (scripts/setup.sh installs it)"
 	done
 	exit 0
@@ -100,8 +112,10 @@ calls() {
 		END { for (k in e) { split(k, p, " "); r = p[2] " " p[1]
 			if ((r in e) && p[1] < p[2]) print p[1] " <-> " p[2] ": " e[k] " | " e[r] } }' \
 		"$out/edges" | LC_ALL=C sort >"$out/mutual"
-	# Each file's layer and group: the first group of LAYERS that matches it.
+	# Each file's layer and group: the first group of LAYERS that matches it (set -f: a glob is a
+	# pattern for `case`, not to be expanded against the current folder).
 	echo "$LAYERS" | while read -r line; do
+		set -f
 		[ -n "$line" ] || continue
 		layer=$((layer + 1))
 		group=0
@@ -121,18 +135,18 @@ calls() {
 
 calls . "$tmp/tree"
 if [ ! -s "$tmp/tree/mutual" ]; then
-	echo "ok 3 - no two files under plugin/ call each other"
+	echo "ok 4 - no two files under plugin/ call each other"
 else
-	echo "not ok 3 - files under plugin/ that call each other (caller's names | callee's names):"
+	echo "not ok 4 - files under plugin/ that call each other (caller's names | callee's names):"
 	sed 's/^/# /' "$tmp/tree/mutual"
 fi
 if [ ! -s "$tmp/tree/upward" ]; then
-	echo "ok 4 - calls point down the layers ($(wc -l <"$tmp/tree/placed") files placed)"
+	echo "ok 5 - calls point down the layers ($(wc -l <"$tmp/tree/placed") files placed)"
 else
-	echo "not ok 4 - calls up the layers, or across groups of one layer (tests/check-layering.sh, LAYERS):"
+	echo "not ok 5 - calls up the layers, or across groups of one layer (tests/check-layering.sh, LAYERS):"
 	sed 's/^/# /' "$tmp/tree/upward"
 fi
-sed 's/^/# not in LAYERS (only test 3 checks it): /' "$tmp/tree/unplaced"
+sed 's/^/# not in LAYERS (only test 4 checks it): /' "$tmp/tree/unplaced"
 
 # The planted tree: engine.c calls the registry (down: fine); the registry's comment names engine.c's
 # ah_engine_top (up, and so a cycle); validate.c names both only in a string and defines a static.
@@ -156,9 +170,9 @@ want_mutual='plugin/core/engine-registry.c <-> plugin/core/engine.c: ah_engine_t
 want_upward='plugin/core/engine-registry.c -> plugin/core/engine.c: ah_engine_top'
 if [ "$(cat "$tmp/planted-out/mutual")" = "$want_mutual" ] && [ "$(cat "$tmp/planted-out/upward")" = "$want_upward" ] &&
 	[ "$(wc -l <"$tmp/planted-out/edges")" -eq 2 ]; then
-	echo "ok 5 - on a planted tree, tests 3 and 4 find its cycle and its call up, nothing else"
+	echo "ok 6 - on a planted tree, tests 4 and 5 find its cycle and its call up, nothing else"
 else
-	echo "not ok 5 - on a planted tree, tests 3 and 4 do not see what they must; edges, pairs, calls up found:"
+	echo "not ok 6 - on a planted tree, tests 4 and 5 do not see what they must; edges, pairs, calls up found:"
 	cat "$tmp/planted-out/edges" "$tmp/planted-out/mutual" "$tmp/planted-out/upward" | sed 's/^/# /'
 fi
 exit 0
