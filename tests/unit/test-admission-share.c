@@ -725,12 +725,9 @@ static void test_share_estimates_storm(fixture *f, gconstpointer data)
 	g_assert_cmpuint(out.position, >=, 45);
 }
 
-/* The same storm in adaptive mode, the limit starting low (wave_min 2 of 10, 100 ms waves,
- * join_rate 30/s), before anyone connected. The pace ahead is anywhere between the one the limit is
- * heading for (10 per wave, capped by join_rate: 30/s) and the slowest the law settles at (wave_min
- * per setup time plus a wave interval: 2 per 1.1 s with the 1 s guessed setup time, 1.8/s): each
- * range spans both, the median is their geometric mean (7.4/s), except within the current limit (2)
- * where the next waves decide at 30/s. The storm benchmark checks the ranges against real waits. */
+/* The same storm in adaptive mode (wave_min 2 of 10, 100 ms waves, join_rate 30/s), before anyone
+ * connected: each range spans 30/s (the cap) to 2 per 1.1 s (wave_min per guessed setup + interval),
+ * the median at their geometric mean, or at 30/s within the current limit (2). */
 static void test_share_estimates_storm_adaptive(fixture *f, gconstpointer data)
 {
 	ah_admission_config c = config(1000, 10);
@@ -753,15 +750,11 @@ static void test_share_estimates_storm_adaptive(fixture *f, gconstpointer data)
 		g_assert_cmpint(e->known, ==, TRUE);
 		g_assert_cmpfloat(e->low_us, <=, p * SEC / fast);
 		g_assert_cmpfloat(e->high_us, >=, p * SEC / slow);
-		if (out.position <= 2) {
-			g_assert_cmpint(e->low_us, ==, 0);
-			g_assert_cmpfloat(e->median_us, >=, 0.9 * p * SEC / fast);
-			g_assert_cmpfloat(e->median_us, <=, 1.1 * p * SEC / fast);
-			near++;
-		} else {
-			g_assert_cmpfloat(e->median_us, >=, 0.9 * p * SEC / mid);
-			g_assert_cmpfloat(e->median_us, <=, 1.1 * p * SEC / mid);
-		}
+		const gboolean next_wave = out.position <= 2;
+		g_assert_cmpfloat(e->median_us, >=, 0.9 * p * SEC / (next_wave ? fast : mid));
+		g_assert_cmpfloat(e->median_us, <=, 1.1 * p * SEC / (next_wave ? fast : mid));
+		g_assert_true(!next_wave || e->low_us == 0);
+		near += next_wave;
 		known++;
 	}
 	g_assert_cmpuint(known, >=, 55);
