@@ -12,7 +12,10 @@
 // at the start). X is the runner's pid mod 250, plus 1; the integration runner uses 10.99.X.0/24.
 //
 // Usage (as root): node tests/cluster/run.mjs [test files...]
-//   AH_PLUGIN_SO=path       plugin to test (default .libs/libjanus_allhands.so)
+//   AH_PLUGIN_SO=path       plugin to test (default: the Debian package's, see AH_DEB, else
+//                           .libs/libjanus_allhands.so)
+//   AH_DEB=path             the .deb built by the package stage (scripts/test.sh exports it): unpacked
+//                           into the run's folder, and every node loads the plugin it installs
 //   AH_TAP_FILE=path        also write a TAP report there (default test-artifacts/cluster.tap)
 //   AH_TEST_TIMEOUT=ms      per-test timeout (default 240000)
 // SPDX-License-Identifier: GPL-3.0-or-later
@@ -25,6 +28,23 @@ import { addBridgeHost, ip, nsList, removeNs, removeStale } from '../integration
 import { requireRootAndIp, runSuite, testFiles } from '../integration/lib/runner.mjs';
 
 const HERE = path.join(REPO_ROOT, 'tests', 'cluster');
+
+// Fleets install the Debian package (docs/operations.md): unpack `deb` (dpkg-deb -x, what dpkg
+// installs) into `dir` and return the path of the plugin it puts in Janus's plugin folder; null
+// without a .deb. A .deb that cannot be unpacked or holds no plugin stops the run.
+function installedFromDeb(deb, dir) {
+  if (!deb) return null;
+  const root = path.join(dir, 'deb-root');
+  const r = spawnSync('dpkg-deb', ['-x', deb, root], { encoding: 'utf8' });
+  const lib = path.join(root, 'usr', 'lib');
+  const so = (r.status === 0 && fs.existsSync(lib) ? fs.readdirSync(lib) : [])
+    .map((arch) => path.join(lib, arch, 'janus', 'plugins', 'libjanus_allhands.so')).find((f) => fs.existsSync(f));
+  if (!so) {
+    console.error(`tests/cluster/run.mjs: cannot install ${deb}: ${r.stderr || 'no plugin in it'}`);
+    process.exit(2);
+  }
+  return so;
+}
 
 async function main() {
   requireRootAndIp('tests/cluster/run.mjs');
@@ -43,6 +63,7 @@ async function main() {
   // neighbour cache holds an old MAC address for a new host), and the tests' TMPDIR: the config and
   // data folders of nodes and Redis go away with it even when a test file dies before its teardown.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const pluginSo = process.env.AH_PLUGIN_SO || installedFromDeb(process.env.AH_DEB, dir);
   await runSuite({
     who: 'tests/cluster/run.mjs',
     files,
@@ -58,6 +79,7 @@ async function main() {
       AH_CLIENT_IP: clientIp,
       AH_WERIFT_IP: clientIp,
       TMPDIR: dir,
+      ...(pluginSo ? { AH_PLUGIN_SO: pluginSo } : {}),
     },
     setup: () => {
       ip(['netns', 'add', sw]);
@@ -73,7 +95,8 @@ async function main() {
       for (const ns of [...mine.filter((ns) => !last.includes(ns)), ...last]) await removeNs(ns);
       if (!process.env.AH_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
     },
-    banner: `# cluster: switch ${sw} (bridge br0), client ${clientNs} at ${clientIp}/24, ${files.length} test file(s)`,
+    banner: `# cluster: switch ${sw} (bridge br0), client ${clientNs} at ${clientIp}/24, ${files.length} test file(s); `
+      + `plugin ${pluginSo || 'of this build (.libs)'}`,
   });
 }
 
