@@ -3,7 +3,9 @@
 // admitted, watches until it has received the presenter's video and audio, then leaves; that frees
 // seats for the next waves. Checked: exactly 10 admitted at once and 26 queued with distinct
 // positions 1..26; every queued attendee's position only goes down; the node never holds more than
-// 10 seats (sampled all along); nobody is lost (all 36 end up watching); the queue drains to zero.
+// 10 seats (sampled all along, and exactly: the admission history the plugin sends Janus's event
+// handlers, replayed by lib/history.mjs, never holds more than 10 node seats at any event); nobody is
+// lost (all 36 end up watching); the queue drains to zero.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,16 +14,20 @@ import {
 } from './lib/allhands.mjs';
 import { WeriftAttendee, WeriftPresenter, startLocalStun, stopLocalStun } from './lib/werift-peers.mjs';
 import { waitFor } from './lib/util.mjs';
+import { EventCollector, checkHistory } from './lib/history.mjs';
 
 const CAPACITY = 10;
 const WAVE = 3;
 const N = 36;
 let janus;
 const bag = new Bag();
+const history = new EventCollector();
 
 before(async () => {
   await startLocalStun();
-  janus = await startJanus('storm', { capacity: CAPACITY, wave_size: WAVE, wave_interval_ms: 300, admit_timeout_ms: 30000 });
+  await history.start();
+  janus = await startJanus('storm', { capacity: CAPACITY, wave_size: WAVE, wave_interval_ms: 300, admit_timeout_ms: 30000, events: true },
+    { eventsBackend: history.url });
   await createTenant(janus, { tenant: 'big', max_participants: 100 });
   await createRoom(janus, { tenant: 'big', room: 'allhands', max_attendees: 100, presenter_secret: 'p-presenter' });
 });
@@ -29,6 +35,7 @@ before(async () => {
 after(async () => {
   await bag.closeAll();
   if (janus) await janus.dispose();
+  await history.stop();
   stopLocalStun();
 });
 
@@ -98,4 +105,17 @@ test(`${N} attendees at once on capacity ${CAPACITY}: queued, admitted in waves,
     assert.equal(a.h.eventsNamed('admitted').length, 1, `${a.label} admitted once`);
   }
   await waitCounts(janus, { admitted: 0, queued: 0 });
+  // The exact check: every event of the storm replayed in Janus's time order.
+  const clients = attendees.map((a) => ({
+    label: a.label, room: 'big/allhands', reply: a.joinReply.data,
+    positions: a.joinReply.data.event === 'queued' ? [a.joinReply.data.position, ...a.h.eventsNamed('position').map((e) => e.data.position)] : [],
+  }));
+  const leftAll = () => history.events.filter((e) => e.data.event === 'left').length >= N;
+  await waitFor(leftAll, { timeout: 10000, what: `the ${N} left events at the collector (${history.events.length} events)` });
+  const node = history.events[0]?.node;
+  const r = checkHistory({ events: history.events, clients },
+    { nodes: { [node]: CAPACITY }, rooms: { 'big/allhands': 100 }, tenants: { big: 100 } });
+  console.log(`# history: ${r.counts.events} events, ${r.counts.participants} participants; node seats at most ${r.max.nodes[node]}`);
+  assert.deepEqual(r.violations, [], 'the admission history keeps every invariant');
+  assert.equal(r.max.nodes[node], CAPACITY, 'the node was full at some point (the checker saw the storm)');
 });

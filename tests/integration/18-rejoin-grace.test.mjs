@@ -2,7 +2,9 @@
 // rejoin_token; when its PeerConnection goes down its seat is held (counts.rejoining) and a queued
 // attendee does not get it; a join with the token takes the seat back at once ("rejoined": true)
 // and media flows again. A drop without a rejoin frees the seat for the queue when the grace ends.
-// A wrong (or expired) token gets "rejoined": false and queues like any join.
+// A wrong (or expired) token gets "rejoined": false and queues like any join. The whole admission
+// history (lib/history.mjs: held seats, rejoins passing them on) never holds more than the node's one
+// seat at any event.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,17 +12,20 @@ import {
   Bag, assertEvent, attendee, createRoom, createTenant, joinBody, presenter, roomInfo, startJanus,
   waitCounts, safeJson,
 } from './lib/allhands.mjs';
+import { EventCollector, checkHistory } from './lib/history.mjs';
 
 const GRACE_S = 5;
 let janus;
 const bag = new Bag();
+const history = new EventCollector();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   // The node has exactly one attendee seat.
+  await history.start();
   janus = await startJanus('rejoin-grace', {
-    capacity: 1, wave_size: 1, wave_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: GRACE_S,
-  });
+    capacity: 1, wave_size: 1, wave_interval_ms: 300, admit_timeout_ms: 30000, rejoin_grace_s: GRACE_S, events: true,
+  }, { eventsBackend: history.url });
   await createTenant(janus, { tenant: 'rg', max_participants: 20 });
   await createRoom(janus, { tenant: 'rg', room: 'r', presenter_secret: 'p-presenter' });
 });
@@ -28,6 +33,7 @@ before(async () => {
 after(async () => {
   await bag.closeAll();
   if (janus) await janus.dispose();
+  await history.stop();
 });
 
 const body = (display, extra = {}) => ({ ...joinBody({ tenant: 'rg', room: 'r', display }), ...extra });
@@ -105,4 +111,15 @@ test('a dropped attendee keeps its seat for the grace and takes it back with its
   assert.equal(rw.rejoined, false, safeJson(rw));
   assert.equal(rw.position, 2);
   await waitCounts(janus, { active: 1, rejoining: 0, queued: 2 });
+});
+
+test('the admission history of these tests never holds more than the node\'s one seat', async () => {
+  await sleep(500); // the event handler posts asynchronously
+  const holds = history.events.filter((e) => e.data.event === 'rejoining').length;
+  const node = history.events[0]?.node;
+  const r = checkHistory({ events: history.events }, { nodes: { [node]: 1 }, tenants: { rg: 20 } }, { complete: false });
+  console.log(`# history: ${r.counts.events} events, ${holds} held seats; node seats at most ${r.max.nodes[node]}`);
+  assert.ok(holds >= 1, 'the history has a held seat (the checker saw a rejoin grace)');
+  assert.deepEqual(r.violations, [], 'the admission history keeps every invariant');
+  assert.equal(r.max.nodes[node], 1);
 });
