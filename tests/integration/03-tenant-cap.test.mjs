@@ -2,7 +2,8 @@
 // presenter gets tenant_full), a leave in room A admits the one queued in room B; other tenants
 // are unaffected; a room's max_attendees holds too. The rooms are created with presenter_seats 0
 // (the default reserves one tenant seat per room for its presenters, which attendees cannot take),
-// so that all of a tenant's seats are open to attendees. Queue positions are per room.
+// so that all of a tenant's seats are open to attendees. Queue positions are per room. At the end the
+// whole admission history (lib/history.mjs) is replayed: no tenant or room above its cap at any event.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,13 +11,17 @@ import {
   Bag, assertError, assertEvent, attendee, createRoomWith as createRoom, createTenant, handle, joinBody, roomInfo, startJanus,
   status, waitCounts, waitFor, safeJson,
 } from './lib/allhands.mjs';
+import { EventCollector, checkHistory } from './lib/history.mjs';
 
 let janus;
 const bag = new Bag();
+const history = new EventCollector();
 
 before(async () => {
   // Nobody answers offers here: a long admit timeout keeps the seats held while connecting.
-  janus = await startJanus('tenantcap', { capacity: 50, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 120000 });
+  await history.start();
+  janus = await startJanus('tenantcap', { capacity: 50, wave_size: 5, wave_interval_ms: 300, admit_timeout_ms: 120000, events: true },
+    { eventsBackend: history.url });
   await createTenant(janus, { tenant: 'T', max_participants: 3 });
   await createRoom(janus, { tenant: 'T', room: 'A', presenter_secret: 'pa-presenter', presenter_seats: 0 });
   await createRoom(janus, { tenant: 'T', room: 'B', presenter_secret: 'pb-presenter', presenter_seats: 0 });
@@ -28,6 +33,7 @@ before(async () => {
 after(async () => {
   await bag.closeAll();
   if (janus) await janus.dispose();
+  await history.stop();
 });
 
 async function join(tenant, room, display) {
@@ -109,4 +115,14 @@ test('room max_attendees: the second attendee queues until the first leaves', as
   assertEvent((await d1.h.request({ request: 'leave' })).data, 'left');
   await d2.h.waitEvent('admitted', { what: 'd2 admitted after d1 left' });
   await waitCounts(janus, { admitted: 1, queued: 0 }, { tenant: 'U', room: 'D' });
+});
+
+test('the admission history: tenant T never above 3 seats, room D never above 1, at any event', async () => {
+  await waitFor(() => history.events.filter((e) => e.data.event === 'admitted').length >= 6,
+    { timeout: 5000, what: `the admissions at the collector (${history.events.length} events)` });
+  const r = checkHistory({ events: history.events }, { tenants: { T: 3, U: 10 }, rooms: { 'U/D': 1 } }, { complete: false });
+  console.log(`# history: ${r.counts.events} events; tenant T at most ${r.max.tenants.T}, room U/D at most ${r.max.rooms['U/D']}`);
+  assert.deepEqual(r.violations, []);
+  assert.equal(r.max.tenants.T, 3, 'tenant T was full (the checker saw the cap reached)');
+  assert.equal(r.max.rooms['U/D'], 1);
 });
