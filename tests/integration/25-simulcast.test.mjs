@@ -107,14 +107,14 @@ function vp8Keyframe(b) {
   return { width: b.readUInt16LE(i + 6) & 0x3fff, height: b.readUInt16LE(i + 8) & 0x3fff };
 }
 
-async function attendee(label, extra = {}) {
+async function attendee(label, extra = {}, { room = 'r1' } = {}) {
   const h = await handle(janus, bag);
   const a = new SimAttendee(h, { label });
   bag.add(() => a.close());
   a.h = h;
   a.events = [];
   h.on('plugin-event', (e) => a.events.push(e.data || {}));
-  const r = await a.join({ ...joinBody({ tenant: 'sim', room: 'r1', display: label }), ...extra });
+  const r = await a.join({ ...joinBody({ tenant: 'sim', room, display: label }), ...extra });
   assertEvent(r.data, 'admitted', `${label} join`);
   await a.waitConnected();
   return a;
@@ -227,20 +227,8 @@ test('reported loss lowers an attendee\'s layer; clean reports raise it back aft
 
 test('attendees seated before the presenter publishes: "low" gets only 240x135 from its first keyframe', async () => {
   await createRoom(janus, { tenant: 'sim', room: 'r2', max_attendees: 10, presenter_secret: 'p-presenter' });
-  const join = async (label, extra = {}) => {
-    const h = await handle(janus, bag);
-    const a = new SimAttendee(h, { label });
-    bag.add(() => a.close());
-    a.h = h;
-    a.events = [];
-    h.on('plugin-event', (e) => a.events.push(e.data || {}));
-    const r = await a.join({ ...joinBody({ tenant: 'sim', room: 'r2', display: label }), ...extra });
-    assertEvent(r.data, 'admitted', `${label} join`);
-    await a.waitConnected();
-    return a;
-  };
-  const low = await join('early-low', { layer: 'low' });
-  const high = await join('early-high');
+  const low = await attendee('early-low', { layer: 'low' }, { room: 'r2' });
+  const high = await attendee('early-high', {}, { room: 'r2' });
   const p2 = await presenter(janus, bag, {
     tenant: 'sim', room: 'r2', presenter_secret: 'p-presenter', display: 'host2',
     media: { simulcast: LAYERS, width: 960, height: 540, fps: 15 },
