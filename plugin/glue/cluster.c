@@ -11,9 +11,9 @@
  * Because a wake may be lost while the control thread stops or starts, every turn polls anyway (the
  * thread turns at least once a second).
  *
- * DESIGN: one heartbeat every heartbeat_ms, never two at once: a heartbeat still unanswered when the
- * next is due is not doubled (the client answers every command, with `timeout` at the latest). A
- * (re)connection sends one at once, so a node registers again as soon as Redis is back, also when
+ * DESIGN: one heartbeat every heartbeat_ms while Redis is connected, never two at once: a heartbeat
+ * still unanswered when the next is due is not doubled (the client answers every command, with
+ * `timeout` at the latest). A (re)connection sends one at once, so a node registers again as soon as Redis is back, also when
  * it came back empty. The view is replaced by each good reply and kept as it was otherwise; status
  * says how old it is.
  *
@@ -207,7 +207,11 @@ void ah_cluster_tick(const ah_engine *engine, gint64 now)
 		return;
 	/* On time from the last beat, but never a burst to catch up after a stall. */
 	next_beat = MAX(next_beat + (gint64)config.heartbeat_ms * 1000, now);
-	if (pending_tag == 0)
+	/* Not while Redis is unreachable (the client would answer "disconnected" at once, and the log has
+	 * said so already): connecting sends one at once. */
+	ah_redis_stats st;
+	ah_redis_get_stats(client, &st);
+	if (pending_tag == 0 && st.connected)
 		heartbeat(engine, now);
 }
 

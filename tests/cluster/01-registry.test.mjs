@@ -186,7 +186,7 @@ test('Redis killed: every node says disconnected and keeps serving an attendee\'
     for (const node of nodes) {
       const { cluster: c } = await pollCluster(node, (x) => x.redis.connected === false, 'Redis disconnected');
       console.log(`# node ${node.name}: status says Redis disconnected ${Date.now() - killed} ms after the kill ` +
-        `(${c.redis.errors} errors, ${c.redis.timeouts} timeouts, heartbeats ${safeJson(c.heartbeats)})`);
+        `(${c.redis.errors} errors, ${c.redis.timeouts} timeouts)`);
     }
     // Nothing on the media path or in admission waits for Redis.
     await at.waitMedia({ audio: true, video: true });
@@ -197,7 +197,8 @@ test('Redis killed: every node says disconnected and keeps serving an attendee\'
     const t = await at.totals();
     console.log(`# attendee on node a while Redis is down: audio ${t.audio.packets} packets, video ${t.video.frames} frames decoded`);
     const down = await clusterStatus(a);
-    assert.ok(down.heartbeats.failed > 0 && down.heartbeats.last_error, safeJson(down.heartbeats));
+    assert.equal(down.redis.connected, false, safeJson(down.redis));
+    assert.ok(down.view_age_ms >= 0 && down.nodes.length === 3, `the last view is kept, ageing: ${safeJson(down)}`);
 
     await redis.restartEmpty();
     const newRunId = await redisRunId();
@@ -223,7 +224,8 @@ test('a node with cluster = true and no node_url, or a bad node_id, refuses to s
     ['e', { node_id: 'node e!' }, /allhands: node_id = node e! must be 1 to 64 characters/],
   ];
   for (const [name, extra, why] of cases) {
-    await assert.rejects(cluster.startNode(name, { allhands: clusterConfig(`node-${name}`, extra) }),
+    // Janus answers without the plugin: start() keeps asking until its timeout, then gives up.
+    await assert.rejects(cluster.startNode(name, { allhands: clusterConfig(`node-${name}`, extra) }, { timeout: 8000 }),
       /plugin janus\.plugin\.allhands is not loaded/, `node ${name} must not load the plugin`);
     const node = cluster.nodes.find((n) => n.name === name);
     const log = fs.readFileSync(node.janus.logFile, 'utf8');
