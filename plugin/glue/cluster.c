@@ -76,12 +76,9 @@ void ah_cluster_stop(void)
 	if (!on)
 		return;
 	on = FALSE;
-	ah_redis_free(client);
-	client = NULL;
-	ah_redis_script_unref(script);
-	script = NULL;
-	ah_registry_view_free(view);
-	view = NULL;
+	g_clear_pointer(&client, ah_redis_free);
+	g_clear_pointer(&script, ah_redis_script_unref);
+	g_clear_pointer(&view, ah_registry_view_free);
 	g_clear_pointer(&beat_error, g_free);
 	ah_cluster_config_clear(&config);
 }

@@ -1,6 +1,7 @@
 // Cluster mode's first slice (docs/cluster.md, "Node registry"): three Janus nodes with `cluster = true`
 // on the harness's redis-server. Checks that every node's `status` lists all three alive with their
-// URLs and figures (and its Prometheus metrics count them), while a tenant's status shows no cluster;
+// URLs and figures (and its Prometheus metrics count them, and the dashboard lists them), while a
+// tenant's status shows no cluster;
 // that a SIGKILLed node shows `alive: false` on the others (how long that took is printed, not
 // asserted) and is alive again once restarted; that with Redis killed every node says it is
 // disconnected and keeps serving an attendee's media and taking joins; that after Redis is restarted
@@ -14,6 +15,7 @@ import fs from 'node:fs';
 import {
   Bag, assertEvent, attendee, createRoom, createTenant, handle, joinBody, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { Browser } from '../integration/lib/browser.mjs';
 import { httpGet, parseExposition } from '../integration/lib/prometheus.mjs';
 import { Cluster } from './lib/cluster.mjs';
 
@@ -149,6 +151,29 @@ test('every node\'s status lists all three nodes alive, with their URLs and figu
   assert.ok(m.get('allhands_redis_commands_total') > 0);
   assert.ok(m.get('allhands_redis_rtt_seconds', { quantile: '0.99' }) >= m.get('allhands_redis_rtt_seconds', { quantile: '0.5' }));
   for (const name of ['allhands_redis_errors_total', 'allhands_redis_timeouts_total']) assert.equal(typeof m.get(name), 'number', name);
+});
+
+test('the dashboard (headless Chromium) shows the cluster card with the three nodes alive', async () => {
+  const [a] = nodes;
+  const br = await new Browser().start();
+  try {
+    const dash = await br.openDashboard({ admin: a.janus.adminUrl, admin_secret: a.janus.adminSecret });
+    const rows = await waitFor(() => dash.evaluate(() => {
+      const card = document.getElementById('cluster');
+      const trs = [...document.querySelectorAll('#cluster-nodes tbody tr')];
+      const cell = (tr, f) => tr.querySelector(`[data-field="${f}"]`)?.textContent;
+      const got = trs.map((tr) => ({ id: tr.dataset.node, alive: cell(tr, 'alive'), url: cell(tr, 'url') }));
+      return card && !card.hidden && got.length === 3 && got.every((r) => r.alive === 'yes') ? got : false;
+    }), { timeout: 20000, interval: 250, what: 'the dashboard\'s cluster card with three alive nodes' });
+    assert.deepEqual(rows.map((r) => r.id), nodes.map(nodeId));
+    assert.deepEqual(rows.map((r) => r.url), nodes.map((n) => n.janus.wsUrl));
+    const summary = await dash.evaluate(() => document.getElementById('cluster-summary').textContent);
+    assert.match(summary, /This node: node-a\. Redis connected .*3 of 3 nodes alive/, summary);
+    console.log(`# dashboard: ${summary}`);
+    assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
+  } finally {
+    await br.close();
+  }
 });
 
 test('a SIGKILLed node shows alive: false on the others, and alive again once restarted', async () => {
