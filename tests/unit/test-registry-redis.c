@@ -1,7 +1,7 @@
 /* allhands: the node registry's heartbeat script (plugin/redis/registry.lua) in a real redis-server that
  * each test starts on a Unix socket in a temporary folder (redis-fixture.h). Each heartbeat is built
- * by plugin/redis/registry.c, sent as EVAL with hiredis's synchronous API (as redis-cli would; the
- * plugin sends it through its own client), and its reply converted and parsed by registry.c. Checks:
+ * by plugin/redis/registry.c, sent by the plugin's own Redis client (EVALSHA, EVAL the first time),
+ * and its reply parsed by registry.c; hiredis's synchronous API looks at Redis from outside. Checks:
  * three nodes see each other alive with their figures; an alive key gone (expired or deleted) shows
  * the node dead, with its age; a node gone longer than the forget time is removed (and one gone less
  * is not); after FLUSHALL each node registers again with its next heartbeat; bad keys and arguments
@@ -16,13 +16,30 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "allhands/redis.h"
 #include "allhands/registry.h"
 #include "redis-fixture.h"
 
 typedef struct {
 	test_redis *redis;
-	redisContext *c;
+	redisContext *c;      /* hiredis, to look at Redis from outside */
+	ah_redis *client;     /* the plugin's client, which sends the heartbeats */
+	ah_redis_script *script;
+	guint64 tag;
 } fixture;
+
+/* The client's next reply or event; the test fails after about 10 s (a bound, not a measurement). */
+static ah_redis_reply *next_reply(fixture *f)
+{
+	for (guint i = 0; i < 10000; i++) {
+		ah_redis_reply *rep = ah_redis_poll(f->client);
+		if (rep != NULL)
+			return rep;
+		g_usleep(1000);
+	}
+	g_error("the Redis client answered nothing within 10 s");
+	return NULL;
+}
 
 static void setup(fixture *f, gconstpointer data)
 {
@@ -31,68 +48,35 @@ static void setup(fixture *f, gconstpointer data)
 	g_assert_no_error(error);
 	f->c = test_redis_connect(f->redis);
 	g_assert_nonnull(f->c);
+	const ah_redis_config config = { .unix_path = f->redis->socket };
+	f->client = ah_redis_new(&config, NULL, NULL, &error);
+	g_assert_no_error(error);
+	ah_redis_reply *rep = next_reply(f);
+	g_assert_cmpstr(ah_redis_event_name(rep->event), ==, ah_redis_event_name(AH_REDIS_CONNECTED));
+	ah_redis_reply_free(rep);
+	f->script = ah_redis_script_new(ah_registry_script_source());
 }
 
 static void teardown(fixture *f, gconstpointer data)
 {
+	ah_redis_free(f->client);
+	ah_redis_script_unref(f->script);
 	redisFree(f->c);
 	test_redis_stop(f->redis, FALSE);
 }
 
-/* hiredis's reply as the plugin's client delivers it (include/allhands/redis.h). */
-static ah_redis_value *to_value(const redisReply *r)
+/* The heartbeat script with `argv` (keys then arguments), as the plugin sends it (EVALSHA, EVAL the
+ * first time); its reply (ah_redis_reply_free). */
+static ah_redis_reply *eval(fixture *f, GPtrArray *argv)
 {
-	ah_redis_value *v = g_new0(ah_redis_value, 1);
-	switch (r->type) {
-	case REDIS_REPLY_INTEGER:
-		v->type = AH_REDIS_INTEGER;
-		v->integer = r->integer;
-		break;
-	case REDIS_REPLY_STRING:
-	case REDIS_REPLY_STATUS:
-	case REDIS_REPLY_ERROR:
-		v->type = r->type == REDIS_REPLY_STRING ? AH_REDIS_STRING : r->type == REDIS_REPLY_STATUS ? AH_REDIS_STATUS
-			: AH_REDIS_ERROR;
-		v->str = g_strndup(r->str, r->len);
-		v->len = r->len;
-		break;
-	case REDIS_REPLY_ARRAY:
-		v->type = AH_REDIS_ARRAY;
-		v->n = r->elements;
-		v->elements = g_new0(ah_redis_value *, r->elements);
-		for (size_t i = 0; i < r->elements; i++)
-			v->elements[i] = to_value(r->element[i]);
-		break;
-	default:
-		v->type = AH_REDIS_NIL;
-	}
-	return v;
-}
-
-static void value_free(ah_redis_value *v)
-{
-	for (gsize i = 0; i < v->n; i++)
-		value_free(v->elements[i]);
-	g_free(v->elements);
-	g_free(v->str);
-	g_free(v);
-}
-
-/* EVAL the script with `argv` (keys then arguments); the reply as a value. */
-static ah_redis_value *eval(fixture *f, GPtrArray *argv)
-{
-	GPtrArray *call = g_ptr_array_new();
-	g_ptr_array_add(call, "EVAL");
-	g_ptr_array_add(call, (gpointer)ah_registry_script_source());
-	g_ptr_array_add(call, G_STRINGIFY(AH_REGISTRY_KEYS));
-	for (guint i = 0; i < argv->len; i++)
-		g_ptr_array_add(call, argv->pdata[i]);
-	redisReply *reply = redisCommandArgv(f->c, (int)call->len, (const char **)call->pdata, NULL);
-	g_assert_nonnull(reply);
-	ah_redis_value *v = to_value(reply);
-	freeReplyObject(reply);
-	g_ptr_array_free(call, TRUE);
-	return v;
+	guint64 tag = ++f->tag;
+	g_assert_true(ah_redis_submit_script(f->client, tag, f->script, AH_REGISTRY_KEYS, (int)argv->len,
+		(const char **)argv->pdata, NULL));
+	ah_redis_reply *rep = next_reply(f);
+	g_assert_cmpint(rep->event, ==, AH_REDIS_REPLY);
+	g_assert_cmpuint(rep->tag, ==, tag);
+	g_assert_cmpstr(ah_redis_status_name(rep->status), ==, ah_redis_status_name(AH_REDIS_OK));
+	return rep;
 }
 
 /* Node `id`'s heartbeat; its view (the test fails on an error reply). */
@@ -103,11 +87,11 @@ static ah_registry_view *beat(fixture *f, const char *id, gint64 expiry_ms, gint
 	char *error = NULL;
 	GPtrArray *argv = ah_registry_heartbeat_argv(&fig, expiry_ms, forget_ms, &error);
 	g_assert_null(error);
-	ah_redis_value *v = eval(f, argv);
-	ah_registry_view *view = ah_registry_parse(v, &error);
+	ah_redis_reply *rep = eval(f, argv);
+	ah_registry_view *view = ah_registry_parse(rep->value, &error);
 	if (view == NULL)
 		g_error("heartbeat of %s: %s", id, error);
-	value_free(v);
+	ah_redis_reply_free(rep);
 	g_ptr_array_unref(argv);
 	g_free(url);
 	return view;
@@ -265,12 +249,12 @@ static void assert_refused(fixture *f, guint index, const char *value, const cha
 	GPtrArray *argv = ah_registry_heartbeat_argv(&fig, 3000, 60000, &error);
 	g_free(argv->pdata[index]);
 	argv->pdata[index] = g_strdup(value);
-	ah_redis_value *v = eval(f, argv);
-	g_assert_null(ah_registry_parse(v, &error));
+	ah_redis_reply *rep = eval(f, argv);
+	g_assert_null(ah_registry_parse(rep->value, &error));
 	if (strncmp(error, want, strlen(want)) != 0)
 		g_assert_cmpstr(error, ==, want);
 	g_free(error);
-	value_free(v);
+	ah_redis_reply_free(rep);
 	g_ptr_array_unref(argv);
 	g_assert_cmpint(command_int(f, "DBSIZE"), ==, 0);
 }
