@@ -13,9 +13,9 @@
  *
  * DESIGN: one heartbeat every heartbeat_ms while Redis is connected, never two at once: a heartbeat
  * still unanswered when the next is due is not doubled (the client answers every command, with
- * `timeout` at the latest). A (re)connection sends one at once, so a node registers again as soon as Redis is back, also when
- * it came back empty. The view is replaced by each good reply and kept as it was otherwise; status
- * says how old it is.
+ * `timeout` at the latest). A (re)connection sends one at once, so a node registers again as soon as
+ * Redis is back, also when it came back empty. The view is replaced by each good reply and kept as it
+ * was otherwise; status says how old it is.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
