@@ -24,7 +24,7 @@ LAYERS='
 plugin/glue/plugin.c
 plugin/glue/control.c
 plugin/glue/metrics.c
-plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c
+plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c plugin/glue/cluster.c
 plugin/glue/sdp.c plugin/glue/session.c
 plugin/redis/*.c
 plugin/core/requests.c plugin/core/engine-metrics.c

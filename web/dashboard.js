@@ -234,6 +234,7 @@ let prevT = 0;
 function render(reply) {
   const node = reply.node;
   if (node) renderNode(node);
+  renderCluster(reply.cluster);
   renderTenants(reply.tenants || []);
   renderRooms(reply.rooms || []);
   setText($('updated-at'), `; last update ${new Date().toLocaleTimeString()}`);
@@ -330,6 +331,32 @@ function button(label, aria, onClick) {
   b.setAttribute('aria-label', aria);
   b.addEventListener('click', onClick);
   return b;
+}
+
+// Cluster mode (docs/api.md, "Cluster in status"): this node's Redis link and every node it knows.
+const NODE_FIELDS = ['id', 'alive', 'age', 'url', 'seats', 'connecting', 'queued', 'presenters', 'rooms', 'cpu', 'version'];
+
+function renderCluster(c) {
+  $('cluster').hidden = !c;
+  if (!c) return;
+  const r = c.redis || {};
+  const alive = (c.nodes || []).filter((n) => n.alive).length;
+  setText($('cluster-summary'), `This node: ${c.node_id}. Redis ${r.connected ? 'connected' : 'NOT connected'}` +
+    (r.rtt_ms ? ` (round trip p50 ${r.rtt_ms.p50} ms, p99 ${r.rtt_ms.p99} ms)` : '') +
+    `. ${alive} of ${(c.nodes || []).length} nodes alive` +
+    (typeof c.view_age_ms === 'number' ? ` as of ${ms(c.view_age_ms)} ago.` : '.'));
+  syncRows($('cluster-nodes').tBodies[0], c.nodes || [], (n) => n.id, 'data-node', () => {
+    const tr = document.createElement('tr');
+    cells(tr, NODE_FIELDS);
+    return tr;
+  }, (tr, n) => {
+    fill(tr, {
+      id: n.id, alive: n.alive ? 'yes' : 'NO', age: `${ms(n.age_ms)} ago`, url: n.url || '–',
+      seats: `${int(n.seats_held)} / ${int(n.capacity)}`, connecting: int(n.connecting), queued: int(n.queued),
+      presenters: int(n.presenters), rooms: int(n.rooms), cpu: n.cpu === null ? 'not measured yet' : pct(n.cpu),
+      version: n.version || '–',
+    });
+  });
 }
 
 const TENANT_FIELDS = ['id', 'name', 'max_participants', 'weight', 'reserved', 'max_queued', 'rooms',

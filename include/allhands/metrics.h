@@ -91,8 +91,12 @@ typedef struct {
 	/* Per tenant, bounded: at most max_tenants of them (by id), the rest only in the totals. */
 	GArray *tenant_rows;       /* ah_metrics_tenant (owned) */
 	guint tenants_omitted;
-	/* Cluster mode (issue 13) adds its Redis figures here, rendered as allhands_redis_* (command
-	 * latency histogram, connection state, commands queued, reconnects): nothing in single-node mode. */
+	/* Cluster mode (docs/cluster.md; cluster FALSE: none of this is shown): the Redis connection and
+	 * the nodes of the node's view of the cluster. */
+	gboolean cluster, redis_connected;
+	double redis_rtt_p50_s, redis_rtt_p99_s; /* < 0: no command answered yet */
+	guint64 redis_commands, redis_errors, redis_timeouts;
+	guint cluster_alive, cluster_dead;
 	/* When this was gathered, UNIX seconds (wall clock, for Prometheus users). */
 	double rendered_at_s;
 } ah_metrics_input;

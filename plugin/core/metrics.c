@@ -68,6 +68,7 @@ void ah_metrics_input_init(ah_metrics_input *in)
 	memset(in, 0, sizeof(*in));
 	in->cpu = -1;
 	in->persist_last_write_age_s = -1;
+	in->redis_rtt_p50_s = in->redis_rtt_p99_s = -1;
 	in->refusals = g_array_new(FALSE, FALSE, sizeof(ah_metrics_sample));
 	in->exits = g_array_new(FALSE, FALSE, sizeof(ah_metrics_sample));
 	in->tenant_rows = g_array_new(FALSE, FALSE, sizeof(ah_metrics_tenant));
@@ -314,6 +315,29 @@ static void render_tenants(GString *out, const ah_metrics_input *in)
 		in->tenants_omitted);
 }
 
+static void render_cluster(GString *out, const ah_metrics_input *in)
+{
+	if (!in->cluster)
+		return;
+	single(out, "allhands_redis_connected", "gauge", "1 while the Redis connection is up (cluster mode)",
+		in->redis_connected);
+	if (in->redis_rtt_p50_s >= 0) {
+		family(out, "allhands_redis_rtt_seconds", "gauge",
+			"Redis round trip (submit to answer) over the last 1024 answers, by quantile");
+		sample(out, "allhands_redis_rtt_seconds", "quantile", "0.5", NULL, NULL, in->redis_rtt_p50_s);
+		sample(out, "allhands_redis_rtt_seconds", "quantile", "0.99", NULL, NULL, in->redis_rtt_p99_s);
+	}
+	single(out, "allhands_redis_commands_total", "counter", "Redis commands submitted", (double)in->redis_commands);
+	single(out, "allhands_redis_errors_total", "counter",
+		"Redis commands that failed other than by timeout: error replies and commands answered disconnected",
+		(double)in->redis_errors);
+	single(out, "allhands_redis_timeouts_total", "counter", "Redis commands answered timeout",
+		(double)in->redis_timeouts);
+	family(out, "allhands_cluster_nodes", "gauge", "Nodes in this node's view of the cluster, by state");
+	sample(out, "allhands_cluster_nodes", "state", "alive", NULL, NULL, in->cluster_alive);
+	sample(out, "allhands_cluster_nodes", "state", "dead", NULL, NULL, in->cluster_dead);
+}
+
 gboolean ah_metrics_render_due(gint64 now, gint64 rendered_at, gint64 last_scrape)
 {
 	if (rendered_at == 0)
@@ -328,6 +352,7 @@ char *ah_metrics_render(const ah_metrics_input *in, gsize *len)
 	render_counters(out, in);
 	render_threads(out, in);
 	render_tenants(out, in);
+	render_cluster(out, in);
 	single(out, "allhands_metrics_rendered_timestamp_seconds", "gauge",
 		"When this snapshot was rendered (UNIX time): scrapes in between return the same one", in->rendered_at_s);
 	if (len != NULL)

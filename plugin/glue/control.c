@@ -8,7 +8,8 @@
  * with a STUN server). The state file is written by the writer thread (writer.c). After each
  * engine call this thread executes the outs: push_event, close_pc, fan-out swaps, keyframe
  * requests, event-handler notifications. No lock is held while calling into Janus. Once per turn it
- * offers metrics.c the chance to render a metrics snapshot (at most once a second, while scraped).
+ * offers metrics.c the chance to render a metrics snapshot (at most once a second, while scraped),
+ * and in cluster mode lets cluster.c take the Redis client's replies and send the heartbeat.
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
@@ -49,6 +50,7 @@ typedef enum {
 	ITEM_GONE,
 	ITEM_ATTENDEE_PLI,
 	ITEM_FEEDBACK,
+	ITEM_CLUSTER,
 	ITEM_STOP,
 } item_kind;
 
@@ -144,6 +146,12 @@ static void post(item_kind kind, ah_session *session, char *transaction, json_t 
 	item->mindex = mindex;
 	if (!push_item(item))
 		item_free(item);
+}
+
+/* The Redis client's wake (cluster.c): replies wait; this turn's ah_cluster_tick takes them. */
+static void cluster_wake(gpointer user)
+{
+	post(ITEM_CLUSTER, NULL, NULL, NULL, NULL, 0);
 }
 
 /* ---- executing outs ---- */
@@ -621,6 +629,11 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 		}
 	}
 	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n, item->at, outs);
+	for (guint i = 0; i < outs->len; i++) {
+		ah_out *out = g_ptr_array_index(outs, i);
+		if (out->kind == AH_OUT_REPLY && out->conn == session->conn)
+			ah_cluster_status_reply(item->message, out->body, item->at);
+	}
 	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
 	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast,
 		g_strcmp0(json_string_value(json_object_get(item->message, "request")), "sync") == 0 };
@@ -660,6 +673,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		json_t *response = gave_up ? NULL : test_hook(item->message);
 		if (!gave_up && response == NULL)
 			response = ah_engine_admin_message(engine, item->message, now, outs);
+		ah_cluster_status_reply(item->message, response, now);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -703,6 +717,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		/* The layer laws run on this thread's clock (ceilings are set at handling time too). */
 		attendee_feedback(item->session, item->fraction_lost, item->remb_bps, janus_get_monotonic_time());
 		break;
+	case ITEM_CLUSTER: /* the turn's ah_cluster_tick polls */
 	case ITEM_STOP:
 		break;
 	}
@@ -710,29 +725,6 @@ static void handle_item(work_item *item, GPtrArray *outs)
 	/* A receiver gone: what its outs patched is done; forget where it was routed. */
 	if (item->kind == ITEM_GONE)
 		g_hash_table_remove(routed_from, &item->session->conn);
-}
-
-/* Adaptive waves want the process's CPU use: sampled once a second on this thread, as a fraction
- * of the CPUs the process may use (cpu.c). */
-#define CPU_PERIOD_US G_USEC_PER_SEC
-
-static struct {
-	gint64 at;       /* monotonic time of the last sample, 0: none */
-	gint64 used_us;  /* user + system time then */
-} cpu_meter;
-
-static void sample_cpu(gint64 now)
-{
-	gint64 used;
-	if (cpu_meter.at != 0 && now - cpu_meter.at < CPU_PERIOD_US)
-		return;
-	used = ah_process_cpu_us();
-	if (used < 0)
-		return;
-	if (cpu_meter.at != 0)
-		ah_engine_cpu_sample(engine, (double)(used - cpu_meter.used_us) / (double)(now - cpu_meter.at) / ah_usable_cpus(), now);
-	cpu_meter.at = now;
-	cpu_meter.used_us = used;
 }
 
 /* Handle every item queued before the cut time (*cut), each at its own time. FALSE after STOP. */
@@ -768,7 +760,11 @@ static gpointer control_thread(gpointer data)
 	while (handle_queued(outs, &cut)) {
 		/* Schedules run on wall-clock time; a clock step shows up here at the next turn. */
 		ah_engine_set_clock_offset(engine, janus_get_real_time() - janus_get_monotonic_time());
-		sample_cpu(cut);
+		/* Adaptive waves want the process's CPU use (cpu.c: once a second). */
+		double cpu = ah_cpu_sample(cut);
+		if (cpu >= 0)
+			ah_engine_cpu_sample(engine, cpu, cut);
+		ah_cluster_tick(engine, cut);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -776,7 +772,7 @@ static gpointer control_thread(gpointer data)
 		gint64 now = janus_get_monotonic_time();
 		ah_control_figures figures = { &handling_hist, &queueing_hist, (guint)MAX(g_async_queue_length(queue), 0) };
 		ah_metrics_refresh(engine, &figures, now);
-		gint64 deadline = MIN(ah_engine_next_deadline(engine, now), flush_due(now));
+		gint64 deadline = MIN(MIN(ah_engine_next_deadline(engine, now), flush_due(now)), ah_cluster_next_deadline());
 		if (deadline <= now)
 			continue;
 		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
@@ -791,7 +787,25 @@ static gpointer control_thread(gpointer data)
 
 /* ---- public ---- */
 
-gboolean ah_control_start(const ah_engine_config *config, char **error)
+/* Start failed, or stop: forget the queue and the tables, end the writer, free the engine. */
+static void forget_state(void)
+{
+	work_item *item;
+	while ((item = g_async_queue_try_pop(queue)) != NULL)
+		item_free(item);
+	g_async_queue_unref(queue);
+	queue = NULL;
+	g_hash_table_destroy(gated);
+	gated = NULL;
+	g_hash_table_destroy(routed_from);
+	routed_from = NULL;
+	/* Nothing changes any more: the writer thread writes the last of it and ends. */
+	ah_writer_stop();
+	ah_engine_free(engine);
+	engine = NULL;
+}
+
+gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *cluster, char **error)
 {
 	ah_error err = AH_ERR_OK;
 	engine = ah_engine_new(config, &err, error);
@@ -819,20 +833,21 @@ gboolean ah_control_start(const ah_engine_config *config, char **error)
 	routed_from = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)g_array_unref);
 	accepting = TRUE;
 	GError *gerr = NULL;
+	/* The client may wake us at once: the queue is there. */
+	if (!ah_cluster_start(cluster, cluster_wake, error)) {
+		accepting = FALSE;
+		forget_state();
+		return FALSE;
+	}
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
-		accepting = FALSE;
 		g_clear_error(&gerr);
-		ah_writer_stop();
-		ah_engine_free(engine);
-		engine = NULL;
-		g_async_queue_unref(queue);
-		queue = NULL;
-		g_hash_table_destroy(gated);
-		gated = NULL;
-		g_hash_table_destroy(routed_from);
-		routed_from = NULL;
+		g_mutex_lock(&post_lock);
+		accepting = FALSE;
+		g_mutex_unlock(&post_lock);
+		ah_cluster_stop();
+		forget_state();
 		return FALSE;
 	}
 	return TRUE;
@@ -851,6 +866,8 @@ void ah_control_stop(void)
 	g_mutex_unlock(&post_lock);
 	g_thread_join(thread);
 	thread = NULL;
+	/* Its wakes are dropped from here on (posts are). */
+	ah_cluster_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;
 	while ((item = g_async_queue_try_pop(queue)) != NULL) {
@@ -863,16 +880,7 @@ void ah_control_stop(void)
 		}
 		item_free(item);
 	}
-	g_async_queue_unref(queue);
-	queue = NULL;
-	g_hash_table_destroy(gated);
-	gated = NULL;
-	g_hash_table_destroy(routed_from);
-	routed_from = NULL;
-	/* Nothing changes any more: the writer thread writes the last of it and ends. */
-	ah_writer_stop();
-	ah_engine_free(engine);
-	engine = NULL;
+	forget_state();
 }
 
 void ah_control_post_message(ah_session *session, char *transaction, json_t *message, json_t *jsep)

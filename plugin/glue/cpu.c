@@ -1,7 +1,8 @@
-/* allhands: what the process may use and has used of the CPUs, for adaptive waves (control.c samples
- * it once a second): getrusage for every Janus thread; the CPUs are the process's affinity mask, or
- * a cgroup CPU limit when that is lower (a container's --cpus, systemd's CPUQuota=). Reads /proc
- * and the cgroup file system; no state, any thread.
+/* allhands: what the process may use and has used of the CPUs, for adaptive waves (the control thread
+ * samples it once a second): getrusage for every Janus thread; the CPUs are the process's affinity
+ * mask, or a cgroup CPU limit when that is lower (a container's --cpus, systemd's CPUQuota=). Reads
+ * /proc and the cgroup file system. Its one piece of state, the meter of ah_cpu_sample, belongs to
+ * the control thread; the rest has none and runs on any thread.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -101,4 +102,27 @@ double ah_usable_cpus(void)
 	double cpus = n > 0 ? n : 1;
 	double limit = cgroup_cpu_limit();
 	return limit > 0 && limit < cpus ? limit : cpus;
+}
+
+#define CPU_PERIOD_US G_USEC_PER_SEC
+
+static struct {
+	gint64 at;       /* monotonic time of the last sample, 0: none */
+	gint64 used_us;  /* user + system time then */
+} meter;
+
+double ah_cpu_sample(gint64 now)
+{
+	gint64 used;
+	double fraction = -1;
+	if (meter.at != 0 && now - meter.at < CPU_PERIOD_US)
+		return -1;
+	used = ah_process_cpu_us();
+	if (used < 0)
+		return -1;
+	if (meter.at != 0)
+		fraction = (double)(used - meter.used_us) / (double)(now - meter.at) / ah_usable_cpus();
+	meter.at = now;
+	meter.used_us = used;
+	return fraction;
 }

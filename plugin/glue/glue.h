@@ -30,6 +30,7 @@
 #include "sdp-utils.h"
 #include "utils.h"
 
+#include "allhands/cluster-config.h"
 #include "allhands/engine.h"
 #include "allhands/simulcast.h"
 
@@ -204,7 +205,8 @@ void ah_relay_stop(void);
 json_t *ah_relay_status(void);
 
 /* ---- control.c: the control thread. ---- */
-gboolean ah_control_start(const ah_engine_config *config, char **error);
+/* `cluster`: cluster mode's config (its strings are taken over; not enabled: single-node). */
+gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *cluster, char **error);
 void ah_control_stop(void);
 /* Posting work; all take ownership of their arguments and return at once. */
 void ah_control_post_message(ah_session *session, char *transaction, json_t *message, json_t *jsep);
@@ -255,10 +257,30 @@ typedef struct {
  * second, while someone scraped in the last minute); returns at once otherwise. */
 void ah_metrics_refresh(const ah_engine *engine, const ah_control_figures *figures, gint64 now);
 
+/* ---- cluster.c: cluster mode, the Redis connection and the node registry (docs/cluster.md) ---- */
+/* Plugin init, from ah_control_start: take over `config` (it is cleared) and start the Redis client,
+ * which calls `wake` (on its thread, or on the submitting one) when replies wait: it must post work
+ * to the control thread, cheaply. TRUE at once when cluster mode is off. FALSE with *error (g_free). */
+gboolean ah_cluster_start(ah_cluster_config *config, void (*wake)(gpointer user), char **error);
+/* Plugin destroy, after the control thread ended: stop the Redis client, forget the view. */
+void ah_cluster_stop(void);
+/* Control thread, every turn: take the client's replies and events; send the heartbeat when due. */
+void ah_cluster_tick(const ah_engine *engine, gint64 now);
+/* Control thread: when the next heartbeat is due (monotonic us; G_MAXINT64 when cluster mode is off). */
+gint64 ah_cluster_next_deadline(void);
+/* Control thread: an operator's `status` reply (`request` the request, `reply` carrying `node`)
+ * gets "cluster" (docs/api.md); any other reply, or cluster mode off: nothing changes. */
+void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
+/* Control thread (metrics.c): the Redis connection's and the view's figures; nothing when off. */
+void ah_cluster_metrics(ah_metrics_input *in);
+
 /* ---- cpu.c: the CPU figures adaptive waves use ---- */
 /* User + system time of the whole process so far, microseconds; -1 when unknown. */
 gint64 ah_process_cpu_us(void);
 /* The CPUs the process may use: its affinity mask, or less under a cgroup CPU limit. */
 double ah_usable_cpus(void);
+/* Control thread: the process's CPU use since the last sample, as a fraction of the CPUs it may use,
+ * at most once a second (CPU_PERIOD_US); -1 when no sample is due yet, or none can be taken. */
+double ah_cpu_sample(gint64 now);
 
 #endif

@@ -3,8 +3,8 @@
  * Owns: the HTTP server (libmicrohttpd, one internal thread serving every connection), the latest
  * rendered snapshot and the time of the last scrape. It renders nothing on its own: the control
  * thread calls ah_metrics_refresh() at each turn of its loop (at least once a second), which
- * gathers the figures (the engine's through ah_engine_metrics, the relay's and the state file
- * writer's, the control thread's own), renders them (plugin/core/metrics.c) into an immutable
+ * gathers the figures (the engine's through ah_engine_metrics, the relay's, the state file
+ * writer's, cluster mode's, the control thread's own), renders them (plugin/core/metrics.c) into an immutable
  * GBytes and swaps it in. The HTTP thread serves whichever GBytes is current: it never waits for
  * the control thread, and the control thread never waits for it (snapshot_lock, innermost, guards
  * only the pointer swap and the reference taken on it).
@@ -260,6 +260,7 @@ void ah_metrics_refresh(const ah_engine *engine, const ah_control_figures *figur
 	in.control_queue = figures->queue_length;
 	relay_figures(&in);
 	writer_figures(&in);
+	ah_cluster_metrics(&in);
 	in.rendered_at_s = (double)janus_get_real_time() / G_USEC_PER_SEC;
 	char *text = ah_metrics_render(&in, &len);
 	ah_metrics_input_clear(&in);

@@ -102,9 +102,36 @@ static char *config_string(janus_config *config, janus_config_category *general,
 	return (item && item->value && *item->value) ? g_strdup(item->value) : NULL;
 }
 
+/* Cluster mode's keys are looked up in the `general` category of the parsed file. */
+typedef struct {
+	janus_config *config;
+	janus_config_category *general;
+} config_ref;
+
+static const char *cluster_lookup(gpointer user, const char *key)
+{
+	const config_ref *ref = user;
+	janus_config_item *item = janus_config_get(ref->config, ref->general, janus_config_type_item, key);
+	return item ? item->value : NULL;
+}
+
+/* Cluster mode is all or nothing: a bad cluster key stops the plugin (read_config's caller). */
+static gboolean read_cluster(janus_config *config, janus_config_category *general, ah_cluster_config *cluster)
+{
+	char *error = NULL;
+	config_ref ref = { config, general };
+	if (ah_cluster_config_read(cluster, cluster_lookup, &ref, g_get_host_name(), &error))
+		return TRUE;
+	JANUS_LOG(LOG_ERR, "allhands: %s\n", error);
+	JANUS_LOG(LOG_ERR, "allhands: bad cluster configuration: the plugin does not start (a node never runs half in "
+		"a cluster; docs/cluster.md, \"Configuration\")\n");
+	g_free(error);
+	return FALSE;
+}
+
 /* Read janus.plugin.allhands.jcfg into `out` (the strings it sets are g_strdup copies). */
 static gboolean read_config(const char *folder, ah_engine_config *out, char **admin_key, char **state_path,
-	gboolean *events)
+	gboolean *events, ah_cluster_config *cluster)
 {
 	gint64 capacity = 200, wave_size = 20, wave_interval_ms = 1000, admit_timeout_ms = 15000, wave_min = 1;
 	gint64 cpu_target_percent = 80, join_rate = 0, join_burst = 20, update_interval_ms = 1000, rejoin_grace_s = 0;
@@ -169,7 +196,13 @@ static gboolean read_config(const char *folder, ah_engine_config *out, char **ad
 		}
 		janus_config_item *ev = janus_config_get(config, general, janus_config_type_item, "events");
 		*events = ev == NULL || ev->value == NULL || janus_is_true(ev->value);
+		gboolean ok = read_cluster(config, general, cluster);
 		janus_config_destroy(config);
+		if (!ok) {
+			g_free(wave_mode);
+			g_free(path);
+			return FALSE;
+		}
 	}
 	g_free(path);
 	out->admin_key = *admin_key;
@@ -220,10 +253,14 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 	if (callback == NULL)
 		return -1;
 	ah_engine_config config = { 0 };
+	ah_cluster_config cluster = { 0 };
 	char *admin_key = NULL, *state_path = NULL;
 	gboolean events = TRUE;
-	if (!read_config(config_path, &config, &admin_key, &state_path, &events))
+	if (!read_config(config_path, &config, &admin_key, &state_path, &events, &cluster)) {
+		g_free(admin_key);
+		g_free(state_path);
 		return -1;
+	}
 	ah_gateway = callback;
 	ah_events_enabled = events && ah_gateway->events_is_enabled();
 	if (relay_threads < 0) {
@@ -236,12 +273,15 @@ static int ah_init(janus_callbacks *callback, const char *config_path)
 		g_free(error);
 		g_free(admin_key);
 		g_free(state_path);
+		ah_cluster_config_clear(&cluster);
 		return -1;
 	}
 	ah_sessions_init(release_parts);
-	gboolean ok = ah_control_start(&config, &error);
+	gboolean ok = ah_control_start(&config, &cluster, &error);
 	g_free(admin_key);
 	g_free(state_path);
+	/* What the control thread did not take over (all of it when it did not start). */
+	ah_cluster_config_clear(&cluster);
 	if (!ok) {
 		JANUS_LOG(LOG_FATAL, "allhands: cannot start: %s\n", error ? error : "unknown error");
 		g_free(error);

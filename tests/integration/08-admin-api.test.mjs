@@ -90,6 +90,7 @@ test('the documented Admin API envelope and every admin request with its reply o
   r = await janus.admin({ request: 'status' });
   assertSuccess(r, 'status');
   checkNode(r.node, CONFIG);
+  assert.equal(r.cluster, undefined, 'a single node (no `cluster = true`) shows no cluster in status');
   assert.ok(Array.isArray(r.tenants) && Array.isArray(r.rooms));
   r.tenants.forEach((t) => checkTenant(t));
   r.rooms.forEach((x) => checkRoom(x));

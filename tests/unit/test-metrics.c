@@ -513,6 +513,45 @@ static void test_presenters(fixture *f, gconstpointer data)
 	exposition_free(e);
 }
 
+/* Cluster mode's families: none on a single node; with cluster mode, the Redis connection's figures and
+ * the view's node counts, the round trip only once a command was answered. */
+static void test_render_cluster(void)
+{
+	ah_metrics_input in;
+	ah_metrics_input_init(&in);
+	char *text = ah_metrics_render(&in, NULL);
+	g_assert_null(strstr(text, "allhands_redis_"));
+	g_assert_null(strstr(text, "allhands_cluster_"));
+	g_free(text);
+	in.cluster = TRUE;
+	in.redis_connected = TRUE;
+	in.redis_commands = 12;
+	in.redis_errors = 2;
+	in.redis_timeouts = 1;
+	in.cluster_alive = 3;
+	in.cluster_dead = 1;
+	text = ah_metrics_render(&in, NULL);
+	exposition *e = parse_exposition(text);
+	g_assert_cmpfloat(series(e, "allhands_redis_connected", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_redis_commands_total", ""), ==, 12);
+	g_assert_cmpfloat(series(e, "allhands_redis_errors_total", ""), ==, 2);
+	g_assert_cmpfloat(series(e, "allhands_redis_timeouts_total", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_cluster_nodes", "state=\"alive\""), ==, 3);
+	g_assert_cmpfloat(series(e, "allhands_cluster_nodes", "state=\"dead\""), ==, 1);
+	g_assert_null(g_hash_table_lookup(e->types, "allhands_redis_rtt_seconds"));
+	exposition_free(e);
+	g_free(text);
+	in.redis_rtt_p50_s = 0.0005;
+	in.redis_rtt_p99_s = 0.002;
+	text = ah_metrics_render(&in, NULL);
+	e = parse_exposition(text);
+	g_assert_cmpfloat(series(e, "allhands_redis_rtt_seconds", "quantile=\"0.5\""), ==, 0.0005);
+	g_assert_cmpfloat(series(e, "allhands_redis_rtt_seconds", "quantile=\"0.99\""), ==, 0.002);
+	exposition_free(e);
+	g_free(text);
+	ah_metrics_input_clear(&in);
+}
+
 /* Every family a render can have is documented in docs/operations.md's "Metrics" section. */
 static void test_documented(void)
 {
@@ -525,6 +564,9 @@ static void test_documented(void)
 	in.cpu = 0.25;
 	in.persisting = TRUE;
 	in.persist_last_write_age_s = 2;
+	in.cluster = TRUE;
+	in.redis_rtt_p50_s = 0.001;
+	in.redis_rtt_p99_s = 0.004;
 	char *text = ah_metrics_render(&in, NULL);
 	ah_metrics_input_clear(&in);
 	exposition *e = parse_exposition(text);
@@ -556,6 +598,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/metrics/hist/buckets", test_hist_buckets);
 	g_test_add_func("/metrics/render/due", test_render_due);
 	g_test_add_func("/metrics/render/escaping", test_render_escaping);
+	g_test_add_func("/metrics/render/cluster", test_render_cluster);
 	g_test_add_func("/metrics/render/documented", test_documented);
 	g_test_add("/metrics/engine/counters-move-and-never-go-down", fixture, NULL, setup, test_engine_counters, teardown);
 	g_test_add("/metrics/engine/tenant-bound", fixture, NULL, setup, test_tenant_bound, teardown);

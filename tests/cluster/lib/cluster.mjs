@@ -226,14 +226,15 @@ export class Cluster {
   }
 
   // A Janus node in its own namespace. `opts` are JanusServer options (allhands, plugins,
-  // sessionTimeout, ...); the network is the node's. Resolves once Janus answers with its plugins.
-  async startNode(name, opts = {}) {
+  // sessionTimeout, ...); the network is the node's; `start` are JanusServer.start's ({timeout}).
+  // Resolves once Janus answers with its plugins.
+  async startNode(name, opts = {}, start = {}) {
     const host = this.addHost(name);
     const net = { netns: host.ns, iface: host.iface, janusIp: host.ip };
     const janus = new JanusServer({ name: `node-${name}`, ...opts, net });
     const node = new ClusterNode(host, janus);
     this.nodes.push(node);
-    await janus.start();
+    await janus.start(start);
     return node;
   }
 

@@ -51,7 +51,9 @@ let instanceCounter = 0;
 export class JanusServer {
   // opts.name: label for logs. opts.plugins: array of 'allhands' | 'videoroom'.
   // opts.allhands: plugin config keys (capacity, wave_size, wave_interval_ms, admit_timeout_ms,
-  //   admin_key, events, state_file). Keys set to null are left out of the file.
+  //   admin_key, events, state_file). Keys set to null are left out of the file. A function is
+  //   called with this JanusServer when the file is written, once its ports are known (e.g.
+  //   `node_url: (j) => j.wsUrl`).
   // opts.sessionTimeout: Janus session_timeout in seconds.
   // opts.net: {netns, iface, janusIp}: run Janus under `ip netns exec netns` instead of in this
   //   process's namespace, media on `iface` (ice_enforce_list) and `janusIp`, and the HTTP, Admin
@@ -144,7 +146,8 @@ export class JanusServer {
     fs.writeFileSync(path.join(this.confDir, 'janus.transport.websockets.jcfg'),
       jsection('general', { json: 'compact', ws: true, ws_port: this.wsPort, ws_ip: this.apiHost, wss: false }) +
       jsection('admin', { admin_ws: false, admin_wss: false }));
-    fs.writeFileSync(path.join(this.confDir, 'janus.plugin.allhands.jcfg'), jsection('general', this.allhands));
+    const allhands = Object.fromEntries(Object.entries(this.allhands).map(([k, v]) => [k, typeof v === 'function' ? v(this) : v]));
+    fs.writeFileSync(path.join(this.confDir, 'janus.plugin.allhands.jcfg'), jsection('general', allhands));
     const link = (target, dir, name) => {
       const p = path.join(dir, name);
       try { fs.unlinkSync(p); } catch { /* none */ }
