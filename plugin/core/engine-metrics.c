@@ -50,18 +50,13 @@ static void node_figures(const ah_engine *engine, gint64 now, ah_metrics_input *
 	in->admitted_per_s = st.admitted_per_s;
 	in->tenants = g_hash_table_size(engine->tenants);
 	/* Presenters hold no node seat, so admission's node counts have none: each tenant's count has
-	 * its presenters and backstage monitors (a tenant seat each), each room's list its presenters. */
+	 * its presenters and backstage monitors (a tenant seat each); the engine keeps the rooms and the
+	 * presenters in their lists as they come and go (no walk over 100,000 rooms every second). */
+	in->rooms = engine->n_rooms;
+	in->presenters = engine->n_presenters;
 	g_hash_table_iter_init(&iter, engine->tenants);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		const ah_tenant *t = value;
-		GHashTableIter rooms;
-		gpointer room;
-		in->rooms += g_hash_table_size(t->rooms);
-		seated += ah_admission_counts(engine->adm, t->id, NULL).presenters;
-		g_hash_table_iter_init(&rooms, t->rooms);
-		while (g_hash_table_iter_next(&rooms, NULL, &room))
-			in->presenters += ((const ah_room *)room)->presenters->len;
-	}
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		seated += ah_admission_counts(engine->adm, ((const ah_tenant *)value)->id, NULL).presenters;
 	in->backstage = seated >= in->presenters ? seated - in->presenters : 0;
 }
 

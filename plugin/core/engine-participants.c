@@ -33,8 +33,10 @@ ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_ro
 	p->streams = g_array_new(FALSE, TRUE, sizeof(ah_stream_desc));
 	p->slots = g_array_new(FALSE, TRUE, sizeof(ah_slot));
 	g_ptr_array_add(room->members, p);
-	if (presenter)
+	if (presenter) {
 		g_ptr_array_add(room->presenters, p);
+		engine->n_presenters++;
+	}
 	g_hash_table_insert(engine->conns, &p->conn, p);
 	g_hash_table_insert(engine->pids, &p->id, p);
 	return p;
@@ -76,8 +78,8 @@ static gboolean has_pc(const ah_participant *p)
 static void forget(ah_engine *engine, ah_participant *p)
 {
 	g_ptr_array_remove(p->room->members, p);
-	if (p->presenter)
-		g_ptr_array_remove(p->room->presenters, p);
+	if (p->presenter && g_ptr_array_remove(p->room->presenters, p))
+		engine->n_presenters--;
 	g_hash_table_remove(engine->pids, &p->id);
 	g_hash_table_remove(engine->conns, &p->conn); /* frees p */
 }

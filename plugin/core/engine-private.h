@@ -155,6 +155,8 @@ struct ah_engine {
 	GPtrArray *schedule_queue;
 	ah_engine_work *work;   /* work counters (ah_engine_work_done); a pointer so const readers count */
 	struct ah_engine_counters *counters; /* what metrics count (engine-metrics.c reads them) */
+	guint n_rooms;          /* rooms of every tenant, kept as they come and go (metrics, heartbeat) */
+	guint n_presenters;     /* participants in some room's presenters list, likewise */
 };
 
 /* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */

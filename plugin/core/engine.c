@@ -88,6 +88,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->presenters = g_ptr_array_new();
 	ah_room_schedule_init(r);
 	g_hash_table_insert(tenant->rooms, r->id, r);
+	engine->n_rooms++;
 	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
 	ah_engine_apply_presenter_seats(engine, r);
 	return r;
@@ -110,6 +111,7 @@ void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrAr
 	/* Queue positions behind the removed attendees are reported by the next tick
 	 * (ah_admission_next_deadline() returns `now` until then). */
 	ah_admission_remove_room(engine->adm, room->tenant->id, room->id, NULL);
+	engine->n_rooms--;
 	g_hash_table_remove(room->tenant->rooms, room->id);
 }
 
@@ -120,6 +122,7 @@ void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, 
 		empty_room(engine, g_ptr_array_index(rooms, i), AH_EXIT_TENANT, now, outs);
 	g_ptr_array_unref(rooms);
 	ah_admission_remove_tenant(engine->adm, tenant->id, NULL);
+	engine->n_rooms -= g_hash_table_size(tenant->rooms);
 	g_hash_table_remove(engine->tenants, tenant->id);
 }
 

@@ -511,6 +511,31 @@ static void test_presenters(fixture *f, gconstpointer data)
 	g_assert_cmpfloat(series(e, "allhands_backstage", ""), ==, 1);
 	g_assert_cmpfloat(series(e, "allhands_exits_total", "reason=\"leave\""), ==, 1);
 	exposition_free(e);
+	/* Rooms and presenters are running totals: a room destroyed with its presenter in it, then a
+	 * tenant destroyed with its rooms and presenters, leave both right. */
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'extra', 'max_attendees': 5, "
+		"'presenter_secret': 'x-s3cret-presenter'}"));
+	join_presenter(f, 4);
+	assert_event(send(f, 5, "{'request': 'join', 'tenant': 'acme', 'room': 'extra', 'ptype': 'presenter', "
+		"'presenter_secret': 'x-s3cret-presenter'}"), "joined");
+	clear(f);
+	e = render_engine(f, 1000);
+	g_assert_cmpfloat(series(e, "allhands_rooms", ""), ==, 3);
+	g_assert_cmpfloat(series(e, "allhands_presenters", ""), ==, 2);
+	exposition_free(e);
+	assert_success(admin(f, "{'request': 'destroy_room', 'tenant': 'acme', 'room': 'extra'}"));
+	clear(f);
+	e = render_engine(f, 1000);
+	g_assert_cmpfloat(series(e, "allhands_rooms", ""), ==, 2);
+	g_assert_cmpfloat(series(e, "allhands_presenters", ""), ==, 1);
+	exposition_free(e);
+	assert_success(admin(f, "{'request': 'destroy_tenant', 'tenant': 'acme'}"));
+	clear(f);
+	e = render_engine(f, 1000);
+	g_assert_cmpfloat(series(e, "allhands_rooms", ""), ==, 1);
+	g_assert_cmpfloat(series(e, "allhands_presenters", ""), ==, 0);
+	g_assert_cmpfloat(series(e, "allhands_backstage", ""), ==, 0);
+	exposition_free(e);
 }
 
 /* Cluster mode's families: none on a single node; with cluster mode, the Redis connection's figures and
