@@ -608,6 +608,7 @@ typedef struct {
 	char vp8pd[6];
 	int key;           /* is this packet a keyframe's: -1 not looked at yet */
 	gint64 now;        /* monotonic µs, read once when first needed (0: not yet) */
+	int usable[3];     /* usable_layer() per target, worked out once per packet (-2: not yet) */
 } relay_packet;
 
 /* Whether simulcast layer `l` of the packet's m-line has sent a packet recently. */
@@ -625,7 +626,7 @@ static gboolean layer_flows(relay_packet *rp, int l)
  * the highest flowing layer below it, else the target while the presenter's layers are still
  * starting (their first packets come within milliseconds of each other, in no set order), else the
  * packet's own (none at or below the target flows: any will do). */
-static int usable_layer(relay_packet *rp, int target)
+static int usable_layer_of(relay_packet *rp, int target)
 {
 	for (int l = target; l >= 0; l--)
 		if (layer_flows(rp, l))
@@ -636,6 +637,14 @@ static int usable_layer(relay_packet *rp, int target)
 	if (first != 0 && rp->now - first < AH_SIM_FLOWING_US)
 		return target;
 	return rp->layer;
+}
+
+/* The same for every receiver with that target: worked out once per packet. */
+static int usable_layer(relay_packet *rp, int target)
+{
+	if (rp->usable[target] == -2)
+		rp->usable[target] = usable_layer_of(rp, target);
+	return rp->usable[target];
 }
 
 /* Simulcast: whether `sub` gets this packet; may switch its layer. */
@@ -726,7 +735,7 @@ static void relay_to_one(relay_packet *rp, ah_substream *sub)
 static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to,
 	gboolean unordered)
 {
-	relay_packet rp = {.f = f, .mindex = mindex, .packet = packet, .layer = -1, .key = -1};
+	relay_packet rp = {.f = f, .mindex = mindex, .packet = packet, .layer = -1, .key = -1, .usable = {-2, -2, -2}};
 	const gboolean video = f->video[mindex];
 	rp.out.mindex = -1;
 	rp.out.video = video;
