@@ -6,7 +6,7 @@
 // handlers": `joined`, `admitted`, `left`, `removed`, `ended`, `rejoining`), collected by an HTTP server
 // the stock sample event handler posts to (start Janus with the plugin setting `events: true` and
 // `{ eventsBackend: collector.url }`), each with Janus's timestamp and the emitting node; plus what the
-// clients saw (join replies and position updates, `recordClient`). The checker replays the server events
+// clients saw (`clients`: {label, room, reply: the join reply, positions: every position told}). The checker replays the server events
 // in time order and keeps the seats each participant holds:
 //   - an attendee holds a room, a tenant and a node seat from `admitted` until `left`, `removed` or
 //     `ended`; with a rejoin grace (`left` then `rejoining`) it holds them until `left` with
@@ -55,12 +55,6 @@ export class EventCollector {
     if (this.server) await new Promise((resolve) => this.server.close(() => resolve()));
     this.server = null;
   }
-}
-
-// What one client saw: its join reply (event and error code), and every position it was told.
-export function recordClient(history, client) {
-  history.clients = history.clients || [];
-  history.clients.push(client);
 }
 
 // Check a history. `caps`: { rooms: {'tenant/room': max_attendees}, tenants: {tenant: max_participants},
