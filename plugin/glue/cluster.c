@@ -43,6 +43,20 @@ static char view_run_id[41];         /* the run_id of the Redis server that answ
 static guint64 beats_sent = 0, beats_failed = 0;
 static char *beat_error = NULL;      /* the last heartbeat's failure, NULL after a good one */
 
+/* Commands other parts of the glue submitted (ah_cluster_call*): tag -> their callback. */
+typedef struct {
+	ah_cluster_reply_fn fn;
+	gpointer user;
+} call_entry;
+static GHashTable *calls = NULL;     /* guint64* tag -> call_entry* */
+/* Subscriptions (ah_cluster_subscribe): tag -> callback; listeners of (re)connections. */
+static GHashTable *subs = NULL;      /* guint64* tag -> call_entry* (fn is a message fn) */
+typedef struct {
+	ah_cluster_connected_fn fn;
+	gpointer user;
+} listener;
+static GArray *listeners = NULL;     /* of listener */
+
 gboolean ah_cluster_start(ah_cluster_config *cfg, void (*wake)(gpointer user), char **error)
 {
 	GError *gerr = NULL;
@@ -62,6 +76,9 @@ gboolean ah_cluster_start(ah_cluster_config *cfg, void (*wake)(gpointer user), c
 	}
 	started_at_s = janus_get_real_time() / G_USEC_PER_SEC;
 	next_beat = janus_get_monotonic_time();
+	calls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	subs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	listeners = g_array_new(FALSE, TRUE, sizeof(listener));
 	on = TRUE;
 	char *where = config.redis.unix_path != NULL ? g_strdup(config.redis.unix_path)
 		: g_strdup_printf("%s:%d", config.redis.host, config.redis.port ? config.redis.port : AH_REDIS_DEFAULT_PORT);
@@ -80,7 +97,82 @@ void ah_cluster_stop(void)
 	g_clear_pointer(&script, ah_redis_script_unref);
 	g_clear_pointer(&view, ah_registry_view_free);
 	g_clear_pointer(&beat_error, g_free);
+	g_clear_pointer(&calls, g_hash_table_destroy);
+	g_clear_pointer(&subs, g_hash_table_destroy);
+	g_clear_pointer(&listeners, g_array_unref);
 	ah_cluster_config_clear(&config);
+}
+
+/* ---- what the other cluster files use ---- */
+
+gboolean ah_cluster_on(void)
+{
+	return on;
+}
+
+const ah_cluster_config *ah_cluster_get_config(void)
+{
+	return on ? &config : NULL;
+}
+
+const ah_registry_view *ah_cluster_view(void)
+{
+	return view;
+}
+
+gboolean ah_cluster_connected(char run_id[41])
+{
+	ah_redis_stats st;
+	if (!on)
+		return FALSE;
+	ah_redis_get_stats(client, &st);
+	if (run_id != NULL)
+		memcpy(run_id, st.run_id, 41);
+	return st.connected;
+}
+
+static void remember(GHashTable *table, guint64 tag, gpointer fn, gpointer user)
+{
+	guint64 *key = g_new(guint64, 1);
+	call_entry *e = g_new(call_entry, 1);
+	*key = tag;
+	e->fn = (ah_cluster_reply_fn)fn;
+	e->user = user;
+	g_hash_table_insert(table, key, e);
+}
+
+gboolean ah_cluster_call(int argc, const char **argv, const size_t *lens, ah_cluster_reply_fn fn, gpointer user)
+{
+	if (!on || !ah_redis_submit(client, ++last_tag, argc, argv, lens))
+		return FALSE;
+	if (fn != NULL)
+		remember(calls, last_tag, fn, user);
+	return TRUE;
+}
+
+gboolean ah_cluster_call_script(ah_redis_script *s, int nkeys, int argc, const char **argv, const size_t *lens,
+	ah_cluster_reply_fn fn, gpointer user)
+{
+	if (!on || !ah_redis_submit_script(client, ++last_tag, s, nkeys, argc, argv, lens))
+		return FALSE;
+	if (fn != NULL)
+		remember(calls, last_tag, fn, user);
+	return TRUE;
+}
+
+gboolean ah_cluster_subscribe(const char *channel, ah_cluster_message_fn fn, gpointer user)
+{
+	if (!on || !ah_redis_subscribe(client, ++last_tag, channel))
+		return FALSE;
+	remember(subs, last_tag, fn, user);
+	return TRUE;
+}
+
+void ah_cluster_on_connected(ah_cluster_connected_fn fn, gpointer user)
+{
+	listener l = { fn, user };
+	if (on)
+		g_array_append_val(listeners, l);
 }
 
 /* ---- the heartbeat ---- */
@@ -175,19 +267,36 @@ static void take_replies(gint64 now)
 	while ((reply = ah_redis_poll(client)) != NULL) {
 		switch (reply->event) {
 		case AH_REDIS_REPLY:
-			if (reply->tag == pending_tag)
+			if (reply->tag == pending_tag) {
 				heartbeat_reply(reply, now);
+			} else {
+				call_entry *e = g_hash_table_lookup(calls, &reply->tag);
+				if (e != NULL) {
+					call_entry c = *e;
+					g_hash_table_remove(calls, &reply->tag);
+					c.fn(reply, c.user, now);
+				}
+			}
 			break;
 		case AH_REDIS_CONNECTED:
 			JANUS_LOG(LOG_INFO, "allhands: cluster: connected to Redis (run_id %s)\n", reply->text ? reply->text : "?");
 			/* Register at once: Redis may have come back empty. */
 			next_beat = now;
+			for (guint i = 0; i < listeners->len; i++) {
+				listener *l = &g_array_index(listeners, listener, i);
+				l->fn(reply->text, l->user, now);
+			}
 			break;
 		case AH_REDIS_DISCONNECTED:
 			JANUS_LOG(LOG_WARN, "allhands: cluster: Redis is not reachable (%s: %s); admission goes on locally\n",
 				ah_redis_status_name(reply->status), reply->text ? reply->text : "");
 			break;
-		case AH_REDIS_MESSAGE:
+		case AH_REDIS_MESSAGE: {
+			call_entry *e = g_hash_table_lookup(subs, &reply->tag);
+			if (e != NULL)
+				((ah_cluster_message_fn)e->fn)(reply, e->user, now);
+			break;
+		}
 		case AH_REDIS_SUBSCRIBED:
 			break;
 		}
@@ -195,7 +304,7 @@ static void take_replies(gint64 now)
 	}
 }
 
-void ah_cluster_tick(const ah_engine *engine, gint64 now)
+void ah_cluster_tick(ah_engine *engine, gint64 now)
 {
 	if (!on)
 		return;

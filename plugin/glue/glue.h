@@ -31,6 +31,8 @@
 #include "utils.h"
 
 #include "allhands/cluster-config.h"
+#include "allhands/redis.h"
+#include "allhands/registry.h"
 #include "allhands/engine.h"
 #include "allhands/simulcast.h"
 
@@ -265,9 +267,30 @@ gboolean ah_cluster_start(ah_cluster_config *config, void (*wake)(gpointer user)
 /* Plugin destroy, after the control thread ended: stop the Redis client, forget the view. */
 void ah_cluster_stop(void);
 /* Control thread, every turn: take the client's replies and events; send the heartbeat when due. */
-void ah_cluster_tick(const ah_engine *engine, gint64 now);
+void ah_cluster_tick(ah_engine *engine, gint64 now);
 /* Control thread: when the next heartbeat is due (monotonic us; G_MAXINT64 when cluster mode is off). */
 gint64 ah_cluster_next_deadline(void);
+/* What the other cluster files of the glue use (control thread only). Replies and messages are
+ * handed to the callbacks from ah_cluster_tick(), with the turn's time; a reply whose status is not
+ * AH_REDIS_OK got no answer from Redis (the command may or may not have run). */
+typedef void (*ah_cluster_reply_fn)(const ah_redis_reply *reply, gpointer user, gint64 now);
+typedef void (*ah_cluster_message_fn)(const ah_redis_reply *message, gpointer user, gint64 now);
+typedef void (*ah_cluster_connected_fn)(const char *run_id, gpointer user, gint64 now);
+gboolean ah_cluster_on(void);
+const ah_cluster_config *ah_cluster_get_config(void); /* NULL when cluster mode is off */
+const ah_registry_view *ah_cluster_view(void);       /* the last heartbeat's view, NULL before one */
+/* Connected to Redis now; run_id (may be NULL) gets the server's (41 bytes). */
+gboolean ah_cluster_connected(char run_id[41]);
+/* Submit a command or a script (never blocks). FALSE: cluster mode off, or the client refused it
+ * (queue full: counted as a drop); a command submitted while disconnected is answered at once with
+ * status AH_REDIS_E_DISCONNECTED. fn may be NULL (the reply is dropped). */
+gboolean ah_cluster_call(int argc, const char **argv, const size_t *lens, ah_cluster_reply_fn fn, gpointer user);
+gboolean ah_cluster_call_script(ah_redis_script *s, int nkeys, int argc, const char **argv, const size_t *lens,
+	ah_cluster_reply_fn fn, gpointer user);
+/* Subscribe to a channel (again after every reconnection, by the client): its messages go to fn. */
+gboolean ah_cluster_subscribe(const char *channel, ah_cluster_message_fn fn, gpointer user);
+/* fn is called at every (re)connection to Redis, with the server's run_id. */
+void ah_cluster_on_connected(ah_cluster_connected_fn fn, gpointer user);
 /* Control thread: an operator's `status` reply (`request` the request, `reply` carrying `node`)
  * gets "cluster" (docs/api.md); any other reply, or cluster mode off: nothing changes. */
 void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
