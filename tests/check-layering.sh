@@ -24,6 +24,7 @@ LAYERS='
 plugin/glue/plugin.c
 plugin/glue/control.c
 plugin/glue/metrics.c
+plugin/glue/cluster-*.c
 plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c plugin/glue/cluster.c
 plugin/glue/sdp.c plugin/glue/session.c
 plugin/redis/*.c
@@ -32,7 +33,7 @@ plugin/core/requests-participant.c plugin/core/requests-join.c plugin/core/reque
 plugin/core/requests-schedule.c
 plugin/core/requests-common.c
 plugin/core/engine.c
-plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c
+plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c plugin/core/engine-ledger.c
 plugin/core/engine-participants.c
 plugin/core/engine-ghosts.c plugin/core/engine-media.c
 plugin/core/engine-credentials.c
