@@ -32,6 +32,7 @@ plugin/core/requests.c plugin/core/engine-metrics.c
 plugin/core/requests-participant.c plugin/core/requests-join.c plugin/core/requests-tenants.c plugin/core/requests-rooms.c plugin/core/requests-node.c
 plugin/core/requests-schedule.c
 plugin/core/requests-common.c
+plugin/core/engine-defs.c
 plugin/core/engine.c
 plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c plugin/core/engine-ledger.c
 plugin/core/engine-participants.c

@@ -183,4 +183,29 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine);
  * before the next call into it. */
 void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in);
 
+/* ---- Cluster mode's shared definitions (engine-defs.c; docs/cluster.md, "Definitions") ----
+ * A definition is a tenant's or a room's row of the state file (persist.h). */
+typedef struct {
+	char *tenant;
+	char *room;             /* NULL: the tenant's own row */
+} ah_def_ref;
+void ah_def_ref_free(gpointer ref);
+/* Start (or stop) keeping the list of definitions requests change (cluster mode). */
+void ah_engine_defs_track(ah_engine *engine, gboolean on);
+/* The definitions changed since the last call, in order (GPtrArray of ah_def_ref*, the caller's;
+ * NULL when none). A definition applied with ah_engine_apply_definition is not in it. */
+GPtrArray *ah_engine_defs_take(ah_engine *engine);
+/* The definition now (a new object, the caller's), NULL when there is no such tenant or room. */
+json_t *ah_engine_definition(const ah_engine *engine, const char *tenant, const char *room);
+/* The ids of the tenants (tenant NULL) or of a tenant's rooms, sorted (g_strfreev; NULL: no such tenant). */
+char **ah_engine_definition_ids(const ah_engine *engine, const char *tenant);
+/* Apply a definition from outside (another node, through Redis): `row` is the tenant's (room NULL)
+ * or the room's row, checked as strictly as the state file's; NULL: the tenant or room is gone
+ * (destroyed here as the Admin API does: its participants are removed, outs say so). The state
+ * file follows. AH_ERR_OK when applied or nothing changed (*changed says which); otherwise the
+ * error and *message (g_free) and nothing changed: a row that does not check, names another tenant
+ * or room, or a room whose tenant is not here. */
+ah_error ah_engine_apply_definition(ah_engine *engine, const char *tenant, const char *room, const json_t *row,
+	gint64 now, GPtrArray *outs, gboolean *changed, char **message);
+
 #endif

@@ -53,6 +53,28 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	return rrow;
 }
 
+void ah_def_ref_free(gpointer data)
+{
+	ah_def_ref *ref = data;
+	if (ref == NULL)
+		return;
+	g_free(ref->tenant);
+	g_free(ref->room);
+	g_free(ref);
+}
+
+/* A definition a request changed, for the glue to share (engine-defs.c hands the list over). One
+ * entry per change: a request changes one tenant or one room. */
+static void defs_note(ah_engine *engine, const char *tenant, const char *room)
+{
+	ah_def_ref *ref = g_new0(ah_def_ref, 1);
+	ref->tenant = g_strdup(tenant);
+	ref->room = g_strdup(room);
+	if (engine->defs_changed == NULL)
+		engine->defs_changed = g_ptr_array_new_with_free_func(ah_def_ref_free);
+	g_ptr_array_add(engine->defs_changed, ref);
+}
+
 /* Only the row that changed is built here (O(1) of the state's size); the writer thread writes
  * the file (persist-writer.h). */
 gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
@@ -61,6 +83,9 @@ gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
 	const ah_tenant *t;
 	const ah_room *r;
 	json_t *row = NULL;
+	/* Cluster mode: a change to share (engine-defs.c), unless it came from outside. */
+	if (engine->defs_track && !engine->defs_quiet && tenant != NULL)
+		defs_note(engine, tenant, room);
 	if (engine->writer == NULL || tenant == NULL)
 		return TRUE;
 	state = ah_persist_state_new();
@@ -75,6 +100,20 @@ gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room)
 		json_decref(row);
 	ah_persist_state_free(state);
 	return !ah_persist_writer_failing(engine->writer);
+}
+
+json_t *ah_engine_row(const ah_engine *engine, const char *tenant, const char *room)
+{
+	const ah_tenant *t = ah_engine_tenant(engine, tenant);
+	const ah_room *r = t != NULL && room != NULL ? ah_engine_room(engine, tenant, room) : NULL;
+	ah_persist_state *state;
+	json_t *row = NULL;
+	if (t == NULL || (room != NULL && r == NULL))
+		return NULL;
+	state = ah_persist_state_new();
+	row = room == NULL ? ah_persist_tenant_json(tenant_row(state, t)) : ah_persist_room_json(room_row(state, t, r));
+	ah_persist_state_free(state);
+	return row;
 }
 
 ah_persist_writer *ah_engine_persist_writer(const ah_engine *engine)
@@ -133,6 +172,7 @@ gboolean ah_engine_persist_migrated(ah_engine *engine, char **message)
 void ah_engine_persist_stop(ah_engine *engine)
 {
 	char *why = NULL;
+	g_clear_pointer(&engine->defs_changed, g_ptr_array_unref);
 	if (engine->writer == NULL)
 		return;
 	/* The last changes reach the disk (the glue's writer thread, if any, has stopped). */

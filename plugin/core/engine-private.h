@@ -157,6 +157,11 @@ struct ah_engine {
 	struct ah_engine_counters *counters; /* what metrics count (engine-metrics.c reads them) */
 	guint n_rooms;          /* rooms of every tenant, kept as they come and go (metrics, heartbeat) */
 	guint n_presenters;     /* participants in some room's presenters list, likewise */
+	/* Cluster mode's shared definitions (engine-defs.c): the tenants and rooms whose definition a
+	 * request changed since the glue last took them (ah_engine_defs_take), kept only while the glue
+	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
+	gboolean defs_track, defs_quiet;
+	GPtrArray *defs_changed; /* ah_def_ref*, owned */
 };
 
 /* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */
@@ -298,6 +303,9 @@ json_t *ah_engine_wait_json(const ah_wait_estimate *e);
  * the writer (the file is written off this thread). FALSE when the last write failed (the change
  * may not reach the disk); TRUE too when nothing persists. */
 gboolean ah_engine_save(ah_engine *engine, const char *tenant, const char *room);
+/* The definition of tenant `tenant` (room NULL) or of its room `room`: its state-file row
+ * (persist.h), NULL when there is no such tenant or room. */
+json_t *ah_engine_row(const ah_engine *engine, const char *tenant, const char *room);
 /* The number of the last change handed to the writer (`sync`: the glue answers once it is
  * durable); 0 when nothing persists. */
 guint64 ah_engine_persist_sync(ah_engine *engine);

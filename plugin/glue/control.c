@@ -631,8 +631,10 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n, item->at, outs);
 	for (guint i = 0; i < outs->len; i++) {
 		ah_out *out = g_ptr_array_index(outs, i);
-		if (out->kind == AH_OUT_REPLY && out->conn == session->conn)
+		if (out->kind == AH_OUT_REPLY && out->conn == session->conn) {
 			ah_cluster_status_reply(item->message, out->body, item->at);
+			ah_cluster_defs_status_reply(out->body);
+		}
 	}
 	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
 	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast,
@@ -674,6 +676,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		if (!gave_up && response == NULL)
 			response = ah_engine_admin_message(engine, item->message, now, outs);
 		ah_cluster_status_reply(item->message, response, now);
+		ah_cluster_defs_status_reply(response);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -744,6 +747,7 @@ static gboolean handle_queued(GPtrArray *outs, gint64 *cut)
 		gint64 start = janus_get_monotonic_time();
 		ah_metrics_hist_observe(&queueing_hist, (double)(start - item->at) / G_USEC_PER_SEC);
 		handle_item(item, outs);
+		ah_cluster_defs_flush();
 		ah_metrics_hist_observe(&handling_hist, (double)(janus_get_monotonic_time() - start) / G_USEC_PER_SEC);
 		item_free(item);
 		if (stop)
@@ -765,6 +769,7 @@ static gpointer control_thread(gpointer data)
 		if (cpu >= 0)
 			ah_engine_cpu_sample(engine, cpu, cut);
 		ah_cluster_tick(engine, cut);
+		ah_cluster_defs_tick(outs);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -839,6 +844,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		forget_state();
 		return FALSE;
 	}
+	ah_cluster_defs_start(engine);
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
@@ -847,6 +853,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		accepting = FALSE;
 		g_mutex_unlock(&post_lock);
 		ah_cluster_stop();
+		ah_cluster_defs_stop();
 		forget_state();
 		return FALSE;
 	}
@@ -868,6 +875,7 @@ void ah_control_stop(void)
 	thread = NULL;
 	/* Its wakes are dropped from here on (posts are). */
 	ah_cluster_stop();
+	ah_cluster_defs_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;
 	while ((item = g_async_queue_try_pop(queue)) != NULL) {

@@ -297,6 +297,20 @@ void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
 /* Control thread (metrics.c): the Redis connection's and the view's figures; nothing when off. */
 void ah_cluster_metrics(ah_metrics_input *in);
 
+/* ---- cluster-defs.c: tenants and rooms shared through Redis (docs/cluster.md, "Definitions") ---- */
+/* Plugin init, after ah_cluster_start: subscribe, listen to (re)connections, have the engine list the
+ * definitions requests change. Nothing when cluster mode is off. */
+void ah_cluster_defs_start(ah_engine *engine);
+/* Plugin destroy, after ah_cluster_stop (nothing calls back any more). */
+void ah_cluster_defs_stop(void);
+/* Control thread, after each work item: write the definitions it changed (submitted, never waited for). */
+void ah_cluster_defs_flush(void);
+/* Control thread, every turn after ah_cluster_tick: flush, and append to `outs` what applying other
+ * nodes' definitions made the engine do (participants of a destroyed room removed...). */
+void ah_cluster_defs_tick(GPtrArray *outs);
+/* An operator's status reply that carries "cluster" gets its "definitions" figures. */
+void ah_cluster_defs_status_reply(json_t *reply);
+
 /* ---- cpu.c: the CPU figures adaptive waves use ---- */
 /* User + system time of the whole process so far, microseconds; -1 when unknown. */
 gint64 ah_process_cpu_us(void);
