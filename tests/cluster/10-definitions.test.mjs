@@ -1,0 +1,198 @@
+// Cluster mode's shared definitions (docs/cluster.md, "Definitions"; issue 13): three Janus nodes with
+// `cluster = true` on the harness's redis-server. A tenant and a room created through node a's Admin API
+// show on b and c; a room edited on b shows its new caps on a and c; an attendee joins on c; the room
+// destroyed on c is gone on a and b and an attendee on a is removed; node b restarted (SIGKILL) has the
+// definitions, also one made while it was down; Redis restarted empty gets the definitions back from
+// the nodes, and a new node started after that has them; malformed definitions written into Redis by
+// hand are logged and ignored while every node keeps serving. How long each change took to show on the
+// other nodes is printed (the bound in docs/cluster.md is 1 s), not asserted.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  Bag, assertEvent, assertSuccess, attendee, createRoom, createTenant, joinBody, safeJson, waitFor,
+} from '../integration/lib/allhands.mjs';
+import { Cluster } from './lib/cluster.mjs';
+
+const TENANT = 'defs';
+const ROOM = 'shared';
+const cluster = new Cluster();
+let redis;
+let nodes;
+
+function clusterConfig(id) {
+  return {
+    cluster: true,
+    redis_host: redis.ip,
+    redis_port: redis.redisPort,
+    node_id: id,
+    node_url: (j) => j.wsUrl,
+    heartbeat_ms: 500,
+    node_expiry_ms: 1500,
+  };
+}
+
+async function rooms(node, tenant = TENANT) {
+  const r = await node.janus.admin({ request: 'list_rooms', tenant });
+  if (r.error_name === 'no_such_tenant') return null;
+  assertSuccess(r, `list_rooms on ${node.name}`);
+  return r.rooms;
+}
+
+async function roomOf(node, room, tenant = TENANT) {
+  return (await rooms(node, tenant))?.find((r) => r.room === room) ?? null;
+}
+
+// Poll `node` until check(value of get()) holds; returns the value and how long it took (ms).
+async function pollNode(node, get, check, what, timeout = 30000) {
+  const start = Date.now();
+  let last;
+  await waitFor(async () => {
+    last = await get(node);
+    return check(last);
+  }, { timeout, interval: 20, what: `node ${node.name}: ${what} (last: ${safeJson(last)})` });
+  return { value: last, ms: Date.now() - start };
+}
+
+async function definitionsStatus(node) {
+  const s = await node.janus.admin({ request: 'status' });
+  return s.cluster?.definitions;
+}
+
+before(async () => {
+  redis = await cluster.startRedis('redis');
+  nodes = [];
+  for (const name of ['a', 'b', 'c']) nodes.push(await cluster.startNode(name, { allhands: clusterConfig(`node-${name}`) }));
+  // Every node is connected (its definitions listener too) before the first change.
+  for (const node of nodes) {
+    await pollNode(node, async (n) => (await n.janus.admin({ request: 'status' })).cluster?.redis?.connected,
+      (x) => x === true, 'connected to Redis');
+  }
+});
+
+after(async () => {
+  await cluster.teardown();
+});
+
+test('a tenant and a room created on node a show on b and c; an edit on b shows on a and c', async () => {
+  const [a, b, c] = nodes;
+  const created = Date.now();
+  await createTenant(a.janus, { tenant: TENANT, max_participants: 50, name: 'Shared tenant' });
+  await createRoom(a.janus, { tenant: TENANT, room: ROOM, max_attendees: 20, presenter_secret: 'presenter-defs',
+    description: 'one room, three nodes' });
+  for (const node of [b, c]) {
+    const { value, ms } = await pollNode(node, (n) => roomOf(n, ROOM), (r) => r !== null, 'the room created on a');
+    console.log(`# node ${node.name}: tenant and room created on node a seen after ${Date.now() - created} ms (${ms} ms of polling)`);
+    assert.equal(value.max_attendees, 20);
+    assert.equal(value.description, 'one room, three nodes');
+    const t = (await node.janus.admin({ request: 'list_tenants' })).tenants.find((x) => x.tenant === TENANT);
+    assert.equal(t?.name, 'Shared tenant', safeJson(t));
+    assert.equal(t.max_participants, 50);
+  }
+  const d = await definitionsStatus(a);
+  assert.ok(d && d.writes >= 2, `node a wrote its two changes: ${safeJson(d)}`);
+  assert.ok((await definitionsStatus(b)).applied >= 2, 'node b applied them');
+
+  const edited = Date.now();
+  assertSuccess(await b.janus.admin({ request: 'edit_room', tenant: TENANT, room: ROOM, max_attendees: 42,
+    video_layer: 'medium' }), 'edit_room on b');
+  for (const node of [a, c]) {
+    const { value } = await pollNode(node, (n) => roomOf(n, ROOM), (r) => r?.max_attendees === 42, 'the caps edited on b');
+    console.log(`# node ${node.name}: room edited on node b seen after ${Date.now() - edited} ms`);
+    assert.equal(value.video_layer, 'medium', safeJson(value));
+  }
+});
+
+test('an attendee joins the room on c; destroyed on c, it is gone on a and b and an attendee on a is removed', async () => {
+  const [a, b, c] = nodes;
+  const bag = new Bag();
+  try {
+    const onC = await attendee(c.janus, bag);
+    assertEvent((await onC.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on c' }))).data, 'admitted');
+    const onA = await attendee(a.janus, bag);
+    assertEvent((await onA.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on a' }))).data, 'admitted');
+    const destroyed = Date.now();
+    assertSuccess(await c.janus.admin({ request: 'destroy_room', tenant: TENANT, room: ROOM }), 'destroy_room on c');
+    const removed = await onA.h.waitEvent('removed', { what: 'the attendee on a removed by the destroy on c' });
+    assert.equal(removed.data.reason, 'room_destroyed', safeJson(removed.data));
+    console.log(`# node a: its attendee removed ${Date.now() - destroyed} ms after the destroy on node c`);
+    for (const node of [a, b]) {
+      await pollNode(node, (n) => roomOf(n, ROOM), (r) => r === null, 'the room destroyed on c gone');
+      console.log(`# node ${node.name}: room destroyed on node c gone after ${Date.now() - destroyed} ms`);
+    }
+    const late = await attendee(a.janus, bag);
+    assert.equal((await late.join(joinBody({ tenant: TENANT, room: ROOM }))).data.error_name, 'no_such_room');
+  } finally {
+    await bag.closeAll();
+  }
+});
+
+test('node b restarted (SIGKILL) has the definitions, also one made while it was down', async () => {
+  const [a, b] = nodes;
+  await createRoom(a.janus, { tenant: TENANT, room: 'before-kill', max_attendees: 5 });
+  await pollNode(b, (n) => roomOf(n, 'before-kill'), (r) => r !== null, 'room before-kill');
+  assert.equal((await cluster.killNode(b)).signal, 'SIGKILL');
+  await createRoom(a.janus, { tenant: TENANT, room: 'while-down', max_attendees: 6 });
+  assertSuccess(await a.janus.admin({ request: 'destroy_room', tenant: TENANT, room: 'before-kill' }));
+  const started = Date.now();
+  await b.janus.start();
+  const { value } = await pollNode(b, (n) => rooms(n), (r) => r?.some((x) => x.room === 'while-down') &&
+    !r.some((x) => x.room === 'before-kill'), 'the room made while it was down, without the one destroyed');
+  console.log(`# node b: definitions from Redis ${Date.now() - started} ms after its restart began`);
+  assert.equal(value.find((x) => x.room === 'while-down').max_attendees, 6);
+});
+
+test('Redis restarted empty: the nodes write the definitions back, and a new node gets them', async () => {
+  const [a, b, c] = nodes;
+  await createRoom(a.janus, { tenant: TENANT, room: 'survivor', max_attendees: 9 });
+  for (const node of [b, c]) await pollNode(node, (n) => roomOf(n, 'survivor'), (r) => r !== null, 'room survivor');
+  const versionBefore = Number(await redis.ask(null, 'get', 'ah:defs:version'));
+  await redis.restartEmpty();
+  const restarted = Date.now();
+  await waitFor(async () => (await redis.ask(null, 'hexists', `ah:{${TENANT}}:defs`, 'room:survivor')) === '1',
+    { timeout: 30000, interval: 50, what: 'room survivor written back into Redis' });
+  console.log(`# definitions back in Redis ${Date.now() - restarted} ms after it restarted empty`);
+  assert.equal(await redis.ask(null, 'sismember', 'ah:tenants', TENANT), '1');
+  // The version counts again from an empty Redis: what is there was written back, not left over.
+  const versionAfter = Number(await redis.ask(null, 'get', 'ah:defs:version'));
+  assert.ok(versionAfter >= 3 && versionAfter < versionBefore, `version ${versionAfter} after, ${versionBefore} before`);
+  assert.equal(await redis.ask(null, 'hexists', `ah:{${TENANT}}:defs`, 'room:while-down'), '1');
+  // Each row is in Redis once; the others wrote nothing over it (seed).
+  const row = JSON.parse(await redis.ask(null, 'hget', `ah:{${TENANT}}:defs`, 'room:survivor'));
+  assert.equal(row.max_attendees, 9);
+  const d = await cluster.startNode('d', { allhands: clusterConfig('node-d') });
+  const { value, ms } = await pollNode(d, (n) => rooms(n), (r) => r?.some((x) => x.room === 'survivor'),
+    'the definitions, from Redis');
+  console.log(`# new node d: definitions from Redis after ${ms} ms of polling`);
+  assert.deepEqual(value.map((r) => r.room).sort(), ['survivor', 'while-down']);
+  nodes.push(d);
+});
+
+test('malformed definitions written into Redis by hand are logged and ignored; every node keeps serving', async () => {
+  const key = `ah:{${TENANT}}:defs`;
+  const note = (room) => JSON.stringify({ node: 'by-hand', tenant: TENANT, room, version: 1 });
+  const logSize = new Map(nodes.map((n) => [n.name, fs.statSync(n.janus.logFile).size]));
+  assert.equal(await redis.ask(null, 'hset', key, 'room:evil', '{not json'), '1');
+  assert.equal(await redis.ask(null, 'hset', key, 'room:negative', JSON.stringify({ tenant: TENANT, room: 'negative',
+    description: '', max_attendees: -5, presenter_secret: 'presenter-defs' })), '1');
+  await redis.ask(null, 'publish', 'ah:defs', note('evil'));
+  await redis.ask(null, 'publish', 'ah:defs', note('negative'));
+  await redis.ask(null, 'publish', 'ah:defs', 'not even json');
+  for (const node of nodes) {
+    await waitFor(() => {
+      const text = fs.readFileSync(node.janus.logFile, 'utf8').slice(logSize.get(node.name));
+      return /room defs\/evil: the definition in Redis is ignored: not JSON/.test(text) &&
+        /room defs\/negative: the definition in Redis is ignored/.test(text) &&
+        /a message on ah:defs is ignored/.test(text);
+    }, { timeout: 20000, interval: 100, what: `node ${node.name}: the malformed definitions logged` });
+    const r = await rooms(node);
+    assert.deepEqual(r.map((x) => x.room).sort(), ['survivor', 'while-down'], `node ${node.name} keeps serving`);
+    assert.ok((await definitionsStatus(node)).ignored >= 2);
+  }
+  // Still in step after that: a change on d shows on a.
+  await createRoom(nodes[3].janus, { tenant: TENANT, room: 'after', max_attendees: 3 });
+  await pollNode(nodes[0], (n) => roomOf(n, 'after'), (r) => r !== null, 'room after, created on d');
+  const line = fs.readFileSync(nodes[0].janus.logFile, 'utf8').split('\n').find((l) => /defs\/evil/.test(l));
+  console.log(`# node a: ${line.trim()}`);
+});
