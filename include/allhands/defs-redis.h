@@ -5,7 +5,8 @@
  *
  * Keys: ah:{T}:defs (a hash per tenant T: field "tenant" its row, "room:R" each room's row: the state
  * file's rows, persist.h), ah:tenants (the set of tenant ids), ah:defs:version (incremented by each
- * write); channel ah:defs carries {"node","tenant","room"?,"version"} after each write.
+ * write), ah:defs:seeded (set once a node has written back what it holds: missing, Redis is new or
+ * restarted empty); channel ah:defs carries {"node","tenant","room"?,"version"} after each write.
  *
  * Pure: GLib and jansson only, no hiredis, no Janus, no clock, no I/O; any thread.
  *
@@ -22,8 +23,10 @@
 #define AH_DEFS_CHANNEL "ah:defs"
 #define AH_DEFS_TENANTS_KEY "ah:tenants"
 #define AH_DEFS_VERSION_KEY "ah:defs:version"
-/* A row longer than this is not written nor read (a schedule's iCalendar is the only long part). */
-#define AH_DEFS_ROW_MAX (256 * 1024)
+#define AH_DEFS_SEEDED_KEY "ah:defs:seeded"
+/* A row longer than this is not written nor read (a schedule with its 1,000 exdates, the longest part,
+ * stays far below it). */
+#define AH_DEFS_ROW_MAX (1024 * 1024)
 
 const char *ah_defs_script_source(void);
 
@@ -43,8 +46,10 @@ char *ah_defs_field(const char *room);
  * missing or longer than AH_DEFS_ROW_MAX. Free with g_ptr_array_unref. */
 GPtrArray *ah_defs_write_argv(ah_defs_op op, const char *node, const char *tenant, const char *room, const char *row,
 	int *nkeys, char **error);
-/* The load's: -> {version, tenant ids...}. */
+/* The load's: -> {seeded, version, tenant ids...}; and the mark a node sets once it has written
+ * back everything it holds into a Redis that was not seeded (NULL when node is not an id). */
 GPtrArray *ah_defs_load_argv(int *nkeys);
+GPtrArray *ah_defs_seeded_argv(const char *node, int *nkeys);
 /* HGET of one row, HGETALL of a tenant's hash (plain commands). NULL when an id is not an id. */
 GPtrArray *ah_defs_hget_argv(const char *tenant, const char *room);
 GPtrArray *ah_defs_hgetall_argv(const char *tenant);
@@ -60,9 +65,11 @@ typedef struct {
 gboolean ah_defs_parse_note(const char *text, gsize len, ah_defs_note *note, char **error);
 void ah_defs_note_clear(ah_defs_note *note);
 
-/* The load's reply: *version (0: none was ever written) and the tenant ids (g_strfreev), those that
- * are not ids left out and counted in *skipped. FALSE with *error when the reply is not the script's. */
-gboolean ah_defs_parse_load(const ah_redis_value *v, gint64 *version, char ***tenants, guint *skipped, char **error);
+/* The load's reply: *seeded (FALSE: no node wrote its definitions back into this Redis yet), *version
+ * (0: none was ever written) and the tenant ids (g_strfreev), those that are not ids left out and
+ * counted in *skipped. FALSE with *error when the reply is not the script's. */
+gboolean ah_defs_parse_load(const ah_redis_value *v, gboolean *seeded, gint64 *version, char ***tenants,
+	guint *skipped, char **error);
 
 /* One definition read back. */
 typedef struct {

@@ -1,7 +1,9 @@
 /* allhands: the engine's side of the state file (issue 12): the row of a tenant or room that changed,
  * handed to the writer (persist-writer.h), whose thread (the glue's) writes the file; the writer's
  * start (seeded with the rows as loaded) and stop; the last change's number (`sync`); a room's
- * schedule and options in its row and back. engine.c and the request handlers call it; it calls
+ * schedule and options in its row and back; in cluster mode, the list of definitions requests changed
+ * (ah_engine_save notes them; engine-defs.c hands the list to the glue) and a definition's row
+ * (ah_engine_row). engine.c, engine-defs.c and the request handlers call it; it calls
  * engine-registry.c, persist, the writer and the schedule module.
  *
  * Pure: no Janus header, no clock, no logging. Control thread only (ah_engine_persist_stop after

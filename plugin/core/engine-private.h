@@ -3,7 +3,7 @@
  * header: nothing outside plugin/core includes it. Control thread only, like the whole engine.
  *
  * The engine's files call down only (tests/check-layering.sh checks it; docs/architecture.md):
- * engine.c -> engine-schedule.c, engine-admission.c, engine-persist.c ->
+ * engine-defs.c (cluster mode's definitions, called by the glue only) -> engine.c -> engine-schedule.c, engine-admission.c, engine-persist.c ->
  * engine-participants.c -> engine-ghosts.c, engine-media.c -> engine-credentials.c ->
  * engine-registry.c. The sections below follow that order, bottom first.
  *

@@ -8,9 +8,9 @@
  * already). At every (re)connection to Redis the node writes what it could not write while Redis was
  * away, then reads everything (the load, then one HGETALL per tenant) and applies it: Redis is the
  * source of truth, announcements lost while disconnected are made up for, and tenants and rooms
- * Redis no longer has are destroyed here. A Redis that holds no definitions at all (its version key
- * is missing: it restarted empty, or is new) gets this node's definitions written back (seed: only
- * where Redis has none), then the node reads again.
+ * Redis no longer has are destroyed here. A Redis no node has seeded (ah:defs:seeded is missing: it
+ * restarted empty, or is new) gets this node's definitions written back (seed: only where Redis has
+ * none), is marked seeded, and the node loads again.
  *
  * Order: every call goes through the one Redis client, whose command connection answers in
  * submission order (a script's NOSCRIPT re-send aside), so a read submitted after this node's write
@@ -217,7 +217,13 @@ static void keep_unsynced(const char *tenant, const char *room)
 static void write_reply(const ah_redis_reply *reply, gpointer user, gint64 now)
 {
 	call_ctx *c = user;
-	char name[160];
+	char name[160], *key = def_key(c->tenant, c->room);
+	guint64 *last = g_hash_table_lookup(written, key);
+	/* Every read submitted before this write has been answered (one connection, in order): unless
+	 * another write of it followed, no read can be stale for this definition any more. */
+	if (last != NULL && *last == c->seq)
+		g_hash_table_remove(written, key);
+	g_free(key);
 	def_name(c->tenant, c->room, name, sizeof(name));
 	if (reply->status != AH_REDIS_OK) {
 		/* No answer: written again at the next connection (this node's definition then). */
@@ -269,14 +275,46 @@ static void write_def(const char *tenant, const char *room, ah_defs_op op)
 
 static void load(gboolean seeded);
 
-/* Redis holds no definitions: write back this node's, where Redis has none (another node may be
- * doing the same: the first write of each definition stays). Tenants first: a room needs its. */
+/* What this node changed while Redis was away (those writes got no answer): written now, once the
+ * load was answered (or while seeding, after the tenants), so that the load's reconciliation sees them as newer than what it read and the
+ * reads that follow see them in Redis (last writer wins: this node's change is the latest Redis has). */
+static void write_unsynced(void)
+{
+	GHashTableIter it;
+	gpointer value;
+	GPtrArray *waiting = g_ptr_array_new_with_free_func(ah_def_ref_free);
+	g_hash_table_iter_init(&it, unsynced);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		g_ptr_array_add(waiting, value);
+		g_hash_table_iter_steal(&it);
+	}
+	for (guint i = 0; i < waiting->len; i++) {
+		ah_def_ref *ref = g_ptr_array_index(waiting, i);
+		write_def(ref->tenant, ref->room, AH_DEFS_PUT);
+	}
+	g_ptr_array_unref(waiting);
+}
+
+static void seeded_reply(const ah_redis_reply *reply, gpointer user, gint64 now)
+{
+	if (reply->status != AH_REDIS_OK || reply->value == NULL || reply->value->type == AH_REDIS_ERROR)
+		JANUS_LOG(LOG_WARN, "allhands: cluster: marking the definitions written back failed: %s\n",
+			reply->status != AH_REDIS_OK ? ah_redis_status_name(reply->status) : reply->value->str);
+}
+
+/* Redis was never seeded (new, or restarted empty): write back this node's definitions where Redis
+ * has none (other nodes may be doing the same: the first write of each definition stays), tenants
+ * first (a room needs its), then mark Redis seeded. Until a node has marked it, every node that
+ * connects seeds too, so a node never takes a half-written set for the whole. */
 static void seed(void)
 {
 	char **tenants = ah_engine_definition_ids(engine, NULL);
 	guint n_tenants = 0, n_rooms = 0;
+	int nkeys = 0;
 	for (guint i = 0; tenants[i] != NULL; i++, n_tenants++)
 		write_def(tenants[i], NULL, AH_DEFS_SEED);
+	/* This node's changes made while Redis was away: written whole (put), after their tenants. */
+	write_unsynced();
 	for (guint i = 0; tenants[i] != NULL; i++) {
 		char **rooms = ah_engine_definition_ids(engine, tenants[i]);
 		for (guint k = 0; rooms != NULL && rooms[k] != NULL; k++, n_rooms++)
@@ -284,8 +322,12 @@ static void seed(void)
 		g_strfreev(rooms);
 	}
 	g_strfreev(tenants);
-	JANUS_LOG(LOG_WARN, "allhands: cluster: Redis holds no definitions (new, or restarted empty): writing back "
-		"this node's %u tenant(s) and %u room(s)\n", n_tenants, n_rooms);
+	GPtrArray *argv = ah_defs_seeded_argv(ah_cluster_get_config()->node_id, &nkeys);
+	ah_cluster_call_script(script, nkeys, (int)argv->len, (const char **)argv->pdata, NULL, seeded_reply, NULL);
+	g_ptr_array_unref(argv);
+	if (n_tenants > 0)
+		JANUS_LOG(LOG_WARN, "allhands: cluster: Redis holds no definitions (new, or restarted empty): writing back "
+			"this node's %u tenant(s) and %u room(s)\n", n_tenants, n_rooms);
 }
 
 static void loaded(const ah_redis_reply *reply, gpointer user, gint64 now)
@@ -293,8 +335,11 @@ static void loaded(const ah_redis_reply *reply, gpointer user, gint64 now)
 	call_ctx *c = user;
 	char *error = NULL, **tenants = NULL;
 	gint64 version = 0;
+	gboolean seeded = FALSE;
 	guint skipped = 0;
-	if (reply->status != AH_REDIS_OK || !ah_defs_parse_load(reply->value, &version, &tenants, &skipped, &error)) {
+	if (reply->status != AH_REDIS_OK ||
+			!ah_defs_parse_load(reply->value, &seeded, &version, &tenants, &skipped, &error)) {
+		/* The next (re)connection loads again. */
 		read_failed("the definitions", reply, error);
 		ctx_free(c);
 		return;
@@ -302,14 +347,15 @@ static void loaded(const ah_redis_reply *reply, gpointer user, gint64 now)
 	if (skipped > 0)
 		JANUS_LOG(LOG_WARN, "allhands: cluster: %u member(s) of %s are not tenant ids: ignored\n", skipped,
 			AH_DEFS_TENANTS_KEY);
-	if (version == 0 && !c->seeded) {
+	if (!seeded && !c->seeded) {
 		seed();
 		load(TRUE);
 	} else {
+		write_unsynced();
 		GHashTable *there = g_hash_table_new(g_str_hash, g_str_equal);
 		for (guint i = 0; tenants[i] != NULL; i++)
 			g_hash_table_add(there, tenants[i]);
-		/* Tenants Redis does not have are gone (unless this node made one since the load). */
+		/* Tenants Redis does not have are gone (unless this node wrote one since the load). */
 		char **mine = ah_engine_definition_ids(engine, NULL);
 		for (guint i = 0; mine[i] != NULL; i++)
 			if (!g_hash_table_contains(there, mine[i]) && !newer_here(mine[i], NULL, c->seq))
@@ -343,21 +389,6 @@ static void load(gboolean seeded)
 
 static void connected(const char *run_id, gpointer user, gint64 now)
 {
-	GHashTableIter it;
-	gpointer value;
-	GPtrArray *waiting = g_ptr_array_new_with_free_func(ah_def_ref_free);
-	/* What this node changed while Redis was away goes first (last writer wins: this node's change
-	 * is the latest Redis sees of it), then everything is read. */
-	g_hash_table_iter_init(&it, unsynced);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		g_ptr_array_add(waiting, value);
-		g_hash_table_iter_steal(&it);
-	}
-	for (guint i = 0; i < waiting->len; i++) {
-		ah_def_ref *ref = g_ptr_array_index(waiting, i);
-		write_def(ref->tenant, ref->room, AH_DEFS_PUT);
-	}
-	g_ptr_array_unref(waiting);
 	load(FALSE);
 }
 

@@ -58,8 +58,21 @@ GPtrArray *ah_defs_load_argv(int *nkeys)
 	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 	g_ptr_array_add(argv, g_strdup(AH_DEFS_TENANTS_KEY));
 	g_ptr_array_add(argv, g_strdup(AH_DEFS_VERSION_KEY));
+	g_ptr_array_add(argv, g_strdup(AH_DEFS_SEEDED_KEY));
 	g_ptr_array_add(argv, g_strdup("load"));
-	*nkeys = 2;
+	*nkeys = 3;
+	return argv;
+}
+
+GPtrArray *ah_defs_seeded_argv(const char *node, int *nkeys)
+{
+	if (!ah_validate_identifier(node))
+		return NULL;
+	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(argv, g_strdup(AH_DEFS_SEEDED_KEY));
+	g_ptr_array_add(argv, g_strdup("seeded"));
+	g_ptr_array_add(argv, g_strdup(node));
+	*nkeys = 1;
 	return argv;
 }
 
@@ -118,9 +131,11 @@ gboolean ah_defs_parse_note(const char *text, gsize len, ah_defs_note *note, cha
 	return TRUE;
 }
 
-gboolean ah_defs_parse_load(const ah_redis_value *v, gint64 *version, char ***tenants, guint *skipped, char **error)
+gboolean ah_defs_parse_load(const ah_redis_value *v, gboolean *seeded, gint64 *version, char ***tenants,
+	guint *skipped, char **error)
 {
-	if (v == NULL || v->type != AH_REDIS_ARRAY || v->n < 1 || v->elements[0]->type != AH_REDIS_INTEGER) {
+	if (v == NULL || v->type != AH_REDIS_ARRAY || v->n < 2 || v->elements[0]->type != AH_REDIS_INTEGER ||
+			v->elements[1]->type != AH_REDIS_INTEGER) {
 		*error = g_strdup_printf("unexpected reply to the definitions' load (%s%s%s)",
 			v != NULL ? ah_redis_type_name(v->type) : "none", v != NULL && v->type == AH_REDIS_ERROR ? ": " : "",
 			v != NULL && v->type == AH_REDIS_ERROR ? v->str : "");
@@ -128,8 +143,9 @@ gboolean ah_defs_parse_load(const ah_redis_value *v, gint64 *version, char ***te
 	}
 	GPtrArray *ids = g_ptr_array_new();
 	*skipped = 0;
-	*version = v->elements[0]->integer;
-	for (gsize i = 1; i < v->n; i++) {
+	*seeded = v->elements[0]->integer != 0;
+	*version = v->elements[1]->integer;
+	for (gsize i = 2; i < v->n; i++) {
 		const ah_redis_value *e = v->elements[i];
 		if (e->type == AH_REDIS_STRING && strlen(e->str) == e->len && ah_validate_identifier(e->str))
 			g_ptr_array_add(ids, g_strdup(e->str));

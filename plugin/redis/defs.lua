@@ -2,8 +2,10 @@
 -- SPDX-License-Identifier: GPL-3.0-or-later
 --
 -- One script, so that a definition's write and its announcement are never half done.
---   load:            KEYS ah:tenants ah:defs:version
---                    -> {version (0: no definitions were ever written, e.g. Redis restarted empty), tenant ids...}
+--   load:            KEYS ah:tenants ah:defs:version ah:defs:seeded
+--                    -> {seeded (0: no node ever wrote its definitions back into this Redis: it is new,
+--                        or restarted empty), version, tenant ids...}
+--   seeded:          KEYS ah:defs:seeded; ARGV seeded node -> 1 (a node has written back all it holds)
 --   put, seed, del:  KEYS ah:{T}:defs ah:tenants ah:defs:version; ARGV op node T R row
 --                    R "" is the tenant's own row (field "tenant"), else the room's (field "room:R");
 --                    put writes the row, seed writes it only if the field is absent (a node writing
@@ -22,19 +24,29 @@ end
 
 local op = ARGV[1]
 if op == 'load' then
-	if #KEYS ~= 2 or KEYS[1] ~= 'ah:tenants' or KEYS[2] ~= 'ah:defs:version' then
-		return fail('AHBADKEY', 'keys must be ah:tenants ah:defs:version')
+	if #KEYS ~= 3 or KEYS[1] ~= 'ah:tenants' or KEYS[2] ~= 'ah:defs:version' or KEYS[3] ~= 'ah:defs:seeded' then
+		return fail('AHBADKEY', 'keys must be ah:tenants ah:defs:version ah:defs:seeded')
 	end
-	local out = { tonumber(redis.call('GET', KEYS[2]) or '0') or 0 }
+	local out = { redis.call('EXISTS', KEYS[3]), tonumber(redis.call('GET', KEYS[2]) or '0') or 0 }
 	for _, t in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 		out[#out + 1] = t
 	end
 	return out
 end
+if op == 'seeded' then
+	if #KEYS ~= 1 or KEYS[1] ~= 'ah:defs:seeded' then
+		return fail('AHBADKEY', 'keys must be ah:defs:seeded')
+	end
+	if not id_ok(ARGV[2]) then
+		return fail('AHBADARG', 'node must be an id (1 to 64 of A-Z a-z 0-9 _ - .)')
+	end
+	redis.call('SET', KEYS[1], ARGV[2])
+	return 1
+end
 
 local node, tenant, room, row = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if op ~= 'put' and op ~= 'seed' and op ~= 'del' then
-	return fail('AHBADARG', 'op must be load, put, seed or del')
+	return fail('AHBADARG', 'op must be load, seeded, put, seed or del')
 end
 if not id_ok(node) or not id_ok(tenant) or (room ~= '' and not id_ok(room)) or type(row) ~= 'string' then
 	return fail('AHBADARG', 'node, tenant and room must be ids (1 to 64 of A-Z a-z 0-9 _ - .)')

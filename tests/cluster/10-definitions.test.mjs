@@ -2,8 +2,9 @@
 // `cluster = true` on the harness's redis-server. A tenant and a room created through node a's Admin API
 // show on b and c; a room edited on b shows its new caps on a and c; an attendee joins on c; the room
 // destroyed on c is gone on a and b and an attendee on a is removed; node b restarted (SIGKILL) has the
-// definitions, also one made while it was down; Redis restarted empty gets the definitions back from
-// the nodes, and a new node started after that has them; malformed definitions written into Redis by
+// definitions, also one made while it was down; Redis killed, an edit on a while it is down, then Redis
+// restarted empty: it gets the definitions back from the nodes, with a's edit, and a new node started
+// after that has them; malformed definitions written into Redis by
 // hand are logged and ignored while every node keeps serving. How long each change took to show on the
 // other nodes is printed (the bound in docs/cluster.md is 1 s), not asserted.
 // SPDX-License-Identifier: GPL-3.0-or-later
@@ -143,11 +144,18 @@ test('node b restarted (SIGKILL) has the definitions, also one made while it was
   assert.equal(value.find((x) => x.room === 'while-down').max_attendees, 6);
 });
 
-test('Redis restarted empty: the nodes write the definitions back, and a new node gets them', async () => {
+test('Redis restarted empty: the nodes write the definitions back (and an edit made while it was down), and a new node gets them', async () => {
   const [a, b, c] = nodes;
   await createRoom(a.janus, { tenant: TENANT, room: 'survivor', max_attendees: 9 });
   for (const node of [b, c]) await pollNode(node, (n) => roomOf(n, 'survivor'), (r) => r !== null, 'room survivor');
   const versionBefore = Number(await redis.ask(null, 'get', 'ah:defs:version'));
+  assert.equal((await redis.kill()).signal, 'SIGKILL');
+  await pollNode(a, async (n) => (await n.janus.admin({ request: 'status' })).cluster.redis.connected, (x) => x === false,
+    'Redis disconnected');
+  // Node a serves its definitions and takes an edit while Redis is down; it is written once Redis is back.
+  assertSuccess(await a.janus.admin({ request: 'edit_room', tenant: TENANT, room: 'while-down', max_attendees: 16 }),
+    'edit_room while Redis is down');
+  await pollNode(a, definitionsStatus, (d) => d?.unsynced === 1, 'one definition waiting for Redis');
   await redis.restartEmpty();
   const restarted = Date.now();
   await waitFor(async () => (await redis.ask(null, 'hexists', `ah:{${TENANT}}:defs`, 'room:survivor')) === '1',
@@ -161,6 +169,13 @@ test('Redis restarted empty: the nodes write the definitions back, and a new nod
   // Each row is in Redis once; the others wrote nothing over it (seed).
   const row = JSON.parse(await redis.ask(null, 'hget', `ah:{${TENANT}}:defs`, 'room:survivor'));
   assert.equal(row.max_attendees, 9);
+  // Node a's edit made while Redis was down wins over what the others wrote back.
+  await waitFor(async () => JSON.parse(await redis.ask(null, 'hget', `ah:{${TENANT}}:defs`, 'room:while-down')).max_attendees === 16,
+    { timeout: 30000, interval: 50, what: 'the edit made while Redis was down, in Redis' });
+  for (const node of [b, c]) {
+    await pollNode(node, (n) => roomOf(n, 'while-down'), (r) => r?.max_attendees === 16, 'the edit made on a while Redis was down');
+  }
+  assert.equal((await definitionsStatus(a)).unsynced, 0);
   const d = await cluster.startNode('d', { allhands: clusterConfig('node-d') });
   const { value, ms } = await pollNode(d, (n) => rooms(n), (r) => r?.some((x) => x.room === 'survivor'),
     'the definitions, from Redis');

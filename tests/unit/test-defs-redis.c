@@ -145,14 +145,14 @@ static char *write_error(rfix *f, ah_defs_op op, const char *tenant, const char 
 	return text;
 }
 
-static void load(rfix *f, gint64 *version, char ***tenants)
+static void load(rfix *f, gboolean *seeded, gint64 *version, char ***tenants)
 {
 	int nkeys = 0;
 	char *error = NULL;
 	guint skipped = 0;
 	GPtrArray *argv = ah_defs_load_argv(&nkeys);
 	ah_redis_reply *rep = call_argv(f, argv, nkeys);
-	gboolean ok = ah_defs_parse_load(rep->value, version, tenants, &skipped, &error);
+	gboolean ok = ah_defs_parse_load(rep->value, seeded, version, tenants, &skipped, &error);
 	g_assert_cmpstr(error, ==, NULL);
 	g_assert_true(ok);
 	g_assert_cmpuint(skipped, ==, 0);
@@ -238,10 +238,12 @@ static void test_notes(void)
 static void test_write_announce_load(rfix *f, gconstpointer data)
 {
 	gint64 version = -1;
+	gboolean seeded = TRUE;
 	char **tenants = NULL, *text;
 	ah_defs_note note;
-	/* Nothing was ever written. */
-	load(f, &version, &tenants);
+	/* Nothing was ever written, nobody seeded. */
+	load(f, &seeded, &version, &tenants);
+	g_assert_false(seeded);
 	g_assert_cmpint(version, ==, 0);
 	g_assert_cmpuint(g_strv_length(tenants), ==, 0);
 	g_strfreev(tenants);
@@ -274,7 +276,17 @@ static void test_write_announce_load(rfix *f, gconstpointer data)
 	g_assert_cmpstr(text, ==, ROOM_ROW);
 	g_free(text);
 	g_assert_cmpint(write_def(f, AH_DEFS_PUT, "globex", NULL, "{\"tenant\":\"globex\"}"), ==, 4);
-	load(f, &version, &tenants);
+	/* Writes do not mark Redis seeded: only a node that wrote back all it holds does. */
+	load(f, &seeded, &version, &tenants);
+	g_assert_false(seeded);
+	g_strfreev(tenants);
+	int nkeys = 0;
+	GPtrArray *argv = ah_defs_seeded_argv("node-a", &nkeys);
+	ah_redis_reply *rep = call_argv(f, argv, nkeys);
+	g_assert_cmpint(rep->value->type, ==, AH_REDIS_INTEGER);
+	ah_redis_reply_free(rep);
+	load(f, &seeded, &version, &tenants);
+	g_assert_true(seeded);
 	g_assert_cmpint(version, ==, 4);
 	g_assert_cmpuint(g_strv_length(tenants), ==, 2);
 	g_assert_true(g_strv_contains((const char *const *)tenants, "acme"));
@@ -287,7 +299,7 @@ static void test_write_announce_load(rfix *f, gconstpointer data)
 	g_assert_cmpint(write_def(f, AH_DEFS_DEL, "acme", NULL, NULL), ==, 6);
 	g_assert_cmpint(integer(f, "EXISTS ah:{acme}:defs"), ==, 0);
 	g_assert_cmpint(integer(f, "SISMEMBER ah:tenants acme"), ==, 0);
-	load(f, &version, &tenants);
+	load(f, &seeded, &version, &tenants);
 	g_assert_cmpint(version, ==, 6);
 	g_assert_cmpuint(g_strv_length(tenants), ==, 1);
 	g_strfreev(tenants);
