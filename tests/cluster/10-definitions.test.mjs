@@ -1,6 +1,7 @@
 // Cluster mode's shared definitions (docs/cluster.md, "Definitions"; issue 13): three Janus nodes with
 // `cluster = true` on the harness's redis-server. A tenant and a room created through node a's Admin API
-// show on b and c; a room edited on b shows its new caps on a and c; an attendee joins on c; the room
+// show on b and c; a room edited on b shows its new caps on a and c; the room edited on a and b at once
+// ends the same on every node (the row Redis kept); an attendee joins on c; the room
 // destroyed on c is gone on a and b and an attendee on a is removed; node b restarted (SIGKILL) has the
 // definitions, also one made while it was down; Redis killed, an edit on a while it is down, then Redis
 // restarted empty: it gets the definitions back from the nodes, with a's edit, and a new node started
@@ -103,6 +104,40 @@ test('a tenant and a room created on node a show on b and c; an edit on b shows 
     console.log(`# node ${node.name}: room edited on node b seen after ${Date.now() - edited} ms`);
     assert.equal(value.video_layer, 'medium', safeJson(value));
   }
+});
+
+test('the same room edited on a and b at once: every node ends with the row Redis kept (last writer wins)', async () => {
+  const [a, b, c] = nodes;
+  for (let round = 0; round < 5; round++) {
+    const [ra, rb] = await Promise.all([
+      a.janus.admin({ request: 'edit_room', tenant: TENANT, room: ROOM, max_attendees: 100 + round, description: `a${round}` }),
+      b.janus.admin({ request: 'edit_room', tenant: TENANT, room: ROOM, max_attendees: 200 + round, description: `b${round}` }),
+    ]);
+    assertSuccess(ra);
+    assertSuccess(rb);
+    let kept;
+    await waitFor(async () => {
+      kept = JSON.parse(await redis.ask(null, 'hget', `ah:{${TENANT}}:defs`, `room:${ROOM}`));
+      const seen = await Promise.all(nodes.map((n) => roomOf(n, ROOM)));
+      return seen.every((r) => r.max_attendees === kept.max_attendees && r.description === kept.description);
+    }, { timeout: 20000, interval: 50, what: `round ${round}: every node with Redis's row (${safeJson(kept)})` });
+    assert.ok([`a${round}`, `b${round}`].includes(kept.description), safeJson(kept));
+    assert.equal(kept.max_attendees, kept.description.startsWith('a') ? 100 + round : 200 + round, 'one whole row won');
+    console.log(`# round ${round}: both edited at once, node ${kept.description[0]}'s edit kept on all three`);
+  }
+  // How long a change takes to show on the others: 20 edits on a, each timed until b and c have it.
+  const delays = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = Date.now();
+    assertSuccess(await a.janus.admin({ request: 'edit_room', tenant: TENANT, room: ROOM, max_attendees: 300 + i }));
+    await Promise.all([b, c].map((n) => pollNode(n, (x) => roomOf(x, ROOM), (r) => r?.max_attendees === 300 + i, `edit ${i}`)));
+    delays.push(Date.now() - t0);
+  }
+  delays.sort((x, y) => x - y);
+  console.log(`# 20 edits on node a seen on b and c (reply, then polling b and c): p50 ${delays[10]} ms, max ${delays[19]} ms ` +
+    '(bound in docs/cluster.md: 1 s)');
+  assertSuccess(await c.janus.admin({ request: 'edit_room', tenant: TENANT, room: ROOM, max_attendees: 42 }));
+  for (const node of [a, b]) await pollNode(node, (n) => roomOf(n, ROOM), (r) => r?.max_attendees === 42, 'back to 42');
 });
 
 test('an attendee joins the room on c; destroyed on c, it is gone on a and b and an attendee on a is removed', async () => {
