@@ -39,6 +39,7 @@ plugin/core/engine-participants.c
 plugin/core/engine-ghosts.c plugin/core/engine-media.c
 plugin/core/engine-credentials.c
 plugin/core/engine-registry.c
+plugin/core/admission-ledger.c
 plugin/core/admission.c
 plugin/core/admission-report.c
 plugin/core/admission-common.c

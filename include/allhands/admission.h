@@ -255,4 +255,45 @@ const ah_adm_metrics *ah_admission_metrics(const ah_admission *adm);
  * a tenant's or the node's room by room. tenant/room NULL = all. */
 GArray *ah_admission_queue(const ah_admission *adm, const char *tenant, const char *room);
 
+/* --- Cluster mode: allowances (admission-ledger.c; docs/cluster.md, "How admission uses it").
+ * Limited (cluster mode), a room seats no more attendees than its allowance, the seats this node
+ * holds in the cluster's seat ledger for it, and a tenant takes no more presenters and backstage
+ * monitors than its stage allowance; admission treats both like caps. New rooms and tenants start at
+ * 0; set_limited(TRUE) sets every existing one to the seats it holds. Not limited (the default,
+ * single-node): no allowance applies. Grants raise an allowance; trims lower it to the seats in use
+ * and return what was given back. Only grants from the ledger may raise it. */
+void ah_admission_set_limited(ah_admission *adm, gboolean limited);
+gboolean ah_admission_limited(const ah_admission *adm);
+void ah_admission_room_grant(ah_admission *adm, ah_adm_room *room, guint n);
+guint ah_admission_room_trim(ah_admission *adm, ah_adm_room *room);
+typedef struct {
+	const char *tenant, *room; /* valid while the room is */
+	guint allowance;           /* G_MAXUINT: not limited */
+	guint seats;               /* attendee seats held (connecting, active, rejoining) */
+	guint queued;
+	guint max_attendees;
+	guint tenant_free;         /* tenant seats attendees may still take on this node */
+	gboolean starved;          /* queued attendees wait for the ledger (allowance used up, cap not) */
+} ah_adm_room_ledger;
+ah_adm_room_ledger ah_admission_room_ledger(const ah_adm_room *room);
+gboolean ah_admission_stage_grant(ah_admission *adm, const char *tenant, guint n);
+guint ah_admission_stage_trim(ah_admission *adm, const char *tenant);
+/* Stage seats the tenant should hold and does not: its presenters plus its rooms' free presenter seats,
+ * minus its stage allowance (0 when not limited). */
+guint ah_admission_stage_short(const ah_admission *adm, const char *tenant);
+/* A presenter or backstage monitor of this tenant would fit the stage allowance now. */
+gboolean ah_admission_stage_free(const ah_admission *adm, const char *tenant);
+/* What needs the ledger, O(its length): rooms whose queue waits for seats (starved) or whose allowance
+ * is above their seats while nobody waits (to trim), and tenants whose stage allowance is not their
+ * presenters plus their rooms' free presenter seats (ids). Either array may be NULL. */
+void ah_admission_ledger_due(const ah_admission *adm, GPtrArray *rooms /* ah_adm_room* */,
+	GPtrArray *tenants /* const char* */);
+/* A tenant's share for a ledger sync: its rooms with a positive allowance appended to `rooms`
+ * (ah_adm_share), O(its rooms); returns its stage allowance (0 when unknown or not limited). */
+typedef struct {
+	const char *room;
+	guint seats;
+} ah_adm_share;
+guint ah_admission_tenant_shares(const ah_admission *adm, const char *tenant, GArray *rooms);
+
 #endif

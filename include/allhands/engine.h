@@ -83,6 +83,8 @@ typedef enum {
 			  * (only that receiver's entries; the rest of each fan-out stands) */
 	AH_OUT_KEYFRAME, /* ask presenter `conn` for a keyframe on its video streams */
 	AH_OUT_NOTIFY,   /* an event for Janus event handlers (`conn` may be 0) */
+	AH_OUT_DEFER,    /* the handle message being processed is answered later: keep its transaction
+			  * for `conn`'s next AH_OUT_REPLY (cluster mode: a presenter waiting for the ledger) */
 } ah_out_kind;
 
 typedef enum {
@@ -182,6 +184,63 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine);
  * counted in tenants_omitted). Strings and histograms in `in` are borrowed from the engine: render
  * before the next call into it. */
 void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in);
+
+/* ---- Cluster mode: the seat ledger (engine-ledger.c; docs/cluster.md, "How admission uses it").
+ * The engine decides what to ask of the cluster's seat ledger; the glue sends it to Redis and hands
+ * the answers back. Nothing here waits: a claim is a request now and an answer later. */
+typedef enum {
+	AH_LEDGER_REQ_CLAIM,   /* claim n seats (room NULL: a tenant-only "stage" seat); answer with `ref` */
+	AH_LEDGER_REQ_RELEASE, /* give back n seats this node holds (room NULL: stage) */
+	AH_LEDGER_REQ_CAP,     /* write the tenant's (room NULL) or room's cap n; -1: it is gone */
+} ah_ledger_req_kind;
+typedef struct {
+	ah_ledger_req_kind kind;
+	char *tenant;          /* owned */
+	char *room;            /* owned, NULL: see kind */
+	gint64 n;
+	guint64 ref;           /* CLAIM */
+} ah_ledger_req;
+void ah_ledger_req_clear(gpointer req); /* for a GArray's clear func */
+/* Turn the ledger on (cluster mode): every room and tenant is then limited by what the ledger grants
+ * (admission.h, "allowances"), starting from what it holds now; every cap is to be written. */
+void ah_engine_ledger_start(ah_engine *engine);
+gboolean ah_engine_ledger_on(const ah_engine *engine);
+/* The connection to Redis is (again) up: write every cap again (Redis may have come back empty) and
+ * retry what waited. O(rooms), once per connection. */
+void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now);
+/* What to send now (appended to reqs, GArray of ah_ledger_req with ah_ledger_req_clear): caps that
+ * changed, claims for rooms whose queue waits for seats and for presenters waiting for a stage seat,
+ * releases of seats nobody needs. `connected`: claims are only made while Redis is reachable (a
+ * release or cap is harmless to lose: the next sync states the truth). O(what needs the ledger). */
+void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GArray *reqs);
+/* The answer to claim `ref`: granted >= 0 seats, or < 0 when nothing was granted and retrying is
+ * worth it after retry_after_us (Redis unreachable, an error, or the tenant's ledger rebuilding).
+ * Waiting presenters get their answers (outs); seats granted to a room that is gone are released
+ * (reqs). */
+void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
+	gboolean unreachable, gint64 now, GPtrArray *outs, GArray *reqs);
+/* A sync of one tenant: what this node holds (allowances plus claims in flight). */
+typedef struct {
+	char *tenant;          /* owned */
+	guint stage;
+	GArray *rooms;         /* of ah_ledger_room_share (room owned) */
+} ah_ledger_sync;
+typedef struct {
+	char *room;
+	guint seats;
+} ah_ledger_room_share;
+void ah_ledger_sync_free(gpointer sync);
+/* One sync per tenant this node holds seats in, and one last (empty) for each tenant it stopped
+ * holding seats in since the last call. O(rooms of those tenants). */
+void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs /* ah_ledger_sync*, owns */);
+/* Figures for status: claims in flight, presenters waiting, rooms waiting for seats. */
+typedef struct {
+	gboolean busy;           /* rooms or presenters wait for the ledger */
+	guint claims_in_flight;
+	guint presenters_waiting;
+	guint64 claims, granted, denied, failed, released;
+} ah_ledger_figures;
+void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
 
 /* ---- Cluster mode's shared definitions (engine-defs.c; docs/cluster.md, "Definitions") ----
  * A definition is a tenant's or a room's row of the state file (persist.h). */

@@ -52,6 +52,7 @@
 	X(TOO_MANY_HANDLES, 638, "too_many_handles",    "Too many allhands handles in this Janus session") \
 	X(TOO_MANY_FAILURES, 650, "too_many_failures", "Too many failed credential attempts: try again after retry_after_ms") \
 	X(TOO_MANY_QUEUED,  651, "too_many_queued",     "This Janus session already holds the most queued joins allowed") \
+	X(CLUSTER_UNAVAILABLE, 652, "cluster_unavailable", "The cluster's seat ledger (Redis) cannot be reached: try again after retry_after_ms") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

@@ -60,6 +60,10 @@ struct adm_room {
 	gboolean moving;       /* counted in adm->moving_rooms: has queued attendees, open, unpaused */
 	gint64 ends_at;        /* when its window ends (engine's schedule; G_MAXINT64: no end) */
 	adm_measure measure;
+	/* Cluster mode (admission-ledger.c): the attendee seats this node holds in the cluster's ledger
+	 * for this room, which its seats never exceed (G_MAXUINT: no allowance, single-node). */
+	guint allowance;
+	adm_link ledger_link;  /* in adm->ledger_rooms while its allowance needs the ledger (starved or surplus) */
 };
 
 struct adm_tenant {
@@ -80,6 +84,9 @@ struct adm_tenant {
 	guint64 mark;
 	adm_link reserve_link; /* in adm->reserve while it can admit into its reserved seats */
 	adm_measure measure;
+	guint stage_allowance; /* cluster mode: tenant-only seats (presenters, backstage) held in the ledger */
+	adm_link stage_link;   /* in adm->stage_tenants while stage_allowance is not its presenters plus
+				* its rooms' free presenter seats (what the ledger should hold for them) */
 };
 
 typedef struct {
@@ -131,7 +138,17 @@ struct ah_admission {
 	guint64 turns;            /* admissions out of a queue, ever (the tenants' shares count them) */
 	adm_measure measure;
 	ah_adm_metrics metrics;   /* the node's, for Prometheus (admission-report.c) */
+	gboolean limited;         /* cluster mode: rooms and tenants start with no allowance */
+	adm_list ledger_rooms;    /* rooms whose allowance is short of their queue, or above their seats */
+	adm_list stage_tenants;   /* tenants holding more stage allowance than presenters */
 };
+
+/* admission.c, for admission-ledger.c */
+void ah_adm_refresh_room(ah_admission *adm, adm_room *r);
+void ah_adm_refresh_tenant(ah_admission *adm, adm_tenant *t);
+adm_tenant *ah_adm_tenant(const ah_admission *adm, const char *tenant);
+/* A room's allowance asks something of the ledger: more seats for its queue, or seats to give back. */
+gboolean ah_adm_room_ledger_due(const adm_room *r);
 
 /* admission-common.c */
 guint ah_adm_seats(const ah_adm_counts *c);

@@ -190,7 +190,18 @@ static void count_add(ah_admission *adm, const adm_participant *p, int delta)
 
 static gboolean room_seat_free(const adm_room *r)
 {
-	return ah_adm_seats(&r->counts) < r->max_attendees;
+	return ah_adm_seats(&r->counts) < MIN(r->max_attendees, r->allowance);
+}
+
+gboolean ah_adm_room_ledger_due(const adm_room *r)
+{
+	guint seats = ah_adm_seats(&r->counts);
+	gboolean waiting = r->queue[0].length + r->queue[1].length > 0 && !r->closed && !r->paused;
+	if (r->allowance == G_MAXUINT)
+		return FALSE;
+	if (!waiting)
+		return r->allowance > seats;
+	return seats >= r->allowance && seats < r->max_attendees;
 }
 
 /* A tenant seat an attendee may take: free presenter seats are not for attendees. */
@@ -227,6 +238,8 @@ static void refresh_tenant(ah_admission *adm, adm_tenant *t)
 	gboolean ready = (t->ready[0].length > 0 || t->ready[1].length > 0) && tenant_seat_free(t);
 	set_ready(adm, t, ready);
 	list_set(&adm->reserve, &t->reserve_link, ready && ah_adm_seats(&t->counts) < t->reserved);
+	list_set(&adm->stage_tenants, &t->stage_link, t->stage_allowance != G_MAXUINT &&
+		t->stage_allowance != (guint64)t->counts.presenters + t->presenter_gap);
 	if (!ready)
 		t->deficit = 0;
 }
@@ -239,11 +252,22 @@ static void refresh_room(ah_admission *adm, adm_room *r)
 	queued = r->queue[0].length + r->queue[1].length > 0;
 	moving = queued && !r->closed && !r->paused;
 	list_set(&adm->queued_rooms, &r->queued_link, queued);
+	list_set(&adm->ledger_rooms, &r->ledger_link, ah_adm_room_ledger_due(r));
 	if (moving != r->moving) {
 		r->moving = moving;
 		adm->moving_rooms = moving ? adm->moving_rooms + 1 : adm->moving_rooms - 1;
 	}
 	refresh_tenant(adm, r->tenant);
+}
+
+void ah_adm_refresh_room(ah_admission *adm, adm_room *r)
+{
+	refresh_room(adm, r);
+}
+
+void ah_adm_refresh_tenant(ah_admission *adm, adm_tenant *t)
+{
+	refresh_tenant(adm, t);
 }
 
 /* The node's admission paths are open and a seat is free for someone who is ready. */
@@ -508,9 +532,14 @@ const ah_admission_config *ah_admission_get_config(const ah_admission *adm)
 
 /* --- tenants and rooms */
 
-static adm_tenant *tenant_get(ah_admission *adm, const char *tenant)
+static adm_tenant *tenant_get(const ah_admission *adm, const char *tenant)
 {
 	return tenant != NULL ? g_hash_table_lookup(adm->tenants, tenant) : NULL;
+}
+
+adm_tenant *ah_adm_tenant(const ah_admission *adm, const char *tenant)
+{
+	return tenant_get(adm, tenant);
 }
 
 void ah_admission_set_tenant(ah_admission *adm, const char *tenant, guint max_participants)
@@ -523,6 +552,7 @@ void ah_admission_set_tenant(ah_admission *adm, const char *tenant, guint max_pa
 		t = g_new0(adm_tenant, 1);
 		t->id = g_strdup(tenant);
 		t->weight = 1;
+		t->stage_allowance = adm->limited ? 0 : G_MAXUINT;
 		t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
 		ah_rate_init(&t->measure.rate);
 		g_hash_table_insert(adm->tenants, t->id, t);
@@ -558,12 +588,15 @@ gboolean ah_admission_remove_tenant(ah_admission *adm, const char *tenant, GArra
 	if (t == NULL)
 		return FALSE;
 	g_hash_table_iter_init(&iter, t->rooms);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		remove_members(adm, value, FALSE, removed);
+		list_set(&adm->ledger_rooms, &((adm_room *)value)->ledger_link, FALSE);
+	}
 	/* Empty now: out of every ring; give back its reserve. */
 	adm->reserved_unused -= gap(t->reserved, 0);
 	set_ready(adm, t, FALSE);
 	list_set(&adm->reserve, &t->reserve_link, FALSE);
+	list_set(&adm->stage_tenants, &t->stage_link, FALSE);
 	g_hash_table_remove(adm->tenants, tenant);
 	return TRUE;
 }
@@ -580,6 +613,7 @@ gboolean ah_admission_set_room(ah_admission *adm, const char *tenant, const char
 		r->id = g_strdup(room);
 		r->tenant = t;
 		r->ends_at = G_MAXINT64;
+		r->allowance = adm->limited ? 0 : G_MAXUINT;
 		ah_rate_init(&r->measure.rate);
 		g_hash_table_insert(t->rooms, r->id, r);
 	}
@@ -609,6 +643,7 @@ gboolean ah_admission_remove_room(ah_admission *adm, const char *tenant, const c
 	t = r->tenant;
 	remove_members(adm, r, FALSE, removed);
 	t->presenter_gap -= gap(r->presenter_seats, 0);
+	list_set(&adm->ledger_rooms, &r->ledger_link, FALSE);
 	g_hash_table_remove(t->rooms, room);
 	refresh_tenant(adm, t);
 	return TRUE;
@@ -827,7 +862,8 @@ gboolean ah_admission_add_presenter(ah_admission *adm, guint64 pid, const char *
 		fits = ah_adm_tenant_seats(r->tenant) < r->tenant->max_participants;
 	else
 		fits = tenant_seat_free(r->tenant);
-	if (!fits)
+	/* Cluster mode: and a tenant-only seat this node holds in the ledger. */
+	if (!fits || r->tenant->counts.presenters >= r->tenant->stage_allowance)
 		return FALSE;
 	p = participant_new(adm, pid, r);
 	p->presenter = TRUE;

@@ -8,7 +8,8 @@
  * one tenant or one room (and, when it is destroyed, its participants).
  *
  * Layer: above engine.c (it creates and destroys tenants and rooms through it), below the glue;
- * it calls engine.c, engine-persist.c, engine-schedule.c, engine-admission.c, engine-media.c and
+ * it calls engine.c, engine-persist.c, engine-schedule.c, engine-admission.c, engine-ledger.c (a cap
+ * that changed goes to the seat ledger, as an edit request's does), engine-media.c and
  * engine-registry.c, and nothing calls it but the glue.
  *
  * Pure: no Janus header, no clock, no logging. Control thread only.
@@ -127,6 +128,7 @@ static void apply_tenant(ah_engine *engine, const ah_persist_tenant *row)
 		if (t->max_participants != row->max_participants) {
 			t->max_participants = row->max_participants;
 			ah_admission_set_tenant(engine->adm, t->id, t->max_participants);
+			ah_engine_ledger_cap_changed(engine, t->id, NULL);
 		}
 	}
 	replace(&t->previous_secret, row->previous_secret);
@@ -166,6 +168,7 @@ static void apply_room(ah_engine *engine, const ah_persist_room *row, gint64 now
 		if (r->max_attendees != row->max_attendees) {
 			r->max_attendees = row->max_attendees;
 			ah_admission_set_room(engine->adm, t->id, r->id, r->max_attendees);
+			ah_engine_ledger_cap_changed(engine, t->id, r->id);
 		}
 		json_t *was = r->schedule != NULL ? ah_schedule_to_json(r->schedule) : NULL;
 		new_schedule = !(was == NULL ? row->schedule == NULL : row->schedule != NULL && json_equal(was, row->schedule));

@@ -56,6 +56,10 @@ typedef struct {
 	guint reserved;         /* node seats only this tenant may take */
 	guint max_queued;       /* 0: no bound */
 	GHashTable *rooms;      /* room id -> ah_room* (owned) */
+	/* Cluster mode (engine-ledger.c): stage claims in flight, when to try again, presenters waiting. */
+	guint stage_pending;
+	gint64 stage_retry_at;
+	guint stage_waiting;
 	/* Join tokens' HMAC key (token.h), generated; never the secret (engine-credentials.c). */
 	char signing_key[AH_SIGNING_KEY_LEN + 1];
 	char *previous_signing_key; /* a rotated-out key valid until previous_signing_key_until; NULL: none */
@@ -91,6 +95,11 @@ struct ah_room {
 	ah_fail_bucket failures; /* failed pin, presenter_secret, priority_secret attempts (throttle.h) */
 	guint queue_index;      /* 1 + its place in engine->schedule_queue; 0: not in it */
 	gboolean dirty;         /* in engine->dirty_rooms */
+	/* Cluster mode (engine-ledger.c): seats claimed and not answered yet, when to claim again, and the
+	 * back-off after claims that found the caps full (ms). */
+	guint ledger_pending;
+	gint64 ledger_retry_at;
+	guint ledger_backoff_ms;
 };
 
 typedef struct {
@@ -157,12 +166,38 @@ struct ah_engine {
 	struct ah_engine_counters *counters; /* what metrics count (engine-metrics.c reads them) */
 	guint n_rooms;          /* rooms of every tenant, kept as they come and go (metrics, heartbeat) */
 	guint n_presenters;     /* participants in some room's presenters list, likewise */
+	struct ah_engine_ledger *ledger; /* cluster mode's seat ledger state (engine-ledger.c); NULL: off */
 	/* Cluster mode's shared definitions (engine-defs.c): the tenants and rooms whose definition a
 	 * request changed since the glue last took them (ah_engine_defs_take), kept only while the glue
 	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
 	gboolean defs_track, defs_quiet;
 	GPtrArray *defs_changed; /* ah_def_ref*, owned */
 };
+
+/* --- engine-ledger.c, for the engine's other files and the requests */
+/* A tenant's cap (room NULL) or a room's changed, or it is gone: written to the ledger next. */
+void ah_engine_ledger_cap_changed(ah_engine *engine, const char *tenant, const char *room);
+/* Cluster mode, no stage seat free: the join of presenter or backstage monitor on `conn` waits for
+ * a claim (the request is answered later: AH_OUT_DEFER). */
+void ah_engine_ledger_wait_stage(ah_engine *engine, guint64 conn, ah_room *room, gboolean backstage,
+	const char *display, gint64 now);
+/* The next presenter waiting in tenant t (NULL: none); taken out of the queue. g_free the result's
+ * strings with ah_engine_ledger_waiter_free. */
+typedef struct {
+	guint64 conn;
+	char *tenant, *room, *display;
+	gboolean backstage;
+} ah_ledger_waiter;
+ah_ledger_waiter *ah_engine_ledger_next_waiter(ah_engine *engine, const char *tenant);
+void ah_engine_ledger_waiter_free(ah_ledger_waiter *w);
+/* Forget the waiting presenter on conn (its handle went away). */
+void ah_engine_ledger_forget_conn(ah_engine *engine, guint64 conn);
+void ah_engine_ledger_stop(ah_engine *engine);
+/* The claim `ref` was answered: book it; returns the tenant whose stage allowance the claim was
+ * for (presenters may now be seated), NULL for a room's claim or an unknown ref. *granted_out: seats
+ * granted (0 when none); *failed_out: the claim got no answer from Redis. */
+const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
+	gint64 now, GArray *reqs);
 
 /* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */
 typedef enum {

@@ -69,6 +69,7 @@ ah_tenant *ah_engine_add_tenant(ah_engine *engine, const char *id, const char *n
 	t->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, room_free);
 	g_hash_table_insert(engine->tenants, t->id, t);
 	ah_admission_set_tenant(engine->adm, id, max_participants);
+	ah_engine_ledger_cap_changed(engine, id, NULL);
 	return t;
 }
 
@@ -90,6 +91,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	g_hash_table_insert(tenant->rooms, r->id, r);
 	engine->n_rooms++;
 	ah_admission_set_room(engine->adm, tenant->id, id, max_attendees);
+	ah_engine_ledger_cap_changed(engine, tenant->id, id);
 	ah_engine_apply_presenter_seats(engine, r);
 	return r;
 }
@@ -111,6 +113,7 @@ void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrAr
 	/* Queue positions behind the removed attendees are reported by the next tick
 	 * (ah_admission_next_deadline() returns `now` until then). */
 	ah_admission_remove_room(engine->adm, room->tenant->id, room->id, NULL);
+	ah_engine_ledger_cap_changed(engine, room->tenant->id, room->id);
 	engine->n_rooms--;
 	g_hash_table_remove(room->tenant->rooms, room->id);
 }
@@ -122,6 +125,7 @@ void ah_engine_destroy_tenant(ah_engine *engine, ah_tenant *tenant, gint64 now, 
 		empty_room(engine, g_ptr_array_index(rooms, i), AH_EXIT_TENANT, now, outs);
 	g_ptr_array_unref(rooms);
 	ah_admission_remove_tenant(engine->adm, tenant->id, NULL);
+	ah_engine_ledger_cap_changed(engine, tenant->id, NULL);
 	engine->n_rooms -= g_hash_table_size(tenant->rooms);
 	g_hash_table_remove(engine->tenants, tenant->id);
 }
@@ -301,6 +305,7 @@ void ah_engine_free(ah_engine *engine)
 	if (engine == NULL)
 		return;
 	/* Rooms point at participants without owning them: drop the participants first. */
+	ah_engine_ledger_stop(engine);
 	g_hash_table_destroy(engine->pids);
 	g_hash_table_destroy(engine->conns);
 	g_hash_table_destroy(engine->tenants);
@@ -389,6 +394,7 @@ void ah_engine_conn_gone(ah_engine *engine, guint64 conn, gint64 now, GPtrArray 
 	ah_engine_catch_up(engine, now, outs);
 	ah_participant *p = ah_engine_participant(engine, conn);
 	ah_engine_forget_conn(engine, conn);
+	ah_engine_ledger_forget_conn(engine, conn);
 	if (p == NULL)
 		return;
 	ah_engine_remove(engine, p, AH_EXIT_GONE, now, outs);

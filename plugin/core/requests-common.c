@@ -241,3 +241,8 @@ ah_error ah_req_room_credentials(ah_req *req)
 	return AH_ERR_OK;
 }
 
+json_t *ah_engine_error_body(ah_error err, const char *message)
+{
+	return json_pack("{s:s, s:i, s:s, s:s}", "allhands", "event", "error_code", ah_error_code(err),
+		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
+}

@@ -13,6 +13,34 @@
 #include "requests-private.h"
 #include "allhands/token.h"
 
+/* Seat a presenter or backstage monitor on a tenant seat (FALSE: none free). */
+static ah_error seat(ah_engine *e, guint64 conn, ah_room *room, gboolean backstage, const char *display,
+	GPtrArray *outs, ah_participant **joined)
+{
+	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
+		return AH_ERR_TENANT_FULL;
+	*joined = ah_engine_add_participant(e, conn, room, !backstage, display);
+	(*joined)->backstage = backstage;
+	json_object_set_new(ah_engine_notify(outs, conn, "joined", room->tenant->id, room->id, (*joined)->id),
+		"ptype", json_string(backstage ? "backstage" : "presenter"));
+	return AH_ERR_OK;
+}
+
+/* The answer to a seated presenter (joined, with the room's presenters) or backstage monitor (an
+ * offer: it receives at once). */
+static json_t *seated_reply(ah_engine *e, ah_participant *p, ah_jsep_kind *jsep, GPtrArray *outs)
+{
+	ah_room *room = p->room;
+	if (p->backstage) {
+		*jsep = AH_JSEP_OFFER;
+		ah_engine_notify(outs, p->conn, "admitted", room->tenant->id, room->id, p->id);
+		return ah_engine_offer_body(e, p, "admitted");
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
+		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
+		"presenters", ah_engine_presenters_json(e, room));
+}
+
 /* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
 static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_participant **joined)
 {
@@ -28,38 +56,68 @@ static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_par
 	}
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
-	if (!ah_admission_add_presenter(e->adm, ah_engine_next_id(e), room->tenant->id, room->id))
-		return AH_ERR_TENANT_FULL;
-	*joined = ah_engine_add_participant(e, req->conn, room, !backstage, ah_req_string(req, "display"));
-	(*joined)->backstage = backstage;
-	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, (*joined)->id),
-		"ptype", json_string(backstage ? "backstage" : "presenter"));
-	return AH_ERR_OK;
+	/* Cluster mode without a stage seat in hand: the join waits for a claim, answered later
+	 * (ah_engine_ledger_answer). Anything else that would refuse it was checked above. */
+	if (ah_admission_limited(e->adm) && !ah_admission_stage_free(e->adm, room->tenant->id) &&
+			ah_engine_ledger_on(e)) {
+		ah_engine_ledger_wait_stage(e, req->conn, room, backstage, ah_req_string(req, "display"), req->now);
+		req->deferred = TRUE;
+		*joined = NULL;
+		return AH_ERR_OK;
+	}
+	return seat(e, req->conn, room, backstage, ah_req_string(req, "display"), req->outs, joined);
 }
 
 static ah_error join_presenter(ah_req *req, ah_room *room)
 {
 	ah_participant *p;
 	ah_error err = join_seat(req, room, FALSE, &p);
-	if (err != AH_ERR_OK)
+	if (err != AH_ERR_OK || p == NULL)
 		return err;
-	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "allhands", "event", "event", "joined",
-		"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id,
-		"presenters", ah_engine_presenters_json(req->engine, room));
+	req->reply = seated_reply(req->engine, p, &req->jsep, req->outs);
 	return AH_ERR_OK;
 }
 
 /* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
 static ah_error join_backstage(ah_req *req, ah_room *room)
 {
-	ah_participant *p;
-	ah_error err = join_seat(req, room, TRUE, &p);
-	if (err != AH_ERR_OK)
-		return err;
-	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
-	req->jsep = AH_JSEP_OFFER;
-	ah_engine_notify(req->outs, req->conn, "admitted", room->tenant->id, room->id, p->id);
-	return AH_ERR_OK;
+	return join_presenter(req, room);
+}
+
+void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
+	gboolean unreachable, gint64 now, GPtrArray *outs, GArray *reqs)
+{
+	const char *tenant = ah_engine_ledger_book(engine, ref, granted, retry_after_us, now, reqs);
+	ah_ledger_waiter *w;
+	char *id;
+	if (tenant == NULL)
+		return;
+	id = g_strdup(tenant);
+	/* Seat the waiting presenters the stage seats allow, in their order; refuse the others when the
+	 * claim found the caps full or got no answer (they may try again). */
+	while (ah_admission_stage_free(engine->adm, id) || granted <= 0) {
+		if ((w = ah_engine_ledger_next_waiter(engine, id)) == NULL)
+			break;
+		ah_room *room = ah_engine_room(engine, w->tenant, w->room);
+		ah_participant *p = NULL;
+		ah_error err = room == NULL ? AH_ERR_NO_SUCH_ROOM
+			: granted < 0 && unreachable ? AH_ERR_CLUSTER_UNAVAILABLE
+			: granted <= 0 ? AH_ERR_TENANT_FULL
+			: seat(engine, w->conn, room, w->backstage, w->display, outs, &p);
+		ah_jsep_kind jsep = AH_JSEP_NONE;
+		json_t *body;
+		if (err == AH_ERR_OK) {
+			body = seated_reply(engine, p, &jsep, outs);
+		} else {
+			body = ah_engine_error_body(err, NULL);
+			if (err == AH_ERR_CLUSTER_UNAVAILABLE)
+				json_object_set_new(body, "retry_after_ms", json_integer(MAX(retry_after_us, 0) / 1000));
+		}
+		ah_engine_push(outs, AH_OUT_REPLY, w->conn, body, jsep);
+		ah_engine_ledger_waiter_free(w);
+	}
+	g_free(id);
+	ah_engine_flush(engine, outs);
 }
 
 /* The admitted reply: an offer, and a rejoin token when there is a grace. */

@@ -33,6 +33,7 @@ typedef struct {
 	char *error;            /* error message (g_free); NULL: the table's default */
 	json_t *error_extra;    /* fields added to the error body (owned), e.g. room_closed's next_start */
 	guint kept;             /* outs below this index stand even if the request fails (others' events) */
+	gboolean deferred;      /* answered later (cluster mode: a presenter waiting for a stage seat) */
 	const ah_token_claims *token; /* join: the verified join token (its role decides); NULL: none */
 	ah_token_claims claims;       /* join: where `token` points once verified */
 } ah_req;

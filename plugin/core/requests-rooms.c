@@ -161,6 +161,7 @@ ah_error ah_req_edit_room(ah_req *req)
 	if (ah_req_has(req, "max_attendees")) {
 		room->max_attendees = ah_req_uint(req, "max_attendees");
 		ah_admission_set_room(req->engine->adm, room->tenant->id, room->id, room->max_attendees);
+		ah_engine_ledger_cap_changed(req->engine, room->tenant->id, room->id);
 	}
 	apply_room_seats(req, room);
 	ah_req_schedule_apply(req, room, &in);

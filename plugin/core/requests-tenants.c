@@ -72,6 +72,7 @@ ah_error ah_req_edit_tenant(ah_req *req)
 	if (ah_req_has(req, "max_participants")) {
 		t->max_participants = ah_req_uint(req, "max_participants");
 		ah_admission_set_tenant(req->engine->adm, t->id, t->max_participants);
+		ah_engine_ledger_cap_changed(req->engine, t->id, NULL);
 	}
 	apply_tenant_share(req, t);
 	req->reply = ah_req_success();

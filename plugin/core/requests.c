@@ -307,12 +307,6 @@ static ah_error dispatch(ah_req *req)
 	return row->handler(req);
 }
 
-json_t *ah_engine_error_body(ah_error err, const char *message)
-{
-	return json_pack("{s:s, s:i, s:s, s:s}", "allhands", "event", "error_code", ah_error_code(err),
-		"error_name", ah_error_name(err), "error", message != NULL ? message : ah_error_message(err));
-}
-
 /* Run a request; returns the reply body. Outs of a failed request are dropped, but for events of
  * others it kept (req->kept). */
 static json_t *run(ah_req *req)
@@ -360,8 +354,13 @@ void ah_engine_handle_message(ah_engine *engine, guint64 conn, json_t *message, 
 		if (err != AH_ERR_OK && err < AH_ERR__COUNT)
 			engine->counters->join_refusals[err]++;
 	}
-	/* The reply goes before the side effects: the glue must send an offer before it routes. */
-	out->kind = AH_OUT_REPLY;
+	/* The reply goes before the side effects: the glue must send an offer before it routes. A
+	 * deferred request keeps its transaction for the reply to come. */
+	out->kind = req.deferred ? AH_OUT_DEFER : AH_OUT_REPLY;
+	if (req.deferred) {
+		json_decref(reply);
+		reply = NULL;
+	}
 	out->conn = conn;
 	out->body = reply;
 	out->jsep = req.jsep;

@@ -544,8 +544,22 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 				(guint64)json_integer_value(json_object_get(out->body, "sequence")));
 			break;
 		}
+		if (out->kind == AH_OUT_REPLY && !is_caller && session->deferred_transaction != NULL) {
+			/* The answer to a request the engine deferred (a presenter that waited for the ledger). */
+			char *transaction = session->deferred_transaction;
+			session->deferred_transaction = NULL;
+			signal_session(session, out, transaction, 0, NULL);
+			g_free(transaction);
+			break;
+		}
 		signal_session(session, out, out->kind == AH_OUT_REPLY && is_caller ? ctx->transaction : NULL, 0,
 			is_caller ? ctx->answer : NULL);
+		break;
+	case AH_OUT_DEFER:
+		if (session != NULL && is_caller) {
+			g_free(session->deferred_transaction);
+			session->deferred_transaction = g_strdup(ctx->transaction);
+		}
 		break;
 	case AH_OUT_ROUTES:
 		if (session != NULL)
@@ -574,6 +588,16 @@ static void execute_outs(GPtrArray *outs, const out_context *ctx)
 	for (guint i = 0; i < outs->len; i++)
 		execute_out(g_ptr_array_index(outs, i), ctx);
 	g_ptr_array_set_size(outs, 0);
+}
+
+/* The ledger's figures in a status reply's cluster object (cluster.c adds that object for operators). */
+static void ledger_status(json_t *reply)
+{
+	json_t *cluster = json_object_get(reply, "cluster");
+	json_t *ledger = json_is_object(cluster) ? ah_cluster_ledger_status() : NULL;
+	if (ledger != NULL)
+		json_object_set_new(cluster, "ledger", ledger);
+	ah_cluster_defs_status_reply(reply); /* and the shared definitions' */
 }
 
 /* ---- work items ---- */
@@ -631,9 +655,10 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	ah_engine_handle_message(engine, session->conn, item->message, jsep_type, streams, (guint)n, item->at, outs);
 	for (guint i = 0; i < outs->len; i++) {
 		ah_out *out = g_ptr_array_index(outs, i);
-		if (out->kind == AH_OUT_REPLY && out->conn == session->conn) {
+		if (out->kind == AH_OUT_REPLY && out->conn == session->conn)
+		{
 			ah_cluster_status_reply(item->message, out->body, item->at);
-			ah_cluster_defs_status_reply(out->body);
+			ledger_status(out->body);
 		}
 	}
 	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
@@ -676,7 +701,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		if (!gave_up && response == NULL)
 			response = ah_engine_admin_message(engine, item->message, now, outs);
 		ah_cluster_status_reply(item->message, response, now);
-		ah_cluster_defs_status_reply(response);
+		ledger_status(response);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -770,6 +795,7 @@ static gpointer control_thread(gpointer data)
 			ah_engine_cpu_sample(engine, cpu, cut);
 		ah_cluster_tick(engine, cut);
 		ah_cluster_defs_tick(outs);
+		ah_cluster_ledger_tick(engine, cut, outs);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -778,6 +804,7 @@ static gpointer control_thread(gpointer data)
 		ah_control_figures figures = { &handling_hist, &queueing_hist, (guint)MAX(g_async_queue_length(queue), 0) };
 		ah_metrics_refresh(engine, &figures, now);
 		gint64 deadline = MIN(MIN(ah_engine_next_deadline(engine, now), flush_due(now)), ah_cluster_next_deadline());
+		deadline = MIN(deadline, ah_cluster_ledger_next_deadline());
 		if (deadline <= now)
 			continue;
 		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
@@ -844,6 +871,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		forget_state();
 		return FALSE;
 	}
+	ah_cluster_ledger_start(engine);
 	ah_cluster_defs_start(engine);
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
@@ -852,6 +880,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		g_mutex_lock(&post_lock);
 		accepting = FALSE;
 		g_mutex_unlock(&post_lock);
+		ah_cluster_ledger_stop();
 		ah_cluster_stop();
 		ah_cluster_defs_stop();
 		forget_state();
@@ -874,6 +903,7 @@ void ah_control_stop(void)
 	g_thread_join(thread);
 	thread = NULL;
 	/* Its wakes are dropped from here on (posts are). */
+	ah_cluster_ledger_stop();
 	ah_cluster_stop();
 	ah_cluster_defs_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */

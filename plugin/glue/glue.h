@@ -60,6 +60,9 @@ typedef struct ah_session {
 	GPtrArray *substreams;
 	/* Control thread only: the presenter's latest SDP offer, kept to build the answer. */
 	char *pending_offer;
+	/* Control thread only: the transaction of a request the engine answers later (AH_OUT_DEFER),
+	 * used by this handle's next reply; NULL: none. */
+	char *deferred_transaction;
 	/* Control thread only: o= version of the last offer sent to this attendee. */
 	guint64 sdp_version;
 	/* Control thread only: signalling held back while Janus tears the PeerConnection down
@@ -291,6 +294,17 @@ gboolean ah_cluster_call_script(ah_redis_script *s, int nkeys, int argc, const c
 gboolean ah_cluster_subscribe(const char *channel, ah_cluster_message_fn fn, gpointer user);
 /* fn is called at every (re)connection to Redis, with the server's run_id. */
 void ah_cluster_on_connected(ah_cluster_connected_fn fn, gpointer user);
+
+/* ---- cluster-ledger.c: the seat ledger on Redis (docs/cluster.md); control thread only ---- */
+/* Cluster mode: turn the engine's ledger on (nothing when cluster mode is off). */
+void ah_cluster_ledger_start(ah_engine *engine);
+void ah_cluster_ledger_stop(void);
+/* Every turn, after ah_cluster_tick: book answers (outs: presenters' deferred replies), send claims,
+ * releases, caps, the period's syncs, and reclaim dead nodes' seats. */
+void ah_cluster_ledger_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
+gint64 ah_cluster_ledger_next_deadline(void);
+/* status's cluster.ledger (new reference), NULL when off. */
+json_t *ah_cluster_ledger_status(void);
 /* Control thread: an operator's `status` reply (`request` the request, `reply` carrying `node`)
  * gets "cluster" (docs/api.md); any other reply, or cluster mode off: nothing changes. */
 void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);

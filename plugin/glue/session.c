@@ -28,6 +28,7 @@ static void session_free(const janus_refcount *ref)
 	if (release_parts != NULL)
 		release_parts(session);
 	g_free(session->pending_offer);
+	g_free(session->deferred_transaction);
 	if (session->handle != NULL)
 		janus_refcount_decrease(&session->handle->ref);
 	g_free(session);
