@@ -57,6 +57,16 @@ async function pollNode(node, get, check, what, timeout = 30000) {
   return { value: last, ms: Date.now() - start };
 }
 
+// A join is admitted at once, or queued until the seat ledger's claim comes back (docs/cluster.md,
+// "Cluster admission"), then admitted.
+async function admitted(at, reply) {
+  if (reply.data.event === 'queued') {
+    await at.h.waitEvent('admitted', { what: 'admitted once the ledger granted a seat' });
+    return;
+  }
+  assertEvent(reply.data, 'admitted');
+}
+
 async function definitionsStatus(node) {
   const s = await node.janus.admin({ request: 'status' });
   return s.cluster?.definitions;
@@ -123,6 +133,9 @@ test('the same room edited on a and b at once: every node ends with the row Redi
     }, { timeout: 20000, interval: 50, what: `round ${round}: every node with Redis's row (${safeJson(kept)})` });
     assert.ok([`a${round}`, `b${round}`].includes(kept.description), safeJson(kept));
     assert.equal(kept.max_attendees, kept.description.startsWith('a') ? 100 + round : 200 + round, 'one whole row won');
+    // The seat ledger's cap (written by every node from the caps it has) ends the same.
+    await waitFor(async () => Number(await redis.ask(null, 'hget', `ah:{${TENANT}}:caps`, `room:${ROOM}`)) === kept.max_attendees,
+      { timeout: 20000, interval: 50, what: `round ${round}: the ledger's cap of the room is ${kept.max_attendees}` });
     console.log(`# round ${round}: both edited at once, node ${kept.description[0]}'s edit kept on all three`);
   }
   // How long a change takes to show on the others: 20 edits on a, each timed until b and c have it.
@@ -145,9 +158,9 @@ test('an attendee joins the room on c; destroyed on c, it is gone on a and b and
   const bag = new Bag();
   try {
     const onC = await attendee(c.janus, bag);
-    assertEvent((await onC.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on c' }))).data, 'admitted');
+    await admitted(onC, await onC.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on c' })));
     const onA = await attendee(a.janus, bag);
-    assertEvent((await onA.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on a' }))).data, 'admitted');
+    await admitted(onA, await onA.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on a' })));
     const destroyed = Date.now();
     assertSuccess(await c.janus.admin({ request: 'destroy_room', tenant: TENANT, room: ROOM }), 'destroy_room on c');
     const removed = await onA.h.waitEvent('removed', { what: 'the attendee on a removed by the destroy on c' });
