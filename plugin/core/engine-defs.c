@@ -79,7 +79,7 @@ static ah_persist_state *check_row(const ah_engine *engine, const char *tenant, 
 		return NULL;
 	}
 	if (room != NULL && (tenant_row = ah_engine_row(engine, tenant, NULL)) == NULL) {
-		*message = g_strdup_printf("room %s/%s: tenant %s is not defined here", tenant, room, tenant);
+		*message = g_strdup_printf("its tenant %s is not defined here", tenant);
 		return NULL;
 	}
 	root = json_pack("{s:i, s:[], s:[]}", "version", AH_PERSIST_VERSION, "tenants", "rooms");
@@ -92,8 +92,11 @@ static ah_persist_state *check_row(const ah_engine *engine, const char *tenant, 
 	state = ah_persist_from_json(root, &err, &why);
 	json_decref(root);
 	if (state == NULL) {
-		*message = g_strdup_printf("%s%s%s: %s", tenant, room != NULL ? "/" : "", room != NULL ? room : "",
-			why != NULL ? why : "invalid definition");
+		/* The reader names the row by its place in that state ("rooms[0]: "): the caller names it. */
+		const char *text = why != NULL ? why : "invalid definition";
+		if (g_str_has_prefix(text, "rooms[0]: ") || g_str_has_prefix(text, "tenants[0]: "))
+			text = strchr(text, ' ') + 1;
+		*message = g_strdup(text);
 		g_free(why);
 		return NULL;
 	}
@@ -101,8 +104,7 @@ static ah_persist_state *check_row(const ah_engine *engine, const char *tenant, 
 	const ah_persist_room *r = room != NULL ? g_ptr_array_index(state->rooms, 0) : NULL;
 	if (strcmp(t->tenant, tenant) != 0 || (r != NULL && (strcmp(r->tenant, tenant) != 0 || strcmp(r->room, room) != 0)) ||
 			(room == NULL && t->signing_key == NULL)) {
-		*message = g_strdup_printf("%s%s%s: the definition names another tenant or room", tenant,
-			room != NULL ? "/" : "", room != NULL ? room : "");
+		*message = g_strdup("the definition names another tenant or room");
 		ah_persist_state_free(state);
 		return NULL;
 	}

@@ -239,6 +239,10 @@ test('malformed definitions written into Redis by hand are logged and ignored; e
   assert.equal(await redis.ask(null, 'hset', key, 'room:evil', '{not json'), '1');
   assert.equal(await redis.ask(null, 'hset', key, 'room:negative', JSON.stringify({ tenant: TENANT, room: 'negative',
     description: '', max_attendees: -5, presenter_secret: 'presenter-defs' })), '1');
+  // A well-formed row under another room's name (it would change room survivor): refused too.
+  const survivor = JSON.parse(await redis.ask(null, 'hget', key, 'room:survivor'));
+  assert.equal(await redis.ask(null, 'hset', key, 'room:liar', JSON.stringify({ ...survivor, max_attendees: 1 })), '1');
+  await redis.ask(null, 'publish', 'ah:defs', note('liar'));
   await redis.ask(null, 'publish', 'ah:defs', note('evil'));
   await redis.ask(null, 'publish', 'ah:defs', note('negative'));
   await redis.ask(null, 'publish', 'ah:defs', 'not even json');
@@ -246,12 +250,14 @@ test('malformed definitions written into Redis by hand are logged and ignored; e
     await waitFor(() => {
       const text = fs.readFileSync(node.janus.logFile, 'utf8').slice(logSize.get(node.name));
       return /room defs\/evil: the definition in Redis is ignored: not JSON/.test(text) &&
-        /room defs\/negative: the definition in Redis is ignored/.test(text) &&
+        /room defs\/negative: the definition in Redis is ignored: invalid element \(max_attendees/.test(text) &&
+        /room defs\/liar: the definition in Redis is ignored: the definition names another tenant or room/.test(text) &&
         /a message on ah:defs is ignored/.test(text);
     }, { timeout: 20000, interval: 100, what: `node ${node.name}: the malformed definitions logged` });
     const r = await rooms(node);
     assert.deepEqual(r.map((x) => x.room).sort(), ['survivor', 'while-down'], `node ${node.name} keeps serving`);
-    assert.ok((await definitionsStatus(node)).ignored >= 2);
+    assert.equal(r.find((x) => x.room === 'survivor').max_attendees, 9, 'room survivor unchanged');
+    assert.ok((await definitionsStatus(node)).ignored >= 3);
   }
   // Still in step after that: a change on d shows on a.
   await createRoom(nodes[3].janus, { tenant: TENANT, room: 'after', max_attendees: 3 });
