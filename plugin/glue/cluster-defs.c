@@ -12,6 +12,9 @@
  * restarted empty, or is new) gets this node's definitions written back (seed: only where Redis has
  * none), is marked seeded, and the node loads again.
  *
+ * Lost announcements: every write increments the version it announces, so a jump in the versions
+ * announced means some were lost (a full client queue drops messages): the node reads everything again.
+ *
  * Order: every call goes through the one Redis client, whose command connection answers in
  * submission order (a script's NOSCRIPT re-send aside), so a read submitted after this node's write
  * of a definition sees that write or a later one. A read submitted BEFORE this node's latest write of
@@ -40,7 +43,11 @@ static GPtrArray *applied_outs = NULL; /* ah_out* the applied definitions produc
 static guint64 seq = 0;                /* this file's submissions, in order */
 static GHashTable *written = NULL;     /* "T" or "T/R" -> guint64* seq of this node's last write of it */
 static GHashTable *unsynced = NULL;    /* "T" or "T/R" -> ah_def_ref*: writes that got no answer */
-static guint64 n_applied = 0, n_ignored = 0, n_writes = 0, n_write_failures = 0;
+static guint64 n_applied = 0, n_ignored = 0, n_writes = 0, n_write_failures = 0, n_reloads = 0;
+/* The highest version announced or loaded since the last connection, -1: none yet. Every write
+ * increments the version and publishes it, so announcements come with consecutive versions: a jump
+ * means some were lost (the client drops messages when its queue is full), and the node reloads. */
+static gint64 version_seen = -1;
 
 typedef struct {
 	char *tenant;
@@ -145,6 +152,8 @@ static void read_one(const char *tenant, const char *room)
 	g_ptr_array_unref(argv);
 }
 
+static void load(gboolean seeded);
+
 /* An announcement on ah:defs. */
 static void announced(const ah_redis_reply *message, gpointer user, gint64 now)
 {
@@ -158,6 +167,13 @@ static void announced(const ah_redis_reply *message, gpointer user, gint64 now)
 		return;
 	}
 	read_one(note.tenant, note.room);
+	if (version_seen >= 0 && note.version > version_seen + 1) {
+		n_reloads++;
+		JANUS_LOG(LOG_WARN, "allhands: cluster: definitions' announcements were lost (version %" G_GINT64_FORMAT
+			" after %" G_GINT64_FORMAT "): reading all definitions again\n", note.version, version_seen);
+		load(FALSE);
+	}
+	version_seen = MAX(version_seen, note.version);
 	ah_defs_note_clear(&note);
 }
 
@@ -273,8 +289,6 @@ static void write_def(const char *tenant, const char *room, ah_defs_op op)
 
 /* ---- (re)connections: write what waits, read everything ---- */
 
-static void load(gboolean seeded);
-
 /* What this node changed while Redis was away (those writes got no answer): written now, once the
  * load was answered (or while seeding, after the tenants), so that the load's reconciliation sees them as newer than what it read and the
  * reads that follow see them in Redis (last writer wins: this node's change is the latest Redis has). */
@@ -347,6 +361,7 @@ static void loaded(const ah_redis_reply *reply, gpointer user, gint64 now)
 	if (skipped > 0)
 		JANUS_LOG(LOG_WARN, "allhands: cluster: %u member(s) of %s are not tenant ids: ignored\n", skipped,
 			AH_DEFS_TENANTS_KEY);
+	version_seen = MAX(version_seen, version);
 	if (!seeded && !c->seeded) {
 		seed();
 		load(TRUE);
@@ -389,6 +404,8 @@ static void load(gboolean seeded)
 
 static void connected(const char *run_id, gpointer user, gint64 now)
 {
+	/* What was announced while disconnected is lost: the load makes up for it. */
+	version_seen = -1;
 	load(FALSE);
 }
 
@@ -451,7 +468,8 @@ void ah_cluster_defs_status_reply(json_t *reply)
 	json_t *cluster = json_object_get(reply, "cluster");
 	if (!on || !json_is_object(cluster))
 		return;
-	json_object_set_new(cluster, "definitions", json_pack("{s:I, s:I, s:I, s:I, s:I}", "writes", (json_int_t)n_writes,
+	json_object_set_new(cluster, "definitions", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "writes", (json_int_t)n_writes,
 		"write_failures", (json_int_t)n_write_failures, "unsynced", (json_int_t)g_hash_table_size(unsynced),
-		"applied", (json_int_t)n_applied, "ignored", (json_int_t)n_ignored));
+		"applied", (json_int_t)n_applied, "ignored", (json_int_t)n_ignored, "reloads", (json_int_t)n_reloads,
+		"version", (json_int_t)version_seen));
 }
