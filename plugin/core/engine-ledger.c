@@ -40,7 +40,8 @@ struct ah_engine_ledger {
 	GHashTable *claims;   /* &ref -> claim_rec* (owned) */
 	guint64 next_ref;
 	GHashTable *caps;     /* "T" or "T\nR" -> NULL: caps to write */
-	GHashTable *held;     /* tenant id -> NULL: tenants to sync (holding seats, or just emptied) */
+	GHashTable *held;     /* tenant id -> due (non-NULL): tenants to sync (holding seats, or just
+			       * emptied); due: a sync is owed (ah_engine_ledger_sync_due) */
 	GQueue waiters;       /* ah_ledger_waiter*, in arrival order */
 	gboolean busy;        /* the last work() found rooms or presenters waiting */
 	ah_ledger_figures figures;
@@ -144,7 +145,7 @@ void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now)
 		ah_engine_ledger_cap_changed(engine, t->id, NULL);
 		t->stage_retry_at = 0;
 		/* Whatever it holds is stated again by the next sync. */
-		g_hash_table_add(engine->ledger->held, g_strdup(t->id));
+		g_hash_table_insert(engine->ledger->held, g_strdup(t->id), GINT_TO_POINTER(1));
 		g_hash_table_iter_init(&ri, t->rooms);
 		while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 			ah_room *r = rv;
@@ -155,8 +156,9 @@ void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now)
 	}
 }
 
-static guint64 new_claim(struct ah_engine_ledger *l, const char *tenant, const char *room, guint want, GArray *reqs)
+static guint64 new_claim(ah_engine *engine, const char *tenant, const char *room, guint want, GArray *reqs)
 {
+	struct ah_engine_ledger *l = engine->ledger;
 	claim_rec *c = g_new0(claim_rec, 1);
 	guint64 *key = g_new(guint64, 1);
 	*key = ++l->next_ref;
@@ -164,7 +166,11 @@ static guint64 new_claim(struct ah_engine_ledger *l, const char *tenant, const c
 	c->room = g_strdup(room);
 	c->want = want;
 	g_hash_table_insert(l->claims, key, c);
-	g_hash_table_add(l->held, g_strdup(tenant));
+	if (!g_hash_table_contains(l->held, tenant))
+		g_hash_table_insert(l->held, g_strdup(tenant), NULL);
+	ah_tenant *t = ah_engine_tenant(engine, tenant);
+	if (t != NULL)
+		t->claims_in_flight++;
 	l->figures.claims++;
 	push(reqs, AH_LEDGER_REQ_CLAIM, tenant, room, want, *key);
 	return *key;
@@ -212,7 +218,7 @@ static void room_work(ah_engine *engine, ah_adm_room *ar, gint64 now, gboolean c
 	if (want == 0)
 		return;
 	room->ledger_pending = want;
-	new_claim(l, info.tenant, info.room, want, reqs);
+	new_claim(engine, info.tenant, info.room, want, reqs);
 }
 
 void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GArray *reqs)
@@ -243,7 +249,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
 		if (short_by > 0) {
 			if (connected && now >= t->stage_retry_at && t->stage_waiting == 0) {
 				t->stage_pending = short_by;
-				new_claim(l, t->id, NULL, short_by, reqs);
+				new_claim(engine, t->id, NULL, short_by, reqs);
 			}
 			continue;
 		}
@@ -264,7 +270,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
 		if (t == NULL || t->stage_pending > 0 || now < t->stage_retry_at || t->stage_waiting == 0)
 			continue;
 		t->stage_pending = t->stage_waiting + ah_admission_stage_short(engine->adm, t->id);
-		new_claim(l, t->id, NULL, t->stage_pending, reqs);
+		new_claim(engine, t->id, NULL, t->stage_pending, reqs);
 	}
 }
 
@@ -283,6 +289,8 @@ const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted
 	else
 		l->figures.failed++;
 	ah_tenant *t = ah_engine_tenant(engine, c->tenant);
+	if (t != NULL && t->claims_in_flight > 0)
+		t->claims_in_flight--;
 	if (c->room != NULL) {
 		ah_room *room = ah_engine_room(engine, c->tenant, c->room);
 		ah_adm_room *ar = ah_admission_room(engine->adm, c->tenant, c->room);
@@ -369,29 +377,49 @@ void ah_engine_ledger_forget_conn(ah_engine *engine, guint64 conn)
 	}
 }
 
-void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
+void ah_engine_ledger_sync_due(ah_engine *engine)
+{
+	GHashTableIter it;
+	if (engine->ledger == NULL)
+		return;
+	g_hash_table_iter_init(&it, engine->ledger->held);
+	while (g_hash_table_iter_next(&it, NULL, NULL))
+		g_hash_table_iter_replace(&it, GINT_TO_POINTER(1));
+}
+
+guint ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 {
 	struct ah_engine_ledger *l = engine->ledger;
 	GHashTableIter it, ri;
-	gpointer key, rv;
+	gpointer key, due, rv;
+	guint waiting = 0;
 	if (l == NULL)
-		return;
+		return 0;
 	g_hash_table_iter_init(&it, l->held);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
+	while (g_hash_table_iter_next(&it, &key, &due)) {
 		ah_tenant *t = ah_engine_tenant(engine, key);
+		if (due == NULL)
+			continue;
+		/* A claim in flight may already have run in Redis, granting less than it asked: stating it
+		 * as held would over-count (and look like a tenant above its cap); stating it as not held
+		 * would under-count. So the sync waits until none flies (answers come within the command
+		 * timeout). */
+		if (t != NULL && t->claims_in_flight > 0) {
+			waiting++;
+			continue;
+		}
 		ah_ledger_sync *s = g_new0(ah_ledger_sync, 1);
 		guint total = 0;
 		s->tenant = g_strdup(key);
 		s->rooms = g_array_new(FALSE, FALSE, sizeof(ah_ledger_room_share));
 		if (t != NULL) {
-			/* Claims in flight count as held (docs/cluster.md, rule 3 of the rebuild). */
-			s->stage = ah_admission_tenant_shares(engine->adm, t->id, NULL) + t->stage_pending;
+			s->stage = ah_admission_tenant_shares(engine->adm, t->id, NULL);
 			total = s->stage;
 			g_hash_table_iter_init(&ri, t->rooms);
 			while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 				ah_room *r = rv;
 				ah_adm_room_ledger info = ah_admission_room_ledger(ah_admission_room(engine->adm, t->id, r->id));
-				guint seats = (info.allowance == G_MAXUINT ? 0 : info.allowance) + r->ledger_pending;
+				guint seats = info.allowance == G_MAXUINT ? 0 : info.allowance;
 				if (seats == 0)
 					continue;
 				ah_ledger_room_share share = { g_strdup(r->id), seats };
@@ -403,7 +431,10 @@ void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 		/* Holding nothing: this empty sync is the last one until it holds seats again. */
 		if (total == 0)
 			g_hash_table_iter_remove(&it);
+		else
+			g_hash_table_iter_replace(&it, NULL);
 	}
+	return waiting;
 }
 
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out)

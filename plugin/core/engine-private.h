@@ -60,6 +60,7 @@ typedef struct {
 	guint stage_pending;
 	gint64 stage_retry_at;
 	guint stage_waiting;
+	guint claims_in_flight; /* of every room's and the stage: its sync waits until none flies */
 	/* Join tokens' HMAC key (token.h), generated; never the secret (engine-credentials.c). */
 	char signing_key[AH_SIGNING_KEY_LEN + 1];
 	char *previous_signing_key; /* a rotated-out key valid until previous_signing_key_until; NULL: none */
