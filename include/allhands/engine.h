@@ -242,7 +242,8 @@ typedef struct {
 	gboolean busy;           /* rooms or presenters wait for the ledger */
 	guint claims_in_flight;
 	guint presenters_waiting;
-	guint64 claims, granted, denied, failed, released;
+	guint64 claims, claims_granted, granted, denied, failed, released; /* claims: sent; claims_granted:
+					   * answered with seats; granted, released: seats */
 } ah_ledger_figures;
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
 

@@ -3,9 +3,9 @@
  *
  * In cluster mode admission may seat no more than the ledger (Redis) granted this node: per room its
  * allowance, per tenant its stage allowance (admission-ledger.c). This file decides what to ask:
- * - a room whose queue waits (allowance used up, room cap not reached, the node has a free seat) gets
- *   one claim in flight at a time, for what the next wave could seat: min(queued, wave_size, room
- *   seats left, node seats free);
+ * - a room whose attendees wait gets one claim in flight at a time, so that its allowance covers its
+ *   seats and the next wave (min(queued, wave_size) within its cap), within the seats the node and
+ *   the tenant have free here: a wave's seats are claimed while the wave before it connects;
  * - seats nobody waits for any more are given back (the allowance is trimmed to the seats in use
  *   first, then the release is sent: the ledger never holds less than what the node seats);
  * - a presenter or backstage monitor that finds no stage seat waits (its join answered later) while
@@ -199,9 +199,9 @@ static void room_work(ah_engine *engine, ah_adm_room *ar, gint64 now, gboolean c
 	GArray *reqs)
 {
 	struct ah_engine_ledger *l = engine->ledger;
-	ah_adm_room_ledger info = ah_admission_room_ledger(ar);
+	ah_adm_room_ledger info = ah_admission_room_ledger(engine->adm, ar);
 	ah_room *room = ah_engine_room(engine, info.tenant, info.room);
-	if (!info.starved) {
+	if (info.want == 0) {
 		guint n = ah_admission_room_trim(engine->adm, ar);
 		if (n > 0) {
 			l->figures.released += n;
@@ -211,10 +211,11 @@ static void room_work(ah_engine *engine, ah_adm_room *ar, gint64 now, gboolean c
 	}
 	if (room == NULL || room->ledger_pending > 0 || !connected || now < room->ledger_retry_at || node_free == 0)
 		return;
-	guint want = MIN(info.queued, ah_admission_get_config(engine->adm)->wave_size);
-	want = MIN(want, info.max_attendees - MIN(info.seats, info.max_attendees));
-	want = MIN(want, node_free);
-	want = MIN(want, info.tenant_free);
+	/* Seats already allowed but not taken count against what the node and tenant have free. */
+	guint unused = info.allowance > info.seats ? info.allowance - info.seats : 0;
+	guint want = info.want;
+	want = MIN(want, node_free > unused ? node_free - unused : 0);
+	want = MIN(want, info.tenant_free > unused ? info.tenant_free - unused : 0);
 	if (want == 0)
 		return;
 	room->ledger_pending = want;
@@ -282,8 +283,10 @@ const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted
 	const char *stage_tenant = NULL;
 	if (l == NULL || (c = g_hash_table_lookup(l->claims, &ref)) == NULL)
 		return NULL;
-	if (granted > 0)
+	if (granted > 0) {
 		l->figures.granted += (guint64)granted;
+		l->figures.claims_granted++;
+	}
 	else if (granted == 0)
 		l->figures.denied++;
 	else
@@ -418,7 +421,8 @@ guint ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 			g_hash_table_iter_init(&ri, t->rooms);
 			while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 				ah_room *r = rv;
-				ah_adm_room_ledger info = ah_admission_room_ledger(ah_admission_room(engine->adm, t->id, r->id));
+				ah_adm_room_ledger info = ah_admission_room_ledger(engine->adm,
+					ah_admission_room(engine->adm, t->id, r->id));
 				guint seats = info.allowance == G_MAXUINT ? 0 : info.allowance;
 				if (seats == 0)
 					continue;

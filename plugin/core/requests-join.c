@@ -68,20 +68,25 @@ static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_par
 	return seat(e, req->conn, room, backstage, ah_req_string(req, "display"), req->outs, joined);
 }
 
-static ah_error join_presenter(ah_req *req, ah_room *room)
+static ah_error join_stage(ah_req *req, ah_room *room, gboolean backstage)
 {
 	ah_participant *p;
-	ah_error err = join_seat(req, room, FALSE, &p);
+	ah_error err = join_seat(req, room, backstage, &p);
 	if (err != AH_ERR_OK || p == NULL)
 		return err;
 	req->reply = seated_reply(req->engine, p, &req->jsep, req->outs);
 	return AH_ERR_OK;
 }
 
+static ah_error join_presenter(ah_req *req, ah_room *room)
+{
+	return join_stage(req, room, FALSE);
+}
+
 /* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
 static ah_error join_backstage(ah_req *req, ah_room *room)
 {
-	return join_presenter(req, room);
+	return join_stage(req, room, TRUE);
 }
 
 void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,

@@ -400,6 +400,24 @@ gint64 ah_cluster_ledger_next_deadline(void)
 	return f.busy || syncs_waiting ? MIN(next_work, next_sync) : next_sync;
 }
 
+void ah_cluster_ledger_metrics(ah_metrics_input *in)
+{
+	ah_ledger_figures f;
+	if (!on)
+		return;
+	ah_engine_ledger_figures(engine_ref, &f);
+	in->ledger_claims = f.claims;
+	in->ledger_claims_granted = f.claims_granted;
+	in->ledger_granted = f.granted;
+	in->ledger_denied = f.denied;
+	in->ledger_failed = f.failed;
+	in->ledger_released = f.released;
+	in->ledger_reclaimed = reclaimed_seats;
+	in->ledger_in_flight = f.claims_in_flight;
+	in->ledger_presenters_waiting = f.presenters_waiting;
+	in->ledger_over_cap = over_cap;
+}
+
 json_t *ah_cluster_ledger_status(void)
 {
 	ah_ledger_figures f;

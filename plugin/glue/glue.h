@@ -305,6 +305,8 @@ void ah_cluster_ledger_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
 gint64 ah_cluster_ledger_next_deadline(void);
 /* status's cluster.ledger (new reference), NULL when off. */
 json_t *ah_cluster_ledger_status(void);
+/* The ledger's figures for the metrics (nothing when off). */
+void ah_cluster_ledger_metrics(ah_metrics_input *in);
 /* Control thread: an operator's `status` reply (`request` the request, `reply` carrying `node`)
  * gets "cluster" (docs/api.md); any other reply, or cluster mode off: nothing changes. */
 void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
