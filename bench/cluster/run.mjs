@@ -127,6 +127,13 @@ async function commandStats(redis) {
   return calls;
 }
 
+// used_cpu_sys + used_cpu_user of INFO cpu, in ms: Redis's own getrusage, finer than /proc's ticks.
+async function infoCpuMs(redis) {
+  const text = await redis.ask(null, 'info', 'cpu');
+  const v = (k) => Number((new RegExp(`^${k}:([0-9.]+)`, 'm').exec(text) || [])[1] || NaN);
+  return (v('used_cpu_sys') + v('used_cpu_user')) * 1000;
+}
+
 function diffCalls(a, b) {
   const d = {};
   for (const [k, v] of Object.entries(b)) if (v - (a[k] || 0) > 0) d[k] = v - (a[k] || 0);
@@ -294,13 +301,15 @@ async function stormPhase(name, nodes, redis, tenants, count) {
     // Redis's own rate with the nodes idle (heartbeats), just before the storm.
     const i0 = cpuTicks(redis.proc.pid);
     const c0 = await commandStats(redis);
+    const u0 = await infoCpuMs(redis);
     const ti = now();
     await sleep(2000);
     const i1 = cpuTicks(redis.proc.pid);
     const c1 = await commandStats(redis);
+    const u1 = await infoCpuMs(redis);
     const idleS = (now() - ti) / 1000;
-    idle = { cpu_ms_per_s: r2(((i1 - i0) * 1000) / HZ / idleS), commands_per_s: r2(Object.values(diffCalls(c0, c1)).reduce((a, b) => a + b, 0) / idleS) };
-    before = { ticks: i1, calls: c1, t: now() };
+    idle = { cpu_ms_per_s: r2(((i1 - i0) * 1000) / HZ / idleS), info_cpu_ms_per_s: r2((u1 - u0) / idleS), commands_per_s: r2(Object.values(diffCalls(c0, c1)).reduce((a, b) => a + b, 0) / idleS) };
+    before = { ticks: i1, calls: c1, infoMs: u1, t: now() };
   }
   const t = now();
   const results = await runStorm(workers);
@@ -311,6 +320,7 @@ async function stormPhase(name, nodes, redis, tenants, count) {
   if (redis) {
     const ticks = cpuTicks(redis.proc.pid);
     const calls = diffCalls(before.calls, await commandStats(redis));
+    const infoMs = (await infoCpuMs(redis)) - before.infoMs;
     const cpuMs = ((ticks - before.ticks) * 1000) / HZ;
     const total = Object.values(calls).reduce((a, b) => a + b, 0);
     const stormS = (now() - before.t) / 1000;
@@ -319,9 +329,13 @@ async function stormPhase(name, nodes, redis, tenants, count) {
       cpu_ms: r2(cpuMs),
       cpu_ms_per_1000_joins: r2((cpuMs / count) * 1000),
       cpu_ms_per_1000_joins_above_idle: r2((Math.max(0, cpuMs - idle.cpu_ms_per_s * stormS) / count) * 1000),
+      info_cpu_ms: r2(infoMs),
+      info_cpu_ms_per_1000_joins: r2((infoMs / count) * 1000),
+      info_cpu_ms_per_1000_joins_above_idle: r2((Math.max(0, infoMs - idle.info_cpu_ms_per_s * stormS) / count) * 1000),
       commands: calls,
       commands_per_join: r2(total / count),
       commands_per_join_above_idle: r2(Math.max(0, total - idle.commands_per_s * stormS) / count),
+      scripts_per_join: r2(['eval', 'evalsha', 'fcall', 'fcall_ro', 'eval_ro', 'evalsha_ro'].reduce((a, k) => a + (calls[k] || 0), 0) / count),
     };
   }
   s.wall_s = r2(wallS);
@@ -427,11 +441,14 @@ function table(res) {
     ['join-to-decision p99 ms', (s) => s.latency_ms.p99],
     ['admitted / queued / other', (s) => `${s.outcomes.admitted || 0} / ${s.outcomes.queued || 0} / ${s.joins - (s.outcomes.admitted || 0) - (s.outcomes.queued || 0)}`],
     ['Janus CPU s (all nodes)', (s) => s.janus_cpu_s],
-    ['Redis CPU ms per 1,000 joins', (s) => (s.redis ? s.redis.cpu_ms_per_1000_joins : '-')],
+    ['Redis CPU ms per 1,000 joins (/proc)', (s) => (s.redis ? s.redis.cpu_ms_per_1000_joins : '-')],
     ['  of which above idle', (s) => (s.redis ? s.redis.cpu_ms_per_1000_joins_above_idle : '-')],
-    ['Redis commands per join', (s) => (s.redis ? s.redis.commands_per_join : '-')],
+    ['Redis CPU ms per 1,000 joins (INFO cpu)', (s) => (s.redis ? s.redis.info_cpu_ms_per_1000_joins : '-')],
+    ['  of which above idle', (s) => (s.redis ? s.redis.info_cpu_ms_per_1000_joins_above_idle : '-')],
+    ['Redis commands per join (in scripts too)', (s) => (s.redis ? s.redis.commands_per_join : '-')],
     ['  of which above idle', (s) => (s.redis ? s.redis.commands_per_join_above_idle : '-')],
-    ['Redis idle CPU ms/s, commands/s', (s) => (s.redis ? `${s.redis.idle.cpu_ms_per_s}, ${s.redis.idle.commands_per_s}` : '-')],
+    ['Redis scripts (EVAL/EVALSHA) per join', (s) => (s.redis ? s.redis.scripts_per_join : '-')],
+    ['Redis idle CPU ms/s (INFO), commands/s', (s) => (s.redis ? `${s.redis.idle.info_cpu_ms_per_s}, ${s.redis.idle.commands_per_s}` : '-')],
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length)) + 2;
   const w = 20;
