@@ -18,6 +18,8 @@
 #   AH_DEMO_DIR     run folder (config, state, logs), default /var/tmp/allhands-demo-cluster
 #   AH_DEMO_SUBNET  first three octets of the bridge's subnet, default 10.98.0 (that of demo.sh: the
 #                   single-node demo and this one cannot run at the same time)
+#   AH_DEMO_PREFIX  namespace names' prefix, default ah-demo (ah-demo-sw, ah-demo-redis, ah-demo-n1...)
+#   AH_DEMO_HOST_IF this host's end of its link to the bridge, default ahd0
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--nodes) [ $# -ge 2 ] || { echo "demo-cluster.sh: --nodes needs a number" >&2; exit 2; }; nodes=$2; shift ;;
 	--web-port) [ $# -ge 2 ] || { echo "demo-cluster.sh: --web-port needs a port" >&2; exit 2; }; web_port=$2; shift ;;
-	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "demo-cluster.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -48,9 +50,9 @@ JANUS_LIBDIR=/usr/lib/x86_64-linux-gnu/janus
 
 DIR=${AH_DEMO_DIR:-/var/tmp/allhands-demo-cluster}
 SUBNET=${AH_DEMO_SUBNET:-10.98.0}
-PREFIX=ah-demo
+PREFIX=${AH_DEMO_PREFIX:-ah-demo}
 SW=$PREFIX-sw
-HOST_IF=ahd0
+HOST_IF=${AH_DEMO_HOST_IF:-ahd0}
 HOST_IP=$SUBNET.1
 REDIS_NS=$PREFIX-redis
 REDIS_IP=$SUBNET.5
