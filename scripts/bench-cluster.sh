@@ -27,6 +27,14 @@ done
 make -s -j2 >/dev/null
 [ -f .libs/libjanus_allhands.so ] || { echo "$0: .libs/libjanus_allhands.so is missing: run scripts/setup.sh" >&2; exit 2; }
 
+# Every admitted joiner holds an ICE agent in Janus (its offer is never answered) until the node stops:
+# about two file descriptors each. Raise the limit the nodes inherit.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+need_fds=$(( 3 * ${CB_JOINS:-2000} + 1000 ))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fds" ]; then
+  echo "$0: warning: open files limit $(ulimit -n) is below $need_fds: a single node may run out of descriptors" >&2
+fi
+
 PREFIX=ahc$$
 SW=$PREFIX-sw
 CLIENT=$PREFIX-client

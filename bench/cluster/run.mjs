@@ -186,11 +186,18 @@ async function admin(node, request) {
 // --- BEGIN definitions: tenants and rooms created on every node through its Admin API, because they
 // are not shared through Redis yet. Once they are, create them on the first node only (and wait
 // until the others have them).
+// A node after the first that already has them (shared definitions arrived) is fine: `tenant_exists`
+// and `room_exists` are accepted there.
 async function defineTenants(nodes, tenants, cap) {
-  for (const node of nodes) {
+  const create = async (node, i, request, exists) => {
+    const r = await node.janus.admin(request, { timeout: 30000 });
+    if (r.allhands === 'success' || (i > 0 && r.error_name === exists)) return;
+    throw new Error(`${node.id}: ${JSON.stringify(request)} -> ${JSON.stringify(r)}`);
+  };
+  for (const [i, node] of nodes.entries()) {
     for (const t of tenants) {
-      await admin(node, { request: 'create_tenant', tenant: t, name: t, max_participants: cap, secret: TENANT_SECRET, max_queued: 1000000 });
-      await admin(node, { request: 'create_room', tenant: t, room: 'r', max_attendees: cap, presenter_secret: 'bench-presenter-secret' });
+      await create(node, i, { request: 'create_tenant', tenant: t, name: t, max_participants: cap, secret: TENANT_SECRET, max_queued: 1000000 }, 'tenant_exists');
+      await create(node, i, { request: 'create_room', tenant: t, room: 'r', max_attendees: cap, presenter_secret: 'bench-presenter-secret' }, 'room_exists');
     }
   }
 }
