@@ -16,11 +16,13 @@
 // after, with its idle rate measured just before the storm) and Redis commands per join (INFO
 // commandstats, before and after; INFO itself not counted). Then
 //   reclaim  on the cluster phase's nodes, still holding their seats: SIGKILL node 1 and poll Redis
-//            (HGET ah:{T}:seats tenant, every tenant) until the tenants' totals drop by node 1's share
-//            (ah:{T}:node:<id> tenant), or CB_RECLAIM_WAIT_S: the seat-reclaim time; also when the
-//            other nodes first show node 1 dead
+//            until node 1's share (HGET ah:{T}:node:<id> tenant, every tenant) is gone, or
+//            CB_RECLAIM_WAIT_S: the seat-reclaim time; also when another node first shows node 1 dead
 //   bind     CB_NODES nodes, one tenant whose cap binds (CB_BIND_JOINS joiners, cap half of them),
-//            spread over the nodes: how many were admitted cluster-wide against the cap
+//            spread over the nodes: how many were admitted, and for 5 s the seats the nodes hold
+//            against what Redis counts
+// A joiner answered `queued` then waits for its `admitted` event (CB_ADMIT_WAIT_S): admissions per
+// second and join-to-admitted latency come with the decisions' figures.
 // Tenants and rooms are created on every node through its Admin API (see "definitions" below).
 //
 // Env (defaults): CB_JOINS (2000) joiners per phase; CB_NODES (3); CB_SPREAD ("even", or weights per
@@ -29,7 +31,7 @@
 //   (Janus sessions) per worker and node; CB_RATE (0) offered joins per second over all workers, 0:
 //   closed loop with CB_WINDOW (16) undecided joins per connection; CB_WAVE_SIZE (1000) and
 //   CB_WAVE_MS (100): the nodes' fixed waves; CB_PHASES ("single,redis1,cluster,reclaim,bind");
-//   CB_RECLAIM_WAIT_S (15); CB_BIND_JOINS (300); CB_HEARTBEAT_MS (1000), CB_EXPIRY_MS (3000);
+//   CB_RECLAIM_WAIT_S (15); CB_ADMIT_WAIT_S (30); CB_BIND_JOINS (300); CB_HEARTBEAT_MS (1000), CB_EXPIRY_MS (3000);
 //   CB_OUT (docs/data/cluster-bench-<UTC stamp>.json).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { fork } from 'node:child_process';
@@ -53,6 +55,7 @@ const P = {
   waveMs: num('CB_WAVE_MS', 100),
   phases: (E.CB_PHASES || 'single,redis1,cluster,reclaim,bind').split(',').map((s) => s.trim()).filter(Boolean),
   reclaimWaitS: num('CB_RECLAIM_WAIT_S', 15),
+  admitWaitS: num('CB_ADMIT_WAIT_S', 30),
   bindJoins: num('CB_BIND_JOINS', 300),
   heartbeatMs: num('CB_HEARTBEAT_MS', 1000),
   expiryMs: num('CB_EXPIRY_MS', 3000),
@@ -258,10 +261,10 @@ async function prepareStorm(nodes, count, tenants) {
   return { workers, attachMs: now() - t };
 }
 
-async function runStorm(workers) {
+async function runStorm(workers, admitWaitMs) {
   const t0 = now() + 300;
   const rate = P.rate > 0 ? P.rate / workers.length : 0;
-  workers.forEach((w) => w.send({ type: 'go', rate, window: P.window, t0 }));
+  workers.forEach((w) => w.send({ type: 'go', rate, window: P.window, t0, admitWaitMs }));
   const done = await Promise.all(workers.map((w) => expect(w, 'done')));
   return done.flatMap((m) => m.results);
 }
@@ -286,6 +289,17 @@ function summarize(results) {
   }
   const perNode = {};
   for (const r of decided) (perNode[r.node] ||= []).push(r.latency_ms);
+  // Admission: at once, or later from the queue (the `admitted` event), within CB_ADMIT_WAIT_S.
+  const adm = results.filter((r) => r.admitted_at != null);
+  const admLat = adm.map((r) => r.admitted_at - r.sent);
+  const admEnds = adm.map((r) => r.admitted_at).sort((a, b) => a - b);
+  let admSustained = null;
+  if (admEnds.length >= 20) {
+    const i0 = Math.floor(admEnds.length * 0.1);
+    const i1 = Math.floor(admEnds.length * 0.9) - 1;
+    if (admEnds[i1] > admEnds[i0]) admSustained = (i1 - i0) / ((admEnds[i1] - admEnds[i0]) / 1000);
+  }
+  const admSpan = admEnds.length ? (admEnds[admEnds.length - 1] - first) / 1000 : null;
   return {
     joins: results.length,
     decisions: decided.length,
@@ -294,12 +308,16 @@ function summarize(results) {
     decisions_per_s: spanS ? r2(decided.length / spanS) : null,
     sustained_per_s: r2(sustained),
     latency_ms: { p50: r2(pct(lat, 50)), p90: r2(pct(lat, 90)), p99: r2(pct(lat, 99)), max: r2(pct(lat, 100)) },
+    admitted: adm.length,
+    admitted_per_s: admSpan ? r2(adm.length / admSpan) : null,
+    admitted_sustained_per_s: r2(admSustained),
+    join_to_admitted_ms: { p50: r2(pct(admLat, 50)), p90: r2(pct(admLat, 90)), p99: r2(pct(admLat, 99)), max: r2(pct(admLat, 100)) },
     per_node: Object.fromEntries(Object.entries(perNode).map(([id, l]) => [id, { decisions: l.length, p50: r2(pct(l, 50)), p99: r2(pct(l, 99)) }])),
   };
 }
 
 // One storm phase on `nodes` (already defined), measured with `redis` (or null).
-async function stormPhase(name, nodes, redis, tenants, count) {
+async function stormPhase(name, nodes, redis, tenants, count, admitWaitS = P.admitWaitS) {
   const { workers, attachMs } = await prepareStorm(nodes, count, tenants);
   const janusTicks0 = nodes.map((n) => cpuTicks(n.janus.proc.pid));
   let idle = null;
@@ -319,7 +337,7 @@ async function stormPhase(name, nodes, redis, tenants, count) {
     before = { ticks: i1, calls: c1, infoMs: u1, t: now() };
   }
   const t = now();
-  const results = await runStorm(workers);
+  const results = await runStorm(workers, admitWaitS * 1000);
   const wallS = (now() - t) / 1000;
   const s = summarize(results);
   s.attach_ms = r2(attachMs);
@@ -353,7 +371,8 @@ async function stormPhase(name, nodes, redis, tenants, count) {
     s.node_counts[n.id] = st && st.node ? st.node.counts : null;
   }
   console.log(`# ${name}: ${s.decisions}/${s.joins} decided in ${s.span_s} s: ${s.decisions_per_s}/s (sustained ${s.sustained_per_s}/s), `
-    + `p50 ${s.latency_ms.p50} ms, p99 ${s.latency_ms.p99} ms; outcomes ${JSON.stringify(s.outcomes)}`
+    + `p50 ${s.latency_ms.p50} ms, p99 ${s.latency_ms.p99} ms; outcomes ${JSON.stringify(s.outcomes)}; `
+    + `${s.admitted} admitted within ${admitWaitS} s (${s.admitted_sustained_per_s}/s sustained, join to admitted p50 ${s.join_to_admitted_ms.p50} ms, p99 ${s.join_to_admitted_ms.p99} ms)`
     + (s.redis ? `; Redis: ${s.redis.cpu_ms_per_1000_joins} ms CPU per 1,000 joins, ${s.redis.commands_per_join} commands per join` : ''));
   return { summary: s, workers };
 }
@@ -380,9 +399,13 @@ async function reclaimPhase(nodes, redis, tenants) {
   };
   const status = await admin(victim, { request: 'status' });
   const held = status.node && status.node.counts ? status.node.counts : null;
+  const shareOf = async () => {
+    let sum = 0;
+    for (const t of tenants) sum += (await seatsOf(`ah:{${t}}:node:${victim.id}`)) || 0;
+    return sum;
+  };
   const before = await totals();
-  let share = 0;
-  for (const t of tenants) share += (await seatsOf(`ah:{${t}}:node:${victim.id}`)) || 0;
+  const share = await shareOf();
   const out = { victim: victim.id, victim_counts: held, redis_seats_before: before, victim_share_in_redis: share, reclaim_s: null, seen_dead_s: null, note: null };
   const t0 = now();
   await victim.janus.kill('SIGKILL');
@@ -397,19 +420,21 @@ async function reclaimPhase(nodes, redis, tenants) {
     }
     return null;
   })();
-  if (before == null || share === 0) {
+  if (share === 0) {
     out.note = 'no seats of the victim in Redis before the kill (the seat ledger is not wired into admission in this build): nothing to reclaim';
   } else {
+    // Reclaimed: the victim's share (ah:{T}:node:<id>) is gone from every tenant. The totals are not
+    // the test: the other nodes go on claiming for their queues meanwhile.
     while (now() < deadline) {
-      const cur = await totals();
-      if (cur != null && cur <= before - share) { out.reclaim_s = r2((now() - t0) / 1000); break; }
+      if ((await shareOf()) === 0) { out.reclaim_s = r2((now() - t0) / 1000); break; }
       await sleep(50);
     }
-    if (out.reclaim_s == null) out.note = `not reclaimed within ${P.reclaimWaitS} s (Redis still counts ${await totals()} seats, ${before} before the kill)`;
+    if (out.reclaim_s == null) out.note = `not reclaimed within ${P.reclaimWaitS} s (Redis still counts ${await shareOf()} seats of ${victim.id}, ${share} before the kill)`;
   }
   out.seen_dead_s = r2(await seenDead);
   out.redis_seats_after = await totals();
-  console.log(`# reclaim: killed ${victim.id} holding ${held ? JSON.stringify(held) : '?'}; Redis seats ${before} (its share ${share}); `
+  out.victim_share_after = await shareOf();
+  console.log(`# reclaim: killed ${victim.id} holding ${held ? JSON.stringify(held) : '?'}; Redis seats ${before} before the kill, ${out.redis_seats_after} after (its share ${share}); `
     + `${out.reclaim_s != null ? `reclaimed in ${out.reclaim_s} s` : out.note}; ${observer.id} saw it dead after ${out.seen_dead_s ?? `more than ${P.reclaimWaitS}`} s`);
   return out;
 }
@@ -420,18 +445,36 @@ async function bindPhase(cluster, redis) {
   const cap = Math.floor(P.bindJoins / 2);
   await defineTenants(nodes, ['bind'], cap);
   await waitForView(nodes);
-  const { summary, workers } = await stormPhase('bind', nodes, redis, ['bind'], P.bindJoins);
-  await sleep(1000);
-  const seated = {};
-  for (const n of nodes) {
-    const s = await admin(n, { request: 'status' }).catch(() => null);
-    seated[n.id] = s && s.node ? s.node.counts : null;
+  // Half the joiners can never be admitted: wait 5 s for admissions, not CB_ADMIT_WAIT_S.
+  const { summary, workers } = await stormPhase('bind', nodes, redis, ['bind'], P.bindJoins, Math.min(5, P.admitWaitS));
+  // Then watch, for 5 s, the seats the nodes hold against what Redis counts.
+  const series = [];
+  const t0 = now();
+  while (now() - t0 < 5000) {
+    let seated = 0;
+    for (const n of nodes) {
+      const st = await n.janus.admin({ request: 'status' }).catch(() => null);
+      const c = st && st.node && st.node.counts;
+      if (c) seated += (c.active || 0) + (c.connecting || 0) + (c.rejoining || 0);
+    }
+    const v = await redis.ask(null, 'hget', 'ah:{bind}:seats', 'tenant');
+    series.push({ t_s: r2((now() - t0) / 1000), seated, redis: /^\d+$/.test(v) ? Number(v) : null });
+    await sleep(500);
   }
-  const admitted = summary.outcomes.admitted || 0;
-  const out = { tenant_cap: cap, joins: P.bindJoins, admitted_at_once: admitted, queued: summary.outcomes.queued || 0, node_counts: seated,
-    redis_seats: await redis.ask(null, 'hget', 'ah:{bind}:seats', 'tenant'), storm: summary };
-  console.log(`# bind: tenant cap ${cap}, ${P.bindJoins} joiners over ${nodes.length} nodes: ${admitted} admitted at once `
-    + `(${admitted > cap ? `${admitted - cap} over the cap` : 'within the cap'}), ${out.queued} queued; Redis counts ${out.redis_seats || 'nothing'}`);
+  const last = series[series.length - 1];
+  // Each node's share as Redis has it, beside what the node holds, at the end.
+  const shares = {};
+  for (const n of nodes) {
+    const st = await n.janus.admin({ request: 'status' }).catch(() => null);
+    shares[n.id] = { redis: (await redis.ask(null, 'hgetall', `ah:{bind}:node:${n.id}`)).split('\n').join(' '), node: st && st.node ? st.node.counts : null };
+  }
+  const maxSeated = Math.max(...series.map((x) => x.seated));
+  const maxRedis = Math.max(...series.map((x) => x.redis ?? 0));
+  const out = { tenant_cap: cap, joins: P.bindJoins, admitted_at_once: summary.outcomes.admitted || 0, admitted: summary.admitted,
+    queued: summary.outcomes.queued || 0, max_seated: maxSeated, max_redis_seats: maxRedis, series, shares, storm: summary };
+  console.log(`# bind: tenant cap ${cap}, ${P.bindJoins} joiners over ${nodes.length} nodes: ${out.admitted_at_once} admitted at once, `
+    + `${out.admitted} within 5 s; seated on the nodes at most ${maxSeated} (${maxSeated > cap ? `${maxSeated - cap} over the cap` : 'within the cap'}), `
+    + `Redis counting at most ${maxRedis} (last ${last.redis}, with ${last.seated} seated)`);
   closeWorkers(workers);
   await stopNodes(nodes);
   return out;
@@ -446,7 +489,11 @@ function table(res) {
     ['decisions per s (sustained, middle 80%)', (s) => s.sustained_per_s],
     ['join-to-decision p50 ms', (s) => s.latency_ms.p50],
     ['join-to-decision p99 ms', (s) => s.latency_ms.p99],
-    ['admitted / queued / other', (s) => `${s.outcomes.admitted || 0} / ${s.outcomes.queued || 0} / ${s.joins - (s.outcomes.admitted || 0) - (s.outcomes.queued || 0)}`],
+    ['admitted (at once or from the queue)', (s) => s.admitted],
+    ['admissions per s (sustained, middle 80%)', (s) => s.admitted_sustained_per_s],
+    ['join-to-admitted p50 ms', (s) => s.join_to_admitted_ms.p50],
+    ['join-to-admitted p99 ms', (s) => s.join_to_admitted_ms.p99],
+    ['decisions admitted / queued / other', (s) => `${s.outcomes.admitted || 0} / ${s.outcomes.queued || 0} / ${s.joins - (s.outcomes.admitted || 0) - (s.outcomes.queued || 0)}`],
     ['Janus CPU s (all nodes)', (s) => s.janus_cpu_s],
     ['Redis CPU ms per 1,000 joins (/proc)', (s) => (s.redis ? s.redis.cpu_ms_per_1000_joins : '-')],
     ['  of which above idle', (s) => (s.redis ? s.redis.cpu_ms_per_1000_joins_above_idle : '-')],
@@ -468,7 +515,7 @@ async function main() {
   check();
   const cmd = `CB_JOINS=${P.joins} CB_NODES=${P.nodes} CB_SPREAD=${P.spread} CB_TENANTS=${P.tenants} CB_WORKERS=${P.workers} CB_CONNS=${P.conns} `
     + `CB_RATE=${P.rate} CB_WINDOW=${P.window} CB_WAVE_SIZE=${P.waveSize} CB_WAVE_MS=${P.waveMs} CB_PHASES=${P.phases.join(',')} `
-    + `CB_RECLAIM_WAIT_S=${P.reclaimWaitS} CB_BIND_JOINS=${P.bindJoins} CB_HEARTBEAT_MS=${P.heartbeatMs} CB_EXPIRY_MS=${P.expiryMs} bash scripts/bench-cluster.sh`;
+    + `CB_RECLAIM_WAIT_S=${P.reclaimWaitS} CB_ADMIT_WAIT_S=${P.admitWaitS} CB_BIND_JOINS=${P.bindJoins} CB_HEARTBEAT_MS=${P.heartbeatMs} CB_EXPIRY_MS=${P.expiryMs} bash scripts/bench-cluster.sh`;
   console.log(`# ${cmd}`);
   const cluster = new Cluster();
   const res = { params: P, command: cmd, started: new Date().toISOString(), host: { cpus: (await import('node:os')).cpus().length, loadavg: (await import('node:os')).loadavg() } };
@@ -523,7 +570,8 @@ async function main() {
   }
   if (res.bind) {
     const b = res.bind;
-    console.log(`tenant cap binding across ${P.nodes} nodes: cap ${b.tenant_cap}, ${b.joins} joiners, ${b.admitted_at_once} admitted at once, ${b.queued} queued; Redis counts ${b.redis_seats || 'nothing'}`);
+    console.log(`tenant cap binding across ${P.nodes} nodes: cap ${b.tenant_cap}, ${b.joins} joiners, ${b.admitted} admitted within 5 s; `
+      + `at most ${b.max_seated} seated at once on the nodes, at most ${b.max_redis_seats} counted in Redis`);
   }
   console.log(`\n# wrote ${OUT}`);
   console.log(`# ${cmd}`);

@@ -7,11 +7,13 @@
 //   {type:'setup', conns, joins:[{node, url, tenant, room}], sessionTimeoutS}
 //       opens `conns` WebSockets (one Janus session each) per node URL used, attaches one handle per
 //       join (at most 64 attaches in flight per connection), answers {type:'ready', attach_ms}
-//   {type:'go', rate, window, t0}
+//   {type:'go', rate, window, t0, admitWaitMs}
 //       sends the joins: `rate` > 0 paces them at that many per second from epoch time `t0`;
-//       otherwise at most `window` undecided joins per connection at a time (a closed loop). Answers
-//       {type:'done', results:[{node, sent, decided, latency_ms, outcome}]} when every join is decided
-//       or timed out (30 s without an answer: outcome 'timeout')
+//       otherwise at most `window` undecided joins per connection at a time (a closed loop). A queued
+//       joiner then waits (outside the window) for its `admitted` event, up to `admitWaitMs`. Answers
+//       {type:'done', results:[{node, sent, decided, latency_ms, outcome, admitted_at}]} when every
+//       join is decided or timed out (30 s without an answer: outcome 'timeout') and every queued
+//       one admitted or out of time (`admitted_at` null)
 //   {type:'close'}   closes every connection and exits
 // Times are epoch milliseconds with sub-millisecond precision (performance.timeOrigin + now()).
 // SPDX-License-Identifier: GPL-3.0-or-later
@@ -30,6 +32,8 @@ class Conn {
     this.url = url;
     this.pending = new Map(); // transaction -> {resolve, reject, onEvent}
     this.byHandle = new Map(); // handle id -> join waiting for its first plugin event
+    this.admittedAt = new Map(); // handle id -> when its `admitted` came (decision or event)
+    this.admitWaiters = new Map(); // handle id -> resolve(time) of a queued joiner waiting
     this.session = null;
     this.keepalive = null;
   }
@@ -50,6 +54,13 @@ class Conn {
   onMessage(m) {
     const p = m.transaction ? this.pending.get(m.transaction) : null;
     if (m.janus === 'ack') return;
+    const d = m.plugindata && m.plugindata.data;
+    if (d && d.event === 'admitted' && m.sender && !this.admittedAt.has(m.sender)) {
+      const t = now();
+      this.admittedAt.set(m.sender, t);
+      const w = this.admitWaiters.get(m.sender);
+      if (w) { this.admitWaiters.delete(m.sender); w(t); }
+    }
     if (p) {
       this.pending.delete(m.transaction);
       p.resolve(m);
@@ -95,6 +106,16 @@ class Conn {
         this.byHandle.delete(handle);
         resolve(m);
       }, reject);
+    });
+  }
+
+  // When `handle` was admitted: at once if it was already, else at its `admitted` event, or null
+  // after `ms`.
+  admitted(handle, ms) {
+    if (this.admittedAt.has(handle)) return Promise.resolve(this.admittedAt.get(handle));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.admitWaiters.delete(handle); resolve(null); }, ms);
+      this.admitWaiters.set(handle, (t) => { clearTimeout(timer); resolve(t); });
     });
   }
 
@@ -155,8 +176,9 @@ async function setup({ conns: perNode, joins: list, sessionTimeoutS }) {
   return now() - t;
 }
 
-async function go({ rate, window, t0 }) {
+async function go({ rate, window, t0, admitWaitMs }) {
   const results = [];
+  const admissions = [];
   const one = async (j) => {
     const body = { request: 'join', tenant: j.tenant, room: j.room, display: 'bench' };
     const sent = now();
@@ -174,7 +196,9 @@ async function go({ rate, window, t0 }) {
       clearTimeout(timer);
     }
     const decided = now();
-    results.push({ node: j.node, sent, decided, latency_ms: decided - sent, outcome: out });
+    const r = { node: j.node, sent, decided, latency_ms: decided - sent, outcome: out, admitted_at: out === 'admitted' ? decided : null };
+    results.push(r);
+    if (out === 'queued' && admitWaitMs > 0) admissions.push(j.conn.admitted(j.handle, admitWaitMs).then((t) => { r.admitted_at = t; }));
   };
   if (rate > 0) {
     // Open loop: join k leaves at t0 + k / rate, whatever the answers do.
@@ -197,6 +221,7 @@ async function go({ rate, window, t0 }) {
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     await Promise.all([...byConn.values()].map((list) => limitConcurrency(list, window, one)));
   }
+  await Promise.all(admissions);
   return results;
 }
 
