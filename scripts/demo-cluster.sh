@@ -344,8 +344,8 @@ echo
 for v in "${views[@]}"; do echo "  $v"; done
 cat <<EOF
 
-  Until tenants, rooms and seats are shared through Redis, each node admits into its own copy of the
-  demo room (docs/cluster.md, "Status").
+  The tenant's and room's caps hold across the nodes (seat ledger in Redis); until definitions are
+  shared through Redis, the demo tenant and room were created on every node (docs/cluster.md, "Status").
   Cluster view of a node:
     node scripts/admin.mjs --url $(admin_url 1) --secret $ADMIN_SECRET '{"request":"status"}'
 
