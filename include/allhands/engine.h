@@ -20,7 +20,9 @@
 #include "allhands/admission.h"
 #include "allhands/errors.h"
 #include "allhands/metrics.h"
+#include "allhands/placement.h"
 #include "allhands/simulcast.h"
+#include "allhands/ticket.h"
 
 typedef struct ah_engine ah_engine;
 
@@ -182,5 +184,12 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine);
  * counted in tenants_omitted). Strings and histograms in `in` are borrowed from the engine: render
  * before the next call into it. */
 void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in);
+
+/* Cluster mode (docs/cluster.md, "Placement and redirects"; engine-place.c): this node's id and the
+ * cluster's shared secret (tickets), once at start; then, after each heartbeat reply, the nodes of the
+ * registry's view (copied: the engine keeps its own immutable copy). Without these calls the engine
+ * is a single node: rooms have no home elsewhere and `node` is refused. */
+void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret);
+void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n);
 
 #endif
