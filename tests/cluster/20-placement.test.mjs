@@ -6,12 +6,14 @@
 // audio and video (packets and decoded frames), while the same ticket replayed, a forged one and
 // one for another room are refused with their codes; that a presenter's join on node c is
 // redirected too; that the attendee page in headless Chromium, opened against node b, ends up
-// playing the video from node a; and that with node a dead a join on node b gets home_unavailable.
+// playing the video from node a; that with node a dead a join on node b gets home_unavailable; and
+// that a node without `cluster_secret`, or with a short one, does not start the plugin.
 // Until room definitions are shared through Redis, each room is created on every node with the same
 // `node`.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
   Bag, assertError, assertEvent, attendee, createTenant, createRoomWith, handle, joinBody, presenter, roomInfo, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
@@ -201,5 +203,21 @@ test('with the home node dead, a join on node b gets home_unavailable (no redire
     assert.equal(r.node, 'node-a');
   } finally {
     await peers.closeAll();
+  }
+});
+
+test('a node in cluster mode without cluster_secret, or with a short one, refuses to start the plugin and says why', async () => {
+  const cases = [
+    ['d', null, /allhands: cluster_secret is required in cluster mode/],
+    ['e', 'short-secret', /allhands: cluster_secret must be 32 to 256 characters \(it is 12\)/],
+  ];
+  for (const [name, secret, why] of cases) {
+    await assert.rejects(cluster.startNode(name, { allhands: { ...clusterConfig('a'), node_id: `node-${name}`, cluster_secret: secret } },
+      { timeout: 8000 }), /plugin janus\.plugin\.allhands is not loaded/, `node ${name} must not load the plugin`);
+    const node = cluster.nodes.find((n) => n.name === name);
+    const log = fs.readFileSync(node.janus.logFile, 'utf8');
+    assert.match(log, why);
+    assert.match(log, /allhands: bad cluster configuration: the plugin does not start/);
+    console.log(`# node ${name}: ${log.split('\n').find((l) => why.test(l)).trim()}`);
   }
 });
