@@ -92,8 +92,8 @@ char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_p
 	return ticket;
 }
 
-ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, gint64 now, ah_ticket *out,
-	char **why)
+ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, const char *ptype, gint64 now,
+	ah_ticket *out, char **why)
 {
 	ah_error err;
 	*why = NULL;
@@ -108,6 +108,9 @@ ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_r
 	else if (err == AH_ERR_OK && strcmp(out->node, engine->place->node_id) != 0)
 		err = AH_ERR_TICKET_MISMATCH, *why = g_strdup_printf("ticket mismatch (the ticket is for node %s, this is %s)",
 			out->node, engine->place->node_id);
+	else if (err == AH_ERR_OK && ptype != NULL && strcmp(ptype, ah_ticket_ptype_name(out->ptype)) != 0)
+		err = AH_ERR_TICKET_MISMATCH, *why = g_strdup_printf("ticket mismatch (the ticket is for ptype %s)",
+			ah_ticket_ptype_name(out->ptype));
 	if (err == AH_ERR_OK)
 		err = ah_ticket_seen_take(engine->place->seen, out->nonce, ah_engine_real_s(engine, now));
 	if (err == AH_ERR_OK)
@@ -123,4 +126,15 @@ void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken)
 		ah_ticket_seen_forget(engine->place->seen, taken->nonce);
 		engine->place->taken--;
 	}
+}
+
+json_t *ah_engine_place_json(const ah_engine *engine)
+{
+	const struct ah_engine_place *place = engine->place;
+	if (place == NULL)
+		return NULL;
+	return json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I}}", "node_id", place->node_id,
+		"nodes_known", (json_int_t)ah_place_view_size(place->view), "tickets", "issued", (json_int_t)place->issued,
+		"taken", (json_int_t)place->taken, "refused", (json_int_t)place->refused,
+		"remembered", (json_int_t)ah_ticket_seen_size(place->seen));
 }

@@ -376,12 +376,15 @@ const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *i
 /* A signed ticket for the room's home node (g_free); NULL when not clustered or on failure. */
 char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_ptype ptype, gboolean priority,
 	const char *sub, gint64 now);
-/* Verify `ticket` for `room` and this node and take it (one time): AH_ERR_OK with *out, or the
+/* Verify `ticket` for `room`, this node and `ptype` (NULL: any) and take it (one time): AH_ERR_OK with *out, or the
  * refusal (ticket_invalid, ticket_expired, ticket_mismatch, ticket_used, tickets_full,
  * not_clustered), *why (g_free) a message or NULL for the default. */
-ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, gint64 now, ah_ticket *out,
-	char **why);
+ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, const char *ptype, gint64 now,
+	ah_ticket *out, char **why);
 /* Give a taken ticket back: the join it came with was refused. */
 void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken);
+/* `placement` of the operator's status: {"node_id","nodes_known","tickets":{"issued","taken",
+ * "refused","remembered"}}; NULL when not clustered. */
+json_t *ah_engine_place_json(const ah_engine *engine);
 
 #endif

@@ -271,12 +271,7 @@ static ah_error join_ticket(ah_req *req, ah_room *room, const char *ptype, int *
 	ah_error err;
 	if ((err = ah_req_guard(req, NULL, AH_FAIL_SESSION)) != AH_ERR_OK)
 		return err;
-	err = ah_engine_ticket_take(req->engine, ah_req_string(req, "ticket"), room, req->now, taken, &why);
-	if (err == AH_ERR_OK && ptype != NULL && strcmp(ptype, ah_ticket_ptype_name(taken->ptype)) != 0) {
-		ah_engine_ticket_untake(req->engine, taken);
-		err = AH_ERR_TICKET_MISMATCH;
-		why = g_strdup_printf("ticket mismatch (the ticket is for ptype %s)", ah_ticket_ptype_name(taken->ptype));
-	}
+	err = ah_engine_ticket_take(req->engine, ah_req_string(req, "ticket"), room, ptype, req->now, taken, &why);
 	if (err != AH_ERR_OK) {
 		if (err != AH_ERR_TICKETS_FULL)
 			ah_req_failed(req, NULL, AH_FAIL_SESSION);

@@ -161,6 +161,15 @@ test('janode: an attendee joining on node b is redirected to node a, joins there
     const pa = await handle(a.janus, peers);
     const pj = (await pa.request({ request: 'join', tenant: TENANT, room: ROOM, ptype: 'presenter', ticket: pr.ticket, display: 'Second' })).data;
     assertEvent(pj, 'joined', 'presenter join on node a with the ticket');
+    // The operators' status counts the tickets: node b issued 2, node c 1; node a took 3, refused 3.
+    const placement = async (n) => (await n.janus.admin({ request: 'status' })).node.placement;
+    const [pa2, pb2, pc2] = [await placement(a), await placement(b), await placement(c)];
+    console.log(`# placement in status: node a ${safeJson(pa2)}, node b ${safeJson(pb2.tickets)}, node c ${safeJson(pc2.tickets)}`);
+    assert.equal(pa2.node_id, 'node-a');
+    assert.equal(pa2.nodes_known, 3);
+    assert.deepEqual([pb2.tickets.issued, pc2.tickets.issued], [2, 1]);
+    assert.deepEqual([pa2.tickets.taken, pa2.tickets.refused, pa2.tickets.remembered], [3, 3, 3]);
+    assert.equal(pc2.tickets.refused, 1, 'node c refused the ticket for node a');
   } finally {
     await peers.closeAll();
   }

@@ -109,6 +109,7 @@ static void test_single_node(fixture *f, gconstpointer data)
 	/* A ticket means nothing to a single node. */
 	assert_error(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'r', 'ticket': 'x.y'}"), AH_ERR_NOT_CLUSTERED);
 	assert_event(send(f, 2, "{'request': 'join', 'tenant': 'acme', 'room': 'r'}"), "admitted");
+	g_assert_null(json_object_get(json_object_get(admin(f, "{'request': 'status'}"), "node"), "placement"));
 }
 
 static void test_placement(fixture *f, gconstpointer data)
@@ -194,6 +195,16 @@ static void test_redirect_attendee(fixture *f, gconstpointer data)
 	h.f.now += 100 * SEC;
 	assert_error(join_ticket(&h.f, 16, "allhands", ticket, ""), AH_ERR_TICKET_EXPIRED);
 	g_free(ticket);
+	/* The operator's status counts them: node-b issued 4; node-a took 2 and refused 5. */
+	reply = json_object_get(json_object_get(admin(f, "{'request': 'status'}"), "node"), "placement");
+	g_assert_cmpstr(str(reply, "node_id"), ==, "node-b");
+	g_assert_cmpint(num(reply, "nodes_known"), ==, 3);
+	g_assert_cmpint(num(json_object_get(reply, "tickets"), "issued"), ==, 4);
+	reply = json_object_get(json_object_get(json_object_get(admin(&h.f, "{'request': 'status'}"), "node"), "placement"),
+		"tickets");
+	g_assert_cmpint(num(reply, "taken"), ==, 2);
+	g_assert_cmpint(num(reply, "refused"), ==, 5);
+	g_assert_cmpint(num(reply, "remembered"), ==, 2);
 	clear(f);
 	home_free(&h);
 }
