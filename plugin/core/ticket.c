@@ -85,11 +85,13 @@ static char *b64url(const guchar *data, gsize len)
 	return s;
 }
 
-/* base64url (no padding) decoded; NULL when not base64url. */
+/* base64url (no padding) decoded; NULL when not base64url, or not its one canonical form (the last
+ * character's unused bits set: two spellings of one ticket would be one too many). */
 static guchar *b64url_decode(const char *s, gsize len, gsize *out_len)
 {
 	GString *std;
 	guchar *raw;
+	char *again;
 	if (len == 0 || len % 4 == 1)
 		return NULL;
 	std = g_string_sized_new(len + 4);
@@ -105,6 +107,10 @@ static guchar *b64url_decode(const char *s, gsize len, gsize *out_len)
 		g_string_append_c(std, '=');
 	raw = g_base64_decode(std->str, out_len);
 	g_string_free(std, TRUE);
+	again = b64url(raw, *out_len);
+	if (strlen(again) != len || memcmp(again, s, len) != 0)
+		g_clear_pointer(&raw, g_free);
+	g_free(again);
 	return raw;
 }
 
