@@ -5,8 +5,9 @@
 // a gets the documented redirect, follows it to node a with the ticket and receives the presenter's
 // audio and video (packets and decoded frames), while the same ticket replayed, a forged one and
 // one for another room are refused with their codes; that a presenter's join on node c is
-// redirected too; that the attendee page in headless Chromium, opened against node b, ends up
-// playing the video from node a; that with node a dead a join on node b gets home_unavailable; and
+// redirected too; that in headless Chromium the presenter page opened against node c and the
+// attendee page opened against node b both end up on node a, the attendee playing the presenter's
+// video; that with node a dead a join on node b gets home_unavailable; and
 // that a node without `cluster_secret`, or with a short one, does not start the plugin.
 // Until room definitions are shared through Redis, each room is created on every node with the same
 // `node`.
@@ -175,12 +176,21 @@ test('janode: an attendee joining on node b is redirected to node a, joins there
   }
 });
 
-test('the attendee page opened against node b follows the redirect by itself and plays the video from node a', async () => {
-  const [a, b] = nodes;
-  const peers = new Bag();
+test('the presenter page opened against node c and the attendee page opened against node b both follow their redirects: the attendee plays the presenter\'s video from node a', async () => {
+  const [a, b, c] = nodes;
   const br = await new Browser().start();
   try {
-    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Page presenter' });
+    // The presenter page, on node c: redirected to node a, joined there, goes live.
+    const host = await br.openPresenter({ server: `${c.janus.wsUrl}/`, tenant: TENANT, room: ROOM, secret: PRESENTER_SECRET,
+      display: 'Page presenter', autojoin: 1 }, { name: 'presenter' });
+    await waitState(host, 'joined', 45000);
+    await host.locator('#go-live-button').click();
+    await waitState(host, 'live', 45000);
+    await waitFor(async () => {
+      const info = await roomInfo(a.janus, TENANT, ROOM);
+      return info.presenters.some((p) => p.display === 'Page presenter' && p.publishing);
+    }, { timeout: 20000, what: 'the presenter page publishing on node a' });
+    assert.equal((await roomInfo(c.janus, TENANT, ROOM)).presenters.length, 0, 'nobody joined on node c');
     const page = await br.openAttendee({ server: `${b.janus.wsUrl}/`, tenant: TENANT, room: ROOM, display: 'Page viewer', autojoin: 1 });
     await waitState(page, 'watching', 60000);
     const v = await waitFramesAdvancing(page, '#videos video', 45000);
@@ -192,10 +202,10 @@ test('the attendee page opened against node b follows the redirect by itself and
     }, { timeout: 20000, what: 'the page\'s attendee seated on node a' });
     const infoB = await roomInfo(b.janus, TENANT, ROOM);
     assert.equal(infoB.counts.admitted + infoB.counts.queued, 0, safeJson(infoB.counts));
-    assert.deepEqual(page.ahErrors, [], 'no uncaught errors in the page');
+    assert.deepEqual(page.ahErrors, [], 'no uncaught errors in the attendee page');
+    assert.deepEqual(host.ahErrors, [], 'no uncaught errors in the presenter page');
   } finally {
     await br.close();
-    await peers.closeAll();
   }
 });
 
