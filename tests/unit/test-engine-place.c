@@ -244,6 +244,40 @@ static void test_redirect_presenter(fixture *f, gconstpointer data)
 	home_free(&h);
 }
 
+/* The class travels with the ticket: a priority_secret checked on node-b queues the attendee in
+ * node-a's priority class, ahead of an ordinary attendee queued before it. */
+static void test_redirect_priority(fixture *f, gconstpointer data)
+{
+	home h;
+	char *ticket;
+	json_t *reply;
+	make_cluster_rooms(f);
+	home_new(f, &h);
+	make_cluster_rooms(&h.f);
+	/* node-a's 5 seats taken, one ordinary attendee queued. */
+	for (guint64 conn = 1; conn <= 5; conn++)
+		assert_event(send(&h.f, conn, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"),
+			"admitted");
+	reply = send(&h.f, 6, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}");
+	assert_event(reply, "queued");
+	g_assert_cmpint(num(reply, "position"), ==, 1);
+	ticket = redirect_ticket(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321', "
+		"'priority_secret': 'vip-pass'}"), "attendee");
+	reply = join_ticket(&h.f, 7, "allhands", ticket, "");
+	assert_event(reply, "queued");
+	g_assert_cmpint(num(reply, "position"), ==, 1);
+	g_free(ticket);
+	/* Without the priority secret: behind both. */
+	ticket = redirect_ticket(send(f, 2, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"),
+		"attendee");
+	reply = join_ticket(&h.f, 8, "allhands", ticket, "");
+	assert_event(reply, "queued");
+	g_assert_cmpint(num(reply, "position"), ==, 3);
+	g_free(ticket);
+	clear(f);
+	home_free(&h);
+}
+
 /* A join token is checked where the join lands; the ticket carries its subject and role. */
 static void test_redirect_token(fixture *f, gconstpointer data)
 {
@@ -300,6 +334,7 @@ int main(int argc, char **argv)
 	g_test_add("/engine/place/placement", fixture, NULL, place_setup, test_placement, teardown);
 	g_test_add("/engine/place/redirect-attendee", fixture, NULL, place_setup, test_redirect_attendee, teardown);
 	g_test_add("/engine/place/redirect-presenter", fixture, NULL, place_setup, test_redirect_presenter, teardown);
+	g_test_add("/engine/place/redirect-priority", fixture, NULL, place_setup, test_redirect_priority, teardown);
 	g_test_add("/engine/place/redirect-token", fixture, NULL, place_setup, test_redirect_token, teardown);
 	g_test_add("/engine/place/home-unavailable", fixture, NULL, place_setup, test_home_unavailable, teardown);
 	return g_test_run();
