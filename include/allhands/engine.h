@@ -20,7 +20,9 @@
 #include "allhands/admission.h"
 #include "allhands/errors.h"
 #include "allhands/metrics.h"
+#include "allhands/placement.h"
 #include "allhands/simulcast.h"
+#include "allhands/ticket.h"
 
 typedef struct ah_engine ah_engine;
 
@@ -246,5 +248,11 @@ typedef struct {
 					   * answered with seats; granted, released: seats */
 } ah_ledger_figures;
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
+/* Cluster mode (docs/cluster.md, "Placement and redirects"; engine-place.c): this node's id and the
+ * cluster's shared secret (tickets), once at start; then, after each heartbeat reply, the nodes of the
+ * registry's view (copied: the engine keeps its own immutable copy). Without these calls the engine
+ * is a single node: rooms have no home elsewhere and `node` is refused. */
+void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret);
+void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n);
 
 #endif

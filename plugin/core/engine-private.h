@@ -101,6 +101,7 @@ struct ah_room {
 	guint ledger_pending;
 	gint64 ledger_retry_at;
 	guint ledger_backoff_ms;
+	char *node;             /* cluster mode: the room's home node id (engine-place.c); NULL: this node */
 };
 
 typedef struct {
@@ -168,6 +169,7 @@ struct ah_engine {
 	guint n_rooms;          /* rooms of every tenant, kept as they come and go (metrics, heartbeat) */
 	guint n_presenters;     /* participants in some room's presenters list, likewise */
 	struct ah_engine_ledger *ledger; /* cluster mode's seat ledger state (engine-ledger.c); NULL: off */
+	struct ah_engine_place *place; /* cluster placement and tickets (engine-place.c); NULL: single node */
 };
 
 /* --- engine-ledger.c, for the engine's other files and the requests */
@@ -394,5 +396,31 @@ GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
 GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
 /* The schedule changes, then the admission work, due by `now` (each entry point starts with it). */
 void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs);
+
+/* --- engine-place.c: cluster placement and redirect tickets (docs/cluster.md, "Placement and
+ * redirects"); calls engine-registry.c only */
+void ah_engine_place_clear(ah_engine *engine);
+gboolean ah_engine_clustered(const ah_engine *engine);
+/* The least loaded alive node's id for a new room (this node's when none is known); NULL when not
+ * clustered. Valid until the next view. */
+const char *ah_engine_place_choose(const ah_engine *engine);
+/* The room's home node id when it is another node; NULL when the room is at home here (single-node
+ * mode, no `node`, or this node's id). */
+const char *ah_engine_room_elsewhere(const ah_engine *engine, const ah_room *room);
+/* A node of the last view, NULL when unknown. */
+const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *id);
+/* A signed ticket for the room's home node (g_free); NULL when not clustered or on failure. */
+char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_ptype ptype, gboolean priority,
+	const char *sub, gint64 now);
+/* Verify `ticket` for `room`, this node and `ptype` (NULL: any) and take it (one time): AH_ERR_OK with *out, or the
+ * refusal (ticket_invalid, ticket_expired, ticket_mismatch, ticket_used, tickets_full,
+ * not_clustered), *why (g_free) a message or NULL for the default. */
+ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, const char *ptype, gint64 now,
+	ah_ticket *out, char **why);
+/* Give a taken ticket back: the join it came with was refused. */
+void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken);
+/* `placement` of the operator's status: {"node_id","nodes_known","tickets":{"issued","taken",
+ * "refused","remembered"}}; NULL when not clustered. */
+json_t *ah_engine_place_json(const ah_engine *engine);
 
 #endif

@@ -793,6 +793,7 @@ static gpointer control_thread(gpointer data)
 			ah_engine_cpu_sample(engine, cpu, cut);
 		ah_cluster_tick(engine, cut);
 		ah_cluster_ledger_tick(engine, cut, outs);
+		ah_cluster_place_tick(engine);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -869,6 +870,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		return FALSE;
 	}
 	ah_cluster_ledger_start(engine);
+	ah_cluster_place_tick(engine); /* before the thread: the engine knows its node from the first request */
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
@@ -900,6 +902,7 @@ void ah_control_stop(void)
 	/* Its wakes are dropped from here on (posts are). */
 	ah_cluster_ledger_stop();
 	ah_cluster_stop();
+	ah_cluster_place_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;
 	while ((item = g_async_queue_try_pop(queue)) != NULL) {

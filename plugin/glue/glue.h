@@ -313,6 +313,13 @@ void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
 /* Control thread (metrics.c): the Redis connection's and the view's figures; nothing when off. */
 void ah_cluster_metrics(ah_metrics_input *in);
 
+/* ---- cluster-place.c: room placement and redirects (docs/cluster.md, "Placement and redirects") ---- */
+/* Control thread, every turn after ah_cluster_tick: this node's id and secret to the engine once, and
+ * each new view of the registry. Nothing when cluster mode is off. */
+void ah_cluster_place_tick(ah_engine *engine);
+/* Plugin destroy (with ah_cluster_stop): forget the last view, so a restart starts afresh. */
+void ah_cluster_place_stop(void);
+
 /* ---- cpu.c: the CPU figures adaptive waves use ---- */
 /* User + system time of the whole process so far, microseconds; -1 when unknown. */
 gint64 ah_process_cpu_us(void);
