@@ -92,12 +92,12 @@ before(async () => {
   for (const name of ['a', 'b', 'c']) {
     nodes.push(await cluster.startNode(name, { allhands: clusterConfig(`node-${name}`), eventsBackend: history.url }));
   }
-  // Definitions are per node in this test: the same tenant (and its cap) on every node, one room each.
+  // One room homed on each node (pinned with `node`), so the tenant's rooms sit on different nodes.
   // No presenter seats kept (they would be claimed as stage seats at once: see the presenter test).
   for (const node of nodes) {
     await createTenant(node.janus, { tenant: TENANT, max_participants: CAP });
     await createRoomWith(node.janus, { tenant: TENANT, room: roomOf(node), max_attendees: 50, presenter_secret: 'p-fleet-presenter',
-      presenter_seats: 0 });
+      presenter_seats: 0, node: `node-${node.name}` });
   }
   await waitFor(async () => (await redis.ask(null, 'hget', `ah:{${TENANT}}:caps`, 'tenant')) === String(CAP),
     { timeout: 20000, interval: 100, what: 'the tenant\'s cap written to Redis' });
