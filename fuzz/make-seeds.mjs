@@ -50,6 +50,30 @@ const tokens = {
 };
 for (const [name, t] of Object.entries(tokens)) write('token', name, t);
 
+// ---- redirect tickets (fuzz-ticket.c: cluster secret below, node "node-a", now 1793610000): the
+// plugin's form, base64url(sorted compact JSON) "." base64url(HMAC-SHA256(secret, "ah-ticket-v1." + it)).
+const TICKET_SECRET = 'fuzz-cluster-secret-0123456789abcdef';
+const ticket = (p, { secret = TICKET_SECRET } = {}) => {
+  const sorted = Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]]));
+  const body = b64(j(sorted));
+  return `${body}.${b64(crypto.createHmac('sha256', secret).update(`ah-ticket-v1.${body}`).digest())}`;
+};
+const tk = { v: 1, t: 'acme', r: 'allhands', n: 'node-a', p: 'attendee', c: false, s: '', e: NOW + 60, x: '0123456789abcdef0123456789abcdef' };
+const tickets = {
+  'attendee': ticket(tk),
+  'priority-with-sub': ticket({ ...tk, c: true, s: 'user-42' }),
+  'presenter': ticket({ ...tk, p: 'presenter' }),
+  'backstage-other-node': ticket({ ...tk, p: 'backstage', n: 'node-b' }),
+  'expired': ticket({ ...tk, e: NOW - 100 }),
+  'too-far-ahead': ticket({ ...tk, e: NOW + 3600 }),
+  'wrong-secret': ticket(tk, { secret: 'another-cluster-secret-0123456789ab' }),
+  'bad-ptype': ticket({ ...tk, p: 'king' }),
+  'version-2': ticket({ ...tk, v: 2 }),
+  'no-dot': b64(j(tk)),
+  'garbage': 'not.a-ticket',
+};
+for (const [name, t] of Object.entries(tickets)) write('ticket', name, t);
+
 // ---- schedules (fuzz-schedule.c: the schedule object and iCalendar text)
 const schedules = {
   'once': { start: 1796115540, end: 1796116740 },

@@ -12,7 +12,10 @@
 # --no-netns: an ordinary server with a real network: Janus in the host's namespace on all its
 # interfaces (HTTP 8088, WebSockets 8188; Admin API 7088 on 127.0.0.1 only), pages on port 8080.
 #
-# Usage: bash scripts/demo.sh [--no-netns] [--web-port N] [--no-setup]
+# --cluster N (2..5): cluster mode (docs/cluster.md): redis-server and N Janus nodes, each in its own
+# namespace on one bridge that this host reaches at 10.98.0.1 (scripts/demo-cluster.sh; needs root).
+#
+# Usage: bash scripts/demo.sh [--no-netns] [--cluster N] [--web-port N] [--no-setup]
 #   AH_DEMO_DIR     run folder (config, state, logs), default /var/tmp/allhands-demo
 #   AH_DEMO_SUBNET  first three octets of the veth subnet, default 10.98.0
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,13 +23,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-netns=1 web_port=8080 setup=1
+netns=1 web_port=8080 setup=1 cluster=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-netns) netns=0 ;;
 	--web-port) web_port=$2; shift ;;
+	--cluster) [ $# -ge 2 ] || { echo "demo.sh: --cluster needs a number of nodes (2..5)" >&2; exit 2; }; cluster=$2; shift ;;
 	--no-setup) setup=0 ;;
-	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -37,6 +41,11 @@ die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
 rand() { od -An -N"${1:-9}" -tx1 /dev/urandom | tr -d ' \n'; }
 
 [ "$(id -u)" = 0 ] || [ "$netns" = 0 ] || die "needs root (it makes a network namespace); or use --no-netns"
+if [ "$cluster" != 0 ]; then
+	case "$cluster" in [2-5]) ;; *) die "--cluster takes a number of nodes from 2 to 5" ;; esac
+	[ "$netns" = 1 ] || die "--cluster runs every node in a namespace of its own: it cannot be combined with --no-netns"
+	[ "$(id -u)" = 0 ] || die "--cluster needs root (it makes network namespaces)"
+fi
 
 if [ "$setup" = 1 ]; then
 	bash scripts/setup.sh
@@ -45,12 +54,17 @@ need_pkgs=()
 [ -f /usr/share/javascript/webrtc-adapter/adapter.min.js ] || need_pkgs+=(libjs-webrtc-adapter)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || need_pkgs+=(libjs-janus-gateway)
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
+if [ "$cluster" != 0 ]; then
+	command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+	command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
+fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
 	say "installing ${need_pkgs[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 fi
 [ -f .libs/libjanus_allhands.so ] || die ".libs/libjanus_allhands.so is missing: run scripts/setup.sh"
+[ "$cluster" = 0 ] || exec bash scripts/demo-cluster.sh --nodes "$cluster" --web-port "$web_port"
 
 JANUS_LIBDIR=/usr/lib/x86_64-linux-gnu/janus
 [ -d "$JANUS_LIBDIR" ] || JANUS_LIBDIR=$(dirname "$(dirname "$(find /usr/lib /usr/local/lib /opt -name libjanus_http.so -path '*transports*' 2>/dev/null | head -1)")")

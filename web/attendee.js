@@ -1,5 +1,7 @@
 // Attendee page: choose a room, wait in the lobby or the line (position, wait estimate, progress),
-// then watch every presenter. Reconnects by itself (rejoin_token) when the connection drops.
+// then watch every presenter. Reconnects by itself (rejoin_token) when the connection drops. In a
+// cluster, follows a redirect by itself: a new Janus session on the room's home node, joined with
+// the redirect's one-time ticket (docs/cluster.md, "Placement and redirects").
 // Hooks for the end-to-end tests: see CONTRACT.md (body[data-state], body[data-position], #status,
 // #queue-progress, #position, #queue-length, #wait, #countdown, #videos video[data-presenter],
 // #leave-button, #sound-button).
@@ -41,7 +43,14 @@ const ERRORS = {
   draining: 'This server is not taking new attendees right now (it is being taken out of service). Please try again later.',
   invalid_element: 'Something in the form is not valid',
   unavailable: 'The server is busy shutting down or restarting. Please try again in a moment.',
+  home_unavailable: 'The server that holds this meeting cannot be reached right now. Please try again in a moment.',
+  ticket_expired: 'Passing you to the server that holds this meeting took too long. Please join again.',
+  ticket_used: 'Passing you to the server that holds this meeting failed. Please join again.',
+  ticket_invalid: 'Passing you to the server that holds this meeting failed. Please join again.',
+  ticket_mismatch: 'Passing you to the server that holds this meeting failed. Please join again.',
+  tickets_full: 'The server that holds this meeting is very busy. Please try again in a moment.',
 };
+const MAX_REDIRECTS = 3;  // in a row, without being let in: then the page stops following them
 const IN_ROOM = new Set(['joining', 'lobby', 'queued', 'admitted', 'watching', 'reconnecting']);
 
 let gen = 0;              // increases with every session: callbacks of older sessions are ignored
@@ -62,6 +71,8 @@ let progressAnchor = null; // {value, position}: the progress bar's scale (monot
 let midInfo = new Map();  // mid -> {id, display, kind}
 const media = new Map();  // mid -> <figure> (video) or <audio>
 let soundBlocked = false;
+let homeServer = null;    // cluster: the room's home node a redirect sent us to (later joins go there)
+let redirects = 0;        // redirects followed since the last admission
 
 prefill(form);
 setState('form');
@@ -77,6 +88,8 @@ form.addEventListener('submit', (ev) => {
   if (f.priority.value) request.priority_secret = f.priority.value;
   rejoinToken = null;
   everAdmitted = false;
+  homeServer = null;
+  redirects = 0;
   join(false);
 });
 
@@ -112,7 +125,8 @@ window.addEventListener('pagehide', () => {
 // ---- joining and reconnecting
 
 // Open a session and send the join. `rejoin`: after a drop (use the rejoin token, back off on failure).
-async function join(rejoin) {
+// `ticket`: a redirect's, which stands for the credentials on the home node.
+async function join(rejoin, ticket = null) {
   clearTimers();
   closeSession();
   leaving = false;
@@ -122,7 +136,7 @@ async function join(rejoin) {
     status('Connecting to the server…');
   }
   const my = ++gen;
-  const server = form.elements.server.value.trim();
+  const server = homeServer || form.elements.server.value.trim();
   let s;
   try {
     s = await connect(server, callbacksFor(my), (cause) => { if (my === gen) onDrop(`lost the connection to the server (${cause})`); },
@@ -136,7 +150,7 @@ async function join(rejoin) {
   if (my !== gen) { disconnect(s); return; }
   session = { ...s, gen: my };
   if (!rejoin) status('Joining the room…');
-  const body = { ...request };
+  const body = ticket ? ticketJoin(ticket) : { ...request };
   if (rejoin && rejoinToken) body.rejoin_token = rejoinToken;
   try {
     const reply = await send(s.handle, body);
@@ -146,6 +160,27 @@ async function join(rejoin) {
     if (rejoin) scheduleReconnect();
     else fail(`the join request failed: ${errorText(err)}`);
   }
+}
+
+// The join sent to the home node with a redirect's ticket: the ticket carries the credentials.
+function ticketJoin(ticket) {
+  const body = { request: 'join', tenant: request.tenant, room: request.room, ptype: 'attendee', ticket };
+  if (request.display) body.display = request.display;
+  return body;
+}
+
+// Cluster mode: the room lives on another node. A new Janus session there (janus.js as it is),
+// joined with the one-time ticket.
+function onRedirect(msg) {
+  redirects += 1;
+  if (redirects > MAX_REDIRECTS || !msg.url || !msg.ticket) {
+    fail('the servers keep sending this join elsewhere. Please try again in a moment.');
+    return;
+  }
+  homeServer = msg.url;
+  status('This meeting is held on another server: connecting there…');
+  // Not from inside the old session's callback: it is closed by join().
+  setTimeout(() => join(false, msg.ticket), 0);
 }
 
 function callbacksFor(my) {
@@ -221,7 +256,8 @@ function onMessage(my, msg, jsep) {
   switch (msg.event) {
     case 'queued': onQueued(msg); break;
     case 'position': if (state === 'queued' || state === 'lobby') showQueue(msg); break;
-    case 'admitted': onAdmitted(msg, jsep); break;
+    case 'admitted': redirects = 0; onAdmitted(msg, jsep); break;
+    case 'redirect': onRedirect(msg); break;
     case 'updated': if (jsep) answer(jsep); break;
     case 'started': break;
     case 'room_state': onRoomState(msg); break;

@@ -78,23 +78,49 @@ form.addEventListener('submit', async (ev) => {
         showError(`${errorText(err)}. You can join, but not go on stage until that is fixed.`);
       }
     }
-    status('Connecting to the server…');
-    const s = await connect(server, {
-      onmessage: onMessage,
-      webrtcState: onWebrtcState,
-      iceState: (state) => { if (state === 'failed') showError('the media connection failed (ICE): your browser cannot reach the Janus server\'s media ports'); },
-    }, (cause) => end({ error: `lost the connection to the server: ${cause}` }));
-    session = s;
-    session.where = { tenant, room };
-    status('Joining the room…');
     const join = { request: 'join', tenant, room, ptype: 'presenter', presenter_secret: f.secret.value };
     if (f.display.value.trim()) join.display = f.display.value.trim();
-    const reply = await send(session.handle, join);
-    if (reply) onMessage(reply);
+    redirects = 0;
+    await joinAt(server, join);
   } catch (err) {
     end({ error: errorText(err) });
   }
 });
+
+// Connect to `server` (a Janus WebSocket URL) and send `join`.
+async function joinAt(server, join) {
+  status('Connecting to the server…');
+  const s = await connect(server, {
+    onmessage: onMessage,
+    webrtcState: onWebrtcState,
+    iceState: (state) => { if (state === 'failed') showError('the media connection failed (ICE): your browser cannot reach the Janus server\'s media ports'); },
+  }, (cause) => { if (session === s) end({ error: `lost the connection to the server: ${cause}` }); });
+  session = s;
+  session.where = { tenant: join.tenant, room: join.room };
+  status('Joining the room…');
+  const reply = await send(session.handle, join);
+  if (reply) onMessage(reply);
+}
+
+// Cluster mode: the room is held on another node (docs/cluster.md, "Placement and redirects"): a
+// new Janus session there, joined with the redirect's one-time ticket instead of the secret.
+let redirects = 0;
+function onRedirect(msg) {
+  const old = session;
+  redirects += 1;
+  if (redirects > 3 || !msg.url || !msg.ticket) {
+    end({ error: 'the servers keep sending this join elsewhere. Please try again in a moment.' });
+    return;
+  }
+  const join = { request: 'join', tenant: old.where.tenant, room: old.where.room, ptype: 'presenter', ticket: msg.ticket };
+  const display = form.elements.display.value.trim();
+  if (display) join.display = display;
+  session = { pending: true };
+  setTimeout(() => {
+    disconnect(old);
+    joinAt(msg.url, join).catch((err) => end({ error: errorText(err) }));
+  }, 0);
+}
 
 leaveButton.addEventListener('click', async () => {
   if (!session || session.pending) return;
@@ -171,6 +197,9 @@ async function onMessage(msg, jsep) {
     return;
   }
   switch (msg.event) {
+    case 'redirect':
+      onRedirect(msg);
+      return;
     case 'joined':
       joined = true;
       setState('joined');

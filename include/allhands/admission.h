@@ -260,8 +260,10 @@ GArray *ah_admission_queue(const ah_admission *adm, const char *tenant, const ch
  * holds in the cluster's seat ledger for it, and a tenant takes no more presenters and backstage
  * monitors than its stage allowance; admission treats both like caps. New rooms and tenants start at
  * 0; set_limited(TRUE) sets every existing one to the seats it holds. Not limited (the default,
- * single-node): no allowance applies. Grants raise an allowance; trims lower it to the seats in use
- * and return what was given back. Only grants from the ledger may raise it. */
+ * single-node): no allowance applies. A room's allowance aims at its seats plus, while attendees wait,
+ * the next wave's (so a wave's seats are claimed while the wave before it connects). Grants raise an
+ * allowance; trims lower it to that aim and return what was given back. Only grants from the ledger
+ * may raise it. */
 void ah_admission_set_limited(ah_admission *adm, gboolean limited);
 gboolean ah_admission_limited(const ah_admission *adm);
 void ah_admission_room_grant(ah_admission *adm, ah_adm_room *room, guint n);
@@ -273,9 +275,11 @@ typedef struct {
 	guint queued;
 	guint max_attendees;
 	guint tenant_free;         /* tenant seats attendees may still take on this node */
-	gboolean starved;          /* queued attendees wait for the ledger (allowance used up, cap not) */
+	gboolean waiting;          /* attendees wait in its queue (open, unpaused) */
+	guint want;                /* seats to claim: its seats and the next wave's (within its cap), minus
+				    * its allowance; 0 when nobody waits */
 } ah_adm_room_ledger;
-ah_adm_room_ledger ah_admission_room_ledger(const ah_adm_room *room);
+ah_adm_room_ledger ah_admission_room_ledger(const ah_admission *adm, const ah_adm_room *room);
 gboolean ah_admission_stage_grant(ah_admission *adm, const char *tenant, guint n);
 guint ah_admission_stage_trim(ah_admission *adm, const char *tenant);
 /* Stage seats the tenant should hold and does not: its presenters plus its rooms' free presenter seats,
@@ -283,8 +287,8 @@ guint ah_admission_stage_trim(ah_admission *adm, const char *tenant);
 guint ah_admission_stage_short(const ah_admission *adm, const char *tenant);
 /* A presenter or backstage monitor of this tenant would fit the stage allowance now. */
 gboolean ah_admission_stage_free(const ah_admission *adm, const char *tenant);
-/* What needs the ledger, O(its length): rooms whose queue waits for seats (starved) or whose allowance
- * is above their seats while nobody waits (to trim), and tenants whose stage allowance is not their
+/* What needs the ledger, O(its length): rooms whose allowance is short of their aim (attendees wait)
+ * or above it (to trim), and tenants whose stage allowance is not their
  * presenters plus their rooms' free presenter seats (ids). Either array may be NULL. */
 void ah_admission_ledger_due(const ah_admission *adm, GPtrArray *rooms /* ah_adm_room* */,
 	GPtrArray *tenants /* const char* */);

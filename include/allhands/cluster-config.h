@@ -20,6 +20,8 @@
 #define AH_CLUSTER_HEARTBEAT_MAX_MS 60000
 #define AH_CLUSTER_EXPIRY_MAX_MS 600000
 #define AH_CLUSTER_UNIX_PATH_MAX 107 /* sun_path holds 108 bytes with the NUL */
+#define AH_CLUSTER_SECRET_MIN_LEN 32
+#define AH_CLUSTER_SECRET_MAX_LEN 256
 
 typedef struct {
 	gboolean enabled;        /* cluster = true; FALSE: nothing below was read */
@@ -28,13 +30,14 @@ typedef struct {
 	guint heartbeat_ms;      /* heartbeat_ms */
 	guint node_expiry_ms;    /* node_expiry_ms, > 2 x heartbeat_ms */
 	ah_redis_config redis;   /* redis_*; its strings are owned here */
+	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h); the same on every node */
 } ah_cluster_config;
 
 /* The value of `key` in the config, NULL when absent. Empty strings count as absent. */
 typedef const char *(*ah_cluster_config_lookup)(gpointer user, const char *key);
 
 /* Read and check every cluster key (`cluster`, `node_id`, `node_url`, `heartbeat_ms`,
- * `node_expiry_ms`, `redis_*`). With `cluster` absent or false, only that is
+ * `node_expiry_ms`, `redis_*`, `cluster_secret`). With `cluster` absent or false, only that is
  * read: *out is disabled and TRUE returned. `host_name` is node_id's default (g_get_host_name()).
  * FALSE with *error (g_free) naming the key and what it must be; *out is then cleared. */
 gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user,

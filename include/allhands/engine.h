@@ -20,7 +20,9 @@
 #include "allhands/admission.h"
 #include "allhands/errors.h"
 #include "allhands/metrics.h"
+#include "allhands/placement.h"
 #include "allhands/simulcast.h"
+#include "allhands/ticket.h"
 
 typedef struct ah_engine ah_engine;
 
@@ -219,7 +221,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
  * (reqs). */
 void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
 	gboolean unreachable, gint64 now, GPtrArray *outs, GArray *reqs);
-/* A sync of one tenant: what this node holds (allowances plus claims in flight). */
+/* A sync of one tenant: what this node holds (its allowances; no claim of the tenant is in flight). */
 typedef struct {
 	char *tenant;          /* owned */
 	guint stage;
@@ -230,17 +232,28 @@ typedef struct {
 	guint seats;
 } ah_ledger_room_share;
 void ah_ledger_sync_free(gpointer sync);
-/* One sync per tenant this node holds seats in, and one last (empty) for each tenant it stopped
- * holding seats in since the last call. O(rooms of those tenants). */
-void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs /* ah_ledger_sync*, owns */);
+/* A sync is owed for every tenant this node holds seats in (call once per heartbeat period). */
+void ah_engine_ledger_sync_due(ah_engine *engine);
+/* The syncs owed and ready: one per tenant owed whose claims have all been answered (a claim in flight
+ * may have run in Redis already: its tenant's sync waits for its answer), and one last (empty) for each
+ * tenant the node stopped holding seats in. Returns how many tenants still wait (call again soon).
+ * O(rooms of the tenants synced). */
+guint ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs /* ah_ledger_sync*, owns */);
 /* Figures for status: claims in flight, presenters waiting, rooms waiting for seats. */
 typedef struct {
 	gboolean busy;           /* rooms or presenters wait for the ledger */
 	guint claims_in_flight;
 	guint presenters_waiting;
-	guint64 claims, granted, denied, failed, released;
+	guint64 claims, claims_granted, granted, denied, failed, released; /* claims: sent; claims_granted:
+					   * answered with seats; granted, released: seats */
 } ah_ledger_figures;
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
+/* Cluster mode (docs/cluster.md, "Placement and redirects"; engine-place.c): this node's id and the
+ * cluster's shared secret (tickets), once at start; then, after each heartbeat reply, the nodes of the
+ * registry's view (copied: the engine keeps its own immutable copy). Without these calls the engine
+ * is a single node: rooms have no home elsewhere and `node` is refused. */
+void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret);
+void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n);
 
 /* ---- Cluster mode's shared definitions (engine-defs.c; docs/cluster.md, "Definitions") ----
  * A definition is a tenant's or a room's row of the state file (persist.h). */

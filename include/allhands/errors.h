@@ -53,6 +53,13 @@
 	X(TOO_MANY_FAILURES, 650, "too_many_failures", "Too many failed credential attempts: try again after retry_after_ms") \
 	X(TOO_MANY_QUEUED,  651, "too_many_queued",     "This Janus session already holds the most queued joins allowed") \
 	X(CLUSTER_UNAVAILABLE, 652, "cluster_unavailable", "The cluster's seat ledger (Redis) cannot be reached: try again after retry_after_ms") \
+	X(TICKET_INVALID,   670, "ticket_invalid",      "The redirect ticket is malformed or its signature does not verify") \
+	X(TICKET_EXPIRED,   671, "ticket_expired",      "The redirect ticket has expired: join again where you first joined") \
+	X(TICKET_USED,      672, "ticket_used",         "The redirect ticket was used already") \
+	X(TICKET_MISMATCH,  673, "ticket_mismatch",     "The redirect ticket is for another tenant, room, node or participant type") \
+	X(HOME_UNAVAILABLE, 674, "home_unavailable",    "The room's home node is not reachable: try again after retry_after_ms") \
+	X(NOT_CLUSTERED,    675, "not_clustered",       "This node is not in cluster mode") \
+	X(TICKETS_FULL,     676, "tickets_full",        "This node holds too many unexpired redirect tickets: try again after retry_after_ms") \
 	X(INTERNAL,         699, "internal",            "Internal error")
 
 typedef enum {

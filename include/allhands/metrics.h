@@ -97,6 +97,10 @@ typedef struct {
 	double redis_rtt_p50_s, redis_rtt_p99_s; /* < 0: no command answered yet */
 	guint64 redis_commands, redis_errors, redis_timeouts;
 	guint cluster_alive, cluster_dead;
+	/* The seat ledger (docs/cluster.md, "Cluster admission"): since start, and now. */
+	guint64 ledger_claims, ledger_claims_granted, ledger_granted, ledger_denied, ledger_failed, ledger_released, ledger_reclaimed;
+	guint ledger_in_flight, ledger_presenters_waiting;
+	gint64 ledger_over_cap;
 	/* When this was gathered, UNIX seconds (wall clock, for Prometheus users). */
 	double rendered_at_s;
 } ah_metrics_input;

@@ -52,19 +52,19 @@ void ah_admission_room_grant(ah_admission *adm, ah_adm_room *r, guint n)
 
 guint ah_admission_room_trim(ah_admission *adm, ah_adm_room *r)
 {
-	guint seats, n;
+	guint target, n;
 	if (r == NULL || r->allowance == G_MAXUINT)
 		return 0;
-	seats = ah_adm_seats(&r->counts);
-	if (r->allowance <= seats)
+	target = ah_adm_room_ledger_target(adm, r);
+	if (r->allowance <= target)
 		return 0;
-	n = r->allowance - seats;
-	r->allowance = seats;
+	n = r->allowance - target;
+	r->allowance = target;
 	ah_adm_refresh_room(adm, r);
 	return n;
 }
 
-ah_adm_room_ledger ah_admission_room_ledger(const ah_adm_room *r)
+ah_adm_room_ledger ah_admission_room_ledger(const ah_admission *adm, const ah_adm_room *r)
 {
 	ah_adm_room_ledger out = { 0 };
 	if (r == NULL)
@@ -78,7 +78,9 @@ ah_adm_room_ledger ah_admission_room_ledger(const ah_adm_room *r)
 	/* The tenant's seats an attendee may take here (free presenter seats are not for attendees). */
 	guint64 tenant_held = (guint64)ah_adm_tenant_seats(r->tenant) + r->tenant->presenter_gap;
 	out.tenant_free = tenant_held < r->tenant->max_participants ? (guint)(r->tenant->max_participants - tenant_held) : 0;
-	out.starved = ah_adm_room_ledger_due(r) && out.queued > 0 && !r->closed && !r->paused;
+	out.waiting = out.queued > 0 && !r->closed && !r->paused;
+	guint target = ah_adm_room_ledger_target(adm, r);
+	out.want = out.waiting && r->allowance != G_MAXUINT && target > r->allowance ? target - r->allowance : 0;
 	return out;
 }
 

@@ -147,8 +147,11 @@ struct ah_admission {
 void ah_adm_refresh_room(ah_admission *adm, adm_room *r);
 void ah_adm_refresh_tenant(ah_admission *adm, adm_tenant *t);
 adm_tenant *ah_adm_tenant(const ah_admission *adm, const char *tenant);
-/* A room's allowance asks something of the ledger: more seats for its queue, or seats to give back. */
-gboolean ah_adm_room_ledger_due(const adm_room *r);
+/* What a room's allowance should be: its seats, plus the next wave's while attendees wait (open,
+ * unpaused), within its cap. */
+guint ah_adm_room_ledger_target(const ah_admission *adm, const adm_room *r);
+/* Its allowance asks something of the ledger: more seats for its queue, or seats to give back. */
+gboolean ah_adm_room_ledger_due(const ah_admission *adm, const adm_room *r);
 
 /* admission-common.c */
 guint ah_adm_seats(const ah_adm_counts *c);

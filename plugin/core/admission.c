@@ -193,15 +193,22 @@ static gboolean room_seat_free(const adm_room *r)
 	return ah_adm_seats(&r->counts) < MIN(r->max_attendees, r->allowance);
 }
 
-gboolean ah_adm_room_ledger_due(const adm_room *r)
+guint ah_adm_room_ledger_target(const ah_admission *adm, const adm_room *r)
 {
-	guint seats = ah_adm_seats(&r->counts);
-	gboolean waiting = r->queue[0].length + r->queue[1].length > 0 && !r->closed && !r->paused;
+	guint seats = ah_adm_seats(&r->counts), queued = r->queue[0].length + r->queue[1].length;
+	if (queued == 0 || r->closed || r->paused)
+		return seats;
+	/* Its seats and the next wave's: a wave's claim is answered while the wave before it connects. */
+	return (guint)MIN((guint64)seats + MIN(queued, adm->config.wave_size), (guint64)MAX(r->max_attendees, seats));
+}
+
+gboolean ah_adm_room_ledger_due(const ah_admission *adm, const adm_room *r)
+{
+	guint target = ah_adm_room_ledger_target(adm, r);
 	if (r->allowance == G_MAXUINT)
 		return FALSE;
-	if (!waiting)
-		return r->allowance > seats;
-	return seats >= r->allowance && seats < r->max_attendees;
+	/* Short of the target while someone waits, or above it (seats nobody waits for). */
+	return target > ah_adm_seats(&r->counts) ? r->allowance < target : r->allowance > target;
 }
 
 /* A tenant seat an attendee may take: free presenter seats are not for attendees. */
@@ -252,7 +259,7 @@ static void refresh_room(ah_admission *adm, adm_room *r)
 	queued = r->queue[0].length + r->queue[1].length > 0;
 	moving = queued && !r->closed && !r->paused;
 	list_set(&adm->queued_rooms, &r->queued_link, queued);
-	list_set(&adm->ledger_rooms, &r->ledger_link, ah_adm_room_ledger_due(r));
+	list_set(&adm->ledger_rooms, &r->ledger_link, ah_adm_room_ledger_due(adm, r));
 	if (moving != r->moving) {
 		r->moving = moving;
 		adm->moving_rooms = moving ? adm->moving_rooms + 1 : adm->moving_rooms - 1;

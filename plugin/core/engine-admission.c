@@ -94,7 +94,10 @@ void ah_engine_apply_share(ah_engine *engine, const ah_tenant *t)
 
 void ah_engine_apply_presenter_seats(ah_engine *engine, const ah_room *r)
 {
-	ah_admission_set_presenter_seats(engine->adm, r->tenant->id, r->id, r->presenter_seats);
+	/* A room homed on another node seats nobody here: it keeps no presenter seat here either (in
+	 * cluster mode they would be claimed from the ledger). */
+	guint seats = ah_engine_room_elsewhere(engine, r) != NULL ? 0 : r->presenter_seats;
+	ah_admission_set_presenter_seats(engine->adm, r->tenant->id, r->id, seats);
 }
 
 /* --- figures */

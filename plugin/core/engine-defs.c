@@ -183,7 +183,12 @@ static void apply_room(ah_engine *engine, const ah_persist_room *row, gint64 now
 	r->tokens = row->tokens;
 	r->video_layer = row->video_layer;
 	r->presenter_max_bitrate = row->presenter_max_bitrate;
-	if (fresh || r->presenter_seats != row->presenter_seats) {
+	/* The home node (placement): future joins only, as edit_room's `node`; the presenter seats this
+	 * node keeps for the room follow it. */
+	gboolean moved = g_strcmp0(r->node, row->node) != 0;
+	if (moved)
+		replace(&r->node, row->node);
+	if (fresh || moved || r->presenter_seats != row->presenter_seats) {
 		r->presenter_seats = row->presenter_seats;
 		ah_engine_apply_presenter_seats(engine, r);
 	}

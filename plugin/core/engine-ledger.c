@@ -3,9 +3,9 @@
  *
  * In cluster mode admission may seat no more than the ledger (Redis) granted this node: per room its
  * allowance, per tenant its stage allowance (admission-ledger.c). This file decides what to ask:
- * - a room whose queue waits (allowance used up, room cap not reached, the node has a free seat) gets
- *   one claim in flight at a time, for what the next wave could seat: min(queued, wave_size, room
- *   seats left, node seats free);
+ * - a room whose attendees wait gets one claim in flight at a time, so that its allowance covers its
+ *   seats and the next wave (min(queued, wave_size) within its cap), within the seats the node and
+ *   the tenant have free here: a wave's seats are claimed while the wave before it connects;
  * - seats nobody waits for any more are given back (the allowance is trimmed to the seats in use
  *   first, then the release is sent: the ledger never holds less than what the node seats);
  * - a presenter or backstage monitor that finds no stage seat waits (its join answered later) while
@@ -40,7 +40,8 @@ struct ah_engine_ledger {
 	GHashTable *claims;   /* &ref -> claim_rec* (owned) */
 	guint64 next_ref;
 	GHashTable *caps;     /* "T" or "T\nR" -> NULL: caps to write */
-	GHashTable *held;     /* tenant id -> NULL: tenants to sync (holding seats, or just emptied) */
+	GHashTable *held;     /* tenant id -> due (non-NULL): tenants to sync (holding seats, or just
+			       * emptied); due: a sync is owed (ah_engine_ledger_sync_due) */
 	GQueue waiters;       /* ah_ledger_waiter*, in arrival order */
 	gboolean busy;        /* the last work() found rooms or presenters waiting */
 	ah_ledger_figures figures;
@@ -144,7 +145,7 @@ void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now)
 		ah_engine_ledger_cap_changed(engine, t->id, NULL);
 		t->stage_retry_at = 0;
 		/* Whatever it holds is stated again by the next sync. */
-		g_hash_table_add(engine->ledger->held, g_strdup(t->id));
+		g_hash_table_insert(engine->ledger->held, g_strdup(t->id), GINT_TO_POINTER(1));
 		g_hash_table_iter_init(&ri, t->rooms);
 		while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 			ah_room *r = rv;
@@ -155,8 +156,9 @@ void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now)
 	}
 }
 
-static guint64 new_claim(struct ah_engine_ledger *l, const char *tenant, const char *room, guint want, GArray *reqs)
+static guint64 new_claim(ah_engine *engine, const char *tenant, const char *room, guint want, GArray *reqs)
 {
+	struct ah_engine_ledger *l = engine->ledger;
 	claim_rec *c = g_new0(claim_rec, 1);
 	guint64 *key = g_new(guint64, 1);
 	*key = ++l->next_ref;
@@ -164,7 +166,11 @@ static guint64 new_claim(struct ah_engine_ledger *l, const char *tenant, const c
 	c->room = g_strdup(room);
 	c->want = want;
 	g_hash_table_insert(l->claims, key, c);
-	g_hash_table_add(l->held, g_strdup(tenant));
+	if (!g_hash_table_contains(l->held, tenant))
+		g_hash_table_insert(l->held, g_strdup(tenant), NULL);
+	ah_tenant *t = ah_engine_tenant(engine, tenant);
+	if (t != NULL)
+		t->claims_in_flight++;
 	l->figures.claims++;
 	push(reqs, AH_LEDGER_REQ_CLAIM, tenant, room, want, *key);
 	return *key;
@@ -193,9 +199,9 @@ static void room_work(ah_engine *engine, ah_adm_room *ar, gint64 now, gboolean c
 	GArray *reqs)
 {
 	struct ah_engine_ledger *l = engine->ledger;
-	ah_adm_room_ledger info = ah_admission_room_ledger(ar);
+	ah_adm_room_ledger info = ah_admission_room_ledger(engine->adm, ar);
 	ah_room *room = ah_engine_room(engine, info.tenant, info.room);
-	if (!info.starved) {
+	if (info.want == 0) {
 		guint n = ah_admission_room_trim(engine->adm, ar);
 		if (n > 0) {
 			l->figures.released += n;
@@ -205,14 +211,15 @@ static void room_work(ah_engine *engine, ah_adm_room *ar, gint64 now, gboolean c
 	}
 	if (room == NULL || room->ledger_pending > 0 || !connected || now < room->ledger_retry_at || node_free == 0)
 		return;
-	guint want = MIN(info.queued, ah_admission_get_config(engine->adm)->wave_size);
-	want = MIN(want, info.max_attendees - MIN(info.seats, info.max_attendees));
-	want = MIN(want, node_free);
-	want = MIN(want, info.tenant_free);
+	/* Seats already allowed but not taken count against what the node and tenant have free. */
+	guint unused = info.allowance > info.seats ? info.allowance - info.seats : 0;
+	guint want = info.want;
+	want = MIN(want, node_free > unused ? node_free - unused : 0);
+	want = MIN(want, info.tenant_free > unused ? info.tenant_free - unused : 0);
 	if (want == 0)
 		return;
 	room->ledger_pending = want;
-	new_claim(l, info.tenant, info.room, want, reqs);
+	new_claim(engine, info.tenant, info.room, want, reqs);
 }
 
 void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GArray *reqs)
@@ -243,7 +250,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
 		if (short_by > 0) {
 			if (connected && now >= t->stage_retry_at && t->stage_waiting == 0) {
 				t->stage_pending = short_by;
-				new_claim(l, t->id, NULL, short_by, reqs);
+				new_claim(engine, t->id, NULL, short_by, reqs);
 			}
 			continue;
 		}
@@ -264,7 +271,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
 		if (t == NULL || t->stage_pending > 0 || now < t->stage_retry_at || t->stage_waiting == 0)
 			continue;
 		t->stage_pending = t->stage_waiting + ah_admission_stage_short(engine->adm, t->id);
-		new_claim(l, t->id, NULL, t->stage_pending, reqs);
+		new_claim(engine, t->id, NULL, t->stage_pending, reqs);
 	}
 }
 
@@ -276,13 +283,17 @@ const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted
 	const char *stage_tenant = NULL;
 	if (l == NULL || (c = g_hash_table_lookup(l->claims, &ref)) == NULL)
 		return NULL;
-	if (granted > 0)
+	if (granted > 0) {
 		l->figures.granted += (guint64)granted;
+		l->figures.claims_granted++;
+	}
 	else if (granted == 0)
 		l->figures.denied++;
 	else
 		l->figures.failed++;
 	ah_tenant *t = ah_engine_tenant(engine, c->tenant);
+	if (t != NULL && t->claims_in_flight > 0)
+		t->claims_in_flight--;
 	if (c->room != NULL) {
 		ah_room *room = ah_engine_room(engine, c->tenant, c->room);
 		ah_adm_room *ar = ah_admission_room(engine->adm, c->tenant, c->room);
@@ -369,29 +380,50 @@ void ah_engine_ledger_forget_conn(ah_engine *engine, guint64 conn)
 	}
 }
 
-void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
+void ah_engine_ledger_sync_due(ah_engine *engine)
+{
+	GHashTableIter it;
+	if (engine->ledger == NULL)
+		return;
+	g_hash_table_iter_init(&it, engine->ledger->held);
+	while (g_hash_table_iter_next(&it, NULL, NULL))
+		g_hash_table_iter_replace(&it, GINT_TO_POINTER(1));
+}
+
+guint ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 {
 	struct ah_engine_ledger *l = engine->ledger;
 	GHashTableIter it, ri;
-	gpointer key, rv;
+	gpointer key, due, rv;
+	guint waiting = 0;
 	if (l == NULL)
-		return;
+		return 0;
 	g_hash_table_iter_init(&it, l->held);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
+	while (g_hash_table_iter_next(&it, &key, &due)) {
 		ah_tenant *t = ah_engine_tenant(engine, key);
+		if (due == NULL)
+			continue;
+		/* A claim in flight may already have run in Redis, granting less than it asked: stating it
+		 * as held would over-count (and look like a tenant above its cap); stating it as not held
+		 * would under-count. So the sync waits until none flies (answers come within the command
+		 * timeout). */
+		if (t != NULL && t->claims_in_flight > 0) {
+			waiting++;
+			continue;
+		}
 		ah_ledger_sync *s = g_new0(ah_ledger_sync, 1);
 		guint total = 0;
 		s->tenant = g_strdup(key);
 		s->rooms = g_array_new(FALSE, FALSE, sizeof(ah_ledger_room_share));
 		if (t != NULL) {
-			/* Claims in flight count as held (docs/cluster.md, rule 3 of the rebuild). */
-			s->stage = ah_admission_tenant_shares(engine->adm, t->id, NULL) + t->stage_pending;
+			s->stage = ah_admission_tenant_shares(engine->adm, t->id, NULL);
 			total = s->stage;
 			g_hash_table_iter_init(&ri, t->rooms);
 			while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 				ah_room *r = rv;
-				ah_adm_room_ledger info = ah_admission_room_ledger(ah_admission_room(engine->adm, t->id, r->id));
-				guint seats = (info.allowance == G_MAXUINT ? 0 : info.allowance) + r->ledger_pending;
+				ah_adm_room_ledger info = ah_admission_room_ledger(engine->adm,
+					ah_admission_room(engine->adm, t->id, r->id));
+				guint seats = info.allowance == G_MAXUINT ? 0 : info.allowance;
 				if (seats == 0)
 					continue;
 				ah_ledger_room_share share = { g_strdup(r->id), seats };
@@ -403,7 +435,10 @@ void ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 		/* Holding nothing: this empty sync is the last one until it holds seats again. */
 		if (total == 0)
 			g_hash_table_iter_remove(&it);
+		else
+			g_hash_table_iter_replace(&it, NULL);
 	}
+	return waiting;
 }
 
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out)

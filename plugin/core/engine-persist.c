@@ -51,6 +51,7 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	rrow->tokens = r->tokens;
 	rrow->video_layer = r->video_layer;
 	rrow->presenter_max_bitrate = r->presenter_max_bitrate;
+	rrow->node = g_strdup(r->node);
 	schedule_row(r, rrow);
 	return rrow;
 }

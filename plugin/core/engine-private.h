@@ -60,6 +60,7 @@ typedef struct {
 	guint stage_pending;
 	gint64 stage_retry_at;
 	guint stage_waiting;
+	guint claims_in_flight; /* of every room's and the stage: its sync waits until none flies */
 	/* Join tokens' HMAC key (token.h), generated; never the secret (engine-credentials.c). */
 	char signing_key[AH_SIGNING_KEY_LEN + 1];
 	char *previous_signing_key; /* a rotated-out key valid until previous_signing_key_until; NULL: none */
@@ -100,6 +101,7 @@ struct ah_room {
 	guint ledger_pending;
 	gint64 ledger_retry_at;
 	guint ledger_backoff_ms;
+	char *node;             /* cluster mode: the room's home node id (engine-place.c); NULL: this node */
 };
 
 typedef struct {
@@ -167,6 +169,7 @@ struct ah_engine {
 	guint n_rooms;          /* rooms of every tenant, kept as they come and go (metrics, heartbeat) */
 	guint n_presenters;     /* participants in some room's presenters list, likewise */
 	struct ah_engine_ledger *ledger; /* cluster mode's seat ledger state (engine-ledger.c); NULL: off */
+	struct ah_engine_place *place; /* cluster placement and tickets (engine-place.c); NULL: single node */
 	/* Cluster mode's shared definitions (engine-defs.c): the tenants and rooms whose definition a
 	 * request changed since the glue last took them (ah_engine_defs_take), kept only while the glue
 	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
@@ -401,5 +404,31 @@ GPtrArray *ah_engine_sorted_tenants(const ah_engine *engine);
 GPtrArray *ah_engine_sorted_rooms(const ah_tenant *tenant);
 /* The schedule changes, then the admission work, due by `now` (each entry point starts with it). */
 void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs);
+
+/* --- engine-place.c: cluster placement and redirect tickets (docs/cluster.md, "Placement and
+ * redirects"); calls engine-registry.c only */
+void ah_engine_place_clear(ah_engine *engine);
+gboolean ah_engine_clustered(const ah_engine *engine);
+/* The least loaded alive node's id for a new room (this node's when none is known); NULL when not
+ * clustered. Valid until the next view. */
+const char *ah_engine_place_choose(const ah_engine *engine);
+/* The room's home node id when it is another node; NULL when the room is at home here (single-node
+ * mode, no `node`, or this node's id). */
+const char *ah_engine_room_elsewhere(const ah_engine *engine, const ah_room *room);
+/* A node of the last view, NULL when unknown. */
+const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *id);
+/* A signed ticket for the room's home node (g_free); NULL when not clustered or on failure. */
+char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_ptype ptype, gboolean priority,
+	const char *sub, gint64 now);
+/* Verify `ticket` for `room`, this node and `ptype` (NULL: any) and take it (one time): AH_ERR_OK with *out, or the
+ * refusal (ticket_invalid, ticket_expired, ticket_mismatch, ticket_used, tickets_full,
+ * not_clustered), *why (g_free) a message or NULL for the default. */
+ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_room *room, const char *ptype, gint64 now,
+	ah_ticket *out, char **why);
+/* Give a taken ticket back: the join it came with was refused. */
+void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken);
+/* `placement` of the operator's status: {"node_id","nodes_known","tickets":{"issued","taken",
+ * "refused","remembered"}}; NULL when not clustered. */
+json_t *ah_engine_place_json(const ah_engine *engine);
 
 #endif

@@ -38,6 +38,7 @@ static void room_free(gpointer data)
 	g_free(room->pin);
 	g_free(room->presenter_secret);
 	g_free(room->priority_secret);
+	g_free(room->node);
 	g_ptr_array_unref(room->members);
 	g_ptr_array_unref(room->presenters);
 	ah_room_schedule_clear(room);
@@ -229,6 +230,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 		room->tokens = r->tokens;
 		room->video_layer = r->video_layer;
 		room->presenter_max_bitrate = r->presenter_max_bitrate;
+		room->node = g_strdup(r->node);
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
@@ -323,6 +325,7 @@ void ah_engine_free(ah_engine *engine)
 	g_free(engine->counters);
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
+	ah_engine_place_clear(engine);
 	g_free(engine);
 }
 

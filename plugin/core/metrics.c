@@ -336,6 +336,24 @@ static void render_cluster(GString *out, const ah_metrics_input *in)
 	family(out, "allhands_cluster_nodes", "gauge", "Nodes in this node's view of the cluster, by state");
 	sample(out, "allhands_cluster_nodes", "state", "alive", NULL, NULL, in->cluster_alive);
 	sample(out, "allhands_cluster_nodes", "state", "dead", NULL, NULL, in->cluster_dead);
+	family(out, "allhands_ledger_claims_total", "counter", "Seat claims sent to the cluster's ledger, by outcome");
+	sample(out, "allhands_ledger_claims_total", "outcome", "granted", NULL, NULL,
+		(double)in->ledger_claims_granted);
+	sample(out, "allhands_ledger_claims_total", "outcome", "denied", NULL, NULL, (double)in->ledger_denied);
+	sample(out, "allhands_ledger_claims_total", "outcome", "failed", NULL, NULL, (double)in->ledger_failed);
+	single(out, "allhands_ledger_seats_granted_total", "counter", "Seats the ledger granted this node",
+		(double)in->ledger_granted);
+	single(out, "allhands_ledger_seats_released_total", "counter", "Seats this node gave back to the ledger",
+		(double)in->ledger_released);
+	single(out, "allhands_ledger_seats_reclaimed_total", "counter", "Seats of dead nodes this node reclaimed",
+		(double)in->ledger_reclaimed);
+	single(out, "allhands_ledger_claims_in_flight", "gauge", "Seat claims waiting for Redis's answer",
+		in->ledger_in_flight);
+	single(out, "allhands_ledger_presenters_waiting", "gauge", "Presenters whose join waits for a stage seat",
+		in->ledger_presenters_waiting);
+	single(out, "allhands_ledger_over_cap_seats", "gauge",
+		"Tenant seats above a cap across the cluster, as the last sync that found some said (after a partition)",
+		(double)in->ledger_over_cap);
 }
 
 gboolean ah_metrics_render_due(gint64 now, gint64 rendered_at, gint64 last_scrape)

@@ -60,6 +60,7 @@ static const ah_param room_spec[] = {
 	AH_PARAM_STR("tokens", FALSE, 0, 16),
 	AH_PARAM_STR("video_layer", FALSE, 0, 16),
 	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX),
+	AH_PARAM_ID("node", FALSE),
 	AH_PARAM_END
 };
 
@@ -84,6 +85,7 @@ static void room_free(gpointer data)
 	g_free(r->pin);
 	g_free(r->presenter_secret);
 	g_free(r->priority_secret);
+	g_free(r->node);
 	if (r->schedule != NULL)
 		json_decref(r->schedule);
 	g_free(r);
@@ -204,6 +206,8 @@ json_t *ah_persist_room_json(const ah_persist_room *r)
 	json_object_set_new(row, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
 	if (r->presenter_max_bitrate > 0)
 		json_object_set_new(row, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
+	if (r->node != NULL)
+		json_object_set_new(row, "node", json_string(r->node));
 	return row;
 }
 
@@ -317,6 +321,7 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 		return AH_ERR_INVALID_ELEMENT;
 	}
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
+	r->node = g_strdup(json_string_value(json_object_get(row, "node")));
 	/* Checked when the engine loads the room: a schedule refused now is held there, not lost. */
 	if (schedule != NULL && !json_is_null(schedule))
 		r->schedule = json_deep_copy(schedule);

@@ -107,6 +107,8 @@ json_t *ah_req_room_json(const ah_engine *e, const ah_room *r)
 	json_object_set_new(room, "tokens", json_string(ah_persist_tokens_name(r->tokens)));
 	json_object_set_new(room, "video_layer", json_string(ah_sim_layer_name(r->video_layer)));
 	json_object_set_new(room, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
+	if (r->node != NULL)
+		json_object_set_new(room, "node", json_string(r->node));
 	ah_room_schedule_json(r, room);
 	return room;
 }

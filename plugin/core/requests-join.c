@@ -41,19 +41,31 @@ static json_t *seated_reply(ah_engine *e, ah_participant *p, ah_jsep_kind *jsep,
 		"presenters", ah_engine_presenters_json(e, room));
 }
 
+/* home_unavailable and tickets_full: when to try again. */
+#define AH_HOME_RETRY_MS 2000
+
+/* The presenter secret (without a token or ticket), through the room's failure throttle. */
+static ah_error presenter_credentials(ah_req *req, ah_room *room)
+{
+	ah_error err;
+	if (req->token != NULL)
+		return AH_ERR_OK;
+	if ((err = ah_req_guard(req, &room->failures, AH_FAIL_ROOM)) != AH_ERR_OK)
+		return err;
+	if (!ah_validate_secret_equal(ah_req_string(req, "presenter_secret"), room->presenter_secret)) {
+		ah_req_failed(req, &room->failures, AH_FAIL_ROOM);
+		return AH_ERR_WRONG_SECRET;
+	}
+	return AH_ERR_OK;
+}
+
 /* Presenters and backstage monitors: the presenter secret, then the schedule, then a tenant seat. */
 static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_participant **joined)
 {
 	ah_engine *e = req->engine;
 	ah_error err;
-	if (req->token == NULL) {
-		if ((err = ah_req_guard(req, &room->failures, AH_FAIL_ROOM)) != AH_ERR_OK)
-			return err;
-		if (!ah_validate_secret_equal(ah_req_string(req, "presenter_secret"), room->presenter_secret)) {
-			ah_req_failed(req, &room->failures, AH_FAIL_ROOM);
-			return AH_ERR_WRONG_SECRET;
-		}
-	}
+	if ((err = presenter_credentials(req, room)) != AH_ERR_OK)
+		return err;
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
 	/* Cluster mode without a stage seat in hand: the join waits for a claim, answered later
@@ -68,20 +80,25 @@ static ah_error join_seat(ah_req *req, ah_room *room, gboolean backstage, ah_par
 	return seat(e, req->conn, room, backstage, ah_req_string(req, "display"), req->outs, joined);
 }
 
-static ah_error join_presenter(ah_req *req, ah_room *room)
+static ah_error join_stage(ah_req *req, ah_room *room, gboolean backstage)
 {
 	ah_participant *p;
-	ah_error err = join_seat(req, room, FALSE, &p);
+	ah_error err = join_seat(req, room, backstage, &p);
 	if (err != AH_ERR_OK || p == NULL)
 		return err;
 	req->reply = seated_reply(req->engine, p, &req->jsep, req->outs);
 	return AH_ERR_OK;
 }
 
+static ah_error join_presenter(ah_req *req, ah_room *room)
+{
+	return join_stage(req, room, FALSE);
+}
+
 /* A backstage monitor is admitted at once, whatever the room's phase (docs/api.md). */
 static ah_error join_backstage(ah_req *req, ah_room *room)
 {
-	return join_presenter(req, room);
+	return join_stage(req, room, TRUE);
 }
 
 void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
@@ -278,12 +295,73 @@ static ah_error token_ptype(ah_req *req, const char *ptype, int *kind)
 	return AH_ERR_OK;
 }
 
+/* Cluster mode, a room whose home is another node (docs/cluster.md, "Placement and redirects"):
+ * the credentials are checked here, then the answer is a redirect with a ticket that proves them
+ * to the home node. Nothing is joined on this node. */
+static ah_error redirect(ah_req *req, ah_room *room, int kind)
+{
+	const char *home_id = ah_engine_room_elsewhere(req->engine, room);
+	const ah_place_node *home = ah_engine_place_node(req->engine, home_id);
+	const char *priority = req->token == NULL ? ah_req_string(req, "priority_secret") : NULL;
+	gboolean priority_class = req->token != NULL ? req->token->role == AH_ROLE_PRIORITY : priority != NULL;
+	char *ticket;
+	ah_error err = kind == 0 ? attendee_credentials(req, room, priority) : presenter_credentials(req, room);
+	if (err != AH_ERR_OK)
+		return err;
+	if (home == NULL || !home->alive) {
+		req->error_extra = json_pack("{s:I, s:s}", "retry_after_ms", (json_int_t)AH_HOME_RETRY_MS, "node", home_id);
+		return ah_req_fail(req, AH_ERR_HOME_UNAVAILABLE, g_strdup_printf("home unavailable (the room's home node %s is "
+			"%s in this node's view of the cluster: try again after retry_after_ms)", home_id,
+			home == NULL ? "not known" : "not alive"));
+	}
+	ticket = ah_engine_ticket_issue(req->engine, room, (ah_ticket_ptype)kind, priority_class,
+		req->token != NULL ? req->token->sub : NULL, req->now);
+	if (ticket == NULL)
+		return ah_req_fail(req, AH_ERR_INTERNAL, g_strdup("internal error (no redirect ticket could be made)"));
+	req->reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "allhands", "event", "event", "redirect",
+		"tenant", room->tenant->id, "room", room->id, "ptype", ptypes[kind].name, "node", home->id, "url", home->url,
+		"ticket", ticket, "expires_in_s", (json_int_t)AH_TICKET_TTL_S);
+	g_free(ticket);
+	return AH_ERR_OK;
+}
+
+/* A join with a redirect's ticket, on the home node: the ticket stands for the credentials (and the
+ * token) the issuing node checked; its participant type and class are the ticket's. On success
+ * req->token points at claims made from it, so the rest of the join treats it as a token. */
+static ah_error join_ticket(ah_req *req, ah_room *room, const char *ptype, int *kind, ah_ticket *taken)
+{
+	char *why = NULL;
+	ah_error err;
+	if ((err = ah_req_guard(req, NULL, AH_FAIL_SESSION)) != AH_ERR_OK)
+		return err;
+	err = ah_engine_ticket_take(req->engine, ah_req_string(req, "ticket"), room, ptype, req->now, taken, &why);
+	if (err != AH_ERR_OK) {
+		if (err != AH_ERR_TICKETS_FULL)
+			ah_req_failed(req, NULL, AH_FAIL_SESSION);
+		else
+			req->error_extra = json_pack("{s:I}", "retry_after_ms", (json_int_t)AH_HOME_RETRY_MS);
+		return ah_req_fail(req, err, why);
+	}
+	*kind = (int)taken->ptype;
+	memset(&req->claims, 0, sizeof(req->claims));
+	g_strlcpy(req->claims.tenant, taken->tenant, sizeof(req->claims.tenant));
+	g_strlcpy(req->claims.room, taken->room, sizeof(req->claims.room));
+	g_strlcpy(req->claims.sub, taken->sub, sizeof(req->claims.sub));
+	req->claims.role = taken->ptype != AH_TICKET_ATTENDEE ? AH_ROLE_PRESENTER :
+		taken->priority ? AH_ROLE_PRIORITY : AH_ROLE_ATTENDEE;
+	req->claims.exp = taken->exp;
+	req->token = &req->claims;
+	return AH_ERR_OK;
+}
+
 ah_error ah_req_join(ah_req *req)
 {
 	const char *ptype = ah_req_string(req, "ptype");
 	ah_participant *p;
 	ah_room *room;
 	ah_error err;
+	ah_ticket taken;
+	gboolean ticket = ah_req_has(req, "ticket");
 	int kind = ptype == NULL ? 0 : -1, layer;
 	if (ah_engine_participant(req->engine, req->conn) != NULL)
 		return ah_req_fail(req, AH_ERR_WRONG_STATE, g_strdup("wrong state (this handle already joined)"));
@@ -299,13 +377,24 @@ ah_error ah_req_join(ah_req *req)
 	room = ah_engine_room(req->engine, ah_req_string(req, "tenant"), ah_req_string(req, "room"));
 	if (room == NULL)
 		return AH_ERR_NO_SUCH_ROOM;
-	if ((err = join_token(req, room)) != AH_ERR_OK)
+	if (ticket && (err = join_ticket(req, room, ptype, &kind, &taken)) != AH_ERR_OK)
 		return err;
-	if (req->token != NULL && (err = token_ptype(req, ptype, &kind)) != AH_ERR_OK)
+	if (!ticket && (err = join_token(req, room)) != AH_ERR_OK)
 		return err;
+	if (!ticket && req->token != NULL && (err = token_ptype(req, ptype, &kind)) != AH_ERR_OK)
+		return err;
+	/* Cluster mode: a room at home elsewhere is a redirect (a ticket's join is for this node). */
+	if (!ticket && ah_engine_room_elsewhere(req->engine, room) != NULL) {
+		err = redirect(req, room, kind);
+		req->token = NULL;
+		return err;
+	}
 	err = ptypes[kind].join(req, room);
+	/* Refused, nothing kept: the ticket may be used again while it lasts. */
+	if (ticket && err != AH_ERR_OK)
+		ah_engine_ticket_untake(req->engine, &taken);
 	p = ah_engine_participant(req->engine, req->conn);
-	if (err == AH_ERR_OK && req->token != NULL && p != NULL)
+	if (err == AH_ERR_OK && req->token != NULL && p != NULL && req->token->sub[0] != '\0')
 		p->sub = g_strdup(req->token->sub);
 	/* Set in the same entry point as the join, so the first ROUTES already carry it. */
 	if (err == AH_ERR_OK && p != NULL && layer >= 0)

@@ -36,6 +36,8 @@ ah_error ah_req_status(ah_req *req)
 		json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));
 		json_object_set_new(json_object_get(req->reply, "node"), "failures",
 			ah_engine_failures_json(req->engine, NULL, NULL, req->now));
+		if (ah_engine_clustered(req->engine))
+			json_object_set_new(json_object_get(req->reply, "node"), "placement", ah_engine_place_json(req->engine));
 	}
 	json_object_set_new(req->reply, "tenants", ah_req_tenants_json(req->engine, tenant));
 	json_object_set_new(req->reply, "rooms", ah_req_rooms_json(req->engine, tenant));

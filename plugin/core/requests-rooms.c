@@ -77,6 +77,15 @@ static ah_error tokens_of(ah_req *req, ah_tokens_policy *policy)
 	return AH_ERR_OK;
 }
 
+/* The "node" element (cluster mode only: the room's home node; docs/cluster.md). */
+static ah_error node_check(ah_req *req)
+{
+	if (ah_req_has(req, "node") && !ah_engine_clustered(req->engine))
+		return ah_req_fail(req, AH_ERR_NOT_CLUSTERED, g_strdup("not clustered (node: this node is not in cluster mode, "
+			"so a room has no home node to pin)"));
+	return AH_ERR_OK;
+}
+
 ah_error ah_req_create_room(ah_req *req)
 {
 	ah_room *room = NULL;
@@ -91,7 +100,7 @@ ah_error ah_req_create_room(ah_req *req)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
-	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
+	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK || (err = node_check(req)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
@@ -99,6 +108,9 @@ ah_error ah_req_create_room(ah_req *req)
 	room = ah_engine_add_room(req->engine, t, ah_req_string(req, "room"), ah_req_string(req, "description"),
 		ah_req_uint(req, "max_attendees"), ah_req_string(req, "pin"), ah_req_string(req, "presenter_secret"));
 	room->tokens = tokens;
+	/* Pinned, or placed on the least loaded node (cluster mode only; docs/cluster.md). */
+	room->node = g_strdup(ah_req_has(req, "node") ? ah_req_string(req, "node") : ah_engine_place_choose(req->engine));
+	ah_engine_apply_presenter_seats(req->engine, room);
 	if (video_layer >= 0)
 		room->video_layer = video_layer;
 	apply_room_seats(req, room);
@@ -142,11 +154,16 @@ ah_error ah_req_edit_room(ah_req *req)
 		return err;
 	if ((err = ah_req_layer(req, "video_layer", &video_layer)) != AH_ERR_OK)
 		return err;
-	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK)
+	if ((err = presenter_bitrate_check(req)) != AH_ERR_OK || (err = node_check(req)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_schedule_parse(req, &in)) != AH_ERR_OK)
 		return err;
 	room->tokens = tokens;
+	/* Future joins only: who is in the room stays where they are. */
+	if (ah_req_has(req, "node")) {
+		replace(&room->node, ah_req_string(req, "node"));
+		ah_engine_apply_presenter_seats(req->engine, room);
+	}
 	/* Every receiver's max_layer may follow: rebuild the room's fan-outs. */
 	if (video_layer >= 0 && video_layer != room->video_layer) {
 		room->video_layer = video_layer;

@@ -41,6 +41,7 @@ static const ah_param join_params[] = {
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN),
 	AH_PARAM_STR("token", FALSE, 0, 0),  /* no bound here: token_too_large says why */
+	AH_PARAM_STR("ticket", FALSE, 0, 0), /* a redirect's ticket: ticket_invalid says why */
 	AH_PARAM_STR("layer", FALSE, 0, 16),
 	AH_PARAM_END
 };
@@ -91,7 +92,8 @@ static const ah_param optional_tenant_params[] = {
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN), \
 	AH_PARAM_STR("tokens", FALSE, 0, 16), \
 	AH_PARAM_STR("video_layer", FALSE, 0, 16), \
-	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX)
+	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX), \
+	AH_PARAM_ID("node", FALSE)
 
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),

@@ -42,6 +42,7 @@ static ah_redis_script *scripts[AH_LEDGER__SCRIPTS];
 static GArray *answers = NULL;        /* answer, booked at the next tick */
 static gint64 next_work = 0, next_sync = 0;
 static gboolean reconnected = FALSE;
+static gboolean syncs_waiting = FALSE; /* syncs owed to tenants with claims in flight */
 static const ah_registry_view *seen_view = NULL;
 static GHashTable *reclaimed = NULL;  /* node id -> NULL: dead nodes already reclaimed */
 static guint64 syncs_sent = 0, sync_corrections = 0, reclaims = 0, reclaimed_seats = 0;
@@ -186,13 +187,14 @@ static void sync_reply(const ah_redis_reply *reply, gpointer user, gint64 now)
 	g_free(tenant);
 }
 
-static void send_syncs(void)
+/* The syncs owed and ready; TRUE when some wait for a claim's answer. */
+static gboolean send_syncs(void)
 {
 	GPtrArray *syncs = g_ptr_array_new_with_free_func(ah_ledger_sync_free);
 	char run_id[41];
 	ah_ledger_stamp st;
 	stamp(&st, run_id);
-	ah_engine_ledger_syncs(engine_ref, syncs);
+	guint waiting = ah_engine_ledger_syncs(engine_ref, syncs);
 	for (guint i = 0; i < syncs->len; i++) {
 		ah_ledger_sync *s = g_ptr_array_index(syncs, i);
 		ah_ledger_room_count *counts = g_new0(ah_ledger_room_count, MAX(s->rooms->len, 1));
@@ -212,6 +214,7 @@ static void send_syncs(void)
 		g_free(counts);
 	}
 	g_ptr_array_unref(syncs);
+	return waiting > 0;
 }
 
 /* ---- reclaiming dead nodes' seats ---- */
@@ -376,8 +379,13 @@ void ah_cluster_ledger_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 	g_array_unref(reqs);
 	if (connected && now >= next_sync) {
 		next_sync = now + (gint64)ah_cluster_get_config()->heartbeat_ms * 1000;
-		send_syncs();
+		ah_engine_ledger_sync_due(engine);
+		syncs_waiting = TRUE;
 	}
+	/* Syncs owed go out as soon as their tenants have no claim in flight (at the latest at the next
+	 * work tick after the answers). */
+	if (connected && syncs_waiting)
+		syncs_waiting = send_syncs();
 	if (connected)
 		look_for_dead();
 }
@@ -389,7 +397,25 @@ gint64 ah_cluster_ledger_next_deadline(void)
 		return G_MAXINT64;
 	/* Every 20 ms only while something waits for the ledger (a back-off, a claim to retry). */
 	ah_engine_ledger_figures(engine_ref, &f);
-	return f.busy ? MIN(next_work, next_sync) : next_sync;
+	return f.busy || syncs_waiting ? MIN(next_work, next_sync) : next_sync;
+}
+
+void ah_cluster_ledger_metrics(ah_metrics_input *in)
+{
+	ah_ledger_figures f;
+	if (!on)
+		return;
+	ah_engine_ledger_figures(engine_ref, &f);
+	in->ledger_claims = f.claims;
+	in->ledger_claims_granted = f.claims_granted;
+	in->ledger_granted = f.granted;
+	in->ledger_denied = f.denied;
+	in->ledger_failed = f.failed;
+	in->ledger_released = f.released;
+	in->ledger_reclaimed = reclaimed_seats;
+	in->ledger_in_flight = f.claims_in_flight;
+	in->ledger_presenters_waiting = f.presenters_waiting;
+	in->ledger_over_cap = over_cap;
 }
 
 json_t *ah_cluster_ledger_status(void)

@@ -796,6 +796,7 @@ static gpointer control_thread(gpointer data)
 		ah_cluster_tick(engine, cut);
 		ah_cluster_defs_tick(outs);
 		ah_cluster_ledger_tick(engine, cut, outs);
+		ah_cluster_place_tick(engine);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -872,6 +873,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		return FALSE;
 	}
 	ah_cluster_ledger_start(engine);
+	ah_cluster_place_tick(engine); /* before the thread: the engine knows its node from the first request */
 	ah_cluster_defs_start(engine);
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
@@ -905,6 +907,7 @@ void ah_control_stop(void)
 	/* Its wakes are dropped from here on (posts are). */
 	ah_cluster_ledger_stop();
 	ah_cluster_stop();
+	ah_cluster_place_stop();
 	ah_cluster_defs_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;

@@ -305,11 +305,20 @@ void ah_cluster_ledger_tick(ah_engine *engine, gint64 now, GPtrArray *outs);
 gint64 ah_cluster_ledger_next_deadline(void);
 /* status's cluster.ledger (new reference), NULL when off. */
 json_t *ah_cluster_ledger_status(void);
+/* The ledger's figures for the metrics (nothing when off). */
+void ah_cluster_ledger_metrics(ah_metrics_input *in);
 /* Control thread: an operator's `status` reply (`request` the request, `reply` carrying `node`)
  * gets "cluster" (docs/api.md); any other reply, or cluster mode off: nothing changes. */
 void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now);
 /* Control thread (metrics.c): the Redis connection's and the view's figures; nothing when off. */
 void ah_cluster_metrics(ah_metrics_input *in);
+
+/* ---- cluster-place.c: room placement and redirects (docs/cluster.md, "Placement and redirects") ---- */
+/* Control thread, every turn after ah_cluster_tick: this node's id and secret to the engine once, and
+ * each new view of the registry. Nothing when cluster mode is off. */
+void ah_cluster_place_tick(ah_engine *engine);
+/* Plugin destroy (with ah_cluster_stop): forget the last view, so a restart starts afresh. */
+void ah_cluster_place_stop(void);
 
 /* ---- cluster-defs.c: tenants and rooms shared through Redis (docs/cluster.md, "Definitions") ---- */
 /* Plugin init, after ah_cluster_start: subscribe, listen to (re)connections, have the engine list the

@@ -106,6 +106,19 @@ static gboolean read_node_url(ah_cluster_config *out, const char *v, char **erro
 	return TRUE;
 }
 
+/* cluster_secret: every node's tickets are signed and checked with it (include/allhands/ticket.h). */
+static gboolean read_secret(ah_cluster_config *out, const char *v, char **error)
+{
+	if (v == NULL)
+		return fail(error, g_strdup("cluster_secret is required in cluster mode: the secret every node of the cluster "
+			"shares to sign redirect tickets (e.g. the output of `openssl rand -hex 32`)"));
+	if (strlen(v) < AH_CLUSTER_SECRET_MIN_LEN || strlen(v) > AH_CLUSTER_SECRET_MAX_LEN)
+		return fail(error, g_strdup_printf("cluster_secret must be %d to %d characters (it is %zu)",
+			AH_CLUSTER_SECRET_MIN_LEN, AH_CLUSTER_SECRET_MAX_LEN, strlen(v)));
+	out->secret = g_strdup(v);
+	return TRUE;
+}
+
 static gboolean read_redis(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user, const number *n,
 	char **error)
 {
@@ -151,7 +164,8 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 	if (!out->enabled)
 		return TRUE;
 	if (read_numbers(n, lookup, user, error) && read_node_id(out, get(lookup, user, "node_id"), host_name, error) &&
-			read_node_url(out, get(lookup, user, "node_url"), error) && read_redis(out, lookup, user, n, error)) {
+			read_node_url(out, get(lookup, user, "node_url"), error) && read_redis(out, lookup, user, n, error) &&
+			read_secret(out, get(lookup, user, "cluster_secret"), error)) {
 		out->heartbeat_ms = (guint)n[N_HEARTBEAT].value;
 		out->node_expiry_ms = (guint)n[N_EXPIRY].value;
 		return TRUE;
@@ -170,5 +184,6 @@ void ah_cluster_config_clear(ah_cluster_config *config)
 	g_free((char *)config->redis.host);
 	g_free((char *)config->redis.username);
 	g_free((char *)config->redis.password);
+	g_free(config->secret);
 	memset(config, 0, sizeof(*config));
 }

@@ -4,8 +4,11 @@
 // cluster at every instant (the history checker over the three nodes' events, and Redis's own count
 // sampled during the storm), that the queue moves when seats are freed, that a presenter takes a
 // stage seat through the ledger, that a SIGKILLed node's seats are reclaimed (how long it took is
-// printed; the issue's goal is 5 s) and go to attendees queued on the other nodes, and that with Redis
-// down new joins stay queued (no seat granted) and move again once Redis is back, also empty.
+// printed; the issue's goal is 5 s) and go to attendees queued on the other nodes, that with Redis
+// down new joins stay queued (no seat granted) and move again once Redis is back, also empty, and what
+// a node partitioned from Redis (a blackhole route in its namespace) does: its attendees stay, its
+// seats are reclaimed, and once healed it reports the tenant over its cap and nothing is granted until
+// the count is back under (docs/cluster.md, "A node partitioned from Redis").
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,9 @@ import {
 } from '../integration/lib/allhands.mjs';
 import { EventCollector, checkHistory } from '../integration/lib/history.mjs';
 import { Cluster } from './lib/cluster.mjs';
+import { execFileSync } from 'node:child_process';
+
+const ipCmd = (args) => execFileSync('ip', args, { stdio: 'pipe' });
 
 const TENANT = 'fleetcap';
 const CAP = 12;
@@ -87,15 +93,15 @@ before(async () => {
     nodes.push(await cluster.startNode(name, { allhands: clusterConfig(`node-${name}`), eventsBackend: history.url }));
   }
   // Definitions are shared (docs/cluster.md, "Definitions"): the tenant (and its cap), created on node a,
-  // reaches every node; then one room is created on each node (every node has the three), and each
-  // node's joiners use its own. No presenter seats kept (they would be claimed as stage seats at once:
-  // see the presenter test).
+  // reaches every node; then one room homed on each node (pinned with `node`), created there, so the
+  // tenant's rooms sit on different nodes (every node knows the three). No presenter seats kept (they
+  // would be claimed as stage seats at once: see the presenter test).
   await createTenant(nodes[0].janus, { tenant: TENANT, max_participants: CAP });
   for (const node of nodes) {
     await waitFor(async () => (await node.janus.admin({ request: 'list_tenants' })).tenants?.some((t) => t.tenant === TENANT),
       { timeout: 20000, interval: 50, what: `node ${node.name}: the tenant created on node a` });
     await createRoomWith(node.janus, { tenant: TENANT, room: roomOf(node), max_attendees: 50, presenter_secret: 'p-fleet-presenter',
-      presenter_seats: 0 });
+      presenter_seats: 0, node: `node-${node.name}` });
   }
   await waitFor(async () => (await redis.ask(null, 'hget', `ah:{${TENANT}}:caps`, 'tenant')) === String(CAP),
     { timeout: 20000, interval: 100, what: 'the tenant\'s cap written to Redis' });
@@ -235,6 +241,54 @@ test('Redis down: new joins stay queued and no seat is granted; Redis back (empt
     console.log(`# Redis restarted empty: node b's queue admitted ${Date.now() - back} ms later (rebuild grace ${EXPIRY_MS} ms)`);
     await waitFor(async () => (await ledgerTotal()) === 7, { timeout: 10000, interval: 100, what: 'the rebuilt ledger counts 7 seats' });
   } finally {
+    await bag.closeAll();
+  }
+});
+
+test('a node partitioned from Redis keeps its attendees; its seats are reclaimed; healed, it says the tenant is over its cap and nothing is granted until it is back under', async () => {
+  const bag = new Bag();
+  const [a, b] = nodes;
+  const cut = ['-n', b.ns, 'route', 'add', 'blackhole', `${redis.ip}/32`];
+  try {
+    // Node b seats 8, node a queues 6 behind the rest of the cap (4).
+    const onB = await Promise.all(Array.from({ length: 8 }, (_, i) => joiner(b, bag, `b-${i}`)));
+    await waitFor(async () => (await seated(b)).seats === 8, { timeout: 20000, interval: 200, what: '8 seated on node b' });
+    const onA = await Promise.all(Array.from({ length: 10 }, (_, i) => joiner(a, bag, `a-${i}`)));
+    await waitFor(async () => (await seated(a)).seats === 4, { timeout: 20000, interval: 200, what: 'node a seats the 4 left' });
+    assert.equal((await seated(a)).queued, 6);
+    await waitFor(async () => (await nodeShare(b)) === 8, { timeout: 10000, interval: 100, what: 'node b\'s share in Redis' });
+
+    ipCmd(cut);
+    const cutAt = Date.now();
+    // The others see b dead and reclaim its 8 seats; node a's queue takes them.
+    await waitFor(async () => (await nodeShare(b)) === 0, { timeout: 20000, interval: 100, what: 'node b\'s seats reclaimed' });
+    console.log(`# node b partitioned from Redis: its seats reclaimed after ${Date.now() - cutAt} ms`);
+    await waitFor(async () => (await seated(a)).seats === 10, { timeout: 20000, interval: 200, what: 'node a admits its queue' });
+    // Node b still seats its 8 (nothing on the media path or in its seats waits for Redis).
+    assert.equal((await seated(b)).seats, 8, 'node b keeps its attendees');
+    await waitFor(async () => (await b.janus.admin({ request: 'status' })).cluster?.redis?.connected === false,
+      { timeout: 20000, interval: 200, what: 'node b finds Redis unreachable' });
+
+    // Healed: b's sync puts its seats back; the tenant is over its cap (18 > 12), said so, and
+    // nothing more is granted: a join on node a waits.
+    ipCmd(['-n', b.ns, 'route', 'del', 'blackhole', `${redis.ip}/32`]);
+    await waitFor(async () => (await nodeShare(b)) === 8, { timeout: 30000, interval: 200, what: 'node b\'s seats back in Redis after the heal' });
+    const over = await waitFor(async () => {
+      const s = await b.janus.admin({ request: 'status' });
+      return s.cluster?.ledger?.over_cap > 0 ? s.cluster.ledger.over_cap : false;
+    }, { timeout: 10000, interval: 200, what: 'node b reports the tenant over its cap' });
+    console.log(`# healed: the tenant holds ${await ledgerTotal()} seats, ${over} above its cap of ${CAP}`);
+    assert.equal(await ledgerTotal(), 18);
+    const late = await joiner(a, bag, 'late');
+    assert.equal(late.reply.event, 'queued', safeJson(late.reply));
+    for (const r of onB) await r.h.request({ request: 'leave' });
+    for (const r of onA.slice(0, 4)) await r.h.request({ request: 'leave' });
+    // 18 - 12 = 6 over: only once the count is back under the cap does the queue move again.
+    await waitFor(async () => (await ledgerTotal()) <= CAP, { timeout: 20000, interval: 200, what: 'the tenant back under its cap' });
+    await late.h.waitEvent('admitted', { timeout: 20000, what: 'the late joiner admitted once under the cap' });
+    assert.ok((await ledgerTotal()) <= CAP);
+  } finally {
+    try { ipCmd(['-n', b.ns, 'route', 'del', 'blackhole', `${redis.ip}/32`]); } catch { /* already healed */ }
     await bag.closeAll();
   }
 });

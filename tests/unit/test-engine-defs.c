@@ -101,6 +101,19 @@ static void test_listed_and_applied(fixture *f, gconstpointer data)
 	json_t *info = admin(f, "{'request': 'room_info', 'tenant': 'acme', 'room': 'allhands'}");
 	g_assert_cmpint(num(json_object_get(info, "room"), "max_attendees"), ==, 7);
 	g_assert_cmpstr(str(json_object_get(info, "room"), "state"), ==, "closed");
+	/* The room's home node (placement) travels with its row. */
+	json_t *moved = ah_engine_definition(b, "acme", "allhands");
+	json_object_set_new(moved, "node", json_string("node-b"));
+	g_assert_cmpint(ah_engine_apply_definition(f->engine, "acme", "allhands", moved, f->now, f->outs, &changed, &message),
+		==, AH_ERR_OK);
+	g_assert_true(changed);
+	g_assert_cmpint(ah_engine_apply_definition(b, "acme", "allhands", moved, f->now, f->outs, &changed, &message), ==,
+		AH_ERR_OK);
+	json_decref(moved);
+	moved = ah_engine_definition(f->engine, "acme", "allhands");
+	g_assert_cmpstr(json_string_value(json_object_get(moved, "node")), ==, "node-b");
+	json_decref(moved);
+
 	/* b's state file has what it applied: a restart of b loads it. */
 	clear(f);
 	ah_engine_free(b);

@@ -300,6 +300,8 @@ static const char *lookup(gpointer user, const char *key)
 	return g_hash_table_lookup(user, key);
 }
 
+#define TEST_CLUSTER_SECRET "0123456789abcdef0123456789abcdef"
+
 /* A config from "key", "value" pairs, NULL-terminated; read with host name `host`. */
 static gboolean read_with(ah_cluster_config *out, char **error, const char *host, ...)
 {
@@ -310,6 +312,9 @@ static gboolean read_with(ah_cluster_config *out, char **error, const char *host
 	while ((k = va_arg(ap, const char *)) != NULL)
 		g_hash_table_insert(keys, (gpointer)k, va_arg(ap, char *));
 	va_end(ap);
+	/* cluster_secret is required in cluster mode: a good one unless the case gives its own. */
+	if (!g_hash_table_contains(keys, "cluster_secret"))
+		g_hash_table_insert(keys, "cluster_secret", TEST_CLUSTER_SECRET);
 	gboolean ok = ah_cluster_config_read(out, lookup, keys, host, error);
 	g_hash_table_destroy(keys);
 	return ok;
@@ -352,6 +357,7 @@ static void test_config_defaults(void)
 	g_assert_cmpint(c.redis.db, ==, 0);
 	g_assert_cmpuint(c.redis.connect_timeout_ms, ==, 0);
 	g_assert_cmpuint(c.redis.max_queued, ==, 0);
+	g_assert_cmpstr(c.secret, ==, TEST_CLUSTER_SECRET);
 	ah_cluster_config_clear(&c);
 	g_assert_false(c.enabled);
 	g_assert_null(c.node_id);
@@ -409,6 +415,8 @@ static void test_config_refused(void)
 		{ "redis_unix_socket", "/tmp/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "redis_unix_socket is longer than 107 bytes" },
 		{ "redis_command_timeout_ms", "soon", "redis_command_timeout_ms = soon must be an integer 0..600000" },
+		{ "cluster_secret", NULL, "cluster_secret is required in cluster mode" },
+		{ "cluster_secret", "0123456789abcdef0123456789abcde", "cluster_secret must be 32 to 256 characters (it is 31)" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		GHashTable *keys = g_hash_table_new(g_str_hash, g_str_equal);
@@ -417,6 +425,7 @@ static void test_config_refused(void)
 		g_hash_table_insert(keys, "cluster", "true");
 		g_hash_table_insert(keys, "redis_host", "10.0.0.5");
 		g_hash_table_insert(keys, "node_url", "ws://10.0.0.11:8188");
+		g_hash_table_insert(keys, "cluster_secret", TEST_CLUSTER_SECRET);
 		if (cases[i].value != NULL)
 			g_hash_table_insert(keys, (gpointer)cases[i].key, (gpointer)cases[i].value);
 		else

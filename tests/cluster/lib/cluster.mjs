@@ -15,6 +15,9 @@ import { addBridgeHost, ip, nsList, nsPids, removeNs } from '../../integration/l
 import { ARTIFACTS, mkdirp, waitFor } from '../../integration/lib/util.mjs';
 
 // The network the runner prepared (see run.mjs).
+// The cluster_secret every node of a test run shares (startNode adds it in cluster mode).
+export const CLUSTER_SECRET = 'cluster-test-secret-0123456789abcdef';
+
 export function clusterEnv() {
   const e = process.env;
   const env = {
@@ -231,6 +234,11 @@ export class Cluster {
   async startNode(name, opts = {}, start = {}) {
     const host = this.addHost(name);
     const net = { netns: host.ns, iface: host.iface, janusIp: host.ip };
+    // Cluster mode needs the cluster's shared secret (redirect tickets, docs/cluster.md): every
+    // node of a run gets the same one unless the test gives its own (null leaves it out).
+    if (opts.allhands?.cluster && !('cluster_secret' in opts.allhands)) {
+      opts = { ...opts, allhands: { ...opts.allhands, cluster_secret: CLUSTER_SECRET } };
+    }
     const janus = new JanusServer({ name: `node-${name}`, ...opts, net });
     const node = new ClusterNode(host, janus);
     this.nodes.push(node);
