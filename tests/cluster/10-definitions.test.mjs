@@ -1,7 +1,8 @@
 // Cluster mode's shared definitions (docs/cluster.md, "Definitions"; issue 13): three Janus nodes with
 // `cluster = true` on the harness's redis-server. A tenant and a room created through node a's Admin API
 // show on b and c; a room edited on b shows its new caps on a and c; the room edited on a and b at once
-// ends the same on every node (the row Redis kept); an attendee joins on c; the room
+// ends the same on every node (the row Redis kept); a join on c is redirected to the room's home node a
+// (its placement came with the definition); the room
 // destroyed on c is gone on a and b and an attendee on a is removed; node b restarted (SIGKILL) has the
 // definitions, also one made while it was down; Redis killed, an edit on a while it is down, then Redis
 // restarted empty: it gets the definitions back from the nodes, with a's edit, and a new node started
@@ -14,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  Bag, assertEvent, assertSuccess, attendee, createRoom, createTenant, joinBody, safeJson, waitFor,
+  Bag, assertEvent, assertSuccess, attendee, createRoom, createRoomWith, createTenant, joinBody, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
 import { Cluster } from './lib/cluster.mjs';
 
@@ -92,13 +93,15 @@ test('a tenant and a room created on node a show on b and c; an edit on b shows 
   const [a, b, c] = nodes;
   const created = Date.now();
   await createTenant(a.janus, { tenant: TENANT, max_participants: 50, name: 'Shared tenant' });
-  await createRoom(a.janus, { tenant: TENANT, room: ROOM, max_attendees: 20, presenter_secret: 'presenter-defs',
-    description: 'one room, three nodes' });
+  // Homed on node a (placement, docs/cluster.md): its home travels with the definition.
+  await createRoomWith(a.janus, { tenant: TENANT, room: ROOM, max_attendees: 20, presenter_secret: 'presenter-defs',
+    description: 'one room, three nodes', node: 'node-a' });
   for (const node of [b, c]) {
     const { value, ms } = await pollNode(node, (n) => roomOf(n, ROOM), (r) => r !== null, 'the room created on a');
     console.log(`# node ${node.name}: tenant and room created on node a seen after ${Date.now() - created} ms (${ms} ms of polling)`);
     assert.equal(value.max_attendees, 20);
     assert.equal(value.description, 'one room, three nodes');
+    assert.equal(value.node, 'node-a', 'the room\'s home node, from its definition');
     const t = (await node.janus.admin({ request: 'list_tenants' })).tenants.find((x) => x.tenant === TENANT);
     assert.equal(t?.name, 'Shared tenant', safeJson(t));
     assert.equal(t.max_participants, 50);
@@ -154,12 +157,16 @@ test('the same room edited on a and b at once: every node ends with the row Redi
   for (const node of [a, b]) await pollNode(node, (n) => roomOf(n, ROOM), (r) => r?.max_attendees === 42, 'back to 42');
 });
 
-test('an attendee joins the room on c; destroyed on c, it is gone on a and b and an attendee on a is removed', async () => {
+test('a join on c is redirected to the room\'s home, a; destroyed on c, it is gone on a and b and an attendee on a is removed', async () => {
   const [a, b, c] = nodes;
   const bag = new Bag();
   try {
+    // Node c knows the room (from Redis) and where it lives: its join is redirected to node a.
     const onC = await attendee(c.janus, bag);
-    await admitted(onC, await onC.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on c' })));
+    const toHome = (await onC.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on c' }))).data;
+    assert.equal(toHome.event, 'redirect', safeJson(toHome));
+    assert.equal(toHome.node, 'node-a');
+    assert.equal(toHome.url, a.janus.wsUrl);
     const onA = await attendee(a.janus, bag);
     await admitted(onA, await onA.join(joinBody({ tenant: TENANT, room: ROOM, display: 'on a' })));
     const destroyed = Date.now();
