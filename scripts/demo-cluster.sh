@@ -75,6 +75,7 @@ ADMIN_SECRET=$(rand)
 ADMIN_KEY=$(rand)
 TENANT_SECRET=$(rand)
 SIGNING_KEY=$(rand 32)
+CLUSTER_SECRET=$(rand 32) # signs redirect tickets: the same on every node (docs/cluster.md)
 
 janus_pids=() redis_pid='' web_pid='' cleaned=0
 cleanup() {
@@ -231,6 +232,7 @@ general: {
 	cluster = true
 	node_id = "n$i"
 	node_url = "ws://$nip:8188/"
+	cluster_secret = "$CLUSTER_SECRET"
 	redis_host = "$REDIS_IP"
 	redis_port = $REDIS_PORT
 }
