@@ -143,7 +143,9 @@ async function join(rejoin, ticket = null) {
       { destroyOnUnload: false });
   } catch (err) {
     if (my !== gen) return;
-    if (rejoin) { scheduleReconnect(); return; }
+    // Cluster: the home node a redirect sent us to is gone (a dead node): the next attempt goes to
+    // the server this page was opened with, which sends us to the node standing in for it.
+    if (rejoin) { homeServer = null; scheduleReconnect(); return; }
     fail(`could not reach the server: ${errorText(err)}`);
     return;
   }

@@ -36,5 +36,10 @@ const ah_place_node *ah_place_view_find(const ah_place_view *view, const char *i
 const char *ah_place_choose(const ah_place_view *view, const char *fallback);
 /* A node's free seats as the choice counts them (may be negative). */
 gint64 ah_place_free_seats(const ah_place_node *node);
+/* The stand-in home of a room whose home node is dead (docs/cluster.md, "When a room's home dies"): of
+ * the alive nodes, the one with the highest rendezvous score for `key` (the room's "tenant/room"),
+ * ties by the smaller id, so every node with the same view picks the same one, and a node dying or
+ * coming moves only the rooms whose stand-in it is or becomes. NULL when no node is alive. */
+const char *ah_place_stand_in(const ah_place_view *view, const char *key);
 
 #endif

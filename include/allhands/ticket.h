@@ -29,6 +29,7 @@
 #define AH_TICKET_NONCE_LEN 32      /* hex characters (128 random bits) */
 #define AH_TICKET_SUB_MAX_LEN 128
 #define AH_TICKET_SEEN_DEFAULT 100000 /* tickets a home node remembers at most (replay set) */
+#define AH_TICKET_REJOIN_TTL_S (12 * 3600) /* a rejoin ticket's lifetime (an attendee's meeting) */
 
 typedef enum {
 	AH_TICKET_ATTENDEE = 0,
@@ -65,6 +66,13 @@ char *ah_ticket_sign(const ah_ticket *t, const char *secret);
  * (now_s >= exp + AH_TICKET_SKEW_S). What it is for (tenant, room, node, ptype) is the caller's to
  * compare. */
 ah_error ah_ticket_verify(const char *ticket, const char *secret, gint64 now_s, ah_ticket *out);
+
+/* Rejoin tickets (cluster mode, docs/cluster.md "Rejoining after a node died"): the second half of an
+ * attendee's rejoin token, which another node honours once the issuing node (`node`) is dead. The
+ * same fields, signed in another context (a redirect ticket never verifies as a rejoin ticket, nor the
+ * other way round), valid up to AH_TICKET_REJOIN_TTL_S. */
+char *ah_ticket_sign_rejoin(const ah_ticket *t, const char *secret);
+ah_error ah_ticket_verify_rejoin(const char *ticket, const char *secret, gint64 now_s, ah_ticket *out);
 
 /* The replay set: nonces of tickets taken, each kept until its ticket cannot verify any more. */
 typedef struct ah_ticket_seen ah_ticket_seen;

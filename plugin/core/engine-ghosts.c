@@ -62,13 +62,24 @@ static void new_token(char out[AH_REJOIN_TOKEN_LEN + 1])
 		g_snprintf(out + 2 * i, 3, "%02x", bytes[i]);
 }
 
-void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body)
+void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body, gint64 now)
 {
 	gint64 grace = ah_admission_get_config(engine->adm)->rejoin_grace_us;
+	char *ticket;
 	if (grace <= 0)
 		return;
 	new_token(p->rejoin_token);
-	json_object_set_new(body, "rejoin_token", json_string(p->rejoin_token));
+	/* Cluster mode: "<token>.<rejoin ticket>": another node honours the ticket if this one dies
+	 * (docs/cluster.md, "Rejoining after a node died"); this node reads the first part. */
+	ticket = ah_engine_rejoin_ticket(engine, p->room, p->sub, now);
+	if (ticket != NULL) {
+		char *full = g_strconcat(p->rejoin_token, ".", ticket, NULL);
+		json_object_set_new(body, "rejoin_token", json_string(full));
+		g_free(full);
+	} else {
+		json_object_set_new(body, "rejoin_token", json_string(p->rejoin_token));
+	}
+	g_free(ticket);
 	json_object_set_new(body, "rejoin_grace_s", json_integer(grace / G_USEC_PER_SEC));
 }
 

@@ -145,7 +145,7 @@ static void on_admitted(ah_engine *engine, const ah_adm_event *ev, gint64 now, G
 	if (p == NULL)
 		return;
 	body = ah_engine_offer_body(engine, p, "admitted");
-	ah_engine_issue_token(engine, p, body);
+	ah_engine_issue_token(engine, p, body, now);
 	ah_engine_push(outs, AH_OUT_EVENT, p->conn, body, AH_JSEP_OFFER);
 	ah_engine_notify(outs, p->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
 }

@@ -18,6 +18,8 @@ struct ah_engine_place {
 	ah_place_view *view;
 	ah_ticket_seen *seen;
 	guint64 issued, taken, refused; /* tickets, since start */
+	GHashTable *rejoins;  /* nonce -> exp (UNIX s, GINT_TO_POINTER not enough: gint64*): rejoin tickets taken */
+	guint64 rejoined;     /* attendees of dead nodes rejoined here */
 };
 
 void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret)
@@ -29,6 +31,7 @@ void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *s
 	engine->place->node_id = g_strdup(node_id);
 	engine->place->secret = g_strdup(secret);
 	engine->place->seen = ah_ticket_seen_new(AH_TICKET_SEEN_DEFAULT);
+	engine->place->rejoins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 
 void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n)
@@ -47,6 +50,7 @@ void ah_engine_place_clear(ah_engine *engine)
 	g_free(engine->place->secret);
 	ah_place_view_free(engine->place->view);
 	ah_ticket_seen_free(engine->place->seen);
+	g_hash_table_destroy(engine->place->rejoins);
 	g_clear_pointer(&engine->place, g_free);
 }
 
@@ -60,11 +64,29 @@ const char *ah_engine_place_choose(const ah_engine *engine)
 	return engine->place != NULL ? ah_place_choose(engine->place->view, engine->place->node_id) : NULL;
 }
 
+const char *ah_engine_room_home(const ah_engine *engine, const ah_room *room)
+{
+	const ah_place_node *home;
+	const char *stand_in;
+	if (engine->place == NULL || room->node == NULL)
+		return NULL;
+	/* Its home is dead (in the view and not alive, or gone from a view that lists nodes): the
+	 * stand-in every node with this view agrees on serves it until the home is back. */
+	home = ah_place_view_find(engine->place->view, room->node);
+	if ((home != NULL && home->alive) || ah_place_view_size(engine->place->view) == 0)
+		return room->node;
+	char *key = g_strdup_printf("%s/%s", room->tenant->id, room->id);
+	stand_in = ah_place_stand_in(engine->place->view, key);
+	g_free(key);
+	return stand_in != NULL ? stand_in : room->node;
+}
+
 const char *ah_engine_room_elsewhere(const ah_engine *engine, const ah_room *room)
 {
-	if (engine->place == NULL || room->node == NULL || strcmp(room->node, engine->place->node_id) == 0)
+	const char *home = ah_engine_room_home(engine, room);
+	if (home == NULL || strcmp(home, engine->place->node_id) == 0)
 		return NULL;
-	return room->node;
+	return home;
 }
 
 const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *id)
@@ -81,7 +103,7 @@ char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_p
 		return NULL;
 	g_strlcpy(t.tenant, room->tenant->id, sizeof(t.tenant));
 	g_strlcpy(t.room, room->id, sizeof(t.room));
-	g_strlcpy(t.node, room->node, sizeof(t.node));
+	g_strlcpy(t.node, ah_engine_room_home(engine, room), sizeof(t.node));
 	g_strlcpy(t.sub, sub != NULL ? sub : "", sizeof(t.sub));
 	t.ptype = ptype;
 	t.priority = priority && ptype == AH_TICKET_ATTENDEE;
@@ -120,6 +142,67 @@ ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_r
 	return err;
 }
 
+char *ah_engine_rejoin_ticket(ah_engine *engine, const ah_room *room, const char *sub, gint64 now)
+{
+	ah_ticket t = { 0 };
+	if (engine->place == NULL || !ah_ticket_nonce(t.nonce))
+		return NULL;
+	g_strlcpy(t.tenant, room->tenant->id, sizeof(t.tenant));
+	g_strlcpy(t.room, room->id, sizeof(t.room));
+	g_strlcpy(t.node, engine->place->node_id, sizeof(t.node));
+	g_strlcpy(t.sub, sub != NULL ? sub : "", sizeof(t.sub));
+	t.ptype = AH_TICKET_ATTENDEE;
+	t.priority = TRUE;
+	t.exp = ah_engine_real_s(engine, now) + AH_TICKET_REJOIN_TTL_S;
+	return ah_ticket_sign_rejoin(&t, engine->place->secret);
+}
+
+/* Forget the rejoin tickets that expired, when the table has grown (amortised O(1) per take). */
+static void prune_rejoins(struct ah_engine_place *place, gint64 now_s)
+{
+	GHashTableIter it;
+	gpointer exp;
+	if (g_hash_table_size(place->rejoins) < 1024)
+		return;
+	g_hash_table_iter_init(&it, place->rejoins);
+	while (g_hash_table_iter_next(&it, NULL, &exp))
+		if (*(gint64 *)exp + AH_TICKET_SKEW_S <= now_s)
+			g_hash_table_iter_remove(&it);
+}
+
+ah_error ah_engine_rejoin_ticket_check(ah_engine *engine, const char *ticket, const ah_room *room, gboolean take,
+	gint64 now, ah_ticket *out, char **why)
+{
+	struct ah_engine_place *place = engine->place;
+	gint64 now_s = ah_engine_real_s(engine, now);
+	const ah_place_node *issuer;
+	ah_error err;
+	*why = NULL;
+	if (place == NULL)
+		return AH_ERR_NOT_CLUSTERED;
+	if ((err = ah_ticket_verify_rejoin(ticket, place->secret, now_s, out)) != AH_ERR_OK)
+		return err;
+	if (strcmp(out->tenant, room->tenant->id) != 0 || strcmp(out->room, room->id) != 0) {
+		*why = g_strdup_printf("ticket mismatch (the rejoin token is for room %s/%s)", out->tenant, out->room);
+		return AH_ERR_TICKET_MISMATCH;
+	}
+	issuer = ah_place_view_find(place->view, out->node);
+	if (strcmp(out->node, place->node_id) == 0 || (issuer != NULL && issuer->alive)) {
+		*why = g_strdup_printf("ticket mismatch (the node that seated you, %s, is alive: its grace applies)", out->node);
+		return AH_ERR_TICKET_MISMATCH;
+	}
+	if (g_hash_table_contains(place->rejoins, out->nonce))
+		return AH_ERR_TICKET_USED;
+	if (take) {
+		gint64 *exp = g_new(gint64, 1);
+		prune_rejoins(place, now_s);
+		*exp = out->exp;
+		g_hash_table_insert(place->rejoins, g_strdup(out->nonce), exp);
+		place->rejoined++;
+	}
+	return AH_ERR_OK;
+}
+
 void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken)
 {
 	if (engine->place != NULL && taken != NULL) {
@@ -133,8 +216,9 @@ json_t *ah_engine_place_json(const ah_engine *engine)
 	const struct ah_engine_place *place = engine->place;
 	if (place == NULL)
 		return NULL;
-	return json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I}}", "node_id", place->node_id,
+	return json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I}, s:I}", "node_id", place->node_id,
 		"nodes_known", (json_int_t)ah_place_view_size(place->view), "tickets", "issued", (json_int_t)place->issued,
 		"taken", (json_int_t)place->taken, "refused", (json_int_t)place->refused,
-		"remembered", (json_int_t)ah_ticket_seen_size(place->seen));
+		"remembered", (json_int_t)ah_ticket_seen_size(place->seen), "rejoined_from_dead_nodes",
+		(json_int_t)place->rejoined);
 }

@@ -314,7 +314,7 @@ json_t *ah_engine_streams_json(const GArray *streams);
 void ah_engine_ghosts_init(ah_engine *engine);
 void ah_engine_ghosts_clear(ah_engine *engine);
 /* Give p a fresh rejoin token when there is a grace, and add it to the admitted body. */
-void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body);
+void ah_engine_issue_token(ah_engine *engine, ah_participant *p, json_t *body, gint64 now);
 /* A seated attendee's connection dropped (hangup, gone): keep its seat for the rejoin grace.
  * FALSE when there is no grace (the caller frees the seat). */
 gboolean ah_engine_hold(ah_engine *engine, const ah_participant *p, gint64 now, GPtrArray *outs);
@@ -412,8 +412,12 @@ gboolean ah_engine_clustered(const ah_engine *engine);
 /* The least loaded alive node's id for a new room (this node's when none is known); NULL when not
  * clustered. Valid until the next view. */
 const char *ah_engine_place_choose(const ah_engine *engine);
-/* The room's home node id when it is another node; NULL when the room is at home here (single-node
- * mode, no `node`, or this node's id). */
+/* The node that serves the room now: its home (`node`), or, while that node is dead in the view, the
+ * stand-in every node with the same view agrees on (ah_place_stand_in); NULL when not clustered or
+ * the room has no `node`. Valid until the next view. */
+const char *ah_engine_room_home(const ah_engine *engine, const ah_room *room);
+/* That node's id when it is another node; NULL when the room is served here (single-node mode, no
+ * `node`, this node's id, or this node stands in for a dead home). */
 const char *ah_engine_room_elsewhere(const ah_engine *engine, const ah_room *room);
 /* A node of the last view, NULL when unknown. */
 const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *id);
@@ -427,6 +431,15 @@ ah_error ah_engine_ticket_take(ah_engine *engine, const char *ticket, const ah_r
 	ah_ticket *out, char **why);
 /* Give a taken ticket back: the join it came with was refused. */
 void ah_engine_ticket_untake(ah_engine *engine, const ah_ticket *taken);
+/* Cluster mode: the rejoin ticket of an attendee admitted here into `room` (g_free; NULL when not
+ * clustered), the second half of its rejoin token (docs/cluster.md, "Rejoining after a node died"). */
+char *ah_engine_rejoin_ticket(ah_engine *engine, const ah_room *room, const char *sub, gint64 now);
+/* Check a rejoin ticket for `room` on this node: signed by the cluster, for this room, issued by
+ * another node that is dead in the view, and not used here before (remembered until it expires):
+ * AH_ERR_OK with *out, or ticket_invalid / ticket_expired / ticket_mismatch (another room, or its node
+ * is alive: rejoin there) / ticket_used, *why (g_free) a message. `take` FALSE checks only. */
+ah_error ah_engine_rejoin_ticket_check(ah_engine *engine, const char *ticket, const ah_room *room, gboolean take,
+	gint64 now, ah_ticket *out, char **why);
 /* `placement` of the operator's status: {"node_id","nodes_known","tickets":{"issued","taken",
  * "refused","remembered"}}; NULL when not clustered. */
 json_t *ah_engine_place_json(const ah_engine *engine);

@@ -77,3 +77,38 @@ const char *ah_place_choose(const ah_place_view *view, const char *fallback)
 	}
 	return best != NULL ? best->id : fallback;
 }
+
+/* The room's score on a node: the first 8 bytes of SHA-256("node\nroom key"), big-endian. */
+static guint64 rendezvous_score(const char *node, const char *key)
+{
+	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 digest[32];
+	gsize len = sizeof(digest);
+	guint64 score = 0;
+	g_checksum_update(sum, (const guchar *)node, strlen(node));
+	g_checksum_update(sum, (const guchar *)"\n", 1);
+	g_checksum_update(sum, (const guchar *)key, strlen(key));
+	g_checksum_get_digest(sum, digest, &len);
+	g_checksum_free(sum);
+	for (int i = 0; i < 8; i++)
+		score = (score << 8) | digest[i];
+	return score;
+}
+
+const char *ah_place_stand_in(const ah_place_view *view, const char *key)
+{
+	const ah_place_node *best = NULL;
+	guint64 best_score = 0;
+	for (guint i = 0; view != NULL && key != NULL && i < view->nodes->len; i++) {
+		const ah_place_node *node = &g_array_index(view->nodes, ah_place_node, i);
+		guint64 score;
+		if (!node->alive)
+			continue;
+		score = rendezvous_score(node->id, key);
+		if (best == NULL || score > best_score || (score == best_score && strcmp(node->id, best->id) < 0)) {
+			best = node;
+			best_score = score;
+		}
+	}
+	return best != NULL ? best->id : NULL;
+}

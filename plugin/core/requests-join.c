@@ -141,7 +141,7 @@ void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gin
 static void admitted_reply(ah_req *req, ah_participant *p)
 {
 	req->reply = ah_engine_offer_body(req->engine, p, "admitted");
-	ah_engine_issue_token(req->engine, p, req->reply);
+	ah_engine_issue_token(req->engine, p, req->reply, req->now);
 	req->jsep = AH_JSEP_OFFER;
 	ah_engine_notify(req->outs, req->conn, "admitted", p->room->tenant->id, p->room->id, p->id);
 }
@@ -179,24 +179,63 @@ static ah_error attendee_credentials(ah_req *req, ah_room *room, const char *pri
 	return err;
 }
 
+/* A rejoin token: this node's part (the first AH_REJOIN_TOKEN_LEN characters) and, in cluster mode,
+ * the rejoin ticket after a dot (*ticket, NULL when none). */
+static void rejoin_parts(const char *token, char local[AH_REJOIN_TOKEN_LEN + 1], const char **ticket)
+{
+	gsize len = token != NULL ? strlen(token) : 0;
+	*ticket = NULL;
+	local[0] = '\0';
+	if (token == NULL || (len != AH_REJOIN_TOKEN_LEN && (len <= AH_REJOIN_TOKEN_LEN + 1 || token[AH_REJOIN_TOKEN_LEN] != '.'))) {
+		g_strlcpy(local, token != NULL ? token : "", AH_REJOIN_TOKEN_LEN + 1);
+		return;
+	}
+	memcpy(local, token, AH_REJOIN_TOKEN_LEN);
+	local[AH_REJOIN_TOKEN_LEN] = '\0';
+	if (len > AH_REJOIN_TOKEN_LEN)
+		*ticket = token + AH_REJOIN_TOKEN_LEN + 1;
+}
+
+/* Cluster mode: the join carries the rejoin token of an attendee seated by a node that died since,
+ * for this room: it stands for the credentials that node checked, and for a place in the priority
+ * class (docs/cluster.md, "Rejoining after a node died"). `take`: remember it (one time here). */
+static gboolean rejoin_from_dead_node(ah_req *req, ah_room *room, gboolean take)
+{
+	char local[AH_REJOIN_TOKEN_LEN + 1], *why = NULL;
+	const char *ticket;
+	ah_ticket t;
+	if (!ah_engine_clustered(req->engine) || !ah_req_has(req, "rejoin_token"))
+		return FALSE;
+	rejoin_parts(ah_req_string(req, "rejoin_token"), local, &ticket);
+	if (ticket == NULL)
+		return FALSE;
+	ah_error err = ah_engine_rejoin_ticket_check(req->engine, ticket, room, take, req->now, &t, &why);
+	g_free(why);
+	return err == AH_ERR_OK;
+}
+
 static ah_error join_attendee(ah_req *req, ah_room *room)
 {
 	ah_engine *e = req->engine;
 	/* With a token its role alone decides the class; pin and priority_secret are not looked at. */
 	const char *priority = req->token == NULL ? ah_req_string(req, "priority_secret") : NULL;
 	gboolean priority_class = req->token != NULL ? req->token->role == AH_ROLE_PRIORITY : priority != NULL;
+	gboolean from_dead = req->token == NULL && rejoin_from_dead_node(req, room, FALSE);
+	char local[AH_REJOIN_TOKEN_LEN + 1];
+	const char *rejoin_ticket;
 	GArray *events;
 	ah_participant *p;
 	ah_adm_state state;
 	ah_adm_join out;
 	ah_error err;
-	if ((err = attendee_credentials(req, room, priority)) != AH_ERR_OK)
+	if (!from_dead && (err = attendee_credentials(req, room, priority)) != AH_ERR_OK)
 		return err;
 	if ((err = ah_req_join_allowed(req, room)) != AH_ERR_OK)
 		return err;
+	rejoin_parts(ah_req_has(req, "rejoin_token") ? ah_req_string(req, "rejoin_token") : NULL, local, &rejoin_ticket);
 	/* A rejoin within the grace takes its seat back at once. */
 	if (ah_req_has(req, "rejoin_token")) {
-		if (ah_engine_rejoin(e, ah_req_string(req, "rejoin_token"), room, req->conn, ah_req_string(req, "display"), req->now,
+		if (ah_engine_rejoin(e, local, room, req->conn, ah_req_string(req, "display"), req->now,
 				req->outs, &p)) {
 			json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
 				"ptype", json_string("attendee"));
@@ -205,6 +244,11 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 			return AH_ERR_OK;
 		}
 	}
+	/* Seated by a node that died: a place in the priority class here (one time). */
+	if (from_dead && rejoin_from_dead_node(req, room, TRUE))
+		priority_class = TRUE;
+	else
+		from_dead = FALSE;
 	/* One Janus session cannot hold more than its share of the queue (docs/security.md). */
 	if (ah_engine_session_queue_full(e, req->conn))
 		return ah_req_fail(req, AH_ERR_TOO_MANY_QUEUED, g_strdup_printf("too many queued (this Janus session already "
@@ -236,6 +280,8 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	}
 	if (ah_req_has(req, "rejoin_token"))
 		json_object_set_new(req->reply, "rejoined", json_false());
+	if (from_dead)
+		json_object_set_new(req->reply, "rejoined_from", json_string("dead_node"));
 	/* join() also ran the admission work due at `now` (timeouts, a wave) for others (none when
 	 * the request came through the dispatcher, which ran it first). */
 	ah_engine_adm_events(e, events, req->now, req->outs);
@@ -305,9 +351,14 @@ static ah_error redirect(ah_req *req, ah_room *room, int kind)
 	const char *priority = req->token == NULL ? ah_req_string(req, "priority_secret") : NULL;
 	gboolean priority_class = req->token != NULL ? req->token->role == AH_ROLE_PRIORITY : priority != NULL;
 	char *ticket;
-	ah_error err = kind == 0 ? attendee_credentials(req, room, priority) : presenter_credentials(req, room);
+	/* An attendee seated by a node that died: its rejoin token stands for its credentials, and it
+	 * keeps a priority place (the ticket says so to the serving node). */
+	gboolean from_dead = kind == 0 && req->token == NULL && rejoin_from_dead_node(req, room, FALSE);
+	ah_error err = from_dead ? AH_ERR_OK : kind == 0 ? attendee_credentials(req, room, priority) :
+		presenter_credentials(req, room);
 	if (err != AH_ERR_OK)
 		return err;
+	priority_class = priority_class || from_dead;
 	if (home == NULL || !home->alive) {
 		req->error_extra = json_pack("{s:I, s:s}", "retry_after_ms", (json_int_t)AH_HOME_RETRY_MS, "node", home_id);
 		return ah_req_fail(req, AH_ERR_HOME_UNAVAILABLE, g_strdup_printf("home unavailable (the room's home node %s is "

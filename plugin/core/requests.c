@@ -39,7 +39,8 @@ static const ah_param join_params[] = {
 	AH_PARAM_STR("pin", FALSE, 0, AH_PIN_MAX_LEN),
 	AH_PARAM_STR("presenter_secret", FALSE, 0, AH_SECRET_MAX_LEN),
 	AH_PARAM_STR("priority_secret", FALSE, 0, AH_SECRET_MAX_LEN),
-	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN),
+	/* "<token>" or, in cluster mode, "<token>.<rejoin ticket>" (docs/cluster.md). */
+	AH_PARAM_STR("rejoin_token", FALSE, 0, AH_REJOIN_TOKEN_LEN + 1 + AH_TICKET_MAX_LEN),
 	AH_PARAM_STR("token", FALSE, 0, 0),  /* no bound here: token_too_large says why */
 	AH_PARAM_STR("ticket", FALSE, 0, 0), /* a redirect's ticket: ticket_invalid says why */
 	AH_PARAM_STR("layer", FALSE, 0, 16),

@@ -114,17 +114,20 @@ static guchar *b64url_decode(const char *s, gsize len, gsize *out_len)
 	return raw;
 }
 
-static void mac_of(const char *secret, const char *payload, gsize payload_len, guint8 out[MAC_LEN])
+/* A rejoin ticket's MAC context: a redirect ticket never verifies as one, nor the other way round. */
+#define REJOIN_CONTEXT "ah-rejoin-v1."
+
+static void mac_of(const char *context, const char *secret, const char *payload, gsize payload_len, guint8 out[MAC_LEN])
 {
 	GHmac *hmac = g_hmac_new(G_CHECKSUM_SHA256, (const guchar *)secret, strlen(secret));
 	gsize len = MAC_LEN;
-	g_hmac_update(hmac, (const guchar *)MAC_CONTEXT, strlen(MAC_CONTEXT));
+	g_hmac_update(hmac, (const guchar *)context, strlen(context));
 	g_hmac_update(hmac, (const guchar *)payload, payload_len);
 	g_hmac_get_digest(hmac, out, &len);
 	g_hmac_unref(hmac);
 }
 
-char *ah_ticket_sign(const ah_ticket *t, const char *secret)
+static char *sign_in(const char *context, const ah_ticket *t, const char *secret)
 {
 	json_t *payload;
 	char *text, *encoded, *mac_text, *ticket;
@@ -141,7 +144,7 @@ char *ah_ticket_sign(const ah_ticket *t, const char *secret)
 	json_decref(payload);
 	encoded = b64url((const guchar *)text, strlen(text));
 	free(text);
-	mac_of(secret, encoded, strlen(encoded), mac);
+	mac_of(context, secret, encoded, strlen(encoded), mac);
 	mac_text = b64url(mac, MAC_LEN);
 	ticket = g_strconcat(encoded, ".", mac_text, NULL);
 	g_free(encoded);
@@ -177,7 +180,18 @@ static gboolean read_payload(const json_t *p, ah_ticket *out)
 		ah_validate_identifier(out->node) && hex_string(out->nonce, AH_TICKET_NONCE_LEN) && out->exp > 0;
 }
 
-ah_error ah_ticket_verify(const char *ticket, const char *secret, gint64 now_s, ah_ticket *out)
+char *ah_ticket_sign(const ah_ticket *t, const char *secret)
+{
+	return sign_in(MAC_CONTEXT, t, secret);
+}
+
+char *ah_ticket_sign_rejoin(const ah_ticket *t, const char *secret)
+{
+	return sign_in(REJOIN_CONTEXT, t, secret);
+}
+
+static ah_error verify_in(const char *context, gint64 ttl_s, const char *ticket, const char *secret, gint64 now_s,
+	ah_ticket *out)
 {
 	gsize len, mac_len = 0, raw_len = 0;
 	const char *dot;
@@ -196,7 +210,7 @@ ah_error ah_ticket_verify(const char *ticket, const char *secret, gint64 now_s, 
 		g_free(mac_given);
 		return AH_ERR_TICKET_INVALID;
 	}
-	mac_of(secret, ticket, (gsize)(dot - ticket), mac);
+	mac_of(context, secret, ticket, (gsize)(dot - ticket), mac);
 	for (gsize i = 0; i < MAC_LEN; i++)
 		diff |= mac[i] ^ mac_given[i];
 	g_free(mac_given);
@@ -209,11 +223,21 @@ ah_error ah_ticket_verify(const char *ticket, const char *secret, gint64 now_s, 
 	json_decref(payload);
 	/* Signed by a node of the cluster, but further ahead than a ticket issued now: refused, so that
 	 * the replay set's lifetime (ah_ticket_seen_take) covers every ticket it lets through. */
-	if (!ok || out->exp > now_s + AH_TICKET_TTL_S + AH_TICKET_SKEW_S)
+	if (!ok || out->exp > now_s + ttl_s + AH_TICKET_SKEW_S)
 		return AH_ERR_TICKET_INVALID;
 	if (now_s >= out->exp + AH_TICKET_SKEW_S)
 		return AH_ERR_TICKET_EXPIRED;
 	return AH_ERR_OK;
+}
+
+ah_error ah_ticket_verify(const char *ticket, const char *secret, gint64 now_s, ah_ticket *out)
+{
+	return verify_in(MAC_CONTEXT, AH_TICKET_TTL_S, ticket, secret, now_s, out);
+}
+
+ah_error ah_ticket_verify_rejoin(const char *ticket, const char *secret, gint64 now_s, ah_ticket *out)
+{
+	return verify_in(REJOIN_CONTEXT, AH_TICKET_REJOIN_TTL_S, ticket, secret, now_s, out);
 }
 
 /* --- the replay set */

@@ -307,7 +307,8 @@ static void test_redirect_token(fixture *f, gconstpointer data)
 	home_free(&h);
 }
 
-/* The home node not alive in this node's view, or not in it at all: home_unavailable, no ticket. */
+/* The home node dead in this node's view: a stand-in serves the room, the same one on every node
+ * (rendezvous: here node-b, the only alive one); no node alive, or no view at all: home_unavailable. */
 static void test_home_unavailable(fixture *f, gconstpointer data)
 {
 	json_t *reply;
@@ -315,16 +316,114 @@ static void test_home_unavailable(fixture *f, gconstpointer data)
 	const ah_place_node dead[] = {
 		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
 	};
+	const ah_place_node none[] = {
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", FALSE, 100, 50, 0 },
+	};
 	ah_engine_set_cluster_nodes(f->engine, dead, G_N_ELEMENTS(dead));
-	reply = send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}");
+	assert_event(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"), "admitted");
+	ah_engine_set_cluster_nodes(f->engine, none, G_N_ELEMENTS(none));
+	reply = send(f, 2, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}");
 	assert_error(reply, AH_ERR_HOME_UNAVAILABLE);
 	g_assert_cmpint(num(reply, "retry_after_ms"), >, 0);
 	g_assert_cmpstr(str(reply, "node"), ==, "node-a");
 	ah_engine_set_cluster_nodes(f->engine, NULL, 0);
-	assert_error(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"),
+	assert_error(send(f, 3, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"),
 		AH_ERR_HOME_UNAVAILABLE);
 	/* The credentials still come first. */
-	assert_error(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'nope'}"), AH_ERR_WRONG_PIN);
+	assert_error(send(f, 3, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'nope'}"), AH_ERR_WRONG_PIN);
+}
+
+/* Every node with the same view picks the same stand-in for a dead home, and a stand-in that is not
+ * this node gets the redirect. */
+static void test_stand_in_agrees(fixture *f, gconstpointer data)
+{
+	const ah_place_node three[] = {
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
+		{ "node-c", "ws://10.0.0.3:8188", TRUE, 100, 0, 0 },
+	};
+	ah_place_view *v = ah_place_view_new(three, G_N_ELEMENTS(three));
+	guint on_b = 0, on_c = 0;
+	for (int i = 0; i < 200; i++) {
+		char *key = g_strdup_printf("acme/room-%d", i);
+		const char *s = ah_place_stand_in(v, key);
+		g_assert_nonnull(s);
+		g_assert_cmpstr(s, !=, "node-a");
+		g_assert_cmpstr(s, ==, ah_place_stand_in(v, key)); /* stable */
+		on_b += strcmp(s, "node-b") == 0;
+		on_c += strcmp(s, "node-c") == 0;
+		g_free(key);
+	}
+	/* Spread over the alive nodes (rendezvous hashing), not all on one. */
+	g_assert_cmpuint(on_b, >, 50);
+	g_assert_cmpuint(on_c, >, 50);
+	ah_place_view_free(v);
+	make_cluster_rooms(f);
+	ah_engine_set_cluster_nodes(f->engine, three, G_N_ELEMENTS(three));
+	v = ah_place_view_new(three, G_N_ELEMENTS(three));
+	const char *expected = ah_place_stand_in(v, "acme/allhands");
+	json_t *reply = send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}");
+	if (strcmp(expected, "node-b") == 0) {
+		assert_event(reply, "admitted");
+	} else {
+		assert_event(reply, "redirect");
+		g_assert_cmpstr(str(reply, "node"), ==, "node-c");
+	}
+	ah_place_view_free(v);
+}
+
+/* An attendee seated by node-a, which dies: its rejoin token ("<token>.<rejoin ticket>") lets it
+ * rejoin on node-b without its pin, in the priority class, once; while node-a is alive the ticket
+ * is not honoured elsewhere (node-a's own grace applies). */
+static void test_rejoin_from_dead_node(fixture *f, gconstpointer data)
+{
+	home h;
+	json_t *reply;
+	char *token, *text;
+	make_cluster_rooms(f);
+	home_new(f, &h);
+	make_cluster_rooms(&h.f);
+	assert_success(admin(&h.f, "{'request': 'set_capacity', 'rejoin_grace_s': 30}"));
+	reply = send(&h.f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}");
+	assert_event(reply, "admitted");
+	token = g_strdup(str(reply, "rejoin_token"));
+	g_assert_cmpuint(strlen(token), >, 33);
+	g_assert_cmpint(token[32], ==, '.');
+	text = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", token);
+
+	/* node-a alive: node-b does not honour it (no pin: refused before any redirect). */
+	assert_error(send(f, 2, text), AH_ERR_WRONG_PIN);
+
+	/* node-a dead, node-b the only alive node: the stand-in. A full node-b: the rejoiner queues first. */
+	const ah_place_node a_dead[] = {
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
+	};
+	ah_engine_set_cluster_nodes(f->engine, a_dead, G_N_ELEMENTS(a_dead));
+	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1}"));
+	assert_event(send(f, 3, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"), "admitted");
+	assert_event(send(f, 4, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"), "queued");
+	reply = send(f, 5, text);
+	assert_event(reply, "queued");
+	g_assert_cmpint(num(reply, "position"), ==, 1); /* ahead of the ordinary attendee queued before it */
+	g_assert_cmpstr(str(reply, "rejoined_from"), ==, "dead_node");
+	/* Once: the same token again needs the pin like anyone. */
+	assert_error(send(f, 6, text), AH_ERR_WRONG_PIN);
+	/* A forged ticket is nothing (the pin is asked for). */
+	char *forged = g_strdup(token);
+	forged[strlen(forged) - 2] = forged[strlen(forged) - 2] == 'A' ? 'B' : 'A';
+	char *text2 = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'rejoin_token': '%s'}", forged);
+	assert_error(send(f, 7, text2), AH_ERR_WRONG_PIN);
+	/* For another room: nothing either. */
+	g_free(text2);
+	text2 = g_strdup_printf("{'request': 'join', 'tenant': 'acme', 'room': 'other', 'rejoin_token': '%s'}", token);
+	reply = send(f, 8, text2);
+	g_assert_null(json_object_get(reply, "rejoined_from"));
+	g_free(text2);
+	g_free(forged);
+	g_free(text);
+	g_free(token);
+	clear(&h.f);
+	clear(f);
+	home_free(&h);
 }
 
 int main(int argc, char **argv)
@@ -337,5 +436,7 @@ int main(int argc, char **argv)
 	g_test_add("/engine/place/redirect-priority", fixture, NULL, place_setup, test_redirect_priority, teardown);
 	g_test_add("/engine/place/redirect-token", fixture, NULL, place_setup, test_redirect_token, teardown);
 	g_test_add("/engine/place/home-unavailable", fixture, NULL, place_setup, test_home_unavailable, teardown);
+	g_test_add("/engine/place/stand-in-agrees", fixture, NULL, place_setup, test_stand_in_agrees, teardown);
+	g_test_add("/engine/place/rejoin-from-dead-node", fixture, NULL, place_setup, test_rejoin_from_dead_node, teardown);
 	return g_test_run();
 }
