@@ -148,7 +148,7 @@ static void post(item_kind kind, ah_session *session, char *transaction, json_t 
 		item_free(item);
 }
 
-/* The Redis client's wake (cluster.c): replies wait; this turn's ah_cluster_tick takes them. */
+/* The Redis client's wake (cluster.c): replies wait; this turn's ah_cluster_node_turn takes them. */
 static void cluster_wake(gpointer user)
 {
 	post(ITEM_CLUSTER, NULL, NULL, NULL, NULL, 0);
@@ -590,16 +590,6 @@ static void execute_outs(GPtrArray *outs, const out_context *ctx)
 	g_ptr_array_set_size(outs, 0);
 }
 
-/* The ledger's figures in a status reply's cluster object (cluster.c adds that object for operators). */
-static void ledger_status(json_t *reply)
-{
-	json_t *cluster = json_object_get(reply, "cluster");
-	json_t *ledger = json_is_object(cluster) ? ah_cluster_ledger_status() : NULL;
-	if (ledger != NULL)
-		json_object_set_new(cluster, "ledger", ledger);
-	ah_cluster_defs_status_reply(reply); /* and the shared definitions' */
-}
-
 /* ---- work items ---- */
 
 /* Receivers are receive-only: an answer that would send media (an attendee munging our sendonly
@@ -656,10 +646,7 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	for (guint i = 0; i < outs->len; i++) {
 		ah_out *out = g_ptr_array_index(outs, i);
 		if (out->kind == AH_OUT_REPLY && out->conn == session->conn)
-		{
-			ah_cluster_status_reply(item->message, out->body, item->at);
-			ledger_status(out->body);
-		}
+			ah_cluster_node_status(item->message, out->body, item->at);
 	}
 	json_t *simulcast = json_is_object(item->jsep) ? json_object_get(item->jsep, "simulcast") : NULL;
 	out_context ctx = { session, item->transaction, streams, in_pt, n, answer, simulcast,
@@ -700,8 +687,7 @@ static void handle_item(work_item *item, GPtrArray *outs)
 		json_t *response = gave_up ? NULL : test_hook(item->message);
 		if (!gave_up && response == NULL)
 			response = ah_engine_admin_message(engine, item->message, now, outs);
-		ah_cluster_status_reply(item->message, response, now);
-		ledger_status(response);
+		ah_cluster_node_status(item->message, response, now);
 		g_mutex_lock(&wait->lock);
 		wait->response = response;
 		wait->done = TRUE;
@@ -772,7 +758,7 @@ static gboolean handle_queued(GPtrArray *outs, gint64 *cut)
 		gint64 start = janus_get_monotonic_time();
 		ah_metrics_hist_observe(&queueing_hist, (double)(start - item->at) / G_USEC_PER_SEC);
 		handle_item(item, outs);
-		ah_cluster_defs_flush();
+		ah_cluster_node_after_item();
 		ah_metrics_hist_observe(&handling_hist, (double)(janus_get_monotonic_time() - start) / G_USEC_PER_SEC);
 		item_free(item);
 		if (stop)
@@ -793,10 +779,7 @@ static gpointer control_thread(gpointer data)
 		double cpu = ah_cpu_sample(cut);
 		if (cpu >= 0)
 			ah_engine_cpu_sample(engine, cpu, cut);
-		ah_cluster_tick(engine, cut);
-		ah_cluster_defs_tick(outs);
-		ah_cluster_ledger_tick(engine, cut, outs);
-		ah_cluster_place_tick(engine);
+		ah_cluster_node_turn(engine, cut, outs);
 		/* Timers after the events that came before them, however late this thread is. */
 		if (ah_engine_next_deadline(engine, cut) <= cut)
 			ah_engine_tick(engine, cut, outs);
@@ -804,8 +787,7 @@ static gpointer control_thread(gpointer data)
 		gint64 now = janus_get_monotonic_time();
 		ah_control_figures figures = { &handling_hist, &queueing_hist, (guint)MAX(g_async_queue_length(queue), 0) };
 		ah_metrics_refresh(engine, &figures, now);
-		gint64 deadline = MIN(MIN(ah_engine_next_deadline(engine, now), flush_due(now)), ah_cluster_next_deadline());
-		deadline = MIN(deadline, ah_cluster_ledger_next_deadline());
+		gint64 deadline = MIN(MIN(ah_engine_next_deadline(engine, now), flush_due(now)), ah_cluster_node_deadline());
 		if (deadline <= now)
 			continue;
 		guint64 wait_us = deadline == G_MAXINT64 ? G_USEC_PER_SEC : (guint64)MIN(deadline - now, G_USEC_PER_SEC);
@@ -867,14 +849,11 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 	accepting = TRUE;
 	GError *gerr = NULL;
 	/* The client may wake us at once: the queue is there. */
-	if (!ah_cluster_start(cluster, cluster_wake, error)) {
+	if (!ah_cluster_node_start(engine, cluster, cluster_wake, error)) {
 		accepting = FALSE;
 		forget_state();
 		return FALSE;
 	}
-	ah_cluster_ledger_start(engine);
-	ah_cluster_place_tick(engine); /* before the thread: the engine knows its node from the first request */
-	ah_cluster_defs_start(engine);
 	thread = g_thread_try_new("allhands control", control_thread, NULL, &gerr);
 	if (thread == NULL) {
 		*error = g_strdup(gerr ? gerr->message : "cannot start thread");
@@ -882,9 +861,7 @@ gboolean ah_control_start(const ah_engine_config *config, ah_cluster_config *clu
 		g_mutex_lock(&post_lock);
 		accepting = FALSE;
 		g_mutex_unlock(&post_lock);
-		ah_cluster_ledger_stop();
-		ah_cluster_stop();
-		ah_cluster_defs_stop();
+		ah_cluster_node_stop();
 		forget_state();
 		return FALSE;
 	}
@@ -905,10 +882,7 @@ void ah_control_stop(void)
 	g_thread_join(thread);
 	thread = NULL;
 	/* Its wakes are dropped from here on (posts are). */
-	ah_cluster_ledger_stop();
-	ah_cluster_stop();
-	ah_cluster_place_stop();
-	ah_cluster_defs_stop();
+	ah_cluster_node_stop();
 	/* Nothing can be left behind STOP, but be safe (admin waits get an error). */
 	work_item *item;
 	while ((item = g_async_queue_try_pop(queue)) != NULL) {

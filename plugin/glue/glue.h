@@ -343,4 +343,17 @@ double ah_usable_cpus(void);
  * at most once a second (CPU_PERIOD_US); -1 when no sample is due yet, or none can be taken. */
 double ah_cpu_sample(gint64 now);
 
+/* ---- cluster-node.c: cluster mode as the control thread sees it (each call does nothing when off) ---- */
+/* Start the Redis client and every cluster part (FALSE with *error: a bad start; nothing runs). */
+gboolean ah_cluster_node_start(ah_engine *engine, ah_cluster_config *config, void (*wake)(gpointer user), char **error);
+void ah_cluster_node_stop(void);
+/* Every turn of the control thread, before the engine's timers: replies, messages, what they changed. */
+void ah_cluster_node_turn(ah_engine *engine, gint64 now, GPtrArray *outs);
+/* After every work item: definitions it changed are written to Redis. */
+void ah_cluster_node_after_item(void);
+/* When the next turn is due for the cluster's sake (G_MAXINT64: never). */
+gint64 ah_cluster_node_deadline(void);
+/* An operator's status reply gets `cluster` (with `ledger` and `definitions`). */
+void ah_cluster_node_status(const json_t *request, json_t *reply, gint64 now);
+
 #endif
