@@ -175,6 +175,7 @@ async function startNodes(cluster, prefix, n, opts) {
     const id = `${prefix}${i}`;
     const node = await cluster.startNode(id, { allhands: nodeConfig(id, opts), sessionTimeout: 120 }, { timeout: 60000 });
     node.id = id;
+    node.clustered = !!opts.clustered;
     nodes.push(node);
   }
   return nodes;
@@ -186,22 +187,25 @@ async function admin(node, request) {
   return r;
 }
 
-// --- BEGIN definitions: tenants and rooms created on every node through its Admin API, because they
-// are not shared through Redis yet. Once they are, create them on the first node only (and wait
-// until the others have them).
-// A node after the first that already has them (shared definitions arrived) is fine: `tenant_exists`
-// and `room_exists` are accepted there.
+// --- definitions: created once, on the first node (shared through Redis in cluster mode), then awaited
+// on the others. Every tenant has one room per node, `r<j>` homed on node j (pinned with `node` in
+// cluster mode), so the joiners sent to node j join a room at home there (no redirect) and a tenant's
+// rooms sit on every node. No presenter seats: the storm is attendees only.
 async function defineTenants(nodes, tenants, cap) {
-  const create = async (node, i, request, exists) => {
-    const r = await node.janus.admin(request, { timeout: 30000 });
-    if (r.allhands === 'success' || (i > 0 && r.error_name === exists)) return;
-    throw new Error(`${node.id}: ${JSON.stringify(request)} -> ${JSON.stringify(r)}`);
-  };
-  for (const [i, node] of nodes.entries()) {
-    for (const t of tenants) {
-      await create(node, i, { request: 'create_tenant', tenant: t, name: t, max_participants: cap, secret: TENANT_SECRET, max_queued: 1000000 }, 'tenant_exists');
-      await create(node, i, { request: 'create_room', tenant: t, room: 'r', max_attendees: cap, presenter_secret: 'bench-presenter-secret' }, 'room_exists');
+  const clustered = nodes.length > 1 || nodes[0].clustered;
+  for (const t of tenants) {
+    await admin(nodes[0], { request: 'create_tenant', tenant: t, name: t, max_participants: cap, secret: TENANT_SECRET, max_queued: 1000000 });
+    for (const [j, n] of nodes.entries()) {
+      const req = { request: 'create_room', tenant: t, room: `r${j}`, max_attendees: cap, presenter_secret: 'bench-presenter-secret',
+        presenter_seats: 0 };
+      if (clustered) req.node = n.id;
+      await admin(nodes[0], req);
     }
+  }
+  const last = tenants[tenants.length - 1];
+  for (const n of nodes.slice(1)) {
+    await waitFor(async () => (await n.janus.admin({ request: 'room_info', tenant: last, room: `r${nodes.length - 1}` })).allhands === 'success',
+      { timeout: 30000, interval: 100, what: `${n.id} to have the shared definitions` });
   }
 }
 // --- END definitions
@@ -252,7 +256,7 @@ async function prepareStorm(nodes, count, tenants) {
   const per = Array.from({ length: P.workers }, () => []);
   for (let k = 0; k < count; k++) {
     const node = nodes[order[k]];
-    per[k % P.workers].push({ node: node.id, url: node.janus.wsUrl, tenant: tenants[k % tenants.length], room: 'r' });
+    per[k % P.workers].push({ node: node.id, url: node.janus.wsUrl, tenant: tenants[k % tenants.length], room: `r${order[k]}` });
   }
   const workers = per.map((_, i) => forkWorker(i));
   const t = now();

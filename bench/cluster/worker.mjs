@@ -67,8 +67,9 @@ class Conn {
       return;
     }
     // A plugin event without our transaction (or after it): the first one for a handle still
-    // waiting is its decision.
-    if (m.janus === 'event' && m.sender && this.byHandle.has(m.sender)) {
+    // waiting is its decision (a `position` report of a queue is not: it may overtake the answer).
+    const ev = m.plugindata && m.plugindata.data && m.plugindata.data.event;
+    if (m.janus === 'event' && m.sender && this.byHandle.has(m.sender) && ev !== 'position') {
       const j = this.byHandle.get(m.sender);
       this.byHandle.delete(m.sender);
       j.resolve(m);

@@ -232,6 +232,8 @@ typedef struct {
 	guint seats;
 } ah_ledger_room_share;
 void ah_ledger_sync_free(gpointer sync);
+/* TRUE once after a tenant was created here: its (empty) sync is owed now, not at the next period. */
+gboolean ah_engine_ledger_take_sync_soon(ah_engine *engine);
 /* A sync is owed for every tenant this node holds seats in (call once per heartbeat period). */
 void ah_engine_ledger_sync_due(ah_engine *engine);
 /* The syncs owed and ready: one per tenant owed whose claims have all been answered (a claim in flight

@@ -44,6 +44,8 @@ struct ah_engine_ledger {
 			       * emptied); due: a sync is owed (ah_engine_ledger_sync_due) */
 	GQueue waiters;       /* ah_ledger_waiter*, in arrival order */
 	gboolean busy;        /* the last work() found rooms or presenters waiting */
+	gboolean sync_soon;   /* a tenant is new here: its sync (which starts its rebuild grace in a ledger
+			       * that never saw it) should not wait for the next period */
 	ah_ledger_figures figures;
 };
 
@@ -97,8 +99,23 @@ static char *cap_key(const char *tenant, const char *room)
 
 void ah_engine_ledger_cap_changed(ah_engine *engine, const char *tenant, const char *room)
 {
+	if (engine->ledger == NULL)
+		return;
+	g_hash_table_add(engine->ledger->caps, cap_key(tenant, room));
+	/* A tenant new here: sync it at once, even empty, so that a ledger that never saw it starts (and
+	 * ends) its rebuild grace now rather than at its first claim (docs/cluster.md, "Rebuild"). */
+	if (room == NULL && !g_hash_table_contains(engine->ledger->held, tenant) && ah_engine_tenant(engine, tenant) != NULL) {
+		g_hash_table_insert(engine->ledger->held, g_strdup(tenant), GINT_TO_POINTER(1));
+		engine->ledger->sync_soon = TRUE;
+	}
+}
+
+gboolean ah_engine_ledger_take_sync_soon(ah_engine *engine)
+{
+	gboolean soon = engine->ledger != NULL && engine->ledger->sync_soon;
 	if (engine->ledger != NULL)
-		g_hash_table_add(engine->ledger->caps, cap_key(tenant, room));
+		engine->ledger->sync_soon = FALSE;
+	return soon;
 }
 
 void ah_engine_ledger_start(ah_engine *engine)
@@ -139,20 +156,31 @@ void ah_engine_ledger_reconnected(ah_engine *engine, gint64 now)
 	(void)now;
 	if (engine->ledger == NULL)
 		return;
+	GHashTableIter hi;
+	/* Whatever it holds is stated again by the next sync (tenants it holds nothing in need none). */
+	g_hash_table_iter_init(&hi, engine->ledger->held);
+	while (g_hash_table_iter_next(&hi, NULL, NULL))
+		g_hash_table_iter_replace(&hi, GINT_TO_POINTER(1));
+	/* The caps of the rooms served here, and of their tenants, are written again (Redis may have come
+	 * back empty): each room's by the node that claims for it, so a fleet writes each cap about once
+	 * per reconnection rather than once per node. O(rooms here). */
 	g_hash_table_iter_init(&ti, engine->tenants);
 	while (g_hash_table_iter_next(&ti, NULL, &tv)) {
 		ah_tenant *t = tv;
-		ah_engine_ledger_cap_changed(engine, t->id, NULL);
+		gboolean serves = FALSE;
 		t->stage_retry_at = 0;
-		/* Whatever it holds is stated again by the next sync. */
-		g_hash_table_insert(engine->ledger->held, g_strdup(t->id), GINT_TO_POINTER(1));
 		g_hash_table_iter_init(&ri, t->rooms);
 		while (g_hash_table_iter_next(&ri, NULL, &rv)) {
 			ah_room *r = rv;
-			ah_engine_ledger_cap_changed(engine, t->id, r->id);
 			r->ledger_retry_at = 0;
 			r->ledger_backoff_ms = 0;
+			if (ah_engine_room_elsewhere(engine, r) != NULL)
+				continue;
+			g_hash_table_add(engine->ledger->caps, cap_key(t->id, r->id));
+			serves = TRUE;
 		}
+		if (serves)
+			g_hash_table_add(engine->ledger->caps, cap_key(t->id, NULL));
 	}
 }
 

@@ -377,6 +377,8 @@ void ah_cluster_ledger_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 			write_cap(r);
 	}
 	g_array_unref(reqs);
+	if (ah_engine_ledger_take_sync_soon(engine))
+		syncs_waiting = TRUE;
 	if (connected && now >= next_sync) {
 		next_sync = now + (gint64)ah_cluster_get_config()->heartbeat_ms * 1000;
 		ah_engine_ledger_sync_due(engine);

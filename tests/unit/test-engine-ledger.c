@@ -85,6 +85,15 @@ static json_t *join_town(fixture *f, guint64 conn)
 /* Caps are written when they change; a claim goes out for a queue that waits, one at a time. */
 static void test_claims_then_admits(fixture *f, gconstpointer data)
 {
+	/* A tenant created here is synced at once, empty (its rebuild grace starts before anyone joins). */
+	GPtrArray *first = g_ptr_array_new_with_free_func(ah_ledger_sync_free);
+	g_assert_true(ah_engine_ledger_take_sync_soon(f->engine));
+	g_assert_false(ah_engine_ledger_take_sync_soon(f->engine));
+	g_assert_cmpuint(ah_engine_ledger_syncs(f->engine, first), ==, 0);
+	g_assert_cmpuint(first->len, ==, 1);
+	g_assert_cmpstr(((ah_ledger_sync *)g_ptr_array_index(first, 0))->tenant, ==, "acme");
+	g_assert_cmpuint(((ah_ledger_sync *)g_ptr_array_index(first, 0))->rooms->len, ==, 0);
+	g_ptr_array_unref(first);
 	GArray *reqs = work(f, TRUE);
 	/* The tenant's and the room's caps. */
 	g_assert_cmpuint(count_kind(reqs, AH_LEDGER_REQ_CAP), ==, 2);
