@@ -55,6 +55,15 @@ char *ah_registry_figures_json(const ah_registry_figures *f);
  * argument is out of range. Free with g_ptr_array_unref. */
 GPtrArray *ah_registry_heartbeat_argv(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,
 	char **error);
+/* The same with the mode: brief (TRUE) answers with this node and the nodes past their deadline only
+ * (O(log nodes)), to be merged into the last full view (ah_registry_view_merge); full reads every node. */
+GPtrArray *ah_registry_heartbeat_argv_mode(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,
+	gboolean brief, char **error);
+/* How often a node should send a full heartbeat in a fleet of `nodes`: every heartbeat up to
+ * AH_REGISTRY_FULL_NODES nodes, then every ceil(nodes / AH_REGISTRY_FULL_NODES)-th, so that the fleet's
+ * full reads cost O(nodes) node lookups a period instead of O(nodes^2). */
+#define AH_REGISTRY_FULL_NODES 20
+guint ah_registry_full_every(guint nodes);
 
 /* One node of the view. */
 typedef struct {
@@ -69,12 +78,18 @@ typedef struct {
 	gint64 redis_now_ms;     /* Redis's clock when the script ran */
 	gint64 removed;          /* nodes this heartbeat removed (gone more than forget_ms) */
 	GPtrArray *nodes;        /* ah_registry_node*, sorted by id */
+	gboolean brief;          /* a brief heartbeat's reply: this node and the late ones only */
 } ah_registry_view;
 
 /* Parse the script's reply. NULL with *error (g_free) when it does not have the script's shape (an
  * error reply gives its text). */
 ah_registry_view *ah_registry_parse(const ah_redis_value *reply, char **error);
 void ah_registry_view_free(ah_registry_view *view);
+/* A brief reply merged into the last full (or merged) view: the nodes it lists (this one and those
+ * past their deadline) as it says, every other node as `full` had it (a node dead there stays dead
+ * until the next full view: a node coming back is seen one full heartbeat later). New view; `full` may
+ * be NULL (then the brief reply alone). */
+ah_registry_view *ah_registry_view_merge(const ah_registry_view *full, const ah_registry_view *brief);
 /* Nodes alive and not alive in the view. */
 void ah_registry_view_count(const ah_registry_view *view, guint *alive, guint *dead);
 /* `nodes` for status: [{"id","url","alive","age_ms", figures...}], ages grown by `since_ms` (the time

@@ -42,6 +42,7 @@ static gint64 view_at = 0;           /* monotonic us of the reply `view` came in
 static char view_run_id[41];         /* the run_id of the Redis server that answered it */
 static guint64 beats_sent = 0, beats_failed = 0;
 static char *beat_error = NULL;      /* the last heartbeat's failure, NULL after a good one */
+static guint beats_since_full = 0;   /* brief heartbeats answered since the last full one */
 
 /* Commands other parts of the glue submitted (ah_cluster_call*): tag -> their callback. */
 typedef struct {
@@ -186,7 +187,10 @@ static void heartbeat(const ah_engine *engine, gint64 now)
 	const ah_registry_figures f = { config.node_id, config.node_url, PACKAGE_VERSION, started_at_s, in.capacity,
 		in.seats_held, in.connecting, in.queued, in.presenters, in.rooms, in.tenants, in.cpu };
 	ah_metrics_input_clear(&in);
-	GPtrArray *argv = ah_registry_heartbeat_argv(&f, config.node_expiry_ms, AH_REGISTRY_FORGET_MS, &error);
+	/* A full heartbeat reads every node; in a large fleet most are brief (this node and the late ones),
+	 * merged into the last full view, so the fleet's heartbeats stay O(nodes) a period. */
+	gboolean brief = view != NULL && beats_since_full + 1 < ah_registry_full_every(view->nodes->len);
+	GPtrArray *argv = ah_registry_heartbeat_argv_mode(&f, config.node_expiry_ms, AH_REGISTRY_FORGET_MS, brief, &error);
 	if (argv == NULL) {
 		/* The config was checked at start: only a bug gets here. */
 		JANUS_LOG(LOG_ERR, "allhands: cluster: cannot build the heartbeat: %s\n", error);
@@ -252,6 +256,14 @@ static void heartbeat_reply(const ah_redis_reply *reply, gint64 now)
 	if (beat_error != NULL)
 		JANUS_LOG(LOG_INFO, "allhands: cluster: heartbeats answered again\n");
 	g_clear_pointer(&beat_error, g_free);
+	if (fresh->brief) {
+		ah_registry_view *merged = ah_registry_view_merge(view, fresh);
+		ah_registry_view_free(fresh);
+		fresh = merged;
+		beats_since_full++;
+	} else {
+		beats_since_full = 0;
+	}
 	log_changes(view, fresh);
 	ah_registry_view_free(view);
 	view = fresh;
@@ -280,8 +292,9 @@ static void take_replies(gint64 now)
 			break;
 		case AH_REDIS_CONNECTED:
 			JANUS_LOG(LOG_INFO, "allhands: cluster: connected to Redis (run_id %s)\n", reply->text ? reply->text : "?");
-			/* Register at once: Redis may have come back empty. */
+			/* Register at once: Redis may have come back empty (and read every node: full). */
 			next_beat = now;
+			beats_since_full = G_MAXUINT / 2;
 			for (guint i = 0; i < listeners->len; i++) {
 				listener *l = &g_array_index(listeners, listener, i);
 				l->fn(reply->text, l->user, now);

@@ -56,6 +56,17 @@ char *ah_registry_figures_json(const ah_registry_figures *f)
 GPtrArray *ah_registry_heartbeat_argv(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,
 	char **error)
 {
+	return ah_registry_heartbeat_argv_mode(f, expiry_ms, forget_ms, FALSE, error);
+}
+
+guint ah_registry_full_every(guint nodes)
+{
+	return nodes <= AH_REGISTRY_FULL_NODES ? 1 : (nodes + AH_REGISTRY_FULL_NODES - 1) / AH_REGISTRY_FULL_NODES;
+}
+
+GPtrArray *ah_registry_heartbeat_argv_mode(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,
+	gboolean brief, char **error)
+{
 	if (expiry_ms < 1 || expiry_ms > AH_REGISTRY_EXPIRY_MAX || forget_ms < 0 || forget_ms > AH_REGISTRY_FORGET_MAX) {
 		*error = g_strdup_printf("expiry_ms must be 1..%d and forget_ms 0..%d", AH_REGISTRY_EXPIRY_MAX,
 			AH_REGISTRY_FORGET_MAX);
@@ -75,6 +86,8 @@ GPtrArray *ah_registry_heartbeat_argv(const ah_registry_figures *f, gint64 expir
 	g_ptr_array_add(argv, g_strdup_printf("%" G_GINT64_FORMAT, expiry_ms));
 	g_ptr_array_add(argv, figures);
 	g_ptr_array_add(argv, g_strdup_printf("%" G_GINT64_FORMAT, forget_ms));
+	if (brief)
+		g_ptr_array_add(argv, g_strdup("brief"));
 	return argv;
 }
 
@@ -140,13 +153,14 @@ ah_registry_view *ah_registry_parse(const ah_redis_value *reply, char **error)
 		return NULL;
 	}
 	if (reply->type != AH_REDIS_ARRAY || reply->n < 2 || (reply->n - 2) % 4 != 0 ||
-			!is_int(reply->elements[0], 0, G_MAXINT64) || !is_int(reply->elements[1], 0, G_MAXINT64)) {
+			!is_int(reply->elements[0], 0, G_MAXINT64) || !is_int(reply->elements[1], -1, G_MAXINT64)) {
 		*error = g_strdup("the reply is not {now_ms, removed, (id, alive, age_ms, figures)...}");
 		return NULL;
 	}
 	ah_registry_view *view = g_new0(ah_registry_view, 1);
 	view->redis_now_ms = reply->elements[0]->integer;
-	view->removed = reply->elements[1]->integer;
+	view->brief = reply->elements[1]->integer < 0;
+	view->removed = MAX(reply->elements[1]->integer, 0);
 	view->nodes = g_ptr_array_new_with_free_func(node_free);
 	for (gsize i = 2; i < reply->n; i += 4) {
 		ah_registry_node *node = parse_node(reply->elements + i, error);
@@ -156,6 +170,37 @@ ah_registry_view *ah_registry_parse(const ah_redis_value *reply, char **error)
 		}
 		g_ptr_array_add(view->nodes, node);
 	}
+	g_ptr_array_sort(view->nodes, compare_nodes);
+	return view;
+}
+
+static ah_registry_node *node_copy(const ah_registry_node *n)
+{
+	ah_registry_node *c = g_new0(ah_registry_node, 1);
+	c->id = g_strdup(n->id);
+	c->alive = n->alive;
+	c->age_ms = n->age_ms;
+	c->figures = n->figures != NULL ? json_incref(n->figures) : NULL;
+	return c;
+}
+
+ah_registry_view *ah_registry_view_merge(const ah_registry_view *full, const ah_registry_view *brief)
+{
+	ah_registry_view *view = g_new0(ah_registry_view, 1);
+	GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal);
+	view->redis_now_ms = brief->redis_now_ms;
+	view->nodes = g_ptr_array_new_with_free_func(node_free);
+	for (guint i = 0; i < brief->nodes->len; i++) {
+		const ah_registry_node *n = g_ptr_array_index(brief->nodes, i);
+		g_hash_table_add(listed, n->id);
+		g_ptr_array_add(view->nodes, node_copy(n));
+	}
+	for (guint i = 0; full != NULL && i < full->nodes->len; i++) {
+		const ah_registry_node *n = g_ptr_array_index(full->nodes, i);
+		if (!g_hash_table_contains(listed, n->id))
+			g_ptr_array_add(view->nodes, node_copy(n));
+	}
+	g_hash_table_destroy(listed);
 	g_ptr_array_sort(view->nodes, compare_nodes);
 	return view;
 }

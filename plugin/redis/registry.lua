@@ -5,9 +5,13 @@
 -- checked before the first write (Redis does not roll a script back: an error reply changed nothing).
 -- Ages come from Redis's own clock (TIME), so the nodes' clocks need not agree.
 --   KEYS: ah:node:{N}:alive  ah:nodes  ah:nodes:seen
---   ARGV: N  expiry_ms  figures (a JSON object)  forget_ms
+--   ARGV: N  expiry_ms  figures (a JSON object)  forget_ms  [mode: "full" (the default) or "brief"]
 --   reply: {now_ms, removed, then for each node: id, alive (1 or 0), age_ms, figures}
--- ah:nodes:seen holds, per node, "<ms of its last heartbeat> <its expiry_ms>" (Redis's clock).
+-- ah:nodes:seen holds, per node, "<ms of its last heartbeat> <its expiry_ms>" (Redis's clock), and the
+-- sorted set ah:nodes:deadlines each node's deadline (its last heartbeat + its expiry_ms) as its score.
+-- A "brief" heartbeat does not read every node (O(nodes) each, O(nodes^2) a period for a fleet): it
+-- answers {now_ms, -1, then N itself and only the nodes past their deadline} (O(log nodes + late)),
+-- which the caller merges into its last full view (docs/cluster.md, "Node registry", "Cost").
 -- SPDX-License-Identifier: GPL-3.0-or-later
 
 local FIGURES_MAX = 4096          -- AH_REGISTRY_FIGURES_MAX in include/allhands/registry.h
@@ -35,9 +39,18 @@ local function alive_key(id)
 	return 'ah:node:{' .. id .. '}:alive'
 end
 
-if #KEYS ~= 3 or #ARGV ~= 4 then
-	fail('AHBADARG', 'heartbeat takes 3 keys and 4 arguments')
+if #KEYS ~= 3 or (#ARGV ~= 4 and #ARGV ~= 5) then
+	fail('AHBADARG', 'heartbeat takes 3 keys and 4 or 5 arguments')
 end
+local brief = false
+if #ARGV == 5 then
+	if ARGV[5] == 'brief' then
+		brief = true
+	elseif ARGV[5] ~= 'full' then
+		fail('AHBADARG', 'mode must be full or brief')
+	end
+end
+local DEADLINES = 'ah:nodes:deadlines'
 local me = ARGV[1]
 if not is_id(me) then
 	fail('AHBADARG', 'the node id must be 1 to 64 characters of A-Z a-z 0-9 _ - .')
@@ -57,6 +70,37 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], '1', 'PX', expiry)
 redis.call('HSET', KEYS[2], me, figures)
 redis.call('HSET', KEYS[3], me, string.format('%d %d', now, expiry))
+redis.call('ZADD', DEADLINES, now + expiry, me)
+
+-- One node as the reply lists it (its seen time, written by something else, counts from now).
+local function entry(id)
+	local seen, exp = string.match(redis.call('HGET', KEYS[3], id) or '', '^(%d+) (%d+)$')
+	seen, exp = tonumber(seen), tonumber(exp)
+	if not seen then
+		seen, exp = now, 0
+		redis.call('HSET', KEYS[3], id, string.format('%d 0', now))
+	end
+	local alive = id == me or (is_id(id) and redis.call('EXISTS', alive_key(id)) == 1)
+	local age = math.max(now - seen, 0)
+	return alive, age, exp
+end
+
+if brief then
+	local out = {now, -1, me, 1, 0, figures}
+	for _, id in ipairs(redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', now, 'LIMIT', 0, 1000)) do
+		local figs = redis.call('HGET', KEYS[2], id)
+		if not figs then
+			redis.call('ZREM', DEADLINES, id) -- forgotten by a full heartbeat
+		elseif id ~= me then
+			local alive, age = entry(id)
+			out[#out + 1] = id
+			out[#out + 1] = alive and 1 or 0
+			out[#out + 1] = age
+			out[#out + 1] = figs
+		end
+	end
+	return out
+end
 
 local out = {now, 0}
 local removed = 0
@@ -75,6 +119,7 @@ for i = 1, #flat, 2 do
 	if not alive and age > exp + forget then
 		redis.call('HDEL', KEYS[2], id)
 		redis.call('HDEL', KEYS[3], id)
+		redis.call('ZREM', DEADLINES, id)
 		removed = removed + 1
 	else
 		out[#out + 1] = id

@@ -79,13 +79,13 @@ static ah_redis_reply *eval(fixture *f, GPtrArray *argv)
 	return rep;
 }
 
-/* Node `id`'s heartbeat; its view (the test fails on an error reply). */
-static ah_registry_view *beat(fixture *f, const char *id, gint64 expiry_ms, gint64 forget_ms)
+/* Node `id`'s heartbeat, full or brief; its view (the test fails on an error reply). */
+static ah_registry_view *beat_mode(fixture *f, const char *id, gint64 expiry_ms, gint64 forget_ms, gboolean brief)
 {
 	char *url = g_strdup_printf("ws://%s.example.com:8188", id);
 	const ah_registry_figures fig = { id, url, "test", 1765000000, 100, 3, 1, 7, 1, 2, 1, 0.5 };
 	char *error = NULL;
-	GPtrArray *argv = ah_registry_heartbeat_argv(&fig, expiry_ms, forget_ms, &error);
+	GPtrArray *argv = ah_registry_heartbeat_argv_mode(&fig, expiry_ms, forget_ms, brief, &error);
 	g_assert_null(error);
 	ah_redis_reply *rep = eval(f, argv);
 	ah_registry_view *view = ah_registry_parse(rep->value, &error);
@@ -95,6 +95,11 @@ static ah_registry_view *beat(fixture *f, const char *id, gint64 expiry_ms, gint
 	g_ptr_array_unref(argv);
 	g_free(url);
 	return view;
+}
+
+static ah_registry_view *beat(fixture *f, const char *id, gint64 expiry_ms, gint64 forget_ms)
+{
+	return beat_mode(f, id, expiry_ms, forget_ms, FALSE);
 }
 
 static const ah_registry_node *find(const ah_registry_view *view, const char *id)
@@ -191,6 +196,56 @@ static void test_dead(fixture *f, gconstpointer data)
 	ah_registry_view_free(view);
 }
 
+/* A brief heartbeat answers with this node and the late ones only (O(log nodes) in Redis), and merged
+ * into the last full view it tells the same as a full one about who is dead; a node coming back shows
+ * at the next full heartbeat. How often a node sends a full one grows with the fleet. */
+static void test_brief(fixture *f, gconstpointer data)
+{
+	ah_registry_view_free(beat(f, "b", 3000, 60000));
+	ah_registry_view_free(beat(f, "c", 50, 60000));
+	ah_registry_view_free(beat(f, "d", 3000, 60000));
+	ah_registry_view *full = beat(f, "a", 3000, 60000);
+	g_assert_cmpuint(full->nodes->len, ==, 4);
+	g_assert_false(full->brief);
+	g_usleep(200 * 1000); /* c is past its deadline */
+	ah_registry_view *brief = beat_mode(f, "a", 3000, 60000, TRUE);
+	g_assert_true(brief->brief);
+	g_assert_cmpuint(brief->nodes->len, ==, 2); /* a itself and c */
+	g_assert_true(find(brief, "a")->alive);
+	g_assert_false(find(brief, "c")->alive);
+	g_assert_cmpint(find(brief, "c")->age_ms, >=, 50);
+	g_assert_null(find(brief, "b"));
+	ah_registry_view *merged = ah_registry_view_merge(full, brief);
+	ah_registry_view *again = beat(f, "a", 3000, 60000);
+	g_assert_cmpuint(merged->nodes->len, ==, again->nodes->len);
+	for (guint i = 0; i < again->nodes->len; i++) {
+		const ah_registry_node *m = g_ptr_array_index(merged->nodes, i), *g = g_ptr_array_index(again->nodes, i);
+		g_assert_cmpstr(m->id, ==, g->id);
+		g_assert_cmpint(m->alive, ==, g->alive);
+	}
+	ah_registry_view_free(again);
+	/* c comes back: a brief heartbeat no longer lists it; the merge keeps it dead until a full one. */
+	ah_registry_view_free(beat(f, "c", 3000, 60000));
+	ah_registry_view *brief2 = beat_mode(f, "a", 3000, 60000, TRUE);
+	g_assert_null(find(brief2, "c"));
+	ah_registry_view *merged2 = ah_registry_view_merge(merged, brief2);
+	g_assert_false(find(merged2, "c")->alive);
+	ah_registry_view *full2 = beat(f, "a", 3000, 60000);
+	g_assert_true(find(full2, "c")->alive);
+	/* Every node has a deadline in the sorted set. */
+	g_assert_cmpint(command_int(f, "ZCARD %s", "ah:nodes:deadlines"), ==, 4);
+	ah_registry_view_free(full2);
+	ah_registry_view_free(merged2);
+	ah_registry_view_free(brief2);
+	ah_registry_view_free(merged);
+	ah_registry_view_free(brief);
+	ah_registry_view_free(full);
+	g_assert_cmpuint(ah_registry_full_every(3), ==, 1);
+	g_assert_cmpuint(ah_registry_full_every(20), ==, 1);
+	g_assert_cmpuint(ah_registry_full_every(21), ==, 2);
+	g_assert_cmpuint(ah_registry_full_every(1000), ==, 50);
+}
+
 static void test_forget(fixture *f, gconstpointer data)
 {
 	ah_registry_view_free(beat(f, "a", 3000, 60000));
@@ -271,6 +326,21 @@ static void test_refused(fixture *f, gconstpointer data)
 	assert_refused(f, 5, "[1]", "AHBADARG figures");
 	assert_refused(f, 5, "", "AHBADARG figures");
 	assert_refused(f, 6, "-1", "AHBADARG forget_ms");
+	/* A fifth argument other than full or brief. */
+	{
+		char *error = NULL;
+		const ah_registry_figures fig = { "a", "ws://a:1", "test", 1, 1, 0, 0, 0, 0, 0, 0, -1 };
+		GPtrArray *argv = ah_registry_heartbeat_argv_mode(&fig, 3000, 60000, TRUE, &error);
+		g_free(argv->pdata[7]);
+		argv->pdata[7] = g_strdup("fast");
+		ah_redis_reply *rep = eval(f, argv);
+		g_assert_null(ah_registry_parse(rep->value, &error));
+		g_assert_true(g_str_has_prefix(error, "AHBADARG mode"));
+		g_free(error);
+		ah_redis_reply_free(rep);
+		g_ptr_array_unref(argv);
+		g_assert_cmpint(command_int(f, "DBSIZE"), ==, 0);
+	}
 }
 
 int main(int argc, char **argv)
@@ -279,6 +349,7 @@ int main(int argc, char **argv)
 	g_test_add("/registry-redis/three-nodes-alive", fixture, NULL, setup, test_three_nodes, teardown);
 	g_test_add("/registry-redis/alive-key-gone-is-dead", fixture, NULL, setup, test_dead, teardown);
 	g_test_add("/registry-redis/forgotten-after-forget-ms", fixture, NULL, setup, test_forget, teardown);
+	g_test_add("/registry-redis/brief-heartbeats", fixture, NULL, setup, test_brief, teardown);
 	g_test_add("/registry-redis/flushall-registers-again", fixture, NULL, setup, test_flushall, teardown);
 	g_test_add("/registry-redis/refused-writes-nothing", fixture, NULL, setup, test_refused, teardown);
 	return g_test_run();

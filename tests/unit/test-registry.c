@@ -249,7 +249,19 @@ static void test_parse_refused(void)
 	assert_parse_fails(v_arr(1, v_int(3)), "is not {now_ms");
 	assert_parse_fails(v_arr(2, v_str("3"), v_int(0)), "is not {now_ms");
 	assert_parse_fails(v_arr(2, v_int(-3), v_int(0)), "is not {now_ms");
-	assert_parse_fails(v_arr(2, v_int(3), v_int(-1)), "is not {now_ms");
+	assert_parse_fails(v_arr(2, v_int(3), v_int(-2)), "is not {now_ms");
+	/* -1 in place of `removed`: a brief heartbeat's reply (this node and the late ones). */
+	{
+		char *error = NULL;
+		ah_redis_value *brief = v_arr(6, v_int(3), v_int(-1), v_str("a"), v_int(1), v_int(0), v_str("{}"));
+		ah_registry_view *view = ah_registry_parse(brief, &error);
+		g_assert_nonnull(view);
+		g_assert_true(view->brief);
+		g_assert_cmpint(view->removed, ==, 0);
+		g_assert_cmpuint(view->nodes->len, ==, 1);
+		ah_registry_view_free(view);
+		v_free(brief);
+	}
 	/* A node cut short. */
 	assert_parse_fails(v_arr(5, v_int(3), v_int(0), v_str("a"), v_int(1), v_int(0)), "is not {now_ms");
 	/* Each element of a node of the wrong type or range. */
