@@ -20,6 +20,7 @@
 #define AH_CLUSTER_HEARTBEAT_MAX_MS 60000
 #define AH_CLUSTER_EXPIRY_MAX_MS 600000
 #define AH_CLUSTER_UNIX_PATH_MAX 107 /* sun_path holds 108 bytes with the NUL */
+#define AH_CLUSTER_FULL_NODES_DEFAULT 20
 #define AH_CLUSTER_SECRET_MIN_LEN 32
 #define AH_CLUSTER_SECRET_MAX_LEN 256
 
@@ -29,6 +30,7 @@ typedef struct {
 	char *node_url;          /* node_url: ws://, wss://, http:// or https:// with a host */
 	guint heartbeat_ms;      /* heartbeat_ms */
 	guint node_expiry_ms;    /* node_expiry_ms, > 2 x heartbeat_ms */
+	guint full_nodes;        /* heartbeat_full_nodes: full heartbeats every ceil(nodes / this) (registry.h) */
 	ah_redis_config redis;   /* redis_*; its strings are owned here */
 	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h); the same on every node */
 } ah_cluster_config;

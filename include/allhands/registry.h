@@ -60,10 +60,9 @@ GPtrArray *ah_registry_heartbeat_argv(const ah_registry_figures *f, gint64 expir
 GPtrArray *ah_registry_heartbeat_argv_mode(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,
 	gboolean brief, char **error);
 /* How often a node should send a full heartbeat in a fleet of `nodes`: every heartbeat up to
- * AH_REGISTRY_FULL_NODES nodes, then every ceil(nodes / AH_REGISTRY_FULL_NODES)-th, so that the fleet's
+ * `per` nodes (heartbeat_full_nodes, default 20), then every ceil(nodes / per)-th, so that the fleet's
  * full reads cost O(nodes) node lookups a period instead of O(nodes^2). */
-#define AH_REGISTRY_FULL_NODES 20
-guint ah_registry_full_every(guint nodes);
+guint ah_registry_full_every(guint nodes, guint per);
 
 /* One node of the view. */
 typedef struct {

@@ -43,6 +43,7 @@ static char view_run_id[41];         /* the run_id of the Redis server that answ
 static guint64 beats_sent = 0, beats_failed = 0;
 static char *beat_error = NULL;      /* the last heartbeat's failure, NULL after a good one */
 static guint beats_since_full = 0;   /* brief heartbeats answered since the last full one */
+static guint64 beats_brief = 0;      /* brief heartbeats answered, since start */
 
 /* Commands other parts of the glue submitted (ah_cluster_call*): tag -> their callback. */
 typedef struct {
@@ -189,7 +190,7 @@ static void heartbeat(const ah_engine *engine, gint64 now)
 	ah_metrics_input_clear(&in);
 	/* A full heartbeat reads every node; in a large fleet most are brief (this node and the late ones),
 	 * merged into the last full view, so the fleet's heartbeats stay O(nodes) a period. */
-	gboolean brief = view != NULL && beats_since_full + 1 < ah_registry_full_every(view->nodes->len);
+	gboolean brief = view != NULL && beats_since_full + 1 < ah_registry_full_every(view->nodes->len, config.full_nodes);
 	GPtrArray *argv = ah_registry_heartbeat_argv_mode(&f, config.node_expiry_ms, AH_REGISTRY_FORGET_MS, brief, &error);
 	if (argv == NULL) {
 		/* The config was checked at start: only a bug gets here. */
@@ -261,6 +262,7 @@ static void heartbeat_reply(const ah_redis_reply *reply, gint64 now)
 		ah_registry_view_free(fresh);
 		fresh = merged;
 		beats_since_full++;
+		beats_brief++;
 	} else {
 		beats_since_full = 0;
 	}
@@ -360,10 +362,11 @@ void ah_cluster_status_reply(const json_t *request, json_t *reply, gint64 now)
 			!json_is_object(json_object_get(reply, "node")))
 		return;
 	gint64 since_ms = view != NULL ? (now - view_at) / 1000 : 0;
-	json_t *cluster = json_pack("{s:s, s:s, s:i, s:i, s:o, s:{s:I, s:I, s:s?}}",
+	json_t *cluster = json_pack("{s:s, s:s, s:i, s:i, s:o, s:{s:I, s:I, s:I, s:s?}}",
 		"node_id", config.node_id, "node_url", config.node_url, "heartbeat_ms", (int)config.heartbeat_ms,
 		"node_expiry_ms", (int)config.node_expiry_ms, "redis", redis_json(),
-		"heartbeats", "sent", (json_int_t)beats_sent, "failed", (json_int_t)beats_failed, "last_error", beat_error);
+		"heartbeats", "sent", (json_int_t)beats_sent, "failed", (json_int_t)beats_failed,
+		"brief", (json_int_t)beats_brief, "last_error", beat_error);
 	json_object_set_new(cluster, "view_age_ms", view != NULL ? json_integer(MAX(since_ms, 0)) : json_null());
 	json_object_set_new(cluster, "view_run_id", view != NULL ? json_string(view_run_id) : json_null());
 	json_object_set_new(cluster, "nodes", ah_registry_view_json(view, since_ms));

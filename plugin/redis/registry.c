@@ -59,9 +59,10 @@ GPtrArray *ah_registry_heartbeat_argv(const ah_registry_figures *f, gint64 expir
 	return ah_registry_heartbeat_argv_mode(f, expiry_ms, forget_ms, FALSE, error);
 }
 
-guint ah_registry_full_every(guint nodes)
+guint ah_registry_full_every(guint nodes, guint per)
 {
-	return nodes <= AH_REGISTRY_FULL_NODES ? 1 : (nodes + AH_REGISTRY_FULL_NODES - 1) / AH_REGISTRY_FULL_NODES;
+	per = MAX(per, 1);
+	return nodes <= per ? 1 : (nodes + per - 1) / per;
 }
 
 GPtrArray *ah_registry_heartbeat_argv_mode(const ah_registry_figures *f, gint64 expiry_ms, gint64 forget_ms,

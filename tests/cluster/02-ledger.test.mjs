@@ -39,6 +39,9 @@ function clusterConfig(id) {
     node_url: (j) => j.wsUrl,
     heartbeat_ms: HEARTBEAT_MS,
     node_expiry_ms: EXPIRY_MS,
+    // A full heartbeat every third one (brief ones between: docs/cluster.md, "Node registry", "Cost"),
+    // as a fleet of 60 nodes with the default would: the reclaims below rely on brief heartbeats.
+    heartbeat_full_nodes: 1,
     wave_size: 4,
     wave_interval_ms: 100,
     admit_timeout_ms: 120000,
@@ -210,6 +213,9 @@ test('a SIGKILLed node\'s seats are reclaimed and go to attendees queued on the 
     console.log(`# node c's ${CAP} seats reclaimed ${reclaimMs} ms after its SIGKILL (node_expiry_ms ${EXPIRY_MS}, heartbeat_ms ${HEARTBEAT_MS}; goal 5000 ms)`);
     await waitFor(async () => (await seated(a)).seats === 5, { timeout: 20000, interval: 200, what: 'node a admits its 5 queued attendees' });
     console.log(`# node a's queue admitted ${Date.now() - killedAt} ms after the kill`);
+    // The death was seen through brief heartbeats too (two in three here).
+    const beats = (await a.janus.admin({ request: 'status' })).cluster.heartbeats;
+    assert.ok(beats.brief > 0 && beats.brief < beats.sent, `brief heartbeats: ${safeJson(beats)}`);
     assert.ok((await ledgerTotal()) <= CAP);
     await c.janus.start();
   } finally {

@@ -240,10 +240,12 @@ static void test_brief(fixture *f, gconstpointer data)
 	ah_registry_view_free(merged);
 	ah_registry_view_free(brief);
 	ah_registry_view_free(full);
-	g_assert_cmpuint(ah_registry_full_every(3), ==, 1);
-	g_assert_cmpuint(ah_registry_full_every(20), ==, 1);
-	g_assert_cmpuint(ah_registry_full_every(21), ==, 2);
-	g_assert_cmpuint(ah_registry_full_every(1000), ==, 50);
+	g_assert_cmpuint(ah_registry_full_every(3, 20), ==, 1);
+	g_assert_cmpuint(ah_registry_full_every(20, 20), ==, 1);
+	g_assert_cmpuint(ah_registry_full_every(21, 20), ==, 2);
+	g_assert_cmpuint(ah_registry_full_every(1000, 20), ==, 50);
+	g_assert_cmpuint(ah_registry_full_every(3, 1), ==, 3);
+	g_assert_cmpuint(ah_registry_full_every(3, 0), ==, 3);
 }
 
 static void test_forget(fixture *f, gconstpointer data)

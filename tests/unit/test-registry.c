@@ -362,6 +362,7 @@ static void test_config_defaults(void)
 	g_assert_cmpstr(c.node_url, ==, "ws://10.0.0.11:8188");
 	g_assert_cmpuint(c.heartbeat_ms, ==, AH_CLUSTER_HEARTBEAT_DEFAULT_MS);
 	g_assert_cmpuint(c.node_expiry_ms, ==, AH_CLUSTER_EXPIRY_DEFAULT_MS);
+	g_assert_cmpuint(c.full_nodes, ==, AH_CLUSTER_FULL_NODES_DEFAULT);
 	g_assert_cmpstr(c.redis.host, ==, "10.0.0.5");
 	g_assert_null(c.redis.unix_path);
 	g_assert_null(c.redis.password);
@@ -380,7 +381,7 @@ static void test_config_every_key(void)
 	ah_cluster_config c;
 	char *error = NULL;
 	g_assert_true(read_with(&c, &error, "host1", "cluster", "yes", "node_id", "edge-3", "node_url",
-		"https://edge-3.example.com/janus", "heartbeat_ms", "500", "node_expiry_ms", "1600", "redis_unix_socket",
+		"https://edge-3.example.com/janus", "heartbeat_ms", "500", "node_expiry_ms", "1600", "heartbeat_full_nodes", "5", "redis_unix_socket",
 		"/run/redis/redis.sock", "redis_host", "ignored", "redis_port", "6380", "redis_username", "allhands",
 		"redis_password", "s3cret-s3cret", "redis_db", "2", "redis_connect_timeout_ms", "1500",
 		"redis_command_timeout_ms", "2500", "redis_ping_interval_ms", "700", "redis_max_queued", "5000", NULL));
@@ -389,6 +390,7 @@ static void test_config_every_key(void)
 	g_assert_cmpstr(c.node_url, ==, "https://edge-3.example.com/janus");
 	g_assert_cmpuint(c.heartbeat_ms, ==, 500);
 	g_assert_cmpuint(c.node_expiry_ms, ==, 1600);
+	g_assert_cmpuint(c.full_nodes, ==, 5);
 	g_assert_cmpstr(c.redis.unix_path, ==, "/run/redis/redis.sock");
 	g_assert_cmpint(c.redis.port, ==, 6380);
 	g_assert_cmpstr(c.redis.username, ==, "allhands");
@@ -419,6 +421,7 @@ static void test_config_refused(void)
 		{ "heartbeat_ms", "1e3", "heartbeat_ms = 1e3 must be an integer" },
 		{ "node_expiry_ms", "2000", "node_expiry_ms = 2000 must be more than twice heartbeat_ms (1000)" },
 		{ "node_expiry_ms", "-1", "node_expiry_ms = -1 must be an integer" },
+		{ "heartbeat_full_nodes", "0", "heartbeat_full_nodes = 0 must be an integer 1..100000" },
 		{ "redis_host", NULL, "redis_host or redis_unix_socket is required" },
 		{ "redis_port", "0", "redis_port = 0 must be an integer 1..65535" },
 		{ "redis_port", "65536", "redis_port = 65536 must be" },
