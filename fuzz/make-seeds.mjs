@@ -186,3 +186,33 @@ const scripts = {
     '1-[1,2]', '1-', '1-{"request":5}', '1-{"request":"nope"}', '1o{"request":"leave"}', `2a${j({ request: 'start' })}`],
 };
 for (const [name, lines] of Object.entries(scripts)) write('requests', name, lines.join('\n'));
+
+// ---- the node-to-node link (fuzz-link.c): 'k' + a key's text form, or a flags byte + a datagram
+// (bit 0: from another port, bit 1: an SSRC allow-list, bit 2: two keys at the edge, bit 3: CM-SHA1-80).
+const hex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+const linkKeys = {
+  'key-gcm': `kahlink1:gcm128:1:${hex}`,
+  'key-cm': `kahlink1:cm128-sha1-80:4294967295:${hex}`,
+  'key-leading-zero': `kahlink1:gcm128:01:${hex}`,
+  'key-uppercase': `kahlink1:gcm128:7:${hex.toUpperCase()}`,
+  'key-short': `kahlink1:gcm128:7:${hex.slice(2)}`,
+};
+for (const [name, t] of Object.entries(linkKeys)) write('link', name, t);
+const rtp = ({ x = false, cc = 0, pt = 96, ssrc = 0x01020304, payload = 40 } = {}) => {
+  const h = [0x80 | (x ? 0x10 : 0) | cc, pt, 0x12, 0x34, 0, 0, 0x0b, 0xb8, ssrc >>> 24, (ssrc >> 16) & 255, (ssrc >> 8) & 255, ssrc & 255];
+  for (let i = 0; i < cc; i++) h.push(0, 0, 0, i + 1);
+  if (x) h.push(0xbe, 0xde, 0, 1, 0x11, 0, 0x2a, 0);
+  for (let i = 0; i < payload; i++) h.push((i * 7) & 255);
+  return h;
+};
+const linkPackets = {
+  'rtp-plain': [0, ...rtp()],
+  'rtp-extension-csrc': [0, ...rtp({ x: true, cc: 2 })],
+  'rtp-allow-list-other-ssrc': [2, ...rtp({ ssrc: 0x0a0b0c0d })],
+  'rtp-two-keys-cm': [4 | 8, ...rtp({ x: true })],
+  'rtp-wrong-source': [1, ...rtp()],
+  'rtcp-sr': [0, 0x80, 200, 0, 6, 1, 2, 3, 4, ...Array(20).fill(7)],
+  'rtcp-rr-pli': [2, 0x80, 201, 0, 1, 0x42, 0x42, 0x42, 0x42, 0x81, 206, 0, 2, 0x42, 0x42, 0x42, 0x42, 1, 2, 3, 4],
+  'short': [0, 0x80, 96, 0, 1],
+};
+for (const [name, b] of Object.entries(linkPackets)) write('link', name, Buffer.from(b));
