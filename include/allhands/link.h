@@ -140,7 +140,7 @@ typedef struct ah_link_udp ah_link_udp;
 
 typedef struct {
 	guint8 data[AH_LINK_MTU + AH_LINK_OVERHEAD_MAX];
-	int len;                      /* bytes received; -1 if the datagram was larger than AH_LINK_MTU */
+	int len;                      /* bytes received; -1 if larger than AH_LINK_MTU (unprotect counts it malformed) */
 	struct sockaddr_storage from; /* who sent it */
 	socklen_t from_len;
 } ah_link_dgram;
