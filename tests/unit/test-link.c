@@ -545,6 +545,56 @@ static void test_threads_and_rotation(void)
 	pair_teardown(&p);
 }
 
+static void test_ipv6(void)
+{
+	GError *error = NULL;
+	ah_link_udp *a = ah_link_udp_new("::1", 0, &error);
+	if (a == NULL) {
+		g_test_skip("no IPv6 loopback here");
+		g_clear_error(&error);
+		return;
+	}
+	ah_link_udp *b = ah_link_udp_new("::1", 0, &error);
+	g_assert_no_error(error);
+	ah_link_key key;
+	g_assert_true(ah_link_key_generate(1, AH_LINK_SUITE_GCM128, &key, &error));
+	ah_link_end *origin = ah_link_end_new(AH_LINK_ORIGIN, &key, &error), *edge = ah_link_end_new(AH_LINK_EDGE, &key, &error);
+	struct sockaddr_storage a_addr, b_addr;
+	socklen_t a_len, b_len;
+	ah_link_udp_local(a, &a_addr, &a_len);
+	ah_link_udp_local(b, &b_addr, &b_len);
+	g_assert_cmpint(a_addr.ss_family, ==, AF_INET6);
+	ah_link_end_set_peer(edge, (struct sockaddr *)&a_addr, a_len);
+	guint8 buf[AH_LINK_MTU + AH_LINK_OVERHEAD_MAX], plain[100];
+	pair p = { .rand = g_rand_new_with_seed(6) };
+	int plain_len = make_rtp(&p, plain, 1, AUDIO_SSRC, sizeof(plain));
+	memcpy(buf, plain, sizeof(plain));
+	int len = ah_link_end_protect_rtp(origin, buf, plain_len, sizeof(buf));
+	ah_link_dgram *d = g_new(ah_link_dgram, 1);
+	ah_link_verdict v;
+	/* Another family (IPv4 127.0.0.1, the same port number): refused, the bytes left as they were. */
+	struct sockaddr_in from4 = { .sin_family = AF_INET, .sin_port = ((struct sockaddr_in6 *)&a_addr)->sin6_port };
+	from4.sin_addr.s_addr = htonl(0x7f000001);
+	guint8 copy[sizeof(buf)];
+	memcpy(copy, buf, (gsize)len);
+	int n = len;
+	g_assert_cmpint(ah_link_end_unprotect(edge, copy, &n, NULL, (struct sockaddr *)&from4, sizeof(from4)), ==,
+		AH_LINK_DROP_SOURCE);
+	g_assert_true(memcmp(copy, buf, (gsize)len) == 0);
+	/* From the peer's IPv6 address and port: passes. */
+	g_assert_true(ah_link_udp_send(a, buf, (gsize)len, (struct sockaddr *)&b_addr, b_len));
+	g_assert_cmpuint(receive(b, edge, d, 1, &v, 1), ==, 1);
+	g_assert_cmpint(v, ==, AH_LINK_OK);
+	g_assert_cmpint(d->len, ==, plain_len);
+	g_assert_true(memcmp(d->data, plain, (gsize)plain_len) == 0);
+	g_free(d);
+	g_rand_free(p.rand);
+	ah_link_end_free(origin);
+	ah_link_end_free(edge);
+	ah_link_udp_free(a);
+	ah_link_udp_free(b);
+}
+
 static void test_key_text(void)
 {
 	GError *error = NULL;
@@ -663,6 +713,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/link/ssrc-and-malformed", test_ssrc_and_malformed);
 	g_test_add_func("/link/rotation", test_rotation);
 	g_test_add_func("/link/udp-errors", test_udp_errors);
+	g_test_add_func("/link/ipv6", test_ipv6);
 	g_test_add_func("/link/threads-and-rotation", test_threads_and_rotation);
 	return g_test_run();
 }
