@@ -317,7 +317,9 @@ ah_link_verdict ah_link_end_unprotect(ah_link_end *end, guint8 *buf, int *len, g
 	if (buf == NULL || n < 12 || n > AH_LINK_MTU || (buf[0] >> 6) != 2)
 		goto done;
 	rtcp = buf[1] >= 192 && buf[1] <= 223;
-	guint32 ssrc = GUINT32_FROM_BE(*(const guint32 *)(const void *)(buf + (rtcp ? 4 : 8)));
+	guint32 ssrc;
+	memcpy(&ssrc, buf + (rtcp ? 4 : 8), sizeof(ssrc)); /* the buffer may be unaligned */
+	ssrc = GUINT32_FROM_BE(ssrc);
 	if (end->n_ssrcs > 0) {
 		guint i = 0;
 		while (i < end->n_ssrcs && end->ssrcs[i] != ssrc)

@@ -680,6 +680,17 @@ static void test_key_text(void)
 	a.suite = AH_LINK_SUITE_CM128_SHA1_80;
 	g_assert_cmpuint(ah_link_key_derive(&a, TRUE, cm), ==, 30);
 	g_assert_true(memcmp(fwd, cm, 28) != 0);
+	/* A key of no known suite: no master key, and no end made of it. */
+	a.suite = (ah_link_suite)9;
+	g_assert_cmpuint(ah_link_key_derive(&a, TRUE, cm), ==, 0);
+	g_assert_null(ah_link_end_new(AH_LINK_EDGE, &a, &error));
+	g_assert_error(error, AH_LINK_ERROR, AH_LINK_ERROR_INVALID);
+	g_clear_error(&error);
+	a.suite = AH_LINK_SUITE_GCM128;
+	a.epoch = 0;
+	g_assert_null(ah_link_end_new(AH_LINK_EDGE, &a, &error));
+	g_assert_error(error, AH_LINK_ERROR, AH_LINK_ERROR_INVALID);
+	g_clear_error(&error);
 	g_free(good);
 }
 
