@@ -63,7 +63,7 @@ typedef struct {
 
 /* A fresh key of `epoch` (>= 1) from getrandom(2). FALSE with `error` set if the kernel's random fails. */
 gboolean ah_link_key_generate(guint32 epoch, ah_link_suite suite, ah_link_key *key, GError **error);
-/* The text form, newly allocated. */
+/* The text form, newly allocated: it holds the secret (wipe it with ah_link_wipe before g_free). */
 char *ah_link_key_to_text(const ah_link_key *key);
 /* Parse the text form; anything else (another version or suite, an epoch of 0, with a sign, leading
  * zeros or above 2^32-1, uppercase or a wrong count of hex digits, spaces, a trailing byte) is refused
