@@ -131,7 +131,7 @@ typedef struct {
 	guint packets;           /* packets held now */
 	gsize bytes;             /* bytes of packets held now */
 	gsize memory;            /* bytes allocated for this layer (buffers and index) */
-	gint64 key_at_us;        /* when the keyframe's first packet came (has_key) */
+	gint64 key_at_us;        /* when the keyframe was recognised (has_key): its first packet, for H.264 the one completing IDR + SPS + PPS */
 } ah_gop_stats;
 
 /* One layer's figures (zeros for a layer out of range). */
