@@ -96,7 +96,8 @@ void ah_gop_free(ah_gop *gop);
 
 typedef enum {
 	AH_GOP_CACHED = 0,       /* kept, after the layer's keyframe (or in a frame that may be one) */
-	AH_GOP_KEYFRAME,         /* kept, and a new keyframe starts the cache (the old GOP is gone) */
+	AH_GOP_KEYFRAME,         /* kept, and a new keyframe starts the cache (the old GOP is gone; said
+	                          * even when a bound dropped the old GOP in the same push) */
 	AH_GOP_DROPPED,          /* a bound was hit: the cache is dropped until the next keyframe */
 	AH_GOP_SKIPPED,          /* not kept: no keyframe yet and this frame cannot become one */
 	AH_GOP_INVALID,          /* not an RTP packet, too long, or a layer out of range: ignored */

@@ -312,11 +312,15 @@ static gboolean layer_make_room(gop_layer *l, const ah_gop_limits *lim, gsize le
 	if (l->has_key) {
 		layer_drop(l, why);
 		*dropped = TRUE;
-		layer_cut(l, l->frame_first);
-		if (layer_fits(l, lim, len, &why))
-			return TRUE;
+		/* Keep the current frame (it may be the next keyframe), unless it is the keyframe just
+		 * dropped: it must not come back at its next packet. */
+		if (l->frame_first > 0) {
+			layer_cut(l, l->frame_first);
+			if (layer_fits(l, lim, len, &why))
+				return TRUE;
+		}
 	}
-	/* The current frame alone is too big: it cannot start a cache. */
+	/* The current frame alone is too big, or is the dropped keyframe: it cannot start a cache. */
 	layer_cut(l, l->count);
 	l->frame_lost = TRUE;
 	return FALSE;

@@ -432,6 +432,21 @@ static void test_bounds(void)
 	g_assert_cmpint(vp8_frame(&f, 0, 6000, FALSE, 1, 10, 1001 * MS), ==, AH_GOP_DROPPED);
 	ah_gop_layer_stats(f.gop, 0, &st);
 	g_assert_cmpint(st.last_drop, ==, AH_GOP_DROP_AGE);
+	/* A keyframe whose own packets go on past the age: dropped, and not taken again at its next
+	 * packet; the next keyframe is. */
+	g_assert_cmpint(vp8_frame(&f, 0, 9000, TRUE, 2, 10, 1100 * MS), ==, AH_GOP_KEYFRAME);
+	guint8 payload[64], raw[128];
+	gsize plen = vp8_payload(payload, FALSE, FALSE, 9, 10);
+	gsize rlen = rtp(raw, f.seq[0]++, 9000, f.ssrc[0], TRUE, payload, plen);
+	g_assert_cmpint(ah_gop_push(f.gop, 0, raw, rlen, 2200 * MS), ==, AH_GOP_DROPPED);
+	rlen = rtp(raw, f.seq[0]++, 9000, f.ssrc[0], TRUE, payload, plen);
+	g_assert_cmpint(ah_gop_push(f.gop, 0, raw, rlen, 2210 * MS), ==, AH_GOP_SKIPPED);
+	g_assert_false(ah_gop_usable(f.gop, 0, 2210 * MS));
+	ah_gop_layer_stats(f.gop, 0, &st);
+	g_assert_cmpuint(st.keyframes, ==, 2);
+	g_assert_cmpuint(st.drops, ==, 2);
+	g_assert_cmpint(vp8_frame(&f, 0, 12000, TRUE, 1, 10, 2240 * MS), ==, AH_GOP_KEYFRAME);
+	g_assert_true(ah_gop_usable(f.gop, 0, 2240 * MS));
 	ah_gop_free(f.gop);
 }
 
