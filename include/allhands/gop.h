@@ -156,7 +156,7 @@ typedef struct {
 	guint next;               /* index of the next packet to give */
 } ah_gop_replay;
 
-/* Starts a replay of `layer` from its keyframe: FALSE when the layer is not usable at now_us (no
+/* Starts a replay of `layer` from its keyframe (the ah_gop must outlive the replay): FALSE when the layer is not usable at now_us (no
  * keyframe, dropped, too old: the joiner needs a keyframe request, see ah_keyreq). */
 gboolean ah_gop_replay_start(const ah_gop *gop, int layer, gint64 now_us, ah_gop_replay *it);
 /* The next step of a replay. Pushes between two calls are allowed: packets appended since are given

@@ -378,6 +378,17 @@ static void test_replay_catch_up(void)
 	g_assert_cmpint(ah_gop_replay_next(&it, &pkt, &len), ==, AH_GOP_REPLAY_DONE);
 	g_assert_cmpint(ah_gop_replay_next(NULL, &pkt, &len), ==, AH_GOP_REPLAY_RESTART);
 	ah_gop_free(f.gop);
+
+	/* A bound hit during a replay: RESTART, and the replay cannot start again before a keyframe. */
+	ah_gop_limits lim = {4000, 100, 10000 * MS};
+	feed_init(&f, AH_GOP_VP8, &lim);
+	vp8_frame(&f, 0, 3000, TRUE, 2, 1000, 0);
+	g_assert_true(ah_gop_replay_start(f.gop, 0, 0, &it));
+	g_assert_cmpint(ah_gop_replay_next(&it, &pkt, &len), ==, AH_GOP_REPLAY_PACKET);
+	g_assert_cmpint(vp8_frame(&f, 0, 6000, FALSE, 2, 1000, 33 * MS), ==, AH_GOP_DROPPED);
+	g_assert_cmpint(ah_gop_replay_next(&it, &pkt, &len), ==, AH_GOP_REPLAY_RESTART);
+	g_assert_false(ah_gop_replay_start(f.gop, 0, 33 * MS, &it));
+	ah_gop_free(f.gop);
 }
 
 /* Bounds: bytes, packets and age each drop the cache and say so; the next keyframe restores it. */
