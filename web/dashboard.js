@@ -345,6 +345,16 @@ function renderCluster(c) {
     (r.rtt_ms ? ` (round trip p50 ${r.rtt_ms.p50} ms, p99 ${r.rtt_ms.p99} ms)` : '') +
     `. ${alive} of ${(c.nodes || []).length} nodes alive` +
     (typeof c.view_age_ms === 'number' ? ` as of ${ms(c.view_age_ms)} ago.` : '.'));
+  // This node's use of the seat ledger (docs/cluster.md, "Cluster admission").
+  const l = c.ledger;
+  $('cluster-ledger').hidden = !l;
+  if (l) {
+    setText($('cluster-ledger'), `Seat ledger: ${int(l.seats_granted)} seats granted in ${int(l.claims)} claims ` +
+      `(${int(l.claims_denied)} found the caps full, ${int(l.claims_failed)} got no answer), ` +
+      `${int(l.seats_released)} released, ${int(l.seats_reclaimed)} reclaimed from dead nodes` +
+      (l.presenters_waiting ? `; ${int(l.presenters_waiting)} presenters waiting for a seat` : '') +
+      (l.over_cap ? `; a tenant is ${int(l.over_cap)} seats OVER its cap across the cluster` : '') + '.');
+  }
   syncRows($('cluster-nodes').tBodies[0], c.nodes || [], (n) => n.id, 'data-node', () => {
     const tr = document.createElement('tr');
     cells(tr, NODE_FIELDS);

@@ -248,6 +248,7 @@ typedef struct {
 	guint presenters_waiting;
 	guint64 claims, claims_granted, granted, denied, failed, released; /* claims: sent; claims_granted:
 					   * answered with seats; granted, released: seats */
+	guint64 rebuilding;      /* claims answered "rebuilding" (retried at the grace's end) */
 } ah_ledger_figures;
 void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
 /* Cluster mode (docs/cluster.md, "Placement and redirects"; engine-place.c): this node's id and the

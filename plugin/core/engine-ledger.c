@@ -304,7 +304,7 @@ void ah_engine_ledger_work(ah_engine *engine, gint64 now, gboolean connected, GA
 }
 
 const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
-	gint64 now, GArray *reqs)
+	gboolean unreachable, gint64 now, GArray *reqs)
 {
 	struct ah_engine_ledger *l = engine->ledger;
 	claim_rec *c;
@@ -317,8 +317,10 @@ const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted
 	}
 	else if (granted == 0)
 		l->figures.denied++;
-	else
+	else if (unreachable)
 		l->figures.failed++;
+	else
+		l->figures.rebuilding++;
 	ah_tenant *t = ah_engine_tenant(engine, c->tenant);
 	if (t != NULL && t->claims_in_flight > 0)
 		t->claims_in_flight--;

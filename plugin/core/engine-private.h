@@ -200,7 +200,7 @@ void ah_engine_ledger_stop(ah_engine *engine);
  * for (presenters may now be seated), NULL for a room's claim or an unknown ref. *granted_out: seats
  * granted (0 when none); *failed_out: the claim got no answer from Redis. */
 const char *ah_engine_ledger_book(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
-	gint64 now, GArray *reqs);
+	gboolean unreachable, gint64 now, GArray *reqs);
 
 /* How a participant goes away; each row of engine-participants.c's `exits` table says what it is told. */
 typedef enum {

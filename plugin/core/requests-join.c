@@ -104,10 +104,14 @@ static ah_error join_backstage(ah_req *req, ah_room *room)
 void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gint64 retry_after_us,
 	gboolean unreachable, gint64 now, GPtrArray *outs, GArray *reqs)
 {
-	const char *tenant = ah_engine_ledger_book(engine, ref, granted, retry_after_us, now, reqs);
+	const char *tenant = ah_engine_ledger_book(engine, ref, granted, retry_after_us, unreachable, now, reqs);
 	ah_ledger_waiter *w;
 	char *id;
 	if (tenant == NULL)
+		return;
+	/* The tenant's ledger is rebuilding (after Redis lost data): the presenters keep waiting; their
+	 * claim is sent again at the grace's end. */
+	if (granted < 0 && !unreachable)
 		return;
 	id = g_strdup(tenant);
 	/* Seat the waiting presenters the stage seats allow, in their order; refuse the others when the
@@ -118,7 +122,7 @@ void ah_engine_ledger_answer(ah_engine *engine, guint64 ref, gint64 granted, gin
 		ah_room *room = ah_engine_room(engine, w->tenant, w->room);
 		ah_participant *p = NULL;
 		ah_error err = room == NULL ? AH_ERR_NO_SUCH_ROOM
-			: granted < 0 && unreachable ? AH_ERR_CLUSTER_UNAVAILABLE
+			: granted < 0 ? AH_ERR_CLUSTER_UNAVAILABLE
 			: granted <= 0 ? AH_ERR_TENANT_FULL
 			: seat(engine, w->conn, room, w->backstage, w->display, outs, &p);
 		ah_jsep_kind jsep = AH_JSEP_NONE;

@@ -33,7 +33,8 @@ typedef struct {
 	guint64 ref;
 	gint64 granted;       /* < 0: none (see retry_us) */
 	gint64 retry_us;
-	gboolean unreachable;
+	gboolean unreachable;  /* no usable answer (unreachable, timeout, an error); FALSE with granted < 0:
+			        * the tenant's ledger is rebuilding, try again at retry_us */
 } answer;
 
 static gboolean on = FALSE;
@@ -111,8 +112,9 @@ static void claim_reply(const ah_redis_reply *reply, gpointer user, gint64 now)
 		else
 			a.granted = r.granted;
 	} else {
-		a.unreachable = reply->status != AH_REDIS_OK;
-		if (!a.unreachable)
+		/* No answer, or an error reply: failed (a rebuilding ledger, above, is not a failure). */
+		a.unreachable = TRUE;
+		if (reply->status == AH_REDIS_OK)
 			JANUS_LOG(LOG_WARN, "allhands: cluster: a seat claim failed: %s\n", why != NULL ? why : "bad reply");
 	}
 	g_array_append_val(answers, a);
@@ -426,8 +428,9 @@ json_t *ah_cluster_ledger_status(void)
 	if (!on)
 		return NULL;
 	ah_engine_ledger_figures(engine_ref, &f);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"claims", (json_int_t)f.claims, "seats_granted", (json_int_t)f.granted,
+		"claims_rebuilding", (json_int_t)f.rebuilding,
 		"claims_denied", (json_int_t)f.denied, "claims_failed", (json_int_t)f.failed,
 		"seats_released", (json_int_t)f.released, "claims_in_flight", (json_int_t)f.claims_in_flight,
 		"presenters_waiting", (json_int_t)f.presenters_waiting, "syncs", (json_int_t)syncs_sent,

@@ -170,6 +170,10 @@ test('the dashboard (headless Chromium) shows the cluster card with the three no
     assert.deepEqual(rows.map((r) => r.url), nodes.map((n) => n.janus.wsUrl));
     const summary = await dash.evaluate(() => document.getElementById('cluster-summary').textContent);
     assert.match(summary, /This node: node-a\. Redis connected .*3 of 3 nodes alive/, summary);
+    // The room's presenter seat was claimed as a stage seat when it was created: the ledger line says so.
+    const ledger = await dash.evaluate(() => { const p = document.getElementById('cluster-ledger'); return p.hidden ? null : p.textContent; });
+    assert.match(ledger || '', /^Seat ledger: [1-9]\d* seats granted in [1-9]\d* claims/, ledger);
+    console.log(`# dashboard: ${ledger}`);
     console.log(`# dashboard: ${summary}`);
     assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
   } finally {

@@ -257,12 +257,31 @@ static void test_presenter_waits_for_stage(fixture *f, gconstpointer data)
 	g_assert_cmpint(claim->n, ==, 1);
 	guint64 ref = claim->ref;
 	g_array_unref(reqs);
+	/* The tenant's ledger is rebuilding (Redis lost data): the presenter keeps waiting, and the claim
+	 * goes out again at the grace's end. */
+	reqs = reqs_new();
+	answer(f, ref, -1, 300 * MS, FALSE, reqs);
+	g_array_unref(reqs);
+	g_assert_null(out_for(f, AH_OUT_REPLY, 7));
+	g_assert_cmpuint(count_kind(reqs = work(f, TRUE), AH_LEDGER_REQ_CLAIM), ==, 0);
+	g_array_unref(reqs);
+	f->now += 300 * MS;
+	reqs = work(f, TRUE);
+	claim = find_kind(reqs, AH_LEDGER_REQ_CLAIM);
+	g_assert_nonnull(claim);
+	g_assert_null(claim->room);
+	ref = claim->ref;
+	g_array_unref(reqs);
 	reqs = reqs_new();
 	answer(f, ref, 1, 0, FALSE, reqs);
 	g_array_unref(reqs);
 	const ah_out *reply = out_for(f, AH_OUT_REPLY, 7);
 	g_assert_nonnull(reply);
 	assert_event(reply->body, "joined");
+	ah_ledger_figures fig;
+	ah_engine_ledger_figures(f->engine, &fig);
+	g_assert_cmpuint(fig.rebuilding, ==, 1);
+	g_assert_cmpuint(fig.failed, ==, 0);
 	clear(f);
 
 	/* Denied: tenant_full. */
