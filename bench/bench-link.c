@@ -234,7 +234,8 @@ int main(int argc, char **argv)
 	printf("in memory, one thread, %u packets each:\n", mem);
 	in_memory(AH_LINK_SUITE_GCM128, mem);
 	in_memory(AH_LINK_SUITE_CM128_SHA1_80, mem);
-	printf("through two UDP endpoints on 127.0.0.1 (a sender thread, a receiver thread with recvmmsg of 64), %u packets:\n", n);
+	printf("through two UDP endpoints on 127.0.0.1 (a sender thread, a receiver thread with recvmmsg of 64), "
+		   "%u packets:\n", n);
 	loopback(AH_LINK_SUITE_GCM128, TRUE, n);
 	loopback(AH_LINK_SUITE_GCM128, FALSE, n);
 	loopback(AH_LINK_SUITE_CM128_SHA1_80, FALSE, n);

@@ -18,8 +18,8 @@
  * Threads: a key is a plain value. An ah_link_end may be used from any thread: its sending side
  * (protect_rtp/protect_rtcp, in the plugin the presenter's media thread) and its receiving side
  * (unprotect, in the plugin the link's own receiving thread) hold two different locks and never wait on
- * each other; add_key takes both briefly (its libsrtp contexts are made outside them), drop_key the receiving one. stats()
- * may be called from any thread. ah_link_end_free must not run concurrently with anything else on the
+ * each other; add_key takes both briefly (its libsrtp contexts are made outside them), drop_key the
+ * receiving one. stats() may be called from any thread. ah_link_end_free must not run concurrently with anything else on the
  * end. An ah_link_udp is not locked: one thread sends and one thread receives (sendto and recvmmsg on
  * one socket are safe together); free it when neither runs.
  *

@@ -558,7 +558,9 @@ static void test_ipv6(void)
 	g_assert_no_error(error);
 	ah_link_key key;
 	g_assert_true(ah_link_key_generate(1, AH_LINK_SUITE_GCM128, &key, &error));
-	ah_link_end *origin = ah_link_end_new(AH_LINK_ORIGIN, &key, &error), *edge = ah_link_end_new(AH_LINK_EDGE, &key, &error);
+	ah_link_end *origin = ah_link_end_new(AH_LINK_ORIGIN, &key, &error);
+	ah_link_end *edge = ah_link_end_new(AH_LINK_EDGE, &key, &error);
+	g_assert_no_error(error);
 	struct sockaddr_storage a_addr, b_addr;
 	socklen_t a_len, b_len;
 	ah_link_udp_local(a, &a_addr, &a_len);
