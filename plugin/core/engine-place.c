@@ -19,6 +19,8 @@ struct ah_engine_place {
 	ah_ticket_seen *seen;
 	guint64 issued, taken, refused; /* tickets, since start */
 	GHashTable *rejoins;  /* nonce -> exp (UNIX s, GINT_TO_POINTER not enough: gint64*): rejoin tickets taken */
+	GHashTable *stand_ins; /* "tenant/room" -> its stand-in's id (the view's string), for this view only:
+				* a join for a dead home's room costs O(1), not O(nodes) hashes */
 	guint64 rejoined;     /* attendees of dead nodes rejoined here */
 };
 
@@ -32,12 +34,15 @@ void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *s
 	engine->place->secret = g_strdup(secret);
 	engine->place->seen = ah_ticket_seen_new(AH_TICKET_SEEN_DEFAULT);
 	engine->place->rejoins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	engine->place->stand_ins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n)
 {
 	if (engine->place == NULL)
 		return;
+	/* The stand-ins were the old view's (and point into it). */
+	g_hash_table_remove_all(engine->place->stand_ins);
 	ah_place_view_free(engine->place->view);
 	engine->place->view = ah_place_view_new(nodes, n);
 }
@@ -51,6 +56,7 @@ void ah_engine_place_clear(ah_engine *engine)
 	ah_place_view_free(engine->place->view);
 	ah_ticket_seen_free(engine->place->seen);
 	g_hash_table_destroy(engine->place->rejoins);
+	g_hash_table_destroy(engine->place->stand_ins);
 	g_clear_pointer(&engine->place, g_free);
 }
 
@@ -76,7 +82,11 @@ const char *ah_engine_room_home(const ah_engine *engine, const ah_room *room)
 	if ((home != NULL && home->alive) || ah_place_view_size(engine->place->view) == 0)
 		return room->node;
 	char *key = g_strdup_printf("%s/%s", room->tenant->id, room->id);
-	stand_in = ah_place_stand_in(engine->place->view, key);
+	stand_in = g_hash_table_lookup(engine->place->stand_ins, key);
+	if (stand_in == NULL && (stand_in = ah_place_stand_in(engine->place->view, key)) != NULL) {
+		g_hash_table_insert(engine->place->stand_ins, key, (gpointer)stand_in);
+		key = NULL;
+	}
 	g_free(key);
 	return stand_in != NULL ? stand_in : room->node;
 }
