@@ -154,6 +154,7 @@ test('a join storm over three nodes holds the tenant\'s cap across the cluster a
       const c = await clusterSeats();
       return c.seats === CAP && c.queued === N - CAP - leaving.length ? c : false;
     }, { timeout: 20000, interval: 200, what: 'the freed seats taken from the queue' });
+    await history.settle(); // the nodes' event handlers post asynchronously
     const { violations, max } = checkHistory({ events: history.events }, { tenants: { [TENANT]: CAP } }, { complete: false });
     console.log(`# history: ${history.events.length} events from ${new Set(history.events.map((e) => e.node)).size} nodes; max tenant seats ${max.tenants[TENANT]}`);
     assert.deepEqual(violations, [], 'the history checker over the three nodes');

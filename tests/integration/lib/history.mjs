@@ -51,6 +51,24 @@ export class EventCollector {
     return this.url;
   }
 
+  // Until no event has come for `quietMs` (the event handler posts asynchronously, one at a time, and
+  // retries; under load the last ones come late): resolves with the events' count.
+  async settle({ quietMs = 1000, timeout = 15000 } = {}) {
+    const end = Date.now() + timeout;
+    let count = -1;
+    let since = Date.now();
+    while (Date.now() < end) {
+      if (this.events.length !== count) {
+        count = this.events.length;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.events.length;
+  }
+
   async stop() {
     if (this.server) await new Promise((resolve) => this.server.close(() => resolve()));
     this.server = null;
