@@ -7,9 +7,8 @@
  * with an offer (Janus waits there for its ICE candidates when half-trickle gathering is slow, e.g.
  * with a STUN server). The state file is written by the writer thread (writer.c). After each
  * engine call this thread executes the outs: push_event, close_pc, fan-out swaps, keyframe
- * requests, event-handler notifications. No lock is held while calling into Janus. Once per turn it
- * offers metrics.c the chance to render a metrics snapshot (at most once a second, while scraped),
- * and in cluster mode lets cluster.c take the Redis client's replies and send the heartbeat.
+ * requests, event-handler notifications. No lock is held while calling into Janus. Each turn lets
+ * metrics.c render a snapshot (at most once a second) and cluster-node.c run the cluster's parts.
  *
  * DESIGN: a GAsyncQueue of items; the thread pops with a timeout equal to the engine's next
  * deadline (waves, admit timeouts), so timers need no separate thread or GSource.
@@ -30,7 +29,6 @@
 
 #include "glue.h"
 
-#define AH_MAX_STREAMS 8
 /* After hangup_media, Janus frees the old PeerConnection on the handle's loop thread: give it this
  * long before sending an offer that sets up a new one. */
 #define AH_HANGUP_SETTLE_US (100 * G_TIME_SPAN_MILLISECOND)
@@ -574,8 +572,11 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 		break;
 	case AH_OUT_NOTIFY:
 		if (ah_events_enabled && out->body != NULL) {
+			/* Janus drops an event about a handle it stopped (a detach racing its hangup): send it without. */
+			janus_plugin_session *h = session != NULL && !g_atomic_int_get(&session->destroyed) &&
+				!g_atomic_int_get(&session->handle->stopped) ? session->handle : NULL;
 			json_incref(out->body);
-			ah_gateway->notify_event(&ah_plugin, session ? session->handle : NULL, out->body);
+			ah_gateway->notify_event(&ah_plugin, h, out->body);
 		}
 		break;
 	}
@@ -655,9 +656,8 @@ static void handle_message_item(work_item *item, GPtrArray *outs)
 	json_decref(answer);
 }
 
-/* Test-only Admin API requests (ALLHANDS_TEST_HOOKS=1; docs/operations.md): {"request":
- * "test_stall", "ms": N} holds this thread for N ms (at most 60 s), as a slow request would, so a
- * test can check what happens to events that arrive meanwhile. NULL: not a test request. */
+/* Test-only Admin API requests (ALLHANDS_TEST_HOOKS=1; docs/operations.md): {"request": "test_stall",
+ * "ms": N} holds this thread for N ms (at most 60 s), as a slow request would. NULL: not one. */
 static json_t *test_hook(const json_t *message)
 {
 	if (!test_hooks || g_strcmp0(json_string_value(json_object_get(message, "request")), "test_stall") != 0)
