@@ -292,12 +292,8 @@ gboolean ah_admission_stage_free(const ah_admission *adm, const char *tenant);
  * presenters plus their rooms' free presenter seats (ids). Either array may be NULL. */
 void ah_admission_ledger_due(const ah_admission *adm, GPtrArray *rooms /* ah_adm_room* */,
 	GPtrArray *tenants /* const char* */);
-/* A tenant's share for a ledger sync: its rooms with a positive allowance appended to `rooms`
- * (ah_adm_share), O(its rooms); returns its stage allowance (0 when unknown or not limited). */
-typedef struct {
-	const char *room;
-	guint seats;
-} ah_adm_share;
-guint ah_admission_tenant_shares(const ah_admission *adm, const char *tenant, GArray *rooms);
+/* A tenant's stage allowance (0 when unknown or not limited): what a ledger sync states for its
+ * tenant-only seats. */
+guint ah_admission_stage_allowance(const ah_admission *adm, const char *tenant);
 
 #endif

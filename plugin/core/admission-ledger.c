@@ -135,20 +135,8 @@ void ah_admission_ledger_due(const ah_admission *adm, GPtrArray *rooms, GPtrArra
 		g_ptr_array_add(tenants, ADM_OF(l, adm_tenant, stage_link)->id);
 }
 
-guint ah_admission_tenant_shares(const ah_admission *adm, const char *tenant, GArray *rooms)
+guint ah_admission_stage_allowance(const ah_admission *adm, const char *tenant)
 {
 	const adm_tenant *t = ah_adm_tenant(adm, tenant);
-	GHashTableIter it;
-	gpointer v;
-	if (t == NULL || t->stage_allowance == G_MAXUINT)
-		return 0;
-	g_hash_table_iter_init(&it, t->rooms);
-	while (rooms != NULL && g_hash_table_iter_next(&it, NULL, &v)) {
-		const adm_room *r = v;
-		if (r->allowance > 0 && r->allowance != G_MAXUINT) {
-			ah_adm_share share = { r->id, r->allowance };
-			g_array_append_val(rooms, share);
-		}
-	}
-	return t->stage_allowance;
+	return t == NULL || t->stage_allowance == G_MAXUINT ? 0 : t->stage_allowance;
 }

@@ -446,7 +446,7 @@ guint ah_engine_ledger_syncs(ah_engine *engine, GPtrArray *syncs)
 		s->tenant = g_strdup(key);
 		s->rooms = g_array_new(FALSE, FALSE, sizeof(ah_ledger_room_share));
 		if (t != NULL) {
-			s->stage = ah_admission_tenant_shares(engine->adm, t->id, NULL);
+			s->stage = ah_admission_stage_allowance(engine->adm, t->id);
 			total = s->stage;
 			g_hash_table_iter_init(&ri, t->rooms);
 			while (g_hash_table_iter_next(&ri, NULL, &rv)) {
