@@ -102,6 +102,10 @@ struct ah_room {
 	gint64 ledger_retry_at;
 	guint ledger_backoff_ms;
 	char *node;             /* cluster mode: the room's home node id (engine-place.c); NULL: this node */
+	/* Cluster mode, media across nodes (engine-mirror.c): served here as an edge and listed for the glue
+	 * (until ah_engine_edge_room_done); its presenters watched for edges (origin), and changed since the
+	 * glue last took the list. */
+	gboolean edge_listed, feeds_watched, feeds_dirty;
 };
 
 typedef struct {
@@ -120,6 +124,8 @@ typedef struct {
 	char rejoin_token[AH_REJOIN_TOKEN_LEN + 1]; /* attendee: "" until admitted with a rejoin grace */
 	int layer;              /* receiver: the simulcast layer it asked for (join, set_layer), default
 				 * high; it gets at most MIN(layer, room->video_layer): ah_engine_max_layer */
+	gboolean mirror;        /* an edge's copy of a presenter publishing on the room's origin (engine-mirror.c):
+				 * no handle, no seat, never told anything */
 } ah_participant;
 
 /* An attendee whose connection dropped while seated: admission holds its seat (REJOINING) until
@@ -175,6 +181,9 @@ struct ah_engine {
 	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
 	gboolean defs_track, defs_quiet;
 	GPtrArray *defs_changed; /* ah_def_ref*, owned */
+	/* Media across nodes (engine-mirror.c), NULL until used: rooms newly served here as an edge, rooms
+	 * watched for edges whose presenters changed (ah_def_ref*, owned). */
+	GPtrArray *edge_new, *feeds_changed;
 };
 
 /* --- engine-ledger.c, for the engine's other files and the requests */
@@ -303,6 +312,10 @@ void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GP
 void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs);
 /* Presenter p stops publishing: streams cleared, attendees renegotiated, fan-outs rebuilt. */
 void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs);
+/* Media across nodes: an offer built for a receiver of a room served here as an edge, or the presenters
+ * of a room watched for edges changed: listed for the glue (engine-mirror.c takes the lists). */
+void ah_engine_note_edge_room(ah_engine *engine, ah_room *room);
+void ah_engine_note_feeds(ah_engine *engine, ah_room *room);
 /* KEYFRAME for every publishing presenter of the room. */
 void ah_engine_keyframes(const ah_engine *engine, const ah_room *room, GPtrArray *outs);
 /* [{"id","display","streams":[...]}] of the room's publishing presenters. */
@@ -328,6 +341,8 @@ void ah_engine_ghost_drop(ah_engine *engine, ah_ghost *g);
 /* --- engine-participants.c: joining, the ways out, admission events */
 ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
 	gboolean presenter, const char *display);
+/* Take p out of its room and the engine's tables, nothing else (p is freed): mirrors (engine-mirror.c). */
+void ah_engine_forget(ah_engine *engine, ah_participant *p);
 /* Take a participant out (see ah_exit); p is freed. When that frees a seat, the admission events
  * it causes (the next in line admitted...) are acted on before it returns. */
 void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
