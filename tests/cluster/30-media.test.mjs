@@ -15,12 +15,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Bag, assertEvent, attendee, createTenant, createRoomWith, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
-import { CLUSTER_SECRET, Cluster, run } from './lib/cluster.mjs';
+import { Cluster, run, seatTicket } from './lib/cluster.mjs';
 
 const TENANT = 'media';
 const ROOM = 'allhands';
@@ -44,19 +43,6 @@ function clusterConfig(name) {
   };
 }
 
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-// A seat ticket for `node`, as the origin signs one (include/allhands/ticket.h): priority attendee.
-export function seatTicket(node, { tenant = TENANT, room = ROOM } = {}) {
-  const payload = {
-    c: true, e: Math.floor(Date.now() / 1000) + 60, n: node, p: 'attendee', r: room, s: '', t: tenant, v: 1,
-    x: crypto.randomBytes(16).toString('hex'),
-  };
-  const encoded = b64url(JSON.stringify(payload));
-  const mac = crypto.createHmac('sha256', CLUSTER_SECRET).update(`ah-ticket-v1.${encoded}`).digest();
-  return `${encoded}.${b64url(mac)}`;
-}
-
 async function status(node) {
   const s = await node.janus.admin({ request: 'status' });
   assert.equal(s.allhands, 'success', safeJson(s));
@@ -70,7 +56,7 @@ async function media(node) {
 // An attendee seated on `node` for the room homed on node a.
 async function edgeAttendee(node, bag, display) {
   const at = await attendee(node.janus, bag);
-  const j = await at.join({ request: 'join', tenant: TENANT, room: ROOM, display, ticket: seatTicket(`node-${node.name}`) });
+  const j = await at.join({ request: 'join', tenant: TENANT, room: ROOM, display, ticket: seatTicket(`node-${node.name}`, { tenant: TENANT, room: ROOM }) });
   if (j.data.event !== 'admitted') {
     assertEvent(j.data, 'queued', `join on node ${node.name} with a seat ticket`);
     await at.h.waitEvent('admitted', { timeout: 10000, what: `attendee on node ${node.name} admitted` });
