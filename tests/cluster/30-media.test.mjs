@@ -280,3 +280,58 @@ test('an edge whose last attendee left unsubscribes after edge_linger_ms; the or
     await peers.closeAll();
   }
 });
+
+// RFC 7741 descriptor, then RFC 6386 9.1: a keyframe's width, or 0.
+function vp8KeyframeWidth(b) {
+  if (!vp8KeyframeStart(b)) return 0;
+  let i = 1;
+  if (b[0] & 0x80) {
+    const x = b[1];
+    i = 2;
+    if (x & 0x80) i += (b[i] & 0x80) ? 2 : 1;
+    if (x & 0x40) i += 1;
+    if (x & 0x30) i += 1;
+  }
+  return b.length >= i + 8 ? b.readUInt16LE(i + 6) & 0x3fff : 0;
+}
+
+test('a simulcast presenter on the origin: attendees on one edge get different layers (low 240, high 960 pixels wide)', async () => {
+  const [a, b] = nodes;
+  const peers = new Bag();
+  try {
+    await presenter(a.janus, peers, {
+      tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Simulcast',
+      media: { simulcast: [{ rid: 'l', scaleResolutionDownBy: 4 }, { rid: 'm', scaleResolutionDownBy: 2 }, { rid: 'h' }],
+        width: 960, height: 540, fps: 15 },
+    });
+    const widths = {};
+    const watchers = {};
+    for (const layer of ['low', 'high']) {
+      const h = await handle(b.janus, peers);
+      const w = new KeyAttendee(h, { label: layer });
+      peers.add(() => w.close());
+      const j = await w.join({ request: 'join', tenant: TENANT, room: ROOM, display: `${layer} on b`, layer,
+        ticket: seatTicket('node-b', { tenant: TENANT, room: ROOM }) });
+      if (j.data.event !== 'admitted') await h.waitEvent('admitted', { timeout: 10000, what: `${layer} admitted on b` });
+      watchers[layer] = w;
+    }
+    for (const [layer, w] of Object.entries(watchers)) {
+      await waitFor(() => {
+        widths[layer] = [...new Set(w.packets.map((p) => vp8KeyframeWidth(p.bytes)).filter((x) => x > 0))];
+        return widths[layer].length > 0;
+      }, { timeout: 25000, interval: 200, what: `a keyframe at the ${layer} attendee on b (errors ${w.errors.map(String)})` });
+    }
+    console.log(`# simulcast over the link: keyframe widths on edge b: ${safeJson(widths)}`);
+    assert.deepEqual(widths.low, [240]);
+    assert.deepEqual(widths.high, [960]);
+    // Sequence numbers continuous at each attendee (one stream rewritten from the layers it got).
+    for (const [layer, w] of Object.entries(watchers)) {
+      const video = w.packets.filter((p) => p.bytes && p.pt === w.packets.find((q) => vp8KeyframeWidth(q.bytes) > 0)?.pt);
+      let jumps = 0;
+      for (let i = 1; i < video.length; i++) if (((video[i].seq - video[i - 1].seq + 65536) % 65536) > 100) jumps++;
+      assert.equal(jumps, 0, `${layer}: sequence numbers continuous`);
+    }
+  } finally {
+    await peers.closeAll();
+  }
+});
