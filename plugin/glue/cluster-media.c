@@ -78,6 +78,18 @@ static gint64 second_at = 0;
 static GPtrArray *pending = NULL;      /* feeds and gone messages (json_t*) for the turn */
 static guint64 msgs_in = 0, msgs_bad = 0, msgs_out = 0, edges_expired = 0, unsubscribed = 0, redirected = 0;
 
+/* The registry's last view says the node is dead (present and not alive). */
+static gboolean node_dead(const char *id)
+{
+	const ah_registry_view *view = ah_cluster_view();
+	for (guint i = 0; view != NULL && i < view->nodes->len; i++) {
+		const ah_registry_node *n = g_ptr_array_index(view->nodes, i);
+		if (strcmp(n->id, id) == 0)
+			return !n->alive;
+	}
+	return FALSE;
+}
+
 static char *room_key(const char *tenant, const char *room)
 {
 	return g_strdup_printf("%s/%s", tenant, room);
@@ -300,7 +312,7 @@ static const char *parent_for(const origin_room *o, const char *edge, const json
 	const char *chosen = NULL;
 	g_hash_table_iter_init(&it, o->edges);
 	while (g_hash_table_iter_next(&it, &k, NULL))
-		if (strcmp(k, edge) != 0 && !in_tree(its_tree, k))
+		if (strcmp(k, edge) != 0 && !in_tree(its_tree, k) && !node_dead(k))
 			g_ptr_array_add(ids, k);
 	if (ids->len > 0) {
 		g_ptr_array_sort(ids, (GCompareFunc)g_strcmp0);
@@ -415,7 +427,7 @@ static void origin_second(gint64 now)
 		gboolean dropped = FALSE;
 		g_hash_table_iter_init(&eit, o->edges);
 		while (g_hash_table_iter_next(&eit, NULL, &ev)) {
-			if (now - ((edge_sub *)ev)->seen > AH_EDGE_EXPIRY_US) {
+			if (now - ((edge_sub *)ev)->seen > AH_EDGE_EXPIRY_US || node_dead(((edge_sub *)ev)->node)) {
 				JANUS_LOG(LOG_WARN, "allhands: media: edge %s of %s/%s silent: dropped\n", ((edge_sub *)ev)->node,
 					o->tenant, o->room);
 				g_hash_table_iter_remove(&eit);
@@ -686,7 +698,7 @@ static void edge_second(gint64 now, GPtrArray *outs)
 			r->link = NULL;
 			r->feeds_at = now;
 		}
-		if (r->parent != NULL && now - MAX(r->feeds_at, r->parent_at) > AH_UPSTREAM_SILENT_US) {
+		if (r->parent != NULL && (now - MAX(r->feeds_at, r->parent_at) > AH_UPSTREAM_SILENT_US || node_dead(r->parent))) {
 			/* The parent answers no more (it died, or stopped serving the room): back to the origin. */
 			JANUS_LOG(LOG_WARN, "allhands: media: %s/%s: parent %s silent, back to the origin %s\n", r->tenant, r->room,
 				r->parent, r->origin);
