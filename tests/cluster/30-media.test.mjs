@@ -21,6 +21,7 @@ import dgram from 'node:dgram';
 import {
   Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { httpGet, parseExposition } from '../integration/lib/prometheus.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
 import { Cluster, seatTicket } from './lib/cluster.mjs';
 
@@ -28,6 +29,7 @@ const TENANT = 'media';
 const ROOM = 'allhands';
 const PRESENTER_SECRET = 'presenter-media';
 const LINGER_MS = 1500;
+const METRICS_PORT = 9464;
 const cluster = new Cluster();
 let redis;
 let nodes;
@@ -43,6 +45,8 @@ function clusterConfig(name) {
     node_expiry_ms: 1500,
     capacity: 100,
     edge_linger_ms: LINGER_MS,
+    metrics_port: METRICS_PORT,
+    metrics_address: (j) => j.apiHost,
   };
 }
 
@@ -134,6 +138,20 @@ test('attendees on two edges receive the origin presenter\'s audio and video; st
     const toEdges = ma.links.filter((l) => l.role === 'to_edge');
     assert.deepEqual(toEdges.map((l) => l.peer).sort(), ['node-b', 'node-c']);
     for (const l of toEdges) assert.ok(l.rtp_sent > 0 && l.bitrate_bps > 0, safeJson(l));
+    // Prometheus: the links and the rooms, on the edge and on the origin.
+    const scrape = async (n) => parseExposition((await httpGet(`http://${n.ip}:${METRICS_PORT}/metrics`)).body);
+    await waitFor(async () => {
+      const mb = await scrape(b);
+      return mb.get('allhands_media_rooms', { part: 'edge' }) === 1 &&
+        mb.get('allhands_link_bitrate_bps', { peer: 'node-a', direction: 'from_origin' }) > 0 &&
+        mb.get('allhands_link_delay_seconds', { peer: 'node-a', direction: 'from_origin' }) >= 0 &&
+        mb.get('allhands_link_rtp_received_total', { peer: 'node-a', direction: 'from_origin' }) > 0;
+    }, { timeout: 10000, interval: 300, what: 'node b\'s metrics show its link from node a' });
+    await waitFor(async () => {
+      const mA = await scrape(a); // the first scrape may get the snapshot of before
+      return mA.get('allhands_media_rooms', { part: 'origin' }) === 1 &&
+        mA.get('allhands_link_rtp_sent_total', { peer: 'node-c', direction: 'to_edge' }) > 0;
+    }, { timeout: 10000, interval: 300, what: 'node a\'s metrics show the room it is the origin of and its link to c' });
   } finally {
     await peers.closeAll();
   }
