@@ -21,6 +21,7 @@ import dgram from 'node:dgram';
 import {
   Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { Browser } from '../integration/lib/browser.mjs';
 import { httpGet, parseExposition } from '../integration/lib/prometheus.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
 import { Cluster, seatTicket } from './lib/cluster.mjs';
@@ -152,6 +153,24 @@ test('attendees on two edges receive the origin presenter\'s audio and video; st
       return mA.get('allhands_media_rooms', { part: 'origin' }) === 1 &&
         mA.get('allhands_link_rtp_sent_total', { peer: 'node-c', direction: 'to_edge' }) > 0;
     }, { timeout: 10000, interval: 300, what: 'node a\'s metrics show the room it is the origin of and its link to c' });
+    // The dashboard of edge b (headless Chromium): the link from the origin, with its figures.
+    const br = await new Browser().start();
+    try {
+      const dash = await br.openDashboard({ admin: b.janus.adminUrl, admin_secret: b.janus.adminSecret });
+      const row = await waitFor(() => dash.evaluate(() => {
+        const tr = document.querySelector('#cluster-links tbody tr[data-link="from_origin:node-a"]');
+        const cell = (f) => tr?.querySelector(`[data-field="${f}"]`)?.textContent;
+        return tr && !document.getElementById('cluster-media').hidden && /kbit/.test(cell('bitrate')) && / ms$/.test(cell('delay'))
+          ? { link: cell('link'), bitrate: cell('bitrate'), delay: cell('delay'), rooms: document.getElementById('cluster-media-rooms').textContent }
+          : false;
+      }), { timeout: 20000, interval: 250, what: 'edge b\'s dashboard lists its link from node-a' });
+      console.log(`# dashboard of edge b: ${safeJson(row)}`);
+      assert.equal(row.link, 'from origin node-a');
+      assert.match(row.rooms, /Fed: media\/allhands from node-a \(1 attendees here\)/, row.rooms);
+      assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
+    } finally {
+      await br.close();
+    }
   } finally {
     await peers.closeAll();
   }
