@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
 import { Cluster, seatTicket } from './lib/cluster.mjs';
 
 const TENANT = 'faults';
@@ -71,6 +72,8 @@ async function joinFollowing(node, body, { hops = 3 } = {}) {
 }
 
 before(async () => {
+  process.env.AH_WERIFT_IP = cluster.env.clientIp; // werift gathers on the client namespace's address
+  await startLocalStun();
   redis = await cluster.startRedis('redis');
   nodes = [];
   for (const name of ['a', 'b', 'c', 'd']) nodes.push(await cluster.startNode(name, { allhands: clusterConfig(name) }));
@@ -86,12 +89,14 @@ before(async () => {
 });
 
 after(async () => {
+  stopLocalStun();
   await peers.closeAll();
   await cluster.teardown();
 });
 
 let onC;
 let onD;
+let seqWatch; // a werift attendee on d recording every RTP packet (sequence numbers across the origin's death)
 
 test('edge SIGKILLed: its attendee rejoins through another node with its rejoin token and gets media again', async () => {
   const [a, b, c, d] = nodes;
@@ -100,6 +105,12 @@ test('edge SIGKILLed: its attendee rejoins through another node with its rejoin 
   onC = await edgeAttendee(c, 'On c');
   onD = await edgeAttendee(d, 'On d');
   for (const at of [onB, onC, onD]) await at.waitMedia({ audio: true, video: true });
+  const h = await handle(d.janus, peers);
+  seqWatch = new WeriftAttendee(h, { label: 'seq watch' });
+  peers.add(() => seqWatch.close());
+  const j = await seqWatch.join({ request: 'join', tenant: TENANT, room: ROOM, display: 'Seq watch',
+    ticket: seatTicket('node-d', { tenant: TENANT, room: ROOM }) });
+  if (j.data.event !== 'admitted') await h.waitEvent('admitted', { timeout: 10000, what: 'seq watcher admitted on d' });
   const token = onB.admitted.rejoin_token;
   assert.ok(typeof token === 'string' && token[32] === '.', `a cluster rejoin token: ${safeJson(onB.admitted)}`);
   await cluster.killNode(b);
@@ -151,6 +162,19 @@ test('origin SIGKILLed: the presenter republishes on the stand-in; attendees on 
   assert.equal(onC.pc, pcs[0], 'the attendee on c kept its PeerConnection');
   assert.equal(onD.pc, pcs[1], 'the attendee on d kept its PeerConnection');
   for (const at of [onC, onD]) assert.equal(at.pc.connectionState, 'connected');
+  // Sequence numbers stayed continuous for the werift attendee on d across the origin's death and the new
+  // presenter (a new mirror on the same m-line): per m-line, no step other than +1..+20 (a few lost at most).
+  await waitFor(() => seqWatch.packets.filter((p) => p.at > performance.now() - 1000).length > 20,
+    { timeout: 20000, what: 'the werift attendee on d receives again' });
+  const byMid = new Map();
+  for (const p of seqWatch.packets) if (p.mid) (byMid.get(p.mid) || byMid.set(p.mid, []).get(p.mid)).push(p);
+  for (const [mid, list] of byMid) {
+    const steps = list.slice(1).map((p, i) => (p.seq - list[i].seq + 65536) % 65536);
+    const bad = steps.filter((x) => x < 1 || x > 20);
+    const gapMs = Math.max(...list.slice(1).map((p, i) => p.at - list[i].at));
+    console.log(`# werift attendee on d, mid ${mid}: ${list.length} packets, largest sequence step ${Math.max(...steps)}, longest gap ${Math.round(gapMs)} ms`);
+    assert.deepEqual(bad, [], `mid ${mid}: sequence numbers continuous across the origin change`);
+  }
   const other = standIn === c ? d : c;
   const m = (await status(other)).media;
   assert.equal(m.edge_of.find((x) => x.room === ROOM)?.origin, `node-${standIn.name}`, safeJson(m.edge_of));
