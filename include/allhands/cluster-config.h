@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "allhands/edges.h"
 #include "allhands/redis.h"
 
 #define AH_CLUSTER_HEARTBEAT_DEFAULT_MS 1000
@@ -32,6 +33,7 @@ typedef struct {
 	guint node_expiry_ms;    /* node_expiry_ms, > 2 x heartbeat_ms */
 	guint full_nodes;        /* heartbeat_full_nodes: full heartbeats every ceil(nodes / this) (registry.h) */
 	ah_redis_config redis;   /* redis_*; its strings are owned here */
+	guint edge_ramp_per_s;   /* edge_ramp_per_s: placements per edge and second at most (docs/cluster.md, "Edges") */
 	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h); the same on every node */
 } ah_cluster_config;
 
@@ -39,7 +41,7 @@ typedef struct {
 typedef const char *(*ah_cluster_config_lookup)(gpointer user, const char *key);
 
 /* Read and check every cluster key (`cluster`, `node_id`, `node_url`, `heartbeat_ms`,
- * `node_expiry_ms`, `redis_*`, `cluster_secret`). With `cluster` absent or false, only that is
+ * `node_expiry_ms`, `edge_ramp_per_s`, `redis_*`, `cluster_secret`). With `cluster` absent or false, only that is
  * read: *out is disabled and TRUE returned. `host_name` is node_id's default (g_get_host_name()).
  * FALSE with *error (g_free) naming the key and what it must be; *out is then cleared. */
 gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user,

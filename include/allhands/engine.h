@@ -257,6 +257,8 @@ void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
  * is a single node: rooms have no home elsewhere and `node` is refused. */
 void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret);
 void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n);
+/* At most `per_s` attendees placed on one edge per second (edge_ramp_per_s; docs/cluster.md, "Edges"). */
+void ah_engine_set_edge_ramp(ah_engine *engine, guint per_s);
 
 /* ---- Cluster mode's shared definitions (engine-defs.c; docs/cluster.md, "Definitions") ----
  * A definition is a tenant's or a room's row of the state file (persist.h). */

@@ -99,6 +99,7 @@ typedef struct {
 	int video_layer;        /* AH_SIM_LOW..AH_SIM_HIGH (simulcast.h) */
 	guint presenter_max_bitrate; /* bps, 0: none */
 	char *node;             /* cluster mode: the room's home node id; NULL: none (docs/cluster.md) */
+	gint origin_attendees;  /* cluster mode: attendees its home serves itself (docs/cluster.md, "Edges"); -1: unset */
 } ah_persist_room;
 
 typedef struct {

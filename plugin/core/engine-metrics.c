@@ -24,6 +24,7 @@ static const char *const exit_names[] = {
 	[AH_EXIT_ENDED_PRESENTER] = "ended_presenter",
 	[AH_EXIT_DRAINED] = "draining",
 	[AH_EXIT_REPLACED] = "replaced",
+	[AH_EXIT_PLACED] = "placed",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(exit_names) == AH_EXIT__COUNT);
 
@@ -35,7 +36,7 @@ static void node_figures(const ah_engine *engine, gint64 now, ah_metrics_input *
 	gpointer value;
 	guint seated = 0;
 	ah_admission_stats(engine->adm, NULL, NULL, now, &st);
-	in->capacity = config->capacity;
+	in->capacity = ah_engine_own_capacity(engine);
 	in->adaptive = config->wave_mode == AH_WAVES_ADAPTIVE;
 	in->active = st.counts.active;
 	in->connecting = st.counts.connecting;

@@ -86,6 +86,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->max_attendees = max_attendees;
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	r->video_layer = AH_SIM_HIGH;
+	r->origin_attendees = -1;
 	r->members = g_ptr_array_new();
 	r->presenters = g_ptr_array_new();
 	ah_room_schedule_init(r);
@@ -231,6 +232,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 		room->video_layer = r->video_layer;
 		room->presenter_max_bitrate = r->presenter_max_bitrate;
 		room->node = g_strdup(r->node);
+		room->origin_attendees = r->origin_attendees;
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
@@ -347,6 +349,7 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine)
 void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs)
 {
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_edges_sync(engine, now);
 	ah_engine_adm_due(engine, now, outs);
 }
 
