@@ -91,11 +91,20 @@ static void counters(const ah_engine *engine, ah_metrics_input *in)
 	}
 }
 
+static void add_placed(gpointer node, gpointer total, gpointer array)
+{
+	ah_metrics_sample s = { node, NULL, (double)*(guint64 *)total };
+	g_array_append_val(array, s);
+}
+
 void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in)
 {
 	GPtrArray *tenants = ah_engine_sorted_tenants(engine);
 	node_figures(engine, now, in);
 	counters(engine, in);
+	if (in->placed != NULL)
+		ah_engine_edges_foreach_node(engine, add_placed, in->placed);
+	in->edge_seats = ah_engine_spill(engine);
 	for (guint i = 0; i < tenants->len && i < max_tenants; i++) {
 		const ah_tenant *t = g_ptr_array_index(tenants, i);
 		ah_adm_counts n = ah_admission_counts(engine->adm, t->id, NULL);

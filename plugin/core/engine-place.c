@@ -13,9 +13,6 @@
 #include "engine-private.h"
 #include "allhands/edges.h"
 
-/* How often the edges' capacity is looked at again without a new view or placement (the ramp's
- * second rolls over). */
-#define EDGES_RECHECK_US (G_USEC_PER_SEC / 4)
 
 struct ah_engine_place {
 	char *node_id;
@@ -31,7 +28,7 @@ struct ah_engine_place {
 	ah_edges *edges;
 	guint spill;          /* seats added to admission's capacity: what the edges can take now */
 	gboolean edges_dirty; /* a new view or placement since the last ah_engine_edges_sync */
-	gint64 edges_recheck_at;
+	gint64 edges_roll_at;  /* the ramp's second after the last placement ends: look again then */
 	GHashTable *limited;  /* "tenant/room" -> NULL: rooms with origin_attendees whose admission cap follows
 			       * the edges (ah_engine_edges_room_changed) */
 	guint64 served_over;  /* attendees served here beyond a limit: no edge had room when admitted */
@@ -57,6 +54,7 @@ void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *s
 	engine->place->edges = ah_edges_new(AH_EDGES_RAMP_DEFAULT);
 	engine->place->limited = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	engine->place->edges_dirty = TRUE;
+	engine->place->edges_roll_at = G_MAXINT64;
 	/* Rooms loaded before cluster mode began: those with origin_attendees follow the edges. */
 	GHashTableIter t, r;
 	gpointer tenant, room;
@@ -292,6 +290,13 @@ void ah_engine_set_edge_ramp(ah_engine *engine, guint per_s)
 	}
 }
 
+gint64 ah_engine_edges_deadline(const ah_engine *engine, gint64 now)
+{
+	if (engine->place == NULL)
+		return G_MAXINT64;
+	return engine->place->edges_dirty ? now : engine->place->edges_roll_at;
+}
+
 guint ah_engine_spill(const ah_engine *engine)
 {
 	return engine->place != NULL ? engine->place->spill : 0;
@@ -338,10 +343,11 @@ void ah_engine_edges_sync(ah_engine *engine, gint64 now)
 	gpointer key;
 	guint64 spill;
 	guint own;
-	if (place == NULL || (!place->edges_dirty && now < place->edges_recheck_at))
+	if (place == NULL || (!place->edges_dirty && now < place->edges_roll_at))
 		return;
 	place->edges_dirty = FALSE;
-	place->edges_recheck_at = now + EDGES_RECHECK_US;
+	if (now >= place->edges_roll_at)
+		place->edges_roll_at = G_MAXINT64;
 	spill = MIN(ah_edges_capacity(place->edges, place->view, place->node_id, now), (guint64)AH_CAP_MAX);
 	if (spill != place->spill) {
 		own = ah_engine_own_capacity(engine);
@@ -394,6 +400,7 @@ const ah_place_node *ah_engine_place_attendee(ah_engine *engine, ah_room *room, 
 		return NULL;
 	}
 	place->edges_dirty = TRUE;
+	place->edges_roll_at = now + G_USEC_PER_SEC;
 	return ah_place_view_find(place->view, edge);
 }
 

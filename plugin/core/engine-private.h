@@ -460,6 +460,9 @@ ah_error ah_engine_rejoin_ticket_check(ah_engine *engine, const char *ticket, co
 guint ah_engine_spill(const ah_engine *engine);
 guint ah_engine_own_capacity(const ah_engine *engine);
 void ah_engine_edges_sync(ah_engine *engine, gint64 now);
+/* When ah_engine_edges_sync has something to do (a new view or placement: now; the ramp's second
+ * rolling over), G_MAXINT64 when nothing. */
+gint64 ah_engine_edges_deadline(const ah_engine *engine, gint64 now);
 /* A room's origin_attendees, max_attendees or home changed: its admission cap follows the edges. */
 void ah_engine_edges_room_changed(ah_engine *engine, ah_room *room);
 /* Where an attendee of `room` admitted now is served: NULL here (fits this node's capacity and, at

@@ -412,6 +412,7 @@ void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
 	/* Schedules first, so a room that goes live now gets its first wave in this tick. */
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_edges_sync(engine, now);
 	ah_admission_tick(engine->adm, now, events);
 	ah_engine_adm_events(engine, events, now, outs);
 	g_array_unref(events);
@@ -428,5 +429,6 @@ gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
 {
 	/* Once each (MIN evaluates an argument twice). */
 	gint64 admission = ah_admission_next_deadline(engine->adm, now), schedule = ah_engine_schedule_deadline(engine);
-	return MIN(admission, schedule);
+	gint64 edges = ah_engine_edges_deadline(engine, now);
+	return MIN(MIN(admission, schedule), edges);
 }
