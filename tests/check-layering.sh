@@ -37,7 +37,7 @@ plugin/core/requests-schedule.c
 plugin/core/requests-common.c
 plugin/core/engine-defs.c
 plugin/core/engine.c
-plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c plugin/core/engine-ledger.c
+plugin/core/engine-schedule.c plugin/core/engine-admission.c plugin/core/engine-persist.c plugin/core/engine-ledger.c plugin/core/engine-mirror.c
 plugin/core/engine-participants.c
 plugin/core/engine-ghosts.c plugin/core/engine-media.c
 plugin/core/engine-credentials.c plugin/core/engine-place.c

@@ -24,6 +24,7 @@
 #define AH_CLUSTER_FULL_NODES_DEFAULT 20
 #define AH_CLUSTER_SECRET_MIN_LEN 32
 #define AH_CLUSTER_SECRET_MAX_LEN 256
+#define AH_CLUSTER_LINGER_DEFAULT_MS 5000
 
 typedef struct {
 	gboolean enabled;        /* cluster = true; FALSE: nothing below was read */
@@ -34,14 +35,20 @@ typedef struct {
 	guint full_nodes;        /* heartbeat_full_nodes: full heartbeats every ceil(nodes / this) (registry.h) */
 	ah_redis_config redis;   /* redis_*; its strings are owned here */
 	guint edge_ramp_per_s;   /* edge_ramp_per_s: placements per edge and second at most (docs/cluster.md, "Edges") */
-	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h); the same on every node */
+	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h) and derives the media links'
+				  * keys (docs/cluster-media.md); the same on every node */
+	char *media_address;     /* media_address: the node-to-node media link's IP (default: node_url's host) */
+	guint media_port;        /* media_port: its UDP port, 0: any free one (announced to the origins) */
+	guint edge_linger_ms;    /* edge_linger_ms: an edge keeps a room's subscription this long after its last
+				  * receiver left */
 } ah_cluster_config;
 
 /* The value of `key` in the config, NULL when absent. Empty strings count as absent. */
 typedef const char *(*ah_cluster_config_lookup)(gpointer user, const char *key);
 
 /* Read and check every cluster key (`cluster`, `node_id`, `node_url`, `heartbeat_ms`,
- * `node_expiry_ms`, `edge_ramp_per_s`, `redis_*`, `cluster_secret`). With `cluster` absent or false, only that is
+ * `node_expiry_ms`, `edge_ramp_per_s`, `redis_*`, `cluster_secret`, `media_address`,
+ * `media_port`, `edge_linger_ms`). With `cluster` absent or false, only that is
  * read: *out is disabled and TRUE returned. `host_name` is node_id's default (g_get_host_name()).
  * FALSE with *error (g_free) naming the key and what it must be; *out is then cleared. */
 gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user,

@@ -285,4 +285,36 @@ char **ah_engine_definition_ids(const ah_engine *engine, const char *tenant);
 ah_error ah_engine_apply_definition(ah_engine *engine, const char *tenant, const char *room, const json_t *row,
 	gint64 now, GPtrArray *outs, gboolean *changed, char **message);
 
+/* ---- Cluster mode, media across nodes (engine-mirror.c; docs/cluster-media.md) ----
+ * A room's presenters publish on its origin (its home node, or the stand-in of a dead home); edges are
+ * nodes serving its attendees, which receive the presenters' media from the origin. */
+typedef struct {
+	guint64 conn;               /* origin: the presenter's conn; edge: the mirror's (the glue's choice) */
+	guint64 id;                 /* origin: the presenter's participant id (set_mirrors ignores it) */
+	const char *display;
+	const ah_stream_desc *streams;
+	guint n_streams;
+} ah_mirror;
+/* Edge: the origin's publishing presenters of a room now (n may be 0), as mirrors on glue-chosen conns:
+ * mirrors not listed are removed, new ones added, changed streams republished; receivers renegotiated,
+ * fan-outs rebuilt (outs). Entries that are not sane (conn 0 or another participant's, bad streams) are
+ * skipped. FALSE: no such room. O(room presenters x n). */
+gboolean ah_engine_set_mirrors(ah_engine *engine, const char *tenant, const char *room, const ah_mirror *mirrors,
+	guint n, gint64 now, GPtrArray *outs);
+/* Edge: the rooms homed elsewhere whose first receiver here was offered media since the last call
+ * (GPtrArray of ah_def_ref*, the caller's; NULL: none). A room is listed once, until edge_room_done. */
+GPtrArray *ah_engine_edge_rooms_take(ah_engine *engine);
+void ah_engine_edge_room_done(ah_engine *engine, const char *tenant, const char *room);
+/* The node serving as the room's origin when that is another node (NULL: this one, or no such room). */
+const char *ah_engine_room_origin(const ah_engine *engine, const char *tenant, const char *room);
+/* Attendee seats held here (connecting, active, rejoining) in the room: O(1). */
+guint ah_engine_room_receivers(const ah_engine *engine, const char *tenant, const char *room);
+/* Origin: watch (or stop watching) a room's presenters; the watched rooms whose presenters changed (a
+ * publish, an unpublish, one leaving) since the last call (ah_def_ref*, the caller's; NULL: none). */
+gboolean ah_engine_watch_feeds(ah_engine *engine, const char *tenant, const char *room, gboolean on);
+GPtrArray *ah_engine_feeds_take(ah_engine *engine);
+/* Origin: append (ah_mirror) the room's publishing presenters, mirrors excluded; the strings and streams
+ * point into the engine (valid until the next call into it). FALSE: no such room. */
+gboolean ah_engine_room_publishers(const ah_engine *engine, const char *tenant, const char *room, GArray *out);
+
 #endif

@@ -256,8 +256,35 @@ static json_t *attendee_presenters_json(ah_engine *engine, const ah_participant 
 	return array;
 }
 
+static void note_room(GPtrArray **list, const ah_room *room)
+{
+	ah_def_ref *ref = g_new0(ah_def_ref, 1);
+	if (*list == NULL)
+		*list = g_ptr_array_new_with_free_func(ah_def_ref_free);
+	ref->tenant = g_strdup(room->tenant->id);
+	ref->room = g_strdup(room->id);
+	g_ptr_array_add(*list, ref);
+}
+
+void ah_engine_note_edge_room(ah_engine *engine, ah_room *room)
+{
+	if (!room->edge_listed && ah_engine_room_elsewhere(engine, room) != NULL) {
+		room->edge_listed = TRUE;
+		note_room(&engine->edge_new, room);
+	}
+}
+
+void ah_engine_note_feeds(ah_engine *engine, ah_room *room)
+{
+	if (room->feeds_watched && !room->feeds_dirty) {
+		room->feeds_dirty = TRUE;
+		note_room(&engine->feeds_changed, room);
+	}
+}
+
 json_t *ah_engine_offer_body(ah_engine *engine, ah_participant *a, const char *event)
 {
+	ah_engine_note_edge_room(engine, a->room);
 	compute_slots(engine, a->room, a);
 	a->offer_pending = TRUE;
 	a->renegotiate = FALSE;
@@ -285,6 +312,7 @@ void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs)
 			ah_engine_offer(engine, a, "updated", outs);
 	}
 	touch_room(engine, room);
+	ah_engine_note_feeds(engine, room);
 }
 
 void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs)

@@ -76,7 +76,7 @@ static gboolean has_pc(const ah_participant *p)
 	return p->media || p->slots->len > 0 || p->streams->len > 0;
 }
 
-static void forget(ah_engine *engine, ah_participant *p)
+void ah_engine_forget(ah_engine *engine, ah_participant *p)
 {
 	g_ptr_array_remove(p->room->members, p);
 	if (p->presenter && g_ptr_array_remove(p->room->presenters, p))
@@ -103,7 +103,7 @@ void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 
 	json_object_set_new(note, "reason", json_string(exits[how].reason));
 	/* After its `left`: the seat is held for a rejoin (`rejoining` follows the `left`). */
 	held = exits[how].may_hold && ah_engine_seated(engine, p) && ah_engine_hold(engine, p, now, outs);
-	forget(engine, p);
+	ah_engine_forget(engine, p);
 	if (was_publishing)
 		ah_engine_presenter_stopped(engine, conn);
 	if (exits[how].room_stays) {

@@ -57,15 +57,6 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	return rrow;
 }
 
-void ah_def_ref_free(gpointer data)
-{
-	ah_def_ref *ref = data;
-	if (ref == NULL)
-		return;
-	g_free(ref->tenant);
-	g_free(ref->room);
-	g_free(ref);
-}
 
 /* A definition a request changed, for the glue to share (engine-defs.c hands the list over). One
  * entry per change: a request changes one tenant or one room. */

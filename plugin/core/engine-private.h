@@ -104,6 +104,10 @@ struct ah_room {
 	char *node;             /* cluster mode: the room's home node id (engine-place.c); NULL: this node */
 	gint origin_attendees;  /* cluster mode: attendees its home serves itself, the rest on edges
 				 * (engine-edges.c); -1: unset (no limit but the node's capacity) */
+	/* Cluster mode, media across nodes (engine-mirror.c): served here as an edge and listed for the glue
+	 * (until ah_engine_edge_room_done); its presenters watched for edges (origin), and changed since the
+	 * glue last took the list. */
+	gboolean edge_listed, feeds_watched, feeds_dirty;
 };
 
 typedef struct {
@@ -123,6 +127,8 @@ typedef struct {
 	guint position;         /* queued attendee: the last position it was told (0: none) */
 	int layer;              /* receiver: the simulcast layer it asked for (join, set_layer), default
 				 * high; it gets at most MIN(layer, room->video_layer): ah_engine_max_layer */
+	gboolean mirror;        /* an edge's copy of a presenter publishing on the room's origin (engine-mirror.c):
+				 * no handle, no seat, never told anything */
 } ah_participant;
 
 /* An attendee whose connection dropped while seated: admission holds its seat (REJOINING) until
@@ -180,6 +186,9 @@ struct ah_engine {
 	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
 	gboolean defs_track, defs_quiet;
 	GPtrArray *defs_changed; /* ah_def_ref*, owned */
+	/* Media across nodes (engine-mirror.c), NULL until used: rooms newly served here as an edge, rooms
+	 * watched for edges whose presenters changed (ah_def_ref*, owned). */
+	GPtrArray *edge_new, *feeds_changed;
 };
 
 /* --- engine-ledger.c, for the engine's other files and the requests */
@@ -309,6 +318,10 @@ void ah_engine_offer(ah_engine *engine, ah_participant *a, const char *event, GP
 void ah_engine_renegotiate(ah_engine *engine, ah_room *room, GPtrArray *outs);
 /* Presenter p stops publishing: streams cleared, attendees renegotiated, fan-outs rebuilt. */
 void ah_engine_unpublish(ah_engine *engine, ah_participant *p, GPtrArray *outs);
+/* Media across nodes: an offer built for a receiver of a room served here as an edge, or the presenters
+ * of a room watched for edges changed: listed for the glue (engine-mirror.c takes the lists). */
+void ah_engine_note_edge_room(ah_engine *engine, ah_room *room);
+void ah_engine_note_feeds(ah_engine *engine, ah_room *room);
 /* KEYFRAME for every publishing presenter of the room. */
 void ah_engine_keyframes(const ah_engine *engine, const ah_room *room, GPtrArray *outs);
 /* [{"id","display","streams":[...]}] of the room's publishing presenters. */
@@ -334,6 +347,8 @@ void ah_engine_ghost_drop(ah_engine *engine, ah_ghost *g);
 /* --- engine-participants.c: joining, the ways out, admission events */
 ah_participant *ah_engine_add_participant(ah_engine *engine, guint64 conn, ah_room *room,
 	gboolean presenter, const char *display);
+/* Take p out of its room and the engine's tables, nothing else (p is freed): mirrors (engine-mirror.c). */
+void ah_engine_forget(ah_engine *engine, ah_participant *p);
 /* Take a participant out (see ah_exit); p is freed. When that frees a seat, the admission events
  * it causes (the next in line admitted...) are acted on before it returns. */
 void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);

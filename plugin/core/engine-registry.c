@@ -125,3 +125,14 @@ gboolean ah_engine_receiving(const ah_engine *engine, const ah_participant *p)
 {
 	return p->backstage || ah_engine_seated(engine, p);
 }
+
+/* A definition's reference (engine.h): engine-persist.c's lists and engine-media.c's (media across nodes). */
+void ah_def_ref_free(gpointer data)
+{
+	ah_def_ref *ref = data;
+	if (ref == NULL)
+		return;
+	g_free(ref->tenant);
+	g_free(ref->room);
+	g_free(ref);
+}

@@ -328,6 +328,10 @@ void ah_engine_free(ah_engine *engine)
 	g_free(engine->state_path);
 	g_free(engine->admin_key);
 	ah_engine_place_clear(engine);
+	if (engine->edge_new != NULL)
+		g_ptr_array_unref(engine->edge_new);
+	if (engine->feeds_changed != NULL)
+		g_ptr_array_unref(engine->feeds_changed);
 	g_free(engine);
 }
 

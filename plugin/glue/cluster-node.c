@@ -4,7 +4,8 @@
  * - cluster.c: the Redis client, the heartbeat and the node's view of the cluster;
  * - cluster-defs.c: tenants and rooms shared through Redis;
  * - cluster-ledger.c: the seat ledger (claims, releases, syncs, reclaims);
- * - cluster-place.c: this node's id, the cluster's secret and the view, handed to the engine.
+ * - cluster-place.c: this node's id, the cluster's secret and the view, handed to the engine;
+ * - cluster-media.c (and cluster-mlink.c): media across nodes, origins and edges.
  * Each of them does nothing when cluster mode is off.
  *
  * Threads: control thread only (start and stop: the thread that starts or stops the control thread).
@@ -22,11 +23,16 @@ gboolean ah_cluster_node_start(ah_engine *engine, ah_cluster_config *config, voi
 	ah_cluster_ledger_start(engine);
 	ah_cluster_place_tick(engine); /* before the thread: the engine knows its node from the first request */
 	ah_cluster_defs_start(engine);
+	if (!ah_cluster_media_start(engine, error)) {
+		ah_cluster_node_stop();
+		return FALSE;
+	}
 	return TRUE;
 }
 
 void ah_cluster_node_stop(void)
 {
+	ah_cluster_media_stop();
 	ah_cluster_ledger_stop();
 	ah_cluster_stop();
 	ah_cluster_place_stop();
@@ -41,6 +47,7 @@ void ah_cluster_node_turn(ah_engine *engine, gint64 now, GPtrArray *outs)
 	ah_cluster_defs_tick(outs);
 	ah_cluster_ledger_tick(engine, now, outs);
 	ah_cluster_place_tick(engine);
+	ah_cluster_media_turn(now, outs);
 }
 
 void ah_cluster_node_after_item(void)
@@ -52,7 +59,7 @@ void ah_cluster_node_after_item(void)
 gint64 ah_cluster_node_deadline(void)
 {
 	gint64 heartbeat = ah_cluster_next_deadline(), ledger = ah_cluster_ledger_next_deadline();
-	return MIN(heartbeat, ledger);
+	return MIN(MIN(heartbeat, ledger), ah_cluster_media_deadline());
 }
 
 void ah_cluster_node_status(const json_t *request, json_t *reply, gint64 now)
@@ -64,4 +71,7 @@ void ah_cluster_node_status(const json_t *request, json_t *reply, gint64 now)
 	if (ledger != NULL)
 		json_object_set_new(cluster, "ledger", ledger);
 	ah_cluster_defs_status_reply(reply);
+	json_t *media = json_is_object(cluster) ? ah_cluster_media_status(now) : NULL;
+	if (media != NULL)
+		json_object_set_new(cluster, "media", media);
 }

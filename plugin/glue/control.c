@@ -533,7 +533,7 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 	case AH_OUT_REPLY:
 	case AH_OUT_EVENT:
 	case AH_OUT_CLOSE_PC:
-		if (session == NULL)
+		if (session == NULL || session->handle == NULL) /* NULL handle: a mirror (cluster-media.c), never told */
 			break;
 		if (out->jsep == AH_JSEP_ANSWER && is_caller)
 			publisher_accepted(session, ctx);
@@ -573,8 +573,8 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 	case AH_OUT_NOTIFY:
 		if (ah_events_enabled && out->body != NULL) {
 			/* Janus drops an event about a handle it stopped (a detach racing its hangup): send it without. */
-			janus_plugin_session *h = session != NULL && !g_atomic_int_get(&session->destroyed) &&
-				!g_atomic_int_get(&session->handle->stopped) ? session->handle : NULL;
+			janus_plugin_session *h = session != NULL && session->handle != NULL && !g_atomic_int_get(&session->destroyed)
+				&& !g_atomic_int_get(&session->handle->stopped) ? session->handle : NULL;
 			json_incref(out->body);
 			ah_gateway->notify_event(&ah_plugin, h, out->body);
 		}

@@ -49,13 +49,17 @@ typedef struct ah_substream ah_substream;
 /* One Janus plugin handle. Ref-counted: the registry holds one reference until destroy_session;
  * fan-outs and queued control work hold their own. */
 typedef struct ah_session {
-	janus_plugin_session *handle; /* the plugin's reference on handle->ref, released when freed */
+	janus_plugin_session *handle; /* the plugin's reference on handle->ref, released when freed; NULL: a mirror
+				       * (an edge's copy of a presenter on another node, cluster-media.c) */
 	guint64 conn;                 /* engine connection id, unique for the plugin's lifetime */
 	volatile gint destroyed;
 	volatile gint media_up;
 	/* Presenter media: created on first publish by the control thread, then only swapped
 	 * under its own lock (relay.c). NULL for others. */
 	ah_pubmedia *pub;
+	/* Cluster mode, a presenter whose streams edges receive: cluster-media.c's snapshot of where to send
+	 * them (atomic pointer; NULL: no edge). */
+	gpointer uplinks;
 	/* Attendee media, control thread only: ah_substream* per m-line index (NULL holes). */
 	GPtrArray *substreams;
 	/* Control thread only: the presenter's latest SDP offer, kept to build the answer. */
@@ -87,6 +91,12 @@ typedef struct ah_session {
 
 void ah_session_ref(ah_session *session);
 void ah_session_unref(ah_session *session);
+/* Cluster mode, an edge: a session without a Janus handle for a mirror, one of the origin's presenters
+ * whose media comes over the node-to-node link (cluster-media.c). Registered under a fresh conn so that
+ * the engine's outs (ROUTES, KEYFRAME) find it like any presenter; returns the caller's reference (the
+ * registry holds another until ah_session_unregister_mirror). NULL before init. */
+ah_session *ah_session_register_mirror(void);
+void ah_session_unregister_mirror(ah_session *session);
 /* Registry lookup; returns a new reference or NULL. Any thread. */
 ah_session *ah_session_lookup(guint64 conn);
 /* Plugin init, before any session: an empty registry. `release` frees what other files hang on a
@@ -197,6 +207,15 @@ void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps);
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
 /* Presenter's loop thread: relay one incoming packet to its fan-out. */
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
+/* Cluster mode (cluster-media.c; relay.c calls them, never the other way): `forward` gets every packet
+ * of a presenter whose `uplinks` is set (its layer: 0 without simulcast), on the presenter's thread,
+ * before the local fan-out; `upstream_pli` is a mirror's keyframe request (coalesced like a PLI). */
+typedef struct {
+	void (*forward)(ah_session *presenter, const janus_plugin_rtp *packet, int layer);
+	void (*upstream_pli)(ah_session *mirror, int mindex);
+} ah_relay_hooks;
+/* Plugin init, before any media. */
+void ah_relay_set_hooks(const ah_relay_hooks *hooks);
 /* Helper threads for large fan-outs (relay.c), at most this many. */
 #define AH_RELAY_MAX_THREADS 16
 /* Plugin init, before any media: start `threads` helpers (0: every packet is relayed on its
@@ -355,5 +374,46 @@ void ah_cluster_node_after_item(void);
 gint64 ah_cluster_node_deadline(void);
 /* An operator's status reply gets `cluster` (with `ledger` and `definitions`). */
 void ah_cluster_node_status(const json_t *request, json_t *reply, gint64 now);
+
+/* ---- cluster-mlink.c: media across nodes, the data plane (docs/cluster-media.md, "Wiring") ---- */
+typedef struct ah_mlink ah_mlink;
+/* Plugin init (cluster mode): listen on address:port (0: any) and start the receiving thread; install
+ * relay.c's hooks. FALSE with *error (g_free). */
+gboolean ah_mlink_start(const char *address, guint port, const char *node_id, const char *cluster_secret, char **error);
+void ah_mlink_stop(void);
+guint ah_mlink_port(void);          /* the port bound (0: not started) */
+const char *ah_mlink_address(void);
+/* Control thread. Origin: the link to edge `node` at address:port (new, with a fresh salt, when none
+ * is there). Edge: the link from origin `node` (new when the salt or epoch changed). A new reference,
+ * or NULL with *error. */
+ah_mlink *ah_mlink_to_edge(const char *node, const char *address, guint port, char **error);
+ah_mlink *ah_mlink_from_origin(const char *node, const char *address, guint port, const char *salt, guint32 epoch,
+	char **error);
+void ah_mlink_unref(ah_mlink *l);
+const char *ah_mlink_salt(const ah_mlink *l);
+guint32 ah_mlink_epoch(const ah_mlink *l);
+const char *ah_mlink_node(const ah_mlink *l);
+/* A stream's SSRC on the links: feed << 16 | mindex << 8 | layer. */
+guint32 ah_mlink_ssrc(guint16 feed, int mindex, int layer);
+/* Origin: presenter's packets go to `links` (n: 0 stops), as `feed`, with out_pt per m-line (-1: none). */
+void ah_mlink_set_uplinks(ah_session *presenter, guint16 feed, const int out_pt[AH_MAX_STREAMS], ah_mlink **links,
+	guint n);
+/* Edge: feed `feed` of origin link `l` feeds `mirror` (video: per m-line), or no longer. */
+void ah_mlink_feed_in(ah_mlink *l, guint16 feed, ah_session *mirror, const gboolean video[AH_MAX_STREAMS]);
+void ah_mlink_feed_in_remove(ah_mlink *l, guint16 feed, guint64 mirror_conn);
+/* Control thread, every turn: each link's figures once a second, probes of the origins' delay. */
+void ah_mlink_tick(gint64 now);
+/* status's cluster.media.link (new reference; NULL: not started). */
+json_t *ah_mlink_status(void);
+
+/* ---- cluster-media.c: media across nodes, the control plane (docs/cluster-media.md, "Wiring") ---- */
+/* After ah_cluster_start: open the link and subscribe to this node's media channel (nothing when off). */
+gboolean ah_cluster_media_start(ah_engine *engine, char **error);
+void ah_cluster_media_stop(void);
+/* Every turn after ah_cluster_tick: subscriptions, feeds, mirrors (outs), expiries, link figures. */
+void ah_cluster_media_turn(gint64 now, GPtrArray *outs);
+gint64 ah_cluster_media_deadline(void);
+/* status's cluster.media (new reference), NULL when off. */
+json_t *ah_cluster_media_status(gint64 now);
 
 #endif

@@ -151,6 +151,12 @@ static volatile gint relay_overlaps = 0;
 static volatile gint keyframe_requests = 0;
 static volatile gint plis_sent = 0;
 static char stop_job; /* its address tells a helper to stop */
+static ah_relay_hooks hooks; /* set before media flows (cluster mode), then only read */
+
+void ah_relay_set_hooks(const ah_relay_hooks *h)
+{
+	hooks = *h;
+}
 
 typedef struct {
 	volatile gint wanted; /* any thread sets it, the presenter thread clears it */
@@ -543,7 +549,8 @@ static void maybe_send_remb(ah_pubmedia *pm, ah_session *presenter)
 		pm->uncap_left--;
 	pm->remb_sent = cap;
 	pm->remb_at = now;
-	ah_gateway->send_remb(presenter->handle, cap != 0 ? cap : AH_REMB_UNCAPPED);
+	if (presenter->handle != NULL) /* a mirror's sender is another node's presenter: never capped here */
+		ah_gateway->send_remb(presenter->handle, cap != 0 ? cap : AH_REMB_UNCAPPED);
 }
 
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
@@ -571,7 +578,10 @@ static void maybe_send_pli(ah_pubmedia *pm, ah_session *presenter, int mindex)
 		return;
 	k->last_pli = now;
 	g_atomic_int_inc(&plis_sent);
-	ah_gateway->send_pli_stream(presenter->handle, mindex);
+	if (presenter->handle != NULL)
+		ah_gateway->send_pli_stream(presenter->handle, mindex);
+	else if (hooks.upstream_pli != NULL)
+		hooks.upstream_pli(presenter, mindex); /* a mirror: the request goes to the origin */
 }
 
 /* The check of the relay's invariant, one thread at a time per substream: the relaying thread
@@ -774,7 +784,7 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 
 /* Presenter thread: count the packet's bytes to its simulcast layer; once a second, publish each
  * layer's bitrate for the layer policy (control thread). */
-static void account_layer(ah_simulcast *sim, const janus_plugin_rtp *packet)
+static int account_layer(ah_simulcast *sim, const janus_plugin_rtp *packet)
 {
 	const uint32_t ssrc = ntohl(((const janus_rtp_header *)packet->buffer)->ssrc);
 	int layer = -1;
@@ -811,6 +821,7 @@ static void account_layer(ah_simulcast *sim, const janus_plugin_rtp *packet)
 		}
 		sim->window_start = now;
 	}
+	return layer;
 }
 
 /* ---- helper threads ---- */
@@ -969,12 +980,15 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 		return;
 	const janus_rtp_header *header = (const janus_rtp_header *)packet->buffer;
 	if (f->in_pt[mindex] >= 0 && (int)header->type == f->in_pt[mindex]) {
+		int layer = 0;
 		if (f->video[mindex]) {
 			if (g_atomic_int_get(&pm->sim[mindex].on))
-				account_layer(&pm->sim[mindex], packet);
+				layer = account_layer(&pm->sim[mindex], packet);
 			maybe_send_pli(pm, presenter, mindex);
 			maybe_send_remb(pm, presenter);
 		}
+		if (hooks.forward != NULL && g_atomic_pointer_get(&presenter->uplinks) != NULL && layer >= 0)
+			hooks.forward(presenter, packet, layer);
 		relay_or_dispatch(pm, f, mindex, packet);
 	}
 	fanout_unref(f);

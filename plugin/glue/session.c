@@ -166,3 +166,30 @@ gint64 ah_session_take_token(ah_session *session, gint64 now, gint64 per_second,
 	g_mutex_unlock(&sessions_lock);
 	return wait_ms;
 }
+
+ah_session *ah_session_register_mirror(void)
+{
+	g_mutex_lock(&sessions_lock);
+	if (sessions == NULL) {
+		g_mutex_unlock(&sessions_lock);
+		return NULL;
+	}
+	ah_session *session = g_malloc0(sizeof(ah_session));
+	janus_refcount_init(&session->ref, session_free);
+	session->conn = next_conn++;
+	g_hash_table_insert(sessions, &session->conn, session);
+	ah_session_ref(session); /* the caller's */
+	g_mutex_unlock(&sessions_lock);
+	return session;
+}
+
+void ah_session_unregister_mirror(ah_session *session)
+{
+	gboolean registered;
+	g_mutex_lock(&sessions_lock);
+	registered = sessions != NULL && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1) &&
+		g_hash_table_remove(sessions, &session->conn);
+	g_mutex_unlock(&sessions_lock);
+	if (registered)
+		ah_session_unref(session); /* the registry's */
+}

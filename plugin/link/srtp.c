@@ -42,9 +42,22 @@ struct ah_link_end {
 
 static srtp_err_status_t global_status = srtp_err_status_ok;
 
+static srtp_t make_ctx(const ah_link_key *key, gboolean forward, gboolean outbound, GError **error);
+
+/* libsrtp is initialised once per process. Inside Janus, Janus's DTLS code initialised it first: a second
+ * srtp_init only re-runs libsrtp's self-tests, which may report a failure for a cipher we never use
+ * (seen with Debian's libsrtp2 2.5 inside Janus 1.1.2: error 2). So a failed srtp_init counts as a
+ * failure only if libsrtp then refuses a context of the suite we use. */
 static gpointer global_init_once(gpointer data)
 {
+	ah_link_key probe = { .epoch = 1, .suite = AH_LINK_SUITE_GCM128 };
+	srtp_t ctx;
+	(void)data;
 	global_status = srtp_init();
+	if (global_status != srtp_err_status_ok && (ctx = make_ctx(&probe, TRUE, TRUE, NULL)) != NULL) {
+		srtp_dealloc(ctx);
+		global_status = srtp_err_status_ok;
+	}
 	return NULL;
 }
 

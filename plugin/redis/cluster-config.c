@@ -7,6 +7,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "allhands/cluster-config.h"
@@ -20,7 +22,8 @@ typedef struct {
 	gint64 value;
 } number;
 
-enum { N_HEARTBEAT, N_EXPIRY, N_FULL, N_RAMP, N_PORT, N_DB, N_CONNECT, N_COMMAND, N_PING, N_QUEUED, N__COUNT };
+enum { N_HEARTBEAT, N_EXPIRY, N_FULL, N_RAMP, N_PORT, N_DB, N_CONNECT, N_COMMAND, N_PING, N_QUEUED, N_MEDIA_PORT,
+	N_LINGER, N__COUNT };
 
 static gboolean fail(char **error, char *message)
 {
@@ -119,6 +122,46 @@ static gboolean read_secret(ah_cluster_config *out, const char *v, char **error)
 	return TRUE;
 }
 
+/* A numeric IPv4 or IPv6 address (no host name: the link binds it and other nodes send to it). */
+static gboolean ip_literal(const char *v)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (v == NULL)
+		return FALSE;
+	if (inet_pton(AF_INET, v, &a4) == 1)
+		return a4.s_addr != htonl(INADDR_ANY) && !IN_MULTICAST(ntohl(a4.s_addr)) && a4.s_addr != htonl(INADDR_BROADCAST);
+	return inet_pton(AF_INET6, v, &a6) == 1 && !IN6_IS_ADDR_UNSPECIFIED(&a6) && !IN6_IS_ADDR_MULTICAST(&a6);
+}
+
+/* media_address: where this node's node-to-node media link listens and other nodes send to
+ * (docs/cluster-media.md); default: node_url's host when that is an IP address. */
+static gboolean read_media_address(ah_cluster_config *out, const char *v, char **error)
+{
+	char *host = NULL;
+	if (v == NULL) {
+		if (g_uri_split(out->node_url, G_URI_FLAGS_NONE, NULL, NULL, &host, NULL, NULL, NULL, NULL, NULL) &&
+				host != NULL && host[0] == '[') { /* GLib keeps IPv6 brackets */
+			char *inner = g_strndup(host + 1, strlen(host) - 2);
+			g_free(host);
+			host = inner;
+		}
+		if (!ip_literal(host)) {
+			g_free(host);
+			return fail(error, g_strdup_printf("media_address is required in cluster mode when node_url's host is not "
+				"an IP address (%s): the address other nodes send this node's media to (e.g. 10.0.0.5)",
+				out->node_url));
+		}
+		out->media_address = host;
+		return TRUE;
+	}
+	if (!ip_literal(v))
+		return fail(error, g_strdup_printf("media_address = %s must be a numeric IPv4 or IPv6 address, not a "
+			"wildcard or multicast one", v));
+	out->media_address = g_strdup(v);
+	return TRUE;
+}
+
 static gboolean read_redis(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user, const number *n,
 	char **error)
 {
@@ -159,6 +202,8 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 		[N_COMMAND] = { "redis_command_timeout_ms", 0, 600000, 0 },
 		[N_PING] = { "redis_ping_interval_ms", 0, 600000, 0 },
 		[N_QUEUED] = { "redis_max_queued", 0, 10000000, 0 },
+		[N_MEDIA_PORT] = { "media_port", 0, 65535, 0 },
+		[N_LINGER] = { "edge_linger_ms", 0, 600000, AH_CLUSTER_LINGER_DEFAULT_MS },
 	};
 	memset(out, 0, sizeof(*out));
 	if (!read_switch(get(lookup, user, "cluster"), &out->enabled, error))
@@ -167,7 +212,10 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 		return TRUE;
 	if (read_numbers(n, lookup, user, error) && read_node_id(out, get(lookup, user, "node_id"), host_name, error) &&
 			read_node_url(out, get(lookup, user, "node_url"), error) && read_redis(out, lookup, user, n, error) &&
-			read_secret(out, get(lookup, user, "cluster_secret"), error)) {
+			read_secret(out, get(lookup, user, "cluster_secret"), error) &&
+			read_media_address(out, get(lookup, user, "media_address"), error)) {
+		out->media_port = (guint)n[N_MEDIA_PORT].value;
+		out->edge_linger_ms = (guint)n[N_LINGER].value;
 		out->heartbeat_ms = (guint)n[N_HEARTBEAT].value;
 		out->node_expiry_ms = (guint)n[N_EXPIRY].value;
 		out->full_nodes = (guint)n[N_FULL].value;
@@ -189,5 +237,6 @@ void ah_cluster_config_clear(ah_cluster_config *config)
 	g_free((char *)config->redis.username);
 	g_free((char *)config->redis.password);
 	g_free(config->secret);
+	g_free(config->media_address);
 	memset(config, 0, sizeof(*config));
 }

@@ -1,0 +1,751 @@
+/* allhands glue: media across nodes, the control plane (issue 14; docs/cluster-media.md, "Wiring").
+ *
+ * A room's presenters publish on its origin; an edge serving some of its attendees subscribes to the
+ * origin through Redis pub/sub and receives the presenters' media over the node-to-node link
+ * (cluster-mlink.c). Each node listens on its channel `ah:media:<node id>` for JSON messages:
+ * - `sub` (edge -> origin, at once and every second while the edge serves the room): the edge's media
+ *   address and port. The origin answers each with `feeds`, or with `gone` when it does not serve the
+ *   room. An edge not heard of for AH_EDGE_EXPIRY_US is dropped (a dead edge costs no egress for long).
+ * - `unsub` (edge -> origin): the edge's last receiver left edge_linger_ms ago.
+ * - `feeds` (origin -> edge, on every `sub` and whenever the room's presenters change): the origin's
+ *   media address and port, the link's salt and epoch (the key is derived, never sent), and the room's
+ *   publishing presenters: id, display, feed number, streams (kind, m-line, codec, fmtp, simulcast).
+ * The edge turns `feeds` into mirrors (engine-mirror.c): sessions without a Janus handle (session.c)
+ * whose media comes from the link's receiving thread.
+ *
+ * Control thread only (start and stop: with the control thread's cluster parts, cluster-node.c).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+
+#include "debug.h"
+
+#include "glue.h"
+#include "allhands/link.h"
+
+#define AH_MEDIA_CHANNEL_PREFIX "ah:media:"
+#define AH_SUB_PERIOD_US G_USEC_PER_SEC
+#define AH_EDGE_EXPIRY_US (4 * G_USEC_PER_SEC)
+
+/* ---- origin ---- */
+typedef struct {
+	char *node, *address;
+	guint port;
+	gint64 seen;
+	ah_mlink *link;
+} edge_sub;
+
+typedef struct {
+	char *tenant, *room;
+	GHashTable *edges;  /* node -> edge_sub* */
+	GHashTable *feeds;  /* presenter conn (guint64*) -> feed (GUINT_TO_POINTER) */
+} origin_room;
+
+/* ---- edge ---- */
+typedef struct {
+	guint64 pid;        /* the presenter's id on the origin */
+	guint feed;
+	ah_session *mirror; /* reference (the registry holds another) */
+	ah_stream_desc streams[AH_MAX_STREAMS];
+	gboolean simulcast[AH_MAX_STREAMS];
+	guint n;
+	char *display;
+} mirror_t;
+
+typedef struct {
+	char *tenant, *room, *origin;
+	ah_mlink *link;      /* NULL until the origin's first feeds */
+	GHashTable *mirrors; /* pid (guint64*) -> mirror_t* */
+	gint64 zero_since, sub_at, feeds_at;
+	guint64 feeds_received;
+} edge_room;
+
+static ah_engine *engine = NULL;
+static char *node_id = NULL;
+static guint linger_ms = AH_CLUSTER_LINGER_DEFAULT_MS;
+static GHashTable *origin_rooms = NULL; /* "tenant/room" -> origin_room* */
+static GHashTable *edge_rooms = NULL;   /* "tenant/room" -> edge_room* */
+static guint next_feed = 0;
+static gint64 second_at = 0;
+static GPtrArray *pending = NULL;      /* feeds and gone messages (json_t*) for the turn */
+static guint64 msgs_in = 0, msgs_bad = 0, msgs_out = 0, edges_expired = 0, unsubscribed = 0;
+
+static char *room_key(const char *tenant, const char *room)
+{
+	return g_strdup_printf("%s/%s", tenant, room);
+}
+
+static void publish(const char *node, json_t *msg)
+{
+	char *channel = g_strdup_printf(AH_MEDIA_CHANNEL_PREFIX "%s", node);
+	char *text = json_dumps(msg, JSON_COMPACT);
+	const char *argv[] = { "PUBLISH", channel, text };
+	json_object_set_new(msg, "v", json_integer(1));
+	if (text != NULL && ah_cluster_call(3, argv, NULL, NULL, NULL))
+		msgs_out++;
+	free(text);
+	g_free(channel);
+	json_decref(msg);
+}
+
+static json_t *message(const char *type, const char *tenant, const char *room)
+{
+	return json_pack("{s:i, s:s, s:s, s:s, s:s}", "v", 1, "type", type, "from", node_id, "tenant", tenant, "room", room);
+}
+
+/* ---- origin: edges, feeds, uplinks ---- */
+
+static void edge_sub_free(gpointer data)
+{
+	edge_sub *e = data;
+	g_free(e->node);
+	g_free(e->address);
+	ah_mlink_unref(e->link);
+	g_free(e);
+}
+
+static void origin_room_free(gpointer data)
+{
+	origin_room *o = data;
+	g_free(o->tenant);
+	g_free(o->room);
+	g_hash_table_destroy(o->edges);
+	g_hash_table_destroy(o->feeds);
+	g_free(o);
+}
+
+static guint new_feed(void)
+{
+	next_feed = (next_feed + 1) & 0xffff;
+	if (next_feed == 0)
+		next_feed = 1;
+	return next_feed;
+}
+
+static void clear_uplink(guint64 conn, guint feed)
+{
+	ah_session *s = ah_session_lookup(conn);
+	if (s != NULL) {
+		int none[AH_MAX_STREAMS];
+		for (int i = 0; i < AH_MAX_STREAMS; i++)
+			none[i] = -1;
+		ah_mlink_set_uplinks(s, (guint16)feed, none, NULL, 0);
+		ah_session_unref(s);
+	}
+}
+
+/* The room's publishing presenters now, their feeds, their uplinks to every edge; the feeds message. */
+static json_t *update_origin(origin_room *o)
+{
+	GArray *pubs = g_array_new(FALSE, FALSE, sizeof(ah_mirror));
+	GPtrArray *links = g_ptr_array_new();
+	GHashTable *still = g_hash_table_new(g_int64_hash, g_int64_equal);
+	json_t *presenters = json_array();
+	GHashTableIter it;
+	gpointer k, v;
+	ah_engine_room_publishers(engine, o->tenant, o->room, pubs);
+	g_hash_table_iter_init(&it, o->edges);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(links, ((edge_sub *)v)->link);
+	for (guint i = 0; i < pubs->len; i++) {
+		const ah_mirror *p = &g_array_index(pubs, ah_mirror, i);
+		gpointer feedp = g_hash_table_lookup(o->feeds, &p->conn);
+		guint feed = feedp != NULL ? GPOINTER_TO_UINT(feedp) : new_feed();
+		ah_session *s = ah_session_lookup(p->conn);
+		int out_pt[AH_MAX_STREAMS];
+		guint64 bps[3];
+		json_t *streams = json_array();
+		if (feedp == NULL)
+			g_hash_table_insert(o->feeds, g_memdup2(&p->conn, sizeof(guint64)), GUINT_TO_POINTER(feed));
+		g_hash_table_add(still, (gpointer)&p->conn);
+		for (int m = 0; m < AH_MAX_STREAMS; m++)
+			out_pt[m] = -1;
+		for (guint j = 0; j < p->n_streams; j++) {
+			const ah_stream_desc *d = &p->streams[j];
+			out_pt[d->mindex] = ah_sdp_payload_type(d->codec);
+			json_array_append_new(streams, json_pack("{s:s, s:i, s:s, s:s, s:b}", "kind", d->kind == AH_MEDIA_VIDEO ?
+				"video" : "audio", "mindex", d->mindex, "codec", d->codec, "fmtp", d->fmtp, "simulcast",
+				s != NULL && ah_pubmedia_simulcast(s->pub, d->mindex, bps)));
+		}
+		if (s != NULL) {
+			ah_mlink_set_uplinks(s, (guint16)feed, out_pt, (ah_mlink **)links->pdata, links->len);
+			ah_session_unref(s);
+		}
+		json_array_append_new(presenters, json_pack("{s:I, s:i, s:s, s:o}", "id", (json_int_t)p->id, "feed", (int)feed,
+			"display", p->display != NULL ? p->display : "", "streams", streams));
+	}
+	/* Presenters that stopped publishing or left: their packets stop going out. */
+	g_hash_table_iter_init(&it, o->feeds);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (!g_hash_table_contains(still, k)) {
+			clear_uplink(*(guint64 *)k, GPOINTER_TO_UINT(v));
+			g_hash_table_iter_remove(&it);
+		}
+	}
+	g_hash_table_destroy(still);
+	g_ptr_array_free(links, TRUE);
+	g_array_free(pubs, TRUE);
+	return presenters;
+}
+
+static void send_feeds(origin_room *o, edge_sub *e, json_t *presenters)
+{
+	json_t *msg = message("feeds", o->tenant, o->room);
+	json_object_set_new(msg, "address", json_string(ah_mlink_address()));
+	json_object_set_new(msg, "port", json_integer(ah_mlink_port()));
+	json_object_set_new(msg, "salt", json_string(ah_mlink_salt(e->link)));
+	json_object_set_new(msg, "epoch", json_integer(ah_mlink_epoch(e->link)));
+	json_object_set_new(msg, "presenters", json_incref(presenters));
+	publish(e->node, msg);
+}
+
+static void broadcast_feeds(origin_room *o)
+{
+	json_t *presenters = update_origin(o);
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, o->edges);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		send_feeds(o, v, presenters);
+	json_decref(presenters);
+}
+
+static void origin_room_end(origin_room *o)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, o->feeds);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		clear_uplink(*(guint64 *)k, GPOINTER_TO_UINT(v));
+	ah_engine_watch_feeds(engine, o->tenant, o->room, FALSE);
+}
+
+static void on_sub(const char *from, const char *tenant, const char *room, json_t *msg, gint64 now)
+{
+	const char *address = json_string_value(json_object_get(msg, "address"));
+	json_int_t port = json_integer_value(json_object_get(msg, "port"));
+	char *key = room_key(tenant, room), *error = NULL;
+	gboolean here = ah_engine_room_publishers(engine, tenant, room, NULL) &&
+		ah_engine_room_origin(engine, tenant, room) == NULL;
+	origin_room *o = g_hash_table_lookup(origin_rooms, key);
+	if (!here) {
+		/* Not (or no longer) this room's origin: the edge looks again (stand-in, home back, room gone). */
+		publish(from, message("gone", tenant, room));
+		if (o != NULL) {
+			origin_room_end(o);
+			g_hash_table_remove(origin_rooms, key);
+		}
+		g_free(key);
+		return;
+	}
+	if (o == NULL) {
+		o = g_new0(origin_room, 1);
+		o->tenant = g_strdup(tenant);
+		o->room = g_strdup(room);
+		o->edges = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, edge_sub_free);
+		o->feeds = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+		g_hash_table_insert(origin_rooms, key, o);
+		ah_engine_watch_feeds(engine, tenant, room, TRUE);
+	} else {
+		g_free(key);
+	}
+	edge_sub *e = g_hash_table_lookup(o->edges, from);
+	if (e == NULL || g_strcmp0(e->address, address) != 0 || e->port != (guint)port) {
+		ah_mlink *link = ah_mlink_to_edge(from, address, (guint)port, &error);
+		if (link == NULL) {
+			JANUS_LOG(LOG_WARN, "allhands: media: edge %s of %s/%s: %s\n", from, tenant, room, error);
+			g_free(error);
+			return;
+		}
+		e = g_new0(edge_sub, 1);
+		e->node = g_strdup(from);
+		e->address = g_strdup(address);
+		e->port = (guint)port;
+		e->link = link;
+		g_hash_table_replace(o->edges, e->node, e);
+		JANUS_LOG(LOG_INFO, "allhands: media: edge %s subscribes to %s/%s (%s:%u)\n", from, tenant, room, address,
+			(guint)port);
+		e->seen = now;
+		broadcast_feeds(o); /* its uplinks now include the new edge */
+		return;
+	}
+	e->seen = now;
+	json_t *presenters = update_origin(o);
+	send_feeds(o, e, presenters);
+	json_decref(presenters);
+}
+
+static void on_unsub(const char *from, const char *tenant, const char *room)
+{
+	char *key = room_key(tenant, room);
+	origin_room *o = g_hash_table_lookup(origin_rooms, key);
+	if (o != NULL && g_hash_table_remove(o->edges, from)) {
+		unsubscribed++;
+		if (g_hash_table_size(o->edges) == 0) {
+			origin_room_end(o);
+			g_hash_table_remove(origin_rooms, key);
+		} else {
+			json_decref(update_origin(o));
+		}
+	}
+	g_free(key);
+}
+
+static void origin_second(gint64 now)
+{
+	GHashTableIter it, eit;
+	gpointer v, ev;
+	g_hash_table_iter_init(&it, origin_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		origin_room *o = v;
+		gboolean dropped = FALSE;
+		g_hash_table_iter_init(&eit, o->edges);
+		while (g_hash_table_iter_next(&eit, NULL, &ev)) {
+			if (now - ((edge_sub *)ev)->seen > AH_EDGE_EXPIRY_US) {
+				JANUS_LOG(LOG_WARN, "allhands: media: edge %s of %s/%s silent: dropped\n", ((edge_sub *)ev)->node,
+					o->tenant, o->room);
+				g_hash_table_iter_remove(&eit);
+				edges_expired++;
+				dropped = TRUE;
+			}
+		}
+		if (g_hash_table_size(o->edges) == 0) {
+			origin_room_end(o);
+			g_hash_table_iter_remove(&it);
+		} else if (dropped) {
+			json_decref(update_origin(o));
+		}
+	}
+}
+
+/* ---- edge: subscriptions and mirrors ---- */
+
+static void mirror_free(gpointer data)
+{
+	mirror_t *m = data;
+	ah_session_unregister_mirror(m->mirror);
+	ah_session_unref(m->mirror);
+	g_free(m->display);
+	g_free(m);
+}
+
+static void edge_room_free(gpointer data)
+{
+	edge_room *r = data;
+	g_free(r->tenant);
+	g_free(r->room);
+	g_free(r->origin);
+	g_hash_table_destroy(r->mirrors);
+	ah_mlink_unref(r->link);
+	g_free(r);
+}
+
+static void send_sub(edge_room *r, gint64 now)
+{
+	json_t *msg = message("sub", r->tenant, r->room);
+	json_object_set_new(msg, "address", json_string(ah_mlink_address()));
+	json_object_set_new(msg, "port", json_integer(ah_mlink_port()));
+	publish(r->origin, msg);
+	r->sub_at = now;
+}
+
+/* Hand the mirrors to the engine (its receivers renegotiate). */
+static void push_mirrors(edge_room *r, gint64 now, GPtrArray *outs)
+{
+	GArray *list = g_array_new(FALSE, FALSE, sizeof(ah_mirror));
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, r->mirrors);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		mirror_t *m = v;
+		ah_mirror e = { m->mirror->conn, m->pid, m->display, m->streams, m->n };
+		g_array_append_val(list, e);
+	}
+	ah_engine_set_mirrors(engine, r->tenant, r->room, (const ah_mirror *)list->data, list->len, now, outs);
+	g_array_free(list, TRUE);
+}
+
+static void drop_mirrors(edge_room *r)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, r->mirrors);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (r->link != NULL)
+			ah_mlink_feed_in_remove(r->link, (guint16)((mirror_t *)v)->feed, ((mirror_t *)v)->mirror->conn);
+	g_hash_table_remove_all(r->mirrors);
+}
+
+/* Stop serving the room as an edge: mirrors gone, the engine lists it again at its next receiver. */
+static void edge_room_end(edge_room *r, gboolean tell, gint64 now, GPtrArray *outs)
+{
+	if (tell && r->origin != NULL)
+		publish(r->origin, message("unsub", r->tenant, r->room));
+	drop_mirrors(r);
+	push_mirrors(r, now, outs);
+	ah_engine_edge_room_done(engine, r->tenant, r->room);
+}
+
+/* A presenter of the feeds message, read strictly; FALSE: the message is refused. */
+static gboolean read_presenter(json_t *p, mirror_t *out)
+{
+	json_t *streams = json_object_get(p, "streams"), *s;
+	json_int_t feed = json_integer_value(json_object_get(p, "feed"));
+	size_t i;
+	memset(out, 0, sizeof(*out));
+	if (!json_is_integer(json_object_get(p, "id")) || feed <= 0 || feed > 0xffff || !json_is_array(streams) ||
+			json_array_size(streams) > AH_MAX_STREAMS || !json_is_string(json_object_get(p, "display")))
+		return FALSE;
+	out->pid = (guint64)json_integer_value(json_object_get(p, "id"));
+	out->feed = (guint)feed;
+	json_array_foreach(streams, i, s) {
+		ah_stream_desc *d = &out->streams[out->n];
+		const char *kind = json_string_value(json_object_get(s, "kind"));
+		const char *codec = json_string_value(json_object_get(s, "codec"));
+		const char *fmtp = json_string_value(json_object_get(s, "fmtp"));
+		json_int_t mindex = json_integer_value(json_object_get(s, "mindex"));
+		if (kind == NULL || codec == NULL || fmtp == NULL || mindex < 0 || mindex >= AH_MAX_STREAMS ||
+				ah_sdp_payload_type(codec) < 0 || strlen(fmtp) >= AH_FMTP_LEN)
+			return FALSE;
+		d->kind = strcmp(kind, "video") == 0 ? AH_MEDIA_VIDEO : AH_MEDIA_AUDIO;
+		d->mindex = (int)mindex;
+		g_strlcpy(d->codec, codec, sizeof(d->codec));
+		g_strlcpy(d->fmtp, fmtp, sizeof(d->fmtp));
+		out->simulcast[out->n] = json_is_true(json_object_get(s, "simulcast"));
+		out->n++;
+	}
+	return TRUE;
+}
+
+/* A mirror's media path: its streams (our payload types) and, for simulcast, its layers' link SSRCs. */
+static void mirror_media(mirror_t *m)
+{
+	ah_pubmedia *pm = m->mirror->pub;
+	int in_pt[AH_MAX_STREAMS];
+	json_t *sim = json_array();
+	for (guint j = 0; j < m->n; j++) {
+		in_pt[j] = ah_sdp_payload_type(m->streams[j].codec);
+		if (m->simulcast[j])
+			json_array_append_new(sim, json_pack("{s:i, s:[I,I,I]}", "mindex", m->streams[j].mindex,
+				"ssrcs", (json_int_t)ah_mlink_ssrc((guint16)m->feed, m->streams[j].mindex, 0),
+				(json_int_t)ah_mlink_ssrc((guint16)m->feed, m->streams[j].mindex, 1),
+				(json_int_t)ah_mlink_ssrc((guint16)m->feed, m->streams[j].mindex, 2)));
+	}
+	ah_pubmedia_set_streams(pm, m->streams, in_pt, (int)m->n);
+	ah_pubmedia_set_simulcast(pm, sim);
+	json_decref(sim);
+}
+
+static void map_feed(edge_room *r, mirror_t *m)
+{
+	gboolean video[AH_MAX_STREAMS] = { FALSE };
+	for (guint j = 0; j < m->n; j++)
+		video[m->streams[j].mindex] = m->streams[j].kind == AH_MEDIA_VIDEO;
+	ah_mlink_feed_in(r->link, (guint16)m->feed, m->mirror, video);
+}
+
+static void on_feeds(const char *from, edge_room *r, json_t *msg, gint64 now, GPtrArray *outs)
+{
+	json_t *presenters = json_object_get(msg, "presenters"), *p;
+	json_int_t epoch = json_integer_value(json_object_get(msg, "epoch"));
+	char *error = NULL;
+	size_t i;
+	if (!json_is_array(presenters) || json_array_size(presenters) > 64 || epoch <= 0 || epoch > G_MAXUINT32) {
+		msgs_bad++;
+		return;
+	}
+	ah_mlink *link = ah_mlink_from_origin(from, json_string_value(json_object_get(msg, "address")),
+		(guint)json_integer_value(json_object_get(msg, "port")), json_string_value(json_object_get(msg, "salt")),
+		(guint32)epoch, &error);
+	if (link == NULL) {
+		JANUS_LOG(LOG_WARN, "allhands: media: feeds of %s/%s from %s refused: %s\n", r->tenant, r->room, from, error);
+		g_free(error);
+		msgs_bad++;
+		return;
+	}
+	if (link != r->link) { /* a new link (the origin restarted): every feed moves to it */
+		if (r->link != NULL)
+			drop_mirrors(r);
+		ah_mlink_unref(r->link);
+		r->link = link;
+	} else {
+		ah_mlink_unref(link);
+	}
+	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+	json_array_foreach(presenters, i, p) {
+		mirror_t in;
+		if (!read_presenter(p, &in)) {
+			msgs_bad++;
+			continue;
+		}
+		in.display = g_strdup(json_string_value(json_object_get(p, "display")));
+		mirror_t *m = g_hash_table_lookup(r->mirrors, &in.pid);
+		if (m != NULL && (m->feed != in.feed || m->n != in.n || memcmp(m->streams, in.streams, sizeof(in.streams)) != 0 ||
+				memcmp(m->simulcast, in.simulcast, sizeof(in.simulcast)) != 0)) {
+			/* Republished: a new mirror (a new conn), so the relay starts the new streams afresh. */
+			ah_mlink_feed_in_remove(r->link, (guint16)m->feed, m->mirror->conn);
+			g_hash_table_remove(r->mirrors, &in.pid);
+			m = NULL;
+		}
+		if (m == NULL) {
+			m = g_new0(mirror_t, 1);
+			*m = in;
+			in.display = NULL;
+			m->mirror = ah_session_register_mirror();
+			if (m->mirror == NULL) {
+				g_free(m->display);
+				g_free(m);
+				continue;
+			}
+			g_atomic_pointer_set(&m->mirror->pub, ah_pubmedia_new());
+			mirror_media(m);
+			map_feed(r, m);
+			g_hash_table_insert(r->mirrors, &m->pid, m);
+		} else if (g_strcmp0(m->display, in.display) != 0) {
+			g_free(m->display);
+			m->display = in.display;
+			in.display = NULL;
+		}
+		g_free(in.display);
+		g_hash_table_add(seen, &m->pid);
+	}
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, r->mirrors);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (!g_hash_table_contains(seen, k)) {
+			ah_mlink_feed_in_remove(r->link, (guint16)((mirror_t *)v)->feed, ((mirror_t *)v)->mirror->conn);
+			g_hash_table_iter_remove(&it);
+		}
+	}
+	g_hash_table_destroy(seen);
+	r->feeds_at = now;
+	r->feeds_received++;
+	push_mirrors(r, now, outs);
+}
+
+static void edge_second(gint64 now, GPtrArray *outs)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, edge_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		edge_room *r = v;
+		const char *origin = ah_engine_room_origin(engine, r->tenant, r->room);
+		if (origin == NULL) {
+			/* Served here now (this node is its stand-in) or gone: not an edge any more. */
+			edge_room_end(r, TRUE, now, outs);
+			g_hash_table_iter_remove(&it);
+			continue;
+		}
+		if (strcmp(origin, r->origin) != 0) {
+			/* The origin moved (it died: its stand-in; or it came back): subscribe there. Receivers keep
+			 * their PeerConnections; the new origin's presenters replace the mirrors when they publish. */
+			JANUS_LOG(LOG_INFO, "allhands: media: %s/%s: origin %s -> %s\n", r->tenant, r->room, r->origin, origin);
+			publish(r->origin, message("unsub", r->tenant, r->room));
+			drop_mirrors(r);
+			push_mirrors(r, now, outs);
+			g_free(r->origin);
+			r->origin = g_strdup(origin);
+			ah_mlink_unref(r->link);
+			r->link = NULL;
+		}
+		if (ah_engine_room_receivers(engine, r->tenant, r->room) > 0) {
+			r->zero_since = 0;
+		} else if (r->zero_since == 0) {
+			r->zero_since = now;
+		} else if (now - r->zero_since >= (gint64)linger_ms * 1000) {
+			JANUS_LOG(LOG_INFO, "allhands: media: %s/%s: no receiver for %u ms, unsubscribing from %s\n", r->tenant,
+				r->room, linger_ms, r->origin);
+			edge_room_end(r, TRUE, now, outs);
+			g_hash_table_iter_remove(&it);
+			continue;
+		}
+		send_sub(r, now);
+	}
+}
+
+/* ---- messages ---- */
+
+static void on_message(const ah_redis_reply *reply, gpointer user, gint64 now)
+{
+	const ah_redis_value *v = reply->value;
+	json_t *msg = v != NULL && v->type == AH_REDIS_STRING && v->len < 65536 ? json_loadb(v->str, v->len, 0, NULL) : NULL;
+	const char *type = json_string_value(json_object_get(msg, "type")), *from = json_string_value(json_object_get(msg,
+		"from")), *tenant = json_string_value(json_object_get(msg, "tenant")), *room = json_string_value(
+		json_object_get(msg, "room"));
+	(void)user;
+	msgs_in++;
+	if (type == NULL || from == NULL || tenant == NULL || room == NULL || strcmp(from, node_id) == 0) {
+		msgs_bad++;
+		json_decref(msg);
+		return;
+	}
+	if (strcmp(type, "sub") == 0) {
+		on_sub(from, tenant, room, msg, now);
+	} else if (strcmp(type, "unsub") == 0) {
+		on_unsub(from, tenant, room);
+	} else if (strcmp(type, "feeds") == 0 || strcmp(type, "gone") == 0) {
+		/* Handled in this turn's ah_cluster_media_turn, which has the engine's outs. */
+		g_ptr_array_add(pending, json_incref(msg));
+	} else {
+		msgs_bad++;
+	}
+	json_decref(msg);
+}
+
+static void edge_message(json_t *msg, gint64 now, GPtrArray *outs)
+{
+	const char *type = json_string_value(json_object_get(msg, "type")), *from = json_string_value(json_object_get(msg,
+		"from"));
+	char *key = room_key(json_string_value(json_object_get(msg, "tenant")), json_string_value(json_object_get(msg,
+		"room")));
+	edge_room *r = g_hash_table_lookup(edge_rooms, key);
+	g_free(key);
+	if (r == NULL || strcmp(r->origin, from) != 0)
+		return; /* not subscribed (any more) to that node for that room */
+	if (strcmp(type, "feeds") == 0) {
+		on_feeds(from, r, msg, now, outs);
+	} else if (g_hash_table_size(r->mirrors) > 0) {
+		drop_mirrors(r);
+		push_mirrors(r, now, outs);
+	}
+}
+
+/* ---- the control thread's calls (cluster-node.c) ---- */
+
+gboolean ah_cluster_media_start(ah_engine *e, char **error)
+{
+	const ah_cluster_config *config = ah_cluster_get_config();
+	char *channel;
+	if (config == NULL)
+		return TRUE;
+	if (!ah_mlink_start(config->media_address, config->media_port, config->node_id, config->secret, error))
+		return FALSE;
+	engine = e;
+	node_id = g_strdup(config->node_id);
+	linger_ms = config->edge_linger_ms;
+	origin_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, origin_room_free);
+	edge_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, edge_room_free);
+	pending = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+	channel = g_strdup_printf(AH_MEDIA_CHANNEL_PREFIX "%s", node_id);
+	ah_cluster_subscribe(channel, on_message, NULL);
+	g_free(channel);
+	JANUS_LOG(LOG_INFO, "allhands: media: node-to-node link on %s:%u (SRTP AEAD-AES-128-GCM)\n", ah_mlink_address(),
+		ah_mlink_port());
+	return TRUE;
+}
+
+void ah_cluster_media_stop(void)
+{
+	if (engine == NULL)
+		return;
+	/* Uplinks and mirrors hold links: let go of them before the link's thread and tables go. */
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, origin_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		origin_room_end(v);
+	g_hash_table_iter_init(&it, edge_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		drop_mirrors(v);
+	g_clear_pointer(&origin_rooms, g_hash_table_destroy);
+	g_clear_pointer(&edge_rooms, g_hash_table_destroy);
+	g_clear_pointer(&pending, g_ptr_array_unref);
+	ah_mlink_stop();
+	g_clear_pointer(&node_id, g_free);
+	engine = NULL;
+}
+
+void ah_cluster_media_turn(gint64 now, GPtrArray *outs)
+{
+	GPtrArray *list;
+	if (engine == NULL)
+		return;
+	/* Rooms whose first receiver here was offered media: subscribe to their origin at once. */
+	if ((list = ah_engine_edge_rooms_take(engine)) != NULL) {
+		for (guint i = 0; i < list->len; i++) {
+			const ah_def_ref *ref = g_ptr_array_index(list, i);
+			const char *origin = ah_engine_room_origin(engine, ref->tenant, ref->room);
+			char *key = room_key(ref->tenant, ref->room);
+			if (origin == NULL || g_hash_table_contains(edge_rooms, key)) {
+				g_free(key);
+				continue;
+			}
+			edge_room *r = g_new0(edge_room, 1);
+			r->tenant = g_strdup(ref->tenant);
+			r->room = g_strdup(ref->room);
+			r->origin = g_strdup(origin);
+			r->mirrors = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, mirror_free);
+			g_hash_table_insert(edge_rooms, key, r);
+			JANUS_LOG(LOG_INFO, "allhands: media: serving %s/%s as an edge of %s\n", r->tenant, r->room, origin);
+			send_sub(r, now);
+		}
+		g_ptr_array_unref(list);
+	}
+	for (guint i = 0; i < pending->len; i++)
+		edge_message(g_ptr_array_index(pending, i), now, outs);
+	g_ptr_array_set_size(pending, 0);
+	/* Origin: rooms whose presenters changed tell their edges. */
+	if ((list = ah_engine_feeds_take(engine)) != NULL) {
+		for (guint i = 0; i < list->len; i++) {
+			const ah_def_ref *ref = g_ptr_array_index(list, i);
+			char *key = room_key(ref->tenant, ref->room);
+			origin_room *o = g_hash_table_lookup(origin_rooms, key);
+			if (o != NULL)
+				broadcast_feeds(o);
+			g_free(key);
+		}
+		g_ptr_array_unref(list);
+	}
+	if (now - second_at >= AH_SUB_PERIOD_US) {
+		second_at = now;
+		origin_second(now);
+		edge_second(now, outs);
+	}
+	ah_mlink_tick(now);
+}
+
+gint64 ah_cluster_media_deadline(void)
+{
+	return engine != NULL ? second_at + AH_SUB_PERIOD_US : G_MAXINT64;
+}
+
+json_t *ah_cluster_media_status(gint64 now)
+{
+	json_t *j, *origins, *edges;
+	GHashTableIter it, eit;
+	gpointer v, ev;
+	if (engine == NULL || (j = ah_mlink_status()) == NULL)
+		return NULL;
+	origins = json_array();
+	g_hash_table_iter_init(&it, origin_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		origin_room *o = v;
+		json_t *list = json_array();
+		g_hash_table_iter_init(&eit, o->edges);
+		while (g_hash_table_iter_next(&eit, NULL, &ev))
+			json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:I}", "node", ((edge_sub *)ev)->node, "address",
+				((edge_sub *)ev)->address, "port", (int)((edge_sub *)ev)->port, "heard_ms_ago",
+				(json_int_t)((now - ((edge_sub *)ev)->seen) / 1000)));
+		json_array_append_new(origins, json_pack("{s:s, s:s, s:o, s:I}", "tenant", o->tenant, "room", o->room, "edges",
+			list, "feeds", (json_int_t)g_hash_table_size(o->feeds)));
+	}
+	edges = json_array();
+	g_hash_table_iter_init(&it, edge_rooms);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		edge_room *r = v;
+		json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "tenant", r->tenant, "room",
+			r->room, "origin", r->origin, "mirrors", (json_int_t)g_hash_table_size(r->mirrors), "receivers",
+			(json_int_t)ah_engine_room_receivers(engine, r->tenant, r->room), "feeds_received",
+			(json_int_t)r->feeds_received, "idle_ms", (json_int_t)(r->zero_since != 0 ? (now - r->zero_since) / 1000 : 0)));
+	}
+	json_object_set_new(j, "origin_of", origins);
+	json_object_set_new(j, "edge_of", edges);
+	json_object_set_new(j, "linger_ms", json_integer(linger_ms));
+	json_object_set_new(j, "messages", json_pack("{s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)msgs_in,
+		"refused", (json_int_t)msgs_bad, "sent", (json_int_t)msgs_out, "edges_expired", (json_int_t)edges_expired,
+		"unsubscribed", (json_int_t)unsubscribed));
+	return j;
+}
