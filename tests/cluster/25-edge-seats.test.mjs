@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertError, assertEvent, createTenant, createRoomWith, handle, joinBody, roomInfo, safeJson, waitFor,
+  Bag, assertError, assertEvent, createTenant, createRoomWith, handle, joinBody, roomInfo, safeJson, spawnAttendeeChild, waitFor,
 } from '../integration/lib/allhands.mjs';
 import { Cluster, followRedirects } from './lib/cluster.mjs';
 
@@ -152,5 +152,32 @@ test('8 attendees joining on node a: 2 seated there, 6 redirected with seat tick
       673, 'ticket_mismatch');
   } finally {
     await peers.closeAll();
+  }
+});
+
+test('origin_attendees 0: an attendee in a child process (tests/integration/lib) joining on node a is redirected to its seat on an edge at once and seated there', async () => {
+  const [a] = nodes;
+  await createRoomWith(a.janus, { tenant: TENANT, room: 'all-edges', max_attendees: 10, presenter_secret: PRESENTER_SECRET,
+    node: 'node-a', origin_attendees: 0 });
+  for (const n of nodes) {
+    await waitFor(async () => (await n.janus.admin({ request: 'room_info', tenant: TENANT, room: 'all-edges' })).allhands === 'success',
+      { timeout: 20000, interval: 50, what: `node ${n.name}: room all-edges from Redis` });
+  }
+  const child = await spawnAttendeeChild(a.janus, joinBody({ tenant: TENANT, room: 'all-edges', display: 'Child' }),
+    { autoStart: false, name: 'child' });
+  try {
+    await waitFor(() => child.replies.some((r) => r?.event === 'admitted') || child.events.some((e) => e?.event === 'admitted'),
+      { timeout: 30000, interval: 50, what: `the child admitted on an edge (replies ${safeJson(child.replies)}, events ${safeJson(child.events)})` });
+    assert.equal(child.redirects.length, 1, safeJson(child.redirects));
+    const r = child.redirects[0];
+    assert.equal(r.reason, 'seat', safeJson(r));
+    assert.ok(['node-b', 'node-c'].includes(r.node), safeJson(r));
+    const edge = nodes.find((n) => `node-${n.name}` === r.node);
+    const [infoA, infoEdge] = [await roomInfo(a.janus, TENANT, 'all-edges'), await roomInfo(edge.janus, TENANT, 'all-edges')];
+    assert.equal(infoA.counts.admitted + infoA.counts.queued, 0, safeJson(infoA.counts));
+    assert.deepEqual(infoEdge.attendees.map((x) => x.display), ['Child'], safeJson(infoEdge.attendees));
+  } finally {
+    child.kill('SIGKILL');
+    await child.exited;
   }
 });
