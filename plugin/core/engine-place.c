@@ -315,16 +315,17 @@ static gboolean origin_here(const ah_engine *engine, const ah_room *room)
 	return home != NULL && strcmp(home, engine->place->node_id) == 0;
 }
 
-/* A room with origin_attendees, homed here: admission seats no more of it than the origin serves
- * plus what the edges can take now (so with no edge nobody waits beyond the limit on this node but
- * in the queue); else its own cap. FALSE: the room no longer needs following. */
+/* A room with origin_attendees, served here as its origin (its home, or the stand-in of a dead home):
+ * admission seats no more of it than the origin serves plus what the edges can take now (so with no
+ * edge its attendees wait in the queue, not beyond the limit); elsewhere its own cap. FALSE: the room
+ * has no origin_attendees (any more): nothing to follow. */
 static gboolean apply_room_cap(ah_engine *engine, ah_room *room)
 {
 	gboolean follows = room->origin_attendees >= 0 && origin_here(engine, room);
 	guint64 cap = follows ? MIN((guint64)room->max_attendees, (guint64)room->origin_attendees + engine->place->spill)
 		: room->max_attendees;
 	ah_admission_set_room(engine->adm, room->tenant->id, room->id, (guint)cap);
-	return follows;
+	return room->origin_attendees >= 0;
 }
 
 void ah_engine_edges_room_changed(ah_engine *engine, ah_room *room)
@@ -333,6 +334,17 @@ void ah_engine_edges_room_changed(ah_engine *engine, ah_room *room)
 		return;
 	if (apply_room_cap(engine, room))
 		g_hash_table_add(engine->place->limited, room_key(room));
+}
+
+void ah_engine_edges_room_gone(ah_engine *engine, const ah_room *room)
+{
+	char *key;
+	if (engine->place == NULL)
+		return;
+	key = room_key(room);
+	ah_edges_forget_room(engine->place->edges, key);
+	g_hash_table_remove(engine->place->limited, key);
+	g_free(key);
 }
 
 void ah_engine_edges_sync(ah_engine *engine, gint64 now)

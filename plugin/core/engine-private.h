@@ -480,6 +480,8 @@ void ah_engine_edges_sync(ah_engine *engine, gint64 now);
 gint64 ah_engine_edges_deadline(const ah_engine *engine, gint64 now);
 /* A room's origin_attendees, max_attendees or home changed: its admission cap follows the edges. */
 void ah_engine_edges_room_changed(ah_engine *engine, ah_room *room);
+/* The room is going away: forget its placements (room_info's `placed`) and its cap. */
+void ah_engine_edges_room_gone(ah_engine *engine, const ah_room *room);
 /* Where an attendee of `room` admitted now is served: NULL here (fits this node's capacity and, at
  * its origin, the room's origin_attendees; or no edge has room), else the edge (the placement is
  * recorded). later_node / later_room: attendees admitted with it (node, room) and not decided yet. */

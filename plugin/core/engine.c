@@ -107,6 +107,7 @@ static void empty_room(ah_engine *engine, ah_room *room, ah_exit how, gint64 now
 		g_ptr_array_remove(engine->dirty_rooms, room);
 	room->dirty = FALSE;
 	ah_engine_schedule_untrack(engine, room);
+	ah_engine_edges_room_gone(engine, room);
 }
 
 void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)

@@ -230,6 +230,11 @@ static void test_origin_attendees_n(fixture *f, gconstpointer data)
 		"edges");
 	g_assert_cmpint(num(reply, "placed"), ==, 2);
 	g_assert_cmpint(num(json_object_get(reply, "placed_on"), "node-b"), ==, 2);
+	/* A room made again under the same id starts with nothing placed (the node's totals stay). */
+	assert_success(admin(f, "{'request': 'destroy_room', 'tenant': 'acme', 'room': 'allhands'}"));
+	assert_success(admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'allhands', 'node': 'node-a', "
+		"'max_attendees': 100, 'presenter_secret': 's3cret-presenter'}"));
+	g_assert_cmpuint(json_object_size(json_object_get(room_info(f), "placed")), ==, 0);
 	clear(&b.f);
 	clear(&c.f);
 	clear(f);
