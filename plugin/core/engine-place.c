@@ -29,6 +29,7 @@ struct ah_engine_place {
 	guint spill;          /* seats added to admission's capacity: what the edges can take now */
 	gboolean edges_dirty; /* a new view or placement since the last ah_engine_edges_sync */
 	gint64 edges_roll_at;  /* the ramp's second after the last placement ends: look again then */
+	gint64 synced_at;     /* the last ah_engine_edges_sync's `now` */
 	GHashTable *limited;  /* "tenant/room" -> NULL: rooms with origin_attendees whose admission cap follows
 			       * the edges (ah_engine_edges_room_changed) */
 	guint64 served_over;  /* attendees served here beyond a limit: no edge had room when admitted */
@@ -42,6 +43,12 @@ static char *room_key(const ah_room *room)
 
 void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret)
 {
+	/* Set again: admission's capacity back to the node's own (the edges' seats were added to it). */
+	if (engine->place != NULL && engine->place->spill > 0) {
+		ah_admission_config c = *ah_admission_get_config(engine->adm);
+		c.capacity = c.capacity > engine->place->spill ? c.capacity - engine->place->spill : 0;
+		ah_admission_set_config(engine->adm, &c, engine->place->synced_at);
+	}
 	ah_engine_place_clear(engine);
 	if (node_id == NULL || secret == NULL)
 		return;
@@ -358,6 +365,7 @@ void ah_engine_edges_sync(ah_engine *engine, gint64 now)
 	if (place == NULL || (!place->edges_dirty && now < place->edges_roll_at))
 		return;
 	place->edges_dirty = FALSE;
+	place->synced_at = now;
 	if (now >= place->edges_roll_at)
 		place->edges_roll_at = G_MAXINT64;
 	spill = MIN(ah_edges_capacity(place->edges, place->view, place->node_id, now), (guint64)AH_CAP_MAX);
