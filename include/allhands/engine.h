@@ -162,7 +162,8 @@ guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn);
  * each entry point; tests set it by hand. Schedules see real time = now + offset. Default 0. */
 void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monotonic_us);
 
-/* The node's current admission config (for logging). */
+/* The node's current admission config (for logging). In cluster mode its capacity includes the seats its
+ * edges can take now (docs/cluster.md, "Edges"); status shows the node's own. */
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 
 /* The state file's writer (persist-writer.h; NULL: nothing persists). The glue runs its thread;
