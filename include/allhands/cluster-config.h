@@ -25,6 +25,7 @@
 #define AH_CLUSTER_SECRET_MIN_LEN 32
 #define AH_CLUSTER_SECRET_MAX_LEN 256
 #define AH_CLUSTER_LINGER_DEFAULT_MS 5000
+#define AH_CLUSTER_FANOUT_DEFAULT 16
 
 typedef struct {
 	gboolean enabled;        /* cluster = true; FALSE: nothing below was read */
@@ -41,6 +42,8 @@ typedef struct {
 	guint media_port;        /* media_port: its UDP port, 0: any free one (announced to the origins) */
 	guint edge_linger_ms;    /* edge_linger_ms: an edge keeps a room's subscription this long after its last
 				  * receiver left */
+	guint edge_fanout;       /* edge_fanout: edges a node feeds directly per room (origin or edge: a tree); further
+				  * edges are sent to one of them; 0: no limit */
 } ah_cluster_config;
 
 /* The value of `key` in the config, NULL when absent. Empty strings count as absent. */
@@ -48,7 +51,7 @@ typedef const char *(*ah_cluster_config_lookup)(gpointer user, const char *key);
 
 /* Read and check every cluster key (`cluster`, `node_id`, `node_url`, `heartbeat_ms`,
  * `node_expiry_ms`, `edge_ramp_per_s`, `redis_*`, `cluster_secret`, `media_address`,
- * `media_port`, `edge_linger_ms`). With `cluster` absent or false, only that is
+ * `media_port`, `edge_linger_ms`, `edge_fanout`). With `cluster` absent or false, only that is
  * read: *out is disabled and TRUE returned. `host_name` is node_id's default (g_get_host_name()).
  * FALSE with *error (g_free) naming the key and what it must be; *out is then cleared. */
 gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup lookup, gpointer user,

@@ -315,7 +315,8 @@ guint ah_engine_room_receivers(const ah_engine *engine, const char *tenant, cons
 gboolean ah_engine_watch_feeds(ah_engine *engine, const char *tenant, const char *room, gboolean on);
 GPtrArray *ah_engine_feeds_take(ah_engine *engine);
 /* Origin: append (ah_mirror) the room's publishing presenters, mirrors excluded; the strings and streams
- * point into the engine (valid until the next call into it). FALSE: no such room. */
+ * point into the engine (valid until the next call into it); out NULL: only whether the room exists. FALSE: no
+ * such room. */
 gboolean ah_engine_room_publishers(const ah_engine *engine, const char *tenant, const char *room, GArray *out);
 
 #endif

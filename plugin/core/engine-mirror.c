@@ -69,7 +69,7 @@ gboolean ah_engine_room_publishers(const ah_engine *engine, const char *tenant, 
 	const ah_room *r = ah_engine_room(engine, tenant, room);
 	if (r == NULL)
 		return FALSE;
-	for (guint i = 0; i < r->presenters->len; i++) {
+	for (guint i = 0; out != NULL && i < r->presenters->len; i++) {
 		const ah_participant *p = g_ptr_array_index(r->presenters, i);
 		engine->work->member_visits++;
 		if (!ah_engine_publishing(p) || p->mirror)

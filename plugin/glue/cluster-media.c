@@ -34,12 +34,15 @@ typedef struct {
 	guint port;
 	gint64 seen;
 	ah_mlink *link;
+	json_t *tree;       /* its subtree as it reported it: [[node, parent], ...] */
+	guint receivers;    /* its attendees, as it reported them */
 } edge_sub;
 
 typedef struct {
 	char *tenant, *room;
 	GHashTable *edges;  /* node -> edge_sub* */
 	GHashTable *feeds;  /* presenter conn (guint64*) -> feed (GUINT_TO_POINTER) */
+	gboolean relay;     /* this node is an edge of the room feeding edges below it (a tree) */
 } origin_room;
 
 /* ---- edge ---- */
@@ -55,21 +58,37 @@ typedef struct {
 
 typedef struct {
 	char *tenant, *room, *origin;
-	ah_mlink *link;      /* NULL until the origin's first feeds */
+	char *parent;        /* the edge it subscribes to in a tree, NULL: the origin itself */
+	ah_mlink *link;      /* NULL until the upstream's first feeds */
 	GHashTable *mirrors; /* pid (guint64*) -> mirror_t* */
-	gint64 zero_since, sub_at, feeds_at;
+	gint64 zero_since, sub_at, feeds_at, parent_at;
 	guint64 feeds_received;
 } edge_room;
 
 static ah_engine *engine = NULL;
 static char *node_id = NULL;
 static guint linger_ms = AH_CLUSTER_LINGER_DEFAULT_MS;
+static guint fanout = AH_CLUSTER_FANOUT_DEFAULT;   /* edges fed directly per room and node, 0: no limit */
+#define AH_TREE_MAX 256                            /* [node, parent] pairs a subscription reports at most */
+#define AH_UPSTREAM_SILENT_US (3 * G_USEC_PER_SEC) /* a parent that answers no sub for this long is left */
 static GHashTable *origin_rooms = NULL; /* "tenant/room" -> origin_room* */
 static GHashTable *edge_rooms = NULL;   /* "tenant/room" -> edge_room* */
 static guint next_feed = 0;
 static gint64 second_at = 0;
 static GPtrArray *pending = NULL;      /* feeds and gone messages (json_t*) for the turn */
-static guint64 msgs_in = 0, msgs_bad = 0, msgs_out = 0, edges_expired = 0, unsubscribed = 0;
+static guint64 msgs_in = 0, msgs_bad = 0, msgs_out = 0, edges_expired = 0, unsubscribed = 0, redirected = 0;
+
+/* The registry's last view says the node is dead (present and not alive). */
+static gboolean node_dead(const char *id)
+{
+	const ah_registry_view *view = ah_cluster_view();
+	for (guint i = 0; view != NULL && i < view->nodes->len; i++) {
+		const ah_registry_node *n = g_ptr_array_index(view->nodes, i);
+		if (strcmp(n->id, id) == 0)
+			return !n->alive;
+	}
+	return FALSE;
+}
 
 static char *room_key(const char *tenant, const char *room)
 {
@@ -102,6 +121,7 @@ static void edge_sub_free(gpointer data)
 	g_free(e->node);
 	g_free(e->address);
 	ah_mlink_unref(e->link);
+	json_decref(e->tree);
 	g_free(e);
 }
 
@@ -126,6 +146,7 @@ static guint new_feed(void)
 static void clear_uplink(guint64 conn, guint feed)
 {
 	ah_session *s = ah_session_lookup(conn);
+	ah_mlink_feed_out_remove((guint16)feed);
 	if (s != NULL) {
 		int none[AH_MAX_STREAMS];
 		for (int i = 0; i < AH_MAX_STREAMS; i++)
@@ -135,7 +156,36 @@ static void clear_uplink(guint64 conn, guint feed)
 	}
 }
 
-/* The room's publishing presenters now, their feeds, their uplinks to every edge; the feeds message. */
+static edge_room *edge_room_of(const char *tenant, const char *room)
+{
+	char *key = room_key(tenant, room);
+	edge_room *r = g_hash_table_lookup(edge_rooms, key);
+	g_free(key);
+	return r;
+}
+
+/* What the room's edges receive from here: the room's publishing presenters on its origin; on a relay
+ * (an edge feeding edges), the mirrors of the origin's presenters. */
+static void sources(const origin_room *o, GArray *pubs)
+{
+	edge_room *r = o->relay ? edge_room_of(o->tenant, o->room) : NULL;
+	GHashTableIter it;
+	gpointer v;
+	if (!o->relay) {
+		ah_engine_room_publishers(engine, o->tenant, o->room, pubs);
+		return;
+	}
+	if (r == NULL)
+		return;
+	g_hash_table_iter_init(&it, r->mirrors);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		const mirror_t *m = v;
+		ah_mirror e = { m->mirror->conn, m->pid, m->display, m->streams, m->n };
+		g_array_append_val(pubs, e);
+	}
+}
+
+/* The room's sources now, their feeds, their uplinks to every edge; the feeds message. */
 static json_t *update_origin(origin_room *o)
 {
 	GArray *pubs = g_array_new(FALSE, FALSE, sizeof(ah_mirror));
@@ -144,7 +194,7 @@ static json_t *update_origin(origin_room *o)
 	json_t *presenters = json_array();
 	GHashTableIter it;
 	gpointer k, v;
-	ah_engine_room_publishers(engine, o->tenant, o->room, pubs);
+	sources(o, pubs);
 	g_hash_table_iter_init(&it, o->edges);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		g_ptr_array_add(links, ((edge_sub *)v)->link);
@@ -218,7 +268,58 @@ static void origin_room_end(origin_room *o)
 	g_hash_table_iter_init(&it, o->feeds);
 	while (g_hash_table_iter_next(&it, &k, &v))
 		clear_uplink(*(guint64 *)k, GPOINTER_TO_UINT(v));
-	ah_engine_watch_feeds(engine, o->tenant, o->room, FALSE);
+	if (!o->relay)
+		ah_engine_watch_feeds(engine, o->tenant, o->room, FALSE);
+}
+
+/* The subtree below this node for the room: its edges and what they reported, [[node, parent], ...]. */
+static json_t *subtree(const origin_room *o)
+{
+	json_t *tree = json_array(), *pair;
+	GHashTableIter it;
+	gpointer v;
+	size_t i;
+	if (o == NULL)
+		return tree;
+	g_hash_table_iter_init(&it, o->edges);
+	while (g_hash_table_iter_next(&it, NULL, &v) && json_array_size(tree) < AH_TREE_MAX) {
+		const edge_sub *e = v;
+		json_array_append_new(tree, json_pack("[s, s]", e->node, node_id));
+		json_array_foreach(e->tree, i, pair)
+			if (json_array_size(tree) < AH_TREE_MAX)
+				json_array_append(tree, pair);
+	}
+	return tree;
+}
+
+static gboolean in_tree(const json_t *tree, const char *node)
+{
+	size_t i;
+	json_t *pair;
+	json_array_foreach(tree, i, pair)
+		if (g_strcmp0(json_string_value(json_array_get(pair, 0)), node) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Fan-out reached: the edge is sent to one of this node's edges (not one below it: no cycle), the same one
+ * for the same edge while the edges stay. NULL: none fits (it is fed from here after all). */
+static const char *parent_for(const origin_room *o, const char *edge, const json_t *its_tree)
+{
+	GPtrArray *ids = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k;
+	const char *chosen = NULL;
+	g_hash_table_iter_init(&it, o->edges);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		if (strcmp(k, edge) != 0 && !in_tree(its_tree, k) && !node_dead(k))
+			g_ptr_array_add(ids, k);
+	if (ids->len > 0) {
+		g_ptr_array_sort(ids, (GCompareFunc)g_strcmp0);
+		chosen = g_ptr_array_index(ids, g_str_hash(edge) % ids->len);
+	}
+	g_ptr_array_free(ids, TRUE);
+	return chosen;
 }
 
 static void on_sub(const char *from, const char *tenant, const char *room, json_t *msg, gint64 now)
@@ -228,8 +329,17 @@ static void on_sub(const char *from, const char *tenant, const char *room, json_
 	char *key = room_key(tenant, room), *error = NULL;
 	gboolean here = ah_engine_room_publishers(engine, tenant, room, NULL) &&
 		ah_engine_room_origin(engine, tenant, room) == NULL;
+	/* An edge of the room may feed other edges (a tree), never its own upstream. */
+	edge_room *mine = here ? NULL : edge_room_of(tenant, room);
+	gboolean relay = mine != NULL && g_strcmp0(mine->parent, from) != 0 && strcmp(mine->origin, from) != 0;
+	json_t *its_tree = json_object_get(msg, "tree");
 	origin_room *o = g_hash_table_lookup(origin_rooms, key);
-	if (!here) {
+	if (o != NULL && o->relay != relay) { /* it became (or stopped being) the origin */
+		origin_room_end(o);
+		g_hash_table_remove(origin_rooms, key);
+		o = NULL;
+	}
+	if (!here && !relay) {
 		/* Not (or no longer) this room's origin: the edge looks again (stand-in, home back, room gone). */
 		publish(from, message("gone", tenant, room));
 		if (o != NULL) {
@@ -245,12 +355,23 @@ static void on_sub(const char *from, const char *tenant, const char *room, json_
 		o->room = g_strdup(room);
 		o->edges = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, edge_sub_free);
 		o->feeds = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+		o->relay = relay;
 		g_hash_table_insert(origin_rooms, key, o);
-		ah_engine_watch_feeds(engine, tenant, room, TRUE);
+		if (!relay)
+			ah_engine_watch_feeds(engine, tenant, room, TRUE);
 	} else {
 		g_free(key);
 	}
 	edge_sub *e = g_hash_table_lookup(o->edges, from);
+	const char *parent = e == NULL && fanout > 0 && g_hash_table_size(o->edges) >= fanout ?
+		parent_for(o, from, its_tree) : NULL;
+	if (parent != NULL) {
+		json_t *m = message("parent", tenant, room);
+		json_object_set_new(m, "node", json_string(parent));
+		publish(from, m);
+		redirected++;
+		return;
+	}
 	if (e == NULL || g_strcmp0(e->address, address) != 0 || e->port != (guint)port) {
 		ah_mlink *link = ah_mlink_to_edge(from, address, (guint)port, &error);
 		if (link == NULL) {
@@ -267,10 +388,14 @@ static void on_sub(const char *from, const char *tenant, const char *room, json_
 		JANUS_LOG(LOG_INFO, "allhands: media: edge %s subscribes to %s/%s (%s:%u)\n", from, tenant, room, address,
 			(guint)port);
 		e->seen = now;
+		e->tree = json_is_array(its_tree) ? json_incref(its_tree) : json_array();
 		broadcast_feeds(o); /* its uplinks now include the new edge */
 		return;
 	}
 	e->seen = now;
+	json_decref(e->tree);
+	e->tree = json_is_array(its_tree) ? json_incref(its_tree) : json_array();
+	e->receivers = (guint)MAX(0, json_integer_value(json_object_get(msg, "receivers")));
 	json_t *presenters = update_origin(o);
 	send_feeds(o, e, presenters);
 	json_decref(presenters);
@@ -302,7 +427,7 @@ static void origin_second(gint64 now)
 		gboolean dropped = FALSE;
 		g_hash_table_iter_init(&eit, o->edges);
 		while (g_hash_table_iter_next(&eit, NULL, &ev)) {
-			if (now - ((edge_sub *)ev)->seen > AH_EDGE_EXPIRY_US) {
+			if (now - ((edge_sub *)ev)->seen > AH_EDGE_EXPIRY_US || node_dead(((edge_sub *)ev)->node)) {
 				JANUS_LOG(LOG_WARN, "allhands: media: edge %s of %s/%s silent: dropped\n", ((edge_sub *)ev)->node,
 					o->tenant, o->room);
 				g_hash_table_iter_remove(&eit);
@@ -336,9 +461,23 @@ static void edge_room_free(gpointer data)
 	g_free(r->tenant);
 	g_free(r->room);
 	g_free(r->origin);
+	g_free(r->parent);
 	g_hash_table_destroy(r->mirrors);
 	ah_mlink_unref(r->link);
 	g_free(r);
+}
+
+static const char *upstream(const edge_room *r)
+{
+	return r->parent != NULL ? r->parent : r->origin;
+}
+
+static origin_room *relay_of(const edge_room *r)
+{
+	char *key = room_key(r->tenant, r->room);
+	origin_room *o = g_hash_table_lookup(origin_rooms, key);
+	g_free(key);
+	return o != NULL && o->relay ? o : NULL;
 }
 
 static void send_sub(edge_room *r, gint64 now)
@@ -346,7 +485,9 @@ static void send_sub(edge_room *r, gint64 now)
 	json_t *msg = message("sub", r->tenant, r->room);
 	json_object_set_new(msg, "address", json_string(ah_mlink_address()));
 	json_object_set_new(msg, "port", json_integer(ah_mlink_port()));
-	publish(r->origin, msg);
+	json_object_set_new(msg, "receivers", json_integer(ah_engine_room_receivers(engine, r->tenant, r->room)));
+	json_object_set_new(msg, "tree", subtree(relay_of(r)));
+	publish(upstream(r), msg);
 	r->sub_at = now;
 }
 
@@ -381,7 +522,7 @@ static void drop_mirrors(edge_room *r)
 static void edge_room_end(edge_room *r, gboolean tell, gint64 now, GPtrArray *outs)
 {
 	if (tell && r->origin != NULL)
-		publish(r->origin, message("unsub", r->tenant, r->room));
+		publish(upstream(r), message("unsub", r->tenant, r->room));
 	drop_mirrors(r);
 	push_mirrors(r, now, outs);
 	ah_engine_edge_room_done(engine, r->tenant, r->room);
@@ -523,6 +664,10 @@ static void on_feeds(const char *from, edge_room *r, json_t *msg, gint64 now, GP
 	r->feeds_at = now;
 	r->feeds_received++;
 	push_mirrors(r, now, outs);
+	/* Edges fed from here learn the change (their feeds are this node's mirrors). */
+	origin_room *below = relay_of(r);
+	if (below != NULL)
+		broadcast_feeds(below);
 }
 
 static void edge_second(gint64 now, GPtrArray *outs)
@@ -543,15 +688,25 @@ static void edge_second(gint64 now, GPtrArray *outs)
 			/* The origin moved (it died: its stand-in; or it came back): subscribe there. Receivers keep
 			 * their PeerConnections; the new origin's presenters replace the mirrors when they publish. */
 			JANUS_LOG(LOG_INFO, "allhands: media: %s/%s: origin %s -> %s\n", r->tenant, r->room, r->origin, origin);
-			publish(r->origin, message("unsub", r->tenant, r->room));
+			publish(upstream(r), message("unsub", r->tenant, r->room));
 			drop_mirrors(r);
 			push_mirrors(r, now, outs);
 			g_free(r->origin);
 			r->origin = g_strdup(origin);
+			g_clear_pointer(&r->parent, g_free);
 			ah_mlink_unref(r->link);
 			r->link = NULL;
+			r->feeds_at = now;
 		}
-		if (ah_engine_room_receivers(engine, r->tenant, r->room) > 0) {
+		if (r->parent != NULL && (now - MAX(r->feeds_at, r->parent_at) > AH_UPSTREAM_SILENT_US || node_dead(r->parent))) {
+			/* The parent answers no more (it died, or stopped serving the room): back to the origin. */
+			JANUS_LOG(LOG_WARN, "allhands: media: %s/%s: parent %s silent, back to the origin %s\n", r->tenant, r->room,
+				r->parent, r->origin);
+			g_clear_pointer(&r->parent, g_free);
+			r->feeds_at = now;
+		}
+		origin_room *below = relay_of(r);
+		if (ah_engine_room_receivers(engine, r->tenant, r->room) > 0 || (below != NULL && g_hash_table_size(below->edges) > 0)) {
 			r->zero_since = 0;
 		} else if (r->zero_since == 0) {
 			r->zero_since = now;
@@ -586,7 +741,7 @@ static void on_message(const ah_redis_reply *reply, gpointer user, gint64 now)
 		on_sub(from, tenant, room, msg, now);
 	} else if (strcmp(type, "unsub") == 0) {
 		on_unsub(from, tenant, room);
-	} else if (strcmp(type, "feeds") == 0 || strcmp(type, "gone") == 0) {
+	} else if (strcmp(type, "feeds") == 0 || strcmp(type, "gone") == 0 || strcmp(type, "parent") == 0) {
 		/* Handled in this turn's ah_cluster_media_turn, which has the engine's outs. */
 		g_ptr_array_add(pending, json_incref(msg));
 	} else {
@@ -603,10 +758,27 @@ static void edge_message(json_t *msg, gint64 now, GPtrArray *outs)
 		"room")));
 	edge_room *r = g_hash_table_lookup(edge_rooms, key);
 	g_free(key);
-	if (r == NULL || strcmp(r->origin, from) != 0)
+	if (r == NULL || strcmp(upstream(r), from) != 0)
 		return; /* not subscribed (any more) to that node for that room */
 	if (strcmp(type, "feeds") == 0) {
 		on_feeds(from, r, msg, now, outs);
+	} else if (strcmp(type, "parent") == 0) {
+		/* The upstream feeds enough edges: subscribe to the edge it names (not one below this node). */
+		const char *node = json_string_value(json_object_get(msg, "node"));
+		json_t *mine = subtree(relay_of(r));
+		if (node != NULL && strcmp(node, node_id) != 0 && !in_tree(mine, node) && strlen(node) <= 64) {
+			JANUS_LOG(LOG_INFO, "allhands: media: %s/%s: fed through %s (a tree: %s feeds enough edges)\n", r->tenant,
+				r->room, node, from);
+			g_free(r->parent);
+			r->parent = g_strdup(node);
+			r->parent_at = now;
+			send_sub(r, now);
+		}
+		json_decref(mine);
+	} else if (r->parent != NULL) {
+		/* gone from a parent that no longer serves the room: back to the origin. */
+		g_clear_pointer(&r->parent, g_free);
+		send_sub(r, now);
 	} else if (g_hash_table_size(r->mirrors) > 0) {
 		drop_mirrors(r);
 		push_mirrors(r, now, outs);
@@ -626,6 +798,7 @@ gboolean ah_cluster_media_start(ah_engine *e, char **error)
 	engine = e;
 	node_id = g_strdup(config->node_id);
 	linger_ms = config->edge_linger_ms;
+	fanout = config->edge_fanout;
 	origin_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, origin_room_free);
 	edge_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, edge_room_free);
 	pending = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
@@ -726,26 +899,27 @@ json_t *ah_cluster_media_status(gint64 now)
 		json_t *list = json_array();
 		g_hash_table_iter_init(&eit, o->edges);
 		while (g_hash_table_iter_next(&eit, NULL, &ev))
-			json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:I}", "node", ((edge_sub *)ev)->node, "address",
+			json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:I, s:I}", "node", ((edge_sub *)ev)->node, "address",
 				((edge_sub *)ev)->address, "port", (int)((edge_sub *)ev)->port, "heard_ms_ago",
-				(json_int_t)((now - ((edge_sub *)ev)->seen) / 1000)));
-		json_array_append_new(origins, json_pack("{s:s, s:s, s:o, s:I}", "tenant", o->tenant, "room", o->room, "edges",
-			list, "feeds", (json_int_t)g_hash_table_size(o->feeds)));
+				(json_int_t)((now - ((edge_sub *)ev)->seen) / 1000), "receivers", (json_int_t)((edge_sub *)ev)->receivers));
+		json_array_append_new(origins, json_pack("{s:s, s:s, s:o, s:I, s:b, s:o}", "tenant", o->tenant, "room", o->room,
+			"edges", list, "feeds", (json_int_t)g_hash_table_size(o->feeds), "relay", o->relay, "tree", subtree(o)));
 	}
 	edges = json_array();
 	g_hash_table_iter_init(&it, edge_rooms);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		edge_room *r = v;
-		json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "tenant", r->tenant, "room",
-			r->room, "origin", r->origin, "mirrors", (json_int_t)g_hash_table_size(r->mirrors), "receivers",
+		json_array_append_new(edges, json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:I, s:I}", "tenant", r->tenant, "room",
+			r->room, "origin", r->origin, "parent", r->parent, "mirrors", (json_int_t)g_hash_table_size(r->mirrors), "receivers",
 			(json_int_t)ah_engine_room_receivers(engine, r->tenant, r->room), "feeds_received",
 			(json_int_t)r->feeds_received, "idle_ms", (json_int_t)(r->zero_since != 0 ? (now - r->zero_since) / 1000 : 0)));
 	}
 	json_object_set_new(j, "origin_of", origins);
 	json_object_set_new(j, "edge_of", edges);
 	json_object_set_new(j, "linger_ms", json_integer(linger_ms));
-	json_object_set_new(j, "messages", json_pack("{s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)msgs_in,
+	json_object_set_new(j, "fanout", json_integer(fanout));
+	json_object_set_new(j, "messages", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)msgs_in,
 		"refused", (json_int_t)msgs_bad, "sent", (json_int_t)msgs_out, "edges_expired", (json_int_t)edges_expired,
-		"unsubscribed", (json_int_t)unsubscribed));
+		"unsubscribed", (json_int_t)unsubscribed, "sent_to_parent", (json_int_t)redirected));
 	return j;
 }

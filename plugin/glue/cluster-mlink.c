@@ -342,6 +342,21 @@ void ah_mlink_set_uplinks(ah_session *presenter, guint16 feed, const int out_pt[
 	g_mutex_unlock(&lock);
 }
 
+void ah_mlink_feed_out_remove(guint16 feed)
+{
+	g_mutex_lock(&lock);
+	if (feeds_out != NULL)
+		g_hash_table_remove(feeds_out, GUINT_TO_POINTER(feed));
+	g_mutex_unlock(&lock);
+}
+
+void ah_mlink_release_uplinks(ah_session *session)
+{
+	/* The session's last reference: no thread forwards for it any more. */
+	uplinks_unref(session->uplinks);
+	session->uplinks = NULL;
+}
+
 void ah_mlink_feed_in(ah_mlink *l, guint16 feed, ah_session *mirror, const gboolean video[AH_MAX_STREAMS])
 {
 	in_feed *f = g_new0(in_feed, 1);

@@ -398,6 +398,10 @@ guint32 ah_mlink_ssrc(guint16 feed, int mindex, int layer);
 /* Origin: presenter's packets go to `links` (n: 0 stops), as `feed`, with out_pt per m-line (-1: none). */
 void ah_mlink_set_uplinks(ah_session *presenter, guint16 feed, const int out_pt[AH_MAX_STREAMS], ah_mlink **links,
 	guint n);
+/* Origin: forget which presenter a feed was (its presenter is gone). */
+void ah_mlink_feed_out_remove(guint16 feed);
+/* A session's last reference went: its uplinks' snapshot with it (plugin.c's release of a session's parts). */
+void ah_mlink_release_uplinks(ah_session *session);
 /* Edge: feed `feed` of origin link `l` feeds `mirror` (video: per m-line), or no longer. */
 void ah_mlink_feed_in(ah_mlink *l, guint16 feed, ah_session *mirror, const gboolean video[AH_MAX_STREAMS]);
 void ah_mlink_feed_in_remove(ah_mlink *l, guint16 feed, guint64 mirror_conn);

@@ -58,6 +58,8 @@ static void release_parts(ah_session *session)
 {
 	if (session->pub != NULL)
 		ah_pubmedia_free(session->pub);
+	if (session->uplinks != NULL)
+		ah_mlink_release_uplinks(session);
 	if (session->held != NULL)
 		g_queue_free_full(session->held, ah_held_out_free);
 }

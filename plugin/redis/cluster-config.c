@@ -23,7 +23,7 @@ typedef struct {
 } number;
 
 enum { N_HEARTBEAT, N_EXPIRY, N_FULL, N_RAMP, N_PORT, N_DB, N_CONNECT, N_COMMAND, N_PING, N_QUEUED, N_MEDIA_PORT,
-	N_LINGER, N__COUNT };
+	N_LINGER, N_FANOUT, N__COUNT };
 
 static gboolean fail(char **error, char *message)
 {
@@ -204,6 +204,7 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 		[N_QUEUED] = { "redis_max_queued", 0, 10000000, 0 },
 		[N_MEDIA_PORT] = { "media_port", 0, 65535, 0 },
 		[N_LINGER] = { "edge_linger_ms", 0, 600000, AH_CLUSTER_LINGER_DEFAULT_MS },
+		[N_FANOUT] = { "edge_fanout", 0, 10000, AH_CLUSTER_FANOUT_DEFAULT },
 	};
 	memset(out, 0, sizeof(*out));
 	if (!read_switch(get(lookup, user, "cluster"), &out->enabled, error))
@@ -216,6 +217,7 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 			read_media_address(out, get(lookup, user, "media_address"), error)) {
 		out->media_port = (guint)n[N_MEDIA_PORT].value;
 		out->edge_linger_ms = (guint)n[N_LINGER].value;
+		out->edge_fanout = (guint)n[N_FANOUT].value;
 		out->heartbeat_ms = (guint)n[N_HEARTBEAT].value;
 		out->node_expiry_ms = (guint)n[N_EXPIRY].value;
 		out->full_nodes = (guint)n[N_FULL].value;

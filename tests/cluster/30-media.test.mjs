@@ -15,12 +15,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import {
-  Bag, assertEvent, attendee, createTenant, createRoomWith, presenter, safeJson, waitFor,
+  Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
-import { CLUSTER_SECRET, Cluster, run } from './lib/cluster.mjs';
+import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
+import { Cluster, seatTicket } from './lib/cluster.mjs';
 
 const TENANT = 'media';
 const ROOM = 'allhands';
@@ -44,19 +46,6 @@ function clusterConfig(name) {
   };
 }
 
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-// A seat ticket for `node`, as the origin signs one (include/allhands/ticket.h): priority attendee.
-export function seatTicket(node, { tenant = TENANT, room = ROOM } = {}) {
-  const payload = {
-    c: true, e: Math.floor(Date.now() / 1000) + 60, n: node, p: 'attendee', r: room, s: '', t: tenant, v: 1,
-    x: crypto.randomBytes(16).toString('hex'),
-  };
-  const encoded = b64url(JSON.stringify(payload));
-  const mac = crypto.createHmac('sha256', CLUSTER_SECRET).update(`ah-ticket-v1.${encoded}`).digest();
-  return `${encoded}.${b64url(mac)}`;
-}
-
 async function status(node) {
   const s = await node.janus.admin({ request: 'status' });
   assert.equal(s.allhands, 'success', safeJson(s));
@@ -70,7 +59,7 @@ async function media(node) {
 // An attendee seated on `node` for the room homed on node a.
 async function edgeAttendee(node, bag, display) {
   const at = await attendee(node.janus, bag);
-  const j = await at.join({ request: 'join', tenant: TENANT, room: ROOM, display, ticket: seatTicket(`node-${node.name}`) });
+  const j = await at.join({ request: 'join', tenant: TENANT, room: ROOM, display, ticket: seatTicket(`node-${node.name}`, { tenant: TENANT, room: ROOM }) });
   if (j.data.event !== 'admitted') {
     assertEvent(j.data, 'queued', `join on node ${node.name} with a seat ticket`);
     await at.h.waitEvent('admitted', { timeout: 10000, what: `attendee on node ${node.name} admitted` });
@@ -79,6 +68,8 @@ async function edgeAttendee(node, bag, display) {
 }
 
 before(async () => {
+  process.env.AH_WERIFT_IP = cluster.env.clientIp; // werift gathers on the client namespace's address
+  await startLocalStun();
   redis = await cluster.startRedis('redis');
   nodes = [];
   for (const name of ['a', 'b', 'c']) nodes.push(await cluster.startNode(name, { allhands: clusterConfig(name) }));
@@ -97,6 +88,7 @@ before(async () => {
 });
 
 after(async () => {
+  stopLocalStun();
   await cluster.teardown();
 });
 
@@ -142,6 +134,203 @@ test('attendees on two edges receive the origin presenter\'s audio and video; st
     const toEdges = ma.links.filter((l) => l.role === 'to_edge');
     assert.deepEqual(toEdges.map((l) => l.peer).sort(), ['node-b', 'node-c']);
     for (const l of toEdges) assert.ok(l.rtp_sent > 0 && l.bitrate_bps > 0, safeJson(l));
+  } finally {
+    await peers.closeAll();
+  }
+});
+
+// The first bytes of the VP8 payload of each recorded packet: a werift attendee that keeps them.
+class KeyAttendee extends WeriftAttendee {
+  _record(packet, router) {
+    super._record(packet, router);
+    const last = this.packets[this.packets.length - 1];
+    if (last) last.bytes = Buffer.from(packet.payload.subarray(0, 24));
+  }
+}
+
+// RFC 7741: the packet starts a VP8 frame (S=1, partition 0) whose payload header says keyframe (P=0).
+function vp8KeyframeStart(b) {
+  if (!b || b.length < 2 || !((b[0] & 0x10) !== 0 && (b[0] & 0x07) === 0)) return false;
+  let i = 1;
+  if (b[0] & 0x80) {
+    const x = b[1];
+    i = 2;
+    if (x & 0x80) i += (b[i] & 0x80) ? 2 : 1;
+    if (x & 0x40) i += 1;
+    if (x & 0x30) i += 1;
+  }
+  return b.length > i + 5 && (b[i] & 0x01) === 0 && b[i + 3] === 0x9d && b[i + 4] === 0x01 && b[i + 5] === 0x2a;
+}
+
+test('a second presenter on the origin reaches the edges and leaves; every edge joiner\'s first video packet starts a keyframe', async () => {
+  const [a, b, c] = nodes;
+  const peers = new Bag();
+  try {
+    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'First' });
+    const onB = await edgeAttendee(b, peers, 'Watcher on b');
+    await onB.waitMedia({ audio: true, video: true });
+    // A werift joiner on c records what arrives: its first video packet is a keyframe's first.
+    const h = await handle(c.janus, peers);
+    const wa = new KeyAttendee(h, { label: 'keyframe check' });
+    peers.add(() => wa.close());
+    const j = await wa.join({ request: 'join', tenant: TENANT, room: ROOM, display: 'Werift on c', ticket: seatTicket('node-c', { tenant: TENANT, room: ROOM }) });
+    if (j.data.event !== 'admitted') await h.waitEvent('admitted', { timeout: 10000, what: 'werift attendee on c admitted' });
+    const video = () => wa.packets.filter((p) => p.bytes && p.mid && wa.offers.some((o) => o.mlines.some((m) => m.kind === 'video' && m.mid === p.mid)));
+    await waitFor(() => video().length >= 20, { timeout: 20000, what: `video packets at the werift attendee on c (errors ${wa.errors.map(String)}, ${wa.packets.length} packets)` });
+    assert.ok(vp8KeyframeStart(video()[0].bytes), `first video packet on the edge starts a keyframe: ${video()[0].bytes.toString('hex')}`);
+    // The second presenter: every edge attendee is offered it, then receives two video streams.
+    const second = await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Second' });
+    await onB.waitMedia({ audio: true, video: true, videoStreams: 2, audioStreams: 2 });
+    const mb = await media(b);
+    assert.equal(mb.edge_of.find((r) => r.room === ROOM).mirrors, 2);
+    // It leaves: b's attendee keeps the first presenter's media, the mirror is gone.
+    await second.h.request({ request: 'leave' });
+    await waitFor(async () => (await media(b)).edge_of.find((r) => r.room === ROOM)?.mirrors === 1,
+      { timeout: 10000, interval: 100, what: 'node b: the second presenter\'s mirror gone' });
+    await onB.waitMedia({ audio: true, video: true, videoStreams: 1, audioStreams: 1 });
+    const after = await onB.inbound();
+    console.log(`# after the second presenter left, attendee on b: ${safeJson(after.map((s) => [s.kind, s.packetsReceived, s.framesDecoded]))}`);
+  } finally {
+    await peers.closeAll();
+  }
+});
+
+// Send one UDP datagram from `srcIp:srcPort` (spoofed with a raw socket: this namespace is not that
+// address's) to `dstIp:dstPort`.
+function spoofUdp({ srcIp, srcPort, dstIp, dstPort, payload }) {
+  const code = `
+import socket, struct, sys
+src, sport, dst, dport, data = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+udp = struct.pack('!HHHH', sport, dport, 8 + len(data), 0) + data
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+s.sendto(ip + udp, (dst, 0))
+`;
+  const r = spawnSync('python3', ['-c', code, srcIp, String(srcPort), dstIp, String(dstPort), payload.toString('hex')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `raw send: ${r.stderr}`);
+}
+
+test('a forged packet sent to an edge\'s link port is never relayed: from elsewhere (source), from the origin\'s own address and port (auth)', async () => {
+  const [a, b] = nodes;
+  const peers = new Bag();
+  try {
+    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Forged against' });
+    const onB = await edgeAttendee(b, peers, 'Target on b');
+    await onB.waitMedia({ audio: true, video: true });
+    const mb = await media(b);
+    const ma = await media(a);
+    const link = () => media(b).then((m) => m.links.find((l) => l.role === 'from_origin' && l.peer === 'node-a'));
+    const before = await link();
+    // A plausible RTP packet on the link: version 2, our VP8 payload type, the feed's link SSRC.
+    const ssrc = before.feeds > 0 ? 0x00010100 : 0x12345678;
+    const rtp = Buffer.alloc(120, 0x5a);
+    rtp.writeUInt8(0x80, 0); rtp.writeUInt8(96, 1); rtp.writeUInt16BE(4242, 2); rtp.writeUInt32BE(123456, 4); rtp.writeUInt32BE(ssrc, 8);
+    // 1. From the client namespace, a plain UDP socket: not the origin's address.
+    const sock = dgram.createSocket('udp4');
+    for (let i = 0; i < 5; i++) await new Promise((res) => sock.send(rtp, mb.port, b.ip, res));
+    sock.close();
+    await waitFor(async () => (await media(b)).dropped_unknown_source >= mb.dropped_unknown_source + 5,
+      { timeout: 5000, interval: 100, what: 'node b counts 5 datagrams from an unknown source' });
+    // 2. Spoofed from the origin's media address and port: it fails SRTP authentication.
+    for (let i = 0; i < 5; i++) spoofUdp({ srcIp: a.ip, srcPort: ma.port, dstIp: b.ip, dstPort: mb.port, payload: rtp });
+    await waitFor(async () => (await link()).dropped.auth >= before.dropped.auth + 5,
+      { timeout: 5000, interval: 100, what: 'node b refuses 5 spoofed packets as auth' });
+    const afterLink = await link();
+    console.log(`# forged: unknown source ${(await media(b)).dropped_unknown_source}, link from node-a dropped ${safeJson(afterLink.dropped)}`);
+    assert.equal(afterLink.dropped.replay, before.dropped.replay);
+    // The attendee's media kept flowing, and nothing forged was relayed (the link only relays what passed).
+    await onB.waitMedia({ audio: true, video: true });
+    assert.ok(afterLink.rtp_received > before.rtp_received);
+  } finally {
+    await peers.closeAll();
+  }
+});
+
+test('an edge whose last attendee left unsubscribes after edge_linger_ms; the origin stops sending to it', async () => {
+  const [a, b, c] = nodes;
+  const peers = new Bag();
+  const inner = new Bag();
+  try {
+    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Linger' });
+    const onB = await edgeAttendee(b, peers, 'Stays on b');
+    const onC = await edgeAttendee(c, inner, 'Leaves c');
+    await onB.waitMedia({ audio: true, video: true });
+    await onC.waitMedia({ audio: true, video: true });
+    const t0 = Date.now();
+    await onC.h.request({ request: 'leave' });
+    await inner.closeAll();
+    await waitFor(async () => !((await media(c)).edge_of || []).some((r) => r.room === ROOM),
+      { timeout: LINGER_MS + 8000, interval: 100, what: 'node c stops serving the room' });
+    const gone = Date.now() - t0;
+    await waitFor(async () => {
+      const room = (await media(a)).origin_of.find((r) => r.room === ROOM);
+      return room && room.edges.map((e) => e.node).join(',') === 'node-b';
+    }, { timeout: 5000, interval: 100, what: 'node a keeps only edge b' });
+    console.log(`# node c unsubscribed ${gone} ms after its last attendee left (edge_linger_ms ${LINGER_MS})`);
+    assert.ok(gone >= LINGER_MS, `not before the linger: ${gone} ms`);
+    const sentToC = async () => (await media(a)).links.find((l) => l.role === 'to_edge' && l.peer === 'node-c')?.rtp_sent ?? 0;
+    const s1 = await sentToC();
+    await sleep(1500);
+    const s2 = await sentToC();
+    assert.equal(s2, s1, 'no packet goes to node c any more');
+    await onB.waitMedia({ audio: true, video: true });
+  } finally {
+    await inner.closeAll();
+    await peers.closeAll();
+  }
+});
+
+// RFC 7741 descriptor, then RFC 6386 9.1: a keyframe's width, or 0.
+function vp8KeyframeWidth(b) {
+  if (!vp8KeyframeStart(b)) return 0;
+  let i = 1;
+  if (b[0] & 0x80) {
+    const x = b[1];
+    i = 2;
+    if (x & 0x80) i += (b[i] & 0x80) ? 2 : 1;
+    if (x & 0x40) i += 1;
+    if (x & 0x30) i += 1;
+  }
+  return b.length >= i + 8 ? b.readUInt16LE(i + 6) & 0x3fff : 0;
+}
+
+test('a simulcast presenter on the origin: attendees on one edge get different layers (low 240, high 960 pixels wide)', async () => {
+  const [a, b] = nodes;
+  const peers = new Bag();
+  try {
+    await presenter(a.janus, peers, {
+      tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Simulcast',
+      media: { simulcast: [{ rid: 'l', scaleResolutionDownBy: 4 }, { rid: 'm', scaleResolutionDownBy: 2 }, { rid: 'h' }],
+        width: 960, height: 540, fps: 15 },
+    });
+    const widths = {};
+    const watchers = {};
+    for (const layer of ['low', 'high']) {
+      const h = await handle(b.janus, peers);
+      const w = new KeyAttendee(h, { label: layer });
+      peers.add(() => w.close());
+      const j = await w.join({ request: 'join', tenant: TENANT, room: ROOM, display: `${layer} on b`, layer,
+        ticket: seatTicket('node-b', { tenant: TENANT, room: ROOM }) });
+      if (j.data.event !== 'admitted') await h.waitEvent('admitted', { timeout: 10000, what: `${layer} admitted on b` });
+      watchers[layer] = w;
+    }
+    for (const [layer, w] of Object.entries(watchers)) {
+      await waitFor(() => {
+        widths[layer] = [...new Set(w.packets.map((p) => vp8KeyframeWidth(p.bytes)).filter((x) => x > 0))];
+        return widths[layer].length > 0;
+      }, { timeout: 25000, interval: 200, what: `a keyframe at the ${layer} attendee on b (errors ${w.errors.map(String)})` });
+    }
+    console.log(`# simulcast over the link: keyframe widths on edge b: ${safeJson(widths)}`);
+    assert.deepEqual(widths.low, [240]);
+    assert.deepEqual(widths.high, [960]);
+    // Sequence numbers continuous at each attendee (one stream rewritten from the layers it got).
+    for (const [layer, w] of Object.entries(watchers)) {
+      const video = w.packets.filter((p) => p.bytes && p.pt === w.packets.find((q) => vp8KeyframeWidth(q.bytes) > 0)?.pt);
+      let jumps = 0;
+      for (let i = 1; i < video.length; i++) if (((video[i].seq - video[i - 1].seq + 65536) % 65536) > 100) jumps++;
+      assert.equal(jumps, 0, `${layer}: sequence numbers continuous`);
+    }
   } finally {
     await peers.closeAll();
   }

@@ -371,8 +371,17 @@ static void test_config_defaults(void)
 	g_assert_cmpuint(c.redis.connect_timeout_ms, ==, 0);
 	g_assert_cmpuint(c.redis.max_queued, ==, 0);
 	g_assert_cmpstr(c.secret, ==, TEST_CLUSTER_SECRET);
+	/* The media link: node_url's host, any port, the default linger. */
+	g_assert_cmpstr(c.media_address, ==, "10.0.0.11");
+	g_assert_cmpuint(c.media_port, ==, 0);
+	g_assert_cmpuint(c.edge_linger_ms, ==, AH_CLUSTER_LINGER_DEFAULT_MS);
 	ah_cluster_config_clear(&c);
 	g_assert_false(c.enabled);
+	/* An IPv6 node_url: its address without the brackets. */
+	g_assert_true(read_with(&c, &error, "h", "cluster", "true", "redis_host", "10.0.0.5", "node_url",
+		"wss://[fd00::5]:8989", NULL));
+	g_assert_cmpstr(c.media_address, ==, "fd00::5");
+	ah_cluster_config_clear(&c);
 	g_assert_null(c.node_id);
 }
 
@@ -384,7 +393,8 @@ static void test_config_every_key(void)
 		"https://edge-3.example.com/janus", "heartbeat_ms", "500", "node_expiry_ms", "1600", "heartbeat_full_nodes", "5", "redis_unix_socket",
 		"/run/redis/redis.sock", "redis_host", "ignored", "redis_port", "6380", "redis_username", "allhands",
 		"redis_password", "s3cret-s3cret", "redis_db", "2", "redis_connect_timeout_ms", "1500",
-		"redis_command_timeout_ms", "2500", "redis_ping_interval_ms", "700", "redis_max_queued", "5000", NULL));
+		"redis_command_timeout_ms", "2500", "redis_ping_interval_ms", "700", "redis_max_queued", "5000",
+		"media_address", "10.1.2.3", "media_port", "5004", "edge_linger_ms", "2500", NULL));
 	g_assert_null(error);
 	g_assert_cmpstr(c.node_id, ==, "edge-3");
 	g_assert_cmpstr(c.node_url, ==, "https://edge-3.example.com/janus");
@@ -400,6 +410,9 @@ static void test_config_every_key(void)
 	g_assert_cmpuint(c.redis.command_timeout_ms, ==, 2500);
 	g_assert_cmpuint(c.redis.ping_interval_ms, ==, 700);
 	g_assert_cmpuint(c.redis.max_queued, ==, 5000);
+	g_assert_cmpstr(c.media_address, ==, "10.1.2.3");
+	g_assert_cmpuint(c.media_port, ==, 5004);
+	g_assert_cmpuint(c.edge_linger_ms, ==, 2500);
 	ah_cluster_config_clear(&c);
 }
 
@@ -432,6 +445,15 @@ static void test_config_refused(void)
 		{ "redis_command_timeout_ms", "soon", "redis_command_timeout_ms = soon must be an integer 0..600000" },
 		{ "cluster_secret", NULL, "cluster_secret is required in cluster mode" },
 		{ "cluster_secret", "0123456789abcdef0123456789abcde", "cluster_secret must be 32 to 256 characters (it is 31)" },
+		{ "node_url", "wss://n1.example.com:8989", "media_address is required in cluster mode when node_url's host is "
+			"not an IP address" },
+		{ "media_address", "n1.example.com", "media_address = n1.example.com must be a numeric IPv4 or IPv6 address" },
+		{ "media_address", "0.0.0.0", "media_address = 0.0.0.0 must be a numeric" },
+		{ "media_address", "::", "media_address = :: must be a numeric" },
+		{ "media_address", "239.1.2.3", "media_address = 239.1.2.3 must be a numeric" },
+		{ "media_address", "10.0.0.256", "media_address = 10.0.0.256 must be" },
+		{ "media_port", "65536", "media_port = 65536 must be an integer 0..65535" },
+		{ "edge_linger_ms", "-5", "edge_linger_ms = -5 must be an integer 0..600000" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		GHashTable *keys = g_hash_table_new(g_str_hash, g_str_equal);
@@ -469,7 +491,7 @@ static void test_config_host_name(void)
 	g_clear_pointer(&error, g_free);
 	/* Given, it wins over an unusable host name. */
 	g_assert_true(read_with(&c, &error, "my host", "cluster", "1", "redis_host", "r", "node_url", "ws://n:1",
-		"node_id", "n1", NULL));
+		"node_id", "n1", "media_address", "10.9.8.7", NULL));
 	g_assert_cmpstr(c.node_id, ==, "n1");
 	ah_cluster_config_clear(&c);
 }

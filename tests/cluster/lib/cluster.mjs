@@ -6,6 +6,7 @@
 // host from the bridge by taking its link down and heal it, limit a host's link with a tc tbf); runs
 // redis-cli from any namespace; and tears down everything it started (Janus, Redis, namespaces).
 // SPDX-License-Identifier: GPL-3.0-or-later
+import crypto from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,21 @@ import { ARTIFACTS, mkdirp, waitFor } from '../../integration/lib/util.mjs';
 // The network the runner prepared (see run.mjs).
 // The cluster_secret every node of a test run shares (startNode adds it in cluster mode).
 export const CLUSTER_SECRET = 'cluster-test-secret-0123456789abcdef';
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+// A seat ticket for `node` (an edge), as a room's origin signs one when its queue drains into that edge
+// (include/allhands/ticket.h: a redirect ticket naming the serving node, priority class), with the
+// run's CLUSTER_SECRET. Tests and benchmarks use it to seat attendees on a chosen edge.
+export function seatTicket(node, { tenant, room, ptype = 'attendee', priority = true, sub = '', ttlS = 60 } = {}) {
+  const payload = {
+    c: priority, e: Math.floor(Date.now() / 1000) + ttlS, n: node, p: ptype, r: room, s: sub, t: tenant, v: 1,
+    x: crypto.randomBytes(16).toString('hex'),
+  };
+  const encoded = b64url(JSON.stringify(payload));
+  const mac = crypto.createHmac('sha256', CLUSTER_SECRET).update(`ah-ticket-v1.${encoded}`).digest();
+  return `${encoded}.${b64url(mac)}`;
+}
 
 export function clusterEnv() {
   const e = process.env;
