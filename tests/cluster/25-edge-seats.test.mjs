@@ -7,12 +7,14 @@
 // positions before their redirect, which carries the last one; the room's max_attendees holds across
 // the nodes (a ninth attendee stays queued on node a); a seat ticket replayed on its node is
 // ticket_used (672), taken to the other edge ticket_mismatch (673); node a's status counts where it
-// placed them. No media (signalling only).
+// placed them (signalling only); an attendee in a child process follows a seat redirect; a wrtc
+// attendee redirected to its seat receives the origin presenter's audio and video on its edge.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertError, assertEvent, createTenant, createRoomWith, handle, joinBody, roomInfo, safeJson, spawnAttendeeChild, waitFor,
+  Bag, assertError, assertEvent, attendee, createTenant, createRoomWith, handle, joinBody, presenter, roomInfo, safeJson,
+  spawnAttendeeChild, waitFor,
 } from '../integration/lib/allhands.mjs';
 import { Cluster, followRedirects } from './lib/cluster.mjs';
 
@@ -179,5 +181,42 @@ test('origin_attendees 0: an attendee in a child process (tests/integration/lib)
   } finally {
     child.kill('SIGKILL');
     await child.exited;
+  }
+});
+
+test('media: a wrtc attendee joining on node a is sent to its seat on an edge and receives the origin presenter\'s audio and video there', async () => {
+  const [a] = nodes;
+  const peers = new Bag();
+  const room = 'edge-media';
+  try {
+    await createRoomWith(a.janus, { tenant: TENANT, room, max_attendees: 10, presenter_secret: PRESENTER_SECRET, node: 'node-a',
+      origin_attendees: 0 });
+    for (const n of nodes) {
+      await waitFor(async () => (await n.janus.admin({ request: 'room_info', tenant: TENANT, room })).allhands === 'success',
+        { timeout: 20000, interval: 50, what: `node ${n.name}: room ${room} from Redis` });
+    }
+    await presenter(a.janus, peers, { tenant: TENANT, room, presenter_secret: PRESENTER_SECRET, display: 'Origin presenter' });
+    const t0 = Date.now();
+    const onA = await handle(a.janus, peers);
+    const first = (await onA.request(joinBody({ tenant: TENANT, room, display: 'Watcher' }))).data;
+    const redirect = first.event === 'redirect' ? first
+      : (await onA.waitEvent('redirect', { timeout: 20000, what: 'the seat redirect' })).data;
+    assert.equal(redirect.reason, 'seat', safeJson(redirect));
+    const edge = nodes.find((n) => n.janus.wsUrl === redirect.url);
+    assert.ok(edge && edge !== a, safeJson(redirect));
+    const at = await attendee(edge.janus, peers);
+    const j = await at.join({ request: 'join', tenant: TENANT, room, ticket: redirect.ticket, display: 'Watcher' });
+    if (j.data.event !== 'admitted') {
+      assertEvent(j.data, 'queued', `join on node ${edge.name} with the seat ticket`);
+      await at.h.waitEvent('admitted', { timeout: 20000, what: `the attendee admitted on node ${edge.name}` });
+    }
+    await at.waitMedia({ audio: true, video: true });
+    const totals = await at.totals();
+    console.log(`# seat redirect to node ${edge.name}: media ${Date.now() - t0} ms after the join on node a; audio ${totals.audio.packets} packets, video ${totals.video.packets} packets / ${totals.video.frames} frames decoded`);
+    assert.ok(totals.audio.packets > 0 && totals.video.frames > 0, safeJson(totals));
+    const infoA = await roomInfo(a.janus, TENANT, room);
+    assert.equal(infoA.counts.admitted + infoA.counts.queued, 0, `nobody served on node a: ${safeJson(infoA.counts)}`);
+  } finally {
+    await peers.closeAll();
   }
 });
