@@ -355,6 +355,7 @@ function renderCluster(c) {
       (l.presenters_waiting ? `; ${int(l.presenters_waiting)} presenters waiting for a seat` : '') +
       (l.over_cap ? `; a tenant is ${int(l.over_cap)} seats OVER its cap across the cluster` : '') + '.');
   }
+  renderMedia(c.media);
   syncRows($('cluster-nodes').tBodies[0], c.nodes || [], (n) => n.id, 'data-node', () => {
     const tr = document.createElement('tr');
     cells(tr, NODE_FIELDS);
@@ -365,6 +366,38 @@ function renderCluster(c) {
       seats: `${int(n.seats_held)} / ${int(n.capacity)}`, connecting: int(n.connecting), queued: int(n.queued),
       presenters: int(n.presenters), rooms: int(n.rooms), cpu: n.cpu === null ? 'not measured yet' : pct(n.cpu),
       version: n.version || '–',
+    });
+  });
+}
+
+// Media across nodes (docs/cluster-media.md): the rooms this node is the origin or an edge of, and its links.
+const LINK_FIELDS = ['link', 'bitrate', 'loss', 'delay', 'packets', 'refused'];
+
+function renderMedia(m) {
+  $('cluster-media').hidden = !m;
+  if (!m) return;
+  const origins = (m.origin_of || []).map((r) => `${r.tenant}/${r.room}${r.relay ? ' (relaying)' : ''} to ` +
+    `${(r.edges || []).map((e) => e.node).join(', ') || 'no edge'}` +
+    ((r.tree || []).length > (r.edges || []).length ? ` (${r.tree.length} edges in its tree)` : ''));
+  const edges = (m.edge_of || []).map((r) => `${r.tenant}/${r.room} from ${r.origin}` +
+    (r.parent ? ` through ${r.parent}` : '') + ` (${int(r.receivers)} attendees here)`);
+  setText($('cluster-media-rooms'), `Link ${m.address}:${m.port}. ` +
+    (origins.length ? `Feeds: ${origins.join('; ')}. ` : '') + (edges.length ? `Fed: ${edges.join('; ')}. ` : '') +
+    (!origins.length && !edges.length ? 'No room crosses nodes here now. ' : '') +
+    (m.dropped_unknown_source ? `${int(m.dropped_unknown_source)} datagrams from unknown sources dropped.` : ''));
+  syncRows($('cluster-links').tBodies[0], m.links || [], (l) => `${l.role}:${l.peer}`, 'data-link', () => {
+    const tr = document.createElement('tr');
+    cells(tr, LINK_FIELDS);
+    return tr;
+  }, (tr, l) => {
+    const refused = Object.values(l.dropped || {}).reduce((a, b) => a + b, 0);
+    fill(tr, {
+      link: l.role === 'to_edge' ? `to edge ${l.peer}` : `from origin ${l.peer}`,
+      bitrate: `${int(Math.round((l.bitrate_bps || 0) / 1000))} kbit/s`,
+      loss: typeof l.loss === 'number' ? pct(l.loss) : '–',
+      delay: typeof l.delay_ms === 'number' ? `${l.delay_ms.toFixed(1)} ms` : '–',
+      packets: int(l.role === 'to_edge' ? l.rtp_sent : l.rtp_received),
+      refused: refused ? `${int(refused)} (${Object.entries(l.dropped).filter(([, n]) => n).map(([k, n]) => `${k} ${int(n)}`).join(', ')})` : '0',
     });
   });
 }

@@ -105,9 +105,24 @@ typedef struct {
 	 * placements its edges can take now. */
 	GArray *placed;            /* ah_metrics_sample: value = node id (owned array, borrowed strings) */
 	guint edge_seats;
+	/* Media across nodes (docs/cluster-media.md): rooms this node is the origin or an edge of, datagrams
+	 * from no known link, and each link (ah_metrics_link, owned). */
+	guint media_origin_rooms, media_edge_rooms;
+	guint64 media_unknown_source;
+	GArray *links;
 	/* When this was gathered, UNIX seconds (wall clock, for Prometheus users). */
 	double rendered_at_s;
 } ah_metrics_input;
+
+/* One node-to-node media link (cluster mode). */
+typedef struct {
+	char *peer;                /* the other node's id (owned) */
+	const char *role;          /* "to_edge" (this node sends) or "from_origin" (this node receives) */
+	double bitrate_bps;        /* over the last second, in the link's direction */
+	double loss;               /* from_origin: fraction lost over the last second; < 0: not measured */
+	double delay_s;            /* from_origin: half the last probe's round trip; < 0: none yet */
+	guint64 rtp_sent, rtp_received, refused; /* packets since the link was made; refused: by any reason */
+} ah_metrics_link;
 
 void ah_metrics_input_init(ah_metrics_input *in);
 void ah_metrics_input_clear(ah_metrics_input *in);

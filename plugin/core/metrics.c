@@ -85,7 +85,11 @@ void ah_metrics_input_clear(ah_metrics_input *in)
 		g_array_unref(in->tenant_rows);
 	if (in->placed != NULL)
 		g_array_unref(in->placed);
-	in->refusals = in->exits = in->tenant_rows = in->placed = NULL;
+	for (guint i = 0; in->links != NULL && i < in->links->len; i++)
+		g_free(g_array_index(in->links, ah_metrics_link, i).peer);
+	if (in->links != NULL)
+		g_array_unref(in->links);
+	in->refusals = in->exits = in->tenant_rows = in->placed = in->links = NULL;
 }
 
 /* --- writing */
@@ -318,6 +322,46 @@ static void render_tenants(GString *out, const ah_metrics_input *in)
 		in->tenants_omitted);
 }
 
+/* A family with one sample per link, labelled by peer and direction; `pick` says which value (< 0: none). */
+static void link_family(GString *out, const ah_metrics_input *in, const char *name, const char *type, const char *help,
+	double (*pick)(const ah_metrics_link *l))
+{
+	family(out, name, type, help);
+	for (guint i = 0; in->links != NULL && i < in->links->len; i++) {
+		const ah_metrics_link *l = &g_array_index(in->links, ah_metrics_link, i);
+		double v = pick(l);
+		if (v >= 0)
+			sample(out, name, "peer", l->peer, "direction", l->role, v);
+	}
+}
+
+static double link_bps(const ah_metrics_link *l) { return l->bitrate_bps; }
+static double link_loss(const ah_metrics_link *l) { return l->loss; }
+static double link_delay(const ah_metrics_link *l) { return l->delay_s; }
+static double link_sent(const ah_metrics_link *l) { return (double)l->rtp_sent; }
+static double link_received(const ah_metrics_link *l) { return (double)l->rtp_received; }
+static double link_refused(const ah_metrics_link *l) { return (double)l->refused; }
+
+static void render_links(GString *out, const ah_metrics_input *in)
+{
+	family(out, "allhands_media_rooms", "gauge", "Rooms whose media crosses nodes here, by this node's part");
+	sample(out, "allhands_media_rooms", "part", "origin", NULL, NULL, in->media_origin_rooms);
+	sample(out, "allhands_media_rooms", "part", "edge", NULL, NULL, in->media_edge_rooms);
+	single(out, "allhands_media_unknown_source_total", "counter",
+		"Datagrams on the media link's port from no known link's address (dropped)", (double)in->media_unknown_source);
+	link_family(out, in, "allhands_link_bitrate_bps", "gauge", "A node-to-node link's bitrate over the last second",
+		link_bps);
+	link_family(out, in, "allhands_link_loss_ratio", "gauge",
+		"Fraction of an origin's RTP packets lost on the way to this edge over the last second", link_loss);
+	link_family(out, in, "allhands_link_delay_seconds", "gauge",
+		"One-way delay from an origin to this edge: half the last probe's round trip", link_delay);
+	link_family(out, in, "allhands_link_rtp_sent_total", "counter", "RTP packets protected and sent on a link", link_sent);
+	link_family(out, in, "allhands_link_rtp_received_total", "counter", "RTP packets received on a link that passed "
+		"its checks", link_received);
+	link_family(out, in, "allhands_link_refused_total", "counter", "Packets a link refused (source, malformed, SSRC, "
+		"authentication, replay)", link_refused);
+}
+
 static void render_cluster(GString *out, const ah_metrics_input *in)
 {
 	if (!in->cluster)
@@ -361,6 +405,7 @@ static void render_cluster(GString *out, const ah_metrics_input *in)
 		"node", NULL, in->placed);
 	single(out, "allhands_edge_seats", "gauge", "Placements this node's edges can take now (added to its admission's capacity)",
 		in->edge_seats);
+	render_links(out, in);
 }
 
 gboolean ah_metrics_render_due(gint64 now, gint64 rendered_at, gint64 last_scrape)

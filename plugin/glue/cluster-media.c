@@ -885,6 +885,15 @@ gint64 ah_cluster_media_deadline(void)
 	return engine != NULL ? second_at + AH_SUB_PERIOD_US : G_MAXINT64;
 }
 
+void ah_cluster_media_metrics(ah_metrics_input *in)
+{
+	if (engine == NULL)
+		return;
+	in->media_origin_rooms = g_hash_table_size(origin_rooms);
+	in->media_edge_rooms = g_hash_table_size(edge_rooms);
+	ah_mlink_metrics(in);
+}
+
 json_t *ah_cluster_media_status(gint64 now)
 {
 	json_t *j, *origins, *edges;

@@ -737,6 +737,38 @@ static json_t *link_json(ah_mlink *l)
 	return j;
 }
 
+void ah_mlink_metrics(ah_metrics_input *in)
+{
+	GHashTableIter it;
+	gpointer v;
+	if (udp == NULL)
+		return;
+	in->media_unknown_source = (guint64)g_atomic_int_get(&unknown_source);
+	in->links = g_array_new(FALSE, TRUE, sizeof(ah_metrics_link));
+	g_mutex_lock(&lock);
+	for (int t = 0; t < 2; t++) {
+		g_hash_table_iter_init(&it, t == 0 ? to_edges : by_source);
+		while (g_hash_table_iter_next(&it, NULL, &v)) {
+			ah_mlink *l = v;
+			ah_link_stats st;
+			ah_metrics_link row = { 0 };
+			const gint64 rtt = __atomic_load_n(&l->rtt_us, __ATOMIC_RELAXED);
+			ah_link_end_stats(l->end, &st);
+			row.peer = g_strdup(l->node);
+			row.role = l->role == AH_LINK_ORIGIN ? "to_edge" : "from_origin";
+			row.bitrate_bps = l->role == AH_LINK_ORIGIN ? l->bps_out : l->bps_in;
+			row.loss = l->role == AH_LINK_EDGE ? l->loss : -1;
+			row.delay_s = l->role == AH_LINK_EDGE && rtt >= 0 ? (double)rtt / 2e6 : -1;
+			row.rtp_sent = st.rtp_sent;
+			row.rtp_received = st.rtp_received;
+			for (int r = AH_LINK_DROP_SOURCE; r < AH_LINK_N_VERDICTS; r++)
+				row.refused += st.dropped[r];
+			g_array_append_val(in->links, row);
+		}
+	}
+	g_mutex_unlock(&lock);
+}
+
 json_t *ah_mlink_status(void)
 {
 	json_t *links = json_array();

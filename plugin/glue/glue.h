@@ -409,6 +409,8 @@ void ah_mlink_feed_in_remove(ah_mlink *l, guint16 feed, guint64 mirror_conn);
 void ah_mlink_tick(gint64 now);
 /* status's cluster.media.link (new reference; NULL: not started). */
 json_t *ah_mlink_status(void);
+/* The links' figures for the metrics (nothing when not started). */
+void ah_mlink_metrics(ah_metrics_input *in);
 
 /* ---- cluster-media.c: media across nodes, the control plane (docs/cluster-media.md, "Wiring") ---- */
 /* After ah_cluster_start: open the link and subscribe to this node's media channel (nothing when off). */
@@ -419,5 +421,7 @@ void ah_cluster_media_turn(gint64 now, GPtrArray *outs);
 gint64 ah_cluster_media_deadline(void);
 /* status's cluster.media (new reference), NULL when off. */
 json_t *ah_cluster_media_status(gint64 now);
+/* Control thread (metrics.c): media rooms and links (nothing when off). */
+void ah_cluster_media_metrics(ah_metrics_input *in);
 
 #endif

@@ -262,6 +262,7 @@ void ah_metrics_refresh(const ah_engine *engine, const ah_control_figures *figur
 	writer_figures(&in);
 	ah_cluster_metrics(&in);
 	ah_cluster_ledger_metrics(&in);
+	ah_cluster_media_metrics(&in);
 	in.rendered_at_s = (double)janus_get_real_time() / G_USEC_PER_SEC;
 	char *text = ah_metrics_render(&in, &len);
 	ah_metrics_input_clear(&in);

@@ -21,6 +21,8 @@ import dgram from 'node:dgram';
 import {
   Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { Browser } from '../integration/lib/browser.mjs';
+import { httpGet, parseExposition } from '../integration/lib/prometheus.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
 import { Cluster, seatTicket } from './lib/cluster.mjs';
 
@@ -28,6 +30,7 @@ const TENANT = 'media';
 const ROOM = 'allhands';
 const PRESENTER_SECRET = 'presenter-media';
 const LINGER_MS = 1500;
+const METRICS_PORT = 9464;
 const cluster = new Cluster();
 let redis;
 let nodes;
@@ -43,6 +46,8 @@ function clusterConfig(name) {
     node_expiry_ms: 1500,
     capacity: 100,
     edge_linger_ms: LINGER_MS,
+    metrics_port: METRICS_PORT,
+    metrics_address: (j) => j.apiHost,
   };
 }
 
@@ -134,6 +139,38 @@ test('attendees on two edges receive the origin presenter\'s audio and video; st
     const toEdges = ma.links.filter((l) => l.role === 'to_edge');
     assert.deepEqual(toEdges.map((l) => l.peer).sort(), ['node-b', 'node-c']);
     for (const l of toEdges) assert.ok(l.rtp_sent > 0 && l.bitrate_bps > 0, safeJson(l));
+    // Prometheus: the links and the rooms, on the edge and on the origin.
+    const scrape = async (n) => parseExposition((await httpGet(`http://${n.ip}:${METRICS_PORT}/metrics`)).body);
+    await waitFor(async () => {
+      const mb = await scrape(b);
+      return mb.get('allhands_media_rooms', { part: 'edge' }) === 1 &&
+        mb.get('allhands_link_bitrate_bps', { peer: 'node-a', direction: 'from_origin' }) > 0 &&
+        mb.get('allhands_link_delay_seconds', { peer: 'node-a', direction: 'from_origin' }) >= 0 &&
+        mb.get('allhands_link_rtp_received_total', { peer: 'node-a', direction: 'from_origin' }) > 0;
+    }, { timeout: 10000, interval: 300, what: 'node b\'s metrics show its link from node a' });
+    await waitFor(async () => {
+      const mA = await scrape(a); // the first scrape may get the snapshot of before
+      return mA.get('allhands_media_rooms', { part: 'origin' }) === 1 &&
+        mA.get('allhands_link_rtp_sent_total', { peer: 'node-c', direction: 'to_edge' }) > 0;
+    }, { timeout: 10000, interval: 300, what: 'node a\'s metrics show the room it is the origin of and its link to c' });
+    // The dashboard of edge b (headless Chromium): the link from the origin, with its figures.
+    const br = await new Browser().start();
+    try {
+      const dash = await br.openDashboard({ admin: b.janus.adminUrl, admin_secret: b.janus.adminSecret });
+      const row = await waitFor(() => dash.evaluate(() => {
+        const tr = document.querySelector('#cluster-links tbody tr[data-link="from_origin:node-a"]');
+        const cell = (f) => tr?.querySelector(`[data-field="${f}"]`)?.textContent;
+        return tr && !document.getElementById('cluster-media').hidden && /kbit/.test(cell('bitrate')) && / ms$/.test(cell('delay'))
+          ? { link: cell('link'), bitrate: cell('bitrate'), delay: cell('delay'), rooms: document.getElementById('cluster-media-rooms').textContent }
+          : false;
+      }), { timeout: 20000, interval: 250, what: 'edge b\'s dashboard lists its link from node-a' });
+      console.log(`# dashboard of edge b: ${safeJson(row)}`);
+      assert.equal(row.link, 'from origin node-a');
+      assert.match(row.rooms, /Fed: media\/allhands from node-a \(1 attendees here\)/, row.rooms);
+      assert.deepEqual(dash.ahErrors, [], 'no uncaught errors in the dashboard');
+    } finally {
+      await br.close();
+    }
   } finally {
     await peers.closeAll();
   }
