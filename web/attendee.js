@@ -171,8 +171,9 @@ function ticketJoin(ticket) {
   return body;
 }
 
-// Cluster mode: the room lives on another node. A new Janus session there (janus.js as it is),
-// joined with the one-time ticket.
+// Cluster mode: the room lives on another node (the join's reply), or the queue admitted us and our
+// seat is on another node (an event while queued, reason "seat": docs/cluster.md, "Edges"). A new
+// Janus session there (janus.js as it is), joined with the one-time ticket and our display name.
 function onRedirect(msg) {
   redirects += 1;
   if (redirects > MAX_REDIRECTS || !msg.url || !msg.ticket) {
@@ -180,7 +181,8 @@ function onRedirect(msg) {
     return;
   }
   homeServer = msg.url;
-  status('This meeting is held on another server: connecting there…');
+  status(msg.reason === 'seat' ? 'Your seat is ready on another server: connecting there…'
+    : 'This meeting is held on another server: connecting there…');
   // Not from inside the old session's callback: it is closed by join().
   setTimeout(() => join(false, msg.ticket), 0);
 }

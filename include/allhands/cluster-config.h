@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "allhands/edges.h"
 #include "allhands/redis.h"
 
 #define AH_CLUSTER_HEARTBEAT_DEFAULT_MS 1000
@@ -34,6 +35,7 @@ typedef struct {
 	guint node_expiry_ms;    /* node_expiry_ms, > 2 x heartbeat_ms */
 	guint full_nodes;        /* heartbeat_full_nodes: full heartbeats every ceil(nodes / this) (registry.h) */
 	ah_redis_config redis;   /* redis_*; its strings are owned here */
+	guint edge_ramp_per_s;   /* edge_ramp_per_s: placements per edge and second at most (docs/cluster.md, "Edges") */
 	char *secret;            /* cluster_secret: signs redirect tickets (ticket.h) and derives the media links'
 				  * keys (docs/cluster-media.md); the same on every node */
 	char *media_address;     /* media_address: the node-to-node media link's IP (default: node_url's host) */
@@ -48,7 +50,7 @@ typedef struct {
 typedef const char *(*ah_cluster_config_lookup)(gpointer user, const char *key);
 
 /* Read and check every cluster key (`cluster`, `node_id`, `node_url`, `heartbeat_ms`,
- * `node_expiry_ms`, `redis_*`, `cluster_secret`, `media_address`,
+ * `node_expiry_ms`, `edge_ramp_per_s`, `redis_*`, `cluster_secret`, `media_address`,
  * `media_port`, `edge_linger_ms`, `edge_fanout`). With `cluster` absent or false, only that is
  * read: *out is disabled and TRUE returned. `host_name` is node_id's default (g_get_host_name()).
  * FALSE with *error (g_free) naming the key and what it must be; *out is then cleared. */

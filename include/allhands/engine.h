@@ -162,7 +162,8 @@ guint ah_engine_presenter_max_bitrate(const ah_engine *engine, guint64 conn);
  * each entry point; tests set it by hand. Schedules see real time = now + offset. Default 0. */
 void ah_engine_set_clock_offset(ah_engine *engine, gint64 realtime_minus_monotonic_us);
 
-/* The node's current admission config (for logging). */
+/* The node's current admission config (for logging). In cluster mode its capacity includes the seats its
+ * edges can take now (docs/cluster.md, "Edges"); status shows the node's own. */
 const ah_admission_config *ah_engine_admission_config(const ah_engine *engine);
 
 /* The state file's writer (persist-writer.h; NULL: nothing persists). The glue runs its thread;
@@ -257,6 +258,8 @@ void ah_engine_ledger_figures(const ah_engine *engine, ah_ledger_figures *out);
  * is a single node: rooms have no home elsewhere and `node` is refused. */
 void ah_engine_set_cluster(ah_engine *engine, const char *node_id, const char *secret);
 void ah_engine_set_cluster_nodes(ah_engine *engine, const ah_place_node *nodes, guint n);
+/* At most `per_s` attendees placed on one edge per second (edge_ramp_per_s; docs/cluster.md, "Edges"). */
+void ah_engine_set_edge_ramp(ah_engine *engine, guint per_s);
 
 /* ---- Cluster mode's shared definitions (engine-defs.c; docs/cluster.md, "Definitions") ----
  * A definition is a tenant's or a room's row of the state file (persist.h). */

@@ -101,6 +101,10 @@ typedef struct {
 	guint64 ledger_claims, ledger_claims_granted, ledger_granted, ledger_denied, ledger_failed, ledger_released, ledger_reclaimed;
 	guint ledger_in_flight, ledger_presenters_waiting;
 	gint64 ledger_over_cap;
+	/* Edges (docs/cluster.md, "Edges"): attendees this origin placed on each node, since start, and the
+	 * placements its edges can take now. */
+	GArray *placed;            /* ah_metrics_sample: value = node id (owned array, borrowed strings) */
+	guint edge_seats;
 	/* Media across nodes (docs/cluster-media.md): rooms this node is the origin or an edge of, datagrams
 	 * from no known link, and each link (ah_metrics_link, owned). */
 	guint media_origin_rooms, media_edge_rooms;

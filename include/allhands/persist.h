@@ -8,7 +8,7 @@
  *    "rooms": [{"tenant", "room", "description", "max_attendees", "pin"?, "presenter_secret",
  *               "schedule"?, "lobby_minutes"?, "ending_warning_s"?, "grace_s"?, "prequeue_order"?,
  *               "presenter_seats"?, "priority_secret"?, "tokens"?, "video_layer"?,
- *               "presenter_max_bitrate"?, "node"?}]}
+ *               "presenter_max_bitrate"?, "node"?, "origin_attendees"?}]}
  * "schedule" is ah_schedule_to_json()'s object (checked with ah_schedule_from_json on load); the
  * room options and the tenants' shares may be missing (files written by older versions), which
  * means their defaults. "previous_secret" (a rotated-out tenant secret) and "previous_secret_until"
@@ -99,6 +99,7 @@ typedef struct {
 	int video_layer;        /* AH_SIM_LOW..AH_SIM_HIGH (simulcast.h) */
 	guint presenter_max_bitrate; /* bps, 0: none */
 	char *node;             /* cluster mode: the room's home node id; NULL: none (docs/cluster.md) */
+	gint origin_attendees;  /* cluster mode: attendees its home serves itself (docs/cluster.md, "Edges"); -1: unset */
 } ah_persist_room;
 
 typedef struct {

@@ -22,6 +22,7 @@ typedef struct {
 	const char *url;        /* its node_url; NULL when its figures were unreadable */
 	gboolean alive;
 	guint capacity, seats_held, queued;
+	gint64 beat_ms;         /* when its figures were written (its last heartbeat, Redis's clock); 0: unknown */
 } ah_place_node;
 
 typedef struct ah_place_view ah_place_view;
@@ -30,6 +31,8 @@ typedef struct ah_place_view ah_place_view;
 ah_place_view *ah_place_view_new(const ah_place_node *nodes, guint n);
 void ah_place_view_free(ah_place_view *view);
 guint ah_place_view_size(const ah_place_view *view);
+/* The i-th node (0 <= i < size), in the order given. */
+const ah_place_node *ah_place_view_node(const ah_place_view *view, guint i);
 /* The node `id`, NULL when the view does not have it. */
 const ah_place_node *ah_place_view_find(const ah_place_view *view, const char *id);
 /* The least loaded alive node's id (the view's string), or `fallback` when none is alive. */

@@ -141,7 +141,7 @@ json_t *ah_engine_node_json(const ah_engine *engine, gint64 now)
 	const ah_admission_config *c = ah_admission_get_config(engine->adm);
 	ah_adm_counts n = ah_admission_counts(engine->adm, NULL, NULL);
 	json_t *node = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"capacity", (json_int_t)c->capacity, "wave_mode", wave_modes[c->wave_mode],
+		"capacity", (json_int_t)ah_engine_own_capacity(engine), "wave_mode", wave_modes[c->wave_mode],
 		"wave_size", (json_int_t)c->wave_size, "wave_min", (json_int_t)c->wave_min,
 		"wave_interval_ms", (json_int_t)(c->wave_interval_us / 1000),
 		"admit_timeout_ms", (json_int_t)(c->admit_timeout_us / 1000),

@@ -183,6 +183,8 @@ static void apply_room(ah_engine *engine, const ah_persist_room *row, gint64 now
 	r->tokens = row->tokens;
 	r->video_layer = row->video_layer;
 	r->presenter_max_bitrate = row->presenter_max_bitrate;
+	r->origin_attendees = row->origin_attendees;
+	ah_engine_edges_room_changed(engine, r);
 	/* The home node (placement): future joins only, as edit_room's `node`; the presenter seats this
 	 * node keeps for the room follow it. */
 	gboolean moved = g_strcmp0(r->node, row->node) != 0;

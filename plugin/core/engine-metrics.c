@@ -24,6 +24,7 @@ static const char *const exit_names[] = {
 	[AH_EXIT_ENDED_PRESENTER] = "ended_presenter",
 	[AH_EXIT_DRAINED] = "draining",
 	[AH_EXIT_REPLACED] = "replaced",
+	[AH_EXIT_PLACED] = "placed",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(exit_names) == AH_EXIT__COUNT);
 
@@ -35,7 +36,7 @@ static void node_figures(const ah_engine *engine, gint64 now, ah_metrics_input *
 	gpointer value;
 	guint seated = 0;
 	ah_admission_stats(engine->adm, NULL, NULL, now, &st);
-	in->capacity = config->capacity;
+	in->capacity = ah_engine_own_capacity(engine);
 	in->adaptive = config->wave_mode == AH_WAVES_ADAPTIVE;
 	in->active = st.counts.active;
 	in->connecting = st.counts.connecting;
@@ -90,11 +91,20 @@ static void counters(const ah_engine *engine, ah_metrics_input *in)
 	}
 }
 
+static void add_placed(gpointer node, gpointer total, gpointer array)
+{
+	ah_metrics_sample s = { node, NULL, (double)*(guint64 *)total };
+	g_array_append_val(array, s);
+}
+
 void ah_engine_metrics(const ah_engine *engine, gint64 now, guint max_tenants, ah_metrics_input *in)
 {
 	GPtrArray *tenants = ah_engine_sorted_tenants(engine);
 	node_figures(engine, now, in);
 	counters(engine, in);
+	if (in->placed != NULL)
+		ah_engine_edges_foreach_node(engine, add_placed, in->placed);
+	in->edge_seats = ah_engine_spill(engine);
 	for (guint i = 0; i < tenants->len && i < max_tenants; i++) {
 		const ah_tenant *t = g_ptr_array_index(tenants, i);
 		ah_adm_counts n = ah_admission_counts(engine->adm, t->id, NULL);

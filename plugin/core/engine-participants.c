@@ -67,6 +67,7 @@ static const struct {
 	[AH_EXIT_ENDED_PRESENTER] = { "ended", "ended", TRUE, CLOSE_ALWAYS, TRUE, FALSE, FALSE },
 	[AH_EXIT_DRAINED] = { "removed", "draining", TRUE, CLOSE_IF_MEDIA, FALSE, TRUE, FALSE },
 	[AH_EXIT_REPLACED] = { "removed", "replaced", TRUE, CLOSE_ALWAYS, TRUE, TRUE, TRUE },
+	[AH_EXIT_PLACED] = { "left", "placed", FALSE, CLOSE_IF_MEDIA, TRUE, TRUE, FALSE },
 };
 
 /* The participant has (or is setting up) a PeerConnection with us. */
@@ -138,11 +139,67 @@ json_t *ah_engine_wait_json(const ah_wait_estimate *e)
 	return wait;
 }
 
+/* --- edges (docs/cluster.md, "Edges: the queue drains into any node") */
+
+/* The attendees admitted by the events being acted on and not decided yet, per room and in all:
+ * placement counts the seats of those decided only, so that the first admitted are the ones the
+ * origin serves. */
+struct ah_adm_batch {
+	GHashTable *rooms;      /* ah_room* -> undecided count */
+	guint node;
+};
+
+static void batch_decided(ah_engine *engine, ah_room *room, guint *later_node, guint *later_room)
+{
+	struct ah_adm_batch *b = engine->adm_batch;
+	guint n;
+	*later_node = *later_room = 0;
+	if (b == NULL)
+		return;
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(b->rooms, room));
+	if (n > 0)
+		g_hash_table_insert(b->rooms, room, GUINT_TO_POINTER(n - 1)), *later_room = n - 1;
+	if (b->node > 0)
+		*later_node = --b->node;
+}
+
+gboolean ah_engine_seat_elsewhere(ah_engine *engine, ah_participant *p, gint64 now, GPtrArray *outs, json_t **reply)
+{
+	guint later_node, later_room;
+	const ah_place_node *edge;
+	ah_room *room = p->room;
+	json_t *body;
+	char *ticket;
+	if (!ah_engine_clustered(engine) || p->presenter || p->backstage)
+		return FALSE;
+	batch_decided(engine, room, &later_node, &later_room);
+	if ((edge = ah_engine_place_attendee(engine, room, later_node, later_room, now)) == NULL)
+		return FALSE;
+	/* The edge serves it with the priority class (it was admitted here), no credentials asked again. */
+	ticket = ah_engine_ticket_issue_for(engine, room, edge->id, AH_TICKET_ATTENDEE, TRUE, p->sub, now);
+	if (ticket == NULL)
+		return FALSE;
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "allhands", "event", "event", "redirect",
+		"tenant", room->tenant->id, "room", room->id, "ptype", "attendee", "node", edge->id, "url", edge->url,
+		"ticket", ticket, "expires_in_s", (json_int_t)AH_TICKET_TTL_S, "reason", "seat",
+		"position", (json_int_t)p->position);
+	g_free(ticket);
+	if (reply != NULL)
+		*reply = body;
+	else
+		ah_engine_push(outs, AH_OUT_EVENT, p->conn, body, AH_JSEP_NONE);
+	/* Its seat here is freed at once: the origin's waves keep flowing. */
+	ah_engine_remove(engine, p, AH_EXIT_PLACED, now, outs);
+	return TRUE;
+}
+
 static void on_admitted(ah_engine *engine, const ah_adm_event *ev, gint64 now, GPtrArray *outs)
 {
 	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
 	json_t *body;
 	if (p == NULL)
+		return;
+	if (ah_engine_seat_elsewhere(engine, p, now, outs, NULL))
 		return;
 	body = ah_engine_offer_body(engine, p, "admitted");
 	ah_engine_issue_token(engine, p, body, now);
@@ -155,6 +212,7 @@ static void on_position(ah_engine *engine, const ah_adm_event *ev, gint64 now, G
 	ah_participant *p = ah_engine_participant_by_id(engine, ev->pid);
 	if (p == NULL)
 		return;
+	p->position = ev->position;
 	ah_engine_push(outs, AH_OUT_EVENT, p->conn, json_pack("{s:s, s:s, s:I, s:I, s:o}", "allhands", "event",
 		"event", "position", "position", (json_int_t)ev->position, "queue_length", (json_int_t)ev->queue_length,
 		"wait", ah_engine_wait_json(&ev->estimate)), AH_JSEP_NONE);
@@ -194,12 +252,43 @@ static void (*const adm_handlers[])(ah_engine *, const ah_adm_event *, gint64, G
 	[AH_ADM_EV_DRAINED] = on_drained,
 };
 
+/* Cluster mode: count the attendees these events admit, per room, into the batch being acted on
+ * (events acted on while acting on others: their admitted are undecided too), else a new one
+ * (returned; NULL: none). */
+static struct ah_adm_batch *batch_new(ah_engine *engine, GArray *events)
+{
+	struct ah_adm_batch *b = engine->adm_batch, *fresh = NULL;
+	if (!ah_engine_clustered(engine))
+		return NULL;
+	for (guint i = 0; i < events->len; i++) {
+		const ah_adm_event *ev = &g_array_index(events, ah_adm_event, i);
+		ah_participant *p = ev->kind == AH_ADM_EV_ADMITTED ? ah_engine_participant_by_id(engine, ev->pid) : NULL;
+		if (p == NULL)
+			continue;
+		if (b == NULL) {
+			b = fresh = g_new0(struct ah_adm_batch, 1);
+			b->rooms = g_hash_table_new(NULL, NULL);
+		}
+		g_hash_table_insert(b->rooms, p->room, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(b->rooms, p->room)) + 1));
+		b->node++;
+	}
+	return fresh;
+}
+
 void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs)
 {
+	struct ah_adm_batch *outer = engine->adm_batch, *batch = batch_new(engine, events);
+	if (batch != NULL)
+		engine->adm_batch = batch;
 	for (guint i = 0; i < events->len; i++) {
 		const ah_adm_event *ev = &g_array_index(events, ah_adm_event, i);
 		if ((guint)ev->kind < G_N_ELEMENTS(adm_handlers))
 			adm_handlers[ev->kind](engine, ev, now, outs);
 	}
 	g_array_set_size(events, 0);
+	if (batch != NULL) {
+		engine->adm_batch = outer;
+		g_hash_table_destroy(batch->rooms);
+		g_free(batch);
+	}
 }

@@ -52,6 +52,7 @@ static ah_persist_room *room_row(ah_persist_state *state, const ah_tenant *t, co
 	rrow->video_layer = r->video_layer;
 	rrow->presenter_max_bitrate = r->presenter_max_bitrate;
 	rrow->node = g_strdup(r->node);
+	rrow->origin_attendees = r->origin_attendees;
 	schedule_row(r, rrow);
 	return rrow;
 }

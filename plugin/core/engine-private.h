@@ -102,6 +102,8 @@ struct ah_room {
 	gint64 ledger_retry_at;
 	guint ledger_backoff_ms;
 	char *node;             /* cluster mode: the room's home node id (engine-place.c); NULL: this node */
+	gint origin_attendees;  /* cluster mode: attendees its home serves itself, the rest on edges
+				 * (engine-edges.c); -1: unset (no limit but the node's capacity) */
 	/* Cluster mode, media across nodes (engine-mirror.c): served here as an edge and listed for the glue
 	 * (until ah_engine_edge_room_done); its presenters watched for edges (origin), and changed since the
 	 * glue last took the list. */
@@ -122,6 +124,7 @@ typedef struct {
 	gboolean offer_pending; /* receiver: an offer is out, no answer yet */
 	gboolean renegotiate;   /* receiver: presenters changed while the offer was out */
 	char rejoin_token[AH_REJOIN_TOKEN_LEN + 1]; /* attendee: "" until admitted with a rejoin grace */
+	guint position;         /* queued attendee: the last position it was told (0: none) */
 	int layer;              /* receiver: the simulcast layer it asked for (join, set_layer), default
 				 * high; it gets at most MIN(layer, room->video_layer): ah_engine_max_layer */
 	gboolean mirror;        /* an edge's copy of a presenter publishing on the room's origin (engine-mirror.c):
@@ -176,6 +179,8 @@ struct ah_engine {
 	guint n_presenters;     /* participants in some room's presenters list, likewise */
 	struct ah_engine_ledger *ledger; /* cluster mode's seat ledger state (engine-ledger.c); NULL: off */
 	struct ah_engine_place *place; /* cluster placement and tickets (engine-place.c); NULL: single node */
+	struct ah_adm_batch *adm_batch; /* the admitted attendees of the events being acted on, not placed yet
+					 * (engine-participants.c); NULL: none */
 	/* Cluster mode's shared definitions (engine-defs.c): the tenants and rooms whose definition a
 	 * request changed since the glue last took them (ah_engine_defs_take), kept only while the glue
 	 * tracks them; `defs_quiet` while a definition from outside is applied (not a change to share). */
@@ -225,6 +230,7 @@ typedef enum {
 	AH_EXIT_ENDED_PRESENTER, /* likewise, a presenter or backstage monitor (frees its tenant seat) */
 	AH_EXIT_DRAINED,        /* a queued attendee of a draining node (admission already forgot it) */
 	AH_EXIT_REPLACED,       /* a seated attendee whose rejoin token came back on another handle */
+	AH_EXIT_PLACED,         /* an admitted attendee sent to an edge with a seat ticket (its `redirect` says so) */
 	AH_EXIT__COUNT
 } ah_exit;
 
@@ -346,6 +352,10 @@ void ah_engine_forget(ah_engine *engine, ah_participant *p);
 /* Take a participant out (see ah_exit); p is freed. When that frees a seat, the admission events
  * it causes (the next in line admitted...) are acted on before it returns. */
 void ah_engine_remove(ah_engine *engine, ah_participant *p, ah_exit how, gint64 now, GPtrArray *outs);
+/* Cluster mode, an attendee just admitted (p CONNECTING, no offer sent yet): placed on an edge
+ * (ah_engine_place_attendee), it gets the `redirect` with its seat ticket (*reply when reply is not
+ * NULL, else an event to it) and is taken out (AH_EXIT_PLACED, p freed): TRUE. FALSE: served here. */
+gboolean ah_engine_seat_elsewhere(ah_engine *engine, ah_participant *p, gint64 now, GPtrArray *outs, json_t **reply);
 /* Act on admission events (admitted, position, timed out, grace expired, drained); empties `events`. */
 void ah_engine_adm_events(ah_engine *engine, GArray *events, gint64 now, GPtrArray *outs);
 /* {"known", "median_ms", "low_ms", "high_ms"} */
@@ -439,6 +449,9 @@ const ah_place_node *ah_engine_place_node(const ah_engine *engine, const char *i
 /* A signed ticket for the room's home node (g_free); NULL when not clustered or on failure. */
 char *ah_engine_ticket_issue(ah_engine *engine, const ah_room *room, ah_ticket_ptype ptype, gboolean priority,
 	const char *sub, gint64 now);
+/* The same for node `node` (an edge's seat ticket: docs/cluster.md, "Edges"). */
+char *ah_engine_ticket_issue_for(ah_engine *engine, const ah_room *room, const char *node, ah_ticket_ptype ptype,
+	gboolean priority, const char *sub, gint64 now);
 /* Verify `ticket` for `room`, this node and `ptype` (NULL: any) and take it (one time): AH_ERR_OK with *out, or the
  * refusal (ticket_invalid, ticket_expired, ticket_mismatch, ticket_used, tickets_full,
  * not_clustered), *why (g_free) a message or NULL for the default. */
@@ -455,6 +468,29 @@ char *ah_engine_rejoin_ticket(ah_engine *engine, const ah_room *room, const char
  * is alive: rejoin there) / ticket_used, *why (g_free) a message. `take` FALSE checks only. */
 ah_error ah_engine_rejoin_ticket_check(ah_engine *engine, const char *ticket, const ah_room *room, gboolean take,
 	gint64 now, ah_ticket *out, char **why);
+/* Edges (docs/cluster.md, "Edges: the queue drains into any node"). Admission's capacity, in cluster
+ * mode, is this node's own plus `spill`, the placements its edges can take now (recomputed by
+ * ah_engine_edges_sync after a view or a placement, and as the ramp's second rolls over); the own
+ * capacity is what status, metrics and the heartbeat show. */
+guint ah_engine_spill(const ah_engine *engine);
+guint ah_engine_own_capacity(const ah_engine *engine);
+void ah_engine_edges_sync(ah_engine *engine, gint64 now);
+/* When ah_engine_edges_sync has something to do (a new view or placement: now; the ramp's second
+ * rolling over), G_MAXINT64 when nothing. */
+gint64 ah_engine_edges_deadline(const ah_engine *engine, gint64 now);
+/* A room's origin_attendees, max_attendees or home changed: its admission cap follows the edges. */
+void ah_engine_edges_room_changed(ah_engine *engine, ah_room *room);
+/* The room is going away: forget its placements (room_info's `placed`) and its cap. */
+void ah_engine_edges_room_gone(ah_engine *engine, const ah_room *room);
+/* Where an attendee of `room` admitted now is served: NULL here (fits this node's capacity and, at
+ * its origin, the room's origin_attendees; or no edge has room), else the edge (the placement is
+ * recorded). later_node / later_room: attendees admitted with it (node, room) and not decided yet. */
+const ah_place_node *ah_engine_place_attendee(ah_engine *engine, ah_room *room, guint later_node, guint later_room,
+	gint64 now);
+/* {node id: attendees placed there} of a room (NULL when not clustered). */
+json_t *ah_engine_edges_room_json(const ah_engine *engine, const ah_room *room);
+/* fn(node id, guint64 *placed there, user) for every node placed onto. */
+void ah_engine_edges_foreach_node(const ah_engine *engine, GHFunc fn, gpointer user);
 /* `placement` of the operator's status: {"node_id","nodes_known","tickets":{"issued","taken",
  * "refused","remembered"}}; NULL when not clustered. */
 json_t *ah_engine_place_json(const ah_engine *engine);

@@ -86,6 +86,7 @@ ah_room *ah_engine_add_room(ah_engine *engine, ah_tenant *tenant, const char *id
 	r->max_attendees = max_attendees;
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	r->video_layer = AH_SIM_HIGH;
+	r->origin_attendees = -1;
 	r->members = g_ptr_array_new();
 	r->presenters = g_ptr_array_new();
 	ah_room_schedule_init(r);
@@ -106,6 +107,7 @@ static void empty_room(ah_engine *engine, ah_room *room, ah_exit how, gint64 now
 		g_ptr_array_remove(engine->dirty_rooms, room);
 	room->dirty = FALSE;
 	ah_engine_schedule_untrack(engine, room);
+	ah_engine_edges_room_gone(engine, room);
 }
 
 void ah_engine_destroy_room(ah_engine *engine, ah_room *room, gint64 now, GPtrArray *outs)
@@ -231,6 +233,7 @@ static gboolean load_state(ah_engine *engine, const ah_persist_state *state, gbo
 		room->video_layer = r->video_layer;
 		room->presenter_max_bitrate = r->presenter_max_bitrate;
 		room->node = g_strdup(r->node);
+		room->origin_attendees = r->origin_attendees;
 		ah_engine_apply_presenter_seats(engine, room);
 		if (ah_room_schedule_load(room, r, &why) != AH_ERR_OK) {
 			*message = g_strdup_printf("room %s/%s: %s", r->tenant, r->room, why != NULL ? why : "invalid schedule");
@@ -351,6 +354,7 @@ const ah_engine_work *ah_engine_work_done(const ah_engine *engine)
 void ah_engine_catch_up(ah_engine *engine, gint64 now, GPtrArray *outs)
 {
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_edges_sync(engine, now);
 	ah_engine_adm_due(engine, now, outs);
 }
 
@@ -413,6 +417,7 @@ void ah_engine_tick(ah_engine *engine, gint64 now, GPtrArray *outs)
 	GArray *events = g_array_new(FALSE, FALSE, sizeof(ah_adm_event));
 	/* Schedules first, so a room that goes live now gets its first wave in this tick. */
 	ah_engine_schedule_due(engine, now, outs);
+	ah_engine_edges_sync(engine, now);
 	ah_admission_tick(engine->adm, now, events);
 	ah_engine_adm_events(engine, events, now, outs);
 	g_array_unref(events);
@@ -429,5 +434,6 @@ gint64 ah_engine_next_deadline(const ah_engine *engine, gint64 now)
 {
 	/* Once each (MIN evaluates an argument twice). */
 	gint64 admission = ah_admission_next_deadline(engine->adm, now), schedule = ah_engine_schedule_deadline(engine);
-	return MIN(admission, schedule);
+	gint64 edges = ah_engine_edges_deadline(engine, now);
+	return MIN(MIN(admission, schedule), edges);
 }

@@ -72,6 +72,7 @@ void ah_metrics_input_init(ah_metrics_input *in)
 	in->refusals = g_array_new(FALSE, FALSE, sizeof(ah_metrics_sample));
 	in->exits = g_array_new(FALSE, FALSE, sizeof(ah_metrics_sample));
 	in->tenant_rows = g_array_new(FALSE, FALSE, sizeof(ah_metrics_tenant));
+	in->placed = g_array_new(FALSE, FALSE, sizeof(ah_metrics_sample));
 }
 
 void ah_metrics_input_clear(ah_metrics_input *in)
@@ -82,11 +83,13 @@ void ah_metrics_input_clear(ah_metrics_input *in)
 		g_array_unref(in->exits);
 	if (in->tenant_rows != NULL)
 		g_array_unref(in->tenant_rows);
+	if (in->placed != NULL)
+		g_array_unref(in->placed);
 	for (guint i = 0; in->links != NULL && i < in->links->len; i++)
 		g_free(g_array_index(in->links, ah_metrics_link, i).peer);
 	if (in->links != NULL)
 		g_array_unref(in->links);
-	in->refusals = in->exits = in->tenant_rows = in->links = NULL;
+	in->refusals = in->exits = in->tenant_rows = in->placed = in->links = NULL;
 }
 
 /* --- writing */
@@ -398,6 +401,10 @@ static void render_cluster(GString *out, const ah_metrics_input *in)
 	single(out, "allhands_ledger_over_cap_seats", "gauge",
 		"Tenant seats above a cap across the cluster, as the last sync that found some said (after a partition)",
 		(double)in->ledger_over_cap);
+	labelled(out, "allhands_placed_total", "counter", "Attendees this origin's queue admitted and placed on an edge, by node",
+		"node", NULL, in->placed);
+	single(out, "allhands_edge_seats", "gauge", "Placements this node's edges can take now (added to its admission's capacity)",
+		in->edge_seats);
 	render_links(out, in);
 }
 

@@ -61,6 +61,7 @@ static const ah_param room_spec[] = {
 	AH_PARAM_STR("video_layer", FALSE, 0, 16),
 	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX),
 	AH_PARAM_ID("node", FALSE),
+	AH_PARAM_UINT("origin_attendees", FALSE, 0, AH_CAP_MAX),
 	AH_PARAM_END
 };
 
@@ -158,6 +159,7 @@ ah_persist_room *ah_persist_add_room(ah_persist_state *state, const char *tenant
 	r->grace_s = AH_GRACE_S_DEFAULT;
 	r->presenter_seats = AH_PRESENTER_SEATS_DEFAULT;
 	r->video_layer = AH_SIM_HIGH;
+	r->origin_attendees = -1;
 	g_ptr_array_add(state->rooms, r);
 	return r;
 }
@@ -208,6 +210,8 @@ json_t *ah_persist_room_json(const ah_persist_room *r)
 		json_object_set_new(row, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
 	if (r->node != NULL)
 		json_object_set_new(row, "node", json_string(r->node));
+	if (r->origin_attendees >= 0)
+		json_object_set_new(row, "origin_attendees", json_integer(r->origin_attendees));
 	return row;
 }
 
@@ -322,6 +326,8 @@ static ah_error read_room_options(ah_persist_room *r, const json_t *row, char **
 	}
 	r->priority_secret = g_strdup(json_string_value(json_object_get(row, "priority_secret")));
 	r->node = g_strdup(json_string_value(json_object_get(row, "node")));
+	if (json_object_get(row, "origin_attendees") != NULL)
+		r->origin_attendees = (gint)json_integer_value(json_object_get(row, "origin_attendees"));
 	/* Checked when the engine loads the room: a schedule refused now is held there, not lost. */
 	if (schedule != NULL && !json_is_null(schedule))
 		r->schedule = json_deep_copy(schedule);

@@ -52,6 +52,11 @@ guint ah_place_view_size(const ah_place_view *view)
 	return view != NULL ? view->nodes->len : 0;
 }
 
+const ah_place_node *ah_place_view_node(const ah_place_view *view, guint i)
+{
+	return &g_array_index(view->nodes, ah_place_node, i);
+}
+
 const ah_place_node *ah_place_view_find(const ah_place_view *view, const char *id)
 {
 	guint index = view != NULL && id != NULL ? GPOINTER_TO_UINT(g_hash_table_lookup(view->by_id, id)) : 0;

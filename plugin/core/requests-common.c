@@ -109,6 +109,12 @@ json_t *ah_req_room_json(const ah_engine *e, const ah_room *r)
 	json_object_set_new(room, "presenter_max_bitrate", json_integer(r->presenter_max_bitrate));
 	if (r->node != NULL)
 		json_object_set_new(room, "node", json_string(r->node));
+	if (r->origin_attendees >= 0)
+		json_object_set_new(room, "origin_attendees", json_integer(r->origin_attendees));
+	/* Cluster mode: where this node, as the room's origin, placed its attendees (per node, since start). */
+	json_t *placed = ah_engine_edges_room_json(e, r);
+	if (placed != NULL)
+		json_object_set_new(room, "placed", placed);
 	ah_room_schedule_json(r, room);
 	return room;
 }

@@ -270,9 +270,15 @@ static ah_error join_attendee(ah_req *req, ah_room *room)
 	p = ah_engine_add_participant(e, req->conn, room, FALSE, ah_req_string(req, "display"));
 	json_object_set_new(ah_engine_notify(req->outs, req->conn, "joined", room->tenant->id, room->id, p->id),
 		"ptype", json_string("attendee"));
-	if (state == AH_ADM_CONNECTING) {
+	/* Its subject goes with it to an edge's seat ticket. */
+	if (req->token != NULL && req->token->sub[0] != '\0')
+		p->sub = g_strdup(req->token->sub);
+	if (state == AH_ADM_CONNECTING && ah_engine_seat_elsewhere(e, p, req->now, req->outs, &req->reply)) {
+		p = NULL; /* served on an edge: the reply is its redirect */
+	} else if (state == AH_ADM_CONNECTING) {
 		admitted_reply(req, p);
 	} else {
+		p->position = out.position;
 		req->reply = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "allhands", "event", "event", "queued",
 			"tenant", room->tenant->id, "room", room->id, "id", (json_int_t)p->id, "position", (json_int_t)out.position,
 			"queue_length", (json_int_t)out.queue_length, "wait", ah_engine_wait_json(&out.estimate));
@@ -449,7 +455,7 @@ ah_error ah_req_join(ah_req *req)
 	if (ticket && err != AH_ERR_OK)
 		ah_engine_ticket_untake(req->engine, &taken);
 	p = ah_engine_participant(req->engine, req->conn);
-	if (err == AH_ERR_OK && req->token != NULL && p != NULL && req->token->sub[0] != '\0')
+	if (err == AH_ERR_OK && req->token != NULL && p != NULL && p->sub == NULL && req->token->sub[0] != '\0')
 		p->sub = g_strdup(req->token->sub);
 	/* Set in the same entry point as the join, so the first ROUTES already carry it. */
 	if (err == AH_ERR_OK && p != NULL && layer >= 0)

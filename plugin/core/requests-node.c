@@ -64,6 +64,8 @@ ah_error ah_req_set_capacity(ah_req *req)
 		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (wave_mode: must be fixed or adaptive)"));
 	if (mode != NULL)
 		c.wave_mode = strcmp(mode, "adaptive") == 0 ? AH_WAVES_ADAPTIVE : AH_WAVES_FIXED;
+	/* The request sets this node's own capacity; admission's adds the edges' seats (cluster mode). */
+	c.capacity = ah_engine_own_capacity(req->engine);
 	get_uint(req->message, "capacity", &c.capacity);
 	get_uint(req->message, "wave_size", &c.wave_size);
 	get_uint(req->message, "wave_min", &c.wave_min);
@@ -83,6 +85,7 @@ ah_error ah_req_set_capacity(ah_req *req)
 		c.rejoin_grace_us = (gint64)v * G_USEC_PER_SEC;
 	if (c.wave_min > c.wave_size)
 		return ah_req_fail(req, AH_ERR_INVALID_ELEMENT, g_strdup("invalid element (wave_min: must not exceed wave_size)"));
+	c.capacity = (guint)MIN((guint64)c.capacity + ah_engine_spill(req->engine), (guint64)G_MAXUINT32);
 	ah_admission_set_config(req->engine->adm, &c, req->now);
 	req->reply = json_pack("{s:s}", "allhands", "success");
 	json_object_set_new(req->reply, "node", ah_engine_node_json(req->engine, req->now));

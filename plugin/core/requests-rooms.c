@@ -114,6 +114,7 @@ ah_error ah_req_create_room(ah_req *req)
 	if (video_layer >= 0)
 		room->video_layer = video_layer;
 	apply_room_seats(req, room);
+	ah_engine_edges_room_changed(req->engine, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_created", TRUE);
 }
@@ -136,6 +137,8 @@ static void apply_room_seats(ah_req *req, ah_room *room)
 		room->presenter_seats = ah_req_uint(req, "presenter_seats");
 		ah_engine_apply_presenter_seats(req->engine, room);
 	}
+	if (ah_req_has(req, "origin_attendees"))
+		room->origin_attendees = (gint)ah_req_uint(req, "origin_attendees");
 	if (ah_req_has(req, "priority_secret"))
 		replace(&room->priority_secret, *ah_req_string(req, "priority_secret") != '\0' ? ah_req_string(req, "priority_secret") : NULL);
 }
@@ -181,6 +184,7 @@ ah_error ah_req_edit_room(ah_req *req)
 		ah_engine_ledger_cap_changed(req->engine, room->tenant->id, room->id);
 	}
 	apply_room_seats(req, room);
+	ah_engine_edges_room_changed(req->engine, room);
 	ah_req_schedule_apply(req, room, &in);
 	return ah_req_room_reply(req, room, "room_edited", TRUE);
 }

@@ -94,7 +94,8 @@ static const ah_param optional_tenant_params[] = {
 	AH_PARAM_STR("tokens", FALSE, 0, 16), \
 	AH_PARAM_STR("video_layer", FALSE, 0, 16), \
 	AH_PARAM_UINT("presenter_max_bitrate", FALSE, 0, AH_PRESENTER_BITRATE_MAX), \
-	AH_PARAM_ID("node", FALSE)
+	AH_PARAM_ID("node", FALSE), \
+	AH_PARAM_UINT("origin_attendees", FALSE, 0, AH_CAP_MAX)
 
 static const ah_param create_room_params[] = {
 	AH_PARAM_ID("tenant", TRUE),

@@ -33,6 +33,7 @@ void ah_cluster_place_tick(ah_engine *engine)
 		return;
 	if (!configured) {
 		ah_engine_set_cluster(engine, config->node_id, config->secret);
+		ah_engine_set_edge_ramp(engine, config->edge_ramp_per_s);
 		configured = TRUE;
 	}
 	view = ah_cluster_view();
@@ -45,7 +46,8 @@ void ah_cluster_place_tick(ah_engine *engine)
 	for (guint i = 0; i < view->nodes->len; i++) {
 		const ah_registry_node *n = g_ptr_array_index(view->nodes, i);
 		const ah_place_node node = { n->id, json_string_value(json_object_get(n->figures, "url")), n->alive,
-			figure(n->figures, "capacity"), figure(n->figures, "seats_held"), figure(n->figures, "queued") };
+			figure(n->figures, "capacity"), figure(n->figures, "seats_held"), figure(n->figures, "queued"),
+			n->age_ms >= 0 ? view->redis_now_ms - n->age_ms : 0 };
 		g_array_append_val(nodes, node);
 	}
 	ah_engine_set_cluster_nodes(engine, (const ah_place_node *)(void *)nodes->data, nodes->len);

@@ -22,8 +22,8 @@ typedef struct {
 	gint64 value;
 } number;
 
-enum { N_HEARTBEAT, N_EXPIRY, N_FULL, N_PORT, N_DB, N_CONNECT, N_COMMAND, N_PING, N_QUEUED, N_MEDIA_PORT, N_LINGER,
-	N_FANOUT, N__COUNT };
+enum { N_HEARTBEAT, N_EXPIRY, N_FULL, N_RAMP, N_PORT, N_DB, N_CONNECT, N_COMMAND, N_PING, N_QUEUED, N_MEDIA_PORT,
+	N_LINGER, N_FANOUT, N__COUNT };
 
 static gboolean fail(char **error, char *message)
 {
@@ -195,6 +195,7 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 			AH_CLUSTER_HEARTBEAT_DEFAULT_MS },
 		[N_EXPIRY] = { "node_expiry_ms", 1, AH_CLUSTER_EXPIRY_MAX_MS, AH_CLUSTER_EXPIRY_DEFAULT_MS },
 		[N_FULL] = { "heartbeat_full_nodes", 1, 100000, AH_CLUSTER_FULL_NODES_DEFAULT },
+		[N_RAMP] = { "edge_ramp_per_s", 1, AH_EDGES_RAMP_MAX, AH_EDGES_RAMP_DEFAULT },
 		[N_PORT] = { "redis_port", 1, 65535, AH_REDIS_DEFAULT_PORT },
 		[N_DB] = { "redis_db", 0, G_MAXINT32, 0 },
 		[N_CONNECT] = { "redis_connect_timeout_ms", 0, 600000, 0 },
@@ -220,6 +221,7 @@ gboolean ah_cluster_config_read(ah_cluster_config *out, ah_cluster_config_lookup
 		out->heartbeat_ms = (guint)n[N_HEARTBEAT].value;
 		out->node_expiry_ms = (guint)n[N_EXPIRY].value;
 		out->full_nodes = (guint)n[N_FULL].value;
+		out->edge_ramp_per_s = (guint)n[N_RAMP].value;
 		return TRUE;
 	}
 	ah_cluster_config_clear(out);

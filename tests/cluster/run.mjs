@@ -53,8 +53,10 @@ async function main() {
     process.exit(2);
   }
   const files = testFiles(HERE, process.argv.slice(2));
-  removeStale(/^ahk(\d+)-/);
-  const prefix = `ahk${process.pid}`;
+  // AH_CLUSTER_NS_PREFIX (letters, default ahk): runs side by side on one host keep to their own names.
+  const base = /^[a-z]{1,8}$/.test(process.env.AH_CLUSTER_NS_PREFIX || '') ? process.env.AH_CLUSTER_NS_PREFIX : 'ahk';
+  removeStale(new RegExp(`^${base}(\\d+)-`));
+  const prefix = `${base}${process.pid}`;
   const subnet = `10.98.${(process.pid % 250) + 1}`;
   const sw = `${prefix}-sw`;
   const clientNs = `${prefix}-client`;

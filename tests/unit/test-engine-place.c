@@ -18,9 +18,9 @@
 #define CLUSTER_SECRET "cluster-secret-cluster-secret-cluster"
 
 static const ah_place_node view[] = {
-	{ "node-a", "ws://10.0.0.1:8188", TRUE, 100, 10, 0 },   /* 90 free */
-	{ "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },   /* 50 free */
-	{ "node-c", "ws://10.0.0.3:8188", FALSE, 1000, 0, 0 },  /* dead */
+	{ "node-a", "ws://10.0.0.1:8188", TRUE, 100, 10, 0, 0 },   /* 90 free */
+	{ "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0, 0 },   /* 50 free */
+	{ "node-c", "ws://10.0.0.3:8188", FALSE, 1000, 0, 0, 0 },  /* dead */
 };
 
 /* The home node: a second engine (no state file), driven through a fixture sharing f's outs. */
@@ -123,7 +123,7 @@ static void test_placement(fixture *f, gconstpointer data)
 	g_assert_cmpstr(str(json_object_get(reply, "room"), "node"), ==, "node-a");
 	/* The view changes: node-b is now the least loaded. */
 	const ah_place_node later[] = {
-		{ "node-a", "ws://10.0.0.1:8188", TRUE, 100, 95, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
+		{ "node-a", "ws://10.0.0.1:8188", TRUE, 100, 95, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0, 0 },
 	};
 	ah_engine_set_cluster_nodes(f->engine, later, G_N_ELEMENTS(later));
 	assert_success(reply = admin(f, "{'request': 'create_room', 'tenant': 'acme', 'room': 'r2', 'max_attendees': 10, "
@@ -251,8 +251,13 @@ static void test_redirect_priority(fixture *f, gconstpointer data)
 	home h;
 	char *ticket;
 	json_t *reply;
+	/* node-b has no seat free: node-a's queue holds its attendees (no edge to place them on). */
+	const ah_place_node full[] = {
+		{ "node-a", "ws://10.0.0.1:8188", TRUE, 100, 10, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 100, 0, 0 },
+	};
 	make_cluster_rooms(f);
 	home_new(f, &h);
+	set_node(h.f.engine, "node-a", full, G_N_ELEMENTS(full));
 	make_cluster_rooms(&h.f);
 	/* node-a's 5 seats taken, one ordinary attendee queued. */
 	for (guint64 conn = 1; conn <= 5; conn++)
@@ -314,10 +319,10 @@ static void test_home_unavailable(fixture *f, gconstpointer data)
 	json_t *reply;
 	make_cluster_rooms(f);
 	const ah_place_node dead[] = {
-		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0, 0 },
 	};
 	const ah_place_node none[] = {
-		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", FALSE, 100, 50, 0 },
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", FALSE, 100, 50, 0, 0 },
 	};
 	ah_engine_set_cluster_nodes(f->engine, dead, G_N_ELEMENTS(dead));
 	assert_event(send(f, 1, "{'request': 'join', 'tenant': 'acme', 'room': 'allhands', 'pin': 'pin-4321'}"), "admitted");
@@ -338,8 +343,8 @@ static void test_home_unavailable(fixture *f, gconstpointer data)
 static void test_stand_in_agrees(fixture *f, gconstpointer data)
 {
 	const ah_place_node three[] = {
-		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
-		{ "node-c", "ws://10.0.0.3:8188", TRUE, 100, 0, 0 },
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0, 0 },
+		{ "node-c", "ws://10.0.0.3:8188", TRUE, 100, 0, 0, 0 },
 	};
 	ah_place_view *v = ah_place_view_new(three, G_N_ELEMENTS(three));
 	guint on_b = 0, on_c = 0;
@@ -395,7 +400,7 @@ static void test_rejoin_from_dead_node(fixture *f, gconstpointer data)
 
 	/* node-a dead, node-b the only alive node: the stand-in. A full node-b: the rejoiner queues first. */
 	const ah_place_node a_dead[] = {
-		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0 },
+		{ "node-a", "ws://10.0.0.1:8188", FALSE, 100, 10, 0, 0 }, { "node-b", "ws://10.0.0.2:8188", TRUE, 100, 50, 0, 0 },
 	};
 	ah_engine_set_cluster_nodes(f->engine, a_dead, G_N_ELEMENTS(a_dead));
 	assert_success(admin(f, "{'request': 'set_capacity', 'capacity': 1}"));

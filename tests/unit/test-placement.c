@@ -10,10 +10,10 @@
 static void test_choose(void)
 {
 	const ah_place_node nodes[] = {
-		{ "a", "ws://a:8188", TRUE, 100, 60, 0 },   /* 40 free */
-		{ "b", "ws://b:8188", TRUE, 100, 10, 20 },  /* 70 free: queued count as load */
-		{ "c", "ws://c:8188", FALSE, 1000, 0, 0 },  /* dead: never chosen */
-		{ "d", "ws://d:8188", TRUE, 50, 0, 0 },     /* 50 free */
+		{ "a", "ws://a:8188", TRUE, 100, 60, 0, 0 },   /* 40 free */
+		{ "b", "ws://b:8188", TRUE, 100, 10, 20, 0 },  /* 70 free: queued count as load */
+		{ "c", "ws://c:8188", FALSE, 1000, 0, 0, 0 },  /* dead: never chosen */
+		{ "d", "ws://d:8188", TRUE, 50, 0, 0, 0 },     /* 50 free */
 	};
 	ah_place_view *view = ah_place_view_new(nodes, G_N_ELEMENTS(nodes));
 	g_assert_cmpuint(ah_place_view_size(view), ==, 4);
@@ -31,18 +31,18 @@ static void test_choose(void)
 static void test_ties_and_full(void)
 {
 	const ah_place_node tie[] = {
-		{ "n2", "ws://2", TRUE, 10, 5, 0 }, { "n1", "ws://1", TRUE, 20, 15, 0 }, { "n3", "ws://3", TRUE, 5, 0, 0 },
+		{ "n2", "ws://2", TRUE, 10, 5, 0, 0 }, { "n1", "ws://1", TRUE, 20, 15, 0, 0 }, { "n3", "ws://3", TRUE, 5, 0, 0, 0 },
 	};
 	ah_place_view *view = ah_place_view_new(tie, G_N_ELEMENTS(tie));
 	g_assert_cmpstr(ah_place_choose(view, "self"), ==, "n1");
 	ah_place_view_free(view);
 	const ah_place_node full[] = {
-		{ "a", "ws://a", TRUE, 10, 10, 5 }, { "b", "ws://b", TRUE, 10, 10, 2 }, { "c", "ws://c", TRUE, 0, 0, 0 },
+		{ "a", "ws://a", TRUE, 10, 10, 5, 0 }, { "b", "ws://b", TRUE, 10, 10, 2, 0 }, { "c", "ws://c", TRUE, 0, 0, 0, 0 },
 	};
 	view = ah_place_view_new(full, G_N_ELEMENTS(full));
 	g_assert_cmpstr(ah_place_choose(view, "self"), ==, "c");
 	ah_place_view_free(view);
-	const ah_place_node dead[] = { { "a", "ws://a", FALSE, 10, 0, 0 } };
+	const ah_place_node dead[] = { { "a", "ws://a", FALSE, 10, 0, 0, 0 } };
 	view = ah_place_view_new(dead, G_N_ELEMENTS(dead));
 	g_assert_cmpstr(ah_place_choose(view, "self"), ==, "self");
 	ah_place_view_free(view);
@@ -58,7 +58,7 @@ static void test_view_copies(void)
 {
 	char *id = g_strdup("a"), *url = g_strdup("ws://a");
 	const ah_place_node nodes[] = {
-		{ id, url, TRUE, 10, 0, 0 }, { "b", NULL, TRUE, 100, 0, 0 }, { "a", "ws://other", TRUE, 100, 0, 0 },
+		{ id, url, TRUE, 10, 0, 0, 0 }, { "b", NULL, TRUE, 100, 0, 0, 0 }, { "a", "ws://other", TRUE, 100, 0, 0, 0 },
 	};
 	ah_place_view *view = ah_place_view_new(nodes, G_N_ELEMENTS(nodes));
 	g_free(id);

@@ -326,3 +326,27 @@ export class Cluster {
   // The processes inside a host's namespace.
   pids(host) { return nsPids(host.ns); }
 }
+
+// A janode attendee following redirects as clients do (docs/cluster.md, "Edges"): `first` is the
+// join's reply or the handle's async `redirect` event (reason "seat": the origin's queue admitted it
+// and its seat is on an edge). Each redirect opens a new handle on the node whose ws URL it names
+// (`nodes`: ClusterNodes), joined with its ticket and `display`, at most `maxRedirects` in a row (as
+// web/attendee.js's MAX_REDIRECTS). Resolves {h, node, reply, redirects}: the last handle, its node
+// and its join's reply (admitted or queued). `openHandle(janus)` opens a handle (the test's Bag).
+export async function followRedirects(first, { nodes, tenant, room, display, openHandle, maxRedirects = 3 }) {
+  let msg = first;
+  const redirects = [];
+  for (;;) {
+    if (msg?.event !== 'redirect') throw new Error(`followRedirects: not a redirect: ${JSON.stringify(msg)}`);
+    redirects.push(msg);
+    if (redirects.length > maxRedirects) throw new Error(`followRedirects: more than ${maxRedirects} redirects in a row`);
+    const node = nodes.find((n) => n.janus.wsUrl === msg.url);
+    if (!node) throw new Error(`followRedirects: no node at ${msg.url}`);
+    const h = await openHandle(node.janus);
+    const body = { request: 'join', tenant, room, ptype: 'attendee', ticket: msg.ticket };
+    if (display) body.display = display;
+    const reply = (await h.request(body)).data;
+    if (reply?.event !== 'redirect') return { h, node, reply, redirects };
+    msg = reply;
+  }
+}

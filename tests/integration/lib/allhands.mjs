@@ -160,7 +160,9 @@ export async function presenter(janus, bag, {
 }
 
 // A child process holding one attendee (for tests that kill a client). Resolves once the child
-// joined; `child.reply` is the join reply, `child.events` the events it reported.
+// joined; `child.reply` is the join reply, `child.events` the events it reported. In cluster mode it
+// follows redirects (attendee-child.mjs): `child.redirects` are those it followed, `child.replies`
+// every join reply (the first is `child.reply`).
 export async function spawnAttendeeChild(janus, body, { autoStart = true, name = 'child' } = {}) {
   const child = fork(path.join(HERE, 'attendee-child.mjs'), [], {
     env: { ...process.env, AH_CHILD_WS: janus.wsUrl, AH_CHILD_BODY: JSON.stringify(body), AH_CHILD_AUTOSTART: autoStart ? '1' : '0' },
@@ -168,10 +170,14 @@ export async function spawnAttendeeChild(janus, body, { autoStart = true, name =
   });
   child.name = name;
   child.events = [];
+  child.redirects = [];
+  child.replies = [];
   child.media = null;
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.on('message', (m) => {
     if (m.type === 'event') child.events.push(m.event);
+    if (m.type === 'redirected') child.redirects.push(m.redirect);
+    if (m.type === 'joined') child.replies.push(m.reply);
     if (m.type === 'media') child.media = m.totals;
     if (m.type === 'error') child.error = m.error;
   });
