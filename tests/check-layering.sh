@@ -27,6 +27,7 @@ plugin/glue/control.c
 plugin/glue/metrics.c
 plugin/glue/cluster-*.c
 plugin/glue/writer.c plugin/glue/relay.c plugin/glue/cpu.c plugin/glue/cluster.c
+plugin/glue/relay-keyframes.c
 plugin/glue/sdp.c plugin/glue/session.c
 plugin/redis/*.c
 plugin/link/srtp.c plugin/link/udp.c

@@ -575,6 +575,7 @@ static void mirror_media(mirror_t *m)
 	}
 	ah_pubmedia_set_streams(pm, m->streams, in_pt, (int)m->n);
 	ah_pubmedia_set_simulcast(pm, sim);
+	ah_pubmedia_set_gop(pm, ah_relay_gop_new(m->streams, m->n));
 	json_decref(sim);
 }
 
@@ -927,6 +928,7 @@ json_t *ah_cluster_media_status(gint64 now)
 	json_object_set_new(j, "edge_of", edges);
 	json_object_set_new(j, "linger_ms", json_integer(linger_ms));
 	json_object_set_new(j, "fanout", json_integer(fanout));
+	json_object_set_new(j, "keyframe_caches", ah_relay_gop_figures());
 	json_object_set_new(j, "messages", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "received", (json_int_t)msgs_in,
 		"refused", (json_int_t)msgs_bad, "sent", (json_int_t)msgs_out, "edges_expired", (json_int_t)edges_expired,
 		"unsubscribed", (json_int_t)unsubscribed, "sent_to_parent", (json_int_t)redirected));

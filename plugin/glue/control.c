@@ -568,7 +568,7 @@ static void execute_out(const ah_out *out, const out_context *ctx)
 		break;
 	case AH_OUT_KEYFRAME:
 		if (session != NULL && session->pub != NULL)
-			ah_pubmedia_want_keyframe(session->pub);
+			ah_pubmedia_join_keyframe(session->pub);
 		break;
 	case AH_OUT_NOTIFY:
 		if (ah_events_enabled && out->body != NULL) {

@@ -35,6 +35,7 @@
 #include "allhands/registry.h"
 #include "allhands/engine.h"
 #include "allhands/simulcast.h"
+#include "allhands/gop.h"
 
 #define AH_PLUGIN_PACKAGE "janus.plugin.allhands"
 
@@ -181,6 +182,24 @@ void ah_substream_unref(ah_substream *sub);
 /* Control thread: `fresh` (not yet in any fan-out) continues `old`'s sequence numbers and timestamps. */
 void ah_substream_continue(ah_substream *fresh, ah_substream *old);
 
+/* ---- relay-keyframes.c: spotting keyframes, and a mirror's keyframe caches (below relay.c) ---- */
+enum { AH_KEY_CODEC_NONE = 0, AH_KEY_CODEC_VP8, AH_KEY_CODEC_H264, AH_KEY_CODEC_VP9 };
+int ah_relay_key_codec(const char *codec);
+/* The packet starts a keyframe of `key_codec` (TRUE for AH_KEY_CODEC_NONE: nothing to wait for). */
+gboolean ah_relay_is_keyframe(int key_codec, janus_plugin_rtp *packet);
+typedef struct ah_relay_gop ah_relay_gop;
+/* Caches for the video streams among `streams` that gop.c knows (VP8, H.264); NULL: none. Control thread. */
+ah_relay_gop *ah_relay_gop_new(const ah_stream_desc *streams, guint n);
+void ah_relay_gop_free(ah_relay_gop *g);
+/* The mirror's thread: keep a packet of m-line `mindex`, simulcast layer `layer` (0 without). */
+void ah_relay_gop_push(ah_relay_gop *g, int mindex, int layer, const guint8 *pkt, gsize len, gint64 now);
+/* The mirror's thread: emit the layer's cached packets from its keyframe on, stopping after `current`
+ * (*included then). FALSE: no usable cache (counted as a miss). */
+gboolean ah_relay_gop_replay(ah_relay_gop *g, int mindex, int layer, const guint8 *current, gsize len, gint64 now,
+	void (*emit)(const guint8 *pkt, gsize len, gpointer user), gpointer user, gboolean *included);
+/* Any thread: {"caches","replays","replayed_packets","misses"} (new reference). */
+json_t *ah_relay_gop_figures(void);
+
 /* Create the presenter media state (control thread). */
 ah_pubmedia *ah_pubmedia_new(void);
 void ah_pubmedia_free(ah_pubmedia *pm);
@@ -205,6 +224,11 @@ gboolean ah_pubmedia_simulcast(ah_pubmedia *pm, int mindex, guint64 layer_bps[3]
 void ah_pubmedia_set_max_bitrate(ah_pubmedia *pm, guint bps);
 /* Any thread: ask for a keyframe; coalesced to at most one PLI per stream per interval. */
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm);
+/* Control thread, a receiver started (the engine's KEYFRAME): want_keyframe, except for a mirror with
+ * keyframe caches, whose joiners are replayed the last GOP (and ask only when it has none). */
+void ah_pubmedia_join_keyframe(ah_pubmedia *pm);
+/* Control thread, before a mirror's packets flow: its keyframe caches (taken over; freed with pm). */
+void ah_pubmedia_set_gop(ah_pubmedia *pm, ah_relay_gop *gop);
 /* Presenter's loop thread: relay one incoming packet to its fan-out. */
 void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet);
 /* Cluster mode (cluster-media.c; relay.c calls them, never the other way): `forward` gets every packet

@@ -8,42 +8,8 @@
  * packet; the only lock is ah_pubmedia.lock, held for a pointer swap or a pointer read plus a
  * reference, and never while calling out.
  *
- * DESIGN
- * A fan-out is an immutable, ref-counted snapshot: the presenter's published m-lines (incoming
- * payload type, audio/video) and the substreams that receive each, grouped by presenter m-line
- * (a counting sort at build time) so a packet visits only its own receivers. The control thread
- * builds a new snapshot and swaps the pointer under the lock; the old one is released outside it and
- * lives until the last packet relayed through it is done. The relay takes the snapshot (lock, ref,
- * unlock) once per packet: the lock makes "read the pointer, take a reference" atomic with respect to
- * a swap, which a bare atomic pointer would not. For each receiver it rewrites the packet header in
- * place (payload type, then sequence number and timestamp through the substream's switching
- * context, so they stay continuous across presenter and SSRC changes), hands it to relay_rtp, which
- * copies it, and restores the presenter's values. Keyframe requests are coalesced per stream: any
- * number of wants set one flag; the relay sends one PLI when the flag is set and the last PLI is at
- * least AH_PLI_INTERVAL_US old, so a want inside the interval is served by the first packet after it.
- * A new video substream (a new attendee, or a slot that now carries another presenter or codec)
- * relays nothing until the first keyframe: frames before it cannot be decoded and would only cost
- * the attendee's bandwidth and show as corruption. If no keyframe comes within AH_KEY_WAIT_MAX_US
- * (a codec whose keyframes we cannot spot, a presenter that ignores PLIs), it relays anyway.
- *
- * Helper threads. Relaying one packet to a receiver costs the relaying thread a header rewrite and
- * relay_rtp's copy and queue push, so one presenter thread serving hundreds of receivers becomes the
- * bottleneck. With `relay_threads` = K > 0, each receiver belongs to one helper, chosen by its
- * connection id (conn % K) so a receiver's packets always go through the same thread, in order. A
- * fan-out keeps each m-line's receivers sorted by helper. When an m-line has at least
- * `relay_inline_max` receivers, the presenter thread copies the packet once per helper that has
- * receivers for it and pushes the copy, with a reference on the fan-out, onto that helper's queue;
- * below that, it relays inline (no hand-off cost for small rooms). A helper's queue is bounded
- * (AH_RELAY_QUEUE_MAX packets): when it is full the packet is dropped for that helper's receivers
- * and counted, so the presenter thread never waits for a helper or a slow attendee.
- *
- * One thread at a time per substream. A substream's rewriting state (switching, simulcast and VP8
- * contexts) has no lock of its own: it is only ever written by one thread at a time, in packet order.
- * With helpers, a receiver's packets all go through its own helper (FIFO). Going from inline to
- * helpers is ordered by the queue push. Going back inline (the m-line dropped below
- * `relay_inline_max`) waits, without blocking, until the helpers have finished every job queued for
- * the m-line (ah_pubmedia.inflight): until then packets keep going to the helpers. The rewrite path
- * checks this (substream_enter) and counts violations in status `node.relay.overlaps`.
+ * Design (the fan-out snapshots, keyframe requests, helper threads, one thread at a time per substream,
+ * an edge's keyframe caches): docs/architecture.md, "The relay".
  *
  * Lifetimes: a substream holds a reference on its attendee session; fan-outs hold references on
  * substreams; a queued packet holds a reference on its fan-out. ah_pubmedia_free must only run when no thread can still be in ah_relay_rtp or
@@ -75,37 +41,6 @@
 #define AH_REMB_UNCAP_COUNT 3
 /* Packets waiting in one helper's queue, at most (about 2 s of a 2.5 Mbit/s video stream). */
 #define AH_RELAY_QUEUE_MAX 512
-
-enum { KEY_CODEC_NONE = 0, KEY_CODEC_VP8, KEY_CODEC_H264, KEY_CODEC_VP9 };
-
-static int key_codec_of(const char *codec)
-{
-	if (g_ascii_strcasecmp(codec, "vp8") == 0)
-		return KEY_CODEC_VP8;
-	if (g_ascii_strcasecmp(codec, "h264") == 0)
-		return KEY_CODEC_H264;
-	if (g_ascii_strcasecmp(codec, "vp9") == 0)
-		return KEY_CODEC_VP9;
-	return KEY_CODEC_NONE;
-}
-
-static gboolean is_keyframe(int key_codec, janus_plugin_rtp *packet)
-{
-	int plen = 0;
-	char *payload = janus_rtp_payload(packet->buffer, packet->length, &plen);
-	if (payload == NULL || plen <= 0)
-		return FALSE;
-	switch (key_codec) {
-	case KEY_CODEC_VP8:
-		return janus_vp8_is_keyframe(payload, plen);
-	case KEY_CODEC_H264:
-		return janus_h264_is_keyframe(payload, plen);
-	case KEY_CODEC_VP9:
-		return janus_vp9_is_keyframe(payload, plen);
-	default:
-		return TRUE;
-	}
-}
 
 typedef struct ah_fanout {
 	janus_refcount ref;
@@ -194,6 +129,7 @@ struct ah_pubmedia {
 	volatile gint inflight[AH_PUB_MAX_STREAMS];
 	/* Bitrate cap (bps, 0: none), set by the control thread; the rest is the presenter thread's. */
 	volatile guint max_bitrate;
+	ah_relay_gop *gop;     /* a mirror's keyframe caches (relay-keyframes.c), NULL: none; set before its packets */
 	guint remb_sent;       /* the cap last sent, 0: none */
 	gint64 remb_at;        /* when */
 	int uncap_left;        /* REMB of AH_REMB_UNCAPPED still to send */
@@ -239,8 +175,8 @@ ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind k
 	sub->mindex = mindex;
 	sub->out_pt = pt;
 	sub->video = kind == AH_MEDIA_VIDEO;
-	sub->key_codec = sub->video ? key_codec_of(codec) : KEY_CODEC_NONE;
-	sub->awaiting_key = sub->key_codec != KEY_CODEC_NONE;
+	sub->key_codec = sub->video ? ah_relay_key_codec(codec) : AH_KEY_CODEC_NONE;
+	sub->awaiting_key = sub->key_codec != AH_KEY_CODEC_NONE;
 	g_mutex_init(&sub->context_lock);
 	janus_rtp_switching_context_reset(&sub->context);
 	janus_rtp_simulcasting_context_reset(&sub->sim);
@@ -381,6 +317,7 @@ static void pubmedia_free(const janus_refcount *ref)
 		g_mutex_clear(&pm->sim[i].rid_lock);
 	}
 	g_mutex_clear(&pm->lock);
+	ah_relay_gop_free(pm->gop);
 	g_free(pm);
 }
 
@@ -553,6 +490,18 @@ static void maybe_send_remb(ah_pubmedia *pm, ah_session *presenter)
 		ah_gateway->send_remb(presenter->handle, cap != 0 ? cap : AH_REMB_UNCAPPED);
 }
 
+void ah_pubmedia_set_gop(ah_pubmedia *pm, ah_relay_gop *gop)
+{
+	g_atomic_pointer_set(&pm->gop, gop);
+}
+
+void ah_pubmedia_join_keyframe(ah_pubmedia *pm)
+{
+	/* A mirror's joiners are replayed from its caches; a joiner finding none asks (relay_to_receivers). */
+	if (pm != NULL && g_atomic_pointer_get(&pm->gop) == NULL)
+		ah_pubmedia_want_keyframe(pm);
+}
+
 void ah_pubmedia_want_keyframe(ah_pubmedia *pm)
 {
 	if (pm == NULL)
@@ -699,7 +648,7 @@ static gboolean simulcast_pass(relay_packet *rp, ah_substream *sub)
 static gboolean keyframe_pass(relay_packet *rp, ah_substream *sub)
 {
 	if (rp->key < 0)
-		rp->key = is_keyframe(sub->key_codec, rp->packet);
+		rp->key = ah_relay_is_keyframe(sub->key_codec, rp->packet);
 	if (!rp->key) {
 		gint64 now = g_get_monotonic_time();
 		if (sub->await_since == 0)
@@ -741,42 +690,89 @@ static void relay_to_one(relay_packet *rp, ah_substream *sub)
 		memcpy(rp->payload, rp->vp8pd, sizeof(rp->vp8pd));
 }
 
-/* Relay `packet` (presenter m-line `mindex`) to subs[from .. to) of `f`. */
-static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to,
-	gboolean unordered)
+/* What relaying `packet` to each receiver needs, worked out once. FALSE: a simulcast packet without payload. */
+static gboolean relay_packet_init(relay_packet *rp, const ah_fanout *f, int mindex, janus_plugin_rtp *packet)
 {
-	relay_packet rp = {.f = f, .mindex = mindex, .packet = packet, .layer = -1, .key = -1, .usable = {-2, -2, -2}};
+	*rp = (relay_packet){.f = f, .mindex = mindex, .packet = packet, .layer = -1, .key = -1, .usable = {-2, -2, -2}};
 	const gboolean video = f->video[mindex];
-	rp.out.mindex = -1;
-	rp.out.video = video;
-	rp.out.buffer = packet->buffer;
-	rp.out.length = packet->length;
+	rp->out.mindex = -1;
+	rp->out.video = video;
+	rp->out.buffer = packet->buffer;
+	rp->out.length = packet->length;
 	/* The core strips the header extensions and writes its own from this struct. */
-	janus_plugin_rtp_extensions_reset(&rp.out.extensions);
+	janus_plugin_rtp_extensions_reset(&rp->out.extensions);
 	if (!video) {
-		rp.out.extensions.audio_level = packet->extensions.audio_level;
-		rp.out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
+		rp->out.extensions.audio_level = packet->extensions.audio_level;
+		rp->out.extensions.audio_level_vad = packet->extensions.audio_level_vad;
 	}
-	rp.sim = video && g_atomic_int_get(&f->pm->sim[mindex].on) ? &f->pm->sim[mindex] : NULL;
-	if (rp.sim != NULL) {
-		rp.payload = janus_rtp_payload(packet->buffer, packet->length, &rp.plen);
-		if (rp.payload == NULL)
-			return;
+	rp->sim = video && g_atomic_int_get(&f->pm->sim[mindex].on) ? &f->pm->sim[mindex] : NULL;
+	if (rp->sim != NULL) {
+		rp->payload = janus_rtp_payload(packet->buffer, packet->length, &rp->plen);
+		if (rp->payload == NULL)
+			return FALSE;
 		const uint32_t ssrc = ntohl(((janus_rtp_header *)packet->buffer)->ssrc);
-		for (int l = 0; l < 3 && rp.layer < 0; l++)
-			if (rp.sim->ssrcs[l] != 0 && rp.sim->ssrcs[l] == ssrc)
-				rp.layer = l;
-		rp.vp8 = f->vcodec[mindex] == JANUS_VIDEOCODEC_VP8 && rp.plen >= (int)sizeof(rp.vp8pd);
-		if (rp.vp8)
-			memcpy(rp.vp8pd, rp.payload, sizeof(rp.vp8pd));
+		for (int l = 0; l < 3 && rp->layer < 0; l++)
+			if (rp->sim->ssrcs[l] != 0 && rp->sim->ssrcs[l] == ssrc)
+				rp->layer = l;
+		rp->vp8 = f->vcodec[mindex] == JANUS_VIDEOCODEC_VP8 && rp->plen >= (int)sizeof(rp->vp8pd);
+		if (rp->vp8)
+			memcpy(rp->vp8pd, rp->payload, sizeof(rp->vp8pd));
 	}
+	return TRUE;
+}
+
+/* A cached packet replayed to one receiver (relay-keyframes.c calls it back). */
+typedef struct {
+	const ah_fanout *f;
+	int mindex;
+	ah_substream *sub;
+} replay_to;
+
+static void replay_emit(const guint8 *pkt, gsize len, gpointer user)
+{
+	replay_to *to = user;
+	char buf[AH_GOP_MAX_PACKET];
+	relay_packet rp;
+	janus_plugin_rtp packet = {.mindex = to->mindex, .video = TRUE, .buffer = buf, .length = (uint16_t)len};
+	memcpy(buf, pkt, len);
+	janus_plugin_rtp_extensions_reset(&packet.extensions);
+	if (relay_packet_init(&rp, to->f, to->mindex, &packet))
+		relay_to_one(&rp, to->sub);
+}
+
+/* A receiver starting on a mirror's video stream (an edge's joiner): its GOP from the cache, up to and
+ * including this packet, so it starts at once; TRUE when that sent this packet too. No cache usable: a
+ * keyframe request to the origin (coalesced), and the receiver waits for the keyframe as usual. */
+static gboolean replay_joiner(relay_packet *rp, ah_substream *sub)
+{
+	ah_relay_gop *gop = g_atomic_pointer_get(&rp->f->pm->gop);
+	replay_to to = { rp->f, rp->mindex, sub };
+	gboolean included = FALSE;
+	if (gop == NULL || !rp->f->video[rp->mindex] || !g_atomic_int_get(&sub->awaiting_key))
+		return FALSE;
+	const int layer = rp->sim != NULL ? usable_layer(rp, g_atomic_int_get(&sub->layer_target)) : 0;
+	if (!ah_relay_gop_replay(gop, rp->mindex, layer, (const guint8 *)rp->packet->buffer, rp->packet->length,
+			g_get_monotonic_time(), replay_emit, &to, &included))
+		g_atomic_int_set(&rp->f->pm->keyframe[rp->mindex].wanted, 1);
+	return included;
+}
+
+/* Relay `packet` (presenter m-line `mindex`) to subs[from .. to) of `f`; `replay`: on the thread that
+ * pushes the mirror's caches (never a helper), joiners may be replayed its GOP. */
+static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp *packet, guint from, guint to,
+	gboolean unordered, gboolean replay)
+{
+	relay_packet rp;
+	if (!relay_packet_init(&rp, f, mindex, packet))
+		return;
 	gpointer self = g_thread_self();
 	for (guint i = from; i < to; i++) {
 		ah_substream *sub = f->subs[i];
 		if (g_atomic_int_get(&sub->attendee->destroyed) || !g_atomic_int_get(&sub->attendee->media_up))
 			continue;
 		const gboolean owned = substream_enter(sub, self, unordered);
-		relay_to_one(&rp, sub);
+		if (!replay || !replay_joiner(&rp, sub))
+			relay_to_one(&rp, sub);
 		if (owned)
 			substream_leave(sub);
 	}
@@ -838,7 +834,7 @@ static void relay_job_run(relay_job *job)
 	packet.extensions.audio_level_vad = job->audio_level_vad;
 	const ah_fanout *f = job->fanout;
 	relay_to_receivers(f, job->mindex, &packet, f->share[job->mindex][job->helper],
-		f->share[job->mindex][job->helper + 1], FALSE);
+		f->share[job->mindex][job->helper + 1], FALSE, FALSE);
 	/* Done with this m-line's substreams: the presenter's thread may relay them itself. */
 	g_atomic_int_dec_and_test(&f->pm->inflight[job->mindex]);
 }
@@ -957,7 +953,7 @@ static void relay_or_dispatch(ah_pubmedia *pm, ah_fanout *f, int mindex, janus_p
 	const gboolean drained = g_atomic_int_get(&pm->inflight[mindex]) == 0;
 	if (drained && (f->count[mindex] < inline_max || !running)) {
 		relay_to_receivers(f, mindex, packet, f->first[mindex], f->first[mindex] + f->count[mindex],
-			g_atomic_int_get(&pm->inflight[mindex]) > 0);
+			g_atomic_int_get(&pm->inflight[mindex]) > 0, TRUE);
 		return;
 	}
 	if (!running)
@@ -987,6 +983,9 @@ void ah_relay_rtp(ah_session *presenter, janus_plugin_rtp *packet)
 			maybe_send_pli(pm, presenter, mindex);
 			maybe_send_remb(pm, presenter);
 		}
+		ah_relay_gop *gop = f->video[mindex] ? g_atomic_pointer_get(&pm->gop) : NULL;
+		if (gop != NULL) /* first, so a joiner replayed from this packet on gets it too */
+			ah_relay_gop_push(gop, mindex, layer, (const guint8 *)packet->buffer, packet->length, g_get_monotonic_time());
 		if (hooks.forward != NULL && g_atomic_pointer_get(&presenter->uplinks) != NULL && layer >= 0)
 			hooks.forward(presenter, packet, layer);
 		relay_or_dispatch(pm, f, mindex, packet);

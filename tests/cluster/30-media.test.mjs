@@ -372,3 +372,33 @@ test('a simulcast presenter on the origin: attendees on one edge get different l
     await peers.closeAll();
   }
 });
+
+test('an edge\'s keyframe cache: a joiner on a warm edge starts from the cached keyframe without a request to the origin', async () => {
+  const [a, b] = nodes;
+  const peers = new Bag();
+  try {
+    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Cached' });
+    const first = await edgeAttendee(b, peers, 'Warms b');
+    await first.waitMedia({ audio: true, video: true });
+    const before = { a: await media(a), b: await media(b) };
+    // A werift joiner on b right away (the cached keyframe is younger than the cache's 3 s age bound).
+    const h = await handle(b.janus, peers);
+    const wa = new KeyAttendee(h, { label: 'cached joiner' });
+    peers.add(() => wa.close());
+    const t0 = Date.now();
+    const j = await wa.join({ request: 'join', tenant: TENANT, room: ROOM, display: 'Cached joiner', ticket: seatTicket('node-b', { tenant: TENANT, room: ROOM }) });
+    if (j.data.event !== 'admitted') await h.waitEvent('admitted', { timeout: 10000, what: 'cached joiner admitted' });
+    const video = () => wa.packets.filter((p) => p.bytes && wa.offers.some((o) => o.mlines.some((m) => m.kind === 'video' && m.mid === p.mid)));
+    await waitFor(() => video().length >= 10, { timeout: 20000, what: `video at the cached joiner (errors ${wa.errors.map(String)})` });
+    const after = { a: await media(a), b: await media(b) };
+    const caches = [before.b.keyframe_caches, after.b.keyframe_caches];
+    console.log(`# cached joiner: first video ${Date.now() - t0} ms after its join; edge b's caches ${safeJson(caches[1])}; ` +
+      `keyframe requests from edges at the origin ${before.a.keyframe_requests_from_edges} -> ${after.a.keyframe_requests_from_edges}`);
+    assert.ok(vp8KeyframeStart(video()[0].bytes), 'the joiner\'s first video packet starts a keyframe');
+    assert.ok(caches[1].replays > caches[0].replays, `edge b replayed its cache: ${safeJson(caches)}`);
+    assert.equal(caches[1].misses, caches[0].misses, 'no miss for this joiner');
+    assert.equal(after.a.keyframe_requests_from_edges, before.a.keyframe_requests_from_edges, 'the origin was not asked');
+  } finally {
+    await peers.closeAll();
+  }
+});
