@@ -799,6 +799,9 @@ gboolean ah_cluster_media_start(ah_engine *e, char **error)
 	engine = e;
 	node_id = g_strdup(config->node_id);
 	linger_ms = config->edge_linger_ms;
+	/* Feed numbers start anywhere: two origins' link SSRCs rarely meet at an edge (the relay re-bases an
+	 * attendee's numbering at a presenter change whatever the SSRC). */
+	next_feed = g_random_int_range(0, 0x10000);
 	fanout = config->edge_fanout;
 	origin_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, origin_room_free);
 	edge_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, edge_room_free);

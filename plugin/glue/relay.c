@@ -162,6 +162,9 @@ void ah_substream_continue(ah_substream *fresh, ah_substream *old)
 	g_mutex_lock(&old->context_lock);
 	fresh->context = old->context;
 	g_mutex_unlock(&old->context_lock);
+	/* Another presenter's stream may carry the SSRC the old one had (two origins' link SSRCs, issue 14):
+	 * its first packet must re-base the numbering all the same. */
+	fresh->context.last_ssrc = 0;
 }
 
 ah_substream *ah_substream_new(ah_session *attendee, int mindex, ah_media_kind kind, const char *codec)
