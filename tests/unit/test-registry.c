@@ -375,6 +375,7 @@ static void test_config_defaults(void)
 	g_assert_cmpstr(c.media_address, ==, "10.0.0.11");
 	g_assert_cmpuint(c.media_port, ==, 0);
 	g_assert_cmpuint(c.edge_linger_ms, ==, AH_CLUSTER_LINGER_DEFAULT_MS);
+	g_assert_cmpuint(c.edge_fanout, ==, AH_CLUSTER_FANOUT_DEFAULT);
 	ah_cluster_config_clear(&c);
 	g_assert_false(c.enabled);
 	/* An IPv6 node_url: its address without the brackets. */
@@ -394,7 +395,7 @@ static void test_config_every_key(void)
 		"/run/redis/redis.sock", "redis_host", "ignored", "redis_port", "6380", "redis_username", "allhands",
 		"redis_password", "s3cret-s3cret", "redis_db", "2", "redis_connect_timeout_ms", "1500",
 		"redis_command_timeout_ms", "2500", "redis_ping_interval_ms", "700", "redis_max_queued", "5000",
-		"media_address", "10.1.2.3", "media_port", "5004", "edge_linger_ms", "2500", NULL));
+		"media_address", "10.1.2.3", "media_port", "5004", "edge_linger_ms", "2500", "edge_fanout", "4", NULL));
 	g_assert_null(error);
 	g_assert_cmpstr(c.node_id, ==, "edge-3");
 	g_assert_cmpstr(c.node_url, ==, "https://edge-3.example.com/janus");
@@ -413,6 +414,7 @@ static void test_config_every_key(void)
 	g_assert_cmpstr(c.media_address, ==, "10.1.2.3");
 	g_assert_cmpuint(c.media_port, ==, 5004);
 	g_assert_cmpuint(c.edge_linger_ms, ==, 2500);
+	g_assert_cmpuint(c.edge_fanout, ==, 4);
 	ah_cluster_config_clear(&c);
 }
 
@@ -454,6 +456,7 @@ static void test_config_refused(void)
 		{ "media_address", "10.0.0.256", "media_address = 10.0.0.256 must be" },
 		{ "media_port", "65536", "media_port = 65536 must be an integer 0..65535" },
 		{ "edge_linger_ms", "-5", "edge_linger_ms = -5 must be an integer 0..600000" },
+		{ "edge_fanout", "10001", "edge_fanout = 10001 must be an integer 0..10000" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		GHashTable *keys = g_hash_table_new(g_str_hash, g_str_equal);
