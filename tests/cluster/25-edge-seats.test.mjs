@@ -16,6 +16,7 @@ import {
   Bag, assertError, assertEvent, attendee, createTenant, createRoomWith, handle, joinBody, presenter, roomInfo, safeJson,
   spawnAttendeeChild, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { Browser, waitFramesAdvancing, waitState } from '../integration/lib/browser.mjs';
 import { Cluster, followRedirects } from './lib/cluster.mjs';
 
 const TENANT = 'edges';
@@ -217,6 +218,42 @@ test('media: a wrtc attendee joining on node a is sent to its seat on an edge an
     const infoA = await roomInfo(a.janus, TENANT, room);
     assert.equal(infoA.counts.admitted + infoA.counts.queued, 0, `nobody served on node a: ${safeJson(infoA.counts)}`);
   } finally {
+    await peers.closeAll();
+  }
+});
+
+test('the attendee page (headless Chromium) opened against the origin follows the seat redirect and plays the presenter\'s video on its edge', async () => {
+  const [a] = nodes;
+  const peers = new Bag();
+  const room = 'edge-page';
+  const br = await new Browser().start();
+  try {
+    await createRoomWith(a.janus, { tenant: TENANT, room, max_attendees: 10, presenter_secret: PRESENTER_SECRET, node: 'node-a',
+      origin_attendees: 0 });
+    for (const n of nodes) {
+      await waitFor(async () => (await n.janus.admin({ request: 'room_info', tenant: TENANT, room })).allhands === 'success',
+        { timeout: 20000, interval: 50, what: `node ${n.name}: room ${room} from Redis` });
+    }
+    await presenter(a.janus, peers, { tenant: TENANT, room, presenter_secret: PRESENTER_SECRET, display: 'Origin presenter' });
+    const t0 = Date.now();
+    const page = await br.openAttendee({ server: `${a.janus.wsUrl}/`, tenant: TENANT, room, display: 'Page on an edge', autojoin: 1 });
+    await waitState(page, 'watching', 60000);
+    const v = await waitFramesAdvancing(page, '#videos video', 45000);
+    // Seated on an edge, not on the origin.
+    let edge = null;
+    await waitFor(async () => {
+      for (const n of nodes.slice(1)) {
+        const info = await roomInfo(n.janus, TENANT, room);
+        if (info.attendees.some((x) => x.display === 'Page on an edge')) { edge = n; return true; }
+      }
+      return false;
+    }, { timeout: 20000, what: 'the page\'s attendee seated on an edge' });
+    console.log(`# attendee page: joined on node a, watching on node ${edge.name} ${Date.now() - t0} ms later, video ${safeJson(v)}`);
+    const infoA = await roomInfo(a.janus, TENANT, room);
+    assert.equal(infoA.counts.admitted + infoA.counts.queued, 0, safeJson(infoA.counts));
+    assert.deepEqual(page.ahErrors, [], 'no uncaught errors in the attendee page');
+  } finally {
+    await br.close();
     await peers.closeAll();
   }
 });
