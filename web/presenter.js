@@ -1,6 +1,7 @@
 // Presenter page: join with the presenter secret, choose camera and microphone, preview them (with a
 // level meter), go on stage (publish) and leave it (unpublish), and follow who is in (room_counts,
-// polled every 2 s) and the room's schedule state (room_state events).
+// polled every 2 s) and the room's schedule state (room_state events). A lost connection is
+// reconnected by itself (on stage again if it was).
 // Hooks for the end-to-end tests: web/CONTRACT.md (body[data-state], #camera, #microphone, #preview,
 // #go-live-button, #go-off-button, #count-active, #count-connecting, #count-queued).
 import {
@@ -37,6 +38,12 @@ let switching = false;   // a camera/microphone switch is in flight
 let switchAgain = false; // the choice changed during that switch
 let mediaUp = false;     // the PeerConnection with Janus is up
 let localStream = null;  // camera + microphone (preview; the same tracks are published)
+// Reconnecting (docs/cluster-media.md, "Faults"): a presenter whose server went away (its node died and
+// the room moved to a stand-in, or the network dropped) comes back by itself: the server it was opened
+// against again (which redirects it to the room's node), the same secret, on stage again if it was.
+const RECONNECT_MAX = 20; // attempts (about a minute), then state "error"
+let entry = null;         // {server, join}: the last join from the form
+let reconnect = null;     // {attempt, live, timer} while reconnecting
 let countsTimer = null;
 let countsInFlight = false;
 let roomState = null;    // last room_state event {state, starts_at, ends_at}
@@ -81,11 +88,63 @@ form.addEventListener('submit', async (ev) => {
     const join = { request: 'join', tenant, room, ptype: 'presenter', presenter_secret: f.secret.value };
     if (f.display.value.trim()) join.display = f.display.value.trim();
     redirects = 0;
+    entry = { server, join };
     await joinAt(server, join);
   } catch (err) {
     end({ error: errorText(err) });
   }
 });
+
+// The connection to the server is gone: reconnect if we were in the room, else say so.
+function lost(cause) {
+  if (!joined && !reconnect) {
+    end({ error: `lost the connection to the server: ${cause}` });
+    return;
+  }
+  const live = onStage || (reconnect !== null && reconnect.live);
+  const old = session;
+  session = { pending: true };
+  joined = false;
+  onStage = false;
+  busy = false;
+  mediaUp = false;
+  stopCounts();
+  if (old && !old.pending) { try { disconnect(old); } catch { /* already gone */ } }
+  reconnect = { attempt: reconnect ? reconnect.attempt : 0, live, timer: null };
+  setState('reconnecting');
+  retry(`Lost the connection to the server (${cause})`);
+}
+
+// The next attempt, after a growing pause (0.5, 1, 2, then 4 s).
+function retry(why) {
+  if (reconnect.attempt >= RECONNECT_MAX) {
+    reconnect = null;
+    end({ error: `${why}; gave up after ${RECONNECT_MAX} attempts to reconnect` });
+    return;
+  }
+  const delay = Math.min(500 * 2 ** reconnect.attempt, 4000);
+  reconnect.attempt += 1;
+  status(`${why}. Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${reconnect.attempt} of ${RECONNECT_MAX})…`);
+  setButtons();
+  reconnect.timer = setTimeout(() => {
+    if (!reconnect) return;
+    redirects = 0;
+    session = { pending: true };
+    joinAt(entry.server, entry.join).catch((err) => failedAttempt(errorText(err)));
+  }, delay);
+}
+
+// An attempt failed (no connection, or the join was refused: the room's node not known yet...).
+function failedAttempt(why) {
+  if (!reconnect) {
+    end({ error: why });
+    return;
+  }
+  const old = session;
+  session = { pending: true };
+  if (old && !old.pending) { try { disconnect(old); } catch { /* already gone */ } }
+  retry(why);
+}
 
 // Connect to `server` (a Janus WebSocket URL) and send `join`.
 async function joinAt(server, join) {
@@ -94,7 +153,7 @@ async function joinAt(server, join) {
     onmessage: onMessage,
     webrtcState: onWebrtcState,
     iceState: (state) => { if (state === 'failed') showError('the media connection failed (ICE): your browser cannot reach the Janus server\'s media ports'); },
-  }, (cause) => { if (session === s) end({ error: `lost the connection to the server: ${cause}` }); });
+  }, (cause) => { if (session === s) lost(cause); });
   session = s;
   session.where = { tenant: join.tenant, room: join.room };
   status('Joining the room…');
@@ -118,11 +177,15 @@ function onRedirect(msg) {
   session = { pending: true };
   setTimeout(() => {
     disconnect(old);
-    joinAt(msg.url, join).catch((err) => end({ error: errorText(err) }));
+    joinAt(msg.url, join).catch((err) => failedAttempt(errorText(err)));
   }, 0);
 }
 
 leaveButton.addEventListener('click', async () => {
+  if (reconnect) {
+    end({ text: 'You left the room.' });
+    return;
+  }
   if (!session || session.pending) return;
   leaveButton.disabled = true;
   status('Leaving…');
@@ -138,7 +201,9 @@ leaveButton.addEventListener('click', async () => {
 
 // ---------- stage ----------
 
-liveButton.addEventListener('click', async () => {
+liveButton.addEventListener('click', () => { goLive(); });
+
+async function goLive() {
   if (!joined || onStage || busy) return;
   busy = true;
   setButtons();
@@ -163,7 +228,7 @@ liveButton.addEventListener('click', async () => {
     status(joined ? OFF_STAGE : 'Not connected.');
     setButtons();
   }
-});
+}
 
 offButton.addEventListener('click', async () => {
   if (!joined || !onStage || busy) return;
@@ -185,7 +250,9 @@ offButton.addEventListener('click', async () => {
 async function onMessage(msg, jsep) {
   if (!session || session.pending || !msg) return;
   if (msg.error_code !== undefined) {
-    if (!joined) {
+    if (!joined && reconnect) {
+      failedAttempt(plainError(msg));
+    } else if (!joined) {
       end({ error: plainError(msg) });
     } else {
       busy = false;
@@ -205,6 +272,13 @@ async function onMessage(msg, jsep) {
       setState('joined');
       status(OFF_STAGE);
       startCounts();
+      if (reconnect) {
+        const { live } = reconnect;
+        reconnect = null;
+        document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
+        status(live ? 'Reconnected: going on stage again…' : `Reconnected. ${OFF_STAGE}`);
+        if (live) setTimeout(() => { goLive(); }, 0);
+      }
       break;
     case 'room_counts':
       showCounts(msg.counts);
@@ -588,7 +662,7 @@ function setButtons() {
   const connected = !!session;
   fieldset.disabled = connected;
   joinButton.disabled = connected;
-  leaveButton.disabled = !(connected && !session.pending);
+  leaveButton.disabled = !(connected && (!session.pending || reconnect !== null));
   liveButton.disabled = !(joined && !onStage && !busy && !switching);
   offButton.disabled = !(joined && onStage && !busy && !switching);
   onAir.hidden = !onStage;
@@ -599,6 +673,8 @@ function setButtons() {
 
 // Out of the room: close the session, stop the camera, say why.
 function end({ text, error, ended } = {}) {
+  if (reconnect) clearTimeout(reconnect.timer);
+  reconnect = null;
   const current = session;
   session = null;
   joined = false;

@@ -2,16 +2,18 @@
 // mode on the harness's Redis, a room homed on node a (its origin), attendees on edges b, c and d.
 //   1. Edge b SIGKILLed: its attendee rejoins elsewhere with its rejoin token (on node c, which sends it
 //      to the room's origin with a priority ticket, without the room's pin) and gets media again (measured).
-//   2. Origin a SIGKILLed: the survivors agree on a stand-in; the presenter republishes there (as its
-//      page does: any node redirects it); the attendees on c and d keep their PeerConnections (no new
-//      one, the same handle) and receive the new origin's media after a gap (measured): the edge that
-//      is the stand-in serves them itself, the other one subscribes to it.
+//   2. Origin a SIGKILLed: the survivors agree on a stand-in; the presenter page (headless Chromium,
+//      opened against node d, redirected to a) reconnects by itself, is redirected to the stand-in and
+//      goes on stage again; the attendees on c and d keep their PeerConnections (no new one, the same
+//      handle) and receive the new origin's media after a gap (measured), with sequence numbers
+//      continuous: the edge that is the stand-in serves them itself, the other one subscribes to it.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Bag, assertEvent, attendee, createTenant, createRoomWith, handle, presenter, safeJson, waitFor,
+  Bag, assertEvent, attendee, createTenant, createRoomWith, handle, roomInfo, safeJson, waitFor,
 } from '../integration/lib/allhands.mjs';
+import { Browser, waitState } from '../integration/lib/browser.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun } from '../integration/lib/werift-peers.mjs';
 import { Cluster, seatTicket } from './lib/cluster.mjs';
 
@@ -21,6 +23,8 @@ const PRESENTER_SECRET = 'presenter-faults';
 const cluster = new Cluster();
 let redis;
 let nodes;
+let br;
+let host; // the presenter page
 const peers = new Bag();
 
 function clusterConfig(name) {
@@ -90,6 +94,7 @@ before(async () => {
 
 after(async () => {
   stopLocalStun();
+  if (br) await br.close();
   await peers.closeAll();
   await cluster.teardown();
 });
@@ -100,7 +105,15 @@ let seqWatch; // a werift attendee on d recording every RTP packet (sequence num
 
 test('edge SIGKILLed: its attendee rejoins through another node with its rejoin token and gets media again', async () => {
   const [a, b, c, d] = nodes;
-  await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Origin' });
+  // The presenter page, opened against node d: redirected to the room's origin a, on stage there.
+  br = await new Browser().start();
+  host = await br.openPresenter({ server: `${d.janus.wsUrl}/`, tenant: TENANT, room: ROOM, secret: PRESENTER_SECRET,
+    display: 'Page presenter', autojoin: 1 }, { name: 'presenter' });
+  await waitState(host, 'joined', 45000);
+  await host.locator('#go-live-button').click();
+  await waitState(host, 'live', 45000);
+  await waitFor(async () => (await roomInfo(a.janus, TENANT, ROOM)).presenters?.some((p) => p.publishing),
+    { timeout: 20000, what: 'the presenter page publishing on node a' });
   const onB = await edgeAttendee(b, 'On b');
   onC = await edgeAttendee(c, 'On c');
   onD = await edgeAttendee(d, 'On d');
@@ -138,7 +151,7 @@ test('edge SIGKILLed: its attendee rejoins through another node with its rejoin 
     { timeout: 10000, interval: 200, what: 'node a drops edge b' });
 });
 
-test('origin SIGKILLed: the presenter republishes on the stand-in; attendees on the edges keep their PeerConnections and get media again', async () => {
+test('origin SIGKILLed: the presenter page reconnects and goes on stage on the stand-in by itself; attendees on the edges keep their PeerConnections and get media again', async () => {
   const [a, , c, d] = nodes;
   const pcs = [onC.pc, onD.pc];
   await cluster.killNode(a);
@@ -147,17 +160,25 @@ test('origin SIGKILLed: the presenter republishes on the stand-in; attendees on 
     await waitFor(async () => ((await status(n)).nodes || []).find((x) => x.id === 'node-a')?.alive === false,
       { timeout: 10000, interval: 100, what: `node ${n.name} sees node a dead` });
   }
-  // The presenter's page reconnects to any node: it is redirected to the stand-in and publishes there.
-  const h = await handle(c.janus, peers);
-  const r = (await h.request({ request: 'join', tenant: TENANT, room: ROOM, ptype: 'presenter', presenter_secret: PRESENTER_SECRET, display: 'Back' })).data;
-  h.client.close();
-  const standIn = r.event === 'redirect' ? nodes.find((n) => `node-${n.name}` === r.node) : c;
-  assert.ok(standIn === c || standIn === d, `the stand-in is a survivor: ${safeJson(r)}`);
-  await presenter(standIn.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Back' });
+  // The presenter page reconnects by itself (to node d, which redirects it to the stand-in) and goes on
+  // stage again there.
+  await waitFor(() => host.evaluate(() => document.body.dataset.reconnects === '1' && document.body.dataset.state === 'live'),
+    { timeout: 60000, interval: 100, what: 'the presenter page reconnected and live again' });
   const republished = Date.now();
+  let standIn = null;
+  await waitFor(async () => {
+    for (const n of [c, d]) {
+      const info = await roomInfo(n.janus, TENANT, ROOM);
+      if (info.presenters?.some((p) => p.publishing && p.display === 'Page presenter')) { standIn = n; return true; }
+    }
+    return false;
+  }, { timeout: 20000, what: 'the presenter page publishing on a survivor' });
+  const line = await host.evaluate(() => document.getElementById('status')?.textContent);
+  console.log(`# presenter page: live again on node ${standIn.name} ${republished - killed} ms after the origin's SIGKILL (${line})`);
+  assert.deepEqual(host.ahErrors, [], 'no uncaught errors in the presenter page');
   for (const [name, at] of [['c', onC], ['d', onD]]) {
     await at.waitMedia({ audio: true, video: true, timeout: 30000 });
-    console.log(`# attendee on node ${name}: media again ${Date.now() - killed} ms after the origin's SIGKILL (${Date.now() - republished} ms after the republish on ${standIn.janus.name ?? standIn.name})`);
+    console.log(`# attendee on node ${name}: media again ${Date.now() - killed} ms after the origin's SIGKILL (${Date.now() - republished} ms after the page was live on node ${standIn.name})`);
   }
   assert.equal(onC.pc, pcs[0], 'the attendee on c kept its PeerConnection');
   assert.equal(onD.pc, pcs[1], 'the attendee on d kept its PeerConnection');
