@@ -122,6 +122,7 @@ typedef struct {
 	double loss;               /* from_origin: fraction lost over the last second; < 0: not measured */
 	double delay_s;            /* from_origin: half the last probe's round trip; < 0: none yet */
 	guint64 rtp_sent, rtp_received, refused; /* packets since the link was made; refused: by any reason */
+	gboolean up;               /* something passed the link's checks in the last 3 s (probes come every second) */
 } ah_metrics_link;
 
 void ah_metrics_input_init(ah_metrics_input *in);

@@ -336,6 +336,7 @@ static void link_family(GString *out, const ah_metrics_input *in, const char *na
 }
 
 static double link_bps(const ah_metrics_link *l) { return l->bitrate_bps; }
+static double link_up(const ah_metrics_link *l) { return l->up ? 1 : 0; }
 static double link_loss(const ah_metrics_link *l) { return l->loss; }
 static double link_delay(const ah_metrics_link *l) { return l->delay_s; }
 static double link_sent(const ah_metrics_link *l) { return (double)l->rtp_sent; }
@@ -349,6 +350,8 @@ static void render_links(GString *out, const ah_metrics_input *in)
 	sample(out, "allhands_media_rooms", "part", "edge", NULL, NULL, in->media_edge_rooms);
 	single(out, "allhands_media_unknown_source_total", "counter",
 		"Datagrams on the media link's port from no known link's address (dropped)", (double)in->media_unknown_source);
+	link_family(out, in, "allhands_link_up", "gauge", "1 while something passed a link's checks in the last 3 s "
+		"(probes cross it every second), 0: the link is down", link_up);
 	link_family(out, in, "allhands_link_bitrate_bps", "gauge", "A node-to-node link's bitrate over the last second",
 		link_bps);
 	link_family(out, in, "allhands_link_loss_ratio", "gauge",

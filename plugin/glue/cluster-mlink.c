@@ -34,6 +34,7 @@
 #define UPLINK_STRIPES 16
 #define RTCP_PSFB 206
 #define RTCP_APP 204
+#define AH_LINK_DOWN_US (3 * G_USEC_PER_SEC)
 
 struct ah_mlink {
 	volatile gint refs;
@@ -51,6 +52,10 @@ struct ah_mlink {
 	gint64 expected, received;    /* edge: RTP packets expected from sequence numbers, and received */
 	gint64 rtt_us;                /* edge: last probe's round trip, -1: none yet */
 	gint64 probe_at;              /* control thread: last probe sent */
+	gint64 last_in;               /* the last packet that passed the link's checks (monotonic us, atomic) */
+	gboolean down;                /* control thread: nothing came for AH_LINK_DOWN_US (probes come every second) */
+	gint64 down_since, made_at;
+	guint outages;
 	/* Control thread: the last second's figures. */
 	gint64 sample_at, last_bytes_out, last_bytes_in, last_expected, last_received;
 	double bps_out, bps_in, loss;
@@ -210,6 +215,7 @@ static ah_mlink *mlink_new(ah_link_role role, const char *node, const struct soc
 	l->feeds = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, in_feed_free);
 	l->seqs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	l->rtt_us = -1;
+	l->made_at = g_get_monotonic_time();
 	return l;
 }
 
@@ -578,6 +584,7 @@ static void receive_one(ah_link_dgram *d)
 	if (ah_link_end_unprotect(l->end, d->data, &len, &is_rtcp, (const struct sockaddr *)&d->from, d->from_len) ==
 			AH_LINK_OK) {
 		__atomic_add_fetch(&l->bytes_in, d->len, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->last_in, g_get_monotonic_time(), __ATOMIC_RELAXED);
 		__atomic_add_fetch(&l->packets_in, 1, __ATOMIC_RELAXED);
 		if (is_rtcp)
 			handle_rtcp(l, d->data, len);
@@ -689,6 +696,20 @@ static void sample(ah_mlink *l, gint64 now)
 	l->last_bytes_in = in;
 	l->last_expected = exp;
 	l->last_received = rec;
+	/* A link is down when nothing passed its checks for AH_LINK_DOWN_US: an edge gets the origin's answer
+	 * to its probe every second, an origin the edge's probe; it is up again with the next packet. */
+	const gint64 last = MAX(__atomic_load_n(&l->last_in, __ATOMIC_RELAXED), l->made_at);
+	if (!l->down && now - last > AH_LINK_DOWN_US) {
+		l->down = TRUE;
+		l->down_since = last;
+		l->outages++;
+		JANUS_LOG(LOG_WARN, "allhands: media: the link %s %s is down (nothing for %" G_GINT64_FORMAT " ms)\n",
+			l->role == AH_LINK_ORIGIN ? "to edge" : "from origin", l->node, (now - last) / 1000);
+	} else if (l->down && now - last <= AH_LINK_DOWN_US) {
+		l->down = FALSE;
+		JANUS_LOG(LOG_INFO, "allhands: media: the link %s %s is up again after %" G_GINT64_FORMAT " ms\n",
+			l->role == AH_LINK_ORIGIN ? "to edge" : "from origin", l->node, (last - l->down_since) / 1000);
+	}
 	if (l->role == AH_LINK_EDGE && now - l->probe_at >= G_USEC_PER_SEC) {
 		l->probe_at = now;
 		probe(l, now);
@@ -729,6 +750,8 @@ static json_t *link_json(ah_mlink *l)
 		(json_int_t)st.rtcp_sent, "rtcp_received", (json_int_t)st.rtcp_received, "send_failed",
 		(json_int_t)st.send_failed, "dropped", dropped, "feeds", (json_int_t)g_hash_table_size(l->feeds));
 	json_object_set_new(j, "bitrate_bps", json_integer((json_int_t)(l->role == AH_LINK_ORIGIN ? l->bps_out : l->bps_in)));
+	json_object_set_new(j, "state", json_string(l->down ? "down" : "up"));
+	json_object_set_new(j, "outages", json_integer(l->outages));
 	if (l->role == AH_LINK_EDGE) {
 		json_object_set_new(j, "loss", json_real(l->loss));
 		json_object_set_new(j, "delay_ms", rtt >= 0 ? json_real((double)rtt / 2000.0) : json_null());
@@ -759,6 +782,7 @@ void ah_mlink_metrics(ah_metrics_input *in)
 			row.bitrate_bps = l->role == AH_LINK_ORIGIN ? l->bps_out : l->bps_in;
 			row.loss = l->role == AH_LINK_EDGE ? l->loss : -1;
 			row.delay_s = l->role == AH_LINK_EDGE && rtt >= 0 ? (double)rtt / 2e6 : -1;
+			row.up = !l->down;
 			row.rtp_sent = st.rtp_sent;
 			row.rtp_received = st.rtp_received;
 			for (int r = AH_LINK_DROP_SOURCE; r < AH_LINK_N_VERDICTS; r++)

@@ -11,7 +11,11 @@
 //      the origin's own address and port (spoofed with a raw socket), is never relayed: refused as
 //      `source` or `auth`, the attendee's packet count unchanged by it;
 //   4. an edge whose last attendee left unsubscribes after edge_linger_ms: the origin stops sending to
-//      it.
+//      it;
+//   5. simulcast over the link, each edge attendee on its own layer;
+//   6. a joiner on a warm edge starts from the edge's keyframe cache, without a request to the origin;
+//   7. UDP to an edge's link port cut (tc, Redis still reachable): the edge says the link is down, then
+//      up once it passes again, and media flows.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -399,6 +403,48 @@ test('an edge\'s keyframe cache: a joiner on a warm edge starts from the cached 
     assert.equal(caches[1].misses, caches[0].misses, 'no miss for this joiner');
     assert.equal(after.a.keyframe_requests_from_edges, before.a.keyframe_requests_from_edges, 'the origin was not asked');
   } finally {
+    await peers.closeAll();
+  }
+});
+
+test('a lost link is detected and healed: UDP to an edge\'s link port blocked until the edge says its link is down, then let through: up again, and media flows again', async () => {
+  const [a, b] = nodes;
+  const peers = new Bag();
+  const ns = cluster.env.switchNs;
+  const dev = b.port; // the bridge port towards node b: what leaves it reaches b
+  const tc = (args) => spawnSync('tc', ['-n', ns, ...args], { encoding: 'utf8' });
+  try {
+    await presenter(a.janus, peers, { tenant: TENANT, room: ROOM, presenter_secret: PRESENTER_SECRET, display: 'Through a cut' });
+    const onB = await edgeAttendee(b, peers, 'Behind the cut');
+    await onB.waitMedia({ audio: true, video: true });
+    const link = async () => (await media(b)).links.find((l) => l.role === 'from_origin' && l.peer === 'node-a');
+    const before = await link();
+    assert.equal(before.state, 'up');
+    // Only UDP to b's link port: Redis and everything else still pass (a u32 filter into a class of 8 bit/s).
+    let r = tc(['qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10']);
+    assert.equal(r.status, 0, r.stderr);
+    tc(['class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '1gbit']);
+    tc(['class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit']);
+    r = tc(['filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'protocol', '17', '0xff',
+      'match', 'ip', 'dport', String((await media(b)).port), '0xffff', 'flowid', '1:20']);
+    assert.equal(r.status, 0, r.stderr);
+    const cut = Date.now();
+    try {
+      await waitFor(async () => (await link()).state === 'down', { timeout: 8000, interval: 200, what: 'node b sees its link from node a down' });
+      console.log(`# link cut: node b says down ${Date.now() - cut} ms after the cut`);
+      const m = (await status(b)).nodes.find((n) => n.id === 'node-a');
+      assert.equal(m.alive, true, 'node a stays alive: only the media link is cut');
+    } finally {
+      tc(['qdisc', 'del', 'dev', dev, 'root']);
+    }
+    const healed = Date.now();
+    await waitFor(async () => (await link()).state === 'up', { timeout: 8000, interval: 200, what: 'node b\'s link up again' });
+    await onB.waitMedia({ audio: true, video: true });
+    const after = await link();
+    console.log(`# link healed: up ${Date.now() - healed} ms after the cut ended; outages ${after.outages}`);
+    assert.equal(after.outages, before.outages + 1);
+  } finally {
+    tc(['qdisc', 'del', 'dev', dev, 'root']);
     await peers.closeAll();
   }
 });
