@@ -43,6 +43,7 @@ typedef struct {
 	GHashTable *edges;  /* node -> edge_sub* */
 	GHashTable *feeds;  /* presenter conn (guint64*) -> feed (GUINT_TO_POINTER) */
 	gboolean relay;     /* this node is an edge of the room feeding edges below it (a tree) */
+	json_t *presenters; /* the last feeds' presenters (what a refreshing sub is answered), NULL: none yet */
 } origin_room;
 
 /* ---- edge ---- */
@@ -132,6 +133,7 @@ static void origin_room_free(gpointer data)
 	g_free(o->room);
 	g_hash_table_destroy(o->edges);
 	g_hash_table_destroy(o->feeds);
+	json_decref(o->presenters);
 	g_free(o);
 }
 
@@ -236,6 +238,8 @@ static json_t *update_origin(origin_room *o)
 	g_hash_table_destroy(still);
 	g_ptr_array_free(links, TRUE);
 	g_array_free(pubs, TRUE);
+	json_decref(o->presenters);
+	o->presenters = json_incref(presenters);
 	return presenters;
 }
 
@@ -396,7 +400,8 @@ static void on_sub(const char *from, const char *tenant, const char *room, json_
 	json_decref(e->tree);
 	e->tree = json_is_array(its_tree) ? json_incref(its_tree) : json_array();
 	e->receivers = (guint)MAX(0, json_integer_value(json_object_get(msg, "receivers")));
-	json_t *presenters = update_origin(o);
+	/* A refresh: the last feeds again (O(1) here; changes went out when they happened). */
+	json_t *presenters = o->presenters != NULL ? json_incref(o->presenters) : update_origin(o);
 	send_feeds(o, e, presenters);
 	json_decref(presenters);
 }
