@@ -23,6 +23,7 @@
 
 #include "glue.h"
 #include "allhands/link.h"
+#include "allhands/media-msg.h"
 
 #define AH_MEDIA_CHANNEL_PREFIX "ah:media:"
 #define AH_SUB_PERIOD_US G_USEC_PER_SEC
@@ -76,7 +77,7 @@ static GHashTable *origin_rooms = NULL; /* "tenant/room" -> origin_room* */
 static GHashTable *edge_rooms = NULL;   /* "tenant/room" -> edge_room* */
 static guint next_feed = 0;
 static gint64 second_at = 0;
-static GPtrArray *pending = NULL;      /* feeds and gone messages (json_t*) for the turn */
+static GPtrArray *pending = NULL;      /* feeds, parent and gone messages (ah_media_msg*) for the turn */
 static guint64 msgs_in = 0, msgs_bad = 0, msgs_out = 0, edges_expired = 0, unsubscribed = 0, redirected = 0;
 
 /* The registry's last view says the node is dead (present and not alive). */
@@ -326,17 +327,17 @@ static const char *parent_for(const origin_room *o, const char *edge, const json
 	return chosen;
 }
 
-static void on_sub(const char *from, const char *tenant, const char *room, json_t *msg, gint64 now)
+static void on_sub(const ah_media_msg *msg, gint64 now)
 {
-	const char *address = json_string_value(json_object_get(msg, "address"));
-	json_int_t port = json_integer_value(json_object_get(msg, "port"));
+	const char *from = msg->from, *tenant = msg->tenant, *room = msg->room, *address = msg->address;
+	const guint port = msg->port;
 	char *key = room_key(tenant, room), *error = NULL;
 	gboolean here = ah_engine_room_publishers(engine, tenant, room, NULL) &&
 		ah_engine_room_origin(engine, tenant, room) == NULL;
 	/* An edge of the room may feed other edges (a tree), never its own upstream. */
 	edge_room *mine = here ? NULL : edge_room_of(tenant, room);
 	gboolean relay = mine != NULL && g_strcmp0(mine->parent, from) != 0 && strcmp(mine->origin, from) != 0;
-	json_t *its_tree = json_object_get(msg, "tree");
+	json_t *its_tree = msg->tree;
 	origin_room *o = g_hash_table_lookup(origin_rooms, key);
 	if (o != NULL && o->relay != relay) { /* it became (or stopped being) the origin */
 		origin_room_end(o);
@@ -392,14 +393,15 @@ static void on_sub(const char *from, const char *tenant, const char *room, json_
 		JANUS_LOG(LOG_INFO, "allhands: media: edge %s subscribes to %s/%s (%s:%u)\n", from, tenant, room, address,
 			(guint)port);
 		e->seen = now;
-		e->tree = json_is_array(its_tree) ? json_incref(its_tree) : json_array();
+		e->tree = json_incref(its_tree);
+		e->receivers = msg->receivers;
 		broadcast_feeds(o); /* its uplinks now include the new edge */
 		return;
 	}
 	e->seen = now;
 	json_decref(e->tree);
-	e->tree = json_is_array(its_tree) ? json_incref(its_tree) : json_array();
-	e->receivers = (guint)MAX(0, json_integer_value(json_object_get(msg, "receivers")));
+	e->tree = json_incref(its_tree);
+	e->receivers = msg->receivers;
 	/* A refresh: the last feeds again (O(1) here; changes went out when they happened). */
 	json_t *presenters = o->presenters != NULL ? json_incref(o->presenters) : update_origin(o);
 	send_feeds(o, e, presenters);
@@ -534,36 +536,6 @@ static void edge_room_end(edge_room *r, gboolean tell, gint64 now, GPtrArray *ou
 }
 
 /* A presenter of the feeds message, read strictly; FALSE: the message is refused. */
-static gboolean read_presenter(json_t *p, mirror_t *out)
-{
-	json_t *streams = json_object_get(p, "streams"), *s;
-	json_int_t feed = json_integer_value(json_object_get(p, "feed"));
-	size_t i;
-	memset(out, 0, sizeof(*out));
-	if (!json_is_integer(json_object_get(p, "id")) || feed <= 0 || feed > 0xffff || !json_is_array(streams) ||
-			json_array_size(streams) > AH_MAX_STREAMS || !json_is_string(json_object_get(p, "display")))
-		return FALSE;
-	out->pid = (guint64)json_integer_value(json_object_get(p, "id"));
-	out->feed = (guint)feed;
-	json_array_foreach(streams, i, s) {
-		ah_stream_desc *d = &out->streams[out->n];
-		const char *kind = json_string_value(json_object_get(s, "kind"));
-		const char *codec = json_string_value(json_object_get(s, "codec"));
-		const char *fmtp = json_string_value(json_object_get(s, "fmtp"));
-		json_int_t mindex = json_integer_value(json_object_get(s, "mindex"));
-		if (kind == NULL || codec == NULL || fmtp == NULL || mindex < 0 || mindex >= AH_MAX_STREAMS ||
-				ah_sdp_payload_type(codec) < 0 || strlen(fmtp) >= AH_FMTP_LEN)
-			return FALSE;
-		d->kind = strcmp(kind, "video") == 0 ? AH_MEDIA_VIDEO : AH_MEDIA_AUDIO;
-		d->mindex = (int)mindex;
-		g_strlcpy(d->codec, codec, sizeof(d->codec));
-		g_strlcpy(d->fmtp, fmtp, sizeof(d->fmtp));
-		out->simulcast[out->n] = json_is_true(json_object_get(s, "simulcast"));
-		out->n++;
-	}
-	return TRUE;
-}
-
 /* A mirror's media path: its streams (our payload types) and, for simulcast, its layers' link SSRCs. */
 static void mirror_media(mirror_t *m)
 {
@@ -592,26 +564,24 @@ static void map_feed(edge_room *r, mirror_t *m)
 	ah_mlink_feed_in(r->link, (guint16)m->feed, m->mirror, video);
 }
 
-static void on_feeds(const char *from, edge_room *r, json_t *msg, gint64 now, GPtrArray *outs)
+static gboolean same_feed(const mirror_t *m, const ah_media_feed *f)
 {
-	json_t *presenters = json_object_get(msg, "presenters"), *p;
-	json_int_t epoch = json_integer_value(json_object_get(msg, "epoch"));
+	return m->feed == f->feed && m->n == f->n && memcmp(m->streams, f->streams, sizeof(f->streams)) == 0 &&
+		memcmp(m->simulcast, f->simulcast, sizeof(f->simulcast)) == 0;
+}
+
+static void on_feeds(edge_room *r, const ah_media_msg *msg, gint64 now, GPtrArray *outs)
+{
 	char *error = NULL;
-	size_t i;
-	if (!json_is_array(presenters) || json_array_size(presenters) > 64 || epoch <= 0 || epoch > G_MAXUINT32) {
-		msgs_bad++;
-		return;
-	}
-	ah_mlink *link = ah_mlink_from_origin(from, json_string_value(json_object_get(msg, "address")),
-		(guint)json_integer_value(json_object_get(msg, "port")), json_string_value(json_object_get(msg, "salt")),
-		(guint32)epoch, &error);
+	ah_mlink *link = ah_mlink_from_origin(msg->from, msg->address, msg->port, msg->salt, msg->epoch, &error);
 	if (link == NULL) {
-		JANUS_LOG(LOG_WARN, "allhands: media: feeds of %s/%s from %s refused: %s\n", r->tenant, r->room, from, error);
+		JANUS_LOG(LOG_WARN, "allhands: media: feeds of %s/%s from %s refused: %s\n", r->tenant, r->room, msg->from,
+			error);
 		g_free(error);
 		msgs_bad++;
 		return;
 	}
-	if (link != r->link) { /* a new link (the origin restarted): every feed moves to it */
+	if (link != r->link) { /* a new link (the upstream restarted, or another upstream): every feed moves to it */
 		if (r->link != NULL)
 			drop_mirrors(r);
 		ah_mlink_unref(r->link);
@@ -620,41 +590,35 @@ static void on_feeds(const char *from, edge_room *r, json_t *msg, gint64 now, GP
 		ah_mlink_unref(link);
 	}
 	GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
-	json_array_foreach(presenters, i, p) {
-		mirror_t in;
-		if (!read_presenter(p, &in)) {
-			msgs_bad++;
-			continue;
-		}
-		in.display = g_strdup(json_string_value(json_object_get(p, "display")));
-		mirror_t *m = g_hash_table_lookup(r->mirrors, &in.pid);
-		if (m != NULL && (m->feed != in.feed || m->n != in.n || memcmp(m->streams, in.streams, sizeof(in.streams)) != 0 ||
-				memcmp(m->simulcast, in.simulcast, sizeof(in.simulcast)) != 0)) {
+	for (guint i = 0; i < msg->feeds->len; i++) {
+		const ah_media_feed *f = &g_array_index(msg->feeds, ah_media_feed, i);
+		mirror_t *m = g_hash_table_lookup(r->mirrors, &f->id);
+		if (m != NULL && !same_feed(m, f)) {
 			/* Republished: a new mirror (a new conn), so the relay starts the new streams afresh. */
 			ah_mlink_feed_in_remove(r->link, (guint16)m->feed, m->mirror->conn);
-			g_hash_table_remove(r->mirrors, &in.pid);
+			g_hash_table_remove(r->mirrors, &f->id);
 			m = NULL;
 		}
 		if (m == NULL) {
-			m = g_new0(mirror_t, 1);
-			*m = in;
-			in.display = NULL;
-			m->mirror = ah_session_register_mirror();
-			if (m->mirror == NULL) {
-				g_free(m->display);
-				g_free(m);
+			ah_session *mirror = ah_session_register_mirror();
+			if (mirror == NULL)
 				continue;
-			}
+			m = g_new0(mirror_t, 1);
+			m->pid = f->id;
+			m->feed = f->feed;
+			m->n = f->n;
+			memcpy(m->streams, f->streams, sizeof(m->streams));
+			memcpy(m->simulcast, f->simulcast, sizeof(m->simulcast));
+			m->display = g_strdup(f->display);
+			m->mirror = mirror;
 			g_atomic_pointer_set(&m->mirror->pub, ah_pubmedia_new());
 			mirror_media(m);
 			map_feed(r, m);
 			g_hash_table_insert(r->mirrors, &m->pid, m);
-		} else if (g_strcmp0(m->display, in.display) != 0) {
+		} else if (g_strcmp0(m->display, f->display) != 0) {
 			g_free(m->display);
-			m->display = in.display;
-			in.display = NULL;
+			m->display = g_strdup(f->display);
 		}
-		g_free(in.display);
 		g_hash_table_add(seen, &m->pid);
 	}
 	GHashTableIter it;
@@ -732,51 +696,55 @@ static void edge_second(gint64 now, GPtrArray *outs)
 static void on_message(const ah_redis_reply *reply, gpointer user, gint64 now)
 {
 	const ah_redis_value *v = reply->value;
-	json_t *msg = v != NULL && v->type == AH_REDIS_STRING && v->len < 65536 ? json_loadb(v->str, v->len, 0, NULL) : NULL;
-	const char *type = json_string_value(json_object_get(msg, "type")), *from = json_string_value(json_object_get(msg,
-		"from")), *tenant = json_string_value(json_object_get(msg, "tenant")), *room = json_string_value(
-		json_object_get(msg, "room"));
+	ah_media_msg *m = g_new0(ah_media_msg, 1);
+	char *error = NULL;
 	(void)user;
 	msgs_in++;
-	if (type == NULL || from == NULL || tenant == NULL || room == NULL || strcmp(from, node_id) == 0) {
-		msgs_bad++;
-		json_decref(msg);
+	if (v == NULL || v->type != AH_REDIS_STRING || !ah_media_msg_parse(v->str, v->len, m, &error) ||
+			strcmp(m->from, node_id) == 0) {
+		/* Logged once in a while: a flood of bad messages must not flood the log. */
+		if (msgs_bad++ % 100 == 0)
+			JANUS_LOG(LOG_WARN, "allhands: media: a message on %s%s refused (%" G_GUINT64_FORMAT " so far): %s\n",
+				AH_MEDIA_CHANNEL_PREFIX, node_id, msgs_bad, error != NULL ? error : "not a string, or from this node");
+		g_free(error);
+		ah_media_msg_clear(m);
+		g_free(m);
 		return;
 	}
-	if (strcmp(type, "sub") == 0) {
-		on_sub(from, tenant, room, msg, now);
-	} else if (strcmp(type, "unsub") == 0) {
-		on_unsub(from, tenant, room);
-	} else if (strcmp(type, "feeds") == 0 || strcmp(type, "gone") == 0 || strcmp(type, "parent") == 0) {
-		/* Handled in this turn's ah_cluster_media_turn, which has the engine's outs. */
-		g_ptr_array_add(pending, json_incref(msg));
+	if (m->type == AH_MEDIA_MSG_SUB) {
+		on_sub(m, now);
+	} else if (m->type == AH_MEDIA_MSG_UNSUB) {
+		on_unsub(m->from, m->tenant, m->room);
 	} else {
-		msgs_bad++;
+		/* Handled in this turn's ah_cluster_media_turn, which has the engine's outs. */
+		g_ptr_array_add(pending, m);
+		return;
 	}
-	json_decref(msg);
+	ah_media_msg_clear(m);
+	g_free(m);
 }
 
-static void edge_message(json_t *msg, gint64 now, GPtrArray *outs)
+static void pending_free(gpointer data)
 {
-	const char *type = json_string_value(json_object_get(msg, "type")), *from = json_string_value(json_object_get(msg,
-		"from"));
-	char *key = room_key(json_string_value(json_object_get(msg, "tenant")), json_string_value(json_object_get(msg,
-		"room")));
-	edge_room *r = g_hash_table_lookup(edge_rooms, key);
-	g_free(key);
-	if (r == NULL || strcmp(upstream(r), from) != 0)
+	ah_media_msg_clear(data);
+	g_free(data);
+}
+
+static void edge_message(const ah_media_msg *msg, gint64 now, GPtrArray *outs)
+{
+	edge_room *r = edge_room_of(msg->tenant, msg->room);
+	if (r == NULL || strcmp(upstream(r), msg->from) != 0)
 		return; /* not subscribed (any more) to that node for that room */
-	if (strcmp(type, "feeds") == 0) {
-		on_feeds(from, r, msg, now, outs);
-	} else if (strcmp(type, "parent") == 0) {
+	if (msg->type == AH_MEDIA_MSG_FEEDS) {
+		on_feeds(r, msg, now, outs);
+	} else if (msg->type == AH_MEDIA_MSG_PARENT) {
 		/* The upstream feeds enough edges: subscribe to the edge it names (not one below this node). */
-		const char *node = json_string_value(json_object_get(msg, "node"));
 		json_t *mine = subtree(relay_of(r));
-		if (node != NULL && strcmp(node, node_id) != 0 && !in_tree(mine, node) && strlen(node) <= 64) {
+		if (strcmp(msg->node, node_id) != 0 && !in_tree(mine, msg->node)) {
 			JANUS_LOG(LOG_INFO, "allhands: media: %s/%s: fed through %s (a tree: %s feeds enough edges)\n", r->tenant,
-				r->room, node, from);
+				r->room, msg->node, msg->from);
 			g_free(r->parent);
-			r->parent = g_strdup(node);
+			r->parent = g_strdup(msg->node);
 			r->parent_at = now;
 			send_sub(r, now);
 		}
@@ -810,7 +778,7 @@ gboolean ah_cluster_media_start(ah_engine *e, char **error)
 	fanout = config->edge_fanout;
 	origin_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, origin_room_free);
 	edge_rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, edge_room_free);
-	pending = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+	pending = g_ptr_array_new_with_free_func(pending_free);
 	channel = g_strdup_printf(AH_MEDIA_CHANNEL_PREFIX "%s", node_id);
 	ah_cluster_subscribe(channel, on_message, NULL);
 	g_free(channel);
