@@ -16,6 +16,7 @@
 #                                                   # 06-restart 07-errors 08-admin-api 11-rejoin
 #                                                   # 13-ways-out 16-schedule 18-rejoin-grace
 #   bash scripts/sanitize.sh 03-tenant-cap 14-storm # other scenarios
+#   bash scripts/sanitize.sh 30-media               # a tests/cluster scenario (every node sanitized)
 #   SANITIZE_SKIP_UNIT=1 bash scripts/sanitize.sh   # integration only (the build is still made)
 #   SANITIZE_OUT=dir                                # default test-artifacts/sanitize
 #   SANITIZE_BUILD=dir                              # the scratch build (default /tmp/ah-sanitize-build)
@@ -89,11 +90,17 @@ chmod +x "$WRAP"
 export AH_JANUS_BIN="$WRAP" AH_PLUGIN_SO="$PLUGIN" AH_ARTIFACTS="$OUT"
 
 for s in "${scenarios[@]}"; do
+	# A scenario of tests/integration, or of tests/cluster (several nodes, each loading the sanitized plugin).
 	file="tests/integration/${s%.test.mjs}.test.mjs"
+	runner=tests/integration/run.mjs
+	if [ ! -f "$file" ] && [ -f "tests/cluster/${s%.test.mjs}.test.mjs" ]; then
+		file="tests/cluster/${s%.test.mjs}.test.mjs"
+		runner=tests/cluster/run.mjs
+	fi
 	[ -f "$file" ] || { echo "sanitize.sh: no scenario $file" >&2; result=1; continue; }
 	s=$(basename "$file" .test.mjs)
 	t1=$(date +%s)
-	AH_TAP_FILE="$OUT/$s.tap" node tests/integration/run.mjs "$file" >"$OUT/$s.out" 2>&1
+	AH_TAP_FILE="$OUT/$s.tap" node "$runner" "$file" >"$OUT/$s.out" 2>&1
 	rc=$?
 	tests=$(grep -E '^# (pass|fail|cancelled) ' "$OUT/$s.tap" 2>/dev/null | tr '\n' ' ')
 	echo "$s: runner exit $rc after $(( $(date +%s) - t1 )) s; tests: ${tests:-no TAP}"
