@@ -110,7 +110,7 @@ soundButton.addEventListener('click', () => {
 // just goes away looks like a dropped connection (its seat is held for the rejoin grace). So the
 // session is not destroyed here, and the page holds its unload for LEAVE_HOLD_MS (the browser cannot
 // wait for the answer in pagehide) before the browser closes the WebSocket.
-const LEAVE_HOLD_MS = 150;
+const LEAVE_HOLD_MS = 300; // 150 ms lost the race once in a CI run on a loaded 2-core machine
 window.addEventListener('pagehide', () => {
   const current = session;
   if (!current || leaving || !IN_ROOM.has(state) || state === 'reconnecting') return;

@@ -464,7 +464,7 @@ test('(h) closing a watching attendee\'s tab leaves at once: its seat is not hel
 test('no uncaught errors (pageerror) in any page; every body data-state is one of the contract\'s', async () => {
   const STATES = {
     attendee: ['form', 'joining', 'lobby', 'queued', 'admitted', 'watching', 'room_closed', 'queue_full', 'removed', 'ended', 'left', 'reconnecting', 'error'],
-    presenter: ['form', 'joined', 'live', 'error'],
+    presenter: ['form', 'joined', 'live', 'reconnecting', 'error'],
   };
   const bad = [];
   for (const page of br.pages) {
