@@ -744,15 +744,17 @@ static void replay_emit(const guint8 *pkt, gsize len, gpointer user)
 }
 
 /* A receiver starting on a mirror's video stream (an edge's joiner): its GOP from the cache, up to and
- * including this packet, so it starts at once; TRUE when that sent this packet too. No cache usable: a
- * keyframe request to the origin (coalesced), and the receiver waits for the keyframe as usual. */
-static gboolean replay_joiner(relay_packet *rp, ah_substream *sub)
+ * including this packet, so it starts at once; TRUE when that sent this packet too. No cache usable, or
+ * not the caches' thread: a keyframe request upstream (coalesced); the receiver waits for it as usual. */
+static gboolean replay_joiner(relay_packet *rp, ah_substream *sub, gboolean replay)
 {
 	ah_relay_gop *gop = g_atomic_pointer_get(&rp->f->pm->gop);
 	replay_to to = { rp->f, rp->mindex, sub };
 	gboolean included = FALSE;
 	if (gop == NULL || !rp->f->video[rp->mindex] || !g_atomic_int_get(&sub->awaiting_key))
 		return FALSE;
+	if (!replay) /* a helper's receiver: no replay, so its keyframe comes from upstream (coalesced) */
+		return g_atomic_int_set(&rp->f->pm->keyframe[rp->mindex].wanted, 1), FALSE;
 	const int layer = rp->sim != NULL ? usable_layer(rp, g_atomic_int_get(&sub->layer_target)) : 0;
 	if (!ah_relay_gop_replay(gop, rp->mindex, layer, (const guint8 *)rp->packet->buffer, rp->packet->length,
 			g_get_monotonic_time(), replay_emit, &to, &included))
@@ -774,7 +776,7 @@ static void relay_to_receivers(const ah_fanout *f, int mindex, janus_plugin_rtp 
 		if (g_atomic_int_get(&sub->attendee->destroyed) || !g_atomic_int_get(&sub->attendee->media_up))
 			continue;
 		const gboolean owned = substream_enter(sub, self, unordered);
-		if (!replay || !replay_joiner(&rp, sub))
+		if (!replay_joiner(&rp, sub, replay))
 			relay_to_one(&rp, sub);
 		if (owned)
 			substream_leave(sub);

@@ -52,6 +52,9 @@ function clusterConfig(name) {
     edge_linger_ms: LINGER_MS,
     metrics_port: METRICS_PORT,
     metrics_address: (j) => j.apiHost,
+    // Node c relays every m-line through its relay helper threads (from one receiver on), node b inline:
+    // both paths of an edge's relay are covered (an edge's keyframe cache replays on the inline path only).
+    ...(name === 'c' ? { relay_threads: 2, relay_inline_max: 1 } : {}),
   };
 }
 
@@ -403,6 +406,16 @@ test('an edge\'s keyframe cache: a joiner on a warm edge starts from the cached 
     assert.ok(caches[1].replays > caches[0].replays, `edge b replayed its cache: ${safeJson(caches)}`);
     assert.equal(caches[1].misses, caches[0].misses, 'no miss for this joiner');
     assert.equal(after.a.keyframe_requests_from_edges, before.a.keyframe_requests_from_edges, 'the origin was not asked');
+    // On node c (relay helper threads: no replay), a joiner asks the origin for a keyframe and gets video.
+    const c = nodes[2];
+    const cBefore = (await media(c)).keyframe_caches;
+    const onC = await edgeAttendee(c, peers, 'Helper-relayed joiner');
+    await onC.waitMedia({ audio: true, video: true });
+    const cAfter = (await media(c)).keyframe_caches;
+    const aAfter = await media(a);
+    console.log(`# joiner on helper-relayed edge c: caches ${safeJson(cBefore)} -> ${safeJson(cAfter)}; keyframe requests from edges at the origin ${after.a.keyframe_requests_from_edges} -> ${aAfter.keyframe_requests_from_edges}`);
+    assert.equal(cAfter.replays, cBefore.replays, 'no replay on a helper thread');
+    assert.ok(aAfter.keyframe_requests_from_edges > after.a.keyframe_requests_from_edges, 'node c asked the origin');
   } finally {
     await peers.closeAll();
   }
