@@ -88,6 +88,7 @@ static GHashTable *feeds_out = NULL; /* feed (uint) -> presenter conn (guint64*)
 static GHashTable *mirror_up = NULL; /* mirror conn -> up_ref* */
 static GMutex uplink_locks[UPLINK_STRIPES];
 static volatile gint unknown_source = 0, unknown_feed = 0, forwarded_plis = 0;
+static volatile gint forwarding = 0; /* presenter threads inside forward(): ah_mlink_stop waits for none */
 
 typedef struct {
 	ah_mlink *link; /* reference */
@@ -402,10 +403,13 @@ static uplinks *uplinks_get(ah_session *presenter)
 static void forward(ah_session *presenter, const janus_plugin_rtp *packet, int layer)
 {
 	guint8 buf[AH_LINK_MTU + AH_LINK_OVERHEAD_MAX];
-	uplinks *u = uplinks_get(presenter);
+	g_atomic_int_inc(&forwarding);
+	uplinks *u = g_atomic_int_get(&running) ? uplinks_get(presenter) : NULL;
 	const int m = packet->mindex;
-	if (u == NULL)
+	if (u == NULL) {
+		g_atomic_int_add(&forwarding, -1);
 		return;
+	}
 	if (m >= 0 && m < AH_MAX_STREAMS && u->out_pt[m] >= 0 && packet->length <= AH_LINK_MTU - AH_LINK_OVERHEAD_MAX) {
 		const guint32 ssrc = htonl(ah_mlink_ssrc(u->feed, m, layer));
 		for (guint i = 0; i < u->n; i++) {
@@ -422,6 +426,7 @@ static void forward(ah_session *presenter, const janus_plugin_rtp *packet, int l
 		}
 	}
 	uplinks_unref(u);
+	g_atomic_int_add(&forwarding, -1);
 }
 
 /* ---- RTCP between the two ends ---- */
@@ -653,6 +658,9 @@ void ah_mlink_stop(void)
 	recv_thread = NULL;
 	ah_relay_hooks none = { NULL, NULL };
 	ah_relay_set_hooks(&none);
+	/* A presenter thread may be sending right now: the socket goes only once none is (microseconds). */
+	while (g_atomic_int_get(&forwarding) > 0)
+		g_usleep(100);
 	g_mutex_lock(&lock);
 	g_clear_pointer(&mirror_up, g_hash_table_destroy);
 	g_clear_pointer(&feeds_out, g_hash_table_destroy);
