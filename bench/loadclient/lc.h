@@ -83,6 +83,7 @@ typedef struct lc_sub {
 	uint32_t my_ssrc;
 	int loss_override;           /* -1: real, else fraction in 1/256 */
 	uint32_t remb_bps;
+	gboolean trace;              /* one line per verified RTP packet (op trace) */
 } lc_sub;
 
 typedef struct lc_shard {
@@ -129,5 +130,6 @@ void lc_sub_stats(lc_sub *s, GString *out);
 void lc_sub_report_loss(lc_shard *sh, const char *id, double fraction);
 void lc_sub_remb(lc_shard *sh, const char *id, uint32_t bps);
 void lc_sub_corrupt_key(lc_shard *sh, const char *id);
+void lc_sub_trace(lc_shard *sh, const char *id, gboolean on);
 
 #endif

@@ -72,7 +72,7 @@ void lc_emit_error(const char *id, const char *msg)
 }
 
 /* ---------- shards ---------- */
-typedef enum { J_OFFER, J_CANDIDATE, J_CLOSE, J_LOSS, J_REMB, J_CORRUPT, J_MARK, J_STATS, J_QUIT } job_kind;
+typedef enum { J_OFFER, J_CANDIDATE, J_CLOSE, J_LOSS, J_REMB, J_CORRUPT, J_TRACE, J_MARK, J_STATS, J_QUIT } job_kind;
 
 typedef struct job {
 	job_kind kind;
@@ -107,6 +107,7 @@ static gboolean run_job(gpointer data)
 	case J_LOSS: lc_sub_report_loss(sh, j->id, j->num); break;
 	case J_REMB: lc_sub_remb(sh, j->id, (uint32_t)j->num); break;
 	case J_CORRUPT: lc_sub_corrupt_key(sh, j->id); break;
+	case J_TRACE: lc_sub_trace(sh, j->id, j->num != 0); break;
 	case J_MARK: {
 		GHashTableIter it;
 		gpointer k, v;
@@ -302,6 +303,12 @@ static gboolean handle_line(const char *line)
 			j->num = json_number_value(b);
 		} else if (!strcmp(op, "corrupt_key")) {
 			j->kind = J_CORRUPT;
+		} else if (!strcmp(op, "trace")) {
+			j->kind = J_TRACE;
+			json_t *on = json_object_get(m, "on");
+			if (!json_is_boolean(on))
+				err = "trace without on (true or false)";
+			j->num = json_is_true(on) ? 1 : 0;
 		} else {
 			err = "unknown op";
 		}

@@ -49,6 +49,42 @@ static lc_ssrc *ssrc_slot(lc_sub *s, uint32_t ssrc, int kind)
 	return NULL;
 }
 
+/* FNV-1a 64 of len bytes. */
+static uint64_t fnv64(const unsigned char *p, int len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (int i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* op trace: one line per verified packet, its arrival time and hashes of its payload (the same
+ * packet relayed to two subscribers has other sequence numbers, timestamps and SSRCs, but the same
+ * payload): h of the first 32 payload bytes, h8 of bytes 8..39 (past a VP8 payload descriptor that a
+ * relay may rewrite), 0 when the payload is shorter. */
+static void trace_packet(lc_sub *s, const unsigned char *buf, int n, int kind, double t)
+{
+	int off = 12 + 4 * (buf[0] & 0x0f);
+	if ((buf[0] & 0x10) && off + 4 <= n)
+		off += 4 + 4 * ((buf[off + 2] << 8) | buf[off + 3]);
+	int end = n;
+	if ((buf[0] & 0x20) && n > off && buf[n - 1] > 0)
+		end -= buf[n - 1];
+	int plen = end - off;
+	if (plen <= 0)
+		return;
+	uint64_t h = fnv64(buf + off, plen < 32 ? plen : 32);
+	uint64_t h8 = plen >= 40 ? fnv64(buf + off + 8, 32) : 0;
+	GString *l = g_string_new("{\"id\":");
+	lc_json_str(l, s->id);
+	g_string_append_printf(l, ",\"pkt\":\"%c\",\"t\":%.3f,\"n\":%d,\"h\":\"%016" G_GINT64_MODIFIER "x\",\"h8\":\"%016" G_GINT64_MODIFIER "x\"}",
+		kind == LC_AUDIO ? 'a' : 'v', t, plen, (guint64)h, (guint64)h8);
+	lc_emit_line(l->str);
+	g_string_free(l, TRUE);
+}
+
 static void on_rtp(lc_sub *s, unsigned char *buf, int len, double t)
 {
 	if (!s->srtp_ready)
@@ -89,6 +125,8 @@ static void on_rtp(lc_sub *s, unsigned char *buf, int len, double t)
 	}
 	x->recv++;
 	x->bytes += (uint64_t)n;
+	if (s->trace)
+		trace_packet(s, buf, n, kind, t);
 	if (s->first_t[kind] == 0) {
 		s->first_t[kind] = t;
 		char line[256];
@@ -543,4 +581,14 @@ void lc_sub_corrupt_key(lc_shard *sh, const char *id)
 	}
 	s->key_in[0] ^= 0x5a;
 	lc_srtp_make_inbound(s);
+}
+
+void lc_sub_trace(lc_shard *sh, const char *id, gboolean on)
+{
+	lc_sub *s = g_hash_table_lookup(sh->subs, id);
+	if (!s) {
+		lc_emit_error(id, "unknown id");
+		return;
+	}
+	s->trace = on;
 }
