@@ -7,7 +7,7 @@
 // of MEDIA_QUOTA % of a core (10 ms period), so that the nodes, not the client core, saturate.
 // Figures are printed and kept, never asserted.
 //
-// Phases (MEDIA_PHASES, default "single,three,hop"):
+// Phases (MEDIA_PHASES, default "single,three,hop,tree"):
 //   single  one node (the room's origin, presenter and every attendee on it): attendees added in steps
 //           (MEDIA_SINGLE_STEPS), each step joined over 20 ms per attendee, 3 s to settle, then
 //           MEDIA_MEASURE_S measured (each node's CPU, the clients' CPU, loss over every attendee from
@@ -26,6 +26,9 @@
 //           origin's attendee and of the edges' attendees (arrival time, hashes of the payload: the
 //           same presenter packet relayed to both has the same payload, other sequence numbers): the
 //           edge's arrival minus the origin's, per packet, p50/p90/p99 (issue 14's goal: < 10 ms).
+//   tree    an origin and a chain of MEDIA_TREE_DEPTH (3) edges (edge_fanout 1: origin -> k1 -> k2 -> k3),
+//           one attendee on each node, every packet traced for MEDIA_TREE_S (15) s: the latency at each
+//           depth of the tree, against the origin's attendee.
 //
 // Env: MEDIA_PHASES, MEDIA_QUOTA (20), MEDIA_SINGLE_STEPS ("40,50,60,70,80,90,100,110,120,130,140,160"),
 //   MEDIA_THREE_STEPS (derived, above), MEDIA_MEASURE_S (8), MEDIA_GAP_MS (1000), MEDIA_CLIENT_MAX (85),
@@ -46,7 +49,7 @@ import { Presenter, SyntheticSource } from '../../tests/integration/lib/media.mj
 import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
 import { CpuMeter, PRESENTER_KBPS, pct, presenterKbps, r1 } from '../common.mjs';
 
-const PHASES = (process.env.MEDIA_PHASES || 'single,three,hop').split(',');
+const PHASES = (process.env.MEDIA_PHASES || 'single,three,hop,tree').split(',');
 const QUOTA = Number(process.env.MEDIA_QUOTA || 20);
 const SINGLE_STEPS = (process.env.MEDIA_SINGLE_STEPS || '40,50,60,70,80,90,100,110,120,130,140,160').split(',').map(Number);
 const THREE_STEPS = process.env.MEDIA_THREE_STEPS ? process.env.MEDIA_THREE_STEPS.split(',').map(Number) : null;
@@ -60,6 +63,8 @@ const CLIENT_MAX = Number(process.env.MEDIA_CLIENT_MAX || 85);
 const MIN_PRESENTER_PCT = Number(process.env.MEDIA_MIN_PRESENTER_PCT || 80);
 const EDGES = Number(process.env.MEDIA_EDGES || 4);
 const EDGE_MEASURE_S = Number(process.env.MEDIA_EDGE_MEASURE_S || 15);
+const TREE_DEPTH = Number(process.env.MEDIA_TREE_DEPTH || 3);
+const TREE_S = Number(process.env.MEDIA_TREE_S || 15);
 const CG = process.env.MEDIA_CG;
 const OUT = process.env.MEDIA_OUT || path.join(REPO_ROOT, 'test-artifacts', 'bench-media');
 const TENANT = 'bench';
@@ -110,13 +115,13 @@ async function clusterStatus(node) {
 
 // Redis and nodes `names` (the first is the room's origin), each confined; the tenant, the room homed
 // on the first, seen by every node; every node sees the others alive.
-async function startCluster(names) {
+async function startCluster(names, extra = {}) {
   const cluster = new Cluster();
   cluster.cgroups = [];
   const redis = await cluster.startRedis(`r${names[0]}`);
   const nodes = [];
   for (const name of names) {
-    const node = await cluster.startNode(name, { sessionTimeout: 120, allhands: nodeConfig(redis, name) }, { timeout: 60000 });
+    const node = await cluster.startNode(name, { sessionTimeout: 120, allhands: { ...nodeConfig(redis, name), ...extra } }, { timeout: 60000 });
     cluster.cgroups.push(confine(name, node.janus.proc.pid));
     node.nodeId = `node-${name}`;
     nodes.push(node);
@@ -417,6 +422,45 @@ async function hop() {
   return result;
 }
 
+// A chain of edges (edge_fanout 1 on every node: origin -> k1 -> k2 -> ...): one attendee on the origin
+// and one on each edge, every packet traced for MEDIA_TREE_S; the latency at each depth of the tree.
+async function tree() {
+  const names = ['ko', ...[...Array(TREE_DEPTH).keys()].map((i) => `k${i + 1}`)];
+  console.log(`# tree: origin ko and a chain of ${TREE_DEPTH} edges (edge_fanout 1) at ${QUOTA} % of a core each`);
+  const c = await startCluster(names, { edge_fanout: 1 });
+  const { nodes } = c;
+  const origin = nodes[0];
+  let presenter = null;
+  const w = forkWorker('tree');
+  const result = { nodes: names, levels: [] };
+  try {
+    presenter = await startPresenter(origin);
+    const subs = [{ id: 'o0', node: 0 }, ...nodes.slice(1).map((_, i) => ({ id: `e${i + 1}`, node: i + 1 }))];
+    await w.ask(workerInit(nodes, origin, subs), 'ready', 120000);
+    for (const s of subs) {
+      w.send({ cmd: 'joinIds', ids: [s.id] });
+      await waitFor(async () => (await w.ask('report', 'report')).subs.find((x) => x.id === s.id)?.firstVideoAt,
+        { timeout: 30000, interval: 500, what: `video for ${s.id}` });
+      await w.ask({ cmd: 'trace', ids: [s.id], on: true }, 'tracing');
+    }
+    await sleep(TREE_S * 1000);
+    const tr = (await w.ask('traces', 'traces')).traces;
+    for (let k = 1; k <= TREE_DEPTH; k += 1) {
+      const m = (await clusterStatus(nodes[k])).media || {};
+      const room = (m.edge_of || []).find((r) => r.room === ROOM) || {};
+      const d = hopDiffs(tr.o0 || [], tr[`e${k}`] || []);
+      const lvl = { node: names[k], parent: room.parent || room.origin || null, latency: dist([...d.audio, ...d.video]) };
+      result.levels.push(lvl);
+      console.log(`# tree: ${JSON.stringify(lvl)}`);
+    }
+  } finally {
+    await stopWorkers([w]);
+    await stopPresenter(presenter);
+    await stopCluster(c);
+  }
+  return result;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function commandLine() {
@@ -460,6 +504,10 @@ function printSummary(res) {
       console.log(`# links as the edges report them: ${JSON.stringify(h.linkStatus)}`);
     }
   }
+  if (res.tree) {
+    const f = (d) => (d.n ? `p50 ${d.p50} / p90 ${d.p90} / p99 ${d.p99} ms (min ${d.min}, max ${d.max}, ${d.n} packets)` : 'no packets matched');
+    res.tree.levels.forEach((l, i) => console.log(`# tree depth ${i + 1}: ${l.node} (parent ${l.parent}): ${f(l.latency)} behind the origin's attendee`));
+  }
 }
 
 async function main() {
@@ -481,6 +529,7 @@ async function main() {
     save();
   }
   if (PHASES.includes('hop')) { res.hop = await hop(); save(); }
+  if (PHASES.includes('tree')) { res.tree = await tree(); save(); }
   printSummary(res);
   process.exit(0);
 }
