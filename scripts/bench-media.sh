@@ -39,13 +39,19 @@ export AH_ARTIFACTS=${AH_ARTIFACTS:-$PWD/test-artifacts/bench-media}
 mkdir -p "$AH_ARTIFACTS"
 
 # The parent cgroup of the nodes' cgroups (cgroup v2 or v1's cpu controller).
+# The clients (orchestrator, presenter, load clients, Redis) go to $CG/clients, with a large CPU weight
+# and no quota, so that other work on the machine delays them as little as the nodes (bench/media/run.mjs
+# weights the nodes' cgroups likewise).
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   CG=/sys/fs/cgroup/$PREFIX
   mkdir -p "$CG"
   echo +cpu > "$CG/cgroup.subtree_control" 2>/dev/null || true
+  mkdir -p "$CG/clients"
+  echo 800 > "$CG/clients/cpu.weight" 2>/dev/null || true
 else
   CG=/sys/fs/cgroup/cpu/$PREFIX
-  mkdir -p "$CG"
+  mkdir -p "$CG/clients"
+  echo 8192 > "$CG/clients/cpu.shares"
 fi
 
 cleanup() {
@@ -90,5 +96,6 @@ echo "# bench-media: switch $SW (bridge br0), client $CLIENT at $SUBNET.2/24, lo
 AH_CLUSTER_PREFIX=$PREFIX AH_CLUSTER_SWITCH=$SW AH_CLUSTER_BRIDGE=br0 AH_CLUSTER_SUBNET=$SUBNET \
 AH_CLUSTER_DIR=$DIR AH_CLUSTER_NETNS=$CLIENT AH_CLIENT_IP=$SUBNET.2 TMPDIR=$DIR \
 AH_JANUS_BIN=$DIR/janus-pinned.sh MEDIA_CG=$CG AH_JANUS_DEBUG_LEVEL=${AH_JANUS_DEBUG_LEVEL:-3} \
-  nsenter --net="/run/netns/$CLIENT" taskset -c "$CLIENT_CPU" node bench/media/run.mjs 2>&1 | tee "$AH_ARTIFACTS/run.log"
+  bash -c 'echo $$ > "$0/clients/cgroup.procs" && exec nsenter --net="/run/netns/$1" taskset -c "$2" node bench/media/run.mjs' \
+  "$CG" "$CLIENT" "$CLIENT_CPU" 2>&1 | tee "$AH_ARTIFACTS/run.log"
 exit "${PIPESTATUS[0]}"
