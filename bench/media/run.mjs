@@ -7,7 +7,7 @@
 // of MEDIA_QUOTA % of a core (10 ms period), so that the nodes, not the client core, saturate.
 // Figures are printed and kept, never asserted.
 //
-// Phases (MEDIA_PHASES, default "single,three,hop,tree"):
+// Phases (MEDIA_PHASES, default "single,three,hop,tree,storm"):
 //   single  one node (the room's origin, presenter and every attendee on it): attendees added in steps
 //           (MEDIA_SINGLE_STEPS), each step joined over 20 ms per attendee, 3 s to settle, then
 //           MEDIA_MEASURE_S measured (each node's CPU, the clients' CPU, loss over every attendee from
@@ -29,6 +29,11 @@
 //   tree    an origin and a chain of MEDIA_TREE_DEPTH (3) edges (edge_fanout 1: origin -> k1 -> k2 -> k3),
 //           one attendee on each node, every packet traced for MEDIA_TREE_S (15) s: the latency at each
 //           depth of the tree, against the origin's attendee.
+//   storm   the join storm, on one node and on three (origin and two edges): MEDIA_STORM_B (30) attendees
+//           in, spread over the nodes, then MEDIA_STORM_N (60) joiners within MEDIA_STORM_SPREAD_MS
+//           (1000), all joining on the origin, which serves a third of everyone itself (room option
+//           origin_attendees) and places the rest on the edges with seat redirects (edge_ramp_per_s:
+//           the default 50, or MEDIA_STORM_RAMP); the measures of bench/storm over MEDIA_STORM_WINDOW_S (20).
 //
 // Env: MEDIA_PHASES, MEDIA_QUOTA (20), MEDIA_SINGLE_STEPS ("40,50,60,70,80,90,100,110,120,130,140,160"),
 //   MEDIA_THREE_STEPS (derived, above), MEDIA_MEASURE_S (8), MEDIA_GAP_MS (1000), MEDIA_CLIENT_MAX (85),
@@ -49,7 +54,7 @@ import { Presenter, SyntheticSource } from '../../tests/integration/lib/media.mj
 import { REPO_ROOT, sleep, waitFor } from '../../tests/integration/lib/util.mjs';
 import { CpuMeter, PRESENTER_KBPS, pct, presenterKbps, r1 } from '../common.mjs';
 
-const PHASES = (process.env.MEDIA_PHASES || 'single,three,hop,tree').split(',');
+const PHASES = (process.env.MEDIA_PHASES || 'single,three,hop,tree,storm').split(',');
 const QUOTA = Number(process.env.MEDIA_QUOTA || 20);
 const SINGLE_STEPS = (process.env.MEDIA_SINGLE_STEPS || '40,50,60,70,80,90,100,110,120,130,140,160').split(',').map(Number);
 const THREE_STEPS = process.env.MEDIA_THREE_STEPS ? process.env.MEDIA_THREE_STEPS.split(',').map(Number) : null;
@@ -65,6 +70,11 @@ const CLIENT_MAX = Number(process.env.MEDIA_CLIENT_MAX || 85);
 const MIN_PRESENTER_PCT = Number(process.env.MEDIA_MIN_PRESENTER_PCT || 80);
 const EDGES = Number(process.env.MEDIA_EDGES || 4);
 const EDGE_MEASURE_S = Number(process.env.MEDIA_EDGE_MEASURE_S || 15);
+const STORM_B = Number(process.env.MEDIA_STORM_B || 30);
+const STORM_N = Number(process.env.MEDIA_STORM_N || 60);
+const STORM_SPREAD_MS = Number(process.env.MEDIA_STORM_SPREAD_MS || 1000);
+const STORM_WINDOW_S = Number(process.env.MEDIA_STORM_WINDOW_S || 20);
+const STORM_RAMP = process.env.MEDIA_STORM_RAMP ? Number(process.env.MEDIA_STORM_RAMP) : null;
 const TREE_DEPTH = Number(process.env.MEDIA_TREE_DEPTH || 3);
 const TREE_S = Number(process.env.MEDIA_TREE_S || 15);
 const CG = process.env.MEDIA_CG;
@@ -117,7 +127,7 @@ async function clusterStatus(node) {
 
 // Redis and nodes `names` (the first is the room's origin), each confined; the tenant, the room homed
 // on the first, seen by every node; every node sees the others alive.
-async function startCluster(names, extra = {}) {
+async function startCluster(names, extra = {}, roomExtra = {}) {
   const cluster = new Cluster();
   cluster.cgroups = [];
   const redis = await cluster.startRedis(`r${names[0]}`);
@@ -131,7 +141,7 @@ async function startCluster(names, extra = {}) {
   const origin = nodes[0];
   let r = await origin.janus.admin({ request: 'create_tenant', tenant: TENANT, max_participants: 10000, secret: 's-tenant-secret-1' });
   if (r.allhands !== 'success') throw new Error(`create_tenant: ${JSON.stringify(r)}`);
-  r = await origin.janus.admin({ request: 'create_room', tenant: TENANT, room: ROOM, max_attendees: 10000, presenter_secret: 'p-presenter', node: origin.nodeId });
+  r = await origin.janus.admin({ request: 'create_room', tenant: TENANT, room: ROOM, max_attendees: 10000, presenter_secret: 'p-presenter', node: origin.nodeId, ...roomExtra });
   if (r.allhands !== 'success') throw new Error(`create_room: ${JSON.stringify(r)}`);
   for (const n of nodes) {
     await waitFor(async () => (await n.janus.admin({ request: 'room_info', tenant: TENANT, room: ROOM })).allhands === 'success',
@@ -205,7 +215,7 @@ async function stopWorkers(workers) {
 function workerInit(nodes, origin, subs) {
   return {
     cmd: 'init', lcIp: process.env.AH_CLIENT_IP, plugin: ALLHANDS, tenant: TENANT, room: ROOM, subs,
-    nodes: nodes.map((n) => ({ name: n.name, wsUrl: n.janus.wsUrl, ticketNode: n === origin ? null : n.nodeId })),
+    nodes: nodes.map((n) => ({ name: n.name, nodeId: n.nodeId, wsUrl: n.janus.wsUrl, ticketNode: n === origin ? null : n.nodeId })),
   };
 }
 
@@ -473,6 +483,85 @@ async function tree() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Join storm: STORM_B attendees already in (spread over the nodes with seat tickets), then STORM_N
+// joiners within STORM_SPREAD_MS, every one joining on the origin, which seats them there up to the
+// room's `origin_attendees` (a third of everyone with three nodes) and places the rest on the edges
+// with seat redirects (followed by the worker: a session on the edge, a join with the ticket).
+// Measured as bench/storm does: join to first video (median, p99, max), the last joiner admitted, the
+// storm's length, those already in (loss, longest video gap) and every node's CPU over the same window
+// (from 2 s before the first join to STORM_WINDOW_S after it), the presenter's bitrate over it.
+async function storm(label, names) {
+  const all = STORM_B + STORM_N;
+  const roomExtra = names.length > 1 ? { origin_attendees: Math.ceil(all / names.length) } : {};
+  const extra = STORM_RAMP ? { edge_ramp_per_s: STORM_RAMP } : {};
+  console.log(`# ${label}: nodes ${names.join(', ')} at ${QUOTA} % of a core each; ${STORM_B} in, ${STORM_N} joining on the origin within ${STORM_SPREAD_MS} ms${roomExtra.origin_attendees ? `; origin_attendees ${roomExtra.origin_attendees}` : ''}`);
+  const c = await startCluster(names, extra, roomExtra);
+  const { nodes } = c;
+  const origin = nodes[0];
+  const workers = [];
+  let presenter = null;
+  const result = { label, nodes: names, B: STORM_B, N: STORM_N, spreadMs: STORM_SPREAD_MS, roomExtra, extra };
+  try {
+    presenter = await startPresenter(origin);
+    const wPre = forkWorker(`${label}-in`);
+    const wJoin = forkWorker(`${label}-joiners`);
+    workers.push(wPre, wJoin);
+    const preSubs = [...Array(STORM_B).keys()].map((i) => ({ id: `b${i}`, node: i % nodes.length }));
+    const joinSubs = [...Array(STORM_N).keys()].map((i) => ({ id: `j${i}`, node: 0 }));
+    const rPre = await wPre.ask(workerInit(nodes, origin, preSubs), 'ready', 120000);
+    const rJoin = await wJoin.ask(workerInit(nodes, origin, joinSubs), 'ready', 120000);
+    wPre.send({ cmd: 'join', at: performance.timeOrigin + performance.now() + 100, spreadMs: STORM_B * 20 });
+    await waitFor(async () => (await wPre.ask('status', 'status')).withMedia === STORM_B,
+      { timeout: 60000, interval: 500, what: `${STORM_B} attendees in with video` });
+    await sleep(3000);
+    const t0 = performance.timeOrigin + performance.now() + 2000;
+    wPre.send({ cmd: 'mark' });
+    const kbpsDuring = presenterKbps(presenter.pres, (STORM_WINDOW_S + 2) * 1000);
+    const nodeCpu = nodes.map((x) => new CpuMeter([x.janus.proc.pid]));
+    const clientCpu = new CpuMeter([process.pid, wPre.pid, wJoin.pid, rPre.lcPid, rJoin.lcPid]);
+    wJoin.send({ cmd: 'join', at: t0, spreadMs: STORM_SPREAD_MS });
+    let joined = null;
+    try {
+      await waitFor(async () => (await wJoin.ask('status', 'status')).withMedia === STORM_N,
+        { timeout: STORM_WINDOW_S * 1000 + 2000, interval: 250, what: `${STORM_N} joiners with video` });
+      joined = performance.timeOrigin + performance.now();
+    } catch { /* counted below */ }
+    const end = t0 + STORM_WINDOW_S * 1000;
+    await sleep(Math.max(0, end - (performance.timeOrigin + performance.now())));
+    result.nodeCpu = nodeCpu.map((m) => r1(m.read()));
+    result.clientsCpu = r1(clientCpu.read());
+    result.presenterKbps = Math.round(await kbpsDuring);
+    const pre = (await wPre.ask('report', 'report')).subs;
+    const js = (await wJoin.ask('report', 'report')).subs;
+    const recv = pre.reduce((a, x) => a + x.windowRecv, 0);
+    const exp = pre.reduce((a, x) => a + x.windowExp, 0);
+    const withVideo = js.filter((x) => x.firstVideoAt);
+    const ttv = withVideo.map((x) => (x.firstVideoAt - x.joinAt) / 1000);
+    const admitted = js.filter((x) => x.admittedAt);
+    const placed = {};
+    for (const x of js) { const k = x.placedOn || nodes[0].nodeId; placed[k] = (placed[k] || 0) + 1; }
+    Object.assign(result, {
+      joinersWithVideo: withVideo.length,
+      joinToVideoS: { p50: ttv.length ? Math.round(pct(ttv, 50) * 100) / 100 : null, p99: ttv.length ? Math.round(pct(ttv, 99) * 100) / 100 : null,
+        max: ttv.length ? Math.round(Math.max(...ttv) * 100) / 100 : null },
+      lastAdmittedS: admitted.length ? Math.round(((Math.max(...admitted.map((x) => x.admittedAt)) - t0) / 1000) * 100) / 100 : null,
+      stormLengthS: joined ? Math.round(((Math.max(...withVideo.map((x) => x.firstVideoAt)) - t0) / 1000) * 10) / 10 : null,
+      redirected: js.filter((x) => x.redirectedAt).length,
+      servedOn: placed,
+      preLossPct: exp ? Math.round((1 - recv / exp) * 100 * 100) / 100 : null,
+      preMaxGapMs: Math.round(Math.max(0, ...pre.map((x) => x.maxVideoGapMs || 0))),
+      errors: js.flatMap((x) => x.errors).slice(0, 5),
+    });
+    console.log(`# ${label}: ${JSON.stringify(result)}`);
+  } finally {
+    await stopWorkers(workers);
+    await stopPresenter(presenter);
+    await stopCluster(c);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function commandLine() {
   const vars = {
@@ -516,6 +605,11 @@ function printSummary(res) {
       console.log(`# links as the edges report them: ${JSON.stringify(h.linkStatus)}`);
     }
   }
+  for (const k of ['storm1', 'storm3']) {
+    const r = res[k];
+    if (!r) continue;
+    console.log(`# ${k} (${r.nodes.length} node${r.nodes.length > 1 ? 's' : ''}, ${r.B} in, ${r.N} joining): with video ${r.joinersWithVideo}/${r.N}, join to video p50 ${r.joinToVideoS.p50} / p99 ${r.joinToVideoS.p99} / max ${r.joinToVideoS.max} s, last admitted ${r.lastAdmittedS} s, storm length ${r.stormLengthS} s; redirected ${r.redirected}, served on ${JSON.stringify(r.servedOn)}; those in: loss ${r.preLossPct} %, longest gap ${r.preMaxGapMs} ms; node CPU ${r.nodeCpu.join(' / ')} %, clients ${r.clientsCpu} %, presenter ${r.presenterKbps} kbit/s`);
+  }
   if (res.tree) {
     const f = (d) => (d.n ? `p50 ${d.p50} / p90 ${d.p90} / p99 ${d.p99} ms (min ${d.min}, max ${d.max}, ${d.n} packets)` : 'no packets matched');
     res.tree.levels.forEach((l, i) => console.log(`# tree depth ${i + 1}: ${l.node} (parent ${l.parent}): ${f(l.latency)} behind the origin's attendee`));
@@ -542,6 +636,12 @@ async function main() {
   }
   if (PHASES.includes('hop')) { res.hop = await hop(); save(); }
   if (PHASES.includes('tree')) { res.tree = await tree(); save(); }
+  if (PHASES.includes('storm')) {
+    res.storm1 = await storm('storm1', ['g1']);
+    save();
+    res.storm3 = await storm('storm3', ['ga', 'gb', 'gc']);
+    save();
+  }
   printSummary(res);
   process.exit(0);
 }

@@ -46,16 +46,45 @@ class Sub extends StormSubscriber {
     this.listen();
   }
 
-  async join() {
-    this.rec.joinAt = now();
+  // A seat redirect (the origin placed this attendee on an edge): a new session on the edge, a join
+  // there with the ticket; the record then follows the edge's answers.
+  onEvent(e) {
+    const d = e.data || {};
+    if (d.event === 'redirect') {
+      this.follow(d).catch((err) => this.rec.errors.push(`redirect: ${err.message || err}`));
+      return;
+    }
+    super.onEvent(e);
+  }
+
+  async follow(d) {
+    this.rec.redirects = (this.rec.redirects || 0) + 1;
+    if (!this.rec.redirectedAt) this.rec.redirectedAt = now();
+    this.rec.placedOn = d.node;
+    if (this.rec.redirects > 3) throw new Error('more than 3 redirects');
+    const idx = cfg.nodes.findIndex((n) => n.wsUrl === d.url || n.nodeId === d.node);
+    if (idx < 0) throw new Error(`redirect to an unknown node ${d.node} (${d.url})`);
+    const old = this.h;
+    this.node = cfg.nodes[idx];
+    this.mux = muxes[idx];
+    this.h = await this.mux.attach(cfg.plugin);
+    this.listen();
+    old.destroy().catch(() => {});
+    await this.join({ ticket: d.ticket });
+  }
+
+  async join({ ticket } = {}) {
+    if (!this.rec.joinAt) this.rec.joinAt = now();
     const body = { request: 'join', tenant: cfg.tenant, room: cfg.room, ptype: 'attendee', display: `m${this.id}` };
-    if (this.node.ticketNode) body.ticket = seatTicket(this.node.ticketNode, { tenant: cfg.tenant, room: cfg.room });
+    if (ticket) body.ticket = ticket;
+    else if (this.node.ticketNode) body.ticket = seatTicket(this.node.ticketNode, { tenant: cfg.tenant, room: cfg.room });
     const r = await this.h.request(body, undefined, { timeout: 60000 });
     const d = r.data || {};
+    if (d.event === 'redirect') { await this.follow(d); return; }
     const t = now();
     this.rec.reply = d.event || (d.error ? `error ${d.error_code}: ${d.error}` : 'unknown');
-    if (d.event === 'admitted') this.rec.admittedAt = t;
-    if (d.event === 'queued') this.rec.queuedPosition = d.position;
+    if (d.event === 'admitted' && !this.rec.admittedAt) this.rec.admittedAt = t;
+    if (d.event === 'queued' && this.rec.queuedPosition == null) this.rec.queuedPosition = d.position;
     if (d.error) this.rec.errors.push(`join: ${d.error_code} ${d.error}`);
     if (r.jsep && r.jsep.type === 'offer') await this.offer(r.jsep);
   }
@@ -79,7 +108,8 @@ class Sub extends StormSubscriber {
       if (open > maxGap) maxGap = open;
     }
     return {
-      id: this.id, node: this.node.name, reply: this.rec.reply, admittedAt: this.rec.admittedAt, startedAt: this.rec.startedAt,
+      id: this.id, node: this.node.name, reply: this.rec.reply, joinAt: this.rec.joinAt, redirectedAt: this.rec.redirectedAt || null,
+      placedOn: this.rec.placedOn || null, admittedAt: this.rec.admittedAt, startedAt: this.rec.startedAt,
       firstVideoAt: this.rec.firstVideoAt, pcState: st ? st.state : null, errors: this.rec.errors.slice(0, 3),
       windowRecv: st ? st.window.recv : 0, windowExp: st ? st.window.expected : 0, maxVideoGapMs: maxGap,
       authFail: st ? st.auth_fail : 0, badRtp: st ? st.bad_rtp : 0,
