@@ -69,7 +69,7 @@ cleanup() {
     ip netns del "$ns" 2>/dev/null || true
   done
   sleep 0.5
-  for d in "$CG"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
+  for d in "$CG"/*/; do if [ -d "$d" ]; then rmdir "$d" 2>/dev/null || true; fi; done
   rmdir "$CG" 2>/dev/null || true
   rm -rf "$DIR"
 }
