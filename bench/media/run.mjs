@@ -14,11 +14,15 @@
 //           sequence numbers, the longest video gap of any attendee, the presenter's bitrate). Stops at
 //           the first step with loss >= 1 %, a gap >= MEDIA_GAP_MS, an attendee without video, or the
 //           clients at >= MEDIA_CLIENT_MAX % of their core (then the load generator is the limit and the
-//           figure is a lower bound). Carried: the last step that passed.
+//           figure is a lower bound). Carried: the last step before the first that failed or where the
+//           presenter kept less than MEDIA_MIN_PRESENTER_PCT of its bitrate (below); also carried by
+//           loss and gap alone, and the most packets delivered per second.
 //   three   three nodes serving the room: the origin (presenter and a third of the attendees) and two
 //           edges (the rest, seated with seat tickets): same steps rule; the steps are MEDIA_THREE_STEPS,
-//           or by default 2.0, 2.4, 2.6, 2.8, 3.0, 3.2, 3.6, 4.0, 4.5, 5.0 times what `single` carried. Prints carried by
-//           one node and by three, and the ratio (issue 14's goal: at least 2.8).
+//           or by default 2.0, 2.4, 2.6, 2.8, 3.0, 3.2, 3.6, 4.0, 4.5, 5.0 times what `single` carried by
+//           loss and gap (multiples of 3). Prints carried by one node and by three, and the ratios (issue
+//           14's goal: at least 2.8). During each step, the first attendees of the origin and of each edge
+//           are traced (below): the hop's latency under that load.
 //   hop     an origin and MEDIA_EDGES (4) edges: one attendee on the origin, then one attendee more on
 //           each edge in turn (0, 1, 2, ... edges subscribed), the origin's CPU over MEDIA_EDGE_MEASURE_S
 //           at each step, then MEDIA_EDGES attendees more on the origin itself (the cost of as many
@@ -37,8 +41,9 @@
 //
 // Env: MEDIA_PHASES, MEDIA_QUOTA (20), MEDIA_SINGLE_STEPS ("40,50,60,70,80,90,100,110,120,130,140,160"),
 //   MEDIA_THREE_STEPS (derived, above), MEDIA_MEASURE_S (8), MEDIA_GAP_MS (1000), MEDIA_CLIENT_MAX (85),
-//   MEDIA_MIN_PRESENTER_PCT (80), MEDIA_EDGES (4), MEDIA_EDGE_MEASURE_S (15), BENCH_PRESENTER_KBPS (300),
-//   MEDIA_OUT (results folder).
+//   MEDIA_MIN_PRESENTER_PCT (80), MEDIA_EDGES (4), MEDIA_EDGE_MEASURE_S (15), MEDIA_TREE_DEPTH (3),
+//   MEDIA_TREE_S (15), MEDIA_STORM_B (30), MEDIA_STORM_N (60), MEDIA_STORM_SPREAD_MS (1000),
+//   MEDIA_STORM_WINDOW_S (20), MEDIA_STORM_RAMP, BENCH_PRESENTER_KBPS (300), MEDIA_OUT (results folder).
 // Each node's cgroup also gets a large CPU weight (cpu.shares 8192 / cpu.weight 800), so that other
 // work on the machine does not take the node's budget from it (the quota still caps it).
 // SPDX-License-Identifier: GPL-3.0-or-later
