@@ -124,6 +124,36 @@ test('30 attendees connect and receive authenticated audio and video', async () 
   }
 });
 
+test('trace: one line per verified packet with its payload hashes; the same presenter packet has the same hashes at two subscribers', async () => {
+  const from = lc.lines.length;
+  lc.send({ op: 'trace', id: 'a1', on: true });
+  lc.send({ op: 'trace', id: 'a2', on: true });
+  await sleep(1500);
+  lc.send({ op: 'trace', id: 'a1', on: false });
+  lc.send({ op: 'trace', id: 'a2', on: false });
+  await sleep(300);
+  const lines = lc.lines.slice(from).filter((m) => m.pkt !== undefined);
+  const of = (id) => lines.filter((m) => m.id === id);
+  for (const id of ['a1', 'a2']) {
+    const l = of(id);
+    assert.ok(l.some((m) => m.pkt === 'v') && l.some((m) => m.pkt === 'a'), `${id}: audio and video traced (${l.length} lines)`);
+    for (const m of l) {
+      assert.match(m.h, /^[0-9a-f]{16}$/, safeJson(m));
+      assert.ok(typeof m.t === 'number' && m.n > 0, safeJson(m));
+    }
+  }
+  // Video payloads differ packet by packet: most of a1's video hashes are among a2's.
+  const v2 = new Set(of('a2').filter((m) => m.pkt === 'v').map((m) => m.h));
+  const v1 = of('a1').filter((m) => m.pkt === 'v');
+  const shared = v1.filter((m) => v2.has(m.h)).length;
+  console.log(`# trace: ${of('a1').length} and ${of('a2').length} lines, ${shared} of ${v1.length} video hashes of a1 seen at a2`);
+  assert.ok(shared >= v1.length * 0.8, `shared video payload hashes: ${shared} of ${v1.length}`);
+  // Off: no more lines.
+  const n = lc.lines.length;
+  await sleep(500);
+  assert.equal(lc.lines.slice(n).filter((m) => m.pkt !== undefined && (m.id === 'a1' || m.id === 'a2')).length, 0, 'trace off');
+});
+
 test('a second presenter: renegotiation, everyone keeps receiving on the same ICE/DTLS', async () => {
   const before1 = byId(await lc.stats());
   await presenter(janus, bag, { tenant: 'lc', room: 'r1', presenter_secret: 'p-presenter', display: 'guest' });
