@@ -297,7 +297,10 @@ function onError(msg) {
     showError(ERRORS[name] || errorText(msg));
     return;
   }
-  const text = ERRORS[name] ? (name === 'invalid_element' ? `${ERRORS[name]}: ${msg.error}.` : ERRORS[name]) : `The server refused to let you in: ${errorText(msg)}.`;
+  // wrong_pin is the server's answer to a missing PIN too: without one, ask for it rather than call it wrong.
+  const missingPin = name === 'wrong_pin' && !(request && request.pin);
+  const text = missingPin ? 'This room needs a PIN: enter it and join again.'
+    : ERRORS[name] ? (name === 'invalid_element' ? `${ERRORS[name]}: ${msg.error}.` : ERRORS[name]) : `The server refused to let you in: ${errorText(msg)}.`;
   finish('error', text, true);
   if (name === 'wrong_pin') form.elements.pin.focus();
   if (name === 'wrong_secret') { document.getElementById('more-options').open = true; form.elements.priority.focus(); }

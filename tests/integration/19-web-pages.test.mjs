@@ -461,6 +461,26 @@ test('(h) closing a watching attendee\'s tab leaves at once: its seat is not hel
   }
 });
 
+test('(i) a PIN room: the attendee page asks for a missing PIN, calls a wrong one wrong, and lets the right one in', async () => {
+  await createRoom(janus, { tenant: TENANT, room: 'pinned', max_attendees: 5, presenter_secret: PRESENTER_SECRET, pin: '2468' });
+  const texts = {};
+  for (const [what, pin] of [['missing', undefined], ['wrong', '1111'], ['right', '2468']]) {
+    const params = { ...common(), room: 'pinned', display: `PIN ${what}` };
+    if (pin !== undefined) params.pin = pin;
+    const page = await br.openAttendee(params, { name: `pin-${what}` });
+    const last = await waitState(page, what === 'right' ? ['queued', 'admitted', 'watching'] : 'error', 30000);
+    texts[what] = last.error || last.status;
+    if (what !== 'right') {
+      const focused = await page.evaluate(() => document.activeElement?.name);
+      assert.equal(focused, 'pin', `${what} PIN: the PIN field has the focus`);
+    }
+    await br.closePage(page);
+  }
+  console.log(`# PIN room: ${safeJson(texts)}`);
+  assert.match(texts.missing, /needs a PIN/, texts.missing);
+  assert.match(texts.wrong, /PIN is not right/, texts.wrong);
+});
+
 test('no uncaught errors (pageerror) in any page; every body data-state is one of the contract\'s', async () => {
   const STATES = {
     attendee: ['form', 'joining', 'lobby', 'queued', 'admitted', 'watching', 'room_closed', 'queue_full', 'removed', 'ended', 'left', 'reconnecting', 'error'],
