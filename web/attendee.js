@@ -7,7 +7,7 @@
 // #leave-button, #sound-button).
 import {
   params, prefill, status, disconnect, showError, errorText, connect, send, createAnswer, presenterNames,
-  ordinal, formatWait, waitSentence, formatClock, formatDateTime, sdpMids,
+  ordinal, formatWait, waitSentence, formatClock, formatDateTime, sdpMids, webrtcMissing,
 } from './common.js';
 
 const form = document.getElementById('join');
@@ -77,8 +77,12 @@ let redirects = 0;        // redirects followed since the last admission
 prefill(form);
 setState('form');
 
+// No WebRTC here: said at the end of this module, before anything goes to the server.
+const noWebrtc = webrtcMissing();
+
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
+  if (noWebrtc) return;
   if (IN_ROOM.has(state)) return;
   if (!form.reportValidity()) return;
   const f = form.elements;
@@ -652,4 +656,10 @@ function clearTimers() {
   reconnectTimer = retryTimer = iceTimer = tick = null;
 }
 
-if (params.get('autojoin') === '1') form.requestSubmit();
+if (noWebrtc) {
+  fail(noWebrtc);
+  status('This browser is not supported.');
+  form.querySelector('button[type="submit"]')?.setAttribute('disabled', '');
+} else if (params.get('autojoin') === '1') {
+  form.requestSubmit();
+}

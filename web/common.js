@@ -24,6 +24,14 @@ export function prefill(form) {
 export function status(text) {
   document.getElementById('status').textContent = text;
 }
+// Why this browser cannot take part (no WebRTC: an old or stripped-down browser, Debian's WebKitGTK), or
+// null. Checked when a page loads, before anything is sent to the server.
+export const SUPPORTED_BROWSERS = 'a recent Chrome, Chromium, Edge, Firefox or Safari';
+export function webrtcMissing() {
+  if (typeof window.RTCPeerConnection === 'function') return null;
+  return `This browser cannot take part in the meeting: it has no WebRTC. Open this page in ${SUPPORTED_BROWSERS}.`;
+}
+
 export function showError(text) {
   const el = document.getElementById('error');
   el.textContent = !text || /^error/i.test(text) ? text : `Error: ${text}`;

@@ -6,6 +6,7 @@
 // #go-live-button, #go-off-button, #count-active, #count-connecting, #count-queued).
 import {
   params, prefill, status, disconnect, keepFocus, showError, errorText, connect, send, createOffer, handleRemoteJsep,
+  webrtcMissing,
 } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +39,7 @@ let switching = false;   // a camera/microphone switch is in flight
 let switchAgain = false; // the choice changed during that switch
 let mediaUp = false;     // the PeerConnection with Janus is up
 let localStream = null;  // camera + microphone (preview; the same tracks are published)
+const noWebrtc = webrtcMissing(); // this browser cannot publish: said when the page loads
 // Reconnecting (docs/cluster-media.md, "Faults"): a presenter whose server went away (its node died and
 // the room moved to a stand-in, or the network dropped) comes back by itself: the server it was opened
 // against again (which redirects it to the room's node), the same secret, on stage again if it was.
@@ -64,7 +66,7 @@ window.addEventListener('pagehide', () => { if (session) disconnect(session); })
 
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  if (session) return;
+  if (session || noWebrtc) return;
   showError('');
   endedNotice.hidden = true;
   setRoomState(null);
@@ -661,7 +663,7 @@ function setState(state) {
 function setButtons() {
   const connected = !!session;
   fieldset.disabled = connected;
-  joinButton.disabled = connected;
+  joinButton.disabled = connected || noWebrtc !== null;
   leaveButton.disabled = !(connected && (!session.pending || reconnect !== null));
   liveButton.disabled = !(joined && !onStage && !busy && !switching);
   offButton.disabled = !(joined && onStage && !busy && !switching);
@@ -697,7 +699,11 @@ function end({ text, error, ended } = {}) {
 }
 
 // ?autojoin=1: join at once with the query's tenant, room, display and secret.
-if (params.get('autojoin') === '1') {
+if (noWebrtc) {
+  setState('error');
+  status('This browser is not supported.');
+  showError(noWebrtc);
+} else if (params.get('autojoin') === '1') {
   if (form.checkValidity()) form.requestSubmit();
   else form.reportValidity();
 }

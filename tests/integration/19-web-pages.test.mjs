@@ -481,6 +481,22 @@ test('(i) a PIN room: the attendee page asks for a missing PIN, calls a wrong on
   assert.match(texts.wrong, /PIN is not right/, texts.wrong);
 });
 
+test('(j) a browser without WebRTC: the attendee and presenter pages say so and which browsers work, and send nothing', async () => {
+  // What Debian's WebKitGTK offers: no RTCPeerConnection at all.
+  const noWebrtc = 'delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;';
+  for (const open of [(p, o) => br.openAttendee(p, o), (p, o) => br.openPresenter({ ...p, secret: PRESENTER_SECRET }, o)]) {
+    const page = await open({ ...common(), display: 'Old browser' }, { name: 'nowebrtc', initScript: noWebrtc });
+    const last = await waitState(page, 'error', 15000);
+    assert.match(last.error, /no WebRTC.*Chrome, Chromium, Edge, Firefox or Safari/, safeJson(last));
+    assert.ok(await page.evaluate(() => document.getElementById('join-button').disabled), 'join button disabled');
+    console.log(`# ${page.ahUrl.includes('presenter') ? 'presenter' : 'attendee'} page without WebRTC: ${last.error}`);
+    await br.closePage(page);
+  }
+  const info = await roomInfo(janus, TENANT, ROOM);
+  const names = [...(info.attendees || []), ...(info.queue || []), ...(info.presenters || [])].map((x) => x.display);
+  assert.ok(!names.includes('Old browser'), `nothing joined: ${safeJson(names)}`);
+});
+
 test('no uncaught errors (pageerror) in any page; every body data-state is one of the contract\'s', async () => {
   const STATES = {
     attendee: ['form', 'joining', 'lobby', 'queued', 'admitted', 'watching', 'room_closed', 'queue_full', 'removed', 'ended', 'left', 'reconnecting', 'error'],

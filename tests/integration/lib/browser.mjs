@@ -121,9 +121,11 @@ export class Browser {
   get baseUrl() { return this.web.url; }
 
   // A new page (fresh context) at web/<file>?<params>. `name` labels its log lines.
-  async open(file, params = {}, { name = file, waitUntil = 'load' } = {}) {
+  // `initScript`: more code run in the page before its own (e.g. to take WebRTC away).
+  async open(file, params = {}, { name = file, waitUntil = 'load', initScript = null } = {}) {
     const context = await this.browser.newContext({ viewport: this.viewport, permissions: ['camera', 'microphone'] });
     await context.addInitScript(INIT_SCRIPT);
+    if (initScript) await context.addInitScript(initScript);
     const page = await context.newPage();
     page.ahName = name;
     page.ahErrors = [];
