@@ -218,7 +218,9 @@ async function goLive() {
     if (handle.webrtcStuff && handle.webrtcStuff.pc) handle.hangup(false);
     const tracks = localStream.getTracks().map((t) => {
       t.dontStop = true; // janus.js must not stop them on hangup: the preview keeps running
-      return { type: t.kind, capture: t, recv: false };
+      // Simulcast by default (three layers, janus.js's rids h/m/l): attendees get the layer their room,
+      // their choice and their bandwidth allow. ?simulcast=0 sends one layer.
+      return { type: t.kind, capture: t, recv: false, simulcast: t.kind === 'video' && SIMULCAST };
     });
     const offer = await createOffer(handle, { tracks });
     const reply = await send(handle, { request: 'publish' }, offer);
@@ -480,8 +482,12 @@ previewButton.addEventListener('click', async () => {
 cameraSelect.addEventListener('change', () => switchDevice('video'));
 micSelect.addEventListener('change', () => switchDevice('audio'));
 
-function constraint(select) {
-  return select.value ? { deviceId: { exact: select.value } } : true;
+// A camera is asked for 960x540 when it can (enough for three simulcast layers: libwebrtc sends fewer below).
+const SIMULCAST = params.get('simulcast') !== '0';
+function constraint(select, kind = select === cameraSelect ? 'video' : 'audio') {
+  const size = kind === 'video' ? { width: { ideal: 960 }, height: { ideal: 540 } } : {};
+  if (select.value) return { deviceId: { exact: select.value }, ...size };
+  return kind === 'video' ? size : true;
 }
 
 async function startPreview() {

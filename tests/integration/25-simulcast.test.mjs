@@ -10,6 +10,8 @@
 //      feedback, and smaller keyframes); once its reports are clean again it is raised back to
 //      high after the policy's hold (5 s for the first raise).
 //   4. Sequence numbers stay continuous for every attendee across the layer switches.
+//   6. The presenter page (headless Chromium) publishes simulcast by default: attendees on "low" and
+//      "high" get different sizes.
 //   5. Attendees seated before the presenter publishes: the one that asked for "low" gets only
 //      240x135 keyframes from the very first packet (the presenter's layers start within
 //      milliseconds of each other, and none above the ceiling may get through meanwhile; a CI run
@@ -24,6 +26,7 @@ import {
 } from './lib/allhands.mjs';
 import { WeriftAttendee, startLocalStun, stopLocalStun } from './lib/werift-peers.mjs';
 import { waitFor } from './lib/util.mjs';
+import { Browser, waitState } from './lib/browser.mjs';
 
 // Lowest first, as libwebrtc allocates bitrate in that order; the presenter's JSEP tells Janus
 // "rid_order": "lmh" (Janus 1.1.2 reads a=simulcast highest first otherwise).
@@ -240,4 +243,33 @@ test('attendees seated before the presenter publishes: "low" gets only 240x135 f
   assert.ok(widths.length > 0 && widths.every((w) => w === WIDTH.low), `early-low: only low keyframes: ${safeJson(widths)}; events ${safeJson(low.events)}`);
   assertContinuous(low, 20); // the low layer alone: ~15 packets a second
   await p2.close();
+});
+
+test('the presenter page (Chromium) publishes simulcast by default: attendees on "low" and "high" get different sizes', async () => {
+  await createRoom(janus, { tenant: 'sim', room: 'r3', max_attendees: 10, presenter_secret: 'p-presenter' });
+  const br = await new Browser().start();
+  try {
+    const host = await br.openPresenter({ server: `${janus.wsUrl}/`, tenant: 'sim', room: 'r3', secret: 'p-presenter',
+      display: 'Page presenter', autojoin: 1 }, { name: 'presenter' });
+    await waitState(host, 'joined', 45000);
+    await host.locator('#go-live-button').click();
+    await waitState(host, 'live', 45000);
+    const low = await attendee('page-low', { layer: 'low' }, { room: 'r3' });
+    const high = await attendee('page-high', {}, { room: 'r3' });
+    let lw = [];
+    let hw = [];
+    await waitFor(() => {
+      lw = [...new Set(low.keyframes().map((k) => k.width))];
+      hw = [...new Set(high.keyframes().map((k) => k.width))];
+      return lw.length > 0 && hw.length > 0;
+    }, { timeout: 30000, what: 'keyframes at both attendees' });
+    await sleep(2000);
+    lw = [...new Set(low.keyframes().map((k) => k.width))];
+    hw = [...new Set(high.keyframes().map((k) => k.width))];
+    console.log(`# page presenter with simulcast: keyframe widths low ${safeJson(lw)}, high ${safeJson(hw)}`);
+    assert.ok(Math.max(...lw) < Math.min(...hw), `"low" gets a smaller layer than "high": ${safeJson({ lw, hw })}`);
+    assert.deepEqual(host.ahErrors, [], 'no uncaught errors in the presenter page');
+  } finally {
+    await br.close();
+  }
 });
