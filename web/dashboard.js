@@ -190,6 +190,7 @@ function stopPolling() {
 }
 
 let failures = 0;
+let lastGoodAt = 0; // when the last status came (ms)
 async function tick() {
   timer = null;
   const started = Date.now();
@@ -200,6 +201,8 @@ async function tick() {
       last = reply;
       render(reply);
       document.body.dataset.state = 'ok';
+      document.body.dataset.stale = 'false';
+      lastGoodAt = Date.now();
       setText($('status'), `Connected. ${reply.node ? describeNode(reply.node) : ''}`.trim());
       showErrorIn('error', '');
     } catch (err) {
@@ -211,6 +214,12 @@ async function tick() {
         return;
       }
       document.body.dataset.state = 'error';
+      // What is shown is no longer the node's state: greyed out, with its age (web/dashboard.css).
+      if (last) {
+        document.body.dataset.stale = 'true';
+        setText($('updated-at'), `; the figures below are from ${new Date(lastGoodAt).toLocaleTimeString()}, ` +
+          `${Math.round((Date.now() - lastGoodAt) / 1000)} s ago, and are not current`);
+      }
       setText($('status'), failures > 1 ? `Not connected (${failures} failed attempts); retrying every second.` : 'Not connected; retrying.');
       showErrorIn('error', plainError(err));
     }

@@ -297,6 +297,28 @@ test('(d2) dashboard login form: without admin_secret in the URL, typing it in o
   await br.closePage(dash);
 });
 
+test('(d4) dashboard: with the Admin API unreachable its figures are greyed out and dated, and come back', async () => {
+  const dash = await br.openDashboard({ admin: janus.adminUrl, admin_secret: janus.adminSecret }, { name: 'dashboard-stale' });
+  try {
+    await waitFor(() => dash.evaluate(() => document.body.dataset.state === 'ok'), { timeout: 15000, what: 'dashboard connected' });
+    const opacity = () => dash.evaluate(() => getComputedStyle(document.querySelector('#dashboard > section.card:nth-of-type(2)')).opacity);
+    assert.equal(await opacity(), '1');
+    // The Admin API cannot be reached (every request to it fails in the page).
+    await dash.route(`${janus.adminUrl}**`, (r) => r.abort('connectionrefused'));
+    await waitFor(() => dash.evaluate(() => document.body.dataset.stale === 'true'), { timeout: 10000, what: 'figures marked stale' });
+    const note = await dash.evaluate(() => document.getElementById('updated-at').textContent);
+    console.log(`# dashboard unreachable: opacity ${await opacity()}, "${note.trim()}"`);
+    assert.match(note, /the figures below are from .*s ago, and are not current/, note);
+    assert.equal(await opacity(), '0.5');
+    await dash.unroute(`${janus.adminUrl}**`);
+    await waitFor(() => dash.evaluate(() => document.body.dataset.stale === 'false' && document.body.dataset.state === 'ok'),
+      { timeout: 10000, what: 'figures current again' });
+    assert.equal(await opacity(), '1');
+  } finally {
+    await br.closePage(dash);
+  }
+});
+
 test('(d3) dashboard forms: a tenant and a room created, a refused create shows its error, an edit changes the room', async () => {
   const dash = await br.openDashboard({ admin: janus.adminUrl, admin_secret: janus.adminSecret }, { name: 'dashboard-forms' });
   const tf = dash.locator('#tenant-form');
