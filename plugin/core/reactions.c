@@ -144,7 +144,8 @@ static void mark_pending(ah_reactions *r, gint64 now_us)
 {
 	if (!r->pending) {
 		r->pending = TRUE;
-		r->due_at = now_us + r->cfg.interval_us;
+		/* Saturating: a time near the end of gint64 must not wrap around to the past. */
+		r->due_at = now_us > G_MAXINT64 - r->cfg.interval_us ? G_MAXINT64 : now_us + r->cfg.interval_us;
 	}
 }
 
@@ -177,7 +178,8 @@ ah_reactions_error ah_reactions_add(ah_reactions *r, guint64 participant, int ki
 		s->window_start = now_us;
 		s->in_window = 0;
 		r->used++;
-	} else if (now_us - s->window_start >= r->cfg.window_us || now_us < s->window_start) {
+	} else if (now_us < s->window_start ||
+			(guint64)now_us - (guint64)s->window_start >= (guint64)r->cfg.window_us) {
 		/* A new window (a clock stepping back starts one too, rather than locking out). */
 		s->window_start = now_us;
 		s->in_window = 0;

@@ -229,7 +229,8 @@ ah_stage_error ah_stage_invite(ah_stage *st, guint64 participant, gint64 now_us,
 		g_hash_table_insert(st->by_id, &e->id, e);
 	}
 	e->state = AH_STAGE_INVITED;
-	e->expires_us = now_us + st->cfg.invite_ttl_us;
+	/* Saturating: a time near the end of gint64 must not wrap around to the past. */
+	e->expires_us = now_us > G_MAXINT64 - st->cfg.invite_ttl_us ? G_MAXINT64 : now_us + st->cfg.invite_ttl_us;
 	st->invited++;
 	emit(events, AH_STAGE_EV_INVITED, AH_STAGE_WHY_NONE, e, st->cfg.video_allowed);
 	return AH_STAGE_OK;

@@ -121,6 +121,14 @@ static void test_rate_limit(void)
 		g_assert_cmpint(ah_reactions_add(r, 7, AH_REACTION_LIKE, t + 5 * S), ==, AH_REACTIONS_OK);
 	g_assert_cmpint(ah_reactions_add(r, 7, AH_REACTION_LIKE, t + 5 * S), ==, AH_REACTIONS_ERR_RATE);
 	g_assert_cmpint(ah_reactions_add(r, 7, AH_REACTION_LIKE, t), ==, AH_REACTIONS_OK);
+	/* Times at the ends of gint64 neither wrap nor crash: the due time saturates. */
+	g_assert_true(ah_reactions_take(r, t + 10 * S, &out));
+	g_assert_cmpint(ah_reactions_add(r, 9, AH_REACTION_LIKE, G_MININT64), ==, AH_REACTIONS_OK);
+	g_assert_cmpint(ah_reactions_add(r, 9, AH_REACTION_LIKE, G_MAXINT64 - 1), ==, AH_REACTIONS_OK);
+	g_assert_true(ah_reactions_take(r, G_MAXINT64, &out));
+	g_assert_cmpint(ah_reactions_add(r, 9, AH_REACTION_LIKE, G_MAXINT64 - 1), ==, AH_REACTIONS_OK);
+	g_assert_cmpint(ah_reactions_due_at(r), ==, G_MAXINT64);
+	g_assert_false(ah_reactions_due(r, G_MAXINT64 - 1));
 	ah_reactions_free(r);
 }
 

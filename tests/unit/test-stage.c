@@ -245,6 +245,11 @@ static void test_expiry(fixture *f, gconstpointer data)
 	g_assert_cmpint(ah_stage_accept(f->st, 2, 10 * S + TTL, f->ev), ==, AH_STAGE_ERR_NOT_INVITED);
 	counts(f, 0, 0, 0);
 	g_assert_cmpint(ah_stage_next_expiry(f->st), ==, -1);
+	/* An invitation near the end of gint64 saturates rather than wrapping into the past. */
+	g_assert_cmpint(ah_stage_invite(f->st, 3, G_MAXINT64 - S, NULL), ==, AH_STAGE_OK);
+	g_assert_cmpint(ah_stage_next_expiry(f->st), ==, G_MAXINT64);
+	g_assert_cmpuint(ah_stage_expire(f->st, G_MAXINT64 - 1, f->ev), ==, 0);
+	g_assert_cmpint(ah_stage_accept(f->st, 3, G_MAXINT64 - 1, NULL), ==, AH_STAGE_OK);
 }
 
 /* The stage holds max_guests, pending invitations included; a place frees when a guest leaves or
