@@ -51,7 +51,7 @@ plugin/core/ledger*.c
 plugin/core/edges.c
 plugin/core/persist-writer.c plugin/core/schedule.c
 plugin/core/persist.c plugin/core/schedule-rule.c plugin/core/adaptive.c plugin/core/stats.c plugin/core/throttle.c
-plugin/core/token.c plugin/core/ticket.c plugin/core/media-msg.c plugin/core/placement.c plugin/core/simulcast.c plugin/core/gop.c plugin/core/fmtp.c plugin/core/feedback.c plugin/core/metrics.c plugin/core/reactions.c plugin/core/stage.c
+plugin/core/token.c plugin/core/ticket.c plugin/core/media-msg.c plugin/core/placement.c plugin/core/simulcast.c plugin/core/gop.c plugin/core/fmtp.c plugin/core/feedback.c plugin/core/metrics.c plugin/core/reactions.c plugin/core/stage.c plugin/core/qa*.c
 plugin/core/validate.c plugin/core/errors.c
 '
 
