@@ -726,9 +726,15 @@ static void sample(ah_mlink *l, gint64 now)
 
 void ah_mlink_tick(gint64 now)
 {
-	GPtrArray *links = g_ptr_array_new_with_free_func(mlink_value_unref);
+	static gint64 ticked_at = 0;
+	GPtrArray *links;
 	GHashTableIter it;
 	gpointer v;
+	/* Figures and probes are per second: between, a turn costs nothing here. */
+	if (udp == NULL || now - ticked_at < G_USEC_PER_SEC / 4)
+		return;
+	ticked_at = now;
+	links = g_ptr_array_new_with_free_func(mlink_value_unref);
 	g_mutex_lock(&lock);
 	for (int t = 0; t < 2 && by_source != NULL; t++) {
 		g_hash_table_iter_init(&it, t == 0 ? by_source : to_edges);
