@@ -76,17 +76,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$SW"
-ip -n "$SW" link set lo up
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
-ip netns add "$CLIENT"
-ip -n "$CLIENT" link set lo up
-ip -n "$SW" link add k-client type veth peer name eth0 netns "$CLIENT"
-ip -n "$SW" link set k-client master br0
-ip -n "$SW" link set k-client up
-ip -n "$CLIENT" addr add "$SUBNET.2/24" dev eth0
-ip -n "$CLIENT" link set eth0 up
+# shellcheck source=scripts/bench-bridge.sh
+. scripts/bench-bridge.sh
+bench_bridge "$SW" "$CLIENT" "$SUBNET"
 
 printf '#!/bin/sh\nexec taskset -c %s /usr/bin/janus "$@"\n' "$JANUS_CPU" > "$DIR/janus-pinned.sh"
 chmod +x "$DIR/janus-pinned.sh"

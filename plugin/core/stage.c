@@ -236,16 +236,23 @@ ah_stage_error ah_stage_invite(ah_stage *st, guint64 participant, gint64 now_us,
 	return AH_STAGE_OK;
 }
 
-static ah_stage_error end_invite(ah_stage *st, guint64 participant, ah_stage_reason why,
+/* An invitee (`from` INVITED) or a guest (GUEST) goes back to the audience, with its event. */
+static ah_stage_error back_to_audience(ah_stage *st, guint64 participant, ah_stage_state from, ah_stage_reason why,
 	GArray *events)
 {
+	const gboolean invited = from == AH_STAGE_INVITED;
 	ah_stage_error err;
-	entry *e = in_state(st, participant, AH_STAGE_INVITED, AH_STAGE_ERR_NOT_INVITED, &err);
+	entry *e = in_state(st, participant, from, invited ? AH_STAGE_ERR_NOT_INVITED : AH_STAGE_ERR_NOT_ON_STAGE, &err);
 	if (e == NULL)
 		return err;
-	emit(events, AH_STAGE_EV_INVITE_ENDED, why, e, st->cfg.video_allowed);
+	emit(events, invited ? AH_STAGE_EV_INVITE_ENDED : AH_STAGE_EV_GUEST_OFF, why, e, st->cfg.video_allowed);
 	to_audience(st, e);
 	return AH_STAGE_OK;
+}
+
+static ah_stage_error end_invite(ah_stage *st, guint64 participant, ah_stage_reason why, GArray *events)
+{
+	return back_to_audience(st, participant, AH_STAGE_INVITED, why, events);
 }
 
 ah_stage_error ah_stage_withdraw(ah_stage *st, guint64 participant, GArray *events)
@@ -298,16 +305,9 @@ ah_stage_error ah_stage_mute(ah_stage *st, guint64 participant, int media, gbool
 	return AH_STAGE_OK;
 }
 
-static ah_stage_error off_stage(ah_stage *st, guint64 participant, ah_stage_reason why,
-	GArray *events)
+static ah_stage_error off_stage(ah_stage *st, guint64 participant, ah_stage_reason why, GArray *events)
 {
-	ah_stage_error err;
-	entry *e = in_state(st, participant, AH_STAGE_GUEST, AH_STAGE_ERR_NOT_ON_STAGE, &err);
-	if (e == NULL)
-		return err;
-	emit(events, AH_STAGE_EV_GUEST_OFF, why, e, st->cfg.video_allowed);
-	to_audience(st, e);
-	return AH_STAGE_OK;
+	return back_to_audience(st, participant, AH_STAGE_GUEST, why, events);
 }
 
 ah_stage_error ah_stage_send_back(ah_stage *st, guint64 participant, GArray *events)
