@@ -209,15 +209,6 @@ class Sub extends StormSubscriber {
     lc.on(`sub:${id}`, (m) => this.onLc(m));
   }
 
-  onLc(m) {
-    if (m.event === 'first_rtp') {
-      if (!this.rec.firstRtpAt) this.rec.firstRtpAt = m.t;
-      if (m.kind === 'video' && !this.rec.firstVideoAt) this.rec.firstVideoAt = m.t;
-    } else if (m.event === 'connected') this.rec.connectedAt = m.t;
-    else if (m.event === 'failed') this.rec.errors.push(`media failed: ${m.reason}`);
-    else if (m.error) this.rec.errors.push(`loadclient: ${m.error}`);
-  }
-
   async connect() {
     this.h = await mux.attach(cfg.plugin);
     this.listen();

@@ -20,6 +20,16 @@ export class StormSubscriber {
 
   listen() { this.h.on('plugin-event', (e) => this.onEvent(e)); }
 
+  // A line of the C load client about this subscriber (bench/storm/cworker.mjs, bench/media/worker.mjs).
+  onLc(m) {
+    if (m.event === 'first_rtp') {
+      if (!this.rec.firstRtpAt) this.rec.firstRtpAt = m.t;
+      if (m.kind === 'video' && !this.rec.firstVideoAt) this.rec.firstVideoAt = m.t;
+    } else if (m.event === 'connected') this.rec.connectedAt = m.t;
+    else if (m.event === 'failed') this.rec.errors.push(`media failed: ${m.reason}`);
+    else if (m.error) this.rec.errors.push(`loadclient: ${m.error}`);
+  }
+
   onEvent(e) {
     const d = e.data || {};
     const t = now();
